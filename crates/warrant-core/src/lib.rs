@@ -1,0 +1,8 @@
+//! warrant's domain model: the registry of agents, tools, data sources and AI systems, the change log, events
+//! and roles. Pure and total: no I/O, no async, no panics on input; every operation returns a value or errors
+//! that say what is wrong in words a user can act on.
+
+pub mod change;
+pub mod event;
+pub mod registry;
+pub mod role;

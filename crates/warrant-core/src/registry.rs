@@ -1,0 +1,479 @@
+//! The registry: every agent, tool, data source and other AI system the organisation runs, and the planning of
+//! changes to it. Planning is pure: it takes the current registry and a manifest file and returns either every
+//! validation error or the exact set of changes (with diffs and the `substantial` flag) for the store to apply
+//! atomically.
+
+pub mod diff;
+pub mod manifest;
+pub mod parse;
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::registry::diff::{FieldChange, diff};
+use crate::registry::manifest::{Access, Agent, Kind, Manifest, Sensitivity};
+use crate::registry::parse::{ManifestError, parse_manifests};
+
+/// The current state of the registry. Cheap to query; rebuilt by the store from its rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Registry {
+    objects: BTreeMap<(Kind, String), Manifest>,
+}
+
+/// What a change does to one registry object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOp {
+    Create,
+    Update,
+    Delete,
+}
+
+impl ChangeOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeOp::Create => "create",
+            ChangeOp::Update => "update",
+            ChangeOp::Delete => "delete",
+        }
+    }
+}
+
+/// One change the store must make, with everything the change log records about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedChange {
+    pub op: ChangeOp,
+    pub kind: Kind,
+    pub id: String,
+    /// The stored form after the change; `None` for a delete.
+    pub spec: Option<Value>,
+    pub diff: Vec<FieldChange>,
+    /// Reasons this change is a substantial modification (EU AI Act Art. 3(23)); empty when it is not.
+    pub substantial: Vec<String>,
+}
+
+/// The outcome of planning a manifest file: the changes to make and how many documents were already current.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    pub changes: Vec<PlannedChange>,
+    pub unchanged: usize,
+}
+
+/// Why a delete cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeleteError {
+    #[error("no {kind} `{id}` in the registry")]
+    NotFound { kind: Kind, id: String },
+    #[error("{kind} `{id}` is still referenced by {}", .referenced_by.join(", "))]
+    StillReferenced {
+        kind: Kind,
+        id: String,
+        referenced_by: Vec<String>,
+    },
+}
+
+impl Registry {
+    pub fn from_manifests(manifests: impl IntoIterator<Item = Manifest>) -> Registry {
+        let objects = manifests
+            .into_iter()
+            .map(|manifest| ((manifest.kind(), manifest.id().to_owned()), manifest));
+        Registry {
+            objects: objects.collect(),
+        }
+    }
+
+    pub fn get(&self, kind: Kind, id: &str) -> Option<&Manifest> {
+        self.objects.get(&(kind, id.to_owned()))
+    }
+
+    pub fn list(&self, kind: Kind) -> impl Iterator<Item = &Manifest> {
+        self.objects
+            .iter()
+            .filter(move |((k, _), _)| *k == kind)
+            .map(|(_, manifest)| manifest)
+    }
+
+    pub fn agents(&self) -> impl Iterator<Item = &Agent> {
+        self.list(Kind::Agent).filter_map(|manifest| match manifest {
+            Manifest::Agent(agent) => Some(agent),
+            _ => None,
+        })
+    }
+
+    pub fn agent(&self, id: &str) -> Option<&Agent> {
+        match self.get(Kind::Agent, id) {
+            Some(Manifest::Agent(agent)) => Some(agent),
+            _ => None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// Plan applying a manifest file: validate every document against the registry as it would be after the
+    /// whole file is applied, then compute each document's change. Nothing is planned if anything is invalid.
+    pub fn plan_apply(&self, text: &str) -> Result<Plan, Vec<ManifestError>> {
+        let documents = parse_manifests(text)?;
+        let mut next = self.clone();
+        let mut errors = Vec::new();
+        let mut seen = BTreeMap::new();
+        for (number, manifest) in &documents {
+            let key = (manifest.kind(), manifest.id().to_owned());
+            if let Some(first) = seen.insert(key, *number) {
+                errors.push(document_error(
+                    *number,
+                    manifest,
+                    "id",
+                    format!(
+                        "{} `{}` is also defined in document {first}",
+                        manifest.kind(),
+                        manifest.id()
+                    ),
+                ));
+            }
+            next.objects
+                .insert((manifest.kind(), manifest.id().to_owned()), manifest.clone());
+        }
+        for (number, manifest) in &documents {
+            errors.extend(next.check_references(*number, manifest));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+
+        let mut plan = Plan::default();
+        for (_, manifest) in documents {
+            let spec = manifest.spec();
+            let current = self.get(manifest.kind(), manifest.id());
+            let old_spec = current.map(Manifest::spec);
+            if old_spec.as_ref() == Some(&spec) {
+                plan.unchanged += 1;
+                continue;
+            }
+            let diff = diff(old_spec.as_ref().unwrap_or(&Value::Null), &spec);
+            let substantial = substantial_reasons(self, &next, current, &manifest);
+            let op = if current.is_some() {
+                ChangeOp::Update
+            } else {
+                ChangeOp::Create
+            };
+            plan.changes.push(PlannedChange {
+                op,
+                kind: manifest.kind(),
+                id: manifest.id().to_owned(),
+                spec: Some(spec),
+                diff,
+                substantial,
+            });
+        }
+        Ok(plan)
+    }
+
+    /// Plan removing one object. Refused while other objects still name it, so the registry never holds a
+    /// grant to a tool that does not exist.
+    pub fn plan_delete(&self, kind: Kind, id: &str) -> Result<PlannedChange, DeleteError> {
+        let Some(current) = self.get(kind, id) else {
+            return Err(DeleteError::NotFound {
+                kind,
+                id: id.to_owned(),
+            });
+        };
+        let referenced_by: Vec<String> = self
+            .objects
+            .values()
+            .filter(|other| {
+                references(other)
+                    .iter()
+                    .any(|(ref_kind, ref_id, _)| *ref_kind == kind && ref_id == id)
+            })
+            .map(|other| format!("{} `{}`", other.kind(), other.id()))
+            .collect();
+        if !referenced_by.is_empty() {
+            return Err(DeleteError::StillReferenced {
+                kind,
+                id: id.to_owned(),
+                referenced_by,
+            });
+        }
+        Ok(PlannedChange {
+            op: ChangeOp::Delete,
+            kind,
+            id: id.to_owned(),
+            spec: None,
+            diff: diff(&current.spec(), &Value::Null),
+            substantial: Vec::new(),
+        })
+    }
+
+    /// Apply planned changes to this in-memory copy (the store does the same to its rows in one transaction).
+    pub fn apply(&mut self, changes: &[PlannedChange]) {
+        for change in changes {
+            let key = (change.kind, change.id.clone());
+            match change
+                .spec
+                .as_ref()
+                .and_then(|spec| manifest_from_spec(change.kind, spec))
+            {
+                Some(manifest) => {
+                    self.objects.insert(key, manifest);
+                }
+                None => {
+                    self.objects.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Validate the fields that name other objects and the rules that span objects.
+    fn check_references(&self, number: usize, manifest: &Manifest) -> Vec<ManifestError> {
+        let mut errors = Vec::new();
+        if let Err(message) = check_id(manifest.id()) {
+            errors.push(document_error(number, manifest, "id", message));
+        }
+        for (kind, id, field) in references(manifest) {
+            if self.get(kind, &id).is_none() {
+                errors.push(document_error(
+                    number,
+                    manifest,
+                    &field,
+                    format!("no {kind} `{id}` in the registry or this file"),
+                ));
+            }
+        }
+        if let Manifest::Agent(agent) = manifest {
+            let mut granted = Vec::new();
+            for (index, grant) in agent.tools.iter().enumerate() {
+                if granted.contains(&&grant.tool) {
+                    errors.push(document_error(
+                        number,
+                        manifest,
+                        &format!("tools[{index}].tool"),
+                        format!("tool `{}` is granted twice", grant.tool),
+                    ));
+                }
+                granted.push(&grant.tool);
+                if let Some(Manifest::Tool(tool)) = self.get(Kind::Tool, &grant.tool)
+                    && grant.access > tool.access
+                {
+                    errors.push(document_error(
+                        number,
+                        manifest,
+                        &format!("tools[{index}].access"),
+                        format!(
+                            "grant of `{}` access exceeds what tool `{}` can do (`{}`)",
+                            access_name(grant.access),
+                            tool.id,
+                            access_name(tool.access)
+                        ),
+                    ));
+                }
+            }
+        }
+        errors
+    }
+}
+
+/// Rebuild a typed manifest from its stored form. `None` if the stored form no longer parses, which only a
+/// hand-edited database can cause; the store reports such rows itself.
+pub fn manifest_from_spec(kind: Kind, spec: &Value) -> Option<Manifest> {
+    let spec = spec.clone();
+    match kind {
+        Kind::Agent => serde_json::from_value(spec).ok().map(Manifest::Agent),
+        Kind::Tool => serde_json::from_value(spec).ok().map(Manifest::Tool),
+        Kind::DataSource => serde_json::from_value(spec).ok().map(Manifest::DataSource),
+        Kind::AISystem => serde_json::from_value(spec).ok().map(Manifest::AISystem),
+    }
+}
+
+/// The objects a manifest names, with the field that names them.
+fn references(manifest: &Manifest) -> Vec<(Kind, String, String)> {
+    let mut refs = Vec::new();
+    match manifest {
+        Manifest::Agent(agent) => {
+            for (index, grant) in agent.tools.iter().enumerate() {
+                refs.push((Kind::Tool, grant.tool.clone(), format!("tools[{index}].tool")));
+            }
+            for (index, source) in agent.data_sources.iter().enumerate() {
+                refs.push((Kind::DataSource, source.clone(), format!("data_sources[{index}]")));
+            }
+            for (index, downstream) in agent.downstream.iter().enumerate() {
+                refs.push((Kind::Agent, downstream.clone(), format!("downstream[{index}]")));
+            }
+        }
+        Manifest::AISystem(system) => {
+            for (index, source) in system.data_sources.iter().enumerate() {
+                refs.push((Kind::DataSource, source.clone(), format!("data_sources[{index}]")));
+            }
+        }
+        Manifest::Tool(_) | Manifest::DataSource(_) => {}
+    }
+    refs
+}
+
+/// Why a change is a substantial modification: the system now behaves differently or can do more.
+fn substantial_reasons(
+    current: &Registry,
+    next: &Registry,
+    old: Option<&Manifest>,
+    new: &Manifest,
+) -> Vec<String> {
+    let mut reasons = Vec::new();
+    match (old, new) {
+        (Some(Manifest::Agent(old)), Manifest::Agent(new)) => {
+            if old.prompt_version != new.prompt_version {
+                reasons.push(format!(
+                    "prompt version changed from {} to {}",
+                    display_opt(&old.prompt_version),
+                    display_opt(&new.prompt_version)
+                ));
+            }
+            if old.model != new.model {
+                reasons.push(format!(
+                    "model changed from {} to {}",
+                    display_opt(&old.model),
+                    display_opt(&new.model)
+                ));
+            }
+            if old.decision_scope < new.decision_scope {
+                reasons.push("decision scope raised from recommend to execute".into());
+            }
+            for grant in &new.tools {
+                match old.tools.iter().find(|previous| previous.tool == grant.tool) {
+                    None => reasons.push(format!("new tool grant `{}`", grant.tool)),
+                    Some(previous) if grant.access > previous.access => reasons.push(format!(
+                        "access to `{}` raised from {} to {}",
+                        grant.tool,
+                        access_name(previous.access),
+                        access_name(grant.access)
+                    )),
+                    Some(_) => {}
+                }
+            }
+            let old_ceiling = sensitivity_ceiling(current, old);
+            let new_ceiling = sensitivity_ceiling(next, new);
+            if new_ceiling > old_ceiling {
+                reasons.push(format!(
+                    "data sensitivity ceiling raised from {} to {}",
+                    sensitivity_name(old_ceiling),
+                    sensitivity_name(new_ceiling)
+                ));
+            }
+        }
+        (Some(Manifest::Tool(old)), Manifest::Tool(new)) => {
+            if new.access > old.access {
+                reasons.push(format!(
+                    "tool access raised from {} to {}",
+                    access_name(old.access),
+                    access_name(new.access)
+                ));
+            }
+            if new.sensitivity > old.sensitivity {
+                reasons.push(format!(
+                    "tool sensitivity ceiling raised from {} to {}",
+                    sensitivity_name(old.sensitivity),
+                    sensitivity_name(new.sensitivity)
+                ));
+            }
+            if new.egress != old.egress {
+                reasons.push("tool egress changed".into());
+            }
+            if new.irreversible && !old.irreversible {
+                reasons.push("tool became irreversible".into());
+            }
+        }
+        (Some(Manifest::DataSource(old)), Manifest::DataSource(new)) if new.sensitivity > old.sensitivity => {
+            reasons.push(format!(
+                "data source sensitivity raised from {} to {}",
+                sensitivity_name(old.sensitivity),
+                sensitivity_name(new.sensitivity)
+            ));
+        }
+        (Some(Manifest::AISystem(old)), Manifest::AISystem(new)) => {
+            if old.model != new.model {
+                reasons.push(format!(
+                    "model changed from {} to {}",
+                    display_opt(&old.model),
+                    display_opt(&new.model)
+                ));
+            }
+            if old.decision_scope < new.decision_scope {
+                reasons.push("decision scope raised from recommend to execute".into());
+            }
+        }
+        _ => {}
+    }
+    reasons
+}
+
+/// The highest sensitivity an agent can reach, through its data sources or the tools it is granted.
+pub fn sensitivity_ceiling(registry: &Registry, agent: &Agent) -> Sensitivity {
+    let from_sources = agent
+        .data_sources
+        .iter()
+        .filter_map(|id| match registry.get(Kind::DataSource, id) {
+            Some(Manifest::DataSource(source)) => Some(source.sensitivity),
+            _ => None,
+        });
+    let from_tools = agent
+        .tools
+        .iter()
+        .filter_map(|grant| match registry.get(Kind::Tool, &grant.tool) {
+            Some(Manifest::Tool(tool)) => Some(tool.sensitivity),
+            _ => None,
+        });
+    from_sources.chain(from_tools).max().unwrap_or_default()
+}
+
+fn check_id(id: &str) -> Result<(), String> {
+    let valid_chars = id
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+    let starts_well = id
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if id.is_empty() || id.len() > 128 || !valid_chars || !starts_well {
+        return Err(format!(
+            "`{id}` is not a valid id: use 1 to 128 lowercase letters, digits, `-`, `_` or `.`, starting with a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+fn document_error(number: usize, manifest: &Manifest, field: &str, message: String) -> ManifestError {
+    ManifestError {
+        document: number,
+        kind: Some(manifest.kind().as_str().to_owned()),
+        id: Some(manifest.id().to_owned()),
+        field: field.to_owned(),
+        message,
+    }
+}
+
+fn access_name(access: Access) -> &'static str {
+    match access {
+        Access::Read => "read",
+        Access::Write => "write",
+        Access::Execute => "execute",
+    }
+}
+
+fn sensitivity_name(sensitivity: Sensitivity) -> &'static str {
+    match sensitivity {
+        Sensitivity::Public => "public",
+        Sensitivity::Internal => "internal",
+        Sensitivity::Confidential => "confidential",
+        Sensitivity::Restricted => "restricted",
+    }
+}
+
+fn display_opt(value: &Option<String>) -> String {
+    value
+        .as_deref()
+        .map_or_else(|| "(none)".to_owned(), |value| format!("`{value}`"))
+}

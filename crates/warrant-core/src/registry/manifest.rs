@@ -1,0 +1,272 @@
+//! The manifest kinds of the registry (`Agent`, `Tool`, `DataSource`, `AISystem`) as users write them in YAML.
+//!
+//! These types are a user-facing format on purpose: they derive serde with `deny_unknown_fields`, so a typo in a
+//! field name is an error instead of a silently ignored setting. Their JSON form (with defaults filled in) is
+//! what the store keeps and what the change log diffs.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// The kind named by a document's `kind:` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Agent,
+    Tool,
+    DataSource,
+    AISystem,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Agent, Kind::Tool, Kind::DataSource, Kind::AISystem];
+
+    /// The spelling used in manifests (`kind: DataSource`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Agent => "Agent",
+            Kind::Tool => "Tool",
+            Kind::DataSource => "DataSource",
+            Kind::AISystem => "AISystem",
+        }
+    }
+
+    /// The plural used in CLI arguments and URL paths (`warrant get datasources`, `/v1/datasources`).
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Agent => "agents",
+            Kind::Tool => "tools",
+            Kind::DataSource => "datasources",
+            Kind::AISystem => "systems",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
+    pub fn from_plural(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.plural() == name)
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One validated document of a manifest file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Manifest {
+    Agent(Agent),
+    Tool(Tool),
+    DataSource(DataSource),
+    AISystem(AISystem),
+}
+
+impl Manifest {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Manifest::Agent(_) => Kind::Agent,
+            Manifest::Tool(_) => Kind::Tool,
+            Manifest::DataSource(_) => Kind::DataSource,
+            Manifest::AISystem(_) => Kind::AISystem,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            Manifest::Agent(agent) => &agent.id,
+            Manifest::Tool(tool) => &tool.id,
+            Manifest::DataSource(source) => &source.id,
+            Manifest::AISystem(system) => &system.id,
+        }
+    }
+
+    /// The stored form: the manifest's fields with defaults filled in, without `kind`.
+    pub fn spec(&self) -> serde_json::Value {
+        let value = match self {
+            Manifest::Agent(agent) => serde_json::to_value(agent),
+            Manifest::Tool(tool) => serde_json::to_value(tool),
+            Manifest::DataSource(source) => serde_json::to_value(source),
+            Manifest::AISystem(system) => serde_json::to_value(system),
+        };
+        // These types hold only strings, numbers, booleans, dates and lists, which always serialise.
+        value.unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// An autonomous agent: an AI system that chooses tools at runtime and acts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agent {
+    pub id: String,
+    pub purpose: String,
+    pub owner: String,
+    pub risk_class: RiskClass,
+    pub decision_scope: DecisionScope,
+    #[serde(default)]
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed: Option<NaiveDate>,
+    /// The model the agent runs on, e.g. `gpt-4.1`; a change is a substantial modification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The version of the agent's system prompt; a change is a substantial modification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_version: Option<String>,
+    #[serde(default)]
+    pub tools: Vec<ToolGrant>,
+    #[serde(default)]
+    pub data_sources: Vec<String>,
+    /// Agents this agent may trigger.
+    #[serde(default)]
+    pub downstream: Vec<String>,
+    pub oversight: Oversight,
+    /// Days to keep event content (prompts, outputs) before erasure; the events themselves stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
+    /// Controls (ISO/IEC 42001 Annex A, EU AI Act articles) this agent is declared to fall under.
+    #[serde(default)]
+    pub controls: Vec<String>,
+}
+
+/// A tool granted to an agent, with the terms of the grant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolGrant {
+    pub tool: String,
+    pub access: Access,
+    pub approved_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_on: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reviewed: Option<NaiveDate>,
+}
+
+/// A tool an agent can call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    pub access: Access,
+    pub egress: Egress,
+    #[serde(default)]
+    pub irreversible: bool,
+    /// The tool returns content nobody vouches for: web pages, inbound mail, third-party text.
+    #[serde(default)]
+    pub untrusted_output: bool,
+    /// The highest sensitivity of data the tool may touch.
+    #[serde(default)]
+    pub sensitivity: Sensitivity,
+    /// The third party that supplies the tool, if it is not built in-house.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supplier: Option<String>,
+}
+
+/// A place agents read data from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSource {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    pub sensitivity: Sensitivity,
+    #[serde(default)]
+    pub personal_data: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+/// An AI system that is not an agent: a model or classifier in production. Registered so the inventory
+/// covers every AI system the organisation runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AISystem {
+    pub id: String,
+    pub purpose: String,
+    pub owner: String,
+    pub risk_class: RiskClass,
+    pub decision_scope: DecisionScope,
+    #[serde(default)]
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supplier: Option<String>,
+    #[serde(default)]
+    pub data_sources: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed: Option<NaiveDate>,
+}
+
+/// Risk class in the EU AI Act's sense (Art. 6 and Annex III for `high`; Art. 50 transparency for `limited`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RiskClass {
+    Minimal,
+    Limited,
+    High,
+}
+
+/// Whether the system only recommends (a human acts) or executes on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecisionScope {
+    Recommend,
+    Execute,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Proposed,
+    #[default]
+    Active,
+    Suspended,
+    Retired,
+}
+
+/// The access a tool has, or that a grant allows; ordered from least to most powerful.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    Read,
+    Write,
+    Execute,
+}
+
+/// Where a tool's effects go: inside the organisation or out of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Egress {
+    Internal,
+    External,
+}
+
+/// Data sensitivity, ordered: `public` < `internal` < `confidential` < `restricted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sensitivity {
+    #[default]
+    Public,
+    Internal,
+    Confidential,
+    Restricted,
+}
+
+/// How humans oversee an agent (EU AI Act Art. 14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Oversight {
+    /// A human approves each consequential action before it happens.
+    HumanInTheLoop,
+    /// A human watches and can intervene or stop the agent.
+    HumanOnTheLoop,
+    /// A human decides when and whether the agent runs at all.
+    HumanInCommand,
+    None,
+}

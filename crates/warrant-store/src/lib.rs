@@ -1,0 +1,335 @@
+//! The store: the only crate that touches disk or SQL. It owns the data directory (database, signing key,
+//! server lock) and offers one narrow interface to the rest of warrant:
+//!
+//! - writes go through one sequencer thread ([`writer`]) that batches concurrent requests into one durable
+//!   transaction (group commit) and is the only writer of the evidence log;
+//! - reads use a small pool of read-only connections and in-memory snapshots (registry, tokens, tree tiles).
+//!
+//! Only SQLite exists today; a PostgreSQL backend will sit behind the same methods.
+
+mod entry;
+mod keys;
+mod lock;
+mod read;
+mod schema;
+mod tree;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use warrant_core::change::ChangeContext;
+use warrant_core::event::Event;
+use warrant_core::registry::manifest::Kind;
+use warrant_core::registry::parse::ManifestError;
+use warrant_core::registry::{DeleteError, PlannedChange, Registry};
+use warrant_core::role::Role;
+
+pub use crate::entry::{StoredEvent, content_digest};
+pub use crate::lock::{DataDirLock, LockError};
+pub use crate::read::{ChangeFilter, Checkpoint, ProofRequestError};
+
+use crate::tree::TreeCache;
+use crate::writer::{Request, Writer};
+
+/// The database file inside the data directory.
+pub const DATABASE_FILE: &str = "warrant.db";
+
+/// Errors of the store itself: the disk or the database failed, or the data directory is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database value error: {0}")]
+    SqlValue(#[from] rusqlite::types::FromSqlError),
+    #[error("i/o error on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(
+        "the database has schema version {found}, newer than this warrant supports ({supported}); upgrade warrant"
+    )]
+    NewerSchema { found: usize, supported: usize },
+    #[error("the store's writer has stopped")]
+    WriterStopped,
+    #[error("stored data is damaged: {0}")]
+    Damaged(String),
+    #[error("a token named `{0}` already exists")]
+    TokenNameTaken(String),
+}
+
+/// Why an apply did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("the manifest file is invalid ({} problem(s)); nothing was applied", .0.len())]
+    Invalid(Vec<ManifestError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a delete did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoveError {
+    #[error(transparent)]
+    Refused(#[from] DeleteError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A registry change as applied: the plan, the object's new version and the seq of its `change` event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedChange {
+    pub change: PlannedChange,
+    pub version: u64,
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ApplyOutcome {
+    pub changes: Vec<AppliedChange>,
+    pub unchanged: usize,
+}
+
+/// Where one appended event landed. `duplicate` is true when its `id` was already in the log, in which case
+/// `seq` is the original's and nothing new was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: u64,
+    pub duplicate: bool,
+}
+
+/// The holder of a valid token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub name: String,
+    pub role: Role,
+}
+
+/// A newly created token. The secret is shown once; only its hash is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    pub name: String,
+    pub role: Role,
+    pub secret: String,
+}
+
+/// Settings fixed when a data directory is first created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// The organisation, used in the log's origin line (`warrant/<org>/<log-id>`).
+    pub org: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            org: "default".into(),
+        }
+    }
+}
+
+/// A handle on an open data directory. Cheap to clone; all clones share one writer.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    dir: PathBuf,
+    requests: Mutex<std::sync::mpsc::Sender<Request>>,
+    registry: RwLock<Arc<Registry>>,
+    tokens: RwLock<std::collections::HashMap<[u8; 32], Principal>>,
+    tree: Arc<RwLock<TreeCache>>,
+    readers: Mutex<Vec<Connection>>,
+    origin: String,
+    verifier_key: String,
+}
+
+impl Store {
+    /// Open (creating if needed) the data directory `dir`: database, migrations, signing key.
+    pub fn open(dir: &Path, config: &StoreConfig) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let mut connection = open_connection(&dir.join(DATABASE_FILE))?;
+        schema::migrate(&mut connection)?;
+        let log_identity = keys::load_or_create(dir, config)?;
+        let registry = read::load_registry(&connection)?;
+        let tokens = read::load_tokens(&connection)?;
+        let tree = Arc::new(RwLock::new(TreeCache::load(&connection)?));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let shared = Arc::new(Shared {
+            dir: dir.to_owned(),
+            requests: Mutex::new(sender),
+            registry: RwLock::new(Arc::new(registry.clone())),
+            tokens: RwLock::new(tokens),
+            tree: tree.clone(),
+            readers: Mutex::new(Vec::new()),
+            origin: log_identity.origin.clone(),
+            verifier_key: log_identity.verifier_key.clone(),
+        });
+        let writer = Writer::new(connection, registry, tree, log_identity)?;
+        let weak = Arc::downgrade(&shared);
+        std::thread::Builder::new()
+            .name("warrant-sequencer".into())
+            .spawn(move || writer.run(receiver, weak))
+            .map_err(|source| StoreError::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
+        Ok(Store { shared })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// The log's origin line, `warrant/<org>/<log-id>`.
+    pub fn origin(&self) -> &str {
+        &self.shared.origin
+    }
+
+    /// The signed-note verifier key of the log (`<name>+<key id>+<base64 key>`), for auditors.
+    pub fn verifier_key(&self) -> &str {
+        &self.shared.verifier_key
+    }
+
+    /// The registry as of the last committed change.
+    pub fn registry(&self) -> Arc<Registry> {
+        match self.shared.registry.read() {
+            Ok(registry) => registry.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Validate and apply a manifest file atomically, recording a `change` event per changed object.
+    pub async fn apply(&self, text: String, context: ChangeContext) -> Result<ApplyOutcome, ApplyError> {
+        let (reply, response) = tokio::sync::oneshot::channel();
+        self.send(Request::Apply { text, context, reply })?;
+        response.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Remove one registry object, recording a `change` event.
+    pub async fn remove(
+        &self,
+        kind: Kind,
+        id: String,
+        context: ChangeContext,
+    ) -> Result<AppliedChange, RemoveError> {
+        let (reply, response) = tokio::sync::oneshot::channel();
+        self.send(Request::Remove {
+            kind,
+            id,
+            context,
+            reply,
+        })?;
+        response.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Append a batch of validated events, all or nothing, acknowledged once durable on disk.
+    pub async fn append(
+        &self,
+        events: Vec<Event>,
+        received: DateTime<Utc>,
+    ) -> Result<Vec<Appended>, StoreError> {
+        let (reply, response) = tokio::sync::oneshot::channel();
+        self.send(Request::Append {
+            events,
+            received,
+            reply,
+        })?;
+        response.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Sign a checkpoint of the current tree if it grew since the last one. Returns the latest checkpoint.
+    pub async fn checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        let (reply, response) = tokio::sync::oneshot::channel();
+        self.send(Request::Checkpoint { reply })?;
+        response.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Create a token with `role`. The secret is returned once; the store keeps its hash.
+    pub async fn create_token(&self, name: String, role: Role) -> Result<NewToken, StoreError> {
+        let (reply, response) = tokio::sync::oneshot::channel();
+        self.send(Request::CreateToken { name, role, reply })?;
+        response.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Whether any token with `role` exists (the first server start creates an admin token if none does).
+    pub fn has_token_with_role(&self, role: Role) -> bool {
+        self.tokens_read(|tokens| tokens.values().any(|principal| principal.role == role))
+    }
+
+    /// The holder of `secret`, if it is a valid token.
+    pub fn authenticate(&self, secret: &str) -> Option<Principal> {
+        let hash = keys::token_hash(secret);
+        self.tokens_read(|tokens| tokens.get(&hash).cloned())
+    }
+
+    /// Run `read` on a pooled read-only connection.
+    pub fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let connection = {
+            let mut pool = self
+                .shared
+                .readers
+                .lock()
+                .map_err(|_| StoreError::WriterStopped)?;
+            pool.pop()
+        };
+        let connection = match connection {
+            Some(connection) => connection,
+            None => open_connection(&self.shared.dir.join(DATABASE_FILE))?,
+        };
+        let result = read(&connection);
+        if let Ok(mut pool) = self.shared.readers.lock() {
+            pool.push(connection);
+        }
+        result
+    }
+
+    fn send(&self, request: Request) -> Result<(), StoreError> {
+        let sender = self
+            .shared
+            .requests
+            .lock()
+            .map_err(|_| StoreError::WriterStopped)?;
+        sender.send(request).map_err(|_| StoreError::WriterStopped)
+    }
+
+    fn tokens_read<T>(&self, f: impl FnOnce(&std::collections::HashMap<[u8; 32], Principal>) -> T) -> T {
+        match self.shared.tokens.read() {
+            Ok(tokens) => f(&tokens),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+}
+
+impl Shared {
+    fn publish_registry(&self, registry: Registry) {
+        let mut slot = match self.registry.write() {
+            Ok(slot) => slot,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = Arc::new(registry);
+    }
+
+    fn publish_token(&self, hash: [u8; 32], principal: Principal) {
+        let mut tokens = match self.tokens.write() {
+            Ok(tokens) => tokens,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        tokens.insert(hash, principal);
+    }
+}
+
+/// Open a connection with the settings every connection needs. WAL lets readers run beside the one writer;
+/// `synchronous = FULL` makes each commit durable before it returns, which acknowledgements rely on.
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open(path)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(connection)
+}

@@ -1,0 +1,263 @@
+//! Reads: the registry and tokens at open, the change log, events with their content, checkpoints and proofs.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, Row};
+use serde_json::{Map, Value};
+use warrant_core::registry::manifest::Kind;
+use warrant_core::registry::{Registry, manifest_from_spec};
+use warrant_core::role::Role;
+use warrant_log::hash::Hash;
+use warrant_log::proof::{ProofError, consistency_proof, inclusion_proof};
+
+use crate::entry::StoredEvent;
+use crate::tree::{TreeSource, blob_hash};
+use crate::{Principal, Store, StoreError};
+
+/// A signed checkpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub size: u64,
+    pub root: Hash,
+    /// The C2SP signed note: checkpoint body and signature lines.
+    pub note: String,
+    pub time: String,
+}
+
+/// Which change events to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeFilter {
+    /// Only changes to this agent.
+    pub agent: Option<String>,
+    /// Only changes to objects of this kind.
+    pub kind: Option<Kind>,
+    pub limit: Option<u64>,
+}
+
+/// Why a proof could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum ProofRequestError {
+    #[error("{0}")]
+    OutOfRange(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// Registry change events, oldest first.
+    pub fn changes(&self, filter: &ChangeFilter) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read(|connection| {
+            let mut sql = String::from("SELECT seq, body, leaf FROM events WHERE kind = 'change'");
+            let mut params: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+            if let Some(agent) = &filter.agent {
+                sql.push_str(" AND agent = ?");
+                params.push(Box::new(agent.clone()));
+            }
+            sql.push_str(" ORDER BY seq");
+            let mut statement = connection.prepare(&sql)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(params.iter()), stored_row)?;
+            let mut events = Vec::new();
+            for row in rows {
+                let event = row??;
+                let matches_kind = filter.kind.is_none_or(|kind| {
+                    event.body.pointer("/attrs/object_kind").and_then(Value::as_str) == Some(kind.as_str())
+                });
+                if matches_kind {
+                    events.push(event);
+                }
+            }
+            if let Some(limit) = filter.limit {
+                let skip = events
+                    .len()
+                    .saturating_sub(usize::try_from(limit).unwrap_or(usize::MAX));
+                events.drain(..skip);
+            }
+            Ok(events)
+        })
+    }
+
+    /// One event with its clear content (where not erased).
+    pub fn event(&self, seq: u64) -> Result<Option<StoredEvent>, StoreError> {
+        self.read(|connection| {
+            let Some(mut event) = connection
+                .query_row(
+                    "SELECT seq, body, leaf FROM events WHERE seq = ?1",
+                    [seq],
+                    stored_row,
+                )
+                .optional()?
+                .transpose()?
+            else {
+                return Ok(None);
+            };
+            event.content = load_content(connection, seq)?;
+            Ok(Some(event))
+        })
+    }
+
+    /// The number of events in the log.
+    pub fn size(&self) -> u64 {
+        match self.shared.tree.read() {
+            Ok(cache) => cache.frontier.size(),
+            Err(poisoned) => poisoned.into_inner().frontier.size(),
+        }
+    }
+
+    pub fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        self.read(latest_checkpoint)
+    }
+
+    /// The checkpoint of exactly `size`, if one was signed.
+    pub fn checkpoint_at(&self, size: u64) -> Result<Option<Checkpoint>, StoreError> {
+        self.read(|connection| {
+            Ok(connection
+                .query_row(
+                    "SELECT size, root, note, time FROM checkpoints WHERE size = ?1",
+                    [size],
+                    checkpoint_row,
+                )
+                .optional()?
+                .transpose()?)
+        })
+    }
+
+    /// Every checkpoint, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        self.read(|connection| {
+            let mut statement =
+                connection.prepare("SELECT size, root, note, time FROM checkpoints ORDER BY size")?;
+            let rows = statement.query_map([], checkpoint_row)?;
+            let mut checkpoints = Vec::new();
+            for row in rows {
+                checkpoints.push(row??);
+            }
+            Ok(checkpoints)
+        })
+    }
+
+    /// The inclusion proof of event `seq` in the tree of `size` events.
+    pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, ProofRequestError> {
+        self.with_tree(size, |source| inclusion_proof(source, seq, size))
+    }
+
+    /// The consistency proof between the trees of `from` and `to` events.
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>, ProofRequestError> {
+        self.with_tree(to, |source| consistency_proof(source, from, to))
+    }
+
+    fn with_tree(
+        &self,
+        size: u64,
+        prove: impl FnOnce(&mut TreeSource<'_>) -> Result<Vec<Hash>, ProofError<StoreError>>,
+    ) -> Result<Vec<Hash>, ProofRequestError> {
+        let current = self.size();
+        if size > current {
+            return Err(ProofRequestError::OutOfRange(format!(
+                "the log has {current} events, fewer than {size}"
+            )));
+        }
+        let tree = self.shared.tree.clone();
+        let result = self.read(|connection| {
+            let cache = match tree.read() {
+                Ok(cache) => cache,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let mut source = TreeSource {
+                cache: &cache,
+                connection,
+                chunk: None,
+            };
+            Ok(prove(&mut source))
+        })?;
+        result.map_err(|error| match error {
+            ProofError::Source(error) => ProofRequestError::Store(error),
+            other => ProofRequestError::OutOfRange(other.to_string()),
+        })
+    }
+}
+
+pub(crate) fn latest_checkpoint(connection: &Connection) -> Result<Option<Checkpoint>, StoreError> {
+    Ok(connection
+        .query_row(
+            "SELECT size, root, note, time FROM checkpoints ORDER BY size DESC LIMIT 1",
+            [],
+            checkpoint_row,
+        )
+        .optional()?
+        .transpose()?)
+}
+
+pub(crate) fn load_registry(connection: &Connection) -> Result<Registry, StoreError> {
+    let mut statement = connection.prepare("SELECT kind, id, spec FROM registry")?;
+    let mut rows = statement.query([])?;
+    let mut manifests = Vec::new();
+    while let Some(row) = rows.next()? {
+        let kind_name: String = row.get(0)?;
+        let id: String = row.get(1)?;
+        let spec: String = row.get(2)?;
+        let damaged = || StoreError::Damaged(format!("registry row {kind_name} `{id}` does not parse"));
+        let kind = Kind::parse(&kind_name).ok_or_else(damaged)?;
+        let spec: Value = serde_json::from_str(&spec).map_err(|_| damaged())?;
+        manifests.push(manifest_from_spec(kind, &spec).ok_or_else(damaged)?);
+    }
+    Ok(Registry::from_manifests(manifests))
+}
+
+pub(crate) fn load_tokens(connection: &Connection) -> Result<HashMap<[u8; 32], Principal>, StoreError> {
+    let mut statement = connection.prepare("SELECT hash, name, role FROM tokens")?;
+    let mut rows = statement.query([])?;
+    let mut tokens = HashMap::new();
+    while let Some(row) = rows.next()? {
+        let hash = blob_hash(row.get_ref(0)?.as_blob()?)?;
+        let name: String = row.get(1)?;
+        let role: String = row.get(2)?;
+        let role = Role::parse(&role)
+            .ok_or_else(|| StoreError::Damaged(format!("token `{name}` has role `{role}`")))?;
+        tokens.insert(hash, Principal { name, role });
+    }
+    Ok(tokens)
+}
+
+fn load_content(connection: &Connection, seq: u64) -> Result<Map<String, Value>, StoreError> {
+    let mut statement =
+        connection.prepare_cached("SELECT field, text FROM content WHERE seq = ?1 ORDER BY field")?;
+    let mut rows = statement.query([seq])?;
+    let mut content = Map::new();
+    while let Some(row) = rows.next()? {
+        let field: String = row.get(0)?;
+        let text: String = row.get(1)?;
+        let value = serde_json::from_str(&text)
+            .map_err(|_| StoreError::Damaged(format!("content `{field}` of event {seq} does not parse")))?;
+        content.insert(field, value);
+    }
+    Ok(content)
+}
+
+fn stored_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredEvent, StoreError>> {
+    let seq: u64 = row.get(0)?;
+    let body = row.get_ref(1)?.as_blob()?;
+    let leaf = row.get_ref(2)?.as_blob()?;
+    Ok((|| {
+        let body = serde_json::from_slice(body)
+            .map_err(|_| StoreError::Damaged(format!("event {seq} is not valid JSON")))?;
+        Ok(StoredEvent {
+            seq,
+            body,
+            content: Map::new(),
+            leaf: blob_hash(leaf)?,
+        })
+    })())
+}
+
+fn checkpoint_row(row: &Row<'_>) -> rusqlite::Result<Result<Checkpoint, StoreError>> {
+    let size: u64 = row.get(0)?;
+    let root = row.get_ref(1)?.as_blob()?;
+    let note: String = row.get(2)?;
+    let time: String = row.get(3)?;
+    Ok(blob_hash(root).map(|root| Checkpoint {
+        size,
+        root,
+        note,
+        time,
+    }))
+}

@@ -1,0 +1,89 @@
+//! The SQLite schema and its migrations. Each migration runs once, in order, inside one transaction, and bumps
+//! `PRAGMA user_version`; a database from a newer warrant is refused rather than misread.
+//!
+//! The SQL sticks to what PostgreSQL also accepts where that costs nothing (`BIGINT`, `TEXT`, `BYTEA`-like
+//! `BLOB`), so the PostgreSQL backend can share the shape.
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+
+/// The migrations, oldest first. Never edit one that has shipped: add another.
+const MIGRATIONS: &[&str] = &[
+    // 1: registry, evidence log, content beside the log, checkpoints, tokens.
+    "
+    CREATE TABLE registry (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        spec TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (kind, id)
+    );
+    CREATE TABLE registry_versions (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        spec TEXT,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (kind, id, version)
+    );
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        body BLOB NOT NULL,
+        leaf BLOB NOT NULL,
+        kind TEXT NOT NULL,
+        agent TEXT,
+        time TEXT NOT NULL,
+        trace_id TEXT,
+        session TEXT,
+        client_id TEXT UNIQUE
+    );
+    CREATE INDEX events_by_kind_agent ON events (kind, agent, seq);
+    CREATE INDEX events_by_trace ON events (trace_id) WHERE trace_id IS NOT NULL;
+    CREATE INDEX events_by_session ON events (session) WHERE session IS NOT NULL;
+    CREATE TABLE content (
+        seq BIGINT NOT NULL,
+        field TEXT NOT NULL,
+        salt BLOB NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (seq, field)
+    );
+    CREATE TABLE tiles (
+        level BIGINT NOT NULL,
+        idx BIGINT NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+    );
+    CREATE TABLE checkpoints (
+        size BIGINT PRIMARY KEY,
+        root BLOB NOT NULL,
+        note TEXT NOT NULL,
+        time TEXT NOT NULL
+    );
+    CREATE TABLE tokens (
+        hash BLOB PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    ",
+];
+
+/// Bring the database to the latest schema.
+pub(crate) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    let current: usize = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::NewerSchema {
+            found: current,
+            supported: MIGRATIONS.len(),
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(sql)?;
+        transaction.pragma_update(None, "user_version", index + 1)?;
+        transaction.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! The Merkle tree's interior, kept so proofs never rehash the whole log.
+//!
+//! Every perfect subtree of 256 leaves or more (level >= 8) is stored in the `tiles` table and held in memory
+//! (about 2.5 MB at ten million events). A subtree below level 8 is recomputed from at most 256 leaf hashes,
+//! read in one range query. Together that bounds a proof to one small read and a few hundred hashes.
+
+use rusqlite::Connection;
+use warrant_log::frontier::{Frontier, Subtree};
+use warrant_log::hash::{Hash, root_from_leaf_hashes};
+use warrant_log::proof::SubtreeSource;
+
+use crate::StoreError;
+
+/// The lowest level whose perfect subtrees are stored.
+pub(crate) const TILE_LEVEL: u32 = 8;
+
+/// The tree as of the last commit: its right edge and the stored interior nodes.
+#[derive(Debug, Default)]
+pub(crate) struct TreeCache {
+    pub frontier: Frontier,
+    /// `levels[k][i]` is the root of the perfect subtree `i` at level `TILE_LEVEL + k`.
+    levels: Vec<Vec<Hash>>,
+}
+
+impl TreeCache {
+    /// Rebuild from the database: the tiles, and the leaves below the lowest tile for the right edge.
+    pub fn load(connection: &Connection) -> Result<TreeCache, StoreError> {
+        let size: u64 = connection.query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM events", [], |row| {
+            row.get(0)
+        })?;
+        let mut cache = TreeCache::default();
+        let mut statement = connection.prepare("SELECT level, idx, hash FROM tiles ORDER BY level, idx")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let level: u32 = row.get(0)?;
+            let index: u64 = row.get(1)?;
+            let hash = blob_hash(row.get_ref(2)?.as_blob()?)?;
+            cache.record(Subtree { level, index, hash })?;
+        }
+        // The right edge: one perfect subtree per set bit of `size`, largest first.
+        let mut hashes = Vec::new();
+        let mut start = 0u64;
+        for level in (0..64u32).rev() {
+            if size & (1 << level) == 0 {
+                continue;
+            }
+            let mut source = TreeSource {
+                cache: &cache,
+                connection,
+                chunk: None,
+            };
+            hashes.push(source.perfect(level, start)?);
+            start += 1 << level;
+        }
+        cache.frontier =
+            Frontier::from_parts(size, hashes).map_err(|error| StoreError::Damaged(error.to_string()))?;
+        Ok(cache)
+    }
+
+    /// Keep a completed subtree if it is at a stored level. Subtrees arrive in order.
+    pub fn record(&mut self, subtree: Subtree) -> Result<(), StoreError> {
+        let Some(offset) = subtree.level.checked_sub(TILE_LEVEL) else {
+            return Ok(());
+        };
+        let offset = offset as usize;
+        while self.levels.len() <= offset {
+            self.levels.push(Vec::new());
+        }
+        let level = self
+            .levels
+            .get_mut(offset)
+            .ok_or_else(|| StoreError::Damaged("tile level".into()))?;
+        if level.len() as u64 != subtree.index {
+            return Err(StoreError::Damaged(format!(
+                "tile {} at level {} is out of order (expected {})",
+                subtree.index,
+                subtree.level,
+                level.len()
+            )));
+        }
+        level.push(subtree.hash);
+        Ok(())
+    }
+
+    fn stored(&self, level: u32, index: u64) -> Option<Hash> {
+        let offset = level.checked_sub(TILE_LEVEL)? as usize;
+        self.levels
+            .get(offset)?
+            .get(usize::try_from(index).ok()?)
+            .copied()
+    }
+}
+
+/// Serves subtree roots for proofs from the cache and, below the tile level, from leaf hashes.
+pub(crate) struct TreeSource<'a> {
+    pub cache: &'a TreeCache,
+    pub connection: &'a Connection,
+    /// The last 256-leaf chunk read: proofs touch one chunk many times.
+    pub chunk: Option<(u64, Vec<Hash>)>,
+}
+
+impl TreeSource<'_> {
+    /// The root of the perfect subtree of `2^level` leaves starting at leaf `start`.
+    fn perfect(&mut self, level: u32, start: u64) -> Result<Hash, StoreError> {
+        if level >= TILE_LEVEL {
+            return self.cache.stored(level, start >> level).ok_or_else(|| {
+                StoreError::Damaged(format!("missing tile at level {level} for leaf {start}"))
+            });
+        }
+        let leaves = self.leaves(start, start + (1 << level))?;
+        Ok(root_from_leaf_hashes(&leaves))
+    }
+
+    /// Leaf hashes `[start, end)`, within one 256-leaf chunk.
+    fn leaves(&mut self, start: u64, end: u64) -> Result<Vec<Hash>, StoreError> {
+        let chunk_start = start >> TILE_LEVEL << TILE_LEVEL;
+        let cached = matches!(&self.chunk, Some((cached_start, _)) if *cached_start == chunk_start);
+        if !cached {
+            let mut statement = self
+                .connection
+                .prepare_cached("SELECT leaf FROM events WHERE seq >= ?1 AND seq < ?2 ORDER BY seq")?;
+            let mut rows = statement.query((chunk_start, chunk_start + (1 << TILE_LEVEL)))?;
+            let mut leaves = Vec::with_capacity(1 << TILE_LEVEL);
+            while let Some(row) = rows.next()? {
+                leaves.push(blob_hash(row.get_ref(0)?.as_blob()?)?);
+            }
+            self.chunk = Some((chunk_start, leaves));
+        }
+        let (_, leaves) = self
+            .chunk
+            .as_ref()
+            .ok_or_else(|| StoreError::Damaged("leaf chunk".into()))?;
+        let range = usize::try_from(start - chunk_start).unwrap_or(usize::MAX)
+            ..usize::try_from(end - chunk_start).unwrap_or(usize::MAX);
+        leaves
+            .get(range)
+            .map(<[Hash]>::to_vec)
+            .ok_or_else(|| StoreError::Damaged(format!("leaves {start}..{end} are missing")))
+    }
+}
+
+impl SubtreeSource for TreeSource<'_> {
+    type Error = StoreError;
+
+    fn subtree_root(&mut self, start: u64, end: u64) -> Result<Hash, StoreError> {
+        let width = end - start;
+        if width.is_power_of_two() {
+            return self.perfect(width.trailing_zeros(), start);
+        }
+        // A truncated right edge: the left half is perfect, the right half recurses.
+        let half = width.next_power_of_two() / 2;
+        if half >= 1 << TILE_LEVEL {
+            let left = self.perfect(half.trailing_zeros(), start)?;
+            let right = self.subtree_root(start + half, end)?;
+            return Ok(warrant_log::hash::node_hash(&left, &right));
+        }
+        let leaves = self.leaves(start, end)?;
+        Ok(root_from_leaf_hashes(&leaves))
+    }
+}
+
+pub(crate) fn blob_hash(blob: &[u8]) -> Result<Hash, StoreError> {
+    Hash::try_from(blob)
+        .map_err(|_| StoreError::Damaged(format!("a stored hash is {} bytes, not 32", blob.len())))
+}

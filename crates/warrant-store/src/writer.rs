@@ -1,0 +1,441 @@
+//! The sequencer: the one thread that writes. It owns the write connection, the registry and the tree's right
+//! edge, and turns requests into transactions.
+//!
+//! Group commit: the thread takes every request waiting in its queue, runs all waiting appends in one
+//! transaction, and answers each only after that transaction is durable. Under load many requests share one
+//! fsync; with one client each request gets its own. A failed commit answers every request in it with the
+//! error, and the in-memory tree is left as it was before the transaction.
+
+use std::collections::HashMap;
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, RwLock, Weak};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use tokio::sync::oneshot;
+use warrant_core::change::{ChangeContext, change_event};
+use warrant_core::event::{Event, format_time};
+use warrant_core::registry::manifest::Kind;
+use warrant_core::registry::{PlannedChange, Registry};
+use warrant_core::role::Role;
+use warrant_log::frontier::{Frontier, Subtree};
+use warrant_log::note::sign_note;
+
+use crate::entry::encode;
+use crate::keys::{LogIdentity, new_token_secret, random_bytes, token_hash};
+use crate::read::{Checkpoint, latest_checkpoint};
+use crate::tree::{TILE_LEVEL, TreeCache};
+use crate::{
+    Appended, AppliedChange, ApplyError, ApplyOutcome, NewToken, Principal, RemoveError, Shared, StoreError,
+};
+
+/// Appends waiting beyond this many events go to the next transaction, so one commit stays bounded.
+const MAX_EVENTS_PER_COMMIT: usize = 50_000;
+
+pub(crate) enum Request {
+    Append {
+        events: Vec<Event>,
+        received: DateTime<Utc>,
+        reply: oneshot::Sender<Result<Vec<Appended>, StoreError>>,
+    },
+    Apply {
+        text: String,
+        context: ChangeContext,
+        reply: oneshot::Sender<Result<ApplyOutcome, ApplyError>>,
+    },
+    Remove {
+        kind: Kind,
+        id: String,
+        context: ChangeContext,
+        reply: oneshot::Sender<Result<AppliedChange, RemoveError>>,
+    },
+    Checkpoint {
+        reply: oneshot::Sender<Result<Option<Checkpoint>, StoreError>>,
+    },
+    CreateToken {
+        name: String,
+        role: Role,
+        reply: oneshot::Sender<Result<NewToken, StoreError>>,
+    },
+}
+
+pub(crate) struct Writer {
+    connection: Connection,
+    registry: Registry,
+    tree: Arc<RwLock<TreeCache>>,
+    frontier: Frontier,
+    identity: LogIdentity,
+    last_checkpoint_size: u64,
+}
+
+type AppendReply = oneshot::Sender<Result<Vec<Appended>, StoreError>>;
+
+impl Writer {
+    pub fn new(
+        connection: Connection,
+        registry: Registry,
+        tree: Arc<RwLock<TreeCache>>,
+        identity: LogIdentity,
+    ) -> Result<Writer, StoreError> {
+        let frontier = match tree.read() {
+            Ok(cache) => cache.frontier.clone(),
+            Err(poisoned) => poisoned.into_inner().frontier.clone(),
+        };
+        let last_checkpoint_size = latest_checkpoint(&connection)?.map_or(0, |checkpoint| checkpoint.size);
+        Ok(Writer {
+            connection,
+            registry,
+            tree,
+            frontier,
+            identity,
+            last_checkpoint_size,
+        })
+    }
+
+    /// Serve requests until every store handle is gone.
+    pub fn run(mut self, requests: Receiver<Request>, shared: Weak<Shared>) {
+        while let Ok(first) = requests.recv() {
+            let mut appends: Vec<(Vec<Event>, DateTime<Utc>, AppendReply)> = Vec::new();
+            let mut pending_events = 0;
+            let mut next = Some(first);
+            while let Some(request) = next.take() {
+                match request {
+                    Request::Append {
+                        events,
+                        received,
+                        reply,
+                    } => {
+                        pending_events += events.len();
+                        appends.push((events, received, reply));
+                    }
+                    other => {
+                        // Keep order: appends queued before this request commit before it runs.
+                        self.commit_appends(std::mem::take(&mut appends));
+                        pending_events = 0;
+                        self.handle(other, &shared);
+                    }
+                }
+                if pending_events < MAX_EVENTS_PER_COMMIT {
+                    next = requests.try_recv().ok();
+                }
+            }
+            self.commit_appends(appends);
+        }
+    }
+
+    fn handle(&mut self, request: Request, shared: &Weak<Shared>) {
+        match request {
+            Request::Append {
+                events,
+                received,
+                reply,
+            } => self.commit_appends(vec![(events, received, reply)]),
+            Request::Apply { text, context, reply } => {
+                let result = self.apply(&text, &context);
+                if result.is_ok()
+                    && let Some(shared) = shared.upgrade()
+                {
+                    shared.publish_registry(self.registry.clone());
+                }
+                let _ = reply.send(result);
+            }
+            Request::Remove {
+                kind,
+                id,
+                context,
+                reply,
+            } => {
+                let result = self.remove(kind, &id, &context);
+                if result.is_ok()
+                    && let Some(shared) = shared.upgrade()
+                {
+                    shared.publish_registry(self.registry.clone());
+                }
+                let _ = reply.send(result);
+            }
+            Request::Checkpoint { reply } => {
+                let _ = reply.send(self.checkpoint());
+            }
+            Request::CreateToken { name, role, reply } => {
+                let result = self.create_token(&name, role);
+                if let (Ok(token), Some(shared)) = (&result, shared.upgrade()) {
+                    let principal = Principal {
+                        name: token.name.clone(),
+                        role: token.role,
+                    };
+                    shared.publish_token(token_hash(&token.secret), principal);
+                }
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    /// Commit many append requests in one transaction and answer each.
+    fn commit_appends(&mut self, appends: Vec<(Vec<Event>, DateTime<Utc>, AppendReply)>) {
+        if appends.is_empty() {
+            return;
+        }
+        let mut frontier = self.frontier.clone();
+        let mut tiles = Vec::new();
+        let result = (|| {
+            let transaction = self
+                .connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut seen = HashMap::new();
+            let mut outcomes = Vec::with_capacity(appends.len());
+            for (events, received, _) in &appends {
+                outcomes.push(append_events(
+                    &transaction,
+                    &mut frontier,
+                    &mut tiles,
+                    &mut seen,
+                    events,
+                    received,
+                )?);
+            }
+            store_tiles(&transaction, &tiles)?;
+            transaction.commit()?;
+            Ok::<_, StoreError>(outcomes)
+        })();
+        match result {
+            Ok(outcomes) => {
+                self.publish_tree(frontier, tiles);
+                for ((_, _, reply), outcome) in appends.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                tracing::error!(%message, "append transaction failed");
+                for (_, _, reply) in appends {
+                    let _ = reply.send(Err(StoreError::Damaged(format!(
+                        "the append was not committed: {message}"
+                    ))));
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, text: &str, context: &ChangeContext) -> Result<ApplyOutcome, ApplyError> {
+        let plan = self.registry.plan_apply(text).map_err(ApplyError::Invalid)?;
+        let changes = self.commit_changes(plan.changes, context)?;
+        Ok(ApplyOutcome {
+            changes,
+            unchanged: plan.unchanged,
+        })
+    }
+
+    fn remove(
+        &mut self,
+        kind: Kind,
+        id: &str,
+        context: &ChangeContext,
+    ) -> Result<AppliedChange, RemoveError> {
+        let change = self.registry.plan_delete(kind, id)?;
+        let mut applied = self.commit_changes(vec![change], context)?;
+        applied
+            .pop()
+            .ok_or_else(|| RemoveError::Store(StoreError::Damaged("delete recorded nothing".into())))
+    }
+
+    /// Write registry changes and their `change` events in one transaction.
+    fn commit_changes(
+        &mut self,
+        changes: Vec<PlannedChange>,
+        context: &ChangeContext,
+    ) -> Result<Vec<AppliedChange>, StoreError> {
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut frontier = self.frontier.clone();
+        let mut tiles = Vec::new();
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut applied = Vec::with_capacity(changes.len());
+        for change in changes {
+            let kind = change.kind.as_str();
+            let previous: Option<u64> = transaction
+                .query_row(
+                    "SELECT MAX(version) FROM registry_versions WHERE kind = ?1 AND id = ?2",
+                    (kind, &change.id),
+                    |row| row.get(0),
+                )
+                .optional()?
+                .flatten();
+            let version = previous.unwrap_or(0) + 1;
+            let event = change_event(&change, version, context);
+            let received = context.time;
+            let mut seen = HashMap::new();
+            let seq = append_events(
+                &transaction,
+                &mut frontier,
+                &mut tiles,
+                &mut seen,
+                &[event],
+                &received,
+            )?
+            .first()
+            .map(|appended| appended.seq)
+            .ok_or_else(|| StoreError::Damaged("change event not appended".into()))?;
+            let spec_text = change.spec.as_ref().map(|spec| spec.to_string());
+            match &spec_text {
+                Some(spec) => transaction.execute(
+                    "INSERT INTO registry (kind, id, version, spec, seq) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version, spec = excluded.spec, seq = excluded.seq",
+                    (kind, &change.id, version, spec, seq),
+                )?,
+                None => transaction.execute("DELETE FROM registry WHERE kind = ?1 AND id = ?2", (kind, &change.id))?,
+            };
+            transaction.execute(
+                "INSERT INTO registry_versions (kind, id, version, spec, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+                (kind, &change.id, version, &spec_text, seq),
+            )?;
+            applied.push(AppliedChange { change, version, seq });
+        }
+        store_tiles(&transaction, &tiles)?;
+        transaction.commit()?;
+        let planned: Vec<PlannedChange> = applied.iter().map(|applied| applied.change.clone()).collect();
+        self.registry.apply(&planned);
+        self.publish_tree(frontier, tiles);
+        Ok(applied)
+    }
+
+    fn checkpoint(&mut self) -> Result<Option<Checkpoint>, StoreError> {
+        let size = self.frontier.size();
+        if size == 0 || size == self.last_checkpoint_size {
+            return latest_checkpoint(&self.connection);
+        }
+        let root = self.frontier.root();
+        let body = warrant_log::checkpoint::Checkpoint {
+            origin: self.identity.origin.clone(),
+            size,
+            root,
+        }
+        .to_body();
+        let note = sign_note(&body, &self.identity.signer)
+            .map_err(|error| StoreError::Damaged(format!("cannot sign checkpoint: {error}")))?;
+        let time = format_time(&Utc::now());
+        self.connection.execute(
+            "INSERT INTO checkpoints (size, root, note, time) VALUES (?1, ?2, ?3, ?4)",
+            (size, root.as_slice(), &note, &time),
+        )?;
+        self.last_checkpoint_size = size;
+        Ok(Some(Checkpoint {
+            size,
+            root,
+            note,
+            time,
+        }))
+    }
+
+    fn create_token(&mut self, name: &str, role: Role) -> Result<NewToken, StoreError> {
+        let secret = new_token_secret()?;
+        let inserted = self.connection.execute(
+            "INSERT INTO tokens (hash, name, role, created) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO NOTHING",
+            (token_hash(&secret).as_slice(), name, role.as_str(), format_time(&Utc::now())),
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::TokenNameTaken(name.to_owned()));
+        }
+        Ok(NewToken {
+            name: name.to_owned(),
+            role,
+            secret,
+        })
+    }
+
+    /// Make a committed tree visible to readers.
+    fn publish_tree(&mut self, frontier: Frontier, tiles: Vec<Subtree>) {
+        let mut cache = match self.tree.write() {
+            Ok(cache) => cache,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for tile in tiles {
+            if let Err(error) = cache.record(tile) {
+                tracing::error!(%error, "tile cache out of step; proofs may fail until restart");
+            }
+        }
+        cache.frontier = frontier.clone();
+        self.frontier = frontier;
+    }
+}
+
+/// Append one request's events inside `transaction`. Events whose `id` is already in the log (or earlier in
+/// this transaction) are answered with the original seq and not stored again.
+fn append_events(
+    transaction: &Transaction<'_>,
+    frontier: &mut Frontier,
+    tiles: &mut Vec<Subtree>,
+    seen: &mut HashMap<String, u64>,
+    events: &[Event],
+    received: &DateTime<Utc>,
+) -> Result<Vec<Appended>, StoreError> {
+    let mut find = transaction.prepare_cached("SELECT seq FROM events WHERE client_id = ?1")?;
+    let mut insert = transaction.prepare_cached(
+        "INSERT INTO events (seq, body, leaf, kind, agent, time, trace_id, session, client_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let mut insert_content =
+        transaction.prepare_cached("INSERT INTO content (seq, field, salt, text) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut appended = Vec::with_capacity(events.len());
+    let mut salt_error = None;
+    for event in events {
+        if let Some(id) = &event.id {
+            let existing = match seen.get(id) {
+                Some(seq) => Some(*seq),
+                None => find.query_row([id], |row| row.get::<_, u64>(0)).optional()?,
+            };
+            if let Some(seq) = existing {
+                appended.push(Appended { seq, duplicate: true });
+                continue;
+            }
+        }
+        let seq = frontier.size();
+        let encoded = encode(seq, received, event, || {
+            random_bytes::<32>().unwrap_or_else(|error| {
+                salt_error = Some(error);
+                [0; 32]
+            })
+        });
+        if let Some(error) = salt_error.take() {
+            return Err(error);
+        }
+        insert.execute((
+            seq,
+            &encoded.body,
+            encoded.leaf.as_slice(),
+            event.kind.as_str(),
+            &event.agent,
+            format_time(&event.time),
+            &event.trace_id,
+            &event.session,
+            &event.id,
+        ))?;
+        for row in &encoded.content {
+            insert_content.execute((seq, &row.field, row.salt.as_slice(), &row.text))?;
+        }
+        frontier.push_with(encoded.leaf, |subtree| {
+            if subtree.level >= TILE_LEVEL {
+                tiles.push(subtree);
+            }
+        });
+        if let Some(id) = &event.id {
+            seen.insert(id.clone(), seq);
+        }
+        appended.push(Appended {
+            seq,
+            duplicate: false,
+        });
+    }
+    Ok(appended)
+}
+
+fn store_tiles(transaction: &Transaction<'_>, tiles: &[Subtree]) -> Result<(), StoreError> {
+    let mut insert =
+        transaction.prepare_cached("INSERT INTO tiles (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+    for tile in tiles {
+        insert.execute((tile.level, tile.index, tile.hash.as_slice()))?;
+    }
+    Ok(())
+}
