@@ -1,0 +1,27 @@
+//! warrant-log: the verifiable evidence log format, with no I/O, so an
+//! auditor can build it alone and check a log.
+//!
+//! Events are RFC 8785 canonical JSON ([`canonical`]), hashed into an
+//! RFC 9162 Merkle tree ([`hash`], [`frontier`], [`proof`]). The log commits
+//! to its state with C2SP tlog-checkpoints ([`checkpoint`]) signed as C2SP
+//! signed notes with Ed25519 ([`note`]). [`verify`] checks a whole log in one
+//! streaming pass.
+
+pub mod canonical;
+pub mod checkpoint;
+pub mod frontier;
+pub mod hash;
+pub mod note;
+pub mod proof;
+pub mod verify;
+
+pub use canonical::canonicalize;
+pub use checkpoint::{Checkpoint, CheckpointError};
+pub use frontier::{Frontier, FrontierError, Subtree};
+pub use hash::{Hash, empty_root, leaf_hash, node_hash, root_from_leaf_hashes};
+pub use note::{NoteError, NoteSigner, NoteVerifier, OpenedNote, open_note, sign_note};
+pub use proof::{
+    LeafSlice, LeafSliceError, ProofError, SubtreeSource, VerifyError, consistency_proof, inclusion_proof,
+    verify_consistency, verify_inclusion,
+};
+pub use verify::{Finding, LogVerifier, VerifyReport};
