@@ -1,1 +1,114 @@
-//! placeholder
+//! warrant's HTTP API: `pub fn router(state) -> Router`, its wire types, authentication and the server loop.
+//!
+//! The CLI uses this same router in-process when it works on a local data directory, so every command has one
+//! implementation whether it runs against `--data` or `--server`.
+
+mod auth;
+mod error;
+mod extract;
+mod metrics;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use warrant_store::{Principal, Store};
+
+pub use crate::error::ApiError;
+pub use crate::metrics::Metrics;
+
+/// Server settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// How often a checkpoint is signed while there are new events.
+    pub checkpoint_interval: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            body_limit: 64 * 1024 * 1024,
+            checkpoint_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: ServerConfig,
+    pub metrics: Arc<Metrics>,
+    /// Set only for in-process use by the CLI on a local data directory: requests without a token act as
+    /// this principal. Never set by `warrant serve`.
+    pub local_principal: Option<Principal>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: ServerConfig) -> AppState {
+        AppState {
+            store,
+            config,
+            metrics: Arc::new(Metrics::default()),
+            local_principal: None,
+        }
+    }
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.body_limit;
+    routes::routes()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_responses,
+        ))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// Serve `router(state)` on `listener` until `shutdown` resolves, signing checkpoints on the configured cadence
+/// and once more on the way out.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let store = state.store.clone();
+    let interval = state.config.checkpoint_interval;
+    let checkpointer = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(error) = store.checkpoint().await {
+                tracing::error!(%error, "checkpoint failed");
+            }
+        }
+    });
+    let result = axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    checkpointer.abort();
+    if let Err(error) = state.store.checkpoint().await {
+        tracing::error!(%error, "final checkpoint failed");
+    }
+    result
+}
+
+async fn count_responses(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    state.metrics.record_response(response.status().as_u16());
+    response
+}

@@ -13,6 +13,7 @@ mod lock;
 mod read;
 mod schema;
 mod tree;
+mod verify;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ use warrant_core::role::Role;
 pub use crate::entry::{StoredEvent, content_digest};
 pub use crate::lock::{DataDirLock, LockError};
 pub use crate::read::{ChangeFilter, Checkpoint, ProofRequestError};
+pub use crate::verify::verify_data_dir;
 
 use crate::tree::TreeCache;
 use crate::writer::{Request, Writer};

@@ -110,14 +110,14 @@ impl Store {
     /// The checkpoint of exactly `size`, if one was signed.
     pub fn checkpoint_at(&self, size: u64) -> Result<Option<Checkpoint>, StoreError> {
         self.read(|connection| {
-            Ok(connection
+            connection
                 .query_row(
                     "SELECT size, root, note, time FROM checkpoints WHERE size = ?1",
                     [size],
                     checkpoint_row,
                 )
                 .optional()?
-                .transpose()?)
+                .transpose()
         })
     }
 
@@ -177,14 +177,14 @@ impl Store {
 }
 
 pub(crate) fn latest_checkpoint(connection: &Connection) -> Result<Option<Checkpoint>, StoreError> {
-    Ok(connection
+    connection
         .query_row(
             "SELECT size, root, note, time FROM checkpoints ORDER BY size DESC LIMIT 1",
             [],
             checkpoint_row,
         )
         .optional()?
-        .transpose()?)
+        .transpose()
 }
 
 pub(crate) fn load_registry(connection: &Connection) -> Result<Registry, StoreError> {

@@ -1,1 +1,56 @@
-fn main() {}
+//! `warrant`: the command-line front of the whole product. Thin by design: commands build one API request,
+//! send it through [`client::Client`] (a server or the local data directory) and print the answer.
+
+mod cli;
+mod client;
+mod commands;
+mod demo;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// Why a command failed, which decides the exit code: 1 for a failed check or a server-side failure, 2 for bad
+/// usage or input.
+#[derive(Debug)]
+pub enum Failure {
+    Check(anyhow::Error),
+    Usage(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Failure {
+        Failure::Check(error)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WARRANT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match &cli.command {
+        Command::Serve(args) => commands::serve(&cli, args),
+        Command::Demo { no_serve, serve } => demo::run(&cli, *no_serve, serve),
+        Command::Verify { path, key } => commands::verify(&cli, path.as_deref(), key.as_deref()),
+        _ => commands::run(&cli),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure::Check(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Usage(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

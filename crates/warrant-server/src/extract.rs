@@ -1,0 +1,49 @@
+//! Body extractors of our own, so a malformed or oversized body gets the same error shape as everything else.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// The raw request body, within the configured size limit (413 beyond it).
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Body, ApiError> {
+        match Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(Body(bytes)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is larger than the server's limit (see `warrant serve --body-limit`)",
+            )),
+            Err(rejection) => Err(ApiError::bad_request("bad_body", rejection.body_text())),
+        }
+    }
+}
+
+/// A JSON body of type `T`; malformed JSON or a wrong shape is a 400 that says where.
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Json<T>, ApiError> {
+        let Body(bytes) = Body::from_request(request, state).await?;
+        serde_json::from_slice(&bytes).map(Json).map_err(|error| {
+            ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON for this request: {error}"),
+            )
+        })
+    }
+}
+
+/// The body as UTF-8 text.
+pub fn utf8(bytes: &Bytes) -> Result<&str, ApiError> {
+    std::str::from_utf8(bytes).map_err(|_| ApiError::bad_request("bad_body", "the body is not UTF-8 text"))
+}

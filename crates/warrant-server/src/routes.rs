@@ -1,0 +1,49 @@
+//! The route table. Each module owns the handlers and wire types of one area of the API.
+
+mod events;
+mod log;
+mod registry;
+mod system;
+mod tokens;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(system::healthz))
+        .route("/metrics", get(system::metrics))
+        .route("/v1/openapi.json", get(system::openapi))
+        .route("/v1/apply", post(registry::apply))
+        .route("/v1/changes", get(registry::changes))
+        .route("/v1/{collection}", get(registry::list))
+        .route(
+            "/v1/{collection}/{id}",
+            get(registry::get_one).delete(registry::remove),
+        )
+        .route("/v1/tokens", post(tokens::create))
+        .route("/v1/events", post(events::append))
+        .route("/v1/events/{seq}", get(events::get_one))
+        .route("/v1/log/checkpoint", get(log::checkpoint))
+        .route("/v1/log/checkpoints", get(log::checkpoints))
+        .route("/v1/log/key", get(log::key))
+        .route("/v1/log/proof/inclusion", get(log::inclusion))
+        .route("/v1/log/proof/consistency", get(log::consistency))
+        .fallback(not_found)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+/// Run blocking store work (SQLite reads) off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| ApiError::internal(&error))?
+}

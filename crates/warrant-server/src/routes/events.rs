@@ -1,0 +1,112 @@
+//! `POST /v1/events` (one event, a JSON array or NDJSON; a batch is all or nothing) and `GET /v1/events/{seq}`
+//! (the event, its leaf hash and its inclusion proof to the latest checkpoint).
+
+use axum::extract::{Path, State};
+use serde_json::{Value, json};
+use warrant_core::event::Event;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::{Body, utf8};
+use crate::routes::blocking;
+use crate::routes::log::{hex_list, proof_error};
+
+type JsonResponse = Result<axum::Json<Value>, ApiError>;
+
+/// At most this many problems are listed when a batch is refused.
+const MAX_REPORTED_ERRORS: usize = 20;
+
+pub async fn append(State(state): State<AppState>, caller: Caller, Body(body): Body) -> JsonResponse {
+    caller.require_event_writer()?;
+    let values = parse_batch(utf8(&body)?)?;
+    let mut events = Vec::with_capacity(values.len());
+    let mut errors = Vec::new();
+    for (index, value) in values.into_iter().enumerate() {
+        match Event::from_json(index, value) {
+            Ok(event) => events.push(event),
+            Err(error) => errors.push(error),
+        }
+    }
+    if let Some(first) = errors.first() {
+        let details: Vec<Value> = errors
+            .iter()
+            .take(MAX_REPORTED_ERRORS)
+            .map(|error| json!({"index": error.index, "field": error.field, "message": error.message}))
+            .collect();
+        let message = if errors.len() == 1 {
+            format!("nothing was stored: {first}")
+        } else {
+            format!("nothing was stored: {first} (and {} more)", errors.len() - 1)
+        };
+        return Err(ApiError::bad_request("invalid_event", message).with_details(Value::Array(details)));
+    }
+    let appended = state.store.append(events, chrono::Utc::now()).await?;
+    let duplicates = appended.iter().filter(|appended| appended.duplicate).count();
+    state
+        .metrics
+        .record_append((appended.len() - duplicates) as u64, duplicates as u64);
+    let seqs: Vec<u64> = appended.iter().map(|appended| appended.seq).collect();
+    Ok(axum::Json(
+        json!({"accepted": appended.len() - duplicates, "duplicates": duplicates, "seqs": seqs}),
+    ))
+}
+
+pub async fn get_one(State(state): State<AppState>, caller: Caller, Path(seq): Path<String>) -> JsonResponse {
+    caller.require_read()?;
+    let seq: u64 = seq
+        .parse()
+        .map_err(|_| ApiError::bad_request("invalid_seq", format!("`{seq}` is not a seq")))?;
+    let store = state.store.clone();
+    blocking(move || {
+        let event = store.event(seq)?.ok_or_else(|| ApiError::not_found(format!("no event {seq}")))?;
+        let mut answer = json!({
+            "seq": seq,
+            "event": event.body,
+            "content": event.content,
+            "leaf_hash": hex::encode(event.leaf),
+        });
+        // The proof is to the latest checkpoint that covers this event; a brand-new event has none yet.
+        if let Some(checkpoint) = store.latest_checkpoint()?.filter(|checkpoint| checkpoint.size > seq) {
+            let proof = store.inclusion_proof(seq, checkpoint.size).map_err(proof_error)?;
+            if let Some(object) = answer.as_object_mut() {
+                object.insert("checkpoint".into(), json!({"size": checkpoint.size, "root": hex::encode(checkpoint.root), "note": checkpoint.note}));
+                object.insert("inclusion_proof".into(), hex_list(&proof));
+            }
+        }
+        Ok(axum::Json(answer))
+    })
+    .await
+}
+
+/// One JSON object, a JSON array of objects, or NDJSON (one object per line).
+fn parse_batch(text: &str) -> Result<Vec<Value>, ApiError> {
+    if text.trim().is_empty() {
+        return Err(ApiError::bad_request("invalid_event", "the body holds no events"));
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Array(items)) if items.is_empty() => {
+            Err(ApiError::bad_request("invalid_event", "the batch is empty"))
+        }
+        Ok(Value::Array(items)) => Ok(items),
+        Ok(single) => Ok(vec![single]),
+        Err(whole_error) => {
+            let mut values = Vec::new();
+            for (line_number, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let value = serde_json::from_str(line).map_err(|error| {
+                    let message = if values.is_empty() && line_number == 0 {
+                        format!("the body is not JSON or NDJSON: {whole_error}")
+                    } else {
+                        format!("line {} of the NDJSON body is not JSON: {error}", line_number + 1)
+                    };
+                    ApiError::bad_request("malformed_json", message)
+                })?;
+                values.push(value);
+            }
+            Ok(values)
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The command line, as clap definitions. Names follow DESIGN.md's interface contract.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "warrant",
+    version,
+    about = "Governance and audit evidence for autonomous AI agents"
+)]
+pub struct Cli {
+    /// Data directory of the embedded store.
+    #[arg(long, global = true, env = "WARRANT_DATA", default_value = "./warrant-data")]
+    pub data: PathBuf,
+
+    /// Act on a running server instead of the data directory (token in $WARRANT_TOKEN).
+    #[arg(long, global = true, env = "WARRANT_SERVER")]
+    pub server: Option<String>,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: API, OTLP and metrics.
+    Serve(ServeArgs),
+    /// Build the demo bank, replay its story into the data directory, then serve.
+    Demo {
+        /// Build and report, but do not start the server.
+        #[arg(long)]
+        no_serve: bool,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Validate and apply a manifest file (all documents or none).
+    Apply {
+        /// The manifest file (YAML, several documents allowed; `-` for standard input).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// Why: recorded in the change log.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Remove an agent, tool, data source or AI system from the registry.
+    Delete {
+        /// agent, tool, datasource or system (singular or plural).
+        kind: String,
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// List agents, tools, data sources or AI systems, or show one.
+    Get {
+        /// agents, tools, datasources or systems.
+        collection: String,
+        id: Option<String>,
+    },
+    /// The registry change log.
+    Changes {
+        #[arg(long)]
+        agent: Option<String>,
+        /// Only changes to this kind (Agent, Tool, DataSource, AISystem).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only the last N changes.
+        #[arg(long)]
+        limit: Option<u64>,
+    },
+    /// Append events from an NDJSON file to the evidence log.
+    Ingest {
+        file: PathBuf,
+        /// Events per request.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+    /// Evidence log: checkpoints, proofs and the verifier key.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+    /// Recompute the whole log from the stored events and check every checkpoint.
+    Verify {
+        /// A data directory (default: --data).
+        path: Option<PathBuf>,
+        /// Verifier key the checkpoints must be signed with (default: the data directory's own key).
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub listen: String,
+    /// Largest accepted request body in bytes.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub body_limit: usize,
+    /// Milliseconds between checkpoints while there are new events.
+    #[arg(long, default_value_t = 1000)]
+    pub checkpoint_interval_ms: u64,
+    /// Organisation name for a new data directory's log origin.
+    #[arg(long, default_value = "default")]
+    pub org: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// The latest signed checkpoint.
+    Checkpoint,
+    /// Inclusion proof of one event (to the latest checkpoint unless --size).
+    Proof {
+        #[arg(long)]
+        seq: u64,
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// Consistency proof between two tree sizes.
+    Consistency {
+        #[arg(long)]
+        from: u64,
+        #[arg(long)]
+        to: u64,
+    },
+    /// The public key that verifies checkpoints (signed-note verifier key).
+    Key,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once and stored only as a hash.
+    Create {
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: String,
+    },
+}

@@ -1,0 +1,597 @@
+//! The commands: each builds its request, sends it and prints the answer.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow};
+use axum::http::Method;
+use serde_json::{Value, json};
+use warrant_core::event::Event;
+use warrant_core::registry::manifest::Kind;
+use warrant_core::role::Role;
+use warrant_server::{AppState, ServerConfig};
+use warrant_store::{DataDirLock, Store, StoreConfig};
+
+use crate::Failure;
+use crate::cli::{Cli, Command, LogCommand, Output, ServeArgs, TokenCommand};
+use crate::client::{Client, encode};
+use crate::output::{items, print, table, text};
+
+/// Commands that act through the API, on a server or the local data directory.
+pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
+    let client = connect(cli, &StoreConfig::default())?;
+    match &cli.command {
+        Command::Apply { file, reason } => apply(cli, &client, file, reason.as_deref()),
+        Command::Delete { kind, id, reason } => delete(cli, &client, kind, id, reason.as_deref()),
+        Command::Get { collection, id } => get(cli, &client, collection, id.as_deref()),
+        Command::Changes { agent, kind, limit } => {
+            changes(cli, &client, agent.as_deref(), kind.as_deref(), *limit)
+        }
+        Command::Ingest { file, batch } => ingest(cli, &client, file, *batch),
+        Command::Log { command } => log(cli, &client, command),
+        Command::Token {
+            command: TokenCommand::Create { role, name },
+        } => token_create(cli, &client, role, name),
+        Command::Serve(_) | Command::Demo { .. } | Command::Verify { .. } => Err(Failure::Usage(anyhow!(
+            "this command does not run through the API"
+        ))),
+    }?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn connect(cli: &Cli, config: &StoreConfig) -> Result<Client, Failure> {
+    match &cli.server {
+        Some(server) => Ok(Client::remote(server)),
+        None => Ok(Client::local(&cli.data, config)?),
+    }
+}
+
+fn apply(cli: &Cli, client: &Client, file: &Path, reason: Option<&str>) -> Result<(), Failure> {
+    let manifest = read_input(file)?;
+    let mut path = String::from("/v1/apply");
+    if let Some(reason) = reason {
+        path.push_str(&format!("?reason={}", encode(reason)));
+    }
+    let answer = client.call(
+        Method::POST,
+        &path,
+        Some(("application/yaml", manifest.into_bytes())),
+    )?;
+    print(cli.output, &answer, |answer| {
+        let changes = answer
+            .get("changes")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let mut out = String::new();
+        if !changes.is_empty() {
+            let rows = changes
+                .iter()
+                .map(|change| {
+                    vec![
+                        text(change, "/op"),
+                        text(change, "/kind"),
+                        text(change, "/id"),
+                        text(change, "/version"),
+                        substantial_cell(change),
+                    ]
+                })
+                .collect();
+            out.push_str(&table(&["op", "kind", "id", "version", "substantial"], rows));
+        }
+        out.push_str(&format!(
+            "{} changed, {} unchanged\n",
+            changes.len(),
+            text(answer, "/unchanged")
+        ));
+        out
+    });
+    Ok(())
+}
+
+fn delete(cli: &Cli, client: &Client, kind: &str, id: &str, reason: Option<&str>) -> Result<(), Failure> {
+    let kind = parse_kind(kind)?;
+    let mut path = format!("/v1/{}/{}", kind.plural(), encode(id));
+    if let Some(reason) = reason {
+        path.push_str(&format!("?reason={}", encode(reason)));
+    }
+    let answer = client.call(Method::DELETE, &path, None)?;
+    print(cli.output, &answer, |answer| {
+        format!(
+            "deleted {} {} (change recorded at seq {})\n",
+            text(answer, "/kind"),
+            text(answer, "/id"),
+            text(answer, "/seq")
+        )
+    });
+    Ok(())
+}
+
+fn get(cli: &Cli, client: &Client, collection: &str, id: Option<&str>) -> Result<(), Failure> {
+    let kind = Kind::from_plural(collection)
+        .or_else(|| Kind::from_plural(&format!("{collection}s")))
+        .ok_or_else(|| {
+            Failure::Usage(anyhow!(
+                "unknown collection `{collection}`; use agents, tools, datasources or systems"
+            ))
+        })?;
+    if let Some(id) = id {
+        let answer = client.get(&format!("/v1/{}/{}", kind.plural(), encode(id)))?;
+        // One object reads best as the manifest it is.
+        let format = if cli.output == Output::Table {
+            Output::Yaml
+        } else {
+            cli.output
+        };
+        print(format, &answer, |_| String::new());
+        return Ok(());
+    }
+    let answer = client.get(&format!("/v1/{}", kind.plural()))?;
+    print(cli.output, &answer, |answer| {
+        let rows = items(answer);
+        match kind {
+            Kind::Agent => table(
+                &["id", "owner", "risk", "scope", "status", "oversight", "tools"],
+                rows.iter()
+                    .map(|agent| {
+                        let tools: Vec<String> = agent
+                            .get("tools")
+                            .and_then(Value::as_array)
+                            .map(|grants| {
+                                grants
+                                    .iter()
+                                    .map(|grant| {
+                                        format!("{}:{}", text(grant, "/tool"), text(grant, "/access"))
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        vec![
+                            text(agent, "/id"),
+                            text(agent, "/owner"),
+                            text(agent, "/risk_class"),
+                            text(agent, "/decision_scope"),
+                            text(agent, "/status"),
+                            text(agent, "/oversight"),
+                            tools.join(", "),
+                        ]
+                    })
+                    .collect(),
+            ),
+            Kind::Tool => table(
+                &[
+                    "id",
+                    "access",
+                    "egress",
+                    "irreversible",
+                    "untrusted",
+                    "sensitivity",
+                    "supplier",
+                ],
+                rows.iter()
+                    .map(|tool| {
+                        vec![
+                            text(tool, "/id"),
+                            text(tool, "/access"),
+                            text(tool, "/egress"),
+                            text(tool, "/irreversible"),
+                            text(tool, "/untrusted_output"),
+                            text(tool, "/sensitivity"),
+                            text(tool, "/supplier"),
+                        ]
+                    })
+                    .collect(),
+            ),
+            Kind::DataSource => table(
+                &["id", "sensitivity", "personal", "retention_days", "owner"],
+                rows.iter()
+                    .map(|source| {
+                        vec![
+                            text(source, "/id"),
+                            text(source, "/sensitivity"),
+                            text(source, "/personal_data"),
+                            text(source, "/retention_days"),
+                            text(source, "/owner"),
+                        ]
+                    })
+                    .collect(),
+            ),
+            Kind::AISystem => table(
+                &["id", "owner", "risk", "scope", "status", "model"],
+                rows.iter()
+                    .map(|system| {
+                        vec![
+                            text(system, "/id"),
+                            text(system, "/owner"),
+                            text(system, "/risk_class"),
+                            text(system, "/decision_scope"),
+                            text(system, "/status"),
+                            text(system, "/model"),
+                        ]
+                    })
+                    .collect(),
+            ),
+        }
+    });
+    Ok(())
+}
+
+fn changes(
+    cli: &Cli,
+    client: &Client,
+    agent: Option<&str>,
+    kind: Option<&str>,
+    limit: Option<u64>,
+) -> Result<(), Failure> {
+    let mut query = Vec::new();
+    if let Some(agent) = agent {
+        query.push(format!("agent={}", encode(agent)));
+    }
+    if let Some(kind) = kind {
+        query.push(format!("kind={}", encode(parse_kind(kind)?.as_str())));
+    }
+    if let Some(limit) = limit {
+        query.push(format!("limit={limit}"));
+    }
+    let path = if query.is_empty() {
+        "/v1/changes".to_owned()
+    } else {
+        format!("/v1/changes?{}", query.join("&"))
+    };
+    let answer = client.get(&path)?;
+    print(cli.output, &answer, |answer| {
+        let rows = items(answer)
+            .iter()
+            .map(|change| {
+                let fields: Vec<String> = change
+                    .pointer("/attrs/diff")
+                    .and_then(Value::as_array)
+                    .map(|diff| diff.iter().map(|field| text(field, "/path")).collect())
+                    .unwrap_or_default();
+                vec![
+                    text(change, "/seq"),
+                    text(change, "/time"),
+                    text(change, "/attrs/by"),
+                    text(change, "/attrs/op"),
+                    format!(
+                        "{} {}",
+                        text(change, "/attrs/object_kind"),
+                        text(change, "/attrs/object_id")
+                    ),
+                    text(change, "/attrs/version"),
+                    substantial_cell(&change.get("attrs").cloned().unwrap_or(Value::Null)),
+                    text(change, "/attrs/reason"),
+                    fields.join(", "),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "seq",
+                "time",
+                "by",
+                "op",
+                "object",
+                "version",
+                "substantial",
+                "reason",
+                "changed",
+            ],
+            rows,
+        )
+    });
+    Ok(())
+}
+
+fn ingest(cli: &Cli, client: &Client, file: &Path, batch: usize) -> Result<(), Failure> {
+    let lines = read_input(file)?;
+    // Validate the whole file before sending anything, so a bad line 90,000 does not leave 89 batches behind.
+    let mut events = Vec::new();
+    for (number, line) in lines.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: Value = serde_json::from_str(line).map_err(|error| {
+            Failure::Usage(anyhow!(
+                "{}: line {}: not JSON: {error}",
+                file.display(),
+                number + 1
+            ))
+        })?;
+        Event::from_json(number, value.clone()).map_err(|error| {
+            let field = error
+                .field
+                .map(|field| format!("field `{field}`: "))
+                .unwrap_or_default();
+            Failure::Usage(anyhow!(
+                "{}: line {}: {field}{}",
+                file.display(),
+                number + 1,
+                error.message
+            ))
+        })?;
+        events.push(value);
+    }
+    let progress = indicatif::ProgressBar::new(events.len() as u64);
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} events {per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let (mut accepted, mut duplicates, mut first, mut last) = (0u64, 0u64, None, None);
+    for chunk in events.chunks(batch.max(1)) {
+        let body = serde_json::to_vec(chunk).context("encoding events")?;
+        let answer = client.call(Method::POST, "/v1/events", Some(("application/json", body)))?;
+        accepted += answer.get("accepted").and_then(Value::as_u64).unwrap_or(0);
+        duplicates += answer.get("duplicates").and_then(Value::as_u64).unwrap_or(0);
+        if let Some(seqs) = answer.get("seqs").and_then(Value::as_array) {
+            first = first.or_else(|| seqs.first().and_then(Value::as_u64));
+            last = seqs.last().and_then(Value::as_u64).or(last);
+        }
+        progress.inc(chunk.len() as u64);
+    }
+    progress.finish_and_clear();
+    let summary =
+        json!({"accepted": accepted, "duplicates": duplicates, "first_seq": first, "last_seq": last});
+    print(cli.output, &summary, |_| {
+        format!(
+            "ingested {accepted} events ({duplicates} already present) from {}; seqs {}..{}\n",
+            file.display(),
+            first.map_or("-".into(), |seq| seq.to_string()),
+            last.map_or("-".into(), |seq| seq.to_string())
+        )
+    });
+    Ok(())
+}
+
+fn log(cli: &Cli, client: &Client, command: &LogCommand) -> Result<(), Failure> {
+    match command {
+        LogCommand::Checkpoint => {
+            let answer = client.get("/v1/log/checkpoint")?;
+            print(cli.output, &answer, |answer| text(answer, "/note"));
+        }
+        LogCommand::Key => {
+            let answer = client.get("/v1/log/key")?;
+            print(cli.output, &answer, |answer| {
+                format!("{}\n", text(answer, "/verifier_key"))
+            });
+        }
+        LogCommand::Proof { seq, size } => {
+            let mut path = format!("/v1/log/proof/inclusion?seq={seq}");
+            if let Some(size) = size {
+                path.push_str(&format!("&size={size}"));
+            }
+            let answer = client.get(&path)?;
+            print(cli.output, &answer, |answer| {
+                let mut out = format!(
+                    "event {} in tree of {}\nleaf hash  {}\nroot       {}\nproof\n",
+                    text(answer, "/seq"),
+                    text(answer, "/size"),
+                    text(answer, "/leaf_hash"),
+                    text(answer, "/root")
+                );
+                for hash in answer
+                    .get("proof")
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[])
+                {
+                    out.push_str(&format!("  {}\n", hash.as_str().unwrap_or_default()));
+                }
+                out
+            });
+        }
+        LogCommand::Consistency { from, to } => {
+            let answer = client.get(&format!("/v1/log/proof/consistency?from={from}&to={to}"))?;
+            print(cli.output, &answer, |answer| {
+                let mut out = format!(
+                    "consistency of tree {} with tree {}\n",
+                    text(answer, "/from"),
+                    text(answer, "/to")
+                );
+                for hash in answer
+                    .get("proof")
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[])
+                {
+                    out.push_str(&format!("  {}\n", hash.as_str().unwrap_or_default()));
+                }
+                out
+            });
+        }
+    }
+    Ok(())
+}
+
+fn token_create(cli: &Cli, client: &Client, role: &str, name: &str) -> Result<(), Failure> {
+    if Role::parse(role).is_none() {
+        return Err(Failure::Usage(anyhow!(
+            "unknown role `{role}`; use agent, approver, auditor or admin"
+        )));
+    }
+    let body = serde_json::to_vec(&json!({"name": name, "role": role})).context("encoding request")?;
+    let answer = client.call(Method::POST, "/v1/tokens", Some(("application/json", body)))?;
+    print(cli.output, &answer, |answer| {
+        format!(
+            "token for {} ({}), shown once; store it now:\n{}\n",
+            text(answer, "/name"),
+            text(answer, "/role"),
+            text(answer, "/token")
+        )
+    });
+    Ok(())
+}
+
+/// `warrant verify`: recompute the log of a data directory. Exit 1 if anything does not verify.
+pub fn verify(cli: &Cli, path: Option<&Path>, key: Option<&str>) -> Result<ExitCode, Failure> {
+    if cli.server.is_some() && path.is_none() {
+        return Err(Failure::Usage(anyhow!(
+            "verify checks stored data itself, not a server's word for it: run it on the data directory (--data or PATH)"
+        )));
+    }
+    let dir = path.unwrap_or(&cli.data);
+    if !dir.join(warrant_store::DATABASE_FILE).exists() {
+        return Err(Failure::Usage(anyhow!("{} holds no warrant log", dir.display())));
+    }
+    let report = warrant_store::verify_data_dir(dir, key).map_err(|error| Failure::Check(error.into()))?;
+    let findings: Vec<String> = report.findings.iter().map(ToString::to_string).collect();
+    let answer = json!({
+        "ok": report.is_ok(),
+        "events": report.events,
+        "checkpoints": report.checkpoints,
+        "latest_verified_size": report.latest_verified.as_ref().map(|checkpoint| checkpoint.size),
+        "unsigned_tail": report.unsigned_tail,
+        "findings": findings,
+        "findings_omitted": report.findings_omitted,
+    });
+    print(cli.output, &answer, |_| {
+        let mut out = String::new();
+        for finding in &findings {
+            out.push_str(&format!("FAIL {finding}\n"));
+        }
+        if report.findings_omitted > 0 {
+            out.push_str(&format!("FAIL and {} more findings\n", report.findings_omitted));
+        }
+        let verdict = if report.is_ok() {
+            "verified"
+        } else {
+            "NOT verified"
+        };
+        out.push_str(&format!(
+            "{verdict}: {} events, {} signed checkpoints, latest verified checkpoint covers {} events",
+            report.events,
+            report.checkpoints,
+            report
+                .latest_verified
+                .as_ref()
+                .map_or(0, |checkpoint| checkpoint.size)
+        ));
+        if report.unsigned_tail > 0 {
+            out.push_str(&format!(
+                "; {} newer events await their next checkpoint",
+                report.unsigned_tail
+            ));
+        }
+        out.push('\n');
+        out
+    });
+    Ok(if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `warrant serve`: claim the data directory, create the first admin token if none exists, and serve.
+pub fn serve(cli: &Cli, args: &ServeArgs) -> Result<ExitCode, Failure> {
+    if cli.server.is_some() {
+        return Err(Failure::Usage(anyhow!(
+            "serve runs a server on --data; it cannot act on --server"
+        )));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        let store = Store::open(
+            &cli.data,
+            &StoreConfig {
+                org: args.org.clone(),
+            },
+        )
+        .with_context(|| format!("cannot open {}", cli.data.display()))?;
+        serve_store(cli, args, store).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Serve an open store until Ctrl-C or SIGTERM.
+pub async fn serve_store(cli: &Cli, args: &ServeArgs, store: Store) -> Result<(), Failure> {
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|error| Failure::Usage(anyhow!("cannot listen on {}: {error}", args.listen)))?;
+    let address = listener.local_addr().context("reading the bound address")?;
+    let url = format!("http://{address}");
+    let _lock = DataDirLock::acquire(&cli.data, &url).map_err(|error| Failure::Usage(error.into()))?;
+    if !store.has_token_with_role(Role::Admin) {
+        let token = store
+            .create_token("admin".into(), Role::Admin)
+            .await
+            .context("creating the admin token")?;
+        println!("created admin token (shown once; store it now): {}", token.secret);
+    }
+    let config = ServerConfig {
+        body_limit: args.body_limit,
+        checkpoint_interval: std::time::Duration::from_millis(args.checkpoint_interval_ms.max(10)),
+    };
+    println!("warrant listening on {url} (data {})", cli.data.display());
+    let state = AppState::new(store, config);
+    warrant_server::serve(state, listener, shutdown_signal())
+        .await
+        .context("serving")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn parse_kind(name: &str) -> Result<Kind, Failure> {
+    let lower = name.to_ascii_lowercase();
+    Kind::ALL
+        .into_iter()
+        .find(|kind| {
+            kind.as_str().eq_ignore_ascii_case(name)
+                || kind.plural() == lower
+                || kind.plural().strip_suffix('s') == Some(lower.as_str())
+        })
+        .ok_or_else(|| {
+            Failure::Usage(anyhow!(
+                "unknown kind `{name}`; use agent, tool, datasource or system"
+            ))
+        })
+}
+
+fn substantial_cell(change: &Value) -> String {
+    match change.get("substantial").and_then(Value::as_bool) {
+        Some(true) => {
+            let reasons = text(change, "/substantial_reasons");
+            if reasons == "-" {
+                "yes".into()
+            } else {
+                format!("yes: {reasons}")
+            }
+        }
+        _ => "no".into(),
+    }
+}
+
+fn read_input(file: &Path) -> Result<String, Failure> {
+    if file == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|error| Failure::Usage(anyhow!("reading standard input: {error}")))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(file)
+        .map_err(|error| Failure::Usage(anyhow!("cannot read {}: {error}", file.display())))
+}

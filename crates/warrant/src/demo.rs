@@ -1,0 +1,161 @@
+//! `warrant demo`: builds the demo bank and replays the seed story (DESIGN.md) into the data directory through
+//! the same API the CLI and agents use, reports what it found, then serves.
+//!
+//! The story so far: the bank registers its agents, tools, data sources and models; then the onboarding
+//! agent's prompt is changed, which the change log records as a substantial modification. Later parts of the
+//! story (routing decisions, drift, the alert and the incident) arrive with the issues that build them.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow};
+use axum::http::Method;
+use serde_json::Value;
+use warrant_core::registry::manifest::Kind;
+use warrant_core::role::Role;
+use warrant_server::{AppState, ServerConfig};
+use warrant_store::{DataDirLock, Principal, Store, StoreConfig};
+
+use crate::Failure;
+use crate::cli::{Cli, ServeArgs};
+use crate::client::{answer, call_router};
+use crate::commands::serve_store;
+
+/// The demo organisation's registry.
+const BANK: &str = include_str!("demo/bank.yaml");
+const PROMPT_BEFORE: &str = "prompt_version: onboarding-v1.3";
+const PROMPT_AFTER: &str = "prompt_version: onboarding-v1.4";
+
+pub fn run(cli: &Cli, no_serve: bool, serve: &ServeArgs) -> Result<ExitCode, Failure> {
+    if cli.server.is_some() {
+        return Err(Failure::Usage(anyhow!(
+            "demo builds into a local data directory (--data); it cannot use --server"
+        )));
+    }
+    if let Some(url) = DataDirLock::holder(&cli.data) {
+        return Err(Failure::Usage(anyhow!(
+            "a warrant server is already using {} ({url}); stop it or pick another --data",
+            cli.data.display()
+        )));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        let org = if serve.org == "default" {
+            "northwind-bank".to_owned()
+        } else {
+            serve.org.clone()
+        };
+        let store = Store::open(&cli.data, &StoreConfig { org })
+            .with_context(|| format!("cannot open {}", cli.data.display()))?;
+        build(&store).await?;
+        report(&store);
+        if no_serve {
+            store.checkpoint().await.context("signing a checkpoint")?;
+            return Ok(());
+        }
+        serve_store(cli, serve, store).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Apply the bank, then the prompt change, unless an earlier run already did.
+async fn build(store: &Store) -> Result<(), Failure> {
+    if store.registry().agent("onboarding-agent").is_some() {
+        println!("the demo bank is already in this data directory; nothing to build");
+        return Ok(());
+    }
+    let mut state = AppState::new(store.clone(), ServerConfig::default());
+    state.local_principal = Some(Principal {
+        name: "demo:compliance-office".into(),
+        role: Role::Admin,
+    });
+    let router = warrant_server::router(state);
+    let apply = |text: String, reason: &'static str| {
+        let router = router.clone();
+        async move {
+            let path = format!("/v1/apply?reason={}", crate::client::encode(reason));
+            let (status, bytes) = call_router(
+                &router,
+                Method::POST,
+                &path,
+                Some(("application/yaml", text.into_bytes())),
+            )
+            .await?;
+            answer(status, &bytes)
+        }
+    };
+    apply(
+        BANK.to_owned(),
+        "initial inventory of Northwind Bank's AI systems",
+    )
+    .await?;
+    // Three weeks after certification the onboarding team shortens the verification questions for premium
+    // clients. No model changes; the prompt does.
+    let changed = apply(
+        BANK.replace(PROMPT_BEFORE, PROMPT_AFTER),
+        "shorter verification questions for premium clients",
+    )
+    .await?;
+    if changed.pointer("/changes/0/substantial") != Some(&Value::Bool(true)) {
+        return Err(Failure::Check(anyhow!(
+            "the demo's prompt change was not recorded as substantial"
+        )));
+    }
+    Ok(())
+}
+
+fn report(store: &Store) {
+    let registry = store.registry();
+    let count = |kind| registry.list(kind).count();
+    println!(
+        "Northwind Bank: {} agents, {} tools, {} data sources, {} other AI systems",
+        count(Kind::Agent),
+        count(Kind::Tool),
+        count(Kind::DataSource),
+        count(Kind::AISystem)
+    );
+    let changes = store
+        .changes(&warrant_store::ChangeFilter::default())
+        .unwrap_or_default();
+    let substantial: Vec<&Value> = changes
+        .iter()
+        .map(|change| &change.body)
+        .filter(|body| body.pointer("/attrs/substantial") == Some(&Value::Bool(true)))
+        .collect();
+    println!(
+        "change log: {} changes, {} substantial",
+        changes.len(),
+        substantial.len()
+    );
+    for body in substantial {
+        let reasons: Vec<&str> = body
+            .pointer("/attrs/substantial_reasons")
+            .and_then(Value::as_array)
+            .map(|reasons| reasons.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        println!(
+            "  seq {}: {} {} by {}: {} ({})",
+            body.get("seq").and_then(Value::as_u64).unwrap_or_default(),
+            body.pointer("/attrs/object_kind")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            body.pointer("/attrs/object_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            body.pointer("/attrs/by")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            reasons.join("; "),
+            body.pointer("/attrs/reason")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        );
+    }
+    println!(
+        "evidence log: {} events ({} is the log's origin)",
+        store.size(),
+        store.origin()
+    );
+}

@@ -1,0 +1,62 @@
+//! Rendering answers: a readable table by default, JSON or YAML for scripts.
+
+use serde_json::Value;
+
+use crate::cli::Output;
+
+/// Print `value` as JSON or YAML, or, for a table, call `table`.
+pub fn print(format: Output, value: &Value, table: impl FnOnce(&Value) -> String) {
+    match format {
+        Output::Json => println!("{}", serde_json::to_string_pretty(value).unwrap_or_default()),
+        Output::Yaml => print!("{}", serde_yaml::to_string(value).unwrap_or_default()),
+        Output::Table => print!("{}", table(value)),
+    }
+}
+
+/// A plain text table: a header row and left-aligned columns.
+pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|header| header.len()).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}", width = *width))
+            .collect();
+        out.push_str(padded.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(headers.iter().map(|header| header.to_uppercase()).collect());
+    for row in rows {
+        line(row);
+    }
+    out
+}
+
+/// A field as display text: strings bare, absent as `-`, anything else as JSON.
+pub fn text(value: &Value, pointer: &str) -> String {
+    match value.pointer(pointer) {
+        None | Some(Value::Null) => "-".into(),
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// The items of a `{"items": [...]}` answer.
+pub fn items(value: &Value) -> &[Value] {
+    value
+        .get("items")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
