@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// How often a checkpoint is signed while there are new events.
     pub checkpoint_interval: Duration,
+    /// How often content past its retention period is erased.
+    pub retention_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -36,6 +38,7 @@ impl Default for ServerConfig {
         ServerConfig {
             body_limit: 64 * 1024 * 1024,
             checkpoint_interval: Duration::from_secs(1),
+            retention_interval: Duration::from_secs(3600),
         }
     }
 }

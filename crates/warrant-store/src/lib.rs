@@ -56,6 +56,8 @@ pub enum StoreError {
     WriterStopped,
     #[error("stored data is damaged: {0}")]
     Damaged(String),
+    #[error("the write was not committed: {0}")]
+    NotCommitted(String),
     #[error("a token named `{0}` already exists")]
     TokenNameTaken(String),
 }
@@ -98,6 +100,27 @@ pub struct ApplyOutcome {
 pub struct Appended {
     pub seq: u64,
     pub duplicate: bool,
+}
+
+/// Which events' content to erase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErasureTarget {
+    Seqs(Vec<u64>),
+    /// Every event whose `attrs.subject` is this data subject.
+    Subject(String),
+    /// Content past its agent's or data source's retention period at `now`.
+    Expired {
+        now: DateTime<Utc>,
+    },
+}
+
+/// What an erasure did: the events whose content went, how many fields, and the seq of the `erasure` event
+/// (none for a retention sweep that found nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Erased {
+    pub events: Vec<u64>,
+    pub fields: u64,
+    pub seq: Option<u64>,
 }
 
 /// The holder of a valid token.
@@ -248,6 +271,17 @@ impl Store {
     pub async fn checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
         let (reply, response) = tokio::sync::oneshot::channel();
         self.send(Request::Checkpoint { reply })?;
+        response.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Erase the clear content of events; the log keeps their digests, so proofs still verify.
+    pub async fn erase(&self, target: ErasureTarget, context: ChangeContext) -> Result<Erased, StoreError> {
+        let (reply, response) = tokio::sync::oneshot::channel();
+        self.send(Request::Erase {
+            target,
+            context,
+            reply,
+        })?;
         response.await.map_err(|_| StoreError::WriterStopped)?
     }
 

@@ -37,11 +37,13 @@ const MIGRATIONS: &[&str] = &[
         time TEXT NOT NULL,
         trace_id TEXT,
         session TEXT,
+        subject TEXT,
         client_id TEXT UNIQUE
     );
     CREATE INDEX events_by_kind_agent ON events (kind, agent, seq);
     CREATE INDEX events_by_trace ON events (trace_id) WHERE trace_id IS NOT NULL;
     CREATE INDEX events_by_session ON events (session) WHERE session IS NOT NULL;
+    CREATE INDEX events_by_subject ON events (subject) WHERE subject IS NOT NULL;
     CREATE TABLE content (
         seq BIGINT NOT NULL,
         field TEXT NOT NULL,

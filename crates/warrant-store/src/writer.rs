@@ -26,7 +26,8 @@ use crate::keys::{LogIdentity, new_token_secret, random_bytes, token_hash};
 use crate::read::{Checkpoint, latest_checkpoint};
 use crate::tree::{TILE_LEVEL, TreeCache};
 use crate::{
-    Appended, AppliedChange, ApplyError, ApplyOutcome, NewToken, Principal, RemoveError, Shared, StoreError,
+    Appended, AppliedChange, ApplyError, ApplyOutcome, Erased, ErasureTarget, NewToken, Principal,
+    RemoveError, Shared, StoreError,
 };
 
 /// Appends waiting beyond this many events go to the next transaction, so one commit stays bounded.
@@ -56,6 +57,11 @@ pub(crate) enum Request {
         name: String,
         role: Role,
         reply: oneshot::Sender<Result<NewToken, StoreError>>,
+    },
+    Erase {
+        target: ErasureTarget,
+        context: ChangeContext,
+        reply: oneshot::Sender<Result<Erased, StoreError>>,
     },
 }
 
@@ -155,6 +161,13 @@ impl Writer {
             }
             Request::Checkpoint { reply } => {
                 let _ = reply.send(self.checkpoint());
+            }
+            Request::Erase {
+                target,
+                context,
+                reply,
+            } => {
+                let _ = reply.send(self.erase(target, &context));
             }
             Request::CreateToken { name, role, reply } => {
                 let result = self.create_token(&name, role);
@@ -329,6 +342,68 @@ impl Writer {
         }))
     }
 
+    /// Delete the clear content (text and salt) of the targeted events and record an `erasure` event. The
+    /// committed digests stay, so every leaf, root and proof still verifies.
+    fn erase(&mut self, target: ErasureTarget, context: &ChangeContext) -> Result<Erased, StoreError> {
+        let mut frontier = self.frontier.clone();
+        let mut tiles = Vec::new();
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (seqs, subject) = match &target {
+            ErasureTarget::Seqs(seqs) => (seqs.clone(), None),
+            ErasureTarget::Subject(subject) => {
+                let mut statement =
+                    transaction.prepare("SELECT seq FROM events WHERE subject = ?1 ORDER BY seq")?;
+                let seqs = statement
+                    .query_map([subject], |row| row.get(0))?
+                    .collect::<Result<Vec<u64>, _>>()?;
+                (seqs, Some(subject.clone()))
+            }
+            ErasureTarget::Expired { now } => (expired_content(&transaction, &self.registry, now)?, None),
+        };
+        let mut fields = 0u64;
+        let mut erased_seqs = Vec::new();
+        {
+            let mut delete = transaction.prepare_cached("DELETE FROM content WHERE seq = ?1")?;
+            for seq in &seqs {
+                let deleted = delete.execute([seq])? as u64;
+                if deleted > 0 {
+                    erased_seqs.push(*seq);
+                    fields += deleted;
+                }
+            }
+        }
+        // A retention sweep that found nothing leaves no trace; an explicit request is always recorded.
+        if matches!(target, ErasureTarget::Expired { .. }) && fields == 0 {
+            return Ok(Erased {
+                events: Vec::new(),
+                fields: 0,
+                seq: None,
+            });
+        }
+        let event = erasure_event(&target, subject, &erased_seqs, fields, context);
+        let mut seen = HashMap::new();
+        let seq = append_events(
+            &transaction,
+            &mut frontier,
+            &mut tiles,
+            &mut seen,
+            &[event],
+            &context.time,
+        )?
+        .first()
+        .map(|appended| appended.seq);
+        store_tiles(&transaction, &tiles)?;
+        transaction.commit()?;
+        self.publish_tree(frontier, tiles);
+        Ok(Erased {
+            events: erased_seqs,
+            fields,
+            seq,
+        })
+    }
+
     fn create_token(&mut self, name: &str, role: Role) -> Result<NewToken, StoreError> {
         let secret = new_token_secret()?;
         let inserted = self.connection.execute(
@@ -373,8 +448,8 @@ fn append_events(
 ) -> Result<Vec<Appended>, StoreError> {
     let mut find = transaction.prepare_cached("SELECT seq FROM events WHERE client_id = ?1")?;
     let mut insert = transaction.prepare_cached(
-        "INSERT INTO events (seq, body, leaf, kind, agent, time, trace_id, session, client_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO events (seq, body, leaf, kind, agent, time, trace_id, session, subject, client_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     let mut insert_content =
         transaction.prepare_cached("INSERT INTO content (seq, field, salt, text) VALUES (?1, ?2, ?3, ?4)")?;
@@ -410,6 +485,7 @@ fn append_events(
             format_time(&event.time),
             &event.trace_id,
             &event.session,
+            event.attrs.get("subject").and_then(serde_json::Value::as_str),
             &event.id,
         ))?;
         for row in &encoded.content {
@@ -438,4 +514,86 @@ fn store_tiles(transaction: &Transaction<'_>, tiles: &[Subtree]) -> Result<(), S
         insert.execute((tile.level, tile.index, tile.hash.as_slice()))?;
     }
     Ok(())
+}
+
+/// Seqs of events whose content has outlived its retention: the agent's `retention_days`, or for
+/// `data_access` events the data source's. Events without a retention setting keep their content.
+fn expired_content(
+    transaction: &Transaction<'_>,
+    registry: &Registry,
+    now: &DateTime<Utc>,
+) -> Result<Vec<u64>, StoreError> {
+    let cutoff = |days: u32| format_time(&(*now - chrono::Duration::days(i64::from(days))));
+    let mut seqs = Vec::new();
+    let mut by_agent = transaction.prepare_cached(
+        "SELECT DISTINCT e.seq FROM events e JOIN content c ON c.seq = e.seq WHERE e.agent = ?1 AND e.time < ?2",
+    )?;
+    for agent in registry.agents() {
+        if let Some(days) = agent.retention_days {
+            let rows = by_agent.query_map((&agent.id, cutoff(days)), |row| row.get::<_, u64>(0))?;
+            for row in rows {
+                seqs.push(row?);
+            }
+        }
+    }
+    let mut by_source = transaction.prepare_cached(
+        "SELECT DISTINCT e.seq FROM events e JOIN content c ON c.seq = e.seq
+         WHERE e.kind = 'data_access' AND json_extract(CAST(e.body AS TEXT), '$.attrs.source') = ?1 AND e.time < ?2",
+    )?;
+    for source in registry.list(Kind::DataSource) {
+        if let warrant_core::registry::manifest::Manifest::DataSource(source) = source
+            && let Some(days) = source.retention_days
+        {
+            let rows = by_source.query_map((&source.id, cutoff(days)), |row| row.get::<_, u64>(0))?;
+            for row in rows {
+                seqs.push(row?);
+            }
+        }
+    }
+    seqs.sort_unstable();
+    seqs.dedup();
+    Ok(seqs)
+}
+
+/// The record of an erasure. The subject, itself personal data, goes in `content`, so it is committed by
+/// digest and can be erased in turn.
+fn erasure_event(
+    target: &ErasureTarget,
+    subject: Option<String>,
+    seqs: &[u64],
+    fields: u64,
+    context: &ChangeContext,
+) -> Event {
+    let mut attrs = serde_json::Map::new();
+    let basis = match target {
+        ErasureTarget::Seqs(_) => "request",
+        ErasureTarget::Subject(_) => "subject_request",
+        ErasureTarget::Expired { .. } => "retention",
+    };
+    attrs.insert("basis".into(), basis.into());
+    attrs.insert(
+        "seqs".into(),
+        seqs.iter().copied().map(serde_json::Value::from).collect(),
+    );
+    attrs.insert("fields".into(), fields.into());
+    attrs.insert("by".into(), context.actor.clone().into());
+    if let Some(reason) = &context.reason {
+        attrs.insert("reason".into(), reason.clone().into());
+    }
+    let mut content = serde_json::Map::new();
+    if let Some(subject) = subject {
+        content.insert("subject".into(), subject.into());
+    }
+    Event {
+        id: None,
+        time: context.time,
+        agent: None,
+        kind: warrant_core::event::EventKind::Erasure,
+        trace_id: None,
+        span_id: None,
+        parent_span_id: None,
+        session: None,
+        attrs,
+        content,
+    }
 }

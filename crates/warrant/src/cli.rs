@@ -100,6 +100,17 @@ pub enum Command {
         #[arg(long)]
         key: Option<String>,
     },
+    /// Erase the personal content of events (by data subject or seq); the log and its proofs stay intact.
+    Erase {
+        /// Every event whose `attrs.subject` is this data subject.
+        #[arg(long, conflicts_with = "seq")]
+        subject: Option<String>,
+        /// One event (repeatable).
+        #[arg(long)]
+        seq: Vec<u64>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// API tokens.
     Token {
         #[command(subcommand)]
@@ -118,6 +129,9 @@ pub struct ServeArgs {
     /// Milliseconds between checkpoints while there are new events.
     #[arg(long, default_value_t = 1000)]
     pub checkpoint_interval_ms: u64,
+    /// Seconds between retention sweeps (content past its retention period is erased).
+    #[arg(long, default_value_t = 3600)]
+    pub retention_interval_s: u64,
     /// Organisation name for a new data directory's log origin.
     #[arg(long, default_value = "default")]
     pub org: String,

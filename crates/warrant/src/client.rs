@@ -24,6 +24,7 @@ pub enum Client {
     },
     Local {
         router: Router,
+        store: Store,
         runtime: tokio::runtime::Runtime,
         server_url: Option<String>,
         dir: String,
@@ -55,7 +56,7 @@ impl Client {
         let store = runtime
             .block_on(async { Store::open(dir, config) })
             .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
-        let mut state = AppState::new(store, ServerConfig::default());
+        let mut state = AppState::new(store.clone(), ServerConfig::default());
         let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
         state.local_principal = Some(Principal {
             name: format!("local:{user}"),
@@ -63,6 +64,7 @@ impl Client {
         });
         Ok(Client::Local {
             router: warrant_server::router(state),
+            store,
             runtime,
             server_url: DataDirLock::holder(dir),
             dir: dir.display().to_string(),
@@ -114,6 +116,7 @@ impl Client {
             }
             Client::Local {
                 router,
+                store,
                 runtime,
                 server_url,
                 dir,
@@ -125,7 +128,18 @@ impl Client {
                         "a warrant server is using {dir} ({url}); local writes would race it. Use --server {url}"
                     )));
                 }
-                runtime.block_on(call_router(router, method, path, body))
+                let write = method != Method::GET;
+                runtime.block_on(async {
+                    let result = call_router(router, method, path, body).await?;
+                    // No server signs checkpoints for a local data directory, so each local write does.
+                    if write {
+                        store
+                            .checkpoint()
+                            .await
+                            .map_err(|error| Failure::Check(error.into()))?;
+                    }
+                    Ok(result)
+                })
             }
         }
     }

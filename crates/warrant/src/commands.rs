@@ -33,6 +33,9 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         Command::Token {
             command: TokenCommand::Create { role, name },
         } => token_create(cli, &client, role, name),
+        Command::Erase { subject, seq, reason } => {
+            erase(cli, &client, subject.as_deref(), seq, reason.as_deref())
+        }
         Command::Serve(_) | Command::Demo { .. } | Command::Verify { .. } => Err(Failure::Usage(anyhow!(
             "this command does not run through the API"
         ))),
@@ -404,6 +407,35 @@ fn log(cli: &Cli, client: &Client, command: &LogCommand) -> Result<(), Failure> 
     Ok(())
 }
 
+fn erase(
+    cli: &Cli,
+    client: &Client,
+    subject: Option<&str>,
+    seqs: &[u64],
+    reason: Option<&str>,
+) -> Result<(), Failure> {
+    let request = match (subject, seqs.is_empty()) {
+        (Some(subject), true) => json!({"subject": subject, "reason": reason}),
+        (None, false) => json!({"seqs": seqs, "reason": reason}),
+        _ => {
+            return Err(Failure::Usage(anyhow!(
+                "give either --subject or one or more --seq"
+            )));
+        }
+    };
+    let body = serde_json::to_vec(&request).context("encoding request")?;
+    let answer = client.call(Method::POST, "/v1/erase", Some(("application/json", body)))?;
+    print(cli.output, &answer, |answer| {
+        format!(
+            "erased {} content fields of {} events; recorded as erasure event {}\n",
+            text(answer, "/fields"),
+            answer.get("events").and_then(Value::as_array).map_or(0, Vec::len),
+            text(answer, "/seq")
+        )
+    });
+    Ok(())
+}
+
 fn token_create(cli: &Cli, client: &Client, role: &str, name: &str) -> Result<(), Failure> {
     if Role::parse(role).is_none() {
         return Err(Failure::Usage(anyhow!(
@@ -525,6 +557,7 @@ pub async fn serve_store(cli: &Cli, args: &ServeArgs, store: Store) -> Result<()
     let config = ServerConfig {
         body_limit: args.body_limit,
         checkpoint_interval: std::time::Duration::from_millis(args.checkpoint_interval_ms.max(10)),
+        retention_interval: std::time::Duration::from_secs(args.retention_interval_s.max(1)),
     };
     println!("warrant listening on {url} (data {})", cli.data.display());
     let state = AppState::new(store, config);

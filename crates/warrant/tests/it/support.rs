@@ -1,0 +1,323 @@
+//! Helpers shared by the end-to-end tests: run the real `warrant` binary as a server or a CLI command, call the
+//! HTTP API, and a small registry to work on.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub const WARRANT: &str = env!("CARGO_BIN_EXE_warrant");
+
+/// How long a server may take to print its listening line.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A small registry: two tools, a data source, an agent that reads one tool and the data source.
+pub const BASE_REGISTRY: &str = "\
+kind: Tool
+id: crm-read
+access: read
+egress: internal
+sensitivity: internal
+---
+kind: Tool
+id: crm-update
+access: write
+egress: internal
+sensitivity: internal
+---
+kind: DataSource
+id: customer-notes
+sensitivity: internal
+personal_data: true
+---
+kind: Agent
+id: helper-agent
+purpose: Answers customer questions
+owner: head-of-support
+risk_class: limited
+decision_scope: recommend
+prompt_version: helper-v1
+oversight: human-on-the-loop
+tools:
+  - {tool: crm-read, access: read, approved_by: head-of-support}
+data_sources: [customer-notes]
+";
+
+/// The number of documents in [`BASE_REGISTRY`].
+pub const BASE_DOCUMENTS: u64 = 4;
+
+/// A running `warrant serve`, killed (SIGKILL) when dropped.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    /// The admin token printed on the data directory's first start; `None` on a restart.
+    pub admin: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl Server {
+    /// Start `warrant --data DIR serve --listen 127.0.0.1:0 EXTRA...` and wait for its listening line.
+    pub fn start(dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(WARRANT)
+            .arg("--data")
+            .arg(dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env_remove("WARRANT_SERVER")
+            .env_remove("WARRANT_TOKEN")
+            .env_remove("WARRANT_DATA")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawning warrant serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (lines, received) = mpsc::channel();
+        // Keep draining stdout for the server's whole life so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if lines.send(line).is_err() {
+                    // Nobody listens any more; keep reading to drain the pipe.
+                    continue;
+                }
+            }
+        });
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut admin = None;
+        let url = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match received.recv_timeout(left) {
+                Ok(line) => line,
+                Err(error) => {
+                    let _ = child.kill();
+                    panic!("warrant serve printed no listening line within {START_TIMEOUT:?}: {error}");
+                }
+            };
+            if let Some(token) = line.strip_prefix("created admin token (shown once; store it now): ") {
+                admin = Some(token.trim().to_owned());
+            } else if let Some(rest) = line.strip_prefix("warrant listening on ") {
+                break rest.split_whitespace().next().expect("a URL").to_owned();
+            }
+        };
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(30))
+            .build();
+        Server {
+            child,
+            url,
+            admin,
+            agent,
+        }
+    }
+
+    /// The admin token of a first start.
+    pub fn admin(&self) -> &str {
+        self.admin.as_deref().expect("the first start prints an admin token")
+    }
+
+    /// One API call: the status and the JSON answer (`Null` for an empty body).
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<(&str, &[u8])>) -> (u16, Value) {
+        call(&self.agent, &self.url, method, path, token, body)
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.call("GET", path, Some(token), None)
+    }
+
+    /// GET that must succeed.
+    pub fn get_ok(&self, path: &str, token: &str) -> Value {
+        let (status, answer) = self.get(path, token);
+        assert_eq!(status, 200, "GET {path}: {answer}");
+        answer
+    }
+
+    pub fn post_json(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        let bytes = serde_json::to_vec(body).expect("encoding");
+        self.call("POST", path, Some(token), Some(("application/json", &bytes)))
+    }
+
+    pub fn apply(&self, path: &str, token: &str, yaml: &str) -> (u16, Value) {
+        self.call("POST", path, Some(token), Some(("application/yaml", yaml.as_bytes())))
+    }
+
+    /// Create a token with `role` named `name`, using the admin token.
+    pub fn token(&self, name: &str, role: &str) -> String {
+        let (status, answer) = self.post_json(
+            "/v1/tokens",
+            self.admin(),
+            &serde_json::json!({"name": name, "role": role}),
+        );
+        assert_eq!(status, 201, "creating a {role} token: {answer}");
+        answer["token"].as_str().expect("a token").to_owned()
+    }
+
+    /// Wait until the latest signed checkpoint covers at least `size` events; returns it.
+    pub fn wait_for_checkpoint(&self, token: &str, size: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (status, answer) = self.get("/v1/log/checkpoint", token);
+            if status == 200 && answer["size"].as_u64().is_some_and(|signed| signed >= size) {
+                return answer;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no checkpoint of size {size} within 20 s: {status} {answer}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL the server and reap it.
+    pub fn kill(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One HTTP call with ureq: non-2xx answers are returned, not raised.
+pub fn call(
+    agent: &ureq::Agent,
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<(&str, &[u8])>,
+) -> (u16, Value) {
+    let mut request = agent.request(method, &format!("{base}{path}"));
+    if let Some(token) = token {
+        request = request.set("Authorization", &format!("Bearer {token}"));
+    }
+    let result = match body {
+        Some((content_type, bytes)) => request.set("Content-Type", content_type).send_bytes(bytes),
+        None => request.call(),
+    };
+    let response = match result {
+        Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+        Err(error) => panic!("{method} {path}: {error}"),
+    };
+    let status = response.status();
+    let text = response.into_string().expect("reading the answer");
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, value)
+}
+
+/// Assert `answer` is an error of the documented shape with `code`; returns its message.
+pub fn assert_error(answer: &Value, code: &str) -> String {
+    let error = answer
+        .get("error")
+        .and_then(Value::as_object)
+        .unwrap_or_else(|| panic!("not an error answer: {answer}"));
+    assert_eq!(error.get("code").and_then(Value::as_str), Some(code), "{answer}");
+    error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("error without a message: {answer}"))
+        .to_owned()
+}
+
+/// What a finished CLI command did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The standard output as JSON (for `-o json`).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {self:?}"))
+    }
+
+    /// Assert the exit code, showing the whole run if it differs.
+    pub fn expect_code(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "unexpected exit code: {self:?}");
+        self
+    }
+}
+
+/// Run `warrant ARGS` with `env` set (and no inherited WARRANT_* variables).
+pub fn warrant(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(WARRANT);
+    command
+        .args(args)
+        .env_remove("WARRANT_SERVER")
+        .env_remove("WARRANT_TOKEN")
+        .env_remove("WARRANT_DATA")
+        .stdin(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("running warrant");
+    Run {
+        code: output.status.code().expect("warrant exited by a signal"),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Run `warrant --data DIR ARGS` (the local, in-process mode).
+pub fn local(dir: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["--data", dir.to_str().expect("a UTF-8 path")];
+    all.extend_from_slice(args);
+    warrant(&all, &[])
+}
+
+/// A fresh temporary directory; the data directory is a child of it so a test can create files beside it.
+pub struct Scratch {
+    root: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch {
+            root: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    /// The data directory (not created until warrant creates it).
+    pub fn data(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+
+    /// Write `text` into a file beside the data directory; returns its path as a string.
+    pub fn file(&self, name: &str, text: &str) -> String {
+        let path = self.root.path().join(name);
+        std::fs::write(&path, text).expect("writing a test file");
+        path.to_str().expect("a UTF-8 path").to_owned()
+    }
+}
+
+/// A valid event of `kind` with an optional client id.
+pub fn event(id: Option<&str>, note: &str) -> Value {
+    let mut event = serde_json::json!({
+        "time": "2026-11-26T09:30:00.123Z",
+        "agent": "helper-agent",
+        "kind": "decision",
+        "attrs": {"name": "verification_path", "outcome": "standard", "note": note},
+    });
+    if let Some(id) = id {
+        event["id"] = Value::String(id.to_owned());
+    }
+    event
+}
