@@ -15,6 +15,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::Request;
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use warrant_store::{Principal, Store};
@@ -111,7 +112,25 @@ async fn count_responses(
     request: Request,
     next: Next,
 ) -> Response {
-    let response = next.run(request).await;
-    state.metrics.record_response(response.status().as_u16());
+    let had_body = request_has_body(&request);
+    let mut response = next.run(request).await;
+    let status = response.status();
+    state.metrics.record_response(status.as_u16());
+    // A request refused before its body was read (401, 403, 404, 413) leaves the unread body on the wire, so
+    // hyper cannot reuse the connection. Saying so keeps keep-alive clients from sending their next request
+    // into a closed socket.
+    if had_body && (status.is_client_error() || status.is_server_error()) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
+}
+
+fn request_has_body(request: &Request) -> bool {
+    let headers = request.headers();
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    length.is_some_and(|length| length > 0) || headers.contains_key(header::TRANSFER_ENCODING)
 }

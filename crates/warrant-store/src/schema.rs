@@ -1,6 +1,8 @@
 //! The SQLite schema and its migrations. Each migration runs once, in order, inside one transaction, and bumps
 //! `PRAGMA user_version`; a database from a newer warrant is refused rather than misread.
 //!
+//! `WITHOUT ROWID` (SQLite only; dropped for PostgreSQL) keeps tables with a composite key in one B-tree.
+//!
 //! The SQL sticks to what PostgreSQL also accepts where that costs nothing (`BIGINT`, `TEXT`, `BYTEA`-like
 //! `BLOB`), so the PostgreSQL backend can share the shape.
 
@@ -50,13 +52,13 @@ const MIGRATIONS: &[&str] = &[
         salt BLOB NOT NULL,
         text TEXT NOT NULL,
         PRIMARY KEY (seq, field)
-    );
+    ) WITHOUT ROWID;
     CREATE TABLE tiles (
         level BIGINT NOT NULL,
         idx BIGINT NOT NULL,
         hash BLOB NOT NULL,
         PRIMARY KEY (level, idx)
-    );
+    ) WITHOUT ROWID;
     CREATE TABLE checkpoints (
         size BIGINT PRIMARY KEY,
         root BLOB NOT NULL,

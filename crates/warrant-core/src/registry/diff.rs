@@ -27,7 +27,12 @@ impl FieldChange {
 }
 
 /// The changes that turn `old` into `new`, in a stable order (object keys sorted, list elements by key).
+/// `Null` stands for "no object": a create lists every field as added, a delete every field as removed.
 pub fn diff(old: &Value, new: &Value) -> Vec<FieldChange> {
+    let empty = Value::Object(Map::new());
+    let absent_as_empty = |value: &Value, other: &Value| value.is_null() && other.is_object();
+    let old = if absent_as_empty(old, new) { &empty } else { old };
+    let new = if absent_as_empty(new, old) { &empty } else { new };
     let mut changes = Vec::new();
     diff_into(String::new(), old, new, &mut changes);
     changes
@@ -157,6 +162,17 @@ mod tests {
                 {"path":"model","old":"m1"}
                 {"path":"owner","old":"ann","new":"bob"}
                 {"path":"prompt_version","new":"v2"}"#]],
+        );
+    }
+
+    #[test]
+    fn a_create_lists_every_field_as_added() {
+        check(
+            serde_json::Value::Null,
+            json!({"id": "a", "tools": []}),
+            expect![[r#"
+                {"path":"id","new":"a"}
+                {"path":"tools","new":[]}"#]],
         );
     }
 

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::support::{BASE_REGISTRY, Scratch, Server, assert_error, event};
 
-/// The four write endpoints, each as a request that succeeds for a caller with the power.
+/// The write endpoints, each as a request that succeeds for a caller with the power.
 struct Endpoint {
     method: &'static str,
     path: String,
@@ -45,6 +45,13 @@ fn endpoints(tool_to_delete: &str) -> Vec<Endpoint> {
             body: serde_json::to_vec(&event(None, "role test")).unwrap(),
             allowed: &["agent", "admin"],
         },
+        Endpoint {
+            method: "POST",
+            path: "/v1/erase".into(),
+            content_type: "application/json",
+            body: serde_json::to_vec(&json!({"seqs": [0], "reason": "role test"})).unwrap(),
+            allowed: &["admin"],
+        },
     ]
 }
 
@@ -60,7 +67,11 @@ fn write_endpoints_refuse_missing_and_unknown_tokens_with_401() {
     for endpoint in endpoints("crm-read") {
         for token in [None, Some("not-a-real-token"), Some("")] {
             let (status, answer) = send(&server, &endpoint, token);
-            assert_eq!(status, 401, "{} {} with {token:?}: {answer}", endpoint.method, endpoint.path);
+            assert_eq!(
+                status, 401,
+                "{} {} with {token:?}: {answer}",
+                endpoint.method, endpoint.path
+            );
             assert_error(&answer, "unauthorized");
         }
     }

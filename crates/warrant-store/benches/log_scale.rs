@@ -1,0 +1,257 @@
+//! The evidence log at scale: builds a log of `WARRANT_BENCH_EVENTS` events (default 1,000,000) through the
+//! real sequencer, then measures what the budgets in DESIGN.md name. It reports figures; it asserts none.
+//!
+//! Run: `WARRANT_BENCH_EVENTS=10000000 cargo bench -p warrant-store --bench log_scale`
+//!
+//! - in-process ingest through the sequencer (1,000-event batches, each commit durable),
+//! - a raw SQLite batch insert of the same rows (the storage limit, for the ratio),
+//! - full verification of the log (`warrant verify`),
+//! - inclusion proof build (from the store) and verify, p50 / p99 over random events.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::json;
+use warrant_core::event::Event;
+use warrant_log::hash::Hash;
+use warrant_log::proof::verify_inclusion;
+use warrant_store::{Store, StoreConfig, verify_data_dir};
+
+const BATCH: usize = 1000;
+
+fn main() {
+    let total: usize = std::env::var("WARRANT_BENCH_EVENTS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = runtime
+        .block_on(async { Store::open(dir.path(), &StoreConfig { org: "bench".into() }) })
+        .unwrap();
+
+    // Ingest: batches prepared up front so the figure is the store's, not the generator's. Two batches in
+    // flight keep the sequencer busy while the next one is encoded, as concurrent clients would.
+    let batches: Vec<Vec<Event>> = (0..total.div_ceil(BATCH))
+        .map(|batch| make_batch(batch, BATCH))
+        .collect();
+    let started = Instant::now();
+    runtime.block_on(async {
+        let mut in_flight = Vec::new();
+        for (index, batch) in batches.into_iter().enumerate() {
+            let writer = store.clone();
+            in_flight.push(tokio::spawn(async move {
+                writer.append(batch, Utc::now()).await.unwrap()
+            }));
+            if in_flight.len() >= 4 {
+                in_flight.remove(0).await.unwrap();
+            }
+            if index % 100 == 99 {
+                store.checkpoint().await.unwrap();
+            }
+        }
+        for task in in_flight {
+            task.await.unwrap();
+        }
+        store.checkpoint().await.unwrap();
+    });
+    let ingest = started.elapsed();
+    let size = store.size();
+    let db_bytes = std::fs::metadata(dir.path().join("warrant.db"))
+        .map(|meta| meta.len())
+        .unwrap_or(0);
+
+    // Proofs from the store, to the latest checkpoint.
+    let checkpoint = store.latest_checkpoint().unwrap().unwrap();
+    let mut build = Vec::new();
+    let mut verify = Vec::new();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..2000 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let seq = state % checkpoint.size;
+        let leaf: Hash = store.event(seq).unwrap().unwrap().leaf;
+        let started = Instant::now();
+        let proof = store.inclusion_proof(seq, checkpoint.size).unwrap();
+        build.push(started.elapsed());
+        let started = Instant::now();
+        verify_inclusion(&leaf, seq, checkpoint.size, &proof, &checkpoint.root).unwrap();
+        verify.push(started.elapsed());
+    }
+    drop(store);
+
+    let started = Instant::now();
+    let report = verify_data_dir(dir.path(), None).unwrap();
+    let verification = started.elapsed();
+    assert!(
+        report.is_ok(),
+        "the benchmark's own log must verify: {:?}",
+        report.findings.first()
+    );
+
+    let raw = raw_sqlite_insert(dir.path());
+
+    let per_second = |count: usize, time: Duration| count as f64 / time.as_secs_f64();
+    println!("events                         {size}");
+    println!(
+        "database size                  {:.1} MiB",
+        db_bytes as f64 / 1048576.0
+    );
+    println!(
+        "ingest (sequencer, durable)    {:.0} events/s ({:.2} s)",
+        per_second(total, ingest),
+        ingest.as_secs_f64()
+    );
+    println!(
+        "raw SQLite insert, same rows   {:.0} rows/s ({:.2} s); sequencer at {:.0}% of it",
+        per_second(total, raw),
+        raw.as_secs_f64(),
+        100.0 * raw.as_secs_f64() / ingest.as_secs_f64()
+    );
+    println!(
+        "full verification              {:.2} s ({:.0} events/s)",
+        verification.as_secs_f64(),
+        per_second(total, verification)
+    );
+    println!(
+        "inclusion proof build          p50 {:?}  p99 {:?}",
+        percentile(&mut build, 50),
+        percentile(&mut build, 99)
+    );
+    println!(
+        "inclusion proof verify         p50 {:?}  p99 {:?}",
+        percentile(&mut verify, 50),
+        percentile(&mut verify, 99)
+    );
+}
+
+/// A realistic mix: decisions with segments, tool calls with content, LLM calls with usage.
+fn make_batch(batch: usize, count: usize) -> Vec<Event> {
+    (0..count)
+        .map(|offset| {
+            let n = batch * count + offset;
+            let value = match n % 3 {
+                0 => json!({"time": "2026-11-26T09:30:00.123Z", "agent": "onboarding-agent", "kind": "decision",
+                    "trace_id": format!("{:032x}", n / 8 + 1), "span_id": format!("{:016x}", n + 1),
+                    "attrs": {"name": "verification_path", "outcome": if n.is_multiple_of(7) { "enhanced" } else { "standard" },
+                              "segment": {"client_value": if n.is_multiple_of(5) { "high" } else { "low" }}}}),
+                1 => json!({"time": "2026-11-26T09:30:00.456Z", "agent": "onboarding-agent", "kind": "tool_call",
+                    "trace_id": format!("{:032x}", n / 8 + 1), "span_id": format!("{:016x}", n + 1),
+                    "attrs": {"tool": "kyc-lookup", "latency_ms": 42},
+                    "content": {"args": {"customer_id": format!("c-{n}")}}}),
+                _ => json!({"time": "2026-11-26T09:30:00.789Z", "agent": "onboarding-agent", "kind": "llm_call",
+                    "trace_id": format!("{:032x}", n / 8 + 1), "span_id": format!("{:016x}", n + 1),
+                    "attrs": {"model": "gpt-4.1", "input_tokens": 812, "output_tokens": 96, "cost_usd": 0.0021, "latency_ms": 930}}),
+            };
+            Event::from_json(offset, value).unwrap()
+        })
+        .collect()
+}
+
+/// The same rows (events and content, copied from the benchmark's own log) inserted by SQLite alone, into the
+/// same schema, in 1,000-event transactions with the same durability settings: what the disk and SQLite allow
+/// before any of our work (validation, canonical JSON, hashing, salts, the tree).
+fn raw_sqlite_insert(source: &std::path::Path) -> Duration {
+    let source = rusqlite::Connection::open(source.join("warrant.db")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
+    target.pragma_update(None, "journal_mode", "WAL").unwrap();
+    target.pragma_update(None, "synchronous", "FULL").unwrap();
+    let schema: Vec<String> = source
+        .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for sql in schema {
+        target.execute_batch(&sql).unwrap();
+    }
+    type Row = (
+        u64,
+        Vec<u8>,
+        Vec<u8>,
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let mut events = source.prepare("SELECT seq, body, leaf, kind, agent, time, trace_id, session, subject, client_id FROM events ORDER BY seq").unwrap();
+    let mut rows = events
+        .query_map([], |row| {
+            Ok::<Row, _>((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+                row.get(6)?,
+                row.get(7)?,
+                row.get(8)?,
+                row.get(9)?,
+            ))
+        })
+        .unwrap();
+    let mut content = source
+        .prepare("SELECT seq, field, salt, text FROM content WHERE seq >= ?1 AND seq < ?2")
+        .unwrap();
+    let mut elapsed = Duration::ZERO;
+    loop {
+        let batch: Vec<Row> = rows.by_ref().take(BATCH).map(Result::unwrap).collect();
+        let Some(first) = batch.first().map(|row| row.0) else {
+            break;
+        };
+        let last = batch.last().map(|row| row.0).unwrap();
+        let content_rows: Vec<(u64, String, Vec<u8>, String)> = content
+            .query_map((first, last + 1), |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let started = Instant::now();
+        let transaction = target.transaction().unwrap();
+        {
+            let mut insert = transaction
+                .prepare_cached("INSERT INTO events (seq, body, leaf, kind, agent, time, trace_id, session, subject, client_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+                .unwrap();
+            for row in &batch {
+                insert
+                    .execute((
+                        row.0, &row.1, &row.2, &row.3, &row.4, &row.5, &row.6, &row.7, &row.8, &row.9,
+                    ))
+                    .unwrap();
+            }
+            let mut insert = transaction
+                .prepare_cached("INSERT INTO content (seq, field, salt, text) VALUES (?1, ?2, ?3, ?4)")
+                .unwrap();
+            for row in &content_rows {
+                insert.execute((row.0, &row.1, &row.2, &row.3)).unwrap();
+            }
+        }
+        transaction.commit().unwrap();
+        elapsed += started.elapsed();
+    }
+    elapsed
+}
+
+fn percentile(samples: &mut [Duration], percent: usize) -> Duration {
+    samples.sort_unstable();
+    samples[(samples.len() * percent / 100).min(samples.len() - 1)]
+}

@@ -1,0 +1,123 @@
+//! Crash safety: SIGKILL a server while clients write, restart it, and check that every acknowledged event is
+//! there under the seq it was acknowledged with, and that the log still verifies.
+//!
+//! Three rounds by default; `WARRANT_CRASH_ROUNDS` asks for more (CI sets it).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::{Scratch, Server, call, event, local};
+
+const CLIENTS: usize = 8;
+const WRITE_FOR: Duration = Duration::from_millis(1500);
+
+fn rounds() -> usize {
+    std::env::var("WARRANT_CRASH_ROUNDS")
+        .ok()
+        .and_then(|rounds| rounds.parse().ok())
+        .unwrap_or(3)
+}
+
+/// Send single events with unique ids until `stop`; return the (id, seq) of every acknowledged one.
+fn write_until(
+    url: String,
+    token: String,
+    round: usize,
+    client: usize,
+    stop: Arc<AtomicBool>,
+) -> Vec<(String, u64)> {
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(10)).build();
+    let mut acknowledged = Vec::new();
+    for number in 0.. {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let id = format!("crash-{round}-{client}-{number}");
+        let body = serde_json::to_vec(&event(Some(&id), "crash test")).expect("encoding");
+        let response = agent
+            .post(&format!("{url}/v1/events"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("Content-Type", "application/json")
+            .send_bytes(&body);
+        // Once the server is killed, requests fail; only answered 200s count as acknowledged.
+        let Ok(response) = response else { break };
+        if response.status() != 200 {
+            break;
+        }
+        let Ok(answer) = response.into_json::<serde_json::Value>() else {
+            break;
+        };
+        let seq = answer["seqs"][0].as_u64().expect("an acknowledged seq");
+        acknowledged.push((id, seq));
+    }
+    acknowledged
+}
+
+#[test]
+fn acknowledged_events_survive_sigkill_and_the_log_verifies() {
+    let scratch = Scratch::new();
+    let data = scratch.data();
+    let first = Server::start(&data, &["--checkpoint-interval-ms", "100"]);
+    let admin = first.admin().to_owned();
+    let writer = first.token("crash-writer", "agent");
+    let mut running = Some(first);
+    for round in 0..rounds() {
+        let server = running
+            .take()
+            .unwrap_or_else(|| Server::start(&data, &["--checkpoint-interval-ms", "100"]));
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|client| {
+                let (url, token, stop) = (server.url.clone(), writer.clone(), stop.clone());
+                std::thread::spawn(move || write_until(url, token, round, client, stop))
+            })
+            .collect();
+        std::thread::sleep(WRITE_FOR);
+        // SIGKILL while the clients are still writing, then let them notice.
+        server.kill();
+        stop.store(true, Ordering::Relaxed);
+        let acknowledged: Vec<(String, u64)> = clients
+            .into_iter()
+            .flat_map(|client| client.join().expect("a client thread"))
+            .collect();
+        assert!(
+            !acknowledged.is_empty(),
+            "round {round}: no event was acknowledged"
+        );
+        let mut seqs: Vec<u64> = acknowledged.iter().map(|(_, seq)| *seq).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        assert_eq!(
+            seqs.len(),
+            acknowledged.len(),
+            "round {round}: two events acknowledged at one seq"
+        );
+
+        let server = Server::start(&data, &["--checkpoint-interval-ms", "100"]);
+        let agent = ureq::AgentBuilder::new().build();
+        for (id, seq) in &acknowledged {
+            let path = format!("/v1/events/{seq}");
+            let (status, answer) = call(&agent, &server.url, "GET", &path, Some(&admin), None);
+            assert_eq!(
+                status, 200,
+                "round {round}: acknowledged event {id} at seq {seq} is gone: {answer}"
+            );
+            assert_eq!(
+                answer["event"]["id"],
+                json!(id),
+                "round {round}: seq {seq}: {answer}"
+            );
+        }
+
+        // Stop it the hard way too, then recompute the whole log from the file.
+        server.kill();
+        let run = local(&data, &["verify"]);
+        assert_eq!(
+            run.code, 0,
+            "round {round}: the log must verify after a crash: {run:?}"
+        );
+    }
+}

@@ -1,0 +1,18 @@
+//! End-to-end tests of the `warrant` binary: a real server on a free port, the CLI as a user runs it, and the
+//! SQLite file read and tampered with directly. One test binary, so linking stays cheap.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod auth;
+mod crash;
+mod events;
+mod proof;
+mod registry;
+mod server;
+mod support;
+mod tamper;
