@@ -258,12 +258,11 @@ impl Store {
         events: Vec<Event>,
         received: DateTime<Utc>,
     ) -> Result<Vec<Appended>, StoreError> {
+        // Encoding happens here, on the caller's thread, so concurrent requests encode in parallel and the
+        // sequencer only assigns seqs, hashes leaves and writes.
+        let events = entry::prepare(events, &received)?;
         let (reply, response) = tokio::sync::oneshot::channel();
-        self.send(Request::Append {
-            events,
-            received,
-            reply,
-        })?;
+        self.send(Request::Append { events, reply })?;
         response.await.map_err(|_| StoreError::WriterStopped)?
     }
 

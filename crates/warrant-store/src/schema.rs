@@ -40,9 +40,12 @@ const MIGRATIONS: &[&str] = &[
         trace_id TEXT,
         session TEXT,
         subject TEXT,
-        client_id TEXT UNIQUE
+        client_id TEXT
     );
-    CREATE INDEX events_by_kind_agent ON events (kind, agent, seq);
+    -- Partial indexes: most events have no idempotency key, session or subject, and an index entry per NULL
+    -- would cost every insert. Reports read rollups, not scans, so `kind` gets no index of its own.
+    CREATE UNIQUE INDEX events_by_client_id ON events (client_id) WHERE client_id IS NOT NULL;
+    CREATE INDEX events_changes ON events (agent, seq) WHERE kind = 'change';
     CREATE INDEX events_by_trace ON events (trace_id) WHERE trace_id IS NOT NULL;
     CREATE INDEX events_by_session ON events (session) WHERE session IS NOT NULL;
     CREATE INDEX events_by_subject ON events (subject) WHERE subject IS NOT NULL;

@@ -21,8 +21,8 @@ use warrant_core::role::Role;
 use warrant_log::frontier::{Frontier, Subtree};
 use warrant_log::note::sign_note;
 
-use crate::entry::encode;
-use crate::keys::{LogIdentity, new_token_secret, random_bytes, token_hash};
+use crate::entry::{Prepared, prepare_single};
+use crate::keys::{LogIdentity, new_token_secret, token_hash};
 use crate::read::{Checkpoint, latest_checkpoint};
 use crate::tree::{TILE_LEVEL, TreeCache};
 use crate::{
@@ -35,8 +35,7 @@ const MAX_EVENTS_PER_COMMIT: usize = 50_000;
 
 pub(crate) enum Request {
     Append {
-        events: Vec<Event>,
-        received: DateTime<Utc>,
+        events: Vec<Prepared>,
         reply: oneshot::Sender<Result<Vec<Appended>, StoreError>>,
     },
     Apply {
@@ -101,18 +100,14 @@ impl Writer {
     /// Serve requests until every store handle is gone.
     pub fn run(mut self, requests: Receiver<Request>, shared: Weak<Shared>) {
         while let Ok(first) = requests.recv() {
-            let mut appends: Vec<(Vec<Event>, DateTime<Utc>, AppendReply)> = Vec::new();
+            let mut appends: Vec<(Vec<Prepared>, AppendReply)> = Vec::new();
             let mut pending_events = 0;
             let mut next = Some(first);
             while let Some(request) = next.take() {
                 match request {
-                    Request::Append {
-                        events,
-                        received,
-                        reply,
-                    } => {
+                    Request::Append { events, reply } => {
                         pending_events += events.len();
-                        appends.push((events, received, reply));
+                        appends.push((events, reply));
                     }
                     other => {
                         // Keep order: appends queued before this request commit before it runs.
@@ -131,11 +126,7 @@ impl Writer {
 
     fn handle(&mut self, request: Request, shared: &Weak<Shared>) {
         match request {
-            Request::Append {
-                events,
-                received,
-                reply,
-            } => self.commit_appends(vec![(events, received, reply)]),
+            Request::Append { events, reply } => self.commit_appends(vec![(events, reply)]),
             Request::Apply { text, context, reply } => {
                 let result = self.apply(&text, &context);
                 if result.is_ok()
@@ -184,7 +175,7 @@ impl Writer {
     }
 
     /// Commit many append requests in one transaction and answer each.
-    fn commit_appends(&mut self, appends: Vec<(Vec<Event>, DateTime<Utc>, AppendReply)>) {
+    fn commit_appends(&mut self, appends: Vec<(Vec<Prepared>, AppendReply)>) {
         if appends.is_empty() {
             return;
         }
@@ -196,14 +187,13 @@ impl Writer {
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut seen = HashMap::new();
             let mut outcomes = Vec::with_capacity(appends.len());
-            for (events, received, _) in &appends {
+            for (events, _) in &appends {
                 outcomes.push(append_events(
                     &transaction,
                     &mut frontier,
                     &mut tiles,
                     &mut seen,
                     events,
-                    received,
                 )?);
             }
             store_tiles(&transaction, &tiles)?;
@@ -213,14 +203,14 @@ impl Writer {
         match result {
             Ok(outcomes) => {
                 self.publish_tree(frontier, tiles);
-                for ((_, _, reply), outcome) in appends.into_iter().zip(outcomes) {
+                for ((_, reply), outcome) in appends.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }
             }
             Err(error) => {
                 let message = error.to_string();
                 tracing::error!(%message, "append transaction failed");
-                for (_, _, reply) in appends {
+                for (_, reply) in appends {
                     let _ = reply.send(Err(StoreError::Damaged(format!(
                         "the append was not committed: {message}"
                     ))));
@@ -277,20 +267,12 @@ impl Writer {
                 .optional()?
                 .flatten();
             let version = previous.unwrap_or(0) + 1;
-            let event = change_event(&change, version, context);
-            let received = context.time;
+            let event = prepare_single(change_event(&change, version, context), &context.time)?;
             let mut seen = HashMap::new();
-            let seq = append_events(
-                &transaction,
-                &mut frontier,
-                &mut tiles,
-                &mut seen,
-                &[event],
-                &received,
-            )?
-            .first()
-            .map(|appended| appended.seq)
-            .ok_or_else(|| StoreError::Damaged("change event not appended".into()))?;
+            let seq = append_events(&transaction, &mut frontier, &mut tiles, &mut seen, &[event])?
+                .first()
+                .map(|appended| appended.seq)
+                .ok_or_else(|| StoreError::Damaged("change event not appended".into()))?;
             let spec_text = change.spec.as_ref().map(|spec| spec.to_string());
             match &spec_text {
                 Some(spec) => transaction.execute(
@@ -382,18 +364,14 @@ impl Writer {
                 seq: None,
             });
         }
-        let event = erasure_event(&target, subject, &erased_seqs, fields, context);
-        let mut seen = HashMap::new();
-        let seq = append_events(
-            &transaction,
-            &mut frontier,
-            &mut tiles,
-            &mut seen,
-            &[event],
+        let event = prepare_single(
+            erasure_event(&target, subject, &erased_seqs, fields, context),
             &context.time,
-        )?
-        .first()
-        .map(|appended| appended.seq);
+        )?;
+        let mut seen = HashMap::new();
+        let seq = append_events(&transaction, &mut frontier, &mut tiles, &mut seen, &[event])?
+            .first()
+            .map(|appended| appended.seq);
         store_tiles(&transaction, &tiles)?;
         transaction.commit()?;
         self.publish_tree(frontier, tiles);
@@ -443,8 +421,7 @@ fn append_events(
     frontier: &mut Frontier,
     tiles: &mut Vec<Subtree>,
     seen: &mut HashMap<String, u64>,
-    events: &[Event],
-    received: &DateTime<Utc>,
+    events: &[Prepared],
 ) -> Result<Vec<Appended>, StoreError> {
     let mut find = transaction.prepare_cached("SELECT seq FROM events WHERE client_id = ?1")?;
     let mut insert = transaction.prepare_cached(
@@ -454,9 +431,9 @@ fn append_events(
     let mut insert_content =
         transaction.prepare_cached("INSERT INTO content (seq, field, salt, text) VALUES (?1, ?2, ?3, ?4)")?;
     let mut appended = Vec::with_capacity(events.len());
-    let mut salt_error = None;
     for event in events {
-        if let Some(id) = &event.id {
+        let columns = &event.columns;
+        if let Some(id) = &columns.client_id {
             let existing = match seen.get(id) {
                 Some(seq) => Some(*seq),
                 None => find.query_row([id], |row| row.get::<_, u64>(0)).optional()?,
@@ -467,36 +444,28 @@ fn append_events(
             }
         }
         let seq = frontier.size();
-        let encoded = encode(seq, received, event, || {
-            random_bytes::<32>().unwrap_or_else(|error| {
-                salt_error = Some(error);
-                [0; 32]
-            })
-        });
-        if let Some(error) = salt_error.take() {
-            return Err(error);
-        }
+        let (body, leaf) = event.seal(seq);
         insert.execute((
             seq,
-            &encoded.body,
-            encoded.leaf.as_slice(),
-            event.kind.as_str(),
-            &event.agent,
-            format_time(&event.time),
-            &event.trace_id,
-            &event.session,
-            event.attrs.get("subject").and_then(serde_json::Value::as_str),
-            &event.id,
+            &body,
+            leaf.as_slice(),
+            columns.kind,
+            &columns.agent,
+            &columns.time,
+            &columns.trace_id,
+            &columns.session,
+            &columns.subject,
+            &columns.client_id,
         ))?;
-        for row in &encoded.content {
+        for row in &event.content {
             insert_content.execute((seq, &row.field, row.salt.as_slice(), &row.text))?;
         }
-        frontier.push_with(encoded.leaf, |subtree| {
+        frontier.push_with(leaf, |subtree| {
             if subtree.level >= TILE_LEVEL {
                 tiles.push(subtree);
             }
         });
-        if let Some(id) = &event.id {
+        if let Some(id) = &columns.client_id {
             seen.insert(id.clone(), seq);
         }
         appended.push(Appended {
