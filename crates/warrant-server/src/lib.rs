@@ -97,14 +97,48 @@ pub async fn serve(
             }
         }
     });
+    let retention = tokio::spawn(retention_sweeps(
+        state.store.clone(),
+        state.config.retention_interval,
+    ));
     let result = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
     checkpointer.abort();
+    retention.abort();
     if let Err(error) = state.store.checkpoint().await {
         tracing::error!(%error, "final checkpoint failed");
     }
     result
+}
+
+/// Erase content past its retention period, on a cadence, forever. The events and proofs stay.
+async fn retention_sweeps(store: Store, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let now = chrono::Utc::now();
+        let context = warrant_core::change::ChangeContext {
+            actor: "warrant:retention".into(),
+            reason: Some("retention period elapsed".into()),
+            time: now,
+        };
+        match store
+            .erase(warrant_store::ErasureTarget::Expired { now }, context)
+            .await
+        {
+            Ok(erased) if erased.fields > 0 => {
+                tracing::info!(
+                    events = erased.events.len(),
+                    fields = erased.fields,
+                    "retention erased content"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "retention sweep failed"),
+        }
+    }
 }
 
 async fn count_responses(

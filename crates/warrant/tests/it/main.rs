@@ -10,6 +10,7 @@
 
 mod auth;
 mod crash;
+mod erase;
 mod events;
 mod proof;
 mod registry;
