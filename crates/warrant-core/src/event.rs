@@ -1,7 +1,7 @@
 //! Events: the wire format every record of agent activity and governance arrives in (DESIGN.md, "Events"),
 //! and its validation. The kind-specific attributes are documented in `docs/events.md`.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
 /// Largest accepted event, as serialised JSON. Bigger payloads belong in a document store, not the log.
@@ -104,23 +104,28 @@ pub struct EventError {
     pub message: String,
 }
 
+/// Refuse an event whose JSON text (as it arrived) is over [`MAX_EVENT_BYTES`]. Checked on the raw text, before
+/// parsing, so the limit costs no re-serialisation.
+pub fn check_size(index: usize, raw_len: usize) -> Result<(), EventError> {
+    if raw_len > MAX_EVENT_BYTES {
+        return Err(EventError {
+            index,
+            field: None,
+            message: format!("event is {raw_len} bytes, more than the limit of {MAX_EVENT_BYTES}"),
+        });
+    }
+    Ok(())
+}
+
 impl Event {
-    /// Validate one event of a batch from its JSON form.
+    /// Validate one event of a batch from its JSON form. The size limit is checked on the raw text by
+    /// [`check_size`].
     pub fn from_json(index: usize, value: Value) -> Result<Event, EventError> {
         let error = |field: Option<&str>, message: String| EventError {
             index,
             field: field.map(str::to_owned),
             message,
         };
-        let size = serde_json::to_string(&value)
-            .map(|text| text.len())
-            .unwrap_or(usize::MAX);
-        if size > MAX_EVENT_BYTES {
-            return Err(error(
-                None,
-                format!("event is {size} bytes, more than the limit of {MAX_EVENT_BYTES}"),
-            ));
-        }
         let Value::Object(mut object) = value else {
             return Err(error(None, "an event must be a JSON object".into()));
         };
@@ -171,6 +176,13 @@ impl Event {
                 )
             })?
             .with_timezone(&Utc);
+        // RFC 3339 has four-digit years; an offset can push 9999-12-31 or 0000-01-01 out of them in UTC.
+        if !(1..=9999).contains(&time.year()) {
+            return Err(error(
+                Some("time"),
+                format!("`{time_text}` is outside the years 0001 to 9999 in UTC"),
+            ));
+        }
         let kind = EventKind::parse(&kind_name).ok_or_else(|| {
             let known: Vec<&str> = EventKind::ALL.iter().map(|kind| kind.as_str()).collect();
             error(
@@ -306,10 +318,25 @@ mod tests {
 
     #[test]
     fn oversized_event_is_refused() {
-        let big = "x".repeat(super::MAX_EVENT_BYTES);
+        let refused = super::check_size(3, super::MAX_EVENT_BYTES + 1).unwrap_err();
+        expect!["event 3: event is 262145 bytes, more than the limit of 262144"]
+            .assert_eq(&refused.to_string());
+        assert!(super::check_size(3, super::MAX_EVENT_BYTES).is_ok());
+    }
+
+    #[test]
+    fn times_that_leave_four_digit_years_in_utc_are_refused() {
         check(
-            json!({"time": "2026-11-26T10:30:00Z", "kind": "decision", "content": {"input": big}}),
-            expect!["event 3: event is 262216 bytes, more than the limit of 262144"],
+            json!({"time": "9999-12-31T23:30:00-01:00", "kind": "decision"}),
+            expect![
+                "event 3, field `time`: `9999-12-31T23:30:00-01:00` is outside the years 0001 to 9999 in UTC"
+            ],
+        );
+        check(
+            json!({"time": "0000-01-01T00:30:00+01:00", "kind": "decision"}),
+            expect![
+                "event 3, field `time`: `0000-01-01T00:30:00+01:00` is outside the years 0001 to 9999 in UTC"
+            ],
         );
     }
 }

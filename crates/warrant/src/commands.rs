@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow};
 use axum::http::Method;
 use serde_json::{Value, json};
-use warrant_core::event::Event;
+use warrant_core::event::{Event, check_size};
 use warrant_core::registry::manifest::Kind;
 use warrant_core::role::Role;
 use warrant_server::{AppState, ServerConfig};
@@ -302,18 +302,20 @@ fn ingest(cli: &Cli, client: &Client, file: &Path, batch: usize) -> Result<(), F
                 number + 1
             ))
         })?;
-        Event::from_json(number, value.clone()).map_err(|error| {
-            let field = error
-                .field
-                .map(|field| format!("field `{field}`: "))
-                .unwrap_or_default();
-            Failure::Usage(anyhow!(
-                "{}: line {}: {field}{}",
-                file.display(),
-                number + 1,
-                error.message
-            ))
-        })?;
+        check_size(number, line.len())
+            .and_then(|()| Event::from_json(number, value.clone()))
+            .map_err(|error| {
+                let field = error
+                    .field
+                    .map(|field| format!("field `{field}`: "))
+                    .unwrap_or_default();
+                Failure::Usage(anyhow!(
+                    "{}: line {}: {field}{}",
+                    file.display(),
+                    number + 1,
+                    error.message
+                ))
+            })?;
         events.push(value);
     }
     let progress = indicatif::ProgressBar::new(events.len() as u64);

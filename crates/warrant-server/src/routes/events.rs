@@ -2,8 +2,9 @@
 //! (the event, its leaf hash and its inclusion proof to the latest checkpoint).
 
 use axum::extract::{Path, State};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use warrant_core::event::Event;
+use warrant_core::event::{Event, EventError, check_size};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -19,11 +20,19 @@ const MAX_REPORTED_ERRORS: usize = 20;
 
 pub async fn append(State(state): State<AppState>, caller: Caller, Body(body): Body) -> JsonResponse {
     caller.require_event_writer()?;
-    let values = parse_batch(utf8(&body)?)?;
-    let mut events = Vec::with_capacity(values.len());
+    let raw_events = parse_batch(utf8(&body)?)?;
+    let mut events = Vec::with_capacity(raw_events.len());
     let mut errors = Vec::new();
-    for (index, value) in values.into_iter().enumerate() {
-        match Event::from_json(index, value) {
+    for (index, raw) in raw_events.iter().enumerate() {
+        let parsed = check_size(index, raw.get().len()).and_then(|()| {
+            let value = serde_json::from_str(raw.get()).map_err(|error| EventError {
+                index,
+                field: None,
+                message: format!("not JSON: {error}"),
+            })?;
+            Event::from_json(index, value)
+        });
+        match parsed {
             Ok(event) => events.push(event),
             Err(error) => errors.push(error),
         }
@@ -79,34 +88,42 @@ pub async fn get_one(State(state): State<AppState>, caller: Caller, Path(seq): P
     .await
 }
 
-/// One JSON object, a JSON array of objects, or NDJSON (one object per line).
-fn parse_batch(text: &str) -> Result<Vec<Value>, ApiError> {
-    if text.trim().is_empty() {
+/// One JSON object, a JSON array of objects, or NDJSON (one object per line), as raw JSON texts: each
+/// event's size is checked on the text it arrived as, before it is parsed into a value.
+fn parse_batch(text: &str) -> Result<Vec<Box<RawValue>>, ApiError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
         return Err(ApiError::bad_request("invalid_event", "the body holds no events"));
     }
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Array(items)) if items.is_empty() => {
-            Err(ApiError::bad_request("invalid_event", "the batch is empty"))
+    if trimmed.starts_with('[') {
+        let items: Vec<Box<RawValue>> = serde_json::from_str(trimmed).map_err(|error| {
+            ApiError::bad_request("malformed_json", format!("the body is not a JSON array: {error}"))
+        })?;
+        if items.is_empty() {
+            return Err(ApiError::bad_request("invalid_event", "the batch is empty"));
         }
-        Ok(Value::Array(items)) => Ok(items),
-        Ok(single) => Ok(vec![single]),
-        Err(whole_error) => {
-            let mut values = Vec::new();
-            for (line_number, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let value = serde_json::from_str(line).map_err(|error| {
-                    let message = if values.is_empty() && line_number == 0 {
-                        format!("the body is not JSON or NDJSON: {whole_error}")
-                    } else {
-                        format!("line {} of the NDJSON body is not JSON: {error}", line_number + 1)
-                    };
-                    ApiError::bad_request("malformed_json", message)
-                })?;
-                values.push(value);
-            }
-            Ok(values)
-        }
+        return Ok(items);
     }
+    if let Ok(single) = serde_json::from_str::<Box<RawValue>>(trimmed) {
+        return Ok(vec![single]);
+    }
+    let mut items = Vec::new();
+    for (line_number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let item = serde_json::from_str(line).map_err(|error| {
+            let message = if items.is_empty() {
+                format!(
+                    "the body is not JSON or NDJSON: line {}: {error}",
+                    line_number + 1
+                )
+            } else {
+                format!("line {} of the NDJSON body is not JSON: {error}", line_number + 1)
+            };
+            ApiError::bad_request("malformed_json", message)
+        })?;
+        items.push(item);
+    }
+    Ok(items)
 }
