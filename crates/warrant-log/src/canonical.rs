@@ -37,7 +37,16 @@ fn write_value(out: &mut String, value: &Value) {
 /// which differs from UTF-8 byte order for characters beyond U+FFFF.
 fn write_object(out: &mut String, map: &Map<String, Value>) {
     let mut members: Vec<(&String, &Value)> = map.iter().collect();
-    members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+    // UTF-8 byte order is code point order, which equals UTF-16 order unless a key holds a character beyond
+    // U+FFFF (a four-byte sequence, lead byte 0xF0 or above). Byte comparison is much cheaper; use it when exact.
+    let beyond_bmp = members
+        .iter()
+        .any(|(key, _)| key.bytes().any(|byte| byte >= 0xF0));
+    if beyond_bmp {
+        members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+    } else {
+        members.sort_by(|(a, _), (b, _)| a.as_bytes().cmp(b.as_bytes()));
+    }
     out.push('{');
     for (i, (key, value)) in members.into_iter().enumerate() {
         if i > 0 {
@@ -54,22 +63,38 @@ fn write_object(out: &mut String, map: &Map<String, Value>) {
 /// everything else, including non-ASCII, is written as raw UTF-8.
 fn write_string(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\u{c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            c if c < ' ' => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
+    // Copy runs that need no escape in one go; only '"', '\\' and control characters break a run.
+    let mut rest = s;
+    while let Some(position) = rest
+        .bytes()
+        .position(|byte| byte == b'"' || byte == b'\\' || byte < 0x20)
+    {
+        let (run, tail) = rest.split_at(position);
+        out.push_str(run);
+        let mut chars = tail.chars();
+        if let Some(c) = chars.next() {
+            write_escaped(out, c);
         }
+        rest = chars.as_str();
     }
+    out.push_str(rest);
     out.push('"');
+}
+
+fn write_escaped(out: &mut String, c: char) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\u{8}' => out.push_str("\\b"),
+        '\t' => out.push_str("\\t"),
+        '\n' => out.push_str("\\n"),
+        '\u{c}' => out.push_str("\\f"),
+        '\r' => out.push_str("\\r"),
+        c if c < ' ' => {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        }
+        c => out.push(c),
+    }
 }
 
 /// JCS numbers are IEEE 754 doubles printed as ECMAScript's Number::toString.
@@ -133,7 +158,13 @@ fn shortest_digits(f: f64) -> (String, i32) {
     // differently from ECMA-262, which requires the even digit. A tie means
     // the exact value is the shorter digits followed by 5 and then zeros.
     // 800 significant digits hold every double's decimal expansion exactly.
-    if digits.ends_with(['1', '3', '5', '7', '9']) {
+    // A tie needs the value rounded to one more digit to end in 5: a cheap
+    // test that spares nearly every number the 800-digit expansion.
+    let could_tie = || {
+        let (longer, _) = split_scientific(&format!("{f:.*e}", digits.len()));
+        longer.ends_with('5')
+    };
+    if digits.ends_with(['1', '3', '5', '7', '9']) && could_tie() {
         let (exact, exact_exponent) = split_scientific(&format!("{f:.800e}"));
         let k = digits.len();
         let tie = exact_exponent == exponent

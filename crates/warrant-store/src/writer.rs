@@ -424,16 +424,10 @@ fn append_events(
     events: &[Prepared],
 ) -> Result<Vec<Appended>, StoreError> {
     let mut find = transaction.prepare_cached("SELECT seq FROM events WHERE client_id = ?1")?;
-    let mut insert = transaction.prepare_cached(
-        "INSERT INTO events (seq, body, leaf, kind, agent, time, trace_id, session, subject, client_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?;
-    let mut insert_content =
-        transaction.prepare_cached("INSERT INTO content (seq, field, salt, text) VALUES (?1, ?2, ?3, ?4)")?;
     let mut appended = Vec::with_capacity(events.len());
+    let mut rows = Vec::with_capacity(events.len());
     for event in events {
-        let columns = &event.columns;
-        if let Some(id) = &columns.client_id {
+        if let Some(id) = &event.columns.client_id {
             let existing = match seen.get(id) {
                 Some(seq) => Some(*seq),
                 None => find.query_row([id], |row| row.get::<_, u64>(0)).optional()?,
@@ -445,35 +439,69 @@ fn append_events(
         }
         let seq = frontier.size();
         let (body, leaf) = event.seal(seq);
-        insert.execute((
-            seq,
-            &body,
-            leaf.as_slice(),
-            columns.kind,
-            &columns.agent,
-            &columns.time,
-            &columns.trace_id,
-            &columns.session,
-            &columns.subject,
-            &columns.client_id,
-        ))?;
-        for row in &event.content {
-            insert_content.execute((seq, &row.field, row.salt.as_slice(), &row.text))?;
-        }
         frontier.push_with(leaf, |subtree| {
             if subtree.level >= TILE_LEVEL {
                 tiles.push(subtree);
             }
         });
-        if let Some(id) = &columns.client_id {
+        if let Some(id) = &event.columns.client_id {
             seen.insert(id.clone(), seq);
         }
-        appended.push(Appended {
-            seq,
-            duplicate: false,
-        });
+        appended.push(Appended { seq, duplicate: false });
+        rows.push(SealedRow { seq, body, leaf, event });
     }
+    insert_rows(transaction, &rows)?;
     Ok(appended)
+}
+
+/// An event with its seq, bytes and leaf, ready to insert.
+struct SealedRow<'a> {
+    seq: u64,
+    body: Vec<u8>,
+    leaf: [u8; 32],
+    event: &'a Prepared,
+}
+
+/// Rows per multi-row INSERT. One statement step per 64 rows instead of one per row saves most of SQLite's
+/// per-statement overhead, which is a third of the sequencer's time at this row size.
+const ROWS_PER_INSERT: usize = 64;
+const EVENT_COLUMNS: &str = "(seq, body, leaf, kind, agent, time, trace_id, session, subject, client_id)";
+
+fn insert_rows(transaction: &Transaction<'_>, rows: &[SealedRow<'_>]) -> Result<(), StoreError> {
+    let values = |count: usize, width: usize| vec![format!("({})", vec!["?"; width].join(", ")); count].join(", ");
+    let mut full = transaction
+        .prepare_cached(&format!("INSERT INTO events {EVENT_COLUMNS} VALUES {}", values(ROWS_PER_INSERT, 10)))?;
+    let mut single = transaction.prepare_cached(&format!("INSERT INTO events {EVENT_COLUMNS} VALUES {}", values(1, 10)))?;
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let statement = if chunk.len() == ROWS_PER_INSERT { &mut full } else { &mut single };
+        let rows_per_statement = if chunk.len() == ROWS_PER_INSERT { ROWS_PER_INSERT } else { 1 };
+        for group in chunk.chunks(rows_per_statement) {
+            let mut index = 1;
+            for row in group {
+                let columns = &row.event.columns;
+                statement.raw_bind_parameter(index, row.seq)?;
+                statement.raw_bind_parameter(index + 1, &row.body)?;
+                statement.raw_bind_parameter(index + 2, row.leaf.as_slice())?;
+                statement.raw_bind_parameter(index + 3, columns.kind)?;
+                statement.raw_bind_parameter(index + 4, &columns.agent)?;
+                statement.raw_bind_parameter(index + 5, &columns.time)?;
+                statement.raw_bind_parameter(index + 6, &columns.trace_id)?;
+                statement.raw_bind_parameter(index + 7, &columns.session)?;
+                statement.raw_bind_parameter(index + 8, &columns.subject)?;
+                statement.raw_bind_parameter(index + 9, &columns.client_id)?;
+                index += 10;
+            }
+            statement.raw_execute()?;
+        }
+    }
+    let mut insert_content =
+        transaction.prepare_cached("INSERT INTO content (seq, field, salt, text) VALUES (?1, ?2, ?3, ?4)")?;
+    for row in rows {
+        for content in &row.event.content {
+            insert_content.execute((row.seq, &content.field, content.salt.as_slice(), &content.text))?;
+        }
+    }
+    Ok(())
 }
 
 fn store_tiles(transaction: &Transaction<'_>, tiles: &[Subtree]) -> Result<(), StoreError> {
