@@ -462,41 +462,27 @@ struct SealedRow<'a> {
     event: &'a Prepared,
 }
 
-/// Rows per multi-row INSERT. One statement step per 64 rows instead of one per row saves most of SQLite's
-/// per-statement overhead, which is a third of the sequencer's time at this row size.
-const ROWS_PER_INSERT: usize = 64;
-const EVENT_COLUMNS: &str = "(seq, body, leaf, kind, agent, time, trace_id, session, subject, client_id)";
-
 fn insert_rows(transaction: &Transaction<'_>, rows: &[SealedRow<'_>]) -> Result<(), StoreError> {
-    let values = |count: usize, width: usize| vec![format!("({})", vec!["?"; width].join(", ")); count].join(", ");
-    let mut full = transaction
-        .prepare_cached(&format!("INSERT INTO events {EVENT_COLUMNS} VALUES {}", values(ROWS_PER_INSERT, 10)))?;
-    let mut single = transaction.prepare_cached(&format!("INSERT INTO events {EVENT_COLUMNS} VALUES {}", values(1, 10)))?;
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let statement = if chunk.len() == ROWS_PER_INSERT { &mut full } else { &mut single };
-        let rows_per_statement = if chunk.len() == ROWS_PER_INSERT { ROWS_PER_INSERT } else { 1 };
-        for group in chunk.chunks(rows_per_statement) {
-            let mut index = 1;
-            for row in group {
-                let columns = &row.event.columns;
-                statement.raw_bind_parameter(index, row.seq)?;
-                statement.raw_bind_parameter(index + 1, &row.body)?;
-                statement.raw_bind_parameter(index + 2, row.leaf.as_slice())?;
-                statement.raw_bind_parameter(index + 3, columns.kind)?;
-                statement.raw_bind_parameter(index + 4, &columns.agent)?;
-                statement.raw_bind_parameter(index + 5, &columns.time)?;
-                statement.raw_bind_parameter(index + 6, &columns.trace_id)?;
-                statement.raw_bind_parameter(index + 7, &columns.session)?;
-                statement.raw_bind_parameter(index + 8, &columns.subject)?;
-                statement.raw_bind_parameter(index + 9, &columns.client_id)?;
-                index += 10;
-            }
-            statement.raw_execute()?;
-        }
-    }
+    let mut insert = transaction.prepare_cached(
+        "INSERT INTO events (seq, body, leaf, kind, agent, time, trace_id, session, subject, client_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
     let mut insert_content =
         transaction.prepare_cached("INSERT INTO content (seq, field, salt, text) VALUES (?1, ?2, ?3, ?4)")?;
     for row in rows {
+        let columns = &row.event.columns;
+        insert.execute((
+            row.seq,
+            &row.body,
+            row.leaf.as_slice(),
+            columns.kind,
+            &columns.agent,
+            &columns.time,
+            &columns.trace_id,
+            &columns.session,
+            &columns.subject,
+            &columns.client_id,
+        ))?;
         for content in &row.event.content {
             insert_content.execute((row.seq, &content.field, content.salt.as_slice(), &content.text))?;
         }
