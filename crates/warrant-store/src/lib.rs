@@ -194,6 +194,11 @@ impl Store {
             origin: log_identity.origin.clone(),
             verifier_key: log_identity.verifier_key.clone(),
         });
+        // The sequencer never checkpoints the WAL itself (that would stall commits behind copying pages into the
+        // database file); a background thread does, from its own connection, without blocking the writer.
+        connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+        connection.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        spawn_wal_checkpointer(dir, Arc::downgrade(&shared))?;
         let writer = Writer::new(connection, registry, tree, log_identity)?;
         let weak = Arc::downgrade(&shared);
         std::thread::Builder::new()
@@ -356,6 +361,27 @@ impl Shared {
         };
         tokens.insert(hash, principal);
     }
+}
+
+/// Copy the WAL into the database file every 200 ms while the store is open. PASSIVE mode never blocks the
+/// writer or readers. Once a pass has copied every frame, the writer's next transaction starts the WAL over
+/// from its beginning, and `journal_size_limit` trims the file then, so the WAL stays bounded without a
+/// blocking (RESTART or TRUNCATE) pass that would stall commits.
+fn spawn_wal_checkpointer(dir: &Path, shared: std::sync::Weak<Shared>) -> Result<(), StoreError> {
+    let path = dir.join(DATABASE_FILE);
+    let connection = open_connection(&path)?;
+    std::thread::Builder::new()
+        .name("warrant-wal".into())
+        .spawn(move || {
+            while shared.upgrade().is_some() {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(%error, "WAL checkpoint failed; will retry");
+                }
+            }
+        })
+        .map_err(|source| StoreError::Io { path: dir.to_owned(), source })?;
+    Ok(())
 }
 
 /// Open a connection with the settings every connection needs. WAL lets readers run beside the one writer;
