@@ -380,7 +380,10 @@ fn spawn_wal_checkpointer(dir: &Path, shared: std::sync::Weak<Shared>) -> Result
                 }
             }
         })
-        .map_err(|source| StoreError::Io { path: dir.to_owned(), source })?;
+        .map_err(|source| StoreError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
     Ok(())
 }
 

@@ -447,8 +447,16 @@ fn append_events(
         if let Some(id) = &event.columns.client_id {
             seen.insert(id.clone(), seq);
         }
-        appended.push(Appended { seq, duplicate: false });
-        rows.push(SealedRow { seq, body, leaf, event });
+        appended.push(Appended {
+            seq,
+            duplicate: false,
+        });
+        rows.push(SealedRow {
+            seq,
+            body,
+            leaf,
+            event,
+        });
     }
     insert_rows(transaction, &rows)?;
     Ok(appended)

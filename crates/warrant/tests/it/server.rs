@@ -173,3 +173,44 @@ fn a_refused_request_with_a_body_leaves_the_connection_usable() {
         "the server kept the connection open (no `Connection: close`) but dropped it: {second:?}"
     );
 }
+
+/// Every route the server answers is described in its OpenAPI document, and the unauthenticated system
+/// endpoints answer without a token.
+#[test]
+fn the_openapi_document_describes_every_route_and_system_endpoints_need_no_token() {
+    let scratch = Scratch::new();
+    let server = Server::start(&scratch.data(), &[]);
+    let (status, document) = server.call("GET", "/v1/openapi.json", None, None);
+    assert_eq!(status, 200, "{document}");
+    assert_eq!(document["openapi"], json!("3.1.0"));
+    let paths = document["paths"].as_object().expect("paths");
+    let routes = [
+        ("get", "/healthz"),
+        ("get", "/metrics"),
+        ("post", "/v1/apply"),
+        ("get", "/v1/changes"),
+        ("get", "/v1/{collection}"),
+        ("get", "/v1/{collection}/{id}"),
+        ("delete", "/v1/{collection}/{id}"),
+        ("post", "/v1/tokens"),
+        ("post", "/v1/events"),
+        ("get", "/v1/events/{seq}"),
+        ("post", "/v1/erase"),
+        ("get", "/v1/log/checkpoint"),
+        ("get", "/v1/log/checkpoints"),
+        ("get", "/v1/log/key"),
+        ("get", "/v1/log/proof/inclusion"),
+        ("get", "/v1/log/proof/consistency"),
+    ];
+    for (method, path) in routes {
+        assert!(
+            paths.get(path).and_then(|item| item.get(method)).is_some(),
+            "{method} {path} is not documented"
+        );
+    }
+    let (status, _) = server.call("GET", "/healthz", None, None);
+    assert_eq!(status, 200);
+    let (status, metrics) = server.call("GET", "/metrics", None, None);
+    assert_eq!(status, 200);
+    assert!(metrics.to_string().contains("warrant_log_size"), "{metrics}");
+}
