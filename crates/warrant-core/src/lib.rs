@@ -4,5 +4,6 @@
 
 pub mod change;
 pub mod event;
+pub mod gate;
 pub mod registry;
 pub mod role;

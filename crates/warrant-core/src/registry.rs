@@ -245,6 +245,11 @@ impl Registry {
                 ));
             }
         }
+        if let Manifest::Policy(policy) = manifest
+            && let Err(diagnostic) = crate::gate::check_user_policy(&policy.id, &policy.policy)
+        {
+            errors.push(document_error(number, manifest, "policy", diagnostic));
+        }
         if let Manifest::Agent(agent) = manifest {
             let mut granted = Vec::new();
             for (index, grant) in agent.tools.iter().enumerate() {
@@ -287,6 +292,8 @@ pub fn manifest_from_spec(kind: Kind, spec: &Value) -> Option<Manifest> {
         Kind::Tool => serde_json::from_value(spec).ok().map(Manifest::Tool),
         Kind::DataSource => serde_json::from_value(spec).ok().map(Manifest::DataSource),
         Kind::AISystem => serde_json::from_value(spec).ok().map(Manifest::AISystem),
+        Kind::Policy => serde_json::from_value(spec).ok().map(Manifest::Policy),
+        Kind::Group => serde_json::from_value(spec).ok().map(Manifest::Group),
     }
 }
 
@@ -304,13 +311,27 @@ fn references(manifest: &Manifest) -> Vec<(Kind, String, String)> {
             for (index, downstream) in agent.downstream.iter().enumerate() {
                 refs.push((Kind::Agent, downstream.clone(), format!("downstream[{index}]")));
             }
+            if let Some(group) = &agent.group {
+                refs.push((Kind::Group, group.clone(), "group".into()));
+            }
+        }
+        Manifest::Group(group) => {
+            for (index, limit) in group.limits.iter().enumerate() {
+                for (position, tool) in limit.tools.iter().enumerate() {
+                    refs.push((
+                        Kind::Tool,
+                        tool.clone(),
+                        format!("limits[{index}].tools[{position}]"),
+                    ));
+                }
+            }
         }
         Manifest::AISystem(system) => {
             for (index, source) in system.data_sources.iter().enumerate() {
                 refs.push((Kind::DataSource, source.clone(), format!("data_sources[{index}]")));
             }
         }
-        Manifest::Tool(_) | Manifest::DataSource(_) => {}
+        Manifest::Tool(_) | Manifest::DataSource(_) | Manifest::Policy(_) => {}
     }
     refs
 }

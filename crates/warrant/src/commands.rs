@@ -215,6 +215,37 @@ fn get(cli: &Cli, client: &Client, collection: &str, id: Option<&str>) -> Result
                     })
                     .collect(),
             ),
+            Kind::Policy => table(
+                &["id", "description"],
+                rows.iter()
+                    .map(|policy| vec![text(policy, "/id"), text(policy, "/description")])
+                    .collect(),
+            ),
+            Kind::Group => table(
+                &["id", "limits"],
+                rows.iter()
+                    .map(|group| {
+                        let limits: Vec<String> = group
+                            .get("limits")
+                            .and_then(Value::as_array)
+                            .map(|limits| {
+                                limits
+                                    .iter()
+                                    .map(|limit| {
+                                        format!(
+                                            "{}: {} per {} h",
+                                            text(limit, "/id"),
+                                            text(limit, "/max_total"),
+                                            text(limit, "/window_hours")
+                                        )
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        vec![text(group, "/id"), limits.join(", ")]
+                    })
+                    .collect(),
+            ),
         }
     });
     Ok(())

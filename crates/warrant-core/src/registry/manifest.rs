@@ -14,10 +14,19 @@ pub enum Kind {
     Tool,
     DataSource,
     AISystem,
+    Policy,
+    Group,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Agent, Kind::Tool, Kind::DataSource, Kind::AISystem];
+    pub const ALL: [Kind; 6] = [
+        Kind::Agent,
+        Kind::Tool,
+        Kind::DataSource,
+        Kind::AISystem,
+        Kind::Policy,
+        Kind::Group,
+    ];
 
     /// The spelling used in manifests (`kind: DataSource`).
     pub fn as_str(self) -> &'static str {
@@ -26,6 +35,8 @@ impl Kind {
             Kind::Tool => "Tool",
             Kind::DataSource => "DataSource",
             Kind::AISystem => "AISystem",
+            Kind::Policy => "Policy",
+            Kind::Group => "Group",
         }
     }
 
@@ -36,6 +47,8 @@ impl Kind {
             Kind::Tool => "tools",
             Kind::DataSource => "datasources",
             Kind::AISystem => "systems",
+            Kind::Policy => "policies",
+            Kind::Group => "groups",
         }
     }
 
@@ -61,6 +74,8 @@ pub enum Manifest {
     Tool(Tool),
     DataSource(DataSource),
     AISystem(AISystem),
+    Policy(Policy),
+    Group(Group),
 }
 
 impl Manifest {
@@ -70,6 +85,8 @@ impl Manifest {
             Manifest::Tool(_) => Kind::Tool,
             Manifest::DataSource(_) => Kind::DataSource,
             Manifest::AISystem(_) => Kind::AISystem,
+            Manifest::Policy(_) => Kind::Policy,
+            Manifest::Group(_) => Kind::Group,
         }
     }
 
@@ -79,6 +96,8 @@ impl Manifest {
             Manifest::Tool(tool) => &tool.id,
             Manifest::DataSource(source) => &source.id,
             Manifest::AISystem(system) => &system.id,
+            Manifest::Policy(policy) => &policy.id,
+            Manifest::Group(group) => &group.id,
         }
     }
 
@@ -89,6 +108,8 @@ impl Manifest {
             Manifest::Tool(tool) => serde_json::to_value(tool),
             Manifest::DataSource(source) => serde_json::to_value(source),
             Manifest::AISystem(system) => serde_json::to_value(system),
+            Manifest::Policy(policy) => serde_json::to_value(policy),
+            Manifest::Group(group) => serde_json::to_value(group),
         };
         // These types hold only strings, numbers, booleans, dates and lists, which always serialise.
         value.unwrap_or(serde_json::Value::Null)
@@ -128,6 +149,75 @@ pub struct Agent {
     /// Controls (ISO/IEC 42001 Annex A, EU AI Act articles) this agent is declared to fall under.
     #[serde(default)]
     pub controls: Vec<String>,
+    /// The group whose combined limits this agent's amount-bearing calls count against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// How the policy gate treats a tainted session for this agent.
+    #[serde(default, skip_serializing_if = "TaintRules::is_default")]
+    pub taint: TaintRules,
+}
+
+/// The built-in exfiltration rules of the policy gate, per agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaintRules {
+    /// An external-egress tool after the session read `confidential` data or took in untrusted content,
+    /// unless the recipient is one the user named.
+    #[serde(default)]
+    pub external_after_sensitive: RuleOutcome,
+    /// An irreversible tool after the session took in untrusted content.
+    #[serde(default)]
+    pub irreversible_after_untrusted: RuleOutcome,
+}
+
+impl TaintRules {
+    pub fn is_default(&self) -> bool {
+        *self == TaintRules::default()
+    }
+}
+
+/// What a built-in rule does when it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleOutcome {
+    #[default]
+    ApprovalRequired,
+    Deny,
+    Off,
+}
+
+/// A user-written Cedar policy (one statement), validated against warrant's schema when applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// The Cedar policy text.
+    pub policy: String,
+}
+
+/// A group of agents whose amount-bearing calls share limits (combined authority).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    pub limits: Vec<GroupLimit>,
+}
+
+/// A ceiling on the total amount the group's agents may move within a rolling window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupLimit {
+    pub id: String,
+    /// The most the group may total within the window, in the tools' amount unit.
+    pub max_total: f64,
+    pub window_hours: u32,
+    /// Only these tools count; all amount-bearing tools when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
 }
 
 /// A tool granted to an agent, with the terms of the grant.
@@ -163,6 +253,12 @@ pub struct Tool {
     /// The third party that supplies the tool, if it is not built in-house.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supplier: Option<String>,
+    /// The argument that names where the tool sends things (an address), for the named-recipient rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_arg: Option<String>,
+    /// The argument that holds an amount, which counts against group limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_arg: Option<String>,
 }
 
 /// A place agents read data from.

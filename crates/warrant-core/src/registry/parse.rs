@@ -97,6 +97,8 @@ fn parse_document(number: usize, value: serde_yaml::Value) -> Result<Option<Mani
         Kind::Tool => typed(body).map(Manifest::Tool),
         Kind::DataSource => typed(body).map(Manifest::DataSource),
         Kind::AISystem => typed(body).map(Manifest::AISystem),
+        Kind::Policy => typed(body).map(Manifest::Policy),
+        Kind::Group => typed(body).map(Manifest::Group),
     };
     typed
         .map(Some)

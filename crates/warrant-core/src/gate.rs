@@ -1,0 +1,400 @@
+//! The policy gate: may this agent call this tool, with these arguments, now? Answers `allow`, `deny` or
+//! `approval_required`, with reasons a reviewer can read.
+//!
+//! The registry compiles into Cedar policies once per registry change ([`Gate::compile`]): one `permit` per tool
+//! grant, the built-in exfiltration rules as `forbid` policies (annotated `@outcome("approval_required")` unless
+//! an agent's settings make them hard denials), a data-source rule per agent, and the users' own policies.
+//! The set is pre-split by agent, so a decision evaluates only the policies that can apply to its agent.
+//! What Cedar cannot see, the gate checks around it: unknown agents and tools, suspended agents (the kill
+//! switch) and group limits on combined authority. Evaluation errors fail closed.
+
+mod compile;
+mod session;
+
+use std::collections::HashMap;
+
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicySet, Request, Schema,
+};
+use serde_json::Value;
+
+use crate::registry::Registry;
+use crate::registry::manifest::{Kind, Manifest, Status, Tool};
+
+pub use crate::gate::compile::check_user_policy;
+pub use crate::gate::session::SessionState;
+
+/// The gate's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Allow,
+    Deny,
+    ApprovalRequired,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allow => "allow",
+            Outcome::Deny => "deny",
+            Outcome::ApprovalRequired => "approval_required",
+        }
+    }
+}
+
+/// One reason for a decision: the rule or policy that decided it and why, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    /// A policy id (`grant:<agent>:<tool>`, `taint:external:<agent>`, a user policy's id) or a built-in check
+    /// (`unknown-agent`, `suspended`, `no-grant`, `group-limit:<group>:<limit>`).
+    pub rule: String,
+    pub text: String,
+}
+
+/// A call that counts against group limits if it goes ahead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupCharge {
+    pub group: String,
+    /// The limits (ids) the amount counts against, with their windows in hours.
+    pub limits: Vec<(String, u32)>,
+    pub amount: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub outcome: Outcome,
+    pub reasons: Vec<Reason>,
+    /// Set when the call moves an amount that group limits count.
+    pub charge: Option<GroupCharge>,
+}
+
+/// One tool call to decide.
+#[derive(Debug, Clone, Copy)]
+pub struct CallRequest<'a> {
+    pub agent: &'a str,
+    pub tool: &'a str,
+    /// The call's arguments (a JSON object; anything else counts as no arguments).
+    pub args: &'a Value,
+    pub session: &'a SessionState,
+}
+
+/// The group limits' current totals, kept by the caller: `(group, limit id, window hours) -> total`.
+pub trait GroupTotals {
+    fn total(&self, group: &str, limit: &str, window_hours: u32) -> f64;
+}
+
+impl<F: Fn(&str, &str, u32) -> f64> GroupTotals for F {
+    fn total(&self, group: &str, limit: &str, window_hours: u32) -> f64 {
+        self(group, limit, window_hours)
+    }
+}
+
+/// The registry compiled for deciding.
+pub struct Gate {
+    registry: Registry,
+    schema: Schema,
+    entities: Entities,
+    /// Per agent: the policies that can apply to it, and what each means.
+    agents: HashMap<String, AgentPolicies>,
+}
+
+struct AgentPolicies {
+    uid: EntityUid,
+    policies: PolicySet,
+    meaning: HashMap<String, PolicyMeaning>,
+}
+
+/// What a policy stands for, for reasons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PolicyMeaning {
+    Grant { tool: String },
+    ExternalAfterSensitive,
+    IrreversibleAfterUntrusted,
+    DataSources { allowed: Vec<String> },
+    User { id: String, reason: Option<String> },
+}
+
+/// Why the registry did not compile: a problem a valid registry cannot have, so it is reported, not hidden.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("policy gate: {0}")]
+pub struct CompileError(pub String);
+
+impl Gate {
+    pub fn compile(registry: &Registry) -> Result<Gate, CompileError> {
+        compile::compile(registry)
+    }
+
+    /// Decide one call. Pure: the caller records the decision and, on `allow`, updates session and totals.
+    pub fn decide(&self, request: &CallRequest<'_>, totals: &dyn GroupTotals) -> Decision {
+        let deny = |rule: &str, text: String| Decision {
+            outcome: Outcome::Deny,
+            reasons: vec![Reason {
+                rule: rule.to_owned(),
+                text,
+            }],
+            charge: None,
+        };
+        let Some(agent) = self.registry.agent(request.agent) else {
+            return deny(
+                "unknown-agent",
+                format!("no agent `{}` in the registry", request.agent),
+            );
+        };
+        let Some(Manifest::Tool(tool)) = self.registry.get(Kind::Tool, request.tool) else {
+            return deny(
+                "unknown-tool",
+                format!("no tool `{}` in the registry", request.tool),
+            );
+        };
+        if agent.status != Status::Active {
+            let status = match agent.status {
+                Status::Suspended => "suspended (kill switch)",
+                Status::Retired => "retired",
+                Status::Proposed => "not yet approved for use (proposed)",
+                Status::Active => "active",
+            };
+            return deny(
+                "agent-status",
+                format!("agent `{}` is {status}; every call is denied", agent.id),
+            );
+        }
+        let Some(policies) = self.agents.get(&agent.id) else {
+            return deny(
+                "no-grant",
+                format!("agent `{}` has no grant for tool `{}`", agent.id, tool.id),
+            );
+        };
+        let context = match self.context(request, tool) {
+            Ok(context) => context,
+            Err(message) => return deny("bad-request", message),
+        };
+        let answer = compile::tool_uid(&tool.id).and_then(|tool_uid| {
+            Request::new(
+                policies.uid.clone(),
+                compile::action_uid()?,
+                tool_uid,
+                context,
+                Some(&self.schema),
+            )
+            .map_err(|error| CompileError(error.to_string()))
+        });
+        let cedar_request = match answer {
+            Ok(cedar_request) => cedar_request,
+            Err(error) => return deny("bad-request", error.to_string()),
+        };
+        let response = Authorizer::new().is_authorized(&cedar_request, &policies.policies, &self.entities);
+        let errors: Vec<String> = response.diagnostics().errors().map(ToString::to_string).collect();
+        if !errors.is_empty() {
+            // An erroring forbid counts as not satisfied in Cedar; a gate must not fail open on it.
+            return deny(
+                "evaluation-error",
+                format!("a policy could not be evaluated: {}", errors.join("; ")),
+            );
+        }
+        let deciding: Vec<&PolicyMeaning> = response
+            .diagnostics()
+            .reason()
+            .filter_map(|id| policies.meaning.get(AsRef::<str>::as_ref(id)))
+            .collect();
+        match response.decision() {
+            CedarDecision::Allow => self.check_group_limits(request, tool, deciding, totals),
+            CedarDecision::Deny if deciding.is_empty() => deny(
+                "no-grant",
+                format!("agent `{}` has no grant for tool `{}`", agent.id, tool.id),
+            ),
+            CedarDecision::Deny => {
+                let approval = response
+                    .diagnostics()
+                    .reason()
+                    .all(|id| policies.policies.annotation(id, "outcome") == Some("approval_required"));
+                let reasons = deciding
+                    .iter()
+                    .map(|meaning| self.reason(meaning, request, tool))
+                    .collect();
+                Decision {
+                    outcome: if approval {
+                        Outcome::ApprovalRequired
+                    } else {
+                        Outcome::Deny
+                    },
+                    reasons,
+                    charge: None,
+                }
+            }
+        }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    fn context(&self, request: &CallRequest<'_>, tool: &Tool) -> Result<Context, String> {
+        let session = request.session;
+        let recipient = tool
+            .recipient_arg
+            .as_ref()
+            .and_then(|arg| request.args.get(arg))
+            .and_then(Value::as_str);
+        let mut context = serde_json::Map::new();
+        context.insert(
+            "session_sensitivity".into(),
+            Value::from(session::level(session.max_sensitivity)),
+        );
+        context.insert(
+            "session_untrusted".into(),
+            Value::Bool(session.untrusted_from.is_some()),
+        );
+        context.insert(
+            "recipient_named".into(),
+            Value::Bool(
+                recipient.is_some_and(|recipient| session.user_named.contains(&recipient.to_lowercase())),
+            ),
+        );
+        if let Some(recipient) = recipient {
+            context.insert("recipient".into(), Value::String(recipient.to_owned()));
+        }
+        if let Some(amount) = amount(tool, request.args) {
+            // Cedar has integers only; amounts are compared in whole units.
+            context.insert("amount".into(), Value::from(amount.round() as i64));
+        }
+        if let Some(source) = request.args.get("source").and_then(Value::as_str) {
+            context.insert("source".into(), Value::String(source.to_owned()));
+        }
+        let action = compile::action_uid().map_err(|error| error.to_string())?;
+        Context::from_json_value(Value::Object(context), Some((&self.schema, &action)))
+            .map_err(|error| format!("the call's context does not fit the schema: {error}"))
+    }
+
+    fn check_group_limits(
+        &self,
+        request: &CallRequest<'_>,
+        tool: &Tool,
+        deciding: Vec<&PolicyMeaning>,
+        totals: &dyn GroupTotals,
+    ) -> Decision {
+        let grant_reasons: Vec<Reason> = deciding
+            .iter()
+            .map(|meaning| self.reason(meaning, request, tool))
+            .collect();
+        let allow = |charge| Decision {
+            outcome: Outcome::Allow,
+            reasons: grant_reasons.clone(),
+            charge,
+        };
+        let (Some(amount), Some(group_id)) = (
+            amount(tool, request.args),
+            self.registry
+                .agent(request.agent)
+                .and_then(|agent| agent.group.as_ref()),
+        ) else {
+            return allow(None);
+        };
+        let Some(Manifest::Group(group)) = self.registry.get(Kind::Group, group_id) else {
+            return allow(None);
+        };
+        let applicable: Vec<_> = group
+            .limits
+            .iter()
+            .filter(|limit| limit.tools.is_empty() || limit.tools.contains(&tool.id))
+            .collect();
+        let charge = GroupCharge {
+            group: group.id.clone(),
+            limits: applicable
+                .iter()
+                .map(|limit| (limit.id.clone(), limit.window_hours))
+                .collect(),
+            amount,
+        };
+        let exceeded: Vec<Reason> = applicable
+            .iter()
+            .filter_map(|limit| {
+                let current = totals.total(&group.id, &limit.id, limit.window_hours);
+                (current + amount > limit.max_total).then(|| Reason {
+                    rule: format!("group-limit:{}:{}", group.id, limit.id),
+                    text: format!(
+                        "group `{}` limit `{}` allows {} per {} h; {} already used, this call adds {}",
+                        group.id, limit.id, limit.max_total, limit.window_hours, current, amount
+                    ),
+                })
+            })
+            .collect();
+        if exceeded.is_empty() {
+            return allow(Some(charge));
+        }
+        Decision {
+            outcome: Outcome::ApprovalRequired,
+            reasons: exceeded,
+            charge: Some(charge),
+        }
+    }
+
+    fn reason(&self, meaning: &PolicyMeaning, request: &CallRequest<'_>, tool: &Tool) -> Reason {
+        let agent = request.agent;
+        let session = request.session;
+        match meaning {
+            PolicyMeaning::Grant { tool } => Reason {
+                rule: format!("grant:{agent}:{tool}"),
+                text: format!("agent `{agent}` holds a grant for tool `{tool}`"),
+            },
+            PolicyMeaning::ExternalAfterSensitive => {
+                let recipient = tool
+                    .recipient_arg
+                    .as_ref()
+                    .and_then(|arg| request.args.get(arg))
+                    .and_then(Value::as_str);
+                let why = match (
+                    &session.untrusted_from,
+                    session.max_sensitivity >= crate::registry::manifest::Sensitivity::Confidential,
+                ) {
+                    (_, true) => format!(
+                        "the session has read {} data",
+                        session::name(session.max_sensitivity)
+                    ),
+                    (Some(source), false) => format!("untrusted content from `{source}` entered the session"),
+                    (None, false) => "the session is tainted".to_owned(),
+                };
+                let to = recipient.map_or_else(
+                    || "and names no recipient the user named".to_owned(),
+                    |recipient| format!("to `{recipient}`, a recipient the user did not name"),
+                );
+                Reason {
+                    rule: format!("taint:external:{agent}"),
+                    text: format!(
+                        "{why}; tool `{}` sends data outside the organisation {to}",
+                        tool.id
+                    ),
+                }
+            }
+            PolicyMeaning::IrreversibleAfterUntrusted => Reason {
+                rule: format!("taint:irreversible:{agent}"),
+                text: format!(
+                    "untrusted content from `{}` entered the session; tool `{}` cannot be undone",
+                    session.untrusted_from.as_deref().unwrap_or("an untrusted source"),
+                    tool.id
+                ),
+            },
+            PolicyMeaning::DataSources { allowed } => Reason {
+                rule: format!("data-sources:{agent}"),
+                text: format!(
+                    "the call reads data source `{}`, which agent `{agent}` is not granted (granted: {})",
+                    request.args.get("source").and_then(Value::as_str).unwrap_or("?"),
+                    if allowed.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        allowed.join(", ")
+                    }
+                ),
+            },
+            PolicyMeaning::User { id, reason } => Reason {
+                rule: id.clone(),
+                text: reason.clone().unwrap_or_else(|| format!("policy `{id}` applies")),
+            },
+        }
+    }
+}
+
+/// The amount a call moves, if its tool names an amount argument and the call gives a number.
+fn amount(tool: &Tool, args: &Value) -> Option<f64> {
+    let value = args.get(tool.amount_arg.as_ref()?)?;
+    value.as_f64().or_else(|| value.as_str()?.parse().ok())
+}

@@ -1,0 +1,283 @@
+//! Compiling the registry into Cedar: the schema, one entity per agent, tool and group, and per agent the
+//! policy set that can apply to it. Policy text is generated from ids that the registry has already checked
+//! (lowercase letters, digits, `-`, `_`, `.`), so it never needs escaping.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use cedar_policy::{
+    Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, PrincipalConstraint,
+    RestrictedExpression, Schema, ValidationMode, Validator,
+};
+
+use crate::gate::session::level;
+use crate::gate::{AgentPolicies, CompileError, Gate, PolicyMeaning};
+use crate::registry::manifest::{Access, Agent, Egress, Kind, Manifest, RuleOutcome};
+use crate::registry::{Registry, sensitivity_ceiling};
+
+const SCHEMA: &str = include_str!("schema.cedarschema");
+
+/// Check one user policy on its own: it parses as a single Cedar policy and validates against the schema.
+/// The error is Cedar's diagnostic, for the manifest error that names the document.
+pub fn check_user_policy(id: &str, text: &str) -> Result<(), String> {
+    let schema = schema().map_err(|error| error.0)?;
+    let policy = Policy::parse(Some(PolicyId::new(id)), text).map_err(|errors| {
+        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        format!("not a Cedar policy: {}", messages.join("; "))
+    })?;
+    let mut set = PolicySet::new();
+    set.add(policy).map_err(|error| error.to_string())?;
+    let result = Validator::new(schema).validate(&set, ValidationMode::default());
+    if result.validation_passed() {
+        return Ok(());
+    }
+    let messages: Vec<String> = result.validation_errors().map(ToString::to_string).collect();
+    Err(format!(
+        "does not validate against warrant's schema: {}",
+        messages.join("; ")
+    ))
+}
+
+pub(crate) fn compile(registry: &Registry) -> Result<Gate, CompileError> {
+    let schema = schema()?;
+    let mut entities = Vec::new();
+    for manifest in registry.list(Kind::Group) {
+        entities.push(Entity::new_no_attrs(uid("Group", manifest.id())?, HashSet::new()));
+    }
+    for manifest in registry.list(Kind::Tool) {
+        if let Manifest::Tool(tool) = manifest {
+            let attributes = HashMap::from([
+                (
+                    "access".to_owned(),
+                    RestrictedExpression::new_string(access_name(tool.access).into()),
+                ),
+                (
+                    "egress".to_owned(),
+                    RestrictedExpression::new_string(egress_name(tool.egress).into()),
+                ),
+                (
+                    "irreversible".to_owned(),
+                    RestrictedExpression::new_bool(tool.irreversible),
+                ),
+                (
+                    "untrusted_output".to_owned(),
+                    RestrictedExpression::new_bool(tool.untrusted_output),
+                ),
+                (
+                    "sensitivity".to_owned(),
+                    RestrictedExpression::new_long(level(tool.sensitivity)),
+                ),
+            ]);
+            entities.push(entity(uid("Tool", &tool.id)?, attributes, HashSet::new())?);
+        }
+    }
+    let user_policies = user_policies(registry)?;
+    let mut agents = HashMap::new();
+    for agent in registry.agents() {
+        let agent_uid = uid("Agent", &agent.id)?;
+        let parents = match &agent.group {
+            Some(group) => HashSet::from([uid("Group", group)?]),
+            None => HashSet::new(),
+        };
+        let attributes = HashMap::from([
+            (
+                "risk_class".to_owned(),
+                RestrictedExpression::new_string(enum_name(&agent.risk_class)),
+            ),
+            (
+                "decision_scope".to_owned(),
+                RestrictedExpression::new_string(enum_name(&agent.decision_scope)),
+            ),
+            (
+                "owner".to_owned(),
+                RestrictedExpression::new_string(agent.owner.clone()),
+            ),
+            (
+                "sensitivity_ceiling".to_owned(),
+                RestrictedExpression::new_long(level(sensitivity_ceiling(registry, agent))),
+            ),
+        ]);
+        entities.push(entity(agent_uid.clone(), attributes, parents)?);
+        agents.insert(
+            agent.id.clone(),
+            agent_policies(agent, agent_uid, &user_policies)?,
+        );
+    }
+    let entities =
+        Entities::from_entities(entities, Some(&schema)).map_err(|error| CompileError(error.to_string()))?;
+    Ok(Gate {
+        registry: registry.clone(),
+        schema,
+        entities,
+        agents,
+    })
+}
+
+/// The generated policies of one agent plus the user policies that can apply to it.
+fn agent_policies(
+    agent: &Agent,
+    agent_uid: EntityUid,
+    user_policies: &[(Policy, Option<EntityUid>, PolicyMeaning)],
+) -> Result<AgentPolicies, CompileError> {
+    let id = &agent.id;
+    let principal = format!("principal == Agent::\"{id}\", action == Action::\"call\"");
+    let mut generated: Vec<(String, String, PolicyMeaning)> = Vec::new();
+    for grant in &agent.tools {
+        generated.push((
+            format!("grant:{id}:{}", grant.tool),
+            format!("permit({principal}, resource == Tool::\"{}\");", grant.tool),
+            PolicyMeaning::Grant {
+                tool: grant.tool.clone(),
+            },
+        ));
+    }
+    let rule = |outcome: RuleOutcome, condition: &str| match outcome {
+        RuleOutcome::Off => None,
+        RuleOutcome::Deny => Some(format!("forbid({principal}, resource) when {{ {condition} }};")),
+        RuleOutcome::ApprovalRequired => Some(format!(
+            "@outcome(\"approval_required\")\nforbid({principal}, resource) when {{ {condition} }};"
+        )),
+    };
+    if let Some(text) = rule(
+        agent.taint.external_after_sensitive,
+        "resource.egress == \"external\" && (context.session_sensitivity >= 2 || context.session_untrusted) \
+         && !context.recipient_named",
+    ) {
+        generated.push((
+            format!("taint:external:{id}"),
+            text,
+            PolicyMeaning::ExternalAfterSensitive,
+        ));
+    }
+    if let Some(text) = rule(
+        agent.taint.irreversible_after_untrusted,
+        "resource.irreversible && context.session_untrusted",
+    ) {
+        generated.push((
+            format!("taint:irreversible:{id}"),
+            text,
+            PolicyMeaning::IrreversibleAfterUntrusted,
+        ));
+    }
+    let allowed: Vec<String> = agent.data_sources.clone();
+    let quoted: Vec<String> = allowed.iter().map(|source| format!("\"{source}\"")).collect();
+    generated.push((
+        format!("data-sources:{id}"),
+        format!(
+            "forbid({principal}, resource) when {{ context has source && ![{}].contains(context.source) }};",
+            quoted.join(", ")
+        ),
+        PolicyMeaning::DataSources { allowed },
+    ));
+
+    let mut policies = PolicySet::new();
+    let mut meaning = HashMap::new();
+    for (policy_id, text, what) in generated {
+        let policy = Policy::parse(Some(PolicyId::new(&policy_id)), &text)
+            .map_err(|error| CompileError(format!("generated policy `{policy_id}`: {error}")))?;
+        policies
+            .add(policy)
+            .map_err(|error| CompileError(error.to_string()))?;
+        meaning.insert(policy_id, what);
+    }
+    for (policy, scope, what) in user_policies {
+        if scope.as_ref().is_none_or(|scope| *scope == agent_uid) {
+            meaning.insert(policy.id().to_string(), what.clone());
+            policies
+                .add(policy.clone())
+                .map_err(|error| CompileError(error.to_string()))?;
+        }
+    }
+    Ok(AgentPolicies {
+        uid: agent_uid,
+        policies,
+        meaning,
+    })
+}
+
+/// The users' policies, each with the one agent it names as principal (if it names exactly one).
+fn user_policies(
+    registry: &Registry,
+) -> Result<Vec<(Policy, Option<EntityUid>, PolicyMeaning)>, CompileError> {
+    let mut policies = Vec::new();
+    for manifest in registry.list(Kind::Policy) {
+        if let Manifest::Policy(user) = manifest {
+            let policy = Policy::parse(Some(PolicyId::new(format!("policy:{}", user.id))), &user.policy)
+                .map_err(|error| CompileError(format!("policy `{}`: {error}", user.id)))?;
+            let scope = match policy.principal_constraint() {
+                PrincipalConstraint::Eq(uid) => Some(uid),
+                _ => None,
+            };
+            let reason = policy
+                .annotation("reason")
+                .map(str::to_owned)
+                .or_else(|| (!user.description.is_empty()).then(|| user.description.clone()));
+            policies.push((
+                policy,
+                scope,
+                PolicyMeaning::User {
+                    id: format!("policy:{}", user.id),
+                    reason,
+                },
+            ));
+        }
+    }
+    Ok(policies)
+}
+
+fn schema() -> Result<Schema, CompileError> {
+    static PARSED: OnceLock<Result<Schema, String>> = OnceLock::new();
+    PARSED
+        .get_or_init(|| {
+            Schema::from_cedarschema_str(SCHEMA)
+                .map(|(schema, _)| schema)
+                .map_err(|error| error.to_string())
+        })
+        .clone()
+        .map_err(CompileError)
+}
+
+pub(crate) fn action_uid() -> Result<EntityUid, CompileError> {
+    uid("Action", "call")
+}
+
+pub(crate) fn tool_uid(id: &str) -> Result<EntityUid, CompileError> {
+    uid("Tool", id)
+}
+
+fn uid(type_name: &str, id: &str) -> Result<EntityUid, CompileError> {
+    let type_name = EntityTypeName::from_str(type_name).map_err(|error| CompileError(error.to_string()))?;
+    Ok(EntityUid::from_type_name_and_id(type_name, EntityId::new(id)))
+}
+
+fn entity(
+    uid: EntityUid,
+    attributes: HashMap<String, RestrictedExpression>,
+    parents: HashSet<EntityUid>,
+) -> Result<Entity, CompileError> {
+    Entity::new(uid, attributes, parents).map_err(|error| CompileError(error.to_string()))
+}
+
+fn access_name(access: Access) -> &'static str {
+    match access {
+        Access::Read => "read",
+        Access::Write => "write",
+        Access::Execute => "execute",
+    }
+}
+
+fn egress_name(egress: Egress) -> &'static str {
+    match egress {
+        Egress::Internal => "internal",
+        Egress::External => "external",
+    }
+}
+
+/// The manifest spelling of a unit enum (`high`, `execute`).
+fn enum_name<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}

@@ -1,0 +1,111 @@
+//! Session taint: what a session has read and taken in so far, which the exfiltration rules look at. A
+//! session's history is the calls the gate allowed in it plus the events ingested with its session id.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::event::{Event, EventKind};
+use crate::registry::Registry;
+use crate::registry::manifest::{Access, Kind, Manifest, Sensitivity};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionState {
+    /// The highest sensitivity of data read in the session.
+    pub max_sensitivity: Sensitivity,
+    /// Where untrusted content first entered the session (a tool or data source id), if it has.
+    pub untrusted_from: Option<String>,
+    /// Recipients the user named at the start of the session, lowercased.
+    pub user_named: BTreeSet<String>,
+    /// Calls and events seen; recipients can only be named before the first.
+    pub history: u64,
+}
+
+impl SessionState {
+    /// Record the recipients the user named, if the session has not started yet. Returns whether they were
+    /// taken: naming recipients halfway through a session would let a prompt injection name its own.
+    pub fn name_recipients<'a>(&mut self, recipients: impl IntoIterator<Item = &'a str>) -> bool {
+        if self.history > 0 {
+            return false;
+        }
+        self.user_named
+            .extend(recipients.into_iter().map(str::to_lowercase));
+        true
+    }
+
+    /// An allowed call of `tool`: a read of its sensitivity, and untrusted content if its output is.
+    pub fn observe_call(&mut self, registry: &Registry, tool: &str) {
+        self.history += 1;
+        if let Some(Manifest::Tool(tool)) = registry.get(Kind::Tool, tool) {
+            if tool.access == Access::Read {
+                self.max_sensitivity = self.max_sensitivity.max(tool.sensitivity);
+            }
+            if tool.untrusted_output && self.untrusted_from.is_none() {
+                self.untrusted_from = Some(tool.id.clone());
+            }
+        }
+    }
+
+    /// An event ingested with this session's id: data access raises the sensitivity read, results of
+    /// untrusted tools taint, and a `session` event may name the user's recipients.
+    pub fn observe_event(&mut self, registry: &Registry, event: &Event) {
+        match event.kind {
+            EventKind::Session => {
+                if let Some(named) = event.attrs.get("user_named").and_then(Value::as_array) {
+                    self.name_recipients(named.iter().filter_map(Value::as_str));
+                }
+                return;
+            }
+            EventKind::DataAccess => {
+                let declared = event
+                    .attrs
+                    .get("sensitivity")
+                    .and_then(|value| serde_json::from_value::<Sensitivity>(value.clone()).ok());
+                let source = event.attrs.get("source").and_then(Value::as_str);
+                let registered = source.and_then(|source| match registry.get(Kind::DataSource, source) {
+                    Some(Manifest::DataSource(source)) => Some(source.sensitivity),
+                    _ => None,
+                });
+                if let Some(sensitivity) = declared.into_iter().chain(registered).max() {
+                    self.max_sensitivity = self.max_sensitivity.max(sensitivity);
+                }
+            }
+            EventKind::ToolResult | EventKind::ToolCall => {
+                if let Some(tool) = event.attrs.get("tool").and_then(Value::as_str)
+                    && let Some(Manifest::Tool(tool)) = registry.get(Kind::Tool, tool)
+                {
+                    if tool.untrusted_output
+                        && event.kind == EventKind::ToolResult
+                        && self.untrusted_from.is_none()
+                    {
+                        self.untrusted_from = Some(tool.id.clone());
+                    }
+                    if tool.access == Access::Read && event.kind == EventKind::ToolResult {
+                        self.max_sensitivity = self.max_sensitivity.max(tool.sensitivity);
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.history += 1;
+    }
+}
+
+/// Sensitivity as the number the Cedar schema uses: 0 public … 3 restricted.
+pub(crate) fn level(sensitivity: Sensitivity) -> i64 {
+    match sensitivity {
+        Sensitivity::Public => 0,
+        Sensitivity::Internal => 1,
+        Sensitivity::Confidential => 2,
+        Sensitivity::Restricted => 3,
+    }
+}
+
+pub(crate) fn name(sensitivity: Sensitivity) -> &'static str {
+    match sensitivity {
+        Sensitivity::Public => "public",
+        Sensitivity::Internal => "internal",
+        Sensitivity::Confidential => "confidential",
+        Sensitivity::Restricted => "restricted",
+    }
+}
