@@ -6,6 +6,7 @@
 mod auth;
 mod error;
 mod extract;
+mod gate;
 mod metrics;
 mod routes;
 
@@ -50,6 +51,8 @@ pub struct AppState {
     pub store: Store,
     pub config: ServerConfig,
     pub metrics: Arc<Metrics>,
+    /// The policy gate's compiled policies, session taint and group ledger.
+    pub gate: Arc<gate::GateRuntime>,
     /// Set only for in-process use by the CLI on a local data directory: requests without a token act as
     /// this principal. Never set by `warrant serve`.
     pub local_principal: Option<Principal>,
@@ -61,6 +64,7 @@ impl AppState {
             store,
             config,
             metrics: Arc::new(Metrics::default()),
+            gate: Arc::new(gate::GateRuntime::default()),
             local_principal: None,
         }
     }

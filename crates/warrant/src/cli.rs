@@ -100,6 +100,26 @@ pub enum Command {
         #[arg(long)]
         key: Option<String>,
     },
+    /// Ask the policy gate whether an agent may call a tool now (the decision is recorded as evidence).
+    Authorize {
+        #[arg(long)]
+        agent: String,
+        #[arg(long)]
+        tool: String,
+        /// The call's arguments as a JSON object.
+        #[arg(long)]
+        args: Option<String>,
+        #[arg(long)]
+        session: Option<String>,
+        /// Recipients the user named at the start of the session (comma-separated; first call only).
+        #[arg(long, value_delimiter = ',')]
+        user_named: Vec<String>,
+    },
+    /// Agents: the kill switch.
+    Agents {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
     /// Erase the personal content of events (by data subject or seq); the log and its proofs stay intact.
     Erase {
         /// Every event whose `attrs.subject` is this data subject.
@@ -157,6 +177,22 @@ pub enum LogCommand {
     },
     /// The public key that verifies checkpoints (signed-note verifier key).
     Key,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Suspend an agent: the gate denies every call it asks for until it is resumed.
+    Suspend {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Resume a suspended agent.
+    Resume {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

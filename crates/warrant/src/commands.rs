@@ -14,7 +14,7 @@ use warrant_server::{AppState, ServerConfig};
 use warrant_store::{DataDirLock, Store, StoreConfig};
 
 use crate::Failure;
-use crate::cli::{Cli, Command, LogCommand, Output, ServeArgs, TokenCommand};
+use crate::cli::{AgentCommand, Cli, Command, LogCommand, Output, ServeArgs, TokenCommand};
 use crate::client::{Client, encode};
 use crate::output::{items, print, table, text};
 
@@ -33,6 +33,28 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         Command::Token {
             command: TokenCommand::Create { role, name },
         } => token_create(cli, &client, role, name),
+        Command::Authorize {
+            agent,
+            tool,
+            args,
+            session,
+            user_named,
+        } => authorize(
+            cli,
+            &client,
+            agent,
+            tool,
+            args.as_deref(),
+            session.as_deref(),
+            user_named,
+        ),
+        Command::Agents { command } => {
+            let (id, status, reason) = match command {
+                AgentCommand::Suspend { id, reason } => (id, "suspended", reason),
+                AgentCommand::Resume { id, reason } => (id, "active", reason),
+            };
+            set_agent_status(cli, &client, id, status, reason)
+        }
         Command::Erase { subject, seq, reason } => {
             erase(cli, &client, subject.as_deref(), seq, reason.as_deref())
         }
@@ -465,6 +487,71 @@ fn erase(
             answer.get("events").and_then(Value::as_array).map_or(0, Vec::len),
             text(answer, "/seq")
         )
+    });
+    Ok(())
+}
+
+fn authorize(
+    cli: &Cli,
+    client: &Client,
+    agent: &str,
+    tool: &str,
+    args: Option<&str>,
+    session: Option<&str>,
+    user_named: &[String],
+) -> Result<(), Failure> {
+    let args: Value = match args {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|error| Failure::Usage(anyhow!("--args is not JSON: {error}")))?,
+        None => json!({}),
+    };
+    if !args.is_object() {
+        return Err(Failure::Usage(anyhow!("--args must be a JSON object")));
+    }
+    let request = json!({"agent": agent, "tool": tool, "args": args, "session": session,
+                         "context": {"user_named": user_named}});
+    let body = serde_json::to_vec(&request).context("encoding request")?;
+    let answer = client.call(Method::POST, "/v1/authorize", Some(("application/json", body)))?;
+    print(cli.output, &answer, |answer| {
+        let mut out = format!(
+            "{} (recorded at seq {})\n",
+            text(answer, "/decision"),
+            text(answer, "/seq")
+        );
+        for reason in answer
+            .get("reasons")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+        {
+            out.push_str(&format!(
+                "  {}: {}\n",
+                text(reason, "/rule"),
+                text(reason, "/text")
+            ));
+        }
+        out
+    });
+    Ok(())
+}
+
+/// The kill switch: change an agent's status through the registry, so the change log records who and why.
+fn set_agent_status(cli: &Cli, client: &Client, id: &str, status: &str, reason: &str) -> Result<(), Failure> {
+    let mut manifest = client.get(&format!("/v1/agents/{}", encode(id)))?;
+    manifest["status"] = json!(status);
+    let body = serde_json::to_vec(&manifest).context("encoding manifest")?;
+    let path = format!("/v1/apply?reason={}", encode(reason));
+    let answer = client.call(Method::POST, &path, Some(("application/json", body)))?;
+    print(cli.output, &answer, |answer| {
+        let changed = answer
+            .get("changes")
+            .and_then(Value::as_array)
+            .is_some_and(|changes| !changes.is_empty());
+        if changed {
+            format!("agent {id} is now {status}\n")
+        } else {
+            format!("agent {id} was already {status}\n")
+        }
     });
     Ok(())
 }

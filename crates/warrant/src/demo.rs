@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
 use axum::http::Method;
-use serde_json::Value;
+use serde_json::{Value, json};
 use warrant_core::registry::manifest::Kind;
 use warrant_core::role::Role;
 use warrant_server::{AppState, ServerConfig};
@@ -102,6 +102,48 @@ async fn build(store: &Store) -> Result<(), Failure> {
         return Err(Failure::Check(anyhow!(
             "the demo's prompt change was not recorded as substantial"
         )));
+    }
+    gate_story(&router).await
+}
+
+/// The policy gate's part of the story: an exfiltration chain held for approval, and money-moving agents
+/// approaching their combined authority.
+async fn gate_story(router: &axum::Router) -> Result<(), Failure> {
+    println!("policy gate:");
+    let session = "support-session-1042";
+    let steps = [
+        json!({"agent": "support-agent", "tool": "crm-read", "session": session,
+            "args": {"customer_id": "c-1042"}, "context": {"user_named": ["anna.berg@northwind-customer.example"]}}),
+        json!({"agent": "support-agent", "tool": "send-email", "session": session,
+            "args": {"to": "anna.berg@northwind-customer.example", "subject": "Your refund"}}),
+        json!({"agent": "support-agent", "tool": "send-email", "session": session,
+            "args": {"to": "records@data-broker.example", "subject": "Customer export"}}),
+        json!({"agent": "payments-agent", "tool": "payment-initiate", "args": {"amount_eur": 22000}}),
+        json!({"agent": "support-agent", "tool": "refund-issue", "args": {"amount_eur": 180}}),
+        json!({"agent": "payments-agent", "tool": "payment-initiate", "args": {"amount_eur": 21000}}),
+        json!({"agent": "payments-agent", "tool": "payment-initiate", "args": {"amount_eur": 9500}}),
+    ];
+    for step in steps {
+        let body = serde_json::to_vec(&step).map_err(|error| Failure::Check(error.into()))?;
+        let (status, bytes) = call_router(
+            router,
+            Method::POST,
+            "/v1/authorize",
+            Some(("application/json", body)),
+        )
+        .await?;
+        let decision = answer(status, &bytes)?;
+        let reason = decision
+            .pointer("/reasons/0/text")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        println!(
+            "  {} -> {} {}: {} ({reason})",
+            step["agent"].as_str().unwrap_or_default(),
+            step["tool"].as_str().unwrap_or_default(),
+            step["args"],
+            decision["decision"].as_str().unwrap_or_default(),
+        );
     }
     Ok(())
 }

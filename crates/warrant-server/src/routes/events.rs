@@ -50,7 +50,16 @@ pub async fn append(State(state): State<AppState>, caller: Caller, Body(body): B
         };
         return Err(ApiError::bad_request("invalid_event", message).with_details(Value::Array(details)));
     }
+    let session_events: Vec<Event> = events
+        .iter()
+        .filter(|event| event.session.is_some())
+        .cloned()
+        .collect();
     let appended = state.store.append(events, chrono::Utc::now()).await?;
+    // Only once stored does an event count toward its session's taint.
+    state
+        .gate
+        .observe_events(&state.store.registry(), &session_events);
     let duplicates = appended.iter().filter(|appended| appended.duplicate).count();
     state
         .metrics

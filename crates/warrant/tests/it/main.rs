@@ -9,6 +9,7 @@
 )]
 
 mod auth;
+mod authorize;
 mod crash;
 mod erase;
 mod events;

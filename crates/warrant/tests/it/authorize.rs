@@ -1,0 +1,129 @@
+//! The policy gate over HTTP and the CLI: decisions as evidence, the kill switch, and request validation.
+//! The rules themselves are tested as a table in warrant-core.
+
+use serde_json::json;
+
+use crate::support::{BASE_REGISTRY, Scratch, Server, assert_error, local};
+
+#[test]
+fn every_decision_is_a_policy_decision_event_that_verifies() {
+    let scratch = Scratch::new();
+    let registry = scratch.file("registry.yaml", BASE_REGISTRY);
+    local(&scratch.data(), &["apply", "-f", &registry]).expect_code(0);
+    let server = Server::start(&scratch.data(), &["--checkpoint-interval-ms", "50"]);
+    let admin = server.admin().to_owned();
+    let agent = server.token("helper-runtime", "agent");
+
+    let ask = |tool: &str| {
+        server.post_json(
+            "/v1/authorize",
+            &agent,
+            &json!({"agent": "helper-agent", "tool": tool, "session": "s-1", "args": {"customer_id": "c-7"}}),
+        )
+    };
+    let (status, allowed) = ask("crm-read");
+    assert_eq!(status, 200, "{allowed}");
+    assert_eq!(allowed["decision"], json!("allow"), "{allowed}");
+    let (status, denied) = ask("crm-update");
+    assert_eq!(status, 200, "{denied}");
+    assert_eq!(denied["decision"], json!("deny"), "{denied}");
+    assert_eq!(denied["reasons"][0]["rule"], json!("no-grant"), "{denied}");
+
+    let seq = denied["seq"].as_u64().expect("a seq");
+    server.wait_for_checkpoint(&admin, seq + 1);
+    let record = server.get_ok(&format!("/v1/events/{seq}"), &admin);
+    assert_eq!(record["event"]["kind"], json!("policy_decision"), "{record}");
+    assert_eq!(record["event"]["attrs"]["decision"], json!("deny"), "{record}");
+    assert_eq!(record["event"]["session"], json!("s-1"), "{record}");
+    assert_eq!(
+        record["content"]["args"],
+        json!({"customer_id": "c-7"}),
+        "arguments are content: {record}"
+    );
+    assert!(
+        record["event"]["content"]["args"]
+            .as_str()
+            .is_some_and(|digest| digest.starts_with("sha256:")),
+        "{record}"
+    );
+
+    // Deciding is for agents (and admins); readers may not ask.
+    let reader = server.token("reader", "auditor");
+    let (status, refused) = server.post_json(
+        "/v1/authorize",
+        &reader,
+        &json!({"agent": "helper-agent", "tool": "crm-read"}),
+    );
+    assert_eq!(status, 403, "{refused}");
+    let (status, malformed) = server.post_json("/v1/authorize", &agent, &json!({"agent": "helper-agent"}));
+    assert_eq!(status, 400, "{malformed}");
+    assert_error(&malformed, "malformed_json");
+    server.kill();
+    local(&scratch.data(), &["verify"]).expect_code(0);
+}
+
+#[test]
+fn a_suspended_agent_is_denied_every_call_and_the_suspension_is_a_change() {
+    let scratch = Scratch::new();
+    let registry = scratch.file("registry.yaml", BASE_REGISTRY);
+    let data = scratch.data();
+    local(&data, &["apply", "-f", &registry]).expect_code(0);
+    let ask = || {
+        local(
+            &data,
+            &[
+                "-o",
+                "json",
+                "authorize",
+                "--agent",
+                "helper-agent",
+                "--tool",
+                "crm-read",
+            ],
+        )
+        .expect_code(0)
+        .json()
+    };
+    assert_eq!(ask()["decision"], json!("allow"));
+
+    local(
+        &data,
+        &[
+            "agents",
+            "suspend",
+            "helper-agent",
+            "--reason",
+            "answers went off-script",
+        ],
+    )
+    .expect_code(0);
+    let decision = ask();
+    assert_eq!(decision["decision"], json!("deny"), "{decision}");
+    assert_eq!(
+        decision["reasons"][0]["rule"],
+        json!("agent-status"),
+        "{decision}"
+    );
+    let changes = local(&data, &["-o", "json", "changes", "--agent", "helper-agent"])
+        .expect_code(0)
+        .json();
+    let last = changes["items"]
+        .as_array()
+        .and_then(|items| items.last())
+        .expect("a change")
+        .clone();
+    assert_eq!(
+        last["attrs"]["reason"],
+        json!("answers went off-script"),
+        "{last}"
+    );
+    assert!(last["attrs"]["diff"].to_string().contains("suspended"), "{last}");
+
+    local(
+        &data,
+        &["agents", "resume", "helper-agent", "--reason", "prompt fixed"],
+    )
+    .expect_code(0);
+    assert_eq!(ask()["decision"], json!("allow"));
+    local(&data, &["verify"]).expect_code(0);
+}
