@@ -538,7 +538,12 @@ fn authorize(
 /// The kill switch: change an agent's status through the registry, so the change log records who and why.
 fn set_agent_status(cli: &Cli, client: &Client, id: &str, status: &str, reason: &str) -> Result<(), Failure> {
     let mut manifest = client.get(&format!("/v1/agents/{}", encode(id)))?;
-    manifest["status"] = json!(status);
+    let Some(fields) = manifest.as_object_mut() else {
+        return Err(Failure::Check(anyhow!(
+            "the server's answer for agent {id} is not a manifest"
+        )));
+    };
+    fields.insert("status".into(), json!(status));
     let body = serde_json::to_vec(&manifest).context("encoding manifest")?;
     let path = format!("/v1/apply?reason={}", encode(reason));
     let answer = client.call(Method::POST, &path, Some(("application/json", body)))?;

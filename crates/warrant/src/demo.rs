@@ -139,10 +139,13 @@ async fn gate_story(router: &axum::Router) -> Result<(), Failure> {
             .unwrap_or_default();
         println!(
             "  {} -> {} {}: {} ({reason})",
-            step["agent"].as_str().unwrap_or_default(),
-            step["tool"].as_str().unwrap_or_default(),
-            step["args"],
-            decision["decision"].as_str().unwrap_or_default(),
+            step.get("agent").and_then(Value::as_str).unwrap_or_default(),
+            step.get("tool").and_then(Value::as_str).unwrap_or_default(),
+            step.get("args").unwrap_or(&Value::Null),
+            decision
+                .get("decision")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
         );
     }
     Ok(())
