@@ -196,6 +196,7 @@ fn the_openapi_document_describes_every_route_and_system_endpoints_need_no_token
         ("post", "/v1/events"),
         ("get", "/v1/events/{seq}"),
         ("post", "/v1/erase"),
+        ("post", "/v1/authorize"),
         ("get", "/v1/log/checkpoint"),
         ("get", "/v1/log/checkpoints"),
         ("get", "/v1/log/key"),
