@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::registry::diff::{FieldChange, diff};
-use crate::registry::manifest::{Access, Agent, Kind, Manifest, Sensitivity};
+use crate::registry::manifest::{Access, Agent, DecisionScope, Kind, Manifest, Sensitivity};
 use crate::registry::parse::{ManifestError, parse_manifests};
 
 /// The current state of the registry. Cheap to query; rebuilt by the store from its rows.
@@ -353,16 +353,11 @@ fn substantial_reasons(
                     display_opt(&new.prompt_version)
                 ));
             }
-            if old.model != new.model {
-                reasons.push(format!(
-                    "model changed from {} to {}",
-                    display_opt(&old.model),
-                    display_opt(&new.model)
-                ));
-            }
-            if old.decision_scope < new.decision_scope {
-                reasons.push("decision scope raised from recommend to execute".into());
-            }
+            model_and_scope(
+                &mut reasons,
+                (&old.model, &new.model),
+                (old.decision_scope, new.decision_scope),
+            );
             for grant in &new.tools {
                 match old.tools.iter().find(|previous| previous.tool == grant.tool) {
                     None => reasons.push(format!("new tool grant `{}`", grant.tool)),
@@ -415,20 +410,33 @@ fn substantial_reasons(
             ));
         }
         (Some(Manifest::AISystem(old)), Manifest::AISystem(new)) => {
-            if old.model != new.model {
-                reasons.push(format!(
-                    "model changed from {} to {}",
-                    display_opt(&old.model),
-                    display_opt(&new.model)
-                ));
-            }
-            if old.decision_scope < new.decision_scope {
-                reasons.push("decision scope raised from recommend to execute".into());
-            }
+            model_and_scope(
+                &mut reasons,
+                (&old.model, &new.model),
+                (old.decision_scope, new.decision_scope),
+            );
         }
         _ => {}
     }
     reasons
+}
+
+/// The reasons agents and other AI systems share: a different model, or a scope raised to `execute`.
+fn model_and_scope(
+    reasons: &mut Vec<String>,
+    (old_model, new_model): (&Option<String>, &Option<String>),
+    (old_scope, new_scope): (DecisionScope, DecisionScope),
+) {
+    if old_model != new_model {
+        reasons.push(format!(
+            "model changed from {} to {}",
+            display_opt(old_model),
+            display_opt(new_model)
+        ));
+    }
+    if old_scope < new_scope {
+        reasons.push("decision scope raised from recommend to execute".into());
+    }
 }
 
 /// The highest sensitivity an agent can reach, through its data sources or the tools it is granted.

@@ -428,14 +428,7 @@ fn log(cli: &Cli, client: &Client, command: &LogCommand) -> Result<(), Failure> 
                     text(answer, "/leaf_hash"),
                     text(answer, "/root")
                 );
-                for hash in answer
-                    .get("proof")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[])
-                {
-                    out.push_str(&format!("  {}\n", hash.as_str().unwrap_or_default()));
-                }
+                out.push_str(&proof_lines(answer));
                 out
             });
         }
@@ -447,14 +440,7 @@ fn log(cli: &Cli, client: &Client, command: &LogCommand) -> Result<(), Failure> 
                     text(answer, "/from"),
                     text(answer, "/to")
                 );
-                for hash in answer
-                    .get("proof")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[])
-                {
-                    out.push_str(&format!("  {}\n", hash.as_str().unwrap_or_default()));
-                }
+                out.push_str(&proof_lines(answer));
                 out
             });
         }
@@ -559,6 +545,19 @@ fn set_agent_status(cli: &Cli, client: &Client, id: &str, status: &str, reason: 
         }
     });
     Ok(())
+}
+
+/// A proof's hashes, one indented line each.
+fn proof_lines(answer: &Value) -> String {
+    let hashes = answer
+        .get("proof")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    hashes
+        .iter()
+        .map(|hash| format!("  {}\n", hash.as_str().unwrap_or_default()))
+        .collect()
 }
 
 fn token_create(cli: &Cli, client: &Client, role: &str, name: &str) -> Result<(), Failure> {
