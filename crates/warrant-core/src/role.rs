@@ -39,6 +39,12 @@ impl Role {
         self == Role::Admin
     }
 
+    /// May approve or deny what the policy gate held for a human. Never an agent: an agent must not approve
+    /// its own calls.
+    pub fn can_decide_approvals(self) -> bool {
+        matches!(self, Role::Approver | Role::Admin)
+    }
+
     /// May append activity events to the log.
     pub fn can_write_events(self) -> bool {
         matches!(self, Role::Agent | Role::Admin)

@@ -33,6 +33,19 @@ impl Caller {
         self.require(self.role().can_administer(), "change the registry or tokens")
     }
 
+    /// Approve or deny held calls.
+    pub fn require_approver(&self) -> Result<(), ApiError> {
+        self.require(self.role().can_decide_approvals(), "decide approvals")
+    }
+
+    /// Read an approval: readers, and agents (who poll for the decision on their own calls).
+    pub fn require_approval_reader(&self) -> Result<(), ApiError> {
+        self.require(
+            self.role().can_read() || self.role() == Role::Agent,
+            "read approvals",
+        )
+    }
+
     /// Append events to the evidence log.
     pub fn require_event_writer(&self) -> Result<(), ApiError> {
         self.require(self.role().can_write_events(), "write events")

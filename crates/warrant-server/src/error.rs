@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use warrant_store::StoreError;
+use warrant_store::{ApprovalError, StoreError};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -57,6 +57,8 @@ impl From<StoreError> for ApiError {
             StoreError::TokenNameTaken(_) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
             }
+            StoreError::Approval(ApprovalError::NotFound(_)) => ApiError::not_found(error.to_string()),
+            StoreError::Approval(_) => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
             StoreError::WriterStopped => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

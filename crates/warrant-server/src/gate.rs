@@ -102,6 +102,27 @@ impl GateRuntime {
         decision
     }
 
+    /// A held call that goes ahead on a human's approval counts like an allowed one.
+    pub fn observe_approved(
+        &self,
+        gate: &Gate,
+        call: &GateCall<'_>,
+        charge: Option<&GroupCharge>,
+        now: DateTime<Utc>,
+    ) {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(id) = call.session {
+            state
+                .sessions
+                .entry(id.to_owned())
+                .or_default()
+                .observe_call(gate.registry(), call.tool);
+        }
+        if let Some(charge) = charge {
+            record_charge(&mut state.ledger, charge, now);
+        }
+    }
+
     /// Events ingested with a session id feed that session's taint.
     pub fn observe_events(&self, registry: &Registry, events: &[Event]) {
         if events.iter().all(|event| event.session.is_none()) {

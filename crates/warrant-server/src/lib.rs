@@ -33,6 +33,8 @@ pub struct ServerConfig {
     pub checkpoint_interval: Duration,
     /// How often content past its retention period is erased.
     pub retention_interval: Duration,
+    /// How long an approval asked for by the gate stays open.
+    pub approval_ttl: Duration,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +43,7 @@ impl Default for ServerConfig {
             body_limit: 64 * 1024 * 1024,
             checkpoint_interval: Duration::from_secs(1),
             retention_interval: Duration::from_secs(3600),
+            approval_ttl: Duration::from_secs(3600),
         }
     }
 }

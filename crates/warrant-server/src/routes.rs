@@ -1,5 +1,6 @@
 //! The route table. Each module owns the handlers and wire types of one area of the API.
 
+mod approvals;
 mod authorize;
 mod erase;
 mod events;
@@ -31,6 +32,10 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/events/{seq}", get(events::get_one))
         .route("/v1/erase", post(erase::erase))
         .route("/v1/authorize", post(authorize::authorize))
+        .route("/v1/approvals", get(approvals::list))
+        .route("/v1/approvals/{id}", get(approvals::get_one))
+        .route("/v1/approvals/{id}/approve", post(approvals::approve))
+        .route("/v1/approvals/{id}/deny", post(approvals::deny))
         .route("/v1/log/checkpoint", get(log::checkpoint))
         .route("/v1/log/checkpoints", get(log::checkpoints))
         .route("/v1/log/key", get(log::key))

@@ -7,6 +7,7 @@
 //!
 //! Only SQLite exists today; a PostgreSQL backend will sit behind the same methods.
 
+mod approvals;
 mod entry;
 mod keys;
 mod lock;
@@ -28,6 +29,7 @@ use warrant_core::registry::parse::ManifestError;
 use warrant_core::registry::{DeleteError, PlannedChange, Registry};
 use warrant_core::role::Role;
 
+pub use crate::approvals::{Approval, ApprovalError, ApprovalStatus, NewApproval, args_hash};
 pub use crate::entry::{StoredEvent, content_digest};
 pub use crate::lock::{DataDirLock, LockError};
 pub use crate::read::{ChangeFilter, Checkpoint, ProofRequestError};
@@ -58,6 +60,8 @@ pub enum StoreError {
     Damaged(String),
     #[error("the write was not committed: {0}")]
     NotCommitted(String),
+    #[error(transparent)]
+    Approval(#[from] ApprovalError),
     #[error("a token named `{0}` already exists")]
     TokenNameTaken(String),
 }
@@ -271,6 +275,45 @@ impl Store {
         response.await.map_err(|_| StoreError::WriterStopped)?
     }
 
+    /// Record a gate decision: its `policy_decision` event, the approval it asks for (if any) and the approval it
+    /// uses up (if any), in one transaction. Returns the event's seq. Using an approval fails with
+    /// [`ApprovalError::Raced`] if it is no longer approved and unused, and then nothing is written.
+    pub async fn record_decision(
+        &self,
+        event: Event,
+        approval: Option<NewApproval>,
+        consume: Option<String>,
+    ) -> Result<u64, StoreError> {
+        let time = event.time;
+        let event = entry::prepare_single(event, &time)?;
+        let (reply, response) = tokio::sync::oneshot::channel();
+        self.send(Request::RecordDecision {
+            event: Box::new(event),
+            approval: approval.map(Box::new),
+            consume,
+            now: time,
+            reply,
+        })?;
+        response.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Approve or deny a pending approval, recording an `approval` event.
+    pub async fn decide_approval(
+        &self,
+        id: String,
+        approve: bool,
+        context: ChangeContext,
+    ) -> Result<Approval, StoreError> {
+        let (reply, response) = tokio::sync::oneshot::channel();
+        self.send(Request::DecideApproval {
+            id,
+            approve,
+            context,
+            reply,
+        })?;
+        response.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
     /// Sign a checkpoint of the current tree if it grew since the last one. Returns the latest checkpoint.
     pub async fn checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
         let (reply, response) = tokio::sync::oneshot::channel();
@@ -385,6 +428,11 @@ fn spawn_wal_checkpointer(dir: &Path, shared: std::sync::Weak<Shared>) -> Result
             source,
         })?;
     Ok(())
+}
+
+/// A fresh random identifier: `prefix` and 128 random bits in hex.
+pub fn random_id(prefix: &str) -> Result<String, StoreError> {
+    Ok(format!("{prefix}{}", hex::encode(keys::random_bytes::<16>()?)))
 }
 
 /// Open a connection with the settings every connection needs. WAL lets readers run beside the one writer;

@@ -75,6 +75,27 @@ const MIGRATIONS: &[&str] = &[
         created TEXT NOT NULL
     );
     ",
+    // 2: human approvals asked for by the policy gate.
+    "
+    CREATE TABLE approvals (
+        id TEXT PRIMARY KEY,
+        agent TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        session TEXT,
+        args_hash TEXT NOT NULL,
+        reasons TEXT NOT NULL,
+        status TEXT NOT NULL,
+        requested_seq BIGINT NOT NULL,
+        requested_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        decided_by TEXT,
+        decided_at TEXT,
+        decision_reason TEXT,
+        decided_seq BIGINT,
+        used_seq BIGINT
+    );
+    CREATE INDEX approvals_by_status ON approvals (status, requested_at);
+    ",
 ];
 
 /// Bring the database to the latest schema.

@@ -21,6 +21,7 @@ use warrant_core::role::Role;
 use warrant_log::frontier::{Frontier, Subtree};
 use warrant_log::note::sign_note;
 
+use crate::approvals::{Approval, ApprovalError, ApprovalStatus, NewApproval, stamp};
 use crate::entry::{Prepared, prepare_single};
 use crate::keys::{LogIdentity, new_token_secret, token_hash};
 use crate::read::{Checkpoint, latest_checkpoint};
@@ -56,6 +57,19 @@ pub(crate) enum Request {
         name: String,
         role: Role,
         reply: oneshot::Sender<Result<NewToken, StoreError>>,
+    },
+    RecordDecision {
+        event: Box<Prepared>,
+        approval: Option<Box<NewApproval>>,
+        consume: Option<String>,
+        now: DateTime<Utc>,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
+    DecideApproval {
+        id: String,
+        approve: bool,
+        context: ChangeContext,
+        reply: oneshot::Sender<Result<Approval, StoreError>>,
     },
     Erase {
         target: ErasureTarget,
@@ -159,6 +173,28 @@ impl Writer {
                 reply,
             } => {
                 let _ = reply.send(self.erase(target, &context));
+            }
+            Request::RecordDecision {
+                event,
+                approval,
+                consume,
+                now,
+                reply,
+            } => {
+                let _ = reply.send(self.record_decision(
+                    *event,
+                    approval.map(|approval| *approval),
+                    consume,
+                    now,
+                ));
+            }
+            Request::DecideApproval {
+                id,
+                approve,
+                context,
+                reply,
+            } => {
+                let _ = reply.send(self.decide_approval(&id, approve, &context));
             }
             Request::CreateToken { name, role, reply } => {
                 let result = self.create_token(&name, role);
@@ -380,6 +416,125 @@ impl Writer {
             fields,
             seq,
         })
+    }
+
+    fn record_decision(
+        &mut self,
+        event: Prepared,
+        approval: Option<NewApproval>,
+        consume: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut frontier = self.frontier.clone();
+        let mut tiles = Vec::new();
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut seen = HashMap::new();
+        let seq = append_events(&transaction, &mut frontier, &mut tiles, &mut seen, &[event])?
+            .first()
+            .map(|appended| appended.seq)
+            .ok_or_else(|| StoreError::Damaged("decision not appended".into()))?;
+        if let Some(id) = consume {
+            let used = transaction.execute(
+                "UPDATE approvals SET status = 'used', used_seq = ?1
+                 WHERE id = ?2 AND status = 'approved' AND used_seq IS NULL AND expires_at > ?3",
+                (seq, &id, stamp(&now)),
+            )?;
+            if used == 0 {
+                return Err(ApprovalError::Raced(id).into());
+            }
+        }
+        if let Some(approval) = approval {
+            transaction.execute(
+                "INSERT INTO approvals (id, agent, tool, session, args_hash, reasons, status, requested_seq,
+                 requested_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9)",
+                (
+                    &approval.id,
+                    &approval.agent,
+                    &approval.tool,
+                    &approval.session,
+                    &approval.args_hash,
+                    approval.reasons.to_string(),
+                    seq,
+                    stamp(&approval.requested_at),
+                    stamp(&approval.expires_at),
+                ),
+            )?;
+        }
+        store_tiles(&transaction, &tiles)?;
+        transaction.commit()?;
+        self.publish_tree(frontier, tiles);
+        Ok(seq)
+    }
+
+    fn decide_approval(
+        &mut self,
+        id: &str,
+        approve: bool,
+        context: &ChangeContext,
+    ) -> Result<Approval, StoreError> {
+        let current = crate::approvals::load(&self.connection, id, context.time)?
+            .ok_or_else(|| ApprovalError::NotFound(id.to_owned()))?;
+        if current.status != ApprovalStatus::Pending {
+            return Err(ApprovalError::NotPending {
+                id: id.to_owned(),
+                status: current.status.as_str(),
+            }
+            .into());
+        }
+        let decision = if approve { "approved" } else { "denied" };
+        let latency_ms = chrono::DateTime::parse_from_rfc3339(&current.requested_at).map_or(0, |requested| {
+            (context.time - requested.with_timezone(&Utc))
+                .num_milliseconds()
+                .max(0)
+        });
+        let mut attrs = serde_json::Map::new();
+        attrs.insert("approval_id".into(), id.into());
+        attrs.insert("tool".into(), current.tool.clone().into());
+        attrs.insert("decision".into(), decision.into());
+        attrs.insert("approver".into(), context.actor.clone().into());
+        attrs.insert("latency_ms".into(), latency_ms.into());
+        attrs.insert("requested_seq".into(), current.requested_seq.into());
+        if let Some(reason) = &context.reason {
+            attrs.insert("reason".into(), reason.clone().into());
+        }
+        let event = Event {
+            id: None,
+            time: context.time,
+            agent: Some(current.agent.clone()),
+            kind: warrant_core::event::EventKind::Approval,
+            trace_id: None,
+            span_id: None,
+            parent_span_id: None,
+            session: current.session.clone(),
+            attrs,
+            content: serde_json::Map::new(),
+        };
+        let event = prepare_single(event, &context.time)?;
+        let mut frontier = self.frontier.clone();
+        let mut tiles = Vec::new();
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut seen = HashMap::new();
+        let seq = append_events(&transaction, &mut frontier, &mut tiles, &mut seen, &[event])?
+            .first()
+            .map(|appended| appended.seq)
+            .ok_or_else(|| StoreError::Damaged("approval decision not appended".into()))?;
+        let updated = transaction.execute(
+            "UPDATE approvals SET status = ?1, decided_by = ?2, decided_at = ?3, decision_reason = ?4, decided_seq = ?5
+             WHERE id = ?6 AND status = 'pending'",
+            (decision, &context.actor, stamp(&context.time), &context.reason, seq, id),
+        )?;
+        if updated == 0 {
+            return Err(ApprovalError::Raced(id.to_owned()).into());
+        }
+        store_tiles(&transaction, &tiles)?;
+        transaction.commit()?;
+        self.publish_tree(frontier, tiles);
+        crate::approvals::load(&self.connection, id, context.time)?
+            .ok_or_else(|| ApprovalError::NotFound(id.to_owned()).into())
     }
 
     fn create_token(&mut self, name: &str, role: Role) -> Result<NewToken, StoreError> {

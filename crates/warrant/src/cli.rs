@@ -114,6 +114,14 @@ pub enum Command {
         /// Recipients the user named at the start of the session (comma-separated; first call only).
         #[arg(long, value_delimiter = ',')]
         user_named: Vec<String>,
+        /// Re-ask a held call with the approval a human granted for it.
+        #[arg(long)]
+        approval_id: Option<String>,
+    },
+    /// Calls the policy gate held for a human decision.
+    Approvals {
+        #[command(subcommand)]
+        command: ApprovalCommand,
     },
     /// Agents: the kill switch.
     Agents {
@@ -149,6 +157,9 @@ pub struct ServeArgs {
     /// Milliseconds between checkpoints while there are new events.
     #[arg(long, default_value_t = 1000)]
     pub checkpoint_interval_ms: u64,
+    /// Seconds an approval asked for by the policy gate stays open.
+    #[arg(long, default_value_t = 3600)]
+    pub approval_ttl_s: u64,
     /// Seconds between retention sweeps (content past its retention period is erased).
     #[arg(long, default_value_t = 3600)]
     pub retention_interval_s: u64,
@@ -177,6 +188,26 @@ pub enum LogCommand {
     },
     /// The public key that verifies checkpoints (signed-note verifier key).
     Key,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalCommand {
+    /// List approvals, newest first.
+    List {
+        /// pending, approved, denied, used or expired.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    Approve {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    Deny {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,7 +14,7 @@ use warrant_server::{AppState, ServerConfig};
 use warrant_store::{DataDirLock, Store, StoreConfig};
 
 use crate::Failure;
-use crate::cli::{AgentCommand, Cli, Command, LogCommand, Output, ServeArgs, TokenCommand};
+use crate::cli::{AgentCommand, ApprovalCommand, Cli, Command, LogCommand, Output, ServeArgs, TokenCommand};
 use crate::client::{Client, encode};
 use crate::output::{items, print, table, text};
 
@@ -39,15 +39,19 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
             args,
             session,
             user_named,
-        } => authorize(
-            cli,
-            &client,
-            agent,
-            tool,
-            args.as_deref(),
-            session.as_deref(),
-            user_named,
-        ),
+            approval_id,
+        } => {
+            let call = AuthorizeCall {
+                agent,
+                tool,
+                args: args.as_deref(),
+                session: session.as_deref(),
+                user_named,
+                approval_id: approval_id.as_deref(),
+            };
+            authorize(cli, &client, &call)
+        }
+        Command::Approvals { command } => approvals(cli, &client, command),
         Command::Agents { command } => {
             let (id, status, reason) = match command {
                 AgentCommand::Suspend { id, reason } => (id, "suspended", reason),
@@ -477,15 +481,25 @@ fn erase(
     Ok(())
 }
 
-fn authorize(
-    cli: &Cli,
-    client: &Client,
-    agent: &str,
-    tool: &str,
-    args: Option<&str>,
-    session: Option<&str>,
-    user_named: &[String],
-) -> Result<(), Failure> {
+/// One `warrant authorize` invocation.
+struct AuthorizeCall<'a> {
+    agent: &'a str,
+    tool: &'a str,
+    args: Option<&'a str>,
+    session: Option<&'a str>,
+    user_named: &'a [String],
+    approval_id: Option<&'a str>,
+}
+
+fn authorize(cli: &Cli, client: &Client, call: &AuthorizeCall<'_>) -> Result<(), Failure> {
+    let AuthorizeCall {
+        agent,
+        tool,
+        args,
+        session,
+        user_named,
+        approval_id,
+    } = *call;
     let args: Value = match args {
         Some(text) => serde_json::from_str(text)
             .map_err(|error| Failure::Usage(anyhow!("--args is not JSON: {error}")))?,
@@ -495,7 +509,7 @@ fn authorize(
         return Err(Failure::Usage(anyhow!("--args must be a JSON object")));
     }
     let request = json!({"agent": agent, "tool": tool, "args": args, "session": session,
-                         "context": {"user_named": user_named}});
+                         "approval_id": approval_id, "context": {"user_named": user_named}});
     let body = serde_json::to_vec(&request).context("encoding request")?;
     let answer = client.call(Method::POST, "/v1/authorize", Some(("application/json", body)))?;
     print(cli.output, &answer, |answer| {
@@ -517,6 +531,55 @@ fn authorize(
             ));
         }
         out
+    });
+    Ok(())
+}
+
+fn approvals(cli: &Cli, client: &Client, command: &ApprovalCommand) -> Result<(), Failure> {
+    let (id, verb, reason) = match command {
+        ApprovalCommand::List { status } => {
+            let path = match status {
+                Some(status) => format!("/v1/approvals?status={}", encode(status)),
+                None => "/v1/approvals".to_owned(),
+            };
+            let answer = client.get(&path)?;
+            print(cli.output, &answer, |answer| {
+                let rows = items(answer)
+                    .iter()
+                    .map(|approval| {
+                        vec![
+                            text(approval, "/id"),
+                            text(approval, "/status"),
+                            text(approval, "/agent"),
+                            text(approval, "/tool"),
+                            text(approval, "/requested_at"),
+                            text(approval, "/expires_at"),
+                            text(approval, "/reasons/0/text"),
+                        ]
+                    })
+                    .collect();
+                table(
+                    &["id", "status", "agent", "tool", "requested", "expires", "why"],
+                    rows,
+                )
+            });
+            return Ok(());
+        }
+        ApprovalCommand::Approve { id, reason } => (id, "approve", reason.as_deref()),
+        ApprovalCommand::Deny { id, reason } => (id, "deny", Some(reason.as_str())),
+    };
+    let body = serde_json::to_vec(&json!({"reason": reason})).context("encoding request")?;
+    let answer = client.call(
+        Method::POST,
+        &format!("/v1/approvals/{}/{verb}", encode(id)),
+        Some(("application/json", body)),
+    )?;
+    print(cli.output, &answer, |answer| {
+        format!(
+            "approval {} is {}\n",
+            text(answer, "/id"),
+            text(answer, "/status")
+        )
     });
     Ok(())
 }
@@ -682,6 +745,7 @@ pub async fn serve_store(cli: &Cli, args: &ServeArgs, store: Store) -> Result<()
         body_limit: args.body_limit,
         checkpoint_interval: std::time::Duration::from_millis(args.checkpoint_interval_ms.max(10)),
         retention_interval: std::time::Duration::from_secs(args.retention_interval_s.max(1)),
+        approval_ttl: std::time::Duration::from_secs(args.approval_ttl_s.max(1)),
     };
     println!("warrant listening on {url} (data {})", cli.data.display());
     let state = AppState::new(store, config);

@@ -1,11 +1,15 @@
 //! `POST /v1/authorize`: the policy gate over HTTP. Every decision, whatever it is, becomes a
 //! `policy_decision` event in the evidence log (the arguments as content, committed by digest) before the
-//! answer goes out.
+//! answer goes out. A call held for a human creates an approval bound to the exact arguments; the agent asks
+//! again with its `approval_id` and is allowed once, for those arguments, before the approval expires.
 
 use axum::extract::State;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use warrant_core::event::{Event, EventKind};
+use warrant_core::gate::{Decision, Outcome, Reason};
+use warrant_store::{ApprovalError, ApprovalStatus, NewApproval, StoreError, args_hash, random_id};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -21,6 +25,8 @@ pub struct AuthorizeRequest {
     #[serde(default)]
     args: Option<Map<String, Value>>,
     session: Option<String>,
+    /// The approval a human granted for this exact call, when re-asking after `approval_required`.
+    approval_id: Option<String>,
     #[serde(default)]
     context: AuthorizeContext,
 }
@@ -49,8 +55,8 @@ pub async fn authorize(
         .gate
         .gate(state.store.registry())
         .map_err(|error| ApiError::internal(&error))?;
-    let args = Value::Object(request.args.unwrap_or_default());
-    let now = chrono::Utc::now();
+    let args = Value::Object(request.args.clone().unwrap_or_default());
+    let now = Utc::now();
     let call = GateCall {
         agent: &request.agent,
         tool: &request.tool,
@@ -58,20 +64,145 @@ pub async fn authorize(
         session: request.session.as_deref(),
         user_named: &request.context.user_named,
     };
-    let decision = state.gate.decide(&gate, &call, now);
-    let reasons: Vec<Value> = decision
-        .reasons
-        .iter()
-        .map(|reason| json!({"rule": reason.rule, "text": reason.text}))
-        .collect();
+    let mut decision = state.gate.decide(&gate, &call, now);
+    let hash = args_hash(&request.agent, &request.tool, &args);
+
+    let mut consume = None;
+    let mut new_approval = None;
+    if decision.outcome == Outcome::ApprovalRequired {
+        match &request.approval_id {
+            Some(id) => {
+                let approval = blocking_approval(&state, id, now).await?;
+                match approval {
+                    None => decision = deny("approval", format!("no approval `{id}`")),
+                    Some(approval)
+                        if approval.agent != request.agent
+                            || approval.tool != request.tool
+                            || approval.args_hash != hash =>
+                    {
+                        decision = deny(
+                            "approval",
+                            format!(
+                                "approval `{id}` was granted for a different call; these arguments need their own approval"
+                            ),
+                        );
+                    }
+                    Some(approval) if approval.status == ApprovalStatus::Approved => {
+                        let by = approval.decided_by.unwrap_or_default();
+                        decision.outcome = Outcome::Allow;
+                        decision.reasons.push(Reason {
+                            rule: format!("approval:{id}"),
+                            text: format!("approved by `{by}` for exactly this call"),
+                        });
+                        consume = Some(id.clone());
+                    }
+                    Some(approval) => {
+                        decision = deny(
+                            "approval",
+                            format!("approval `{id}` is {}", approval.status.as_str()),
+                        )
+                    }
+                }
+            }
+            None => {
+                let id = random_id("apr_")?;
+                let ttl = chrono::Duration::from_std(state.config.approval_ttl)
+                    .unwrap_or(chrono::Duration::hours(1));
+                new_approval = Some(NewApproval {
+                    id,
+                    agent: request.agent.clone(),
+                    tool: request.tool.clone(),
+                    session: request.session.clone(),
+                    args_hash: hash.clone(),
+                    reasons: reasons_json(&decision),
+                    requested_at: now,
+                    expires_at: now + ttl,
+                });
+            }
+        }
+    }
+
+    let approval_id = new_approval.as_ref().map(|approval| approval.id.clone());
+    let event = decision_event(&request, &caller, &decision, args.clone(), now);
+    let seq = match state
+        .store
+        .record_decision(event, new_approval, consume.clone())
+        .await
+    {
+        Ok(seq) => seq,
+        Err(StoreError::Approval(ApprovalError::Raced(id))) => {
+            // Someone used or expired it between our read and the write; the call does not go ahead.
+            decision = deny(
+                "approval",
+                format!("approval `{id}` was used or expired meanwhile"),
+            );
+            let event = decision_event(&request, &caller, &decision, args.clone(), now);
+            state.store.record_decision(event, None, None).await?
+        }
+        Err(error) => return Err(error.into()),
+    };
+    if consume.is_some() && decision.outcome == Outcome::Allow {
+        state
+            .gate
+            .observe_approved(&gate, &call, decision.charge.as_ref(), now);
+    }
+    let mut answer =
+        json!({"decision": decision.outcome.as_str(), "reasons": reasons_json(&decision), "seq": seq});
+    if let (Some(id), Some(object)) = (approval_id, answer.as_object_mut()) {
+        object.insert("approval_id".into(), Value::String(id));
+    }
+    Ok(axum::Json(answer))
+}
+
+async fn blocking_approval(
+    state: &AppState,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<warrant_store::Approval>, ApiError> {
+    let store = state.store.clone();
+    let id = id.to_owned();
+    crate::routes::blocking(move || Ok(store.approval(&id, now)?)).await
+}
+
+fn deny(rule: &str, text: String) -> Decision {
+    Decision {
+        outcome: Outcome::Deny,
+        reasons: vec![Reason {
+            rule: rule.to_owned(),
+            text,
+        }],
+        charge: None,
+    }
+}
+
+fn reasons_json(decision: &Decision) -> Value {
+    Value::Array(
+        decision
+            .reasons
+            .iter()
+            .map(|reason| json!({"rule": reason.rule, "text": reason.text}))
+            .collect(),
+    )
+}
+
+fn decision_event(
+    request: &AuthorizeRequest,
+    caller: &Caller,
+    decision: &Decision,
+    args: Value,
+    now: DateTime<Utc>,
+) -> Event {
     let mut attrs = Map::new();
     attrs.insert("tool".into(), json!(request.tool));
     attrs.insert("decision".into(), json!(decision.outcome.as_str()));
-    attrs.insert("reasons".into(), Value::Array(reasons.clone()));
+    attrs.insert("reasons".into(), reasons_json(decision));
     attrs.insert("asked_by".into(), json!(caller.name()));
+    if let Some(id) = &request.approval_id {
+        attrs.insert("approval_id".into(), json!(id));
+    }
     let mut content = Map::new();
     content.insert("args".into(), args);
-    let event = Event {
+    Event {
         id: None,
         time: now,
         agent: Some(request.agent.clone()),
@@ -82,10 +213,5 @@ pub async fn authorize(
         session: request.session.clone(),
         attrs,
         content,
-    };
-    let appended = state.store.append(vec![event], now).await?;
-    let seq = appended.first().map(|appended| appended.seq);
-    Ok(axum::Json(
-        json!({"decision": decision.outcome.as_str(), "reasons": reasons, "seq": seq}),
-    ))
+    }
 }

@@ -8,6 +8,7 @@
     clippy::panic
 )]
 
+mod approvals;
 mod auth;
 mod authorize;
 mod crash;
