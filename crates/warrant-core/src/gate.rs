@@ -14,7 +14,8 @@ mod session;
 use std::collections::HashMap;
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicySet, Request, Schema,
+    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicySet, Request,
+    RestrictedExpression,
 };
 use serde_json::Value;
 
@@ -92,15 +93,19 @@ impl<F: Fn(&str, &str, u32) -> f64> GroupTotals for F {
 /// The registry compiled for deciding.
 pub struct Gate {
     registry: Registry,
-    schema: Schema,
     entities: Entities,
+    action: EntityUid,
+    tool_uids: HashMap<String, EntityUid>,
     /// Per agent: the policies that can apply to it, and what each means.
     agents: HashMap<String, AgentPolicies>,
 }
 
 struct AgentPolicies {
     uid: EntityUid,
+    /// Every policy that can apply to the agent.
     policies: PolicySet,
+    /// Per granted tool, only the policies that can apply to that tool.
+    by_tool: HashMap<String, PolicySet>,
     meaning: HashMap<String, PolicyMeaning>,
 }
 
@@ -168,21 +173,26 @@ impl Gate {
             Ok(context) => context,
             Err(message) => return deny("bad-request", message),
         };
-        let answer = compile::tool_uid(&tool.id).and_then(|tool_uid| {
-            Request::new(
-                policies.uid.clone(),
-                compile::action_uid()?,
-                tool_uid,
-                context,
-                Some(&self.schema),
-            )
-            .map_err(|error| CompileError(error.to_string()))
-        });
+        let Some(tool_uid) = self.tool_uids.get(&tool.id) else {
+            return deny(
+                "unknown-tool",
+                format!("no tool `{}` in the registry", request.tool),
+            );
+        };
+        let answer = Request::new(
+            policies.uid.clone(),
+            self.action.clone(),
+            tool_uid.clone(),
+            context,
+            None,
+        )
+        .map_err(|error| CompileError(error.to_string()));
         let cedar_request = match answer {
             Ok(cedar_request) => cedar_request,
             Err(error) => return deny("bad-request", error.to_string()),
         };
-        let response = Authorizer::new().is_authorized(&cedar_request, &policies.policies, &self.entities);
+        let set = policies.by_tool.get(&tool.id).unwrap_or(&policies.policies);
+        let response = Authorizer::new().is_authorized(&cedar_request, set, &self.entities);
         let errors: Vec<String> = response.diagnostics().errors().map(ToString::to_string).collect();
         if !errors.is_empty() {
             // An erroring forbid counts as not satisfied in Cedar; a gate must not fail open on it.
@@ -206,7 +216,7 @@ impl Gate {
                 let approval = response
                     .diagnostics()
                     .reason()
-                    .all(|id| policies.policies.annotation(id, "outcome") == Some("approval_required"));
+                    .all(|id| set.annotation(id, "outcome") == Some("approval_required"));
                 let reasons = deciding
                     .iter()
                     .map(|meaning| self.reason(meaning, request, tool))
@@ -228,6 +238,8 @@ impl Gate {
         &self.registry
     }
 
+    /// The Cedar context of a call. Built from typed values, so it matches the schema by construction and the
+    /// request skips Cedar's per-call schema check (the policies were validated against the schema at compile).
     fn context(&self, request: &CallRequest<'_>, tool: &Tool) -> Result<Context, String> {
         let session = request.session;
         let recipient = tool
@@ -235,34 +247,41 @@ impl Gate {
             .as_ref()
             .and_then(|arg| request.args.get(arg))
             .and_then(Value::as_str);
-        let mut context = serde_json::Map::new();
-        context.insert(
-            "session_sensitivity".into(),
-            Value::from(session::level(session.max_sensitivity)),
-        );
-        context.insert(
-            "session_untrusted".into(),
-            Value::Bool(session.untrusted_from.is_some()),
-        );
-        context.insert(
-            "recipient_named".into(),
-            Value::Bool(
-                recipient.is_some_and(|recipient| session.user_named.contains(&recipient.to_lowercase())),
+        let named = recipient.is_some_and(|recipient| session.user_named.contains(&recipient.to_lowercase()));
+        let mut pairs = vec![
+            (
+                "session_sensitivity".to_owned(),
+                RestrictedExpression::new_long(session::level(session.max_sensitivity)),
             ),
-        );
+            (
+                "session_untrusted".to_owned(),
+                RestrictedExpression::new_bool(session.untrusted_from.is_some()),
+            ),
+            (
+                "recipient_named".to_owned(),
+                RestrictedExpression::new_bool(named),
+            ),
+        ];
         if let Some(recipient) = recipient {
-            context.insert("recipient".into(), Value::String(recipient.to_owned()));
+            pairs.push((
+                "recipient".to_owned(),
+                RestrictedExpression::new_string(recipient.to_owned()),
+            ));
         }
         if let Some(amount) = amount(tool, request.args) {
             // Cedar has integers only; amounts are compared in whole units.
-            context.insert("amount".into(), Value::from(amount.round() as i64));
+            pairs.push((
+                "amount".to_owned(),
+                RestrictedExpression::new_long(amount.round() as i64),
+            ));
         }
         if let Some(source) = request.args.get("source").and_then(Value::as_str) {
-            context.insert("source".into(), Value::String(source.to_owned()));
+            pairs.push((
+                "source".to_owned(),
+                RestrictedExpression::new_string(source.to_owned()),
+            ));
         }
-        let action = compile::action_uid().map_err(|error| error.to_string())?;
-        Context::from_json_value(Value::Object(context), Some((&self.schema, &action)))
-            .map_err(|error| format!("the call's context does not fit the schema: {error}"))
+        Context::from_pairs(pairs).map_err(|error| format!("the call's context is not valid: {error}"))
     }
 
     fn check_group_limits(

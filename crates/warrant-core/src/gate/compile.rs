@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use cedar_policy::{
     Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, PrincipalConstraint,
-    RestrictedExpression, Schema, ValidationMode, Validator,
+    ResourceConstraint, RestrictedExpression, Schema, ValidationMode, Validator,
 };
 
 use crate::gate::session::level;
@@ -106,10 +106,15 @@ pub(crate) fn compile(registry: &Registry) -> Result<Gate, CompileError> {
     }
     let entities =
         Entities::from_entities(entities, Some(&schema)).map_err(|error| CompileError(error.to_string()))?;
+    let mut tool_uids = HashMap::new();
+    for manifest in registry.list(Kind::Tool) {
+        tool_uids.insert(manifest.id().to_owned(), tool_uid(manifest.id())?);
+    }
     Ok(Gate {
         registry: registry.clone(),
-        schema,
         entities,
+        action: action_uid()?,
+        tool_uids,
         agents,
     })
 }
@@ -171,27 +176,52 @@ fn agent_policies(
         PolicyMeaning::DataSources { allowed },
     ));
 
-    let mut policies = PolicySet::new();
+    // Every policy of the agent, each with the one tool it is limited to (if it names exactly one).
+    let mut all: Vec<(Policy, Option<String>)> = Vec::new();
     let mut meaning = HashMap::new();
     for (policy_id, text, what) in generated {
         let policy = Policy::parse(Some(PolicyId::new(&policy_id)), &text)
             .map_err(|error| CompileError(format!("generated policy `{policy_id}`: {error}")))?;
-        policies
-            .add(policy)
-            .map_err(|error| CompileError(error.to_string()))?;
+        let tool = match &what {
+            PolicyMeaning::Grant { tool } => Some(tool.clone()),
+            _ => None,
+        };
+        all.push((policy, tool));
         meaning.insert(policy_id, what);
     }
     for (policy, scope, what) in user_policies {
         if scope.as_ref().is_none_or(|scope| *scope == agent_uid) {
             meaning.insert(policy.id().to_string(), what.clone());
-            policies
-                .add(policy.clone())
-                .map_err(|error| CompileError(error.to_string()))?;
+            let tool = match policy.resource_constraint() {
+                ResourceConstraint::Eq(uid) => Some(uid.id().unescaped().to_owned()),
+                _ => None,
+            };
+            all.push((policy.clone(), tool));
         }
+    }
+    // Pre-split by tool as well: a decision evaluates only the policies that can apply to its agent and tool,
+    // so its cost stays flat as the organisation's policy set grows. Tools outside the agent's grants fall
+    // back to the agent's whole set (a user policy might still permit them).
+    let set_of = |keep: &dyn Fn(&Option<String>) -> bool| -> Result<PolicySet, CompileError> {
+        let mut set = PolicySet::new();
+        for (policy, tool) in &all {
+            if keep(tool) {
+                set.add(policy.clone())
+                    .map_err(|error| CompileError(error.to_string()))?;
+            }
+        }
+        Ok(set)
+    };
+    let policies = set_of(&|_| true)?;
+    let mut by_tool = HashMap::new();
+    for grant in &agent.tools {
+        let set = set_of(&|tool| tool.as_ref().is_none_or(|tool| *tool == grant.tool))?;
+        by_tool.insert(grant.tool.clone(), set);
     }
     Ok(AgentPolicies {
         uid: agent_uid,
         policies,
+        by_tool,
         meaning,
     })
 }
