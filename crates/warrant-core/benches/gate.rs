@@ -6,7 +6,12 @@
 //! and half unscoped (those reach every agent's set). Decisions are on a tainted session, so the taint rules'
 //! conditions are evaluated, not skipped.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::fmt::Write;
 
@@ -66,8 +71,10 @@ fn decisions(c: &mut Criterion) {
     for policies in [20, 200, 2000] {
         let registry = registry(policies);
         let gate = Gate::compile(&registry).unwrap();
-        let mut session = SessionState::default();
-        session.untrusted_from = Some("web".into());
+        let session = SessionState {
+            untrusted_from: Some("web".into()),
+            ..SessionState::default()
+        };
         let args = json!({"to": "someone@example.org", "amount": 50});
         let agents = (policies / 4).max(1);
         let mut next = 0usize;
