@@ -285,6 +285,14 @@ impl Store {
         consume: Option<String>,
     ) -> Result<u64, StoreError> {
         let time = event.time;
+        if approval.is_none() && consume.is_none() {
+            // Most decisions touch no approval: they share group commits with every other append.
+            let appended = self.append(vec![event], time).await?;
+            return appended
+                .first()
+                .map(|appended| appended.seq)
+                .ok_or_else(|| StoreError::Damaged("decision not appended".into()));
+        }
         let event = entry::prepare_single(event, &time)?;
         let (reply, response) = tokio::sync::oneshot::channel();
         self.send(Request::RecordDecision {
