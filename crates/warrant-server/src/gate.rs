@@ -1,11 +1,13 @@
 //! The gate's runtime state in the server: the compiled gate (recompiled when the registry changes), session
-//! taint per session id, and the group ledger that limits combined authority. In memory; see ARCHITECTURE.md
-//! for what a restart forgets.
+//! taint per session id, and the group ledger that limits combined authority. Held in memory and rebuilt from
+//! the evidence log after a restart: the ledger from recent `policy_decision` events before the first decision,
+//! a session from its own events before its first decision.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
 use warrant_core::event::Event;
 use warrant_core::gate::{CallRequest, CompileError, Decision, Gate, GroupCharge, Outcome, SessionState};
 use warrant_core::registry::Registry;
@@ -18,8 +20,10 @@ pub struct GateRuntime {
 
 #[derive(Default)]
 struct Runtime {
+    /// Sessions whose history has been loaded from the log; a session absent here is loaded before use.
     sessions: HashMap<String, SessionState>,
     ledger: Ledger,
+    ledger_loaded: bool,
 }
 
 /// Per (group, limit): the amounts moved, oldest first.
@@ -63,7 +67,7 @@ impl GateRuntime {
             user_named,
         } = *call;
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Runtime { sessions, ledger } = &mut *state;
+        let Runtime { sessions, ledger, .. } = &mut *state;
         let mut scratch = SessionState::default();
         let session = match session_id {
             Some(id) => sessions.entry(id.to_owned()).or_default(),
@@ -123,22 +127,123 @@ impl GateRuntime {
         }
     }
 
-    /// Events ingested with a session id feed that session's taint.
+    /// Events ingested with a session id feed that session's taint. Sessions not loaded yet are skipped: they
+    /// read these events from the log when they are loaded.
     pub fn observe_events(&self, registry: &Registry, events: &[Event]) {
         if events.iter().all(|event| event.session.is_none()) {
             return;
         }
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for event in events {
-            if let Some(id) = &event.session {
-                state
-                    .sessions
-                    .entry(id.clone())
-                    .or_default()
-                    .observe_event(registry, event);
+            if let Some(session) = event.session.as_ref().and_then(|id| state.sessions.get_mut(id)) {
+                session.observe_event(registry, event);
             }
         }
     }
+
+    pub fn ledger_loaded(&self) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .ledger_loaded
+    }
+
+    /// Rebuild the group ledger from the `policy_decision` events of the longest window (once).
+    pub fn load_ledger(&self, decisions: &[Value]) {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if state.ledger_loaded {
+            return;
+        }
+        for body in decisions {
+            let allowed = body.pointer("/attrs/decision").and_then(Value::as_str) == Some("allow");
+            let time = body
+                .get("time")
+                .and_then(Value::as_str)
+                .and_then(|time| DateTime::parse_from_rfc3339(time).ok());
+            let charge = body.pointer("/attrs/charge").and_then(charge_from_json);
+            if let (true, Some(time), Some(charge)) = (allowed, time, charge) {
+                record_charge(&mut state.ledger, &charge, time.with_timezone(&Utc));
+            }
+        }
+        state.ledger_loaded = true;
+    }
+
+    /// A loaded session with no history yet: recipients named now are taken.
+    pub fn session_is_fresh(&self, id: &str) -> bool {
+        let state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.sessions.get(id).is_some_and(|session| session.history == 0)
+    }
+
+    pub fn needs_session(&self, id: &str) -> bool {
+        !self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .sessions
+            .contains_key(id)
+    }
+
+    /// Rebuild a session's taint from its events in the log (once): the gate's own allowed calls and the
+    /// recipients named on the first, and every other event ingested with the session id.
+    pub fn load_session(&self, registry: &Registry, id: &str, history: &[Value]) {
+        let mut session = SessionState::default();
+        for body in history {
+            let attrs = body.get("attrs");
+            let text = |key: &str| attrs.and_then(|attrs| attrs.get(key)).and_then(Value::as_str);
+            if body.get("kind").and_then(Value::as_str) == Some("policy_decision") {
+                if let Some(named) = attrs
+                    .and_then(|attrs| attrs.get("user_named"))
+                    .and_then(Value::as_array)
+                {
+                    session.name_recipients(named.iter().filter_map(Value::as_str));
+                }
+                if let (Some("allow"), Some(tool)) = (text("decision"), text("tool")) {
+                    session.observe_call(registry, tool);
+                }
+                continue;
+            }
+            // The committed body is the event plus seq and receive time, content as digests (not needed here).
+            let mut event = body.clone();
+            if let Some(object) = event.as_object_mut() {
+                for key in ["seq", "received", "content"] {
+                    object.remove(key);
+                }
+            }
+            if let Ok(event) = Event::from_json(0, event) {
+                session.observe_event(registry, &event);
+            }
+        }
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.sessions.entry(id.to_owned()).or_insert(session);
+    }
+}
+
+/// The `charge` attribute of an allowed decision, as recorded by [`charge_json`].
+fn charge_from_json(value: &Value) -> Option<GroupCharge> {
+    let limits = value.get("limits")?.as_array()?;
+    Some(GroupCharge {
+        group: value.get("group")?.as_str()?.to_owned(),
+        limits: limits
+            .iter()
+            .filter_map(|limit| {
+                Some((
+                    limit.get("id")?.as_str()?.to_owned(),
+                    u32::try_from(limit.get("window_hours")?.as_u64()?).ok()?,
+                ))
+            })
+            .collect(),
+        amount: value.get("amount")?.as_f64()?,
+    })
+}
+
+/// How an allowed call's group charge is recorded in its decision event, so the ledger can be rebuilt.
+pub fn charge_json(charge: &GroupCharge) -> Value {
+    let limits: Vec<Value> = charge
+        .limits
+        .iter()
+        .map(|(id, hours)| serde_json::json!({"id": id, "window_hours": hours}))
+        .collect();
+    serde_json::json!({"group": charge.group, "amount": charge.amount, "limits": limits})
 }
 
 fn record_charge(ledger: &mut Ledger, charge: &GroupCharge, now: DateTime<Utc>) {

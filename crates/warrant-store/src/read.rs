@@ -76,6 +76,35 @@ impl Store {
         })
     }
 
+    /// Every event of one session, oldest first (committed bodies; the gate rebuilds session taint from them).
+    pub fn session_events(&self, session: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        self.query_events(
+            "SELECT seq, body, leaf FROM events WHERE session = ?1 ORDER BY seq",
+            &[session],
+        )
+    }
+
+    /// Events of one kind received at or after `since` (RFC 3339), oldest first. A scan: for rebuilding
+    /// in-memory state at start, not for requests.
+    pub fn events_of_kind_since(&self, kind: &str, since: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        self.query_events(
+            "SELECT seq, body, leaf FROM events WHERE kind = ?1 AND time >= ?2 ORDER BY seq",
+            &[kind, since],
+        )
+    }
+
+    fn query_events(&self, sql: &str, parameters: &[&str]) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare(sql)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(parameters.iter()), stored_row)?;
+            let mut events = Vec::new();
+            for row in rows {
+                events.push(row??);
+            }
+            Ok(events)
+        })
+    }
+
     /// One event with its clear content (where not erased).
     pub fn event(&self, seq: u64) -> Result<Option<StoredEvent>, StoreError> {
         self.read(|connection| {

@@ -8,14 +8,15 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use warrant_core::event::{Event, EventKind};
-use warrant_core::gate::{Decision, Outcome, Reason};
+use warrant_core::gate::{Decision, Gate, Outcome, Reason};
+use warrant_core::registry::manifest::{Kind, Manifest};
 use warrant_store::{ApprovalError, ApprovalStatus, NewApproval, StoreError, args_hash, random_id};
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Json;
-use crate::gate::GateCall;
+use crate::gate::{GateCall, charge_json};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,6 +65,11 @@ pub async fn authorize(
         session: request.session.as_deref(),
         user_named: &request.context.user_named,
     };
+    rebuild_state(&state, &gate, request.session.as_deref(), now).await?;
+    let named_first = request
+        .session
+        .as_deref()
+        .is_some_and(|id| state.gate.session_is_fresh(id));
     let mut decision = state.gate.decide(&gate, &call, now);
     let hash = args_hash(&request.agent, &request.tool, &args);
 
@@ -123,7 +129,12 @@ pub async fn authorize(
     }
 
     let approval_id = new_approval.as_ref().map(|approval| approval.id.clone());
-    let event = decision_event(&request, &caller, &decision, args.clone(), now);
+    let named = if named_first {
+        request.context.user_named.as_slice()
+    } else {
+        &[]
+    };
+    let event = decision_event(&request, &caller, &decision, args.clone(), now, named);
     let seq = match state
         .store
         .record_decision(event, new_approval, consume.clone())
@@ -136,7 +147,7 @@ pub async fn authorize(
                 "approval",
                 format!("approval `{id}` was used or expired meanwhile"),
             );
-            let event = decision_event(&request, &caller, &decision, args.clone(), now);
+            let event = decision_event(&request, &caller, &decision, args.clone(), now, named);
             state.store.record_decision(event, None, None).await?
         }
         Err(error) => return Err(error.into()),
@@ -185,12 +196,48 @@ fn reasons_json(decision: &Decision) -> Value {
     )
 }
 
+/// After a restart, rebuild the ledger before the first decision and each session before its first decision.
+async fn rebuild_state(
+    state: &AppState,
+    gate: &Gate,
+    session: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    if !state.gate.ledger_loaded() {
+        let longest = gate
+            .registry()
+            .list(Kind::Group)
+            .filter_map(|manifest| match manifest {
+                Manifest::Group(group) => group.limits.iter().map(|limit| limit.window_hours).max(),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let since = warrant_core::event::format_time(&(now - chrono::Duration::hours(i64::from(longest))));
+        let store = state.store.clone();
+        let decisions =
+            crate::routes::blocking(move || Ok(store.events_of_kind_since("policy_decision", &since)?))
+                .await?;
+        let bodies: Vec<Value> = decisions.into_iter().map(|event| event.body).collect();
+        state.gate.load_ledger(&bodies);
+    }
+    if let Some(id) = session.filter(|id| state.gate.needs_session(id)) {
+        let store = state.store.clone();
+        let owned = id.to_owned();
+        let history = crate::routes::blocking(move || Ok(store.session_events(&owned)?)).await?;
+        let bodies: Vec<Value> = history.into_iter().map(|event| event.body).collect();
+        state.gate.load_session(gate.registry(), id, &bodies);
+    }
+    Ok(())
+}
+
 fn decision_event(
     request: &AuthorizeRequest,
     caller: &Caller,
     decision: &Decision,
     args: Value,
     now: DateTime<Utc>,
+    user_named: &[String],
 ) -> Event {
     let mut attrs = Map::new();
     attrs.insert("tool".into(), json!(request.tool));
@@ -199,6 +246,12 @@ fn decision_event(
     attrs.insert("asked_by".into(), json!(caller.name()));
     if let Some(id) = &request.approval_id {
         attrs.insert("approval_id".into(), json!(id));
+    }
+    if !user_named.is_empty() {
+        attrs.insert("user_named".into(), json!(user_named));
+    }
+    if let (Outcome::Allow, Some(charge)) = (decision.outcome, &decision.charge) {
+        attrs.insert("charge".into(), charge_json(charge));
     }
     let mut content = Map::new();
     content.insert("args".into(), args);

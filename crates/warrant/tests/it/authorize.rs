@@ -127,3 +127,77 @@ fn a_suspended_agent_is_denied_every_call_and_the_suspension_is_a_change() {
     assert_eq!(ask()["decision"], json!("allow"));
     local(&data, &["verify"]).expect_code(0);
 }
+
+const AFTER_RESTART: &str = "
+kind: Tool
+id: crm-read
+access: read
+egress: internal
+sensitivity: confidential
+---
+kind: Tool
+id: send-email
+access: write
+egress: external
+recipient_arg: to
+---
+kind: Tool
+id: pay
+access: execute
+egress: external
+irreversible: true
+amount_arg: amount
+---
+kind: Group
+id: treasury
+limits:
+  - {id: daily, max_total: 1000, window_hours: 24}
+---
+kind: Agent
+id: clerk
+purpose: Pays and writes
+owner: cfo
+risk_class: high
+decision_scope: execute
+oversight: human-in-the-loop
+group: treasury
+taint: {irreversible_after_untrusted: off}
+tools:
+  - {tool: crm-read, access: read, approved_by: cfo}
+  - {tool: send-email, access: write, approved_by: cfo}
+  - {tool: pay, access: execute, approved_by: cfo}
+";
+
+/// Session taint and the group ledger live in memory; a restart must not wash them clean.
+#[test]
+fn session_taint_and_group_totals_survive_a_restart() {
+    let scratch = Scratch::new();
+    let registry = scratch.file("registry.yaml", AFTER_RESTART);
+    local(&scratch.data(), &["apply", "-f", &registry]).expect_code(0);
+    let server = Server::start(&scratch.data(), &[]);
+    let admin = server.admin().to_owned();
+    // Payments run in their own session, so the email session's taint does not hold them.
+    let ask = |server: &Server, tool: &str, args: serde_json::Value| {
+        let session = if tool == "pay" { "s-payments" } else { "s-restart" };
+        let request = json!({"agent": "clerk", "tool": tool, "session": session, "args": args});
+        let (status, answer) = server.post_json("/v1/authorize", &admin, &request);
+        assert_eq!(status, 200, "{answer}");
+        answer["decision"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(ask(&server, "crm-read", json!({})), "allow");
+    assert_eq!(ask(&server, "pay", json!({"amount": 700})), "allow");
+    server.kill();
+
+    let server = Server::start(&scratch.data(), &[]);
+    assert_eq!(
+        ask(&server, "send-email", json!({"to": "x@outside.example"})),
+        "approval_required",
+        "the session read confidential data before the restart"
+    );
+    assert_eq!(
+        ask(&server, "pay", json!({"amount": 400})),
+        "approval_required",
+        "700 of 1000 was used before the restart"
+    );
+    assert_eq!(ask(&server, "pay", json!({"amount": 200})), "allow");
+}
