@@ -6,4 +6,5 @@ pub mod change;
 pub mod event;
 pub mod gate;
 pub mod registry;
+pub mod reviews;
 pub mod role;

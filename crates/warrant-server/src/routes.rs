@@ -6,6 +6,7 @@ mod erase;
 mod events;
 mod log;
 mod registry;
+mod reviews;
 mod system;
 mod tokens;
 
@@ -21,6 +22,8 @@ pub fn routes() -> Router<AppState> {
         .route("/metrics", get(system::metrics))
         .route("/v1/openapi.json", get(system::openapi))
         .route("/v1/apply", post(registry::apply))
+        .route("/v1/reviews/due", get(reviews::list_due))
+        .route("/v1/reviews", post(reviews::record))
         .route("/v1/changes", get(registry::changes))
         .route("/v1/{collection}", get(registry::list))
         .route(

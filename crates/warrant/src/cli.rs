@@ -123,6 +123,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ApprovalCommand,
     },
+    /// Periodic access reviews of tool grants (cadence by risk class).
+    Reviews {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
     /// Agents: the kill switch.
     Agents {
         #[command(subcommand)]
@@ -207,6 +212,28 @@ pub enum ApprovalCommand {
         id: String,
         #[arg(long)]
         reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Grants by review due date; overdue ones flagged.
+    Due {
+        /// Only overdue grants.
+        #[arg(long)]
+        overdue: bool,
+    },
+    /// Record a review of one grant: keep it (resets its date) or revoke it.
+    Record {
+        #[arg(long)]
+        agent: String,
+        #[arg(long)]
+        tool: String,
+        /// keep or revoke.
+        #[arg(long)]
+        result: String,
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 

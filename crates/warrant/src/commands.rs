@@ -14,7 +14,9 @@ use warrant_server::{AppState, ServerConfig};
 use warrant_store::{DataDirLock, Store, StoreConfig};
 
 use crate::Failure;
-use crate::cli::{AgentCommand, ApprovalCommand, Cli, Command, LogCommand, Output, ServeArgs, TokenCommand};
+use crate::cli::{
+    AgentCommand, ApprovalCommand, Cli, Command, LogCommand, Output, ReviewCommand, ServeArgs, TokenCommand,
+};
 use crate::client::{Client, encode};
 use crate::output::{items, print, table, text};
 
@@ -52,6 +54,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
             authorize(cli, &client, &call)
         }
         Command::Approvals { command } => approvals(cli, &client, command),
+        Command::Reviews { command } => reviews(cli, &client, command),
         Command::Agents { command } => {
             let (id, status, reason) = match command {
                 AgentCommand::Suspend { id, reason } => (id, "suspended", reason),
@@ -581,6 +584,59 @@ fn approvals(cli: &Cli, client: &Client, command: &ApprovalCommand) -> Result<()
             text(answer, "/status")
         )
     });
+    Ok(())
+}
+
+fn reviews(cli: &Cli, client: &Client, command: &ReviewCommand) -> Result<(), Failure> {
+    match command {
+        ReviewCommand::Due { overdue } => {
+            let answer = client.get(if *overdue {
+                "/v1/reviews/due?overdue=true"
+            } else {
+                "/v1/reviews/due"
+            })?;
+            print(cli.output, &answer, |answer| {
+                let rows = items(answer)
+                    .iter()
+                    .map(|review| {
+                        let flag = if review.get("overdue") == Some(&Value::Bool(true)) {
+                            "OVERDUE"
+                        } else {
+                            ""
+                        };
+                        vec![
+                            text(review, "/agent"),
+                            text(review, "/tool"),
+                            text(review, "/since"),
+                            text(review, "/due"),
+                            format!("{} d", text(review, "/cadence_days")),
+                            flag.to_owned(),
+                        ]
+                    })
+                    .collect();
+                table(&["agent", "tool", "last review", "due", "cadence", ""], rows)
+            });
+        }
+        ReviewCommand::Record {
+            agent,
+            tool,
+            result,
+            reason,
+        } => {
+            let body = serde_json::to_vec(
+                &json!({"agent": agent, "tool": tool, "result": result, "reason": reason}),
+            )
+            .context("encoding request")?;
+            let answer = client.call(Method::POST, "/v1/reviews", Some(("application/json", body)))?;
+            print(cli.output, &answer, |answer| {
+                format!(
+                    "review recorded at seq {} (registry change at seq {})\n",
+                    text(answer, "/seq"),
+                    text(answer, "/change_seq")
+                )
+            });
+        }
+    }
     Ok(())
 }
 

@@ -201,3 +201,64 @@ fn session_taint_and_group_totals_survive_a_restart() {
     );
     assert_eq!(ask(&server, "pay", json!({"amount": 200})), "allow");
 }
+
+#[test]
+fn an_access_review_keeps_or_revokes_a_grant_and_is_recorded() {
+    let scratch = Scratch::new();
+    let data = scratch.data();
+    let registry = scratch.file("registry.yaml", AFTER_RESTART);
+    local(&data, &["apply", "-f", &registry]).expect_code(0);
+    let due = local(&data, &["-o", "json", "reviews", "due", "--overdue"])
+        .expect_code(0)
+        .json();
+    assert_eq!(
+        due["items"].as_array().unwrap().len(),
+        3,
+        "grants never reviewed nor dated are overdue: {due}"
+    );
+
+    local(
+        &data,
+        &[
+            "reviews", "record", "--agent", "clerk", "--tool", "crm-read", "--result", "keep",
+        ],
+    )
+    .expect_code(0);
+    local(
+        &data,
+        &[
+            "reviews", "record", "--agent", "clerk", "--tool", "pay", "--result", "revoke", "--reason",
+            "unused",
+        ],
+    )
+    .expect_code(0);
+    let due = local(&data, &["-o", "json", "reviews", "due", "--overdue"])
+        .expect_code(0)
+        .json();
+    let left: Vec<&str> = due["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["tool"].as_str().unwrap())
+        .collect();
+    assert_eq!(left, vec!["send-email"], "{due}");
+    let decision = local(
+        &data,
+        &["-o", "json", "authorize", "--agent", "clerk", "--tool", "pay"],
+    )
+    .expect_code(0)
+    .json();
+    assert_eq!(
+        decision["reasons"][0]["rule"],
+        json!("no-grant"),
+        "a revoked grant no longer permits: {decision}"
+    );
+    local(
+        &data,
+        &[
+            "reviews", "record", "--agent", "clerk", "--tool", "pay", "--result", "keep",
+        ],
+    )
+    .expect_code(2);
+    local(&data, &["verify"]).expect_code(0);
+}

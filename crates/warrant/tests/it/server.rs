@@ -197,6 +197,8 @@ fn the_openapi_document_describes_every_route_and_system_endpoints_need_no_token
         ("get", "/v1/events/{seq}"),
         ("post", "/v1/erase"),
         ("post", "/v1/authorize"),
+        ("get", "/v1/reviews/due"),
+        ("post", "/v1/reviews"),
         ("get", "/v1/approvals"),
         ("get", "/v1/approvals/{id}"),
         ("post", "/v1/approvals/{id}/approve"),
