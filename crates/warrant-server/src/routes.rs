@@ -5,6 +5,7 @@ mod authorize;
 mod erase;
 mod events;
 mod log;
+mod oversight;
 mod registry;
 mod reviews;
 mod system;
@@ -24,6 +25,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/apply", post(registry::apply))
         .route("/v1/reviews/due", get(reviews::list_due))
         .route("/v1/reviews", post(reviews::record))
+        .route("/v1/escalations", post(oversight::escalate))
+        .route("/v1/overrides", post(oversight::override_outcome))
         .route("/v1/changes", get(registry::changes))
         .route("/v1/{collection}", get(registry::list))
         .route(

@@ -128,6 +128,31 @@ pub enum Command {
         #[command(subcommand)]
         command: ReviewCommand,
     },
+    /// Hand a case to a human (recorded as an escalation event).
+    Escalate {
+        #[arg(long)]
+        agent: String,
+        #[arg(long)]
+        reason: String,
+        /// The person or queue the case goes to.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        session: Option<String>,
+        #[arg(long)]
+        trace_id: Option<String>,
+    },
+    /// Reverse an agent's decision or output (recorded as an override event naming the original).
+    Override {
+        /// The seq of the event being overridden.
+        #[arg(long)]
+        seq: u64,
+        #[arg(long)]
+        reason: String,
+        /// What the human decided instead, as JSON (a bare word is taken as a string).
+        #[arg(long)]
+        replacement: Option<String>,
+    },
     /// Agents: the kill switch.
     Agents {
         #[command(subcommand)]

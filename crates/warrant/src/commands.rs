@@ -55,6 +55,32 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         }
         Command::Approvals { command } => approvals(cli, &client, command),
         Command::Reviews { command } => reviews(cli, &client, command),
+        Command::Escalate {
+            agent,
+            reason,
+            to,
+            session,
+            trace_id,
+        } => {
+            let request =
+                json!({"agent": agent, "reason": reason, "to": to, "session": session, "trace_id": trace_id});
+            oversight(cli, &client, "/v1/escalations", &request)
+        }
+        Command::Override {
+            seq,
+            reason,
+            replacement,
+        } => {
+            let replacement = replacement.as_ref().map(|text| {
+                serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.clone()))
+            });
+            oversight(
+                cli,
+                &client,
+                "/v1/overrides",
+                &json!({"seq": seq, "reason": reason, "replacement": replacement}),
+            )
+        }
         Command::Agents { command } => {
             let (id, status, reason) = match command {
                 AgentCommand::Suspend { id, reason } => (id, "suspended", reason),
@@ -637,6 +663,15 @@ fn reviews(cli: &Cli, client: &Client, command: &ReviewCommand) -> Result<(), Fa
             });
         }
     }
+    Ok(())
+}
+
+fn oversight(cli: &Cli, client: &Client, path: &str, request: &Value) -> Result<(), Failure> {
+    let body = serde_json::to_vec(request).context("encoding request")?;
+    let answer = client.call(Method::POST, path, Some(("application/json", body)))?;
+    print(cli.output, &answer, |answer| {
+        format!("recorded at seq {}\n", text(answer, "/seq"))
+    });
     Ok(())
 }
 

@@ -262,3 +262,61 @@ fn an_access_review_keeps_or_revokes_a_grant_and_is_recorded() {
     .expect_code(2);
     local(&data, &["verify"]).expect_code(0);
 }
+
+#[test]
+fn escalations_and_overrides_are_events_and_only_humans_override() {
+    let scratch = Scratch::new();
+    let registry = scratch.file("registry.yaml", BASE_REGISTRY);
+    local(&scratch.data(), &["apply", "-f", &registry]).expect_code(0);
+    let server = Server::start(&scratch.data(), &[]);
+    let admin = server.admin().to_owned();
+    let agent = server.token("helper-runtime", "agent");
+    let approver = server.token("supervisor", "approver");
+    let decision = json!({"time": "2026-11-26T09:30:00Z", "kind": "decision", "agent": "helper-agent",
+                          "attrs": {"name": "refund", "outcome": "decline"}});
+    let (status, stored) = server.post_json("/v1/events", &agent, &decision);
+    assert_eq!(status, 200, "{stored}");
+    let seq = stored["seqs"][0].as_u64().unwrap();
+
+    let (status, escalated) = server.post_json(
+        "/v1/escalations",
+        &agent,
+        &json!({"agent": "helper-agent", "reason": "customer is upset", "to": "tier-2"}),
+    );
+    assert_eq!(status, 200, "{escalated}");
+    let (status, refused) = server.post_json("/v1/overrides", &agent, &json!({"seq": seq, "reason": "x"}));
+    assert_eq!(status, 403, "an agent cannot override: {refused}");
+    let (status, missing) = server.post_json("/v1/overrides", &approver, &json!({"seq": 999, "reason": "x"}));
+    assert_eq!(status, 404, "{missing}");
+    let (status, overridden) = server.post_json(
+        "/v1/overrides",
+        &approver,
+        &json!({"seq": seq, "reason": "goodwill refund", "replacement": "approve"}),
+    );
+    assert_eq!(status, 200, "{overridden}");
+
+    let record = server.get_ok(&format!("/v1/events/{}", overridden["seq"]), &admin);
+    let attrs = &record["event"]["attrs"];
+    assert_eq!(record["event"]["kind"], json!("override"), "{record}");
+    assert_eq!(
+        (
+            attrs["overrides_seq"].clone(),
+            attrs["original"].clone(),
+            attrs["replacement"].clone(),
+            attrs["by"].clone()
+        ),
+        (
+            json!(seq),
+            json!("decline"),
+            json!("approve"),
+            json!("supervisor")
+        ),
+        "{record}"
+    );
+    let escalation = server.get_ok(&format!("/v1/events/{}", escalated["seq"]), &admin);
+    assert_eq!(
+        escalation["event"]["attrs"]["to"],
+        json!("tier-2"),
+        "{escalation}"
+    );
+}
