@@ -198,6 +198,18 @@ fn report(store: &Store) {
                 .unwrap_or_default(),
         );
     }
+    let now = chrono::Utc::now();
+    let pending = store
+        .approvals(Some(warrant_store::ApprovalStatus::Pending), now)
+        .map_or(0, |approvals| approvals.len());
+    let overdue = warrant_core::reviews::due(&registry, now.date_naive())
+        .iter()
+        .filter(|review| review.overdue)
+        .count();
+    println!(
+        "oversight: {pending} calls wait for an approver (warrant approvals list); \
+         {overdue} tool grants are past their access review (warrant reviews due)"
+    );
     println!(
         "evidence log: {} events ({} is the log's origin)",
         store.size(),
