@@ -304,11 +304,7 @@ impl Writer {
                 .flatten();
             let version = previous.unwrap_or(0) + 1;
             let event = prepare_single(change_event(&change, version, context), &context.time)?;
-            let mut seen = HashMap::new();
-            let seq = append_events(&transaction, &mut frontier, &mut tiles, &mut seen, &[event])?
-                .first()
-                .map(|appended| appended.seq)
-                .ok_or_else(|| StoreError::Damaged("change event not appended".into()))?;
+            let seq = append_one(&transaction, &mut frontier, &mut tiles, event)?;
             let spec_text = change.spec.as_ref().map(|spec| spec.to_string());
             match &spec_text {
                 Some(spec) => transaction.execute(
@@ -404,17 +400,14 @@ impl Writer {
             erasure_event(&target, subject, &erased_seqs, fields, context),
             &context.time,
         )?;
-        let mut seen = HashMap::new();
-        let seq = append_events(&transaction, &mut frontier, &mut tiles, &mut seen, &[event])?
-            .first()
-            .map(|appended| appended.seq);
+        let seq = append_one(&transaction, &mut frontier, &mut tiles, event)?;
         store_tiles(&transaction, &tiles)?;
         transaction.commit()?;
         self.publish_tree(frontier, tiles);
         Ok(Erased {
             events: erased_seqs,
             fields,
-            seq,
+            seq: Some(seq),
         })
     }
 
@@ -430,11 +423,7 @@ impl Writer {
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut seen = HashMap::new();
-        let seq = append_events(&transaction, &mut frontier, &mut tiles, &mut seen, &[event])?
-            .first()
-            .map(|appended| appended.seq)
-            .ok_or_else(|| StoreError::Damaged("decision not appended".into()))?;
+        let seq = append_one(&transaction, &mut frontier, &mut tiles, event)?;
         if let Some(id) = consume {
             let used = transaction.execute(
                 "UPDATE approvals SET status = 'used', used_seq = ?1
@@ -517,11 +506,7 @@ impl Writer {
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut seen = HashMap::new();
-        let seq = append_events(&transaction, &mut frontier, &mut tiles, &mut seen, &[event])?
-            .first()
-            .map(|appended| appended.seq)
-            .ok_or_else(|| StoreError::Damaged("approval decision not appended".into()))?;
+        let seq = append_one(&transaction, &mut frontier, &mut tiles, event)?;
         let updated = transaction.execute(
             "UPDATE approvals SET status = ?1, decided_by = ?2, decided_at = ?3, decision_reason = ?4, decided_seq = ?5
              WHERE id = ?6 AND status = 'pending'",
@@ -615,6 +600,19 @@ fn append_events(
     }
     insert_rows(transaction, &rows)?;
     Ok(appended)
+}
+
+/// Append one event of warrant's own (a change, an erasure, a decision) and return its seq.
+fn append_one(
+    transaction: &Transaction<'_>,
+    frontier: &mut Frontier,
+    tiles: &mut Vec<Subtree>,
+    event: Prepared,
+) -> Result<u64, StoreError> {
+    append_events(transaction, frontier, tiles, &mut HashMap::new(), &[event])?
+        .first()
+        .map(|appended| appended.seq)
+        .ok_or_else(|| StoreError::Damaged("an event was not appended".into()))
 }
 
 /// An event with its seq, bytes and leaf, ready to insert.
