@@ -169,6 +169,9 @@ impl Gate {
                 format!("agent `{}` has no grant for tool `{}`", agent.id, tool.id),
             );
         };
+        if let Err(message) = check_arguments(tool, request.args) {
+            return deny("bad-arguments", message);
+        }
         let context = match self.context(request, tool) {
             Ok(context) => context,
             Err(message) => return deny("bad-request", message),
@@ -217,18 +220,51 @@ impl Gate {
                     .diagnostics()
                     .reason()
                     .all(|id| set.annotation(id, "outcome") == Some("approval_required"));
-                let reasons = deciding
+                let reasons: Vec<Reason> = deciding
                     .iter()
                     .map(|meaning| self.reason(meaning, request, tool))
                     .collect();
+                if !approval {
+                    return Decision {
+                        outcome: Outcome::Deny,
+                        reasons,
+                        charge: None,
+                    };
+                }
+                // A human may only be asked about a call that would be allowed without the approval rules:
+                // an approval must never stand in for a missing grant.
+                let strict = without_approval_policies(set);
+                let second = Authorizer::new().is_authorized(&cedar_request, &strict, &self.entities);
+                if second.diagnostics().errors().next().is_some() || second.decision() == CedarDecision::Deny
+                {
+                    let blocking: Vec<Reason> = second
+                        .diagnostics()
+                        .reason()
+                        .filter_map(|id| policies.meaning.get(AsRef::<str>::as_ref(id)))
+                        .map(|meaning| self.reason(meaning, request, tool))
+                        .collect();
+                    if blocking.is_empty() {
+                        return deny(
+                            "no-grant",
+                            format!("agent `{}` has no grant for tool `{}`", agent.id, tool.id),
+                        );
+                    }
+                    return Decision {
+                        outcome: Outcome::Deny,
+                        reasons: blocking,
+                        charge: None,
+                    };
+                }
+                // The approver sees the group limits too, and an approved call is charged like any other.
+                let limits = self.check_group_limits(request, tool, Vec::new(), totals);
+                let mut reasons = reasons;
+                if limits.outcome == Outcome::ApprovalRequired {
+                    reasons.extend(limits.reasons);
+                }
                 Decision {
-                    outcome: if approval {
-                        Outcome::ApprovalRequired
-                    } else {
-                        Outcome::Deny
-                    },
+                    outcome: Outcome::ApprovalRequired,
                     reasons,
-                    charge: None,
+                    charge: limits.charge,
                 }
             }
         }
@@ -412,8 +448,51 @@ impl Gate {
     }
 }
 
-/// The amount a call moves, if its tool names an amount argument and the call gives a number.
+/// The amount a call moves, if its tool names an amount argument and the call gives a finite, non-negative
+/// number (or a string of one). Anything else is refused by [`check_arguments`] before this is asked.
 fn amount(tool: &Tool, args: &Value) -> Option<f64> {
     let value = args.get(tool.amount_arg.as_ref()?)?;
-    value.as_f64().or_else(|| value.as_str()?.parse().ok())
+    let amount = value.as_f64().or_else(|| value.as_str()?.trim().parse().ok())?;
+    (amount.is_finite() && amount >= 0.0).then_some(amount)
+}
+
+/// Arguments the rules read must have the shape they expect: a malformed amount, recipient or data source
+/// would otherwise drop out of the context and slip past the rules that look at it.
+fn check_arguments(tool: &Tool, args: &Value) -> Result<(), String> {
+    if let Some(arg) = &tool.amount_arg
+        && let Some(value) = args.get(arg)
+        && amount(tool, args).is_none()
+    {
+        return Err(format!(
+            "argument `{arg}` must be a finite, non-negative number, not {value}"
+        ));
+    }
+    if let Some(arg) = &tool.recipient_arg
+        && let Some(value) = args.get(arg)
+        && !value.is_string()
+    {
+        return Err(format!(
+            "argument `{arg}` must be one recipient as a string, not {value}"
+        ));
+    }
+    if let Some(value) = args.get("source")
+        && !value.is_string()
+    {
+        return Err(format!(
+            "argument `source` must name one data source as a string, not {value}"
+        ));
+    }
+    Ok(())
+}
+
+/// The same policies without those annotated `@outcome("approval_required")`.
+fn without_approval_policies(set: &PolicySet) -> PolicySet {
+    let mut strict = PolicySet::new();
+    for policy in set.policies() {
+        if policy.annotation("outcome") != Some("approval_required") {
+            // Policies come from a valid set, so adding them to a subset cannot clash.
+            let _ = strict.add(policy.clone());
+        }
+    }
+    strict
 }

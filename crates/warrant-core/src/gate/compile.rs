@@ -131,7 +131,13 @@ fn agent_policies(
     for grant in &agent.tools {
         generated.push((
             format!("grant:{id}:{}", grant.tool),
-            format!("permit({principal}, resource == Tool::\"{}\");", grant.tool),
+            // The grant covers the tool at the access it was approved for; raising the tool's access later
+            // does not silently widen the grant.
+            format!(
+                "permit({principal}, resource == Tool::\"{}\") when {{ resource.access == \"{}\" }};",
+                grant.tool,
+                access_name(grant.access)
+            ),
             PolicyMeaning::Grant {
                 tool: grant.tool.clone(),
             },

@@ -115,6 +115,16 @@ oversight: human-on-the-loop
 tools:
   - {tool: crm-read, access: read, approved_by: cso}
 ---
+kind: Agent
+id: reader
+purpose: Granted send-email at read access only
+owner: head-of-support
+risk_class: limited
+decision_scope: recommend
+oversight: human-on-the-loop
+tools:
+  - {tool: send-email, access: read, approved_by: cso}
+---
 kind: Policy
 id: big-refunds
 description: Refunds above 500 need a second pair of eyes
