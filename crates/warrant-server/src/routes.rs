@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/apply", post(registry::apply))
         .route("/v1/reviews/due", get(reviews::list_due))
         .route("/v1/reviews", post(reviews::record))
+        .route("/v1/agents/{id}/status", post(reviews::set_status))
         .route("/v1/escalations", post(oversight::escalate))
         .route("/v1/overrides", post(oversight::override_outcome))
         .route("/v1/changes", get(registry::changes))

@@ -244,6 +244,23 @@ impl Store {
         response.await.map_err(|_| StoreError::WriterStopped)?
     }
 
+    /// Edit one agent atomically against the current registry (read, change, write in the sequencer).
+    pub async fn edit_agent(
+        &self,
+        id: String,
+        edit: impl FnOnce(&mut warrant_core::registry::manifest::Agent) -> Result<(), String> + Send + 'static,
+        context: ChangeContext,
+    ) -> Result<ApplyOutcome, ApplyError> {
+        let (reply, response) = tokio::sync::oneshot::channel();
+        self.send(Request::EditAgent {
+            id,
+            edit: Box::new(edit),
+            context,
+            reply,
+        })?;
+        response.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
     /// Remove one registry object, recording a `change` event.
     pub async fn remove(
         &self,

@@ -44,6 +44,12 @@ pub(crate) enum Request {
         context: ChangeContext,
         reply: oneshot::Sender<Result<ApplyOutcome, ApplyError>>,
     },
+    EditAgent {
+        id: String,
+        edit: AgentEdit,
+        context: ChangeContext,
+        reply: oneshot::Sender<Result<ApplyOutcome, ApplyError>>,
+    },
     Remove {
         kind: Kind,
         id: String,
@@ -86,6 +92,10 @@ pub(crate) struct Writer {
     identity: LogIdentity,
     last_checkpoint_size: u64,
 }
+
+/// A change to one agent, made on the sequencer's current copy. An error message refuses the edit.
+pub(crate) type AgentEdit =
+    Box<dyn FnOnce(&mut warrant_core::registry::manifest::Agent) -> Result<(), String> + Send>;
 
 type AppendReply = oneshot::Sender<Result<Vec<Appended>, StoreError>>;
 
@@ -143,6 +153,20 @@ impl Writer {
             Request::Append { events, reply } => self.commit_appends(vec![(events, reply)]),
             Request::Apply { text, context, reply } => {
                 let result = self.apply(&text, &context);
+                if result.is_ok()
+                    && let Some(shared) = shared.upgrade()
+                {
+                    shared.publish_registry(self.registry.clone());
+                }
+                let _ = reply.send(result);
+            }
+            Request::EditAgent {
+                id,
+                edit,
+                context,
+                reply,
+            } => {
+                let result = self.edit_agent(&id, edit, &context);
                 if result.is_ok()
                     && let Some(shared) = shared.upgrade()
                 {
@@ -253,6 +277,39 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Read, edit and write back one agent inside the sequencer, so no other change can slip in between (a
+    /// review written back from a stale copy must not undo a suspension made meanwhile).
+    fn edit_agent(
+        &mut self,
+        id: &str,
+        edit: AgentEdit,
+        context: &ChangeContext,
+    ) -> Result<ApplyOutcome, ApplyError> {
+        let not_found = |message: String| {
+            ApplyError::Invalid(vec![warrant_core::registry::parse::ManifestError {
+                document: 1,
+                kind: Some("Agent".into()),
+                id: Some(id.to_owned()),
+                field: String::new(),
+                message,
+            }])
+        };
+        let mut agent = self
+            .registry
+            .agent(id)
+            .cloned()
+            .ok_or_else(|| not_found(format!("no agent `{id}`")))?;
+        edit(&mut agent).map_err(not_found)?;
+        let mut manifest = serde_json::Map::new();
+        manifest.insert("kind".into(), "Agent".into());
+        if let serde_json::Value::Object(spec) =
+            warrant_core::registry::manifest::Manifest::Agent(agent).spec()
+        {
+            manifest.extend(spec);
+        }
+        self.apply(&serde_json::Value::Object(manifest).to_string(), context)
     }
 
     fn apply(&mut self, text: &str, context: &ChangeContext) -> Result<ApplyOutcome, ApplyError> {

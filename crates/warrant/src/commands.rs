@@ -675,24 +675,14 @@ fn oversight(cli: &Cli, client: &Client, path: &str, request: &Value) -> Result<
     Ok(())
 }
 
-/// The kill switch: change an agent's status through the registry, so the change log records who and why.
+/// The kill switch: change an agent's status in the registry, so the change log records who and why.
 fn set_agent_status(cli: &Cli, client: &Client, id: &str, status: &str, reason: &str) -> Result<(), Failure> {
-    let mut manifest = client.get(&format!("/v1/agents/{}", encode(id)))?;
-    let Some(fields) = manifest.as_object_mut() else {
-        return Err(Failure::Check(anyhow!(
-            "the server's answer for agent {id} is not a manifest"
-        )));
-    };
-    fields.insert("status".into(), json!(status));
-    let body = serde_json::to_vec(&manifest).context("encoding manifest")?;
-    let path = format!("/v1/apply?reason={}", encode(reason));
+    let body =
+        serde_json::to_vec(&json!({"status": status, "reason": reason})).context("encoding request")?;
+    let path = format!("/v1/agents/{}/status", encode(id));
     let answer = client.call(Method::POST, &path, Some(("application/json", body)))?;
     print(cli.output, &answer, |answer| {
-        let changed = answer
-            .get("changes")
-            .and_then(Value::as_array)
-            .is_some_and(|changes| !changes.is_empty());
-        if changed {
+        if answer.get("changed") == Some(&Value::Bool(true)) {
             format!("agent {id} is now {status}\n")
         } else {
             format!("agent {id} was already {status}\n")

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use warrant_core::change::ChangeContext;
 use warrant_core::event::{Event, EventKind};
-use warrant_core::registry::manifest::{Kind, Manifest};
+use warrant_core::registry::manifest::Status;
 use warrant_core::reviews::due;
 use warrant_store::ApplyError;
 
@@ -52,6 +52,73 @@ pub struct RecordReview {
     reason: Option<String>,
 }
 
+/// An edit refused by the registry: the agent or grant does not exist (404), or the result is invalid (400).
+pub(crate) fn apply_error(error: ApplyError) -> ApiError {
+    match error {
+        ApplyError::Invalid(problems) => {
+            let message = problems
+                .iter()
+                .map(|problem| problem.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ");
+            if message.starts_with("no agent") || message.contains("has no grant") {
+                ApiError::not_found(message)
+            } else {
+                ApiError::bad_request("invalid_manifest", message)
+            }
+        }
+        ApplyError::Store(error) => error.into(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetStatus {
+    status: String,
+    reason: String,
+}
+
+/// `POST /v1/agents/{id}/status`: the kill switch (`suspended`) and its undo (`active`), changed in the
+/// sequencer so it cannot race another edit of the agent.
+pub async fn set_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Json(request): Json<SetStatus>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require_admin()?;
+    let status: Status = serde_json::from_value(json!(request.status)).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_status",
+            format!(
+                "unknown status `{}`; use proposed, active, suspended or retired",
+                request.status
+            ),
+        )
+    })?;
+    let context = ChangeContext {
+        actor: caller.name().to_owned(),
+        reason: Some(request.reason),
+        time: Utc::now(),
+    };
+    let outcome = state
+        .store
+        .edit_agent(
+            id.clone(),
+            move |agent| {
+                agent.status = status;
+                Ok(())
+            },
+            context,
+        )
+        .await
+        .map_err(apply_error)?;
+    Ok(axum::Json(
+        json!({"id": id, "status": request.status, "changed": !outcome.changes.is_empty(),
+                         "seq": outcome.changes.first().map(|applied| applied.seq)}),
+    ))
+}
+
 pub async fn record(
     State(state): State<AppState>,
     caller: Caller,
@@ -68,30 +135,7 @@ pub async fn record(
             ));
         }
     };
-    let registry = state.store.registry();
-    let Some(Manifest::Agent(agent)) = registry.get(Kind::Agent, &request.agent) else {
-        return Err(ApiError::not_found(format!("no agent `{}`", request.agent)));
-    };
-    let mut agent = agent.clone();
-    let Some(position) = agent.tools.iter().position(|grant| grant.tool == request.tool) else {
-        return Err(ApiError::not_found(format!(
-            "agent `{}` has no grant for tool `{}`",
-            agent.id, request.tool
-        )));
-    };
     let now = Utc::now();
-    if keep {
-        if let Some(grant) = agent.tools.get_mut(position) {
-            grant.last_reviewed = Some(now.date_naive());
-        }
-    } else {
-        agent.tools.remove(position);
-    }
-    let mut manifest = Map::new();
-    manifest.insert("kind".into(), json!("Agent"));
-    if let Value::Object(spec) = Manifest::Agent(agent).spec() {
-        manifest.extend(spec);
-    }
     let reason = request
         .reason
         .clone()
@@ -101,21 +145,27 @@ pub async fn record(
         reason: reason.clone(),
         time: now,
     };
+    let tool = request.tool.clone();
+    let edit = move |agent: &mut warrant_core::registry::manifest::Agent| {
+        let position = agent
+            .tools
+            .iter()
+            .position(|grant| grant.tool == tool)
+            .ok_or_else(|| format!("agent `{}` has no grant for tool `{tool}`", agent.id))?;
+        if keep {
+            if let Some(grant) = agent.tools.get_mut(position) {
+                grant.last_reviewed = Some(now.date_naive());
+            }
+        } else {
+            agent.tools.remove(position);
+        }
+        Ok(())
+    };
     let outcome = state
         .store
-        .apply(Value::Object(manifest).to_string(), context)
+        .edit_agent(request.agent.clone(), edit, context)
         .await
-        .map_err(|error| match error {
-            ApplyError::Invalid(problems) => ApiError::bad_request(
-                "invalid_manifest",
-                problems
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-            ApplyError::Store(error) => error.into(),
-        })?;
+        .map_err(apply_error)?;
     let change_seq = outcome.changes.first().map(|applied| applied.seq);
     let mut attrs = Map::new();
     attrs.insert("grant".into(), json!(request.tool));

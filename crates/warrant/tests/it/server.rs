@@ -200,6 +200,7 @@ fn the_openapi_document_describes_every_route_and_system_endpoints_need_no_token
         ("get", "/v1/reviews/due"),
         ("post", "/v1/reviews"),
         ("post", "/v1/escalations"),
+        ("post", "/v1/agents/{id}/status"),
         ("post", "/v1/overrides"),
         ("get", "/v1/approvals"),
         ("get", "/v1/approvals/{id}"),
