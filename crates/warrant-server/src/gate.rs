@@ -22,6 +22,8 @@ pub struct GateRuntime {
 struct Runtime {
     /// Sessions whose history has been loaded from the log; a session absent here is loaded before use.
     sessions: HashMap<String, SessionState>,
+    /// Sessions whose history is being read from the log, with the events ingested for them meanwhile.
+    loading: HashMap<String, Vec<Event>>,
     ledger: Ledger,
     ledger_loaded: bool,
 }
@@ -134,9 +136,16 @@ impl GateRuntime {
             return;
         }
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Runtime {
+            sessions, loading, ..
+        } = &mut *state;
         for event in events {
-            if let Some(session) = event.session.as_ref().and_then(|id| state.sessions.get_mut(id)) {
+            let Some(id) = &event.session else { continue };
+            if let Some(session) = sessions.get_mut(id) {
                 session.observe_event(registry, event);
+            } else if let Some(buffer) = loading.get_mut(id) {
+                // Its history read may not include this event: keep it for when the load lands.
+                buffer.push(event.clone());
             }
         }
     }
@@ -214,6 +223,11 @@ impl GateRuntime {
             }
         }
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Events buffered while reading; one also in the history is observed twice, which taint tolerates
+        // (it only ever raises what the session has read or taken in).
+        for event in state.loading.remove(id).unwrap_or_default() {
+            session.observe_event(registry, &event);
+        }
         state.sessions.entry(id.to_owned()).or_insert(session);
     }
 }
