@@ -282,8 +282,12 @@ impl Gate {
             .recipient_arg
             .as_ref()
             .and_then(|arg| request.args.get(arg))
-            .and_then(Value::as_str);
-        let named = recipient.is_some_and(|recipient| session.user_named.contains(&recipient.to_lowercase()));
+            .and_then(Value::as_str)
+            // Addresses compare case-insensitively, for the named-recipient rule and for user policies alike.
+            .map(|recipient| recipient.trim().to_lowercase());
+        let named = recipient
+            .as_ref()
+            .is_some_and(|recipient| session.user_named.contains(recipient));
         let mut pairs = vec![
             (
                 "session_sensitivity".to_owned(),
@@ -301,7 +305,7 @@ impl Gate {
         if let Some(recipient) = recipient {
             pairs.push((
                 "recipient".to_owned(),
-                RestrictedExpression::new_string(recipient.to_owned()),
+                RestrictedExpression::new_string(recipient),
             ));
         }
         if let Some(amount) = amount(tool, request.args) {

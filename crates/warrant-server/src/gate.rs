@@ -104,6 +104,9 @@ impl GateRuntime {
             if let Some(charge) = &decision.charge {
                 record_charge(ledger, charge, now);
             }
+        } else {
+            // Any call, allowed or not, starts the session: recipients can no longer be named after it.
+            session.history += 1;
         }
         decision
     }
@@ -206,8 +209,9 @@ impl GateRuntime {
                 {
                     session.name_recipients(named.iter().filter_map(Value::as_str));
                 }
-                if let (Some("allow"), Some(tool)) = (text("decision"), text("tool")) {
-                    session.observe_call(registry, tool);
+                match (text("decision"), text("tool")) {
+                    (Some("allow"), Some(tool)) => session.observe_call(registry, tool),
+                    _ => session.history += 1,
                 }
                 continue;
             }

@@ -84,7 +84,8 @@ pub async fn authorize(
                     Some(approval)
                         if approval.agent != request.agent
                             || approval.tool != request.tool
-                            || approval.args_hash != hash =>
+                            || approval.args_hash != hash
+                            || approval.session != request.session =>
                     {
                         decision = deny(
                             "approval",
