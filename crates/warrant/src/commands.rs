@@ -18,7 +18,7 @@ use crate::cli::{
     AgentCommand, ApprovalCommand, Cli, Command, LogCommand, Output, ReviewCommand, ServeArgs, TokenCommand,
 };
 use crate::client::{Client, encode};
-use crate::output::{items, print, table, text};
+use crate::output::{items, joined, print, table, text};
 
 /// Commands that act through the API, on a server or the local data directory.
 pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
@@ -193,18 +193,9 @@ fn get(cli: &Cli, client: &Client, collection: &str, id: Option<&str>) -> Result
                 &["id", "owner", "risk", "scope", "status", "oversight", "tools"],
                 rows.iter()
                     .map(|agent| {
-                        let tools: Vec<String> = agent
-                            .get("tools")
-                            .and_then(Value::as_array)
-                            .map(|grants| {
-                                grants
-                                    .iter()
-                                    .map(|grant| {
-                                        format!("{}:{}", text(grant, "/tool"), text(grant, "/access"))
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default();
+                        let tools = joined(agent, "tools", |grant| {
+                            format!("{}:{}", text(grant, "/tool"), text(grant, "/access"))
+                        });
                         vec![
                             text(agent, "/id"),
                             text(agent, "/owner"),
@@ -212,7 +203,7 @@ fn get(cli: &Cli, client: &Client, collection: &str, id: Option<&str>) -> Result
                             text(agent, "/decision_scope"),
                             text(agent, "/status"),
                             text(agent, "/oversight"),
-                            tools.join(", "),
+                            tools,
                         ]
                     })
                     .collect(),
@@ -280,24 +271,15 @@ fn get(cli: &Cli, client: &Client, collection: &str, id: Option<&str>) -> Result
                 &["id", "limits"],
                 rows.iter()
                     .map(|group| {
-                        let limits: Vec<String> = group
-                            .get("limits")
-                            .and_then(Value::as_array)
-                            .map(|limits| {
-                                limits
-                                    .iter()
-                                    .map(|limit| {
-                                        format!(
-                                            "{}: {} per {} h",
-                                            text(limit, "/id"),
-                                            text(limit, "/max_total"),
-                                            text(limit, "/window_hours")
-                                        )
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                        vec![text(group, "/id"), limits.join(", ")]
+                        let limits = joined(group, "limits", |limit| {
+                            let (id, max, hours) = (
+                                text(limit, "/id"),
+                                text(limit, "/max_total"),
+                                text(limit, "/window_hours"),
+                            );
+                            format!("{id}: {max} per {hours} h")
+                        });
+                        vec![text(group, "/id"), limits]
                     })
                     .collect(),
             ),

@@ -60,3 +60,13 @@ pub fn items(value: &Value) -> &[Value] {
         .map(Vec::as_slice)
         .unwrap_or(&[])
 }
+
+/// The items of the list under `key`, each rendered by `render`, joined with commas.
+pub fn joined(value: &Value, key: &str, render: impl Fn(&Value) -> String) -> String {
+    let items = value
+        .get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    items.iter().map(render).collect::<Vec<_>>().join(", ")
+}
