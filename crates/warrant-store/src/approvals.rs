@@ -50,7 +50,7 @@ impl ApprovalStatus {
         }
     }
 
-    fn parse(text: &str) -> Option<ApprovalStatus> {
+    pub fn parse(text: &str) -> Option<ApprovalStatus> {
         [
             ApprovalStatus::Pending,
             ApprovalStatus::Approved,

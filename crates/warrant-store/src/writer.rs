@@ -153,10 +153,8 @@ impl Writer {
             Request::Append { events, reply } => self.commit_appends(vec![(events, reply)]),
             Request::Apply { text, context, reply } => {
                 let result = self.apply(&text, &context);
-                if result.is_ok()
-                    && let Some(shared) = shared.upgrade()
-                {
-                    shared.publish_registry(self.registry.clone());
+                if result.is_ok() {
+                    self.publish_registry(shared);
                 }
                 let _ = reply.send(result);
             }
@@ -167,10 +165,8 @@ impl Writer {
                 reply,
             } => {
                 let result = self.edit_agent(&id, edit, &context);
-                if result.is_ok()
-                    && let Some(shared) = shared.upgrade()
-                {
-                    shared.publish_registry(self.registry.clone());
+                if result.is_ok() {
+                    self.publish_registry(shared);
                 }
                 let _ = reply.send(result);
             }
@@ -181,10 +177,8 @@ impl Writer {
                 reply,
             } => {
                 let result = self.remove(kind, &id, &context);
-                if result.is_ok()
-                    && let Some(shared) = shared.upgrade()
-                {
-                    shared.publish_registry(self.registry.clone());
+                if result.is_ok() {
+                    self.publish_registry(shared);
                 }
                 let _ = reply.send(result);
             }
@@ -231,6 +225,13 @@ impl Writer {
                 }
                 let _ = reply.send(result);
             }
+        }
+    }
+
+    /// Make the registry as of the last commit visible to readers.
+    fn publish_registry(&self, shared: &Weak<Shared>) {
+        if let Some(shared) = shared.upgrade() {
+            shared.publish_registry(self.registry.clone());
         }
     }
 

@@ -101,16 +101,7 @@ async fn decide(
 }
 
 fn parse_status(name: &str) -> Result<ApprovalStatus, ApiError> {
-    [
-        ApprovalStatus::Pending,
-        ApprovalStatus::Approved,
-        ApprovalStatus::Denied,
-        ApprovalStatus::Used,
-        ApprovalStatus::Expired,
-    ]
-    .into_iter()
-    .find(|status| status.as_str() == name)
-    .ok_or_else(|| {
+    ApprovalStatus::parse(name).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_status",
             format!("unknown status `{name}`; use pending, approved, denied, used or expired"),

@@ -71,11 +71,12 @@ pub async fn authorize(
         .as_deref()
         .is_some_and(|id| state.gate.session_is_fresh(id));
     let mut decision = state.gate.decide(&gate, &call, now);
-    let hash = args_hash(&request.agent, &request.tool, &args);
 
     let mut consume = None;
     let mut new_approval = None;
     if decision.outcome == Outcome::ApprovalRequired {
+        // Only a held call needs the arguments' hash: computed here, off the common path.
+        let hash = args_hash(&request.agent, &request.tool, &args);
         match &request.approval_id {
             Some(id) => {
                 let approval = blocking_approval(&state, id, now).await?;
@@ -120,7 +121,7 @@ pub async fn authorize(
                     agent: request.agent.clone(),
                     tool: request.tool.clone(),
                     session: request.session.clone(),
-                    args_hash: hash.clone(),
+                    args_hash: hash,
                     reasons: reasons_json(&decision),
                     requested_at: now,
                     expires_at: now + ttl,
