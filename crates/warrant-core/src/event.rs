@@ -245,8 +245,8 @@ pub fn format_time(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-/// W3C trace context ids: lowercase hex of a fixed length, not all zeros.
-fn check_hex_id(value: &Option<String>, length: usize) -> Result<(), String> {
+/// W3C trace context ids (`length` hex digits): lowercase hex of a fixed length, not all zeros.
+pub fn check_hex_id(value: &Option<String>, length: usize) -> Result<(), String> {
     let Some(value) = value else { return Ok(()) };
     let hex = value
         .bytes()

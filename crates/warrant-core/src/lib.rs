@@ -3,8 +3,10 @@
 //! that say what is wrong in words a user can act on.
 
 pub mod change;
+pub mod enrich;
 pub mod event;
 pub mod gate;
 pub mod registry;
 pub mod reviews;
 pub mod role;
+pub mod trail;

@@ -107,6 +107,27 @@ impl Registry {
         }
     }
 
+    pub fn model(&self, id: &str) -> Option<&manifest::Model> {
+        match self.get(Kind::Model, id) {
+            Some(Manifest::Model(model)) => Some(model),
+            _ => None,
+        }
+    }
+
+    pub fn data_source(&self, id: &str) -> Option<&manifest::DataSource> {
+        match self.get(Kind::DataSource, id) {
+            Some(Manifest::DataSource(source)) => Some(source),
+            _ => None,
+        }
+    }
+
+    pub fn tool(&self, id: &str) -> Option<&manifest::Tool> {
+        match self.get(Kind::Tool, id) {
+            Some(Manifest::Tool(tool)) => Some(tool),
+            _ => None,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.objects.len()
     }
@@ -294,6 +315,7 @@ pub fn manifest_from_spec(kind: Kind, spec: &Value) -> Option<Manifest> {
         Kind::AISystem => serde_json::from_value(spec).ok().map(Manifest::AISystem),
         Kind::Policy => serde_json::from_value(spec).ok().map(Manifest::Policy),
         Kind::Group => serde_json::from_value(spec).ok().map(Manifest::Group),
+        Kind::Model => serde_json::from_value(spec).ok().map(Manifest::Model),
     }
 }
 
@@ -331,7 +353,7 @@ fn references(manifest: &Manifest) -> Vec<(Kind, String, String)> {
                 refs.push((Kind::DataSource, source.clone(), format!("data_sources[{index}]")));
             }
         }
-        Manifest::Tool(_) | Manifest::DataSource(_) | Manifest::Policy(_) => {}
+        Manifest::Tool(_) | Manifest::DataSource(_) | Manifest::Policy(_) | Manifest::Model(_) => {}
     }
     refs
 }

@@ -8,6 +8,9 @@ pub struct Metrics {
     responses: [AtomicU64; 5],
     events_appended: AtomicU64,
     events_duplicate: AtomicU64,
+    spans_received: AtomicU64,
+    spans_skipped: AtomicU64,
+    spans_rejected: AtomicU64,
 }
 
 impl Metrics {
@@ -21,6 +24,13 @@ impl Metrics {
     pub fn record_append(&self, stored: u64, duplicates: u64) {
         self.events_appended.fetch_add(stored, Ordering::Relaxed);
         self.events_duplicate.fetch_add(duplicates, Ordering::Relaxed);
+    }
+
+    /// OTLP spans: received, skipped (not agent evidence) and rejected (partial success).
+    pub fn record_spans(&self, received: u64, skipped: u64, rejected: u64) {
+        self.spans_received.fetch_add(received, Ordering::Relaxed);
+        self.spans_skipped.fetch_add(skipped, Ordering::Relaxed);
+        self.spans_rejected.fetch_add(rejected, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition, with the gauges the caller reads at scrape time.
@@ -59,6 +69,18 @@ impl Metrics {
             "warrant_events_duplicate_total {}",
             self.events_duplicate.load(Ordering::Relaxed)
         );
+        let _ = writeln!(
+            out,
+            "# HELP warrant_otlp_spans_total OTLP spans received, by what became of them."
+        );
+        let _ = writeln!(out, "# TYPE warrant_otlp_spans_total counter");
+        let received = self.spans_received.load(Ordering::Relaxed);
+        let skipped = self.spans_skipped.load(Ordering::Relaxed);
+        let rejected = self.spans_rejected.load(Ordering::Relaxed);
+        let mapped = received.saturating_sub(skipped + rejected);
+        for (result, count) in [("mapped", mapped), ("skipped", skipped), ("rejected", rejected)] {
+            let _ = writeln!(out, "warrant_otlp_spans_total{{result=\"{result}\"}} {count}");
+        }
         let _ = writeln!(out, "# HELP warrant_log_size Events in the evidence log.");
         let _ = writeln!(out, "# TYPE warrant_log_size gauge");
         let _ = writeln!(out, "warrant_log_size {log_size}");

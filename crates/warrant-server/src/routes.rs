@@ -10,6 +10,8 @@ mod registry;
 mod reviews;
 mod system;
 mod tokens;
+mod traces;
+mod trails;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -37,6 +39,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/tokens", post(tokens::create))
         .route("/v1/events", post(events::append))
         .route("/v1/events/{seq}", get(events::get_one))
+        .route("/v1/traces", post(traces::export))
+        .route("/v1/trails/{id}", get(trails::get_one))
         .route("/v1/erase", post(erase::erase))
         .route("/v1/authorize", post(authorize::authorize))
         .route("/v1/approvals", get(approvals::list))

@@ -45,6 +45,8 @@ pub(crate) struct Columns {
     pub session: Option<String>,
     pub subject: Option<String>,
     pub client_id: Option<String>,
+    /// The trace this event's trace was started from (`attrs.link.trace_id`).
+    pub link_trace: Option<String>,
 }
 
 pub(crate) struct ContentRow {
@@ -92,6 +94,12 @@ fn prepare_one(event: Event, received: &str, salts: &mut impl Iterator<Item = [u
             .and_then(Value::as_str)
             .map(str::to_owned),
         client_id: event.id.clone(),
+        link_trace: event
+            .attrs
+            .get("link")
+            .and_then(|link| link.get("trace_id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     };
     let mut digests = Map::new();
     let mut content = Vec::with_capacity(event.content.len());

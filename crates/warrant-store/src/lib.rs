@@ -13,6 +13,7 @@ mod keys;
 mod lock;
 mod read;
 mod schema;
+mod trail;
 mod tree;
 mod verify;
 mod writer;
@@ -33,6 +34,7 @@ pub use crate::approvals::{Approval, ApprovalError, ApprovalStatus, NewApproval,
 pub use crate::entry::{StoredEvent, content_digest};
 pub use crate::lock::{DataDirLock, LockError};
 pub use crate::read::{ChangeFilter, Checkpoint, ProofRequestError};
+pub use crate::trail::{MAX_EVENTS, MAX_TRACES, TrailEvents, TrailRoot};
 pub use crate::verify::verify_data_dir;
 
 use crate::tree::TreeCache;

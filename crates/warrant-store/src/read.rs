@@ -247,7 +247,7 @@ pub(crate) fn load_tokens(connection: &Connection) -> Result<HashMap<[u8; 32], P
     Ok(tokens)
 }
 
-fn load_content(connection: &Connection, seq: u64) -> Result<Map<String, Value>, StoreError> {
+pub(crate) fn load_content(connection: &Connection, seq: u64) -> Result<Map<String, Value>, StoreError> {
     let mut statement =
         connection.prepare_cached("SELECT field, text FROM content WHERE seq = ?1 ORDER BY field")?;
     let mut rows = statement.query([seq])?;
@@ -262,7 +262,7 @@ fn load_content(connection: &Connection, seq: u64) -> Result<Map<String, Value>,
     Ok(content)
 }
 
-fn stored_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredEvent, StoreError>> {
+pub(crate) fn stored_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredEvent, StoreError>> {
     let seq: u64 = row.get(0)?;
     let body = row.get_ref(1)?.as_blob()?;
     let leaf = row.get_ref(2)?.as_blob()?;

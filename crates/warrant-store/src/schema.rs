@@ -96,6 +96,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX approvals_by_status ON approvals (status, requested_at);
     ",
+    // 3: the trace another trace was started from (`attrs.link.trace_id`), so a trail can follow a cascade
+    // of agents from the caller's trace down to the traces it started.
+    "
+    ALTER TABLE events ADD COLUMN link_trace TEXT;
+    CREATE INDEX events_by_link_trace ON events (link_trace) WHERE link_trace IS NOT NULL;
+    ",
 ];
 
 /// Bring the database to the latest schema.

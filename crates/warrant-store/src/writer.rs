@@ -546,12 +546,22 @@ impl Writer {
         if let Some(reason) = &context.reason {
             attrs.insert("reason".into(), reason.clone().into());
         }
+        // The approval joins the trace of the call that asked for it, so the call's trail shows it.
+        let trace_id: Option<String> = self
+            .connection
+            .query_row(
+                "SELECT trace_id FROM events WHERE seq = ?1",
+                [current.requested_seq],
+                |row| row.get(0),
+            )
+            .optional()?
+            .flatten();
         let event = Event {
             id: None,
             time: context.time,
             agent: Some(current.agent.clone()),
             kind: warrant_core::event::EventKind::Approval,
-            trace_id: None,
+            trace_id,
             span_id: None,
             parent_span_id: None,
             session: current.session.clone(),
@@ -683,8 +693,8 @@ struct SealedRow<'a> {
 
 fn insert_rows(transaction: &Transaction<'_>, rows: &[SealedRow<'_>]) -> Result<(), StoreError> {
     let mut insert = transaction.prepare_cached(
-        "INSERT INTO events (seq, body, leaf, kind, agent, time, trace_id, session, subject, client_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO events (seq, body, leaf, kind, agent, time, trace_id, session, subject, client_id, link_trace)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
     let mut insert_content =
         transaction.prepare_cached("INSERT INTO content (seq, field, salt, text) VALUES (?1, ?2, ?3, ?4)")?;
@@ -701,6 +711,7 @@ fn insert_rows(transaction: &Transaction<'_>, rows: &[SealedRow<'_>]) -> Result<
             &columns.session,
             &columns.subject,
             &columns.client_id,
+            &columns.link_trace,
         ))?;
         for content in &row.event.content {
             insert_content.execute((row.seq, &content.field, content.salt.as_slice(), &content.text))?;

@@ -117,6 +117,17 @@ pub enum Command {
         /// Re-ask a held call with the approval a human granted for it.
         #[arg(long)]
         approval_id: Option<String>,
+        /// The trace of the call (32 hex), so the decision shows in its trail.
+        #[arg(long)]
+        trace_id: Option<String>,
+        /// The span of the tool call (16 hex) inside that trace.
+        #[arg(long)]
+        span_id: Option<String>,
+    },
+    /// The decision path of a trace, a session or an event: every step as a tree, with its proof.
+    Trail {
+        /// A trace id (32 hex), a session id or an event seq.
+        id: String,
     },
     /// Calls the policy gate held for a human decision.
     Approvals {

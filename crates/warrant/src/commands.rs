@@ -42,6 +42,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
             session,
             user_named,
             approval_id,
+            trace_id,
+            span_id,
         } => {
             let call = AuthorizeCall {
                 agent,
@@ -50,8 +52,15 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
                 session: session.as_deref(),
                 user_named,
                 approval_id: approval_id.as_deref(),
+                trace_id: trace_id.as_deref(),
+                span_id: span_id.as_deref(),
             };
             authorize(cli, &client, &call)
+        }
+        Command::Trail { id } => {
+            let answer = client.get(&format!("/v1/trails/{}", encode(id)))?;
+            print(cli.output, &answer, crate::trail::render);
+            Ok(())
         }
         Command::Approvals { command } => approvals(cli, &client, command),
         Command::Reviews { command } => reviews(cli, &client, command),
@@ -283,6 +292,24 @@ fn get(cli: &Cli, client: &Client, collection: &str, id: Option<&str>) -> Result
                     })
                     .collect(),
             ),
+            Kind::Model => table(
+                &[
+                    "id",
+                    "provider",
+                    "input_usd_per_million",
+                    "output_usd_per_million",
+                ],
+                rows.iter()
+                    .map(|model| {
+                        vec![
+                            text(model, "/id"),
+                            text(model, "/provider"),
+                            text(model, "/input_usd_per_million"),
+                            text(model, "/output_usd_per_million"),
+                        ]
+                    })
+                    .collect(),
+            ),
         }
     });
     Ok(())
@@ -500,6 +527,8 @@ struct AuthorizeCall<'a> {
     session: Option<&'a str>,
     user_named: &'a [String],
     approval_id: Option<&'a str>,
+    trace_id: Option<&'a str>,
+    span_id: Option<&'a str>,
 }
 
 fn authorize(cli: &Cli, client: &Client, call: &AuthorizeCall<'_>) -> Result<(), Failure> {
@@ -510,6 +539,8 @@ fn authorize(cli: &Cli, client: &Client, call: &AuthorizeCall<'_>) -> Result<(),
         session,
         user_named,
         approval_id,
+        trace_id,
+        span_id,
     } = *call;
     let args: Value = match args {
         Some(text) => serde_json::from_str(text)
@@ -520,7 +551,8 @@ fn authorize(cli: &Cli, client: &Client, call: &AuthorizeCall<'_>) -> Result<(),
         return Err(Failure::Usage(anyhow!("--args must be a JSON object")));
     }
     let request = json!({"agent": agent, "tool": tool, "args": args, "session": session,
-                         "approval_id": approval_id, "context": {"user_named": user_named}});
+                         "approval_id": approval_id, "trace_id": trace_id, "span_id": span_id,
+                         "context": {"user_named": user_named}});
     let body = serde_json::to_vec(&request).context("encoding request")?;
     let answer = client.call(Method::POST, "/v1/authorize", Some(("application/json", body)))?;
     print(cli.output, &answer, |answer| {

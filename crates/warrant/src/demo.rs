@@ -2,8 +2,12 @@
 //! the same API the CLI and agents use, reports what it found, then serves.
 //!
 //! The story so far: the bank registers its agents, tools, data sources and models; then the onboarding
-//! agent's prompt is changed, which the change log records as a substantial modification. Later parts of the
-//! story (routing decisions, drift, the alert and the incident) arrive with the issues that build them.
+//! agent's prompt is changed, which the change log records as a substantial modification. The policy gate
+//! holds an exfiltration chain and counts combined authority. Eight days of onboarding runs arrive as real
+//! OTLP ([`runs`]), and the demo ends on the trail of one high-value client. Later parts of the story (drift,
+//! the alert and the incident) arrive with the issues that build them.
+
+mod runs;
 
 use std::process::ExitCode;
 
@@ -49,8 +53,11 @@ pub fn run(cli: &Cli, no_serve: bool, serve: &ServeArgs) -> Result<ExitCode, Fai
         };
         let store = Store::open(&cli.data, &StoreConfig { org })
             .with_context(|| format!("cannot open {}", cli.data.display()))?;
-        build(&store).await?;
+        let featured = build(&store).await?;
         report(&store);
+        if let Some(featured) = featured {
+            show_trail(&store, &featured).await?;
+        }
         if no_serve {
             store.checkpoint().await.context("signing a checkpoint")?;
             return Ok(());
@@ -60,11 +67,12 @@ pub fn run(cli: &Cli, no_serve: bool, serve: &ServeArgs) -> Result<ExitCode, Fai
     Ok(ExitCode::SUCCESS)
 }
 
-/// Apply the bank, then the prompt change, unless an earlier run already did.
-async fn build(store: &Store) -> Result<(), Failure> {
+/// Apply the bank, then the prompt change, the gate's story and the agents' traces, unless an earlier run
+/// already did. Returns the run to show as a trail.
+async fn build(store: &Store) -> Result<Option<runs::Featured>, Failure> {
     if store.registry().agent("onboarding-agent").is_some() {
         println!("the demo bank is already in this data directory; nothing to build");
-        return Ok(());
+        return Ok(None);
     }
     let mut state = AppState::new(store.clone(), ServerConfig::default());
     state.local_principal = Some(Principal {
@@ -103,7 +111,34 @@ async fn build(store: &Store) -> Result<(), Failure> {
             "the demo's prompt change was not recorded as substantial"
         )));
     }
-    gate_story(&router).await
+    gate_story(&router).await?;
+    runs::send(&router).await.map(Some)
+}
+
+/// Print the featured client's trail, as `warrant trail` would, once a checkpoint covers it.
+async fn show_trail(store: &Store, featured: &runs::Featured) -> Result<(), Failure> {
+    store.checkpoint().await.context("signing a checkpoint")?;
+    let router = warrant_server::router(AppState {
+        local_principal: Some(Principal {
+            name: "demo:auditor".into(),
+            role: Role::Auditor,
+        }),
+        ..AppState::new(store.clone(), ServerConfig::default())
+    });
+    let (status, bytes) = call_router(
+        &router,
+        Method::GET,
+        &format!("/v1/trails/{}", featured.trace_id),
+        None,
+    )
+    .await?;
+    let trail = answer(status, &bytes)?;
+    println!(
+        "\nthe trail of high-value {} (warrant trail {}):\n",
+        featured.client, featured.trace_id
+    );
+    print!("{}", crate::trail::render(&trail));
+    Ok(())
 }
 
 /// The policy gate's part of the story: an exfiltration chain held for approval, and money-moving agents
@@ -155,11 +190,12 @@ fn report(store: &Store) {
     let registry = store.registry();
     let count = |kind| registry.list(kind).count();
     println!(
-        "Northwind Bank: {} agents, {} tools, {} data sources, {} other AI systems",
+        "Northwind Bank: {} agents, {} tools, {} data sources, {} other AI systems, {} priced models",
         count(Kind::Agent),
         count(Kind::Tool),
         count(Kind::DataSource),
-        count(Kind::AISystem)
+        count(Kind::AISystem),
+        count(Kind::Model)
     );
     let changes = store
         .changes(&warrant_store::ChangeFilter::default())

@@ -6,6 +6,7 @@ mod client;
 mod commands;
 mod demo;
 mod output;
+mod trail;
 
 use std::process::ExitCode;
 

@@ -1,4 +1,5 @@
-//! The manifest kinds of the registry (`Agent`, `Tool`, `DataSource`, `AISystem`) as users write them in YAML.
+//! The manifest kinds of the registry (`Agent`, `Tool`, `DataSource`, `AISystem`, `Policy`, `Group`, `Model`)
+//! as users write them in YAML.
 //!
 //! These types are a user-facing format on purpose: they derive serde with `deny_unknown_fields`, so a typo in a
 //! field name is an error instead of a silently ignored setting. Their JSON form (with defaults filled in) is
@@ -16,16 +17,18 @@ pub enum Kind {
     AISystem,
     Policy,
     Group,
+    Model,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Agent,
         Kind::Tool,
         Kind::DataSource,
         Kind::AISystem,
         Kind::Policy,
         Kind::Group,
+        Kind::Model,
     ];
 
     /// The spelling used in manifests (`kind: DataSource`).
@@ -37,6 +40,7 @@ impl Kind {
             Kind::AISystem => "AISystem",
             Kind::Policy => "Policy",
             Kind::Group => "Group",
+            Kind::Model => "Model",
         }
     }
 
@@ -49,6 +53,7 @@ impl Kind {
             Kind::AISystem => "systems",
             Kind::Policy => "policies",
             Kind::Group => "groups",
+            Kind::Model => "models",
         }
     }
 
@@ -76,6 +81,7 @@ pub enum Manifest {
     AISystem(AISystem),
     Policy(Policy),
     Group(Group),
+    Model(Model),
 }
 
 impl Manifest {
@@ -87,6 +93,7 @@ impl Manifest {
             Manifest::AISystem(_) => Kind::AISystem,
             Manifest::Policy(_) => Kind::Policy,
             Manifest::Group(_) => Kind::Group,
+            Manifest::Model(_) => Kind::Model,
         }
     }
 
@@ -98,6 +105,7 @@ impl Manifest {
             Manifest::AISystem(system) => &system.id,
             Manifest::Policy(policy) => &policy.id,
             Manifest::Group(group) => &group.id,
+            Manifest::Model(model) => &model.id,
         }
     }
 
@@ -110,6 +118,7 @@ impl Manifest {
             Manifest::AISystem(system) => serde_json::to_value(system),
             Manifest::Policy(policy) => serde_json::to_value(policy),
             Manifest::Group(group) => serde_json::to_value(group),
+            Manifest::Model(model) => serde_json::to_value(model),
         };
         // These types hold only strings, numbers, booleans, dates and lists, which always serialise.
         value.unwrap_or(serde_json::Value::Null)
@@ -218,6 +227,29 @@ pub struct GroupLimit {
     /// Only these tools count; all amount-bearing tools when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<String>,
+}
+
+/// A model agents call, with its price: the price table that turns token counts into cost. The id is the model
+/// name as telemetry reports it (`gen_ai.request.model`, `llm.model_name`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// US dollars per million input (prompt) tokens.
+    pub input_usd_per_million: f64,
+    /// US dollars per million output (completion) tokens.
+    pub output_usd_per_million: f64,
+}
+
+impl Model {
+    /// The cost of one call, in US dollars.
+    pub fn cost_usd(&self, input_tokens: u64, output_tokens: u64) -> f64 {
+        (input_tokens as f64 * self.input_usd_per_million
+            + output_tokens as f64 * self.output_usd_per_million)
+            / 1_000_000.0
+    }
 }
 
 /// A tool granted to an agent, with the terms of the grant.

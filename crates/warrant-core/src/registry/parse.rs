@@ -99,6 +99,7 @@ fn parse_document(number: usize, value: serde_yaml::Value) -> Result<Option<Mani
         Kind::AISystem => typed(body).map(Manifest::AISystem),
         Kind::Policy => typed(body).map(Manifest::Policy),
         Kind::Group => typed(body).map(Manifest::Group),
+        Kind::Model => typed(body).map(Manifest::Model),
     };
     typed
         .map(Some)

@@ -7,7 +7,7 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use warrant_core::event::{Event, EventKind};
+use warrant_core::event::{Event, EventKind, check_hex_id};
 use warrant_core::gate::{Decision, Gate, Outcome, Reason};
 use warrant_core::registry::manifest::{Kind, Manifest};
 use warrant_store::{ApprovalError, ApprovalStatus, NewApproval, StoreError, args_hash, random_id};
@@ -26,6 +26,9 @@ pub struct AuthorizeRequest {
     #[serde(default)]
     args: Option<Map<String, Value>>,
     session: Option<String>,
+    /// The trace and span of the tool call being asked about (W3C ids), so the decision joins its trail.
+    trace_id: Option<String>,
+    span_id: Option<String>,
     /// The approval a human granted for this exact call, when re-asking after `approval_required`.
     approval_id: Option<String>,
     #[serde(default)]
@@ -50,6 +53,19 @@ pub async fn authorize(
         return Err(ApiError::bad_request(
             "invalid_request",
             "`agent` and `tool` must not be empty",
+        ));
+    }
+    for (field, value, length) in [
+        ("trace_id", &request.trace_id, 32),
+        ("span_id", &request.span_id, 16),
+    ] {
+        check_hex_id(value, length)
+            .map_err(|message| ApiError::bad_request("invalid_request", format!("`{field}`: {message}")))?;
+    }
+    if request.span_id.is_some() && request.trace_id.is_none() {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "`span_id` needs the `trace_id` it belongs to",
         ));
     }
     let gate = state
@@ -262,9 +278,9 @@ fn decision_event(
         time: now,
         agent: Some(request.agent.clone()),
         kind: EventKind::PolicyDecision,
-        trace_id: None,
+        trace_id: request.trace_id.clone(),
         span_id: None,
-        parent_span_id: None,
+        parent_span_id: request.span_id.clone(),
         session: request.session.clone(),
         attrs,
         content,

@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use warrant_core::enrich::enrich;
 use warrant_core::event::{Event, EventError, check_size};
 
 use crate::AppState;
@@ -49,6 +50,10 @@ pub async fn append(State(state): State<AppState>, caller: Caller, Body(body): B
             format!("nothing was stored: {first} (and {} more)", errors.len() - 1)
         };
         return Err(ApiError::bad_request("invalid_event", message).with_details(Value::Array(details)));
+    }
+    let registry = state.store.registry();
+    for event in &mut events {
+        enrich(event, &registry);
     }
     let session_events: Vec<Event> = events
         .iter()

@@ -1,0 +1,120 @@
+//! `POST /v1/traces`: the OTLP/HTTP trace receiver. Spans are decoded and mapped to events by `warrant-otlp`
+//! (the same code the demo sends through), then appended like any batch: the answer comes after the durable
+//! commit. Spans that cannot be taken (bad ids, oversized) are reported as an OTLP partial success; the others
+//! are stored. A body that does not decode stores nothing.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use warrant_otlp::decode::{DecodeError, Encoding, decode_request, encode_response, encode_status};
+use warrant_otlp::map::map_request;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::Body;
+
+/// At most this many rejected spans are named in a partial-success message.
+const MAX_NAMED_REJECTIONS: usize = 5;
+
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    caller.require_event_writer()?;
+    let header_text = |name: header::HeaderName| headers.get(name).and_then(|value| value.to_str().ok());
+    let encoding = Encoding::from_content_type(header_text(header::CONTENT_TYPE)).map_err(|error| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            error.code(),
+            error.to_string(),
+        )
+    })?;
+    let content_encoding = header_text(header::CONTENT_ENCODING).map(str::to_owned);
+    let limit = state.config.body_limit;
+    let registry = state.store.registry();
+    // Decoding and mapping a large body is CPU work: keep it off the async workers.
+    let mapped = tokio::task::spawn_blocking(move || {
+        decode_request(&body, encoding, content_encoding.as_deref(), limit)
+            .map(|request| map_request(&request, &registry))
+    })
+    .await
+    .map_err(|error| ApiError::internal(&error))?;
+    let mapping = match mapped {
+        Ok(mapping) => mapping,
+        Err(error) => return Ok(decode_error(encoding, &error)),
+    };
+    state.metrics.record_spans(
+        mapping.spans as u64,
+        mapping.skipped as u64,
+        mapping.rejected.len() as u64,
+    );
+    if !mapping.events.is_empty() {
+        let session_events: Vec<_> = mapping
+            .events
+            .iter()
+            .filter(|event| event.session.is_some())
+            .cloned()
+            .collect();
+        let appended = state.store.append(mapping.events, chrono::Utc::now()).await?;
+        state
+            .gate
+            .observe_events(&state.store.registry(), &session_events);
+        let duplicates = appended.iter().filter(|appended| appended.duplicate).count();
+        state
+            .metrics
+            .record_append((appended.len() - duplicates) as u64, duplicates as u64);
+    }
+    let message = match mapping.rejected.len() {
+        0 => String::new(),
+        count => {
+            let named: Vec<&str> = mapping
+                .rejected
+                .iter()
+                .take(MAX_NAMED_REJECTIONS)
+                .map(String::as_str)
+                .collect();
+            let more = count.saturating_sub(MAX_NAMED_REJECTIONS);
+            let tail = if more > 0 {
+                format!(" (and {more} more)")
+            } else {
+                String::new()
+            };
+            format!("{count} span(s) rejected: {}{tail}", named.join("; "))
+        }
+    };
+    let rejected = i64::try_from(mapping.rejected.len()).unwrap_or(i64::MAX);
+    Ok(otlp_response(
+        StatusCode::OK,
+        encoding,
+        encode_response(encoding, rejected, &message),
+    ))
+}
+
+/// A body that did not decode: the OTLP status code in the request's encoding for protobuf clients, warrant's
+/// error shape for JSON ones.
+fn decode_error(encoding: Encoding, error: &DecodeError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    match encoding {
+        Encoding::Json => ApiError::new(status, error.code(), error.to_string()).into_response(),
+        Encoding::Protobuf => {
+            // gRPC codes: 8 = resource exhausted, 3 = invalid argument.
+            let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                8
+            } else {
+                3
+            };
+            otlp_response(
+                status,
+                encoding,
+                encode_status(encoding, code, &error.to_string()),
+            )
+        }
+    }
+}
+
+fn otlp_response(status: StatusCode, encoding: Encoding, body: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
+}

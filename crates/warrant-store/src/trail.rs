@@ -1,0 +1,181 @@
+//! Gathering a trail's events: what the asked-for id names (a trace, a session or one event), then every trace
+//! linked to those, up to the trace that started the cascade and down to every trace started from it.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use rusqlite::{Connection, OptionalExtension};
+use serde_json::Value;
+use warrant_core::trail::TrailEvent;
+
+use crate::read::{load_content, stored_row};
+use crate::{Store, StoreError};
+
+/// At most this many traces are gathered into one trail; a larger cascade is cut and said to be.
+pub const MAX_TRACES: usize = 256;
+/// At most this many events are gathered into one trail.
+pub const MAX_EVENTS: usize = 20_000;
+
+/// What a trail id turned out to name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrailRoot {
+    Trace(String),
+    Session(String),
+    Event(u64),
+}
+
+/// The events of one trail, unordered, with their clear content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrailEvents {
+    pub root: TrailRoot,
+    pub traces: Vec<String>,
+    pub events: Vec<TrailEvent>,
+    /// True when the cascade was larger than [`MAX_TRACES`] or [`MAX_EVENTS`] and was cut.
+    pub truncated: bool,
+}
+
+impl Store {
+    /// The events of the trail named by `id`: a 32-hex trace id, a session id or an event seq. `None` when
+    /// the id names nothing in the log.
+    pub fn trail_events(&self, id: &str) -> Result<Option<TrailEvents>, StoreError> {
+        self.read(|connection| gather(connection, id))
+    }
+}
+
+fn gather(connection: &Connection, id: &str) -> Result<Option<TrailEvents>, StoreError> {
+    let mut seqs: BTreeSet<u64> = BTreeSet::new();
+    let mut seeds: Vec<String> = Vec::new();
+    let root = if let Ok(seq) = id.parse::<u64>() {
+        let Some(event) = connection
+            .query_row(
+                "SELECT seq, body, leaf FROM events WHERE seq = ?1",
+                [seq],
+                stored_row,
+            )
+            .optional()?
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        let field = |name: &str| event.body.get(name).and_then(Value::as_str).map(str::to_owned);
+        if let Some(trace) = field("trace_id") {
+            seeds.push(trace);
+        } else if let Some(session) = field("session") {
+            session_seeds(connection, &session, &mut seeds, &mut seqs)?;
+        }
+        seqs.insert(seq);
+        TrailRoot::Event(seq)
+    } else if is_trace_id(id) && trace_exists(connection, id)? {
+        seeds.push(id.to_owned());
+        TrailRoot::Trace(id.to_owned())
+    } else {
+        session_seeds(connection, id, &mut seeds, &mut seqs)?;
+        if seeds.is_empty() && seqs.is_empty() {
+            return Ok(None);
+        }
+        TrailRoot::Session(id.to_owned())
+    };
+    let (traces, mut truncated) = expand(connection, seeds)?;
+    let mut by_trace = connection.prepare_cached("SELECT seq FROM events WHERE trace_id = ?1")?;
+    for trace in &traces {
+        let rows = by_trace.query_map([trace], |row| row.get::<_, u64>(0))?;
+        for seq in rows {
+            seqs.insert(seq?);
+        }
+    }
+    if seqs.len() > MAX_EVENTS {
+        truncated = true;
+    }
+    let mut load = connection.prepare_cached("SELECT seq, body, leaf FROM events WHERE seq = ?1")?;
+    let mut events = Vec::with_capacity(seqs.len().min(MAX_EVENTS));
+    for seq in seqs.into_iter().take(MAX_EVENTS) {
+        let Some(stored) = load.query_row([seq], stored_row).optional()?.transpose()? else {
+            continue;
+        };
+        events.push(TrailEvent {
+            seq,
+            body: stored.body,
+            content: load_content(connection, seq)?,
+        });
+    }
+    Ok(Some(TrailEvents {
+        root,
+        traces,
+        events,
+        truncated,
+    }))
+}
+
+/// The traces a session touched, and its events outside any trace.
+fn session_seeds(
+    connection: &Connection,
+    session: &str,
+    seeds: &mut Vec<String>,
+    seqs: &mut BTreeSet<u64>,
+) -> Result<(), StoreError> {
+    let mut statement = connection.prepare_cached("SELECT seq, trace_id FROM events WHERE session = ?1")?;
+    let rows = statement.query_map([session], |row| {
+        Ok((row.get::<_, u64>(0)?, row.get::<_, Option<String>>(1)?))
+    })?;
+    for row in rows {
+        match row? {
+            (_, Some(trace)) => {
+                if !seeds.contains(&trace) {
+                    seeds.push(trace);
+                }
+            }
+            (seq, None) => {
+                seqs.insert(seq);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Follow links both ways from `seeds`: up to the traces they were started from, down to the traces they
+/// started. Returns the traces in the order found and whether [`MAX_TRACES`] cut the walk short.
+fn expand(connection: &Connection, seeds: Vec<String>) -> Result<(Vec<String>, bool), StoreError> {
+    let mut up = connection.prepare_cached(
+        "SELECT DISTINCT link_trace FROM events WHERE trace_id = ?1 AND link_trace IS NOT NULL",
+    )?;
+    let mut down = connection.prepare_cached("SELECT DISTINCT trace_id FROM events WHERE link_trace = ?1")?;
+    let mut found: Vec<String> = Vec::new();
+    let mut queue: VecDeque<String> = seeds.into();
+    while let Some(trace) = queue.pop_front() {
+        if found.contains(&trace) {
+            continue;
+        }
+        if found.len() == MAX_TRACES {
+            return Ok((found, true));
+        }
+        for statement in [&mut up, &mut down] {
+            let rows = statement.query_map([&trace], |row| row.get::<_, Option<String>>(0))?;
+            for linked in rows {
+                if let Some(linked) = linked?
+                    && !found.contains(&linked)
+                {
+                    queue.push_back(linked);
+                }
+            }
+        }
+        found.push(trace);
+    }
+    Ok((found, false))
+}
+
+fn trace_exists(connection: &Connection, trace: &str) -> Result<bool, StoreError> {
+    Ok(connection
+        .query_row(
+            "SELECT 1 FROM events WHERE trace_id = ?1 LIMIT 1",
+            [trace],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+fn is_trace_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
+}
