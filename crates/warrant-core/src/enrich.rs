@@ -21,11 +21,11 @@ fn fill_cost(event: &mut Event, registry: &Registry) {
     if event.attrs.contains_key("cost_usd") {
         return;
     }
-    let Some(model) = event
-        .attrs
-        .get("model")
-        .and_then(Value::as_str)
-        .and_then(|name| registry.model(name))
+    // The reported model first, then the requested one (providers answer with dated snapshot names).
+    let Some(model) = ["model", "request_model"]
+        .iter()
+        .filter_map(|field| event.attrs.get(*field).and_then(Value::as_str))
+        .find_map(|name| registry.model(name))
     else {
         return;
     };

@@ -6,6 +6,8 @@ pub mod change;
 pub mod enrich;
 pub mod event;
 pub mod gate;
+pub mod incident;
+pub mod monitor;
 pub mod registry;
 pub mod reviews;
 pub mod role;

@@ -316,6 +316,7 @@ pub fn manifest_from_spec(kind: Kind, spec: &Value) -> Option<Manifest> {
         Kind::Policy => serde_json::from_value(spec).ok().map(Manifest::Policy),
         Kind::Group => serde_json::from_value(spec).ok().map(Manifest::Group),
         Kind::Model => serde_json::from_value(spec).ok().map(Manifest::Model),
+        Kind::AlertRule => serde_json::from_value(spec).ok().map(Manifest::AlertRule),
     }
 }
 
@@ -351,6 +352,11 @@ fn references(manifest: &Manifest) -> Vec<(Kind, String, String)> {
         Manifest::AISystem(system) => {
             for (index, source) in system.data_sources.iter().enumerate() {
                 refs.push((Kind::DataSource, source.clone(), format!("data_sources[{index}]")));
+            }
+        }
+        Manifest::AlertRule(rule) => {
+            if let Some(agent) = &rule.agent {
+                refs.push((Kind::Agent, agent.clone(), "agent".into()));
             }
         }
         Manifest::Tool(_) | Manifest::DataSource(_) | Manifest::Policy(_) | Manifest::Model(_) => {}

@@ -48,6 +48,9 @@ pub struct Node {
     /// Clear content; a field erased since is absent (its digest stays in the log).
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub content: Map<String, Value>,
+    /// Not serialised with the node: the API adds each child's JSON itself, so a trail serialises in one
+    /// pass rather than once per level.
+    #[serde(skip_serializing)]
     pub children: Vec<Node>,
 }
 
@@ -87,7 +90,7 @@ pub fn build(mut events: Vec<TrailEvent>) -> Vec<Node> {
     let mut slots: Vec<Option<TrailEvent>> = events.into_iter().map(Some).collect();
     roots
         .into_iter()
-        .filter_map(|root| assemble(root, &mut slots, &children))
+        .filter_map(|root| assemble(root, &mut slots, &children, None))
         .collect()
 }
 
@@ -128,11 +131,22 @@ pub fn summarize(roots: &[Node]) -> Summary {
     summary
 }
 
-fn assemble(index: usize, slots: &mut [Option<TrailEvent>], children: &[Vec<usize>]) -> Option<Node> {
+/// Build the node of `index` and its subtree (at most [`MAX_DEPTH`] deep). A step that names no agent shows
+/// its parent's: a span exported before its agent's invocation arrived still reads as that agent's.
+fn assemble(
+    index: usize,
+    slots: &mut [Option<TrailEvent>],
+    children: &[Vec<usize>],
+    agent: Option<&str>,
+) -> Option<Node> {
     let event = slots.get_mut(index)?.take()?;
     let mut node = node(event);
+    if node.agent.is_none() {
+        node.agent = agent.map(str::to_owned);
+    }
+    let inherited = node.agent.clone();
     for &child in children.get(index).map(Vec::as_slice).unwrap_or_default() {
-        if let Some(child) = assemble(child, slots, children) {
+        if let Some(child) = assemble(child, slots, children, inherited.as_deref()) {
             node.children.push(child);
         }
     }
@@ -192,22 +206,78 @@ fn parents(events: &[TrailEvent]) -> Vec<Option<usize>> {
             }
             if let Some(trace) = trace
                 && let Some(parent) = opt(body, "parent_span_id")
+                && let Some(found) = span_main(trace, parent)
             {
-                // A parent that never arrived: hang under the trace's root rather than float loose.
-                return span_main(trace, parent).or_else(|| trace_roots.get(trace).copied());
+                return Some(found);
             }
+            // A trace started from another: under the span it links to, even when its own parent span (an
+            // HTTP or queue span, not evidence) was never stored.
             let link = |name: &str| {
                 body.pointer(&format!("/attrs/link/{name}"))
                     .and_then(Value::as_str)
             };
-            if let (Some(trace), Some(span)) = (link("trace_id"), link("span_id")) {
-                return span_main(trace, span);
+            if let (Some(trace), Some(span)) = (link("trace_id"), link("span_id"))
+                && let Some(found) = span_main(trace, span)
+            {
+                return Some(found);
             }
-            None
+            // A parent that never arrived: hang under the trace's root rather than float loose.
+            match (trace, opt(body, "parent_span_id")) {
+                (Some(trace), Some(_)) => trace_roots.get(trace).copied().filter(|root| *root != index),
+                _ => None,
+            }
         })
         .collect();
     break_cycles(&mut parents);
+    cap_depth(&mut parents);
     parents
+}
+
+/// Trails deeper than this are folded: a step further down hangs at this depth (an agent calling itself in
+/// a loop would otherwise make a tree thousands deep, which no reader follows and no stack should walk).
+pub const MAX_DEPTH: usize = 48;
+
+/// Re-hang every event deeper than [`MAX_DEPTH`] under its ancestor at depth `MAX_DEPTH - 1`. Linear: each
+/// event's depth is computed once, from its parent's. Parents have no cycles here.
+fn cap_depth(parents: &mut [Option<usize>]) {
+    const UNKNOWN: usize = usize::MAX;
+    let mut depth = vec![UNKNOWN; parents.len()];
+    // The ancestor at depth MAX_DEPTH - 1 of each event that deep or deeper.
+    let mut anchor: Vec<Option<usize>> = vec![None; parents.len()];
+    for start in 0..parents.len() {
+        let mut chain = Vec::new();
+        let mut at = start;
+        while depth.get(at) == Some(&UNKNOWN) {
+            chain.push(at);
+            match parents.get(at).copied().flatten() {
+                Some(parent) => at = parent,
+                None => break,
+            }
+        }
+        for &node in chain.iter().rev() {
+            let parent = parents.get(node).copied().flatten();
+            let (mut level, mut above) = match parent {
+                Some(parent) => (
+                    depth.get(parent).copied().unwrap_or(0).saturating_add(1),
+                    anchor.get(parent).copied().flatten(),
+                ),
+                None => (0, None),
+            };
+            if level > MAX_DEPTH
+                && let (Some(slot), Some(ancestor)) = (parents.get_mut(node), above)
+            {
+                *slot = Some(ancestor);
+                level = MAX_DEPTH;
+            }
+            if level == MAX_DEPTH - 1 {
+                above = Some(node);
+            }
+            if let (Some(slot), Some(anchor_slot)) = (depth.get_mut(node), anchor.get_mut(node)) {
+                *slot = level;
+                *anchor_slot = above;
+            }
+        }
+    }
 }
 
 fn is_main(main: &HashMap<(String, String), usize>, event: &TrailEvent, index: usize) -> bool {
@@ -476,6 +546,51 @@ mod tests {
         assert_eq!(summary.traces, vec![T1, T2]);
         assert_eq!(summary.cost_usd, 0.25);
         assert_eq!(summary.outcomes, vec!["account_opened: succeeded"]);
+    }
+
+    #[test]
+    fn a_linked_trace_whose_parent_is_missing_still_hangs_under_its_link() {
+        let events = vec![
+            event(
+                0,
+                json!({"kind": "tool_call", "time": "2026-11-26T09:00:01Z", "trace_id": T1, "span_id": "00000000000000b2", "attrs": {}}),
+            ),
+            // Its parent (a queue consumer span) was not evidence and was never stored.
+            event(
+                1,
+                json!({"kind": "invocation", "time": "2026-11-26T09:00:02Z", "trace_id": T2, "span_id": "00000000000000c1", "parent_span_id": "00000000000000c0", "attrs": {"link": {"trace_id": T1, "span_id": "00000000000000b2"}}}),
+            ),
+        ];
+        expect_test::expect![[r#"
+            0 tool_call
+              1 invocation
+        "#]]
+        .assert_eq(&shape(&build(events)));
+    }
+
+    #[test]
+    fn a_deep_chain_is_folded_at_the_depth_limit() {
+        let events: Vec<TrailEvent> = (0..500u64)
+            .map(|n| {
+                let parent = if n == 0 {
+                    Value::Null
+                } else {
+                    json!(format!("{:016x}", n))
+                };
+                event(
+                    n,
+                    json!({"kind": "invocation", "time": "2026-11-26T09:00:00Z", "trace_id": T1,
+                    "span_id": format!("{:016x}", n + 1), "parent_span_id": parent, "attrs": {}}),
+                )
+            })
+            .collect();
+        let roots = build(events);
+        fn depth(node: &Node) -> usize {
+            1 + node.children.iter().map(depth).max().unwrap_or(0)
+        }
+        assert_eq!(roots.len(), 1);
+        assert_eq!(depth(&roots[0]), super::MAX_DEPTH + 1);
+        assert_eq!(summarize(&roots).events, 500);
     }
 
     #[test]

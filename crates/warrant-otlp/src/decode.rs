@@ -43,7 +43,20 @@ impl Encoding {
             Encoding::Json => "application/json",
         }
     }
+
+    /// The most bytes a body may decode from, once decompressed. Decoded structures are far larger than
+    /// their wire form (an empty span is 2 bytes of protobuf and a few hundred in memory), so these stay well
+    /// below the server's general body limit; exporters send a few hundred spans per request.
+    pub fn decoded_limit(self) -> usize {
+        match self {
+            Encoding::Protobuf => 16 * 1024 * 1024,
+            Encoding::Json => 8 * 1024 * 1024,
+        }
+    }
 }
+
+/// At most this many spans per request; more is refused with 413 before the body is decoded.
+pub const MAX_SPANS_PER_REQUEST: usize = 50_000;
 
 /// Why a request body was refused. Nothing of a refused body is stored.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +69,8 @@ pub enum DecodeError {
     BadGzip(String),
     #[error("the body is larger than {0} bytes once decompressed")]
     TooLarge(usize),
+    #[error("the body holds more than {MAX_SPANS_PER_REQUEST} spans; send them in smaller requests")]
+    TooManySpans,
     #[error("the body is not a valid OTLP {encoding} ExportTraceServiceRequest: {message}")]
     Malformed { encoding: &'static str, message: String },
 }
@@ -65,7 +80,7 @@ impl DecodeError {
     pub fn status(&self) -> u16 {
         match self {
             DecodeError::UnsupportedMediaType(_) | DecodeError::UnsupportedEncoding(_) => 415,
-            DecodeError::TooLarge(_) => 413,
+            DecodeError::TooLarge(_) | DecodeError::TooManySpans => 413,
             DecodeError::BadGzip(_) | DecodeError::Malformed { .. } => 400,
         }
     }
@@ -76,7 +91,7 @@ impl DecodeError {
             DecodeError::UnsupportedMediaType(_) => "unsupported_media_type",
             DecodeError::UnsupportedEncoding(_) => "unsupported_encoding",
             DecodeError::BadGzip(_) => "bad_gzip",
-            DecodeError::TooLarge(_) => "payload_too_large",
+            DecodeError::TooLarge(_) | DecodeError::TooManySpans => "payload_too_large",
             DecodeError::Malformed { .. } => "malformed_otlp",
         }
     }
@@ -106,6 +121,9 @@ pub fn decode_request(
     }
     match encoding {
         Encoding::Protobuf => {
+            if count_spans(body).is_some_and(|spans| spans > MAX_SPANS_PER_REQUEST) {
+                return Err(DecodeError::TooManySpans);
+            }
             ExportTraceServiceRequest::decode(body).map_err(|error| DecodeError::Malformed {
                 encoding: "protobuf",
                 message: error.to_string(),
@@ -118,9 +136,62 @@ pub fn decode_request(
     }
 }
 
+/// The number of spans in a protobuf `ExportTraceServiceRequest`, by walking the wire format
+/// (resource_spans = 1 → scope_spans = 2 → spans = 2) without decoding anything; `None` if the bytes are not
+/// well-formed (the real decode then reports why).
+fn count_spans(body: &[u8]) -> Option<usize> {
+    let mut total = 0;
+    for resource in fields(body, 1)? {
+        for scope in fields(resource, 2)? {
+            total += fields(scope, 2)?.len();
+        }
+    }
+    Some(total)
+}
+
+/// The length-delimited fields numbered `wanted` in one message, skipping every other field.
+fn fields(mut bytes: &[u8], wanted: u64) -> Option<Vec<&[u8]>> {
+    let mut found = Vec::new();
+    while !bytes.is_empty() {
+        let key = varint(&mut bytes)?;
+        let (number, wire) = (key >> 3, key & 7);
+        match wire {
+            0 => {
+                varint(&mut bytes)?;
+            }
+            1 => bytes = bytes.get(8..)?,
+            5 => bytes = bytes.get(4..)?,
+            2 => {
+                let length = usize::try_from(varint(&mut bytes)?).ok()?;
+                let (field, rest) = (bytes.get(..length)?, bytes.get(length..)?);
+                if number == wanted {
+                    found.push(field);
+                }
+                bytes = rest;
+            }
+            _ => return None,
+        }
+    }
+    Some(found)
+}
+
+fn varint(bytes: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = bytes.split_first()?;
+        *bytes = rest;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
 fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
     let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
-    let read = flate2::read::GzDecoder::new(body)
+    // Every gzip member, as the format allows: a second member must not be silently dropped.
+    let read = flate2::read::MultiGzDecoder::new(body)
         .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
         .read_to_end(&mut out)
         .map_err(|error| DecodeError::BadGzip(error.to_string()))?;
@@ -142,7 +213,16 @@ pub fn encode_response(encoding: Encoding, rejected_spans: i64, error_message: &
     };
     match encoding {
         Encoding::Protobuf => response.encode_to_vec(),
-        Encoding::Json => serde_json::to_vec(&response).unwrap_or_else(|_| b"{}".to_vec()),
+        // Full success is `{}`; a partial success names its counts (int64 as a string, per OTLP/JSON).
+        Encoding::Json => match &response.partial_success {
+            None => b"{}".to_vec(),
+            Some(partial) => serde_json::json!({"partialSuccess": {
+                "rejectedSpans": partial.rejected_spans.to_string(),
+                "errorMessage": partial.error_message,
+            }})
+            .to_string()
+            .into_bytes(),
+        },
     }
 }
 
@@ -177,6 +257,8 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use std::io::Write;
+
+    use prost::Message;
 
     use super::{DecodeError, Encoding, decode_request};
 
@@ -216,6 +298,38 @@ mod tests {
             decode_request(b"{}", Encoding::Json, Some("br"), 1_000),
             Err(DecodeError::UnsupportedEncoding(_))
         ));
+    }
+
+    #[test]
+    fn spans_are_counted_from_the_wire_format() {
+        use opentelemetry_proto::tonic::trace::v1::Span;
+        let spans: Vec<Span> = (0..7).map(|_| Span::default()).collect();
+        let request = crate::build::request(Vec::new(), spans);
+        let mut bytes = request.encode_to_vec();
+        bytes.extend(crate::build::request(Vec::new(), vec![Span::default(); 3]).encode_to_vec());
+        assert_eq!(super::count_spans(&bytes), Some(10));
+        assert_eq!(super::count_spans(&[0x0a, 0xff]), None);
+        // 50,001 empty spans (2 bytes each) are refused before decoding.
+        let mut many = Vec::new();
+        let scope: Vec<u8> = std::iter::repeat_n([0x12u8, 0x00], 50_001).flatten().collect();
+        let mut resource = vec![0x12];
+        push_varint(&mut resource, scope.len());
+        resource.extend(&scope);
+        many.push(0x0a);
+        push_varint(&mut many, resource.len());
+        many.extend(&resource);
+        assert!(matches!(
+            decode_request(&many, Encoding::Protobuf, None, 1 << 24),
+            Err(DecodeError::TooManySpans)
+        ));
+    }
+
+    fn push_varint(out: &mut Vec<u8>, mut value: usize) {
+        while value >= 0x80 {
+            out.push((value as u8) | 0x80);
+            value >>= 7;
+        }
+        out.push(value as u8);
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! evidence and are skipped.
 //!
 //! Prompts, messages, arguments, results and retrieved text go to `content`, which the log commits to by
-//! salted digest and which can be erased. Attributes warrant does not read are kept under `attrs.otel`.
+//! salted digest and which can be erased. Attributes warrant does not read are kept: numbers, booleans and
+//! known-safe text under `attrs.otel`, any other text under `content.attributes` (it may be a prompt).
 //! A span's agent and session come from the span, else from its nearest ancestor in the same request, else
 //! from the resource. Each event's idempotency key is `otlp:<trace>:<span>:<kind>`, so a resent span is stored
 //! once.
@@ -29,7 +30,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use serde_json::{Map, Number, Value, json};
 use warrant_core::enrich::enrich;
-use warrant_core::event::{Event, EventKind, MAX_EVENT_BYTES};
+use warrant_core::event::{Event, EventKind, MAX_EVENT_BYTES, check_hex_id};
 use warrant_core::registry::Registry;
 
 /// The events a request maps to, and the spans refused.
@@ -139,12 +140,18 @@ fn map_span(
     let decision = view.has_prefix("warrant.decision.");
     let outcome = view.has_prefix("warrant.outcome.");
     let data_source = view.text("warrant.data.source").map(str::to_owned);
+    let data_records = view.int("warrant.data.records");
     if step.is_none() && !decision && !outcome && data_source.is_none() {
         return Ok(Vec::new());
     }
     let trace = id_hex(&span.trace_id, 16, "trace id")?.ok_or("the trace id is empty")?;
     let span_id = id_hex(&span.span_id, 8, "span id")?.ok_or("the span id is empty")?;
-    let parent = id_hex(&span.parent_span_id, 8, "parent span id")?;
+    // Some converters write an all-zero parent for a root span: that is no parent, not a bad id.
+    let parent = if span.parent_span_id.iter().all(|byte| *byte == 0) {
+        None
+    } else {
+        id_hex(&span.parent_span_id, 8, "parent span id")?
+    };
     if span.start_time_unix_nano == 0 {
         return Err("the span has no start time".into());
     }
@@ -162,14 +169,14 @@ fn map_span(
             return Err(format!("the {field} is longer than 256 characters"));
         }
     }
-    let error =
-        (span.status.as_ref().map(|status| status.code) == Some(StatusCode::Error as i32)).then(|| {
-            view.text("error.type")
-                .map(str::to_owned)
-                .or_else(|| span.status.as_ref().map(|status| status.message.clone()))
-                .filter(|message| !message.is_empty())
-                .unwrap_or_else(|| "error".into())
-        });
+    // The error's type is a class name, safe in attrs; its message often quotes the input, so it is content.
+    let failed = span.status.as_ref().map(|status| status.code) == Some(StatusCode::Error as i32);
+    let error = failed.then(|| view.text("error.type").unwrap_or("error").to_owned());
+    let error_message = span
+        .status
+        .as_ref()
+        .filter(|status| failed && !status.message.is_empty())
+        .map(|status| Value::String(status.message.clone()));
     let base = Base {
         trace: &trace,
         span: &span_id,
@@ -228,6 +235,13 @@ fn map_span(
                     "llm.request.model_name",
                 ];
                 view.put_text(&mut attrs, "model", &model);
+                // Providers answer with dated snapshots (`gpt-4o-2024-08-06`); the requested name is what a
+                // price table usually lists, so keep it too when it differs.
+                if let Some(requested) = view.text_any(&["gen_ai.request.model", "llm.request.model_name"])
+                    && attrs.get("model").and_then(Value::as_str) != Some(requested)
+                {
+                    attrs.insert("request_model".into(), json!(requested));
+                }
                 let provider = [
                     "gen_ai.provider.name",
                     "gen_ai.system",
@@ -286,6 +300,9 @@ fn map_span(
                 if let Some(source) = &data_source {
                     attrs.insert("source".into(), json!(source));
                 }
+                if let Some(records) = data_records {
+                    attrs.entry("records").or_insert(json!(records));
+                }
                 EventKind::DataAccess
             }
         };
@@ -297,9 +314,15 @@ fn map_span(
         };
         view.put_prefix(&mut content, "documents", "retrieval.documents.");
         view.put_content(&mut content, "user", &["user.id"]);
-        let rest = view.unread();
-        if !rest.is_empty() {
-            attrs.insert("otel".into(), Value::Object(rest));
+        if let Some(message) = &error_message {
+            content.insert("error_message".into(), message.clone());
+        }
+        let (safe, unknown) = view.unread();
+        if !safe.is_empty() {
+            attrs.insert("otel".into(), Value::Object(safe));
+        }
+        if !unknown.is_empty() {
+            content.insert("attributes".into(), Value::Object(unknown));
         }
         events.push(base.event(kind, start, attrs, content));
         if step == Step::Tool && (result.is_some() || error.is_some()) {
@@ -329,7 +352,9 @@ fn map_span(
     if let Some(source) = data_source.filter(|_| !is_retrieval) {
         let mut attrs = Map::new();
         attrs.insert("source".into(), json!(source));
-        view.put_int(&mut attrs, "records", &["warrant.data.records"]);
+        if let Some(records) = data_records {
+            attrs.insert("records".into(), json!(records));
+        }
         events.push(base.event(EventKind::DataAccess, start, attrs, Map::new()));
     }
     if let Some((attrs, content)) = decision {
@@ -522,7 +547,9 @@ fn link_of(view: &View<'_>, own_trace: &str) -> Option<Value> {
         view.text("warrant.link.trace_id"),
         view.text("warrant.link.span_id"),
     ) {
-        return Some(json!({"trace_id": trace, "span_id": span}));
+        let valid = check_hex_id(&Some(trace.to_owned()), 32).is_ok()
+            && check_hex_id(&Some(span.to_owned()), 16).is_ok();
+        return (valid && trace != own_trace).then(|| json!({"trace_id": trace, "span_id": span}));
     }
     view.span.links.iter().find_map(|link| {
         let trace = id_hex(&link.trace_id, 16, "").ok()??;
@@ -556,7 +583,8 @@ fn number(value: f64) -> Value {
 /// Only spans this big are measured against the event size limit; smaller ones cannot reach it.
 fn span_size_may_exceed_limit(span: &Span) -> bool {
     use prost::Message;
-    span.encoded_len() > MAX_EVENT_BYTES / 4
+    // JSON escaping can blow a byte up sixfold (`\u0001`).
+    span.encoded_len() > MAX_EVENT_BYTES / 8
 }
 
 fn resource_text<'a>(resource: &'a [KeyValue], key: &str) -> Option<&'a str> {
@@ -591,6 +619,22 @@ const CONTENT_PREFIXES: [&str; 5] = [
     "retrieval.documents.",
     "llm.prompt_template.variables",
     "gen_ai.memory.records",
+];
+
+/// Attribute prefixes whose text is about the system, not about a person: kept in clear.
+const SAFE_TEXT_PREFIXES: [&str; 12] = [
+    "gen_ai.request.",
+    "gen_ai.response.id",
+    "gen_ai.response.finish_reasons",
+    "gen_ai.output.type",
+    "gen_ai.operation.",
+    "gen_ai.tool.description",
+    "server.",
+    "network.",
+    "http.request.method",
+    "http.response.status_code",
+    "mcp.method.name",
+    "openinference.",
 ];
 
 /// A span with a note of which attributes were read, so the rest can be kept under `attrs.otel`.
@@ -724,18 +768,29 @@ impl<'a> View<'a> {
         })
     }
 
-    /// Attributes nobody read and that hold no content, as JSON.
-    fn unread(&self) -> Map<String, Value> {
-        self.span
-            .attributes
-            .iter()
-            .zip(&self.read)
-            .filter(|(attribute, read)| !read.get() && !is_content(&attribute.key))
-            .map(|(attribute, _)| {
-                let value = attribute.value.as_ref().map_or(Value::Null, any_to_json);
-                (attribute.key.clone(), value)
-            })
-            .collect()
+    /// Attributes nobody read, split in two: numbers, booleans and the text of known-safe keys (kept in
+    /// `attrs.otel`), and every other value (kept in `content.attributes`, erasable). Unknown text may be
+    /// anything, a prompt included, so it is treated as content; keys mapped to content elsewhere are left out.
+    fn unread(&self) -> (Map<String, Value>, Map<String, Value>) {
+        let mut safe = Map::new();
+        let mut unknown = Map::new();
+        for (attribute, read) in self.span.attributes.iter().zip(&self.read) {
+            if read.get() || is_content(&attribute.key) {
+                continue;
+            }
+            let value = attribute.value.as_ref().map_or(Value::Null, any_to_json);
+            let scalar = matches!(value, Value::Number(_) | Value::Bool(_) | Value::Null);
+            if scalar
+                || SAFE_TEXT_PREFIXES
+                    .iter()
+                    .any(|prefix| attribute.key.starts_with(prefix))
+            {
+                safe.insert(attribute.key.clone(), value);
+            } else {
+                unknown.insert(attribute.key.clone(), value);
+            }
+        }
+        (safe, unknown)
     }
 }
 

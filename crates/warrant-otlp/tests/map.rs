@@ -395,3 +395,70 @@ fn an_oversized_span_is_rejected() {
         mapping.rejected
     );
 }
+
+#[test]
+fn unknown_text_is_content_and_only_safe_values_stay_in_attrs() {
+    let spans = vec![{
+        let mut rerank = span(
+            TRACE,
+            id(1),
+            Some([0; 8]),
+            "rerank",
+            (ms(0), ms(3)),
+            vec![
+                string("openinference.span.kind", "RERANKER"),
+                string("reranker.query", "Jane Roe's overdraft"),
+                string("llm.prompts.0.prompt.text", "Summarise Jane Roe's file"),
+                int("reranker.top_k", 3),
+                string("server.address", "rerank.internal"),
+                string("warrant.data.source", "crm"),
+                int("warrant.data.records", 4),
+            ],
+        );
+        rerank.status = Some(warrant_otlp::trace::Status {
+            code: warrant_otlp::trace::status::StatusCode::Error as i32,
+            message: "no documents for Jane Roe".into(),
+        });
+        rerank
+    }];
+    let mapping = map_request(&request(Vec::new(), spans), &registry());
+    assert!(mapping.rejected.is_empty(), "{:?}", mapping.rejected);
+    let data = find(&mapping.events, EventKind::DataAccess);
+    // An all-zero parent is a root, not a bad id.
+    assert_eq!(data.parent_span_id, None);
+    let attrs = Value::Object(data.attrs.clone()).to_string();
+    assert!(!attrs.contains("Jane"), "personal text in attrs: {attrs}");
+    assert_eq!(
+        data.attrs["otel"],
+        json!({"reranker.top_k": 3, "server.address": "rerank.internal"})
+    );
+    assert_eq!(data.attrs["error"], json!("error"));
+    assert_eq!(data.attrs["records"], json!(4));
+    assert_eq!(data.content["error_message"], json!("no documents for Jane Roe"));
+    assert_eq!(
+        data.content["attributes"],
+        json!({"reranker.query": "Jane Roe's overdraft", "llm.prompts.0.prompt.text": "Summarise Jane Roe's file"})
+    );
+}
+
+#[test]
+fn a_dated_snapshot_model_is_priced_by_its_requested_name() {
+    let spans = vec![span(
+        TRACE,
+        id(1),
+        None,
+        "chat",
+        (ms(0), ms(3)),
+        vec![
+            string("gen_ai.operation.name", "chat"),
+            string("gen_ai.request.model", "gpt-4.1"),
+            string("gen_ai.response.model", "gpt-4.1-2025-04-14"),
+            int("gen_ai.usage.input_tokens", 1_000_000),
+        ],
+    )];
+    let mapping = map_request(&request(Vec::new(), spans), &registry());
+    let llm = find(&mapping.events, EventKind::LlmCall);
+    assert_eq!(llm.attrs["model"], json!("gpt-4.1-2025-04-14"));
+    assert_eq!(llm.attrs["request_model"], json!("gpt-4.1"));
+    assert_eq!(llm.attrs["cost_usd"], json!(2.0));
+}

@@ -6,7 +6,8 @@
 //! - in-process ingest through the sequencer (1,000-event batches, each commit durable),
 //! - a raw SQLite batch insert of the same rows (the storage limit, for the ratio),
 //! - full verification of the log (`warrant verify`),
-//! - inclusion proof build (from the store) and verify, p50 / p99 over random events.
+//! - inclusion proof build (from the store) and verify, p50 / p99 over random events,
+//! - trail reconstruction (gather a trace's events and arrange the tree), p50 / p99 over random traces.
 
 #![allow(
     clippy::unwrap_used,
@@ -90,6 +91,22 @@ fn main() {
         verify_inclusion(&leaf, seq, checkpoint.size, &proof, &checkpoint.root).unwrap();
         verify.push(started.elapsed());
     }
+    // Trails: every event belongs to a trace of 8 (see make_batch).
+    let traces = (size / 8).max(1);
+    let mut trails = Vec::new();
+    let mut steps = 0;
+    for _ in 0..2000 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let trace = format!("{:032x}", state % traces + 1);
+        let started = Instant::now();
+        let gathered = store.trail_events(&trace).unwrap().unwrap();
+        let roots = warrant_core::trail::build(gathered.events);
+        let summary = warrant_core::trail::summarize(&roots);
+        trails.push(started.elapsed());
+        steps += summary.events;
+    }
     drop(store);
 
     let started = Instant::now();
@@ -134,6 +151,12 @@ fn main() {
         "inclusion proof verify         p50 {:?}  p99 {:?}",
         percentile(&mut verify, 50),
         percentile(&mut verify, 99)
+    );
+    println!(
+        "trail reconstruction           p50 {:?}  p99 {:?} ({:.1} steps per trail)",
+        percentile(&mut trails, 50),
+        percentile(&mut trails, 99),
+        steps as f64 / 2000.0
     );
 }
 

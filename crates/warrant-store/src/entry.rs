@@ -34,6 +34,8 @@ pub(crate) struct Prepared {
     after_seq: Vec<u8>,
     pub content: Vec<ContentRow>,
     pub columns: Columns,
+    /// What the event adds to the monitoring rollups.
+    pub facts: warrant_core::monitor::facts::Facts,
 }
 
 /// The lookup columns stored beside the body.
@@ -82,6 +84,7 @@ pub(crate) fn prepare_single(event: Event, received: &DateTime<Utc>) -> Result<P
 }
 
 fn prepare_one(event: Event, received: &str, salts: &mut impl Iterator<Item = [u8; 32]>) -> Prepared {
+    let facts = warrant_core::monitor::facts::of_event(&event);
     let columns = Columns {
         kind: event.kind.as_str(),
         agent: event.agent.clone(),
@@ -94,12 +97,14 @@ fn prepare_one(event: Event, received: &str, salts: &mut impl Iterator<Item = [u
             .and_then(Value::as_str)
             .map(str::to_owned),
         client_id: event.id.clone(),
+        // Indexed only when it is a real trace id: a trail follows it.
         link_trace: event
             .attrs
             .get("link")
             .and_then(|link| link.get("trace_id"))
             .and_then(Value::as_str)
-            .map(str::to_owned),
+            .map(str::to_owned)
+            .filter(|trace| warrant_core::event::check_hex_id(&Some(trace.clone()), 32).is_ok()),
     };
     let mut digests = Map::new();
     let mut content = Vec::with_capacity(event.content.len());
@@ -158,6 +163,7 @@ fn prepare_one(event: Event, received: &str, salts: &mut impl Iterator<Item = [u
         after_seq,
         content,
         columns,
+        facts,
     }
 }
 

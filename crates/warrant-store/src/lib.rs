@@ -12,6 +12,7 @@ mod entry;
 mod keys;
 mod lock;
 mod read;
+mod rollups;
 mod schema;
 mod trail;
 mod tree;
@@ -34,6 +35,7 @@ pub use crate::approvals::{Approval, ApprovalError, ApprovalStatus, NewApproval,
 pub use crate::entry::{StoredEvent, content_digest};
 pub use crate::lock::{DataDirLock, LockError};
 pub use crate::read::{ChangeFilter, Checkpoint, ProofRequestError};
+pub use crate::rollups::{KindRow, SEQUENCE_START};
 pub use crate::trail::{MAX_EVENTS, MAX_TRACES, TrailEvents, TrailRoot};
 pub use crate::verify::verify_data_dir;
 
@@ -184,7 +186,10 @@ impl Store {
             source,
         })?;
         let mut connection = open_connection(&dir.join(DATABASE_FILE))?;
-        schema::migrate(&mut connection)?;
+        let version = schema::migrate(&mut connection)?;
+        if version > 0 && version < schema::ROLLUPS_VERSION {
+            rollups::rebuild(&mut connection)?;
+        }
         let log_identity = keys::load_or_create(dir, config)?;
         let registry = read::load_registry(&connection)?;
         let tokens = read::load_tokens(&connection)?;

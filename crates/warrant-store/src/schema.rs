@@ -100,12 +100,68 @@ const MIGRATIONS: &[&str] = &[
     // of agents from the caller's trace down to the traces it started.
     "
     ALTER TABLE events ADD COLUMN link_trace TEXT;
+    UPDATE events SET link_trace = json_extract(CAST(body AS TEXT), '$.attrs.link.trace_id')
+        WHERE instr(CAST(body AS TEXT), '\"link\":') > 0
+        AND length(json_extract(CAST(body AS TEXT), '$.attrs.link.trace_id')) = 32;
     CREATE INDEX events_by_link_trace ON events (link_trace) WHERE link_trace IS NOT NULL;
+    ",
+    // 4: monitoring rollups, hourly, updated in the transaction of the events they count (rollups.rs). An
+    // existing log is counted into them when the migration runs (Store::open).
+    "
+    CREATE TABLE rollup_kinds (
+        hour BIGINT NOT NULL,
+        agent TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        PRIMARY KEY (hour, agent, kind)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_decisions (
+        hour BIGINT NOT NULL,
+        agent TEXT NOT NULL,
+        name TEXT NOT NULL,
+        segment TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        sample_seq BIGINT NOT NULL,
+        PRIMARY KEY (hour, agent, name, segment, outcome)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_tools (
+        hour BIGINT NOT NULL,
+        agent TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        calls BIGINT NOT NULL,
+        errors BIGINT NOT NULL,
+        latency TEXT NOT NULL,
+        PRIMARY KEY (hour, agent, tool)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_bigrams (
+        hour BIGINT NOT NULL,
+        agent TEXT NOT NULL,
+        prev TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        PRIMARY KEY (hour, agent, prev, tool)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_usage (
+        hour BIGINT NOT NULL,
+        agent TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        name TEXT NOT NULL,
+        calls BIGINT NOT NULL,
+        input_tokens BIGINT NOT NULL,
+        output_tokens BIGINT NOT NULL,
+        cost_usd DOUBLE PRECISION NOT NULL,
+        latency TEXT NOT NULL,
+        PRIMARY KEY (hour, agent, scope, name)
+    ) WITHOUT ROWID;
     ",
 ];
 
-/// Bring the database to the latest schema.
-pub(crate) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+/// The schema version that added the rollups: a database migrated across it has its log counted into them.
+pub(crate) const ROLLUPS_VERSION: usize = 4;
+
+/// Bring the database to the latest schema; returns the version it was at.
+pub(crate) fn migrate(connection: &mut Connection) -> Result<usize, StoreError> {
     let current: usize = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if current > MIGRATIONS.len() {
         return Err(StoreError::NewerSchema {
@@ -119,5 +175,5 @@ pub(crate) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
         transaction.pragma_update(None, "user_version", index + 1)?;
         transaction.commit()?;
     }
-    Ok(())
+    Ok(current)
 }

@@ -25,6 +25,7 @@ use crate::approvals::{Approval, ApprovalError, ApprovalStatus, NewApproval, sta
 use crate::entry::{Prepared, prepare_single};
 use crate::keys::{LogIdentity, new_token_secret, token_hash};
 use crate::read::{Checkpoint, latest_checkpoint};
+use crate::rollups::{RollupBatch, SequenceCache};
 use crate::tree::{TILE_LEVEL, TreeCache};
 use crate::{
     Appended, AppliedChange, ApplyError, ApplyOutcome, Erased, ErasureTarget, NewToken, Principal,
@@ -91,6 +92,8 @@ pub(crate) struct Writer {
     frontier: Frontier,
     identity: LogIdentity,
     last_checkpoint_size: u64,
+    /// The last tool of recent (agent, trace) sequences, for the transition rollup.
+    sequences: SequenceCache,
 }
 
 /// A change to one agent, made on the sequencer's current copy. An error message refuses the edit.
@@ -118,6 +121,7 @@ impl Writer {
             frontier,
             identity,
             last_checkpoint_size,
+            sequences: SequenceCache::default(),
         })
     }
 
@@ -248,6 +252,7 @@ impl Writer {
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut seen = HashMap::new();
             let mut outcomes = Vec::with_capacity(appends.len());
+            let mut rollups = RollupBatch::default();
             for (events, _) in &appends {
                 outcomes.push(append_events(
                     &transaction,
@@ -255,8 +260,10 @@ impl Writer {
                     &mut tiles,
                     &mut seen,
                     events,
+                    &mut rollups,
                 )?);
             }
+            rollups.flush(&transaction, &mut self.sequences)?;
             store_tiles(&transaction, &tiles)?;
             transaction.commit()?;
             Ok::<_, StoreError>(outcomes)
@@ -269,6 +276,8 @@ impl Writer {
                 }
             }
             Err(error) => {
+                // The rolled-back transaction may have advanced sequences; forget them (the log answers).
+                self.sequences = SequenceCache::default();
                 let message = error.to_string();
                 tracing::error!(%message, "append transaction failed");
                 for (_, reply) in appends {
@@ -630,6 +639,7 @@ fn append_events(
     tiles: &mut Vec<Subtree>,
     seen: &mut HashMap<String, u64>,
     events: &[Prepared],
+    rollups: &mut RollupBatch,
 ) -> Result<Vec<Appended>, StoreError> {
     let mut find = transaction.prepare_cached("SELECT seq FROM events WHERE client_id = ?1")?;
     let mut appended = Vec::with_capacity(events.len());
@@ -659,6 +669,7 @@ fn append_events(
             seq,
             duplicate: false,
         });
+        rollups.add(seq, &event.facts);
         rows.push(SealedRow {
             seq,
             body,
@@ -677,10 +688,21 @@ fn append_one(
     tiles: &mut Vec<Subtree>,
     event: Prepared,
 ) -> Result<u64, StoreError> {
-    append_events(transaction, frontier, tiles, &mut HashMap::new(), &[event])?
-        .first()
-        .map(|appended| appended.seq)
-        .ok_or_else(|| StoreError::Damaged("an event was not appended".into()))
+    let mut rollups = RollupBatch::default();
+    let seq = append_events(
+        transaction,
+        frontier,
+        tiles,
+        &mut HashMap::new(),
+        &[event],
+        &mut rollups,
+    )?
+    .first()
+    .map(|appended| appended.seq)
+    .ok_or_else(|| StoreError::Damaged("an event was not appended".into()))?;
+    // warrant's own events (changes, decisions, approvals, erasures) call no tools: no sequence state needed.
+    rollups.flush(transaction, &mut SequenceCache::default())?;
+    Ok(seq)
 }
 
 /// An event with its seq, bytes and leaf, ready to insert.

@@ -292,6 +292,30 @@ fn get(cli: &Cli, client: &Client, collection: &str, id: Option<&str>) -> Result
                     })
                     .collect(),
             ),
+            Kind::AlertRule => table(
+                &[
+                    "id",
+                    "detector",
+                    "severity",
+                    "agent",
+                    "decision",
+                    "threshold",
+                    "enabled",
+                ],
+                rows.iter()
+                    .map(|rule| {
+                        vec![
+                            text(rule, "/id"),
+                            text(rule, "/detector"),
+                            text(rule, "/severity"),
+                            text(rule, "/agent"),
+                            text(rule, "/decision"),
+                            text(rule, "/threshold"),
+                            text(rule, "/enabled"),
+                        ]
+                    })
+                    .collect(),
+            ),
             Kind::Model => table(
                 &[
                     "id",

@@ -18,10 +18,11 @@ pub enum Kind {
     Policy,
     Group,
     Model,
+    AlertRule,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Agent,
         Kind::Tool,
         Kind::DataSource,
@@ -29,6 +30,7 @@ impl Kind {
         Kind::Policy,
         Kind::Group,
         Kind::Model,
+        Kind::AlertRule,
     ];
 
     /// The spelling used in manifests (`kind: DataSource`).
@@ -41,6 +43,7 @@ impl Kind {
             Kind::Policy => "Policy",
             Kind::Group => "Group",
             Kind::Model => "Model",
+            Kind::AlertRule => "AlertRule",
         }
     }
 
@@ -54,6 +57,7 @@ impl Kind {
             Kind::Policy => "policies",
             Kind::Group => "groups",
             Kind::Model => "models",
+            Kind::AlertRule => "alertrules",
         }
     }
 
@@ -82,6 +86,7 @@ pub enum Manifest {
     Policy(Policy),
     Group(Group),
     Model(Model),
+    AlertRule(AlertRule),
 }
 
 impl Manifest {
@@ -94,6 +99,7 @@ impl Manifest {
             Manifest::Policy(_) => Kind::Policy,
             Manifest::Group(_) => Kind::Group,
             Manifest::Model(_) => Kind::Model,
+            Manifest::AlertRule(_) => Kind::AlertRule,
         }
     }
 
@@ -106,6 +112,7 @@ impl Manifest {
             Manifest::Policy(policy) => &policy.id,
             Manifest::Group(group) => &group.id,
             Manifest::Model(model) => &model.id,
+            Manifest::AlertRule(rule) => &rule.id,
         }
     }
 
@@ -119,6 +126,7 @@ impl Manifest {
             Manifest::Policy(policy) => serde_json::to_value(policy),
             Manifest::Group(group) => serde_json::to_value(group),
             Manifest::Model(model) => serde_json::to_value(model),
+            Manifest::AlertRule(rule) => serde_json::to_value(rule),
         };
         // These types hold only strings, numbers, booleans, dates and lists, which always serialise.
         value.unwrap_or(serde_json::Value::Null)
@@ -249,6 +257,103 @@ impl Model {
         (input_tokens as f64 * self.input_usd_per_million
             + output_tokens as f64 * self.output_usd_per_million)
             / 1_000_000.0
+    }
+}
+
+/// A monitoring rule: which detector to run, on what, with what threshold, and how severe a firing is.
+/// Without any rule for a detector, warrant runs its default (`warrant_core::monitor::rules`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRule {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    pub detector: Detector,
+    #[serde(default)]
+    pub severity: Severity,
+    /// Only this agent; every agent when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// Only this decision (drift and disparity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
+    /// The detector's threshold (see the detector); its default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// The current window, in hours (default 24).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_hours: Option<u32>,
+    /// The baseline window before it, in hours (default 168).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_hours: Option<u32>,
+    /// Below this many decisions in a window, drift and disparity do not fire (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_samples: Option<u64>,
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+/// What an alert rule watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detector {
+    /// Outcome distribution of a decision against its baseline; threshold: PSI (default 0.25).
+    Drift,
+    /// Outcome rates between segments; threshold: growth of the largest gap over the baseline (default 0.2),
+    /// with the chi-square test significant at 1 %.
+    Disparity,
+    /// A tool the agent never called before.
+    NewTool,
+    /// A tool transition the agent never made before.
+    NewTransition,
+    /// Tool sequences more surprising than the baseline; threshold: ratio of mean surprise (default 1.5).
+    SequenceNll,
+    /// Tool calls per hour far above the baseline; threshold: z-score (default 4).
+    RateSpike,
+    /// A granted tool unused; threshold: days (default 30).
+    UnusedGrant,
+    /// An approver who approves nearly everything, fast; threshold: approve ratio (default 0.95).
+    RubberStamp,
+}
+
+impl Detector {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Detector::Drift => "drift",
+            Detector::Disparity => "disparity",
+            Detector::NewTool => "new_tool",
+            Detector::NewTransition => "new_transition",
+            Detector::SequenceNll => "sequence_nll",
+            Detector::RateSpike => "rate_spike",
+            Detector::UnusedGrant => "unused_grant",
+            Detector::RubberStamp => "rubber_stamp",
+        }
+    }
+}
+
+/// How serious an alert is; `high` and `critical` open an incident by themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    #[default]
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
     }
 }
 

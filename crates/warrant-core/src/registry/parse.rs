@@ -100,6 +100,7 @@ fn parse_document(number: usize, value: serde_yaml::Value) -> Result<Option<Mani
         Kind::Policy => typed(body).map(Manifest::Policy),
         Kind::Group => typed(body).map(Manifest::Group),
         Kind::Model => typed(body).map(Manifest::Model),
+        Kind::AlertRule => typed(body).map(Manifest::AlertRule),
     };
     typed
         .map(Some)

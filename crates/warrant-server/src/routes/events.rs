@@ -33,6 +33,15 @@ pub async fn append(State(state): State<AppState>, caller: Caller, Body(body): B
             })?;
             Event::from_json(index, value)
         });
+        // `otlp:` keys belong to the OTLP receiver: claiming one here could suppress a span's evidence.
+        let parsed = parsed.and_then(|event| match &event.id {
+            Some(id) if id.starts_with("otlp:") => Err(EventError {
+                index,
+                field: Some("id".into()),
+                message: "ids starting with `otlp:` are reserved for spans received over OTLP".into(),
+            }),
+            _ => Ok(event),
+        });
         match parsed {
             Ok(event) => events.push(event),
             Err(error) => errors.push(error),

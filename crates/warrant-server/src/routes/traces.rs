@@ -32,8 +32,14 @@ pub async fn export(
             error.to_string(),
         )
     })?;
+    // The answer carries the request's own content type (`application/protobuf` is an alias).
+    let answer_type = header_text(header::CONTENT_TYPE)
+        .and_then(|value| value.split(';').next())
+        .map(|value| value.trim().to_ascii_lowercase())
+        .filter(|value| value == "application/protobuf")
+        .unwrap_or_else(|| encoding.content_type().to_owned());
     let content_encoding = header_text(header::CONTENT_ENCODING).map(str::to_owned);
-    let limit = state.config.body_limit;
+    let limit = state.config.body_limit.min(encoding.decoded_limit());
     let registry = state.store.registry();
     // Decoding and mapping a large body is CPU work: keep it off the async workers.
     let mapped = tokio::task::spawn_blocking(move || {
@@ -44,7 +50,7 @@ pub async fn export(
     .map_err(|error| ApiError::internal(&error))?;
     let mapping = match mapped {
         Ok(mapping) => mapping,
-        Err(error) => return Ok(decode_error(encoding, &error)),
+        Err(error) => return Ok(decode_error(encoding, &answer_type, &error)),
     };
     state.metrics.record_spans(
         mapping.spans as u64,
@@ -58,7 +64,19 @@ pub async fn export(
             .filter(|event| event.session.is_some())
             .cloned()
             .collect();
-        let appended = state.store.append(mapping.events, chrono::Utc::now()).await?;
+        // A write that failed is worth retrying: OTLP clients retry 503, not 500.
+        let appended = state
+            .store
+            .append(mapping.events, chrono::Utc::now())
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "OTLP spans not stored");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the spans were not stored; retry",
+                )
+            })?;
         state
             .gate
             .observe_events(&state.store.registry(), &session_events);
@@ -88,14 +106,14 @@ pub async fn export(
     let rejected = i64::try_from(mapping.rejected.len()).unwrap_or(i64::MAX);
     Ok(otlp_response(
         StatusCode::OK,
-        encoding,
+        &answer_type,
         encode_response(encoding, rejected, &message),
     ))
 }
 
 /// A body that did not decode: the OTLP status code in the request's encoding for protobuf clients, warrant's
 /// error shape for JSON ones.
-fn decode_error(encoding: Encoding, error: &DecodeError) -> Response {
+fn decode_error(encoding: Encoding, answer_type: &str, error: &DecodeError) -> Response {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
     match encoding {
         Encoding::Json => ApiError::new(status, error.code(), error.to_string()).into_response(),
@@ -108,13 +126,13 @@ fn decode_error(encoding: Encoding, error: &DecodeError) -> Response {
             };
             otlp_response(
                 status,
-                encoding,
+                answer_type,
                 encode_status(encoding, code, &error.to_string()),
             )
         }
     }
 }
 
-fn otlp_response(status: StatusCode, encoding: Encoding, body: Vec<u8>) -> Response {
-    (status, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
+fn otlp_response(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, content_type.to_owned())], body).into_response()
 }

@@ -437,6 +437,27 @@ fn resent_spans_are_stored_once_and_bad_spans_are_a_partial_success() {
         partial.error_message
     );
     assert_eq!(log_size(&server, &admin), before + 3);
+    // `application/protobuf` is answered in kind; a session named like a number is reachable by prefix.
+    let numbered = request(
+        Vec::new(),
+        vec![span(
+            [0x5c; 16],
+            [9; 8],
+            None,
+            "chat",
+            (start_ns, start_ns + 1_000),
+            vec![
+                string("gen_ai.operation.name", "chat"),
+                string("gen_ai.conversation.id", "12345"),
+            ],
+        )],
+    )
+    .encode_to_vec();
+    let (status, content_type, _) = post_traces(&server, &agent, "application/protobuf", None, &numbered);
+    assert_eq!((status, content_type.as_str()), (200, "application/protobuf"));
+    let trail = server.get_ok("/v1/trails/session:12345", &admin);
+    assert_eq!(trail["resolved"], json!({"kind": "session", "value": "12345"}));
+    assert_eq!(trail["summary"]["events"], json!(1));
     // An auditor cannot send traces.
     let auditor = server.token("auditor", "auditor");
     let (status, _, _) = post_traces(&server, &auditor, "application/x-protobuf", None, &body);

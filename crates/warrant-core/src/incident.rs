@@ -1,0 +1,370 @@
+//! Incidents: what happened, when it was detected, the alerts and evidence behind it (frozen as seqs plus the
+//! checkpoint that covered them), what was done, the root cause and the preventive measures, and the EU AI
+//! Act Art. 73 reporting clock for a serious incident.
+//!
+//! Art. 73: a serious incident is reported no later than 15 days after awareness; 2 days for a widespread
+//! infringement or one touching critical infrastructure (Art. 3(49)(b)); 10 days in the event of a death.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::event::format_time;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentStatus {
+    #[default]
+    Open,
+    Investigating,
+    Mitigated,
+    Closed,
+}
+
+impl IncidentStatus {
+    pub fn parse(text: &str) -> Option<IncidentStatus> {
+        match text {
+            "open" => Some(IncidentStatus::Open),
+            "investigating" => Some(IncidentStatus::Investigating),
+            "mitigated" => Some(IncidentStatus::Mitigated),
+            "closed" => Some(IncidentStatus::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// The Art. 73 deadline class of a serious incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Art73Category {
+    /// 15 days.
+    #[default]
+    General,
+    /// A widespread infringement or a serious and irreversible disruption of critical infrastructure: 2 days.
+    WidespreadOrCriticalInfrastructure,
+    /// The death of a person: 10 days.
+    Death,
+}
+
+impl Art73Category {
+    pub fn parse(text: &str) -> Option<Art73Category> {
+        match text {
+            "general" => Some(Art73Category::General),
+            "widespread" | "critical_infrastructure" | "widespread_or_critical_infrastructure" => {
+                Some(Art73Category::WidespreadOrCriticalInfrastructure)
+            }
+            "death" => Some(Art73Category::Death),
+            _ => None,
+        }
+    }
+
+    pub fn days(self) -> i64 {
+        match self {
+            Art73Category::General => 15,
+            Art73Category::WidespreadOrCriticalInfrastructure => 2,
+            Art73Category::Death => 10,
+        }
+    }
+}
+
+/// A note in an incident's record: an action taken or a communication made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Note {
+    pub at: String,
+    pub by: String,
+    pub text: String,
+}
+
+/// The checkpoint that covered an incident's evidence when it was opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frozen {
+    pub size: u64,
+    pub root: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: String,
+    pub title: String,
+    pub severity: String,
+    #[serde(default)]
+    pub status: IncidentStatus,
+    #[serde(default)]
+    pub owner: Option<String>,
+    pub what_happened: String,
+    pub detected_at: String,
+    #[serde(default)]
+    pub agent: Option<String>,
+    #[serde(default)]
+    pub alerts: Vec<String>,
+    /// Evidence seqs: the alert, the decisions behind it, the change that preceded it.
+    #[serde(default)]
+    pub related_seqs: Vec<u64>,
+    #[serde(default)]
+    pub checkpoint: Option<Frozen>,
+    #[serde(default)]
+    pub actions: Vec<Note>,
+    #[serde(default)]
+    pub communications: Vec<Note>,
+    #[serde(default)]
+    pub root_cause: Option<String>,
+    #[serde(default)]
+    pub preventive_measures: Option<String>,
+    #[serde(default)]
+    pub serious: bool,
+    #[serde(default)]
+    pub category: Option<Art73Category>,
+    /// When the organisation became aware; the Art. 73 clock starts here (the detection time if unset).
+    #[serde(default)]
+    pub aware_at: Option<String>,
+    #[serde(default)]
+    pub reported_at: Option<String>,
+    #[serde(default)]
+    pub closed_at: Option<String>,
+}
+
+/// The Art. 73 clock of a serious incident, as of a moment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Art73Clock {
+    pub category: Art73Category,
+    pub aware_at: String,
+    pub deadline: String,
+    pub reported_at: Option<String>,
+    /// Past the deadline and not reported.
+    pub overdue: bool,
+}
+
+impl Incident {
+    /// The reporting clock, for a serious incident.
+    pub fn art73(&self, now: DateTime<Utc>) -> Option<Art73Clock> {
+        if !self.serious {
+            return None;
+        }
+        let category = self.category.unwrap_or_default();
+        let aware_text = self.aware_at.clone().unwrap_or_else(|| self.detected_at.clone());
+        let aware = DateTime::parse_from_rfc3339(&aware_text)
+            .ok()?
+            .with_timezone(&Utc);
+        let deadline = aware + Duration::days(category.days());
+        let reported = self
+            .reported_at
+            .as_deref()
+            .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+            .map(|time| time.with_timezone(&Utc));
+        Some(Art73Clock {
+            category,
+            aware_at: format_time(&aware),
+            deadline: format_time(&deadline),
+            reported_at: self.reported_at.clone(),
+            overdue: reported.map_or(now > deadline, |reported| reported > deadline),
+        })
+    }
+}
+
+/// A change to an incident; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentUpdate {
+    pub title: Option<String>,
+    pub status: Option<String>,
+    pub owner: Option<String>,
+    pub what_happened: Option<String>,
+    pub root_cause: Option<String>,
+    pub preventive_measures: Option<String>,
+    /// An action taken, appended to the record.
+    pub action: Option<String>,
+    /// A communication made (to the provider, an authority, the people affected), appended.
+    pub communication: Option<String>,
+    pub serious: Option<bool>,
+    pub category: Option<String>,
+    pub aware_at: Option<String>,
+    pub reported_at: Option<String>,
+}
+
+impl IncidentUpdate {
+    /// Apply to `incident`; returns the names of the fields that changed. An invalid value changes nothing.
+    pub fn apply(
+        &self,
+        incident: &mut Incident,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<&'static str>, String> {
+        let mut next = incident.clone();
+        let mut changed = Vec::new();
+        let time = |field: &str, text: &Option<String>| -> Result<Option<String>, String> {
+            text.as_deref()
+                .map(|text| {
+                    DateTime::parse_from_rfc3339(text)
+                        .map(|time| format_time(&time.with_timezone(&Utc)))
+                        .map_err(|error| format!("`{field}`: `{text}` is not an RFC 3339 time: {error}"))
+                })
+                .transpose()
+        };
+        let mut set = |field: &'static str, target: &mut Option<String>, value: Option<String>| {
+            if value.is_some() && *target != value {
+                *target = value;
+                changed.push(field);
+            }
+        };
+        set("owner", &mut next.owner, self.owner.clone());
+        set("root_cause", &mut next.root_cause, self.root_cause.clone());
+        set(
+            "preventive_measures",
+            &mut next.preventive_measures,
+            self.preventive_measures.clone(),
+        );
+        set("aware_at", &mut next.aware_at, time("aware_at", &self.aware_at)?);
+        set(
+            "reported_at",
+            &mut next.reported_at,
+            time("reported_at", &self.reported_at)?,
+        );
+        if let Some(title) = self.title.clone().filter(|title| *title != next.title) {
+            next.title = title;
+            changed.push("title");
+        }
+        if let Some(text) = self
+            .what_happened
+            .clone()
+            .filter(|text| *text != next.what_happened)
+        {
+            next.what_happened = text;
+            changed.push("what_happened");
+        }
+        if let Some(status) = &self.status {
+            let status = IncidentStatus::parse(status).ok_or_else(|| {
+                format!("`status`: `{status}` is not one of open, investigating, mitigated, closed")
+            })?;
+            if status != next.status {
+                if status == IncidentStatus::Closed && next.root_cause.is_none() {
+                    return Err("an incident is closed with its root cause: set `root_cause`".into());
+                }
+                next.status = status;
+                next.closed_at = (status == IncidentStatus::Closed).then(|| format_time(&now));
+                changed.push("status");
+            }
+        }
+        if let Some(serious) = self.serious.filter(|serious| *serious != next.serious) {
+            next.serious = serious;
+            changed.push("serious");
+        }
+        if let Some(category) = &self.category {
+            let category = Art73Category::parse(category).ok_or_else(|| {
+                format!("`category`: `{category}` is not one of general, widespread, critical_infrastructure, death")
+            })?;
+            if next.category != Some(category) {
+                next.category = Some(category);
+                changed.push("category");
+            }
+        }
+        let note = |text: &String| Note {
+            at: format_time(&now),
+            by: by.to_owned(),
+            text: text.clone(),
+        };
+        if let Some(action) = &self.action {
+            next.actions.push(note(action));
+            changed.push("actions");
+        }
+        if let Some(communication) = &self.communication {
+            next.communications.push(note(communication));
+            changed.push("communications");
+        }
+        *incident = next;
+        Ok(changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::{DateTime, Utc};
+
+    use super::{Incident, IncidentUpdate};
+
+    fn incident() -> Incident {
+        serde_json::from_value(serde_json::json!({
+            "id": "inc-1", "title": "t", "severity": "high", "what_happened": "w",
+            "detected_at": "2026-11-01T10:00:00Z"
+        }))
+        .unwrap()
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_art73_clock_runs_from_awareness_and_goes_overdue() {
+        let mut incident = incident();
+        assert!(
+            incident.art73(at("2026-12-30T00:00:00Z")).is_none(),
+            "not serious: no clock"
+        );
+        let update = IncidentUpdate {
+            serious: Some(true),
+            category: Some("widespread".into()),
+            aware_at: Some("2026-11-02T09:00:00+01:00".into()),
+            ..IncidentUpdate::default()
+        };
+        let changed = update
+            .apply(&mut incident, "dpo", at("2026-11-02T10:00:00Z"))
+            .unwrap();
+        assert_eq!(changed, vec!["aware_at", "serious", "category"]);
+        let clock = incident.art73(at("2026-11-04T07:59:00Z")).unwrap();
+        assert_eq!(clock.deadline, "2026-11-04T08:00:00Z");
+        assert!(!clock.overdue);
+        assert!(incident.art73(at("2026-11-04T08:01:00Z")).unwrap().overdue);
+        // A death: 10 days; reported in time, never overdue.
+        IncidentUpdate {
+            category: Some("death".into()),
+            reported_at: Some("2026-11-10T00:00:00Z".into()),
+            ..IncidentUpdate::default()
+        }
+        .apply(&mut incident, "dpo", at("2026-11-10T00:00:00Z"))
+        .unwrap();
+        let clock = incident.art73(at("2027-01-01T00:00:00Z")).unwrap();
+        assert_eq!(clock.deadline, "2026-11-12T08:00:00Z");
+        assert!(!clock.overdue);
+        // General: 15 days.
+        let mut general = self::incident();
+        general.serious = true;
+        assert_eq!(
+            general.art73(at("2026-11-16T10:00:01Z")).unwrap().deadline,
+            "2026-11-16T10:00:00Z"
+        );
+        assert!(general.art73(at("2026-11-16T10:00:01Z")).unwrap().overdue);
+    }
+
+    #[test]
+    fn closing_needs_a_root_cause_and_bad_values_change_nothing() {
+        let mut incident = incident();
+        let close = IncidentUpdate {
+            status: Some("closed".into()),
+            ..IncidentUpdate::default()
+        };
+        assert!(
+            close
+                .apply(&mut incident, "x", Utc::now())
+                .unwrap_err()
+                .contains("root cause")
+        );
+        let bad = IncidentUpdate {
+            owner: Some("o".into()),
+            category: Some("flood".into()),
+            ..IncidentUpdate::default()
+        };
+        assert!(bad.apply(&mut incident, "x", Utc::now()).is_err());
+        assert_eq!(incident.owner, None, "nothing applied");
+        let done = IncidentUpdate {
+            status: Some("closed".into()),
+            root_cause: Some("prompt v1.4 shortened the checks".into()),
+            ..IncidentUpdate::default()
+        };
+        assert_eq!(
+            done.apply(&mut incident, "x", Utc::now()).unwrap(),
+            vec!["root_cause", "status"]
+        );
+        assert!(incident.closed_at.is_some());
+    }
+}

@@ -1,0 +1,272 @@
+//! Alert rules: the defaults warrant runs for each detector, the rules a user adds (`kind: AlertRule`), and
+//! turning a detector's findings into firings. A firing has a stable key (rule and subject), so an alert is
+//! raised once and stays up, deduplicated, while the condition holds.
+
+use serde::Serialize;
+
+use crate::monitor::detect::{
+    Anomaly, AnomalyLimits, ApproverStats, DEFAULT_MIN_SAMPLES, Disparity, Drift, RubberStamp,
+};
+use crate::registry::Registry;
+use crate::registry::manifest::{AlertRule, Detector, Manifest, Severity};
+
+/// The rules in force: every enabled user rule, plus warrant's default for each detector no user rule
+/// covers.
+pub fn effective_rules(registry: &Registry) -> Vec<AlertRule> {
+    let mut rules: Vec<AlertRule> = registry
+        .list(crate::registry::manifest::Kind::AlertRule)
+        .filter_map(|manifest| match manifest {
+            Manifest::AlertRule(rule) => Some(rule.clone()),
+            _ => None,
+        })
+        .collect();
+    for default in default_rules() {
+        if !rules.iter().any(|rule| rule.detector == default.detector) {
+            rules.push(default);
+        }
+    }
+    rules.retain(|rule| rule.enabled);
+    rules
+}
+
+/// One default rule per detector.
+pub fn default_rules() -> Vec<AlertRule> {
+    let rule = |detector: Detector, severity: Severity, threshold: f64, description: &str| AlertRule {
+        id: format!("default-{}", detector.as_str().replace('_', "-")),
+        description: description.to_owned(),
+        detector,
+        severity,
+        agent: None,
+        decision: None,
+        threshold: Some(threshold),
+        current_hours: None,
+        baseline_hours: None,
+        min_samples: None,
+        enabled: true,
+    };
+    vec![
+        rule(
+            Detector::Drift,
+            Severity::High,
+            0.25,
+            "a decision's outcome distribution shifted significantly",
+        ),
+        rule(
+            Detector::Disparity,
+            Severity::High,
+            0.2,
+            "the gap in outcome rates between segments grew",
+        ),
+        rule(
+            Detector::NewTool,
+            Severity::Medium,
+            1.0,
+            "an agent called a tool it never called before",
+        ),
+        rule(
+            Detector::NewTransition,
+            Severity::Low,
+            1.0,
+            "an agent made a tool transition it never made before",
+        ),
+        rule(
+            Detector::SequenceNll,
+            Severity::Medium,
+            1.5,
+            "tool sequences became far more surprising",
+        ),
+        rule(
+            Detector::RateSpike,
+            Severity::Medium,
+            4.0,
+            "tool calls per hour far above the baseline",
+        ),
+        rule(
+            Detector::UnusedGrant,
+            Severity::Low,
+            30.0,
+            "a granted tool was not used for a month",
+        ),
+        rule(
+            Detector::RubberStamp,
+            Severity::Medium,
+            0.95,
+            "an approver approves nearly everything, fast",
+        ),
+    ]
+}
+
+/// The windows and minimum sample of a rule.
+pub fn rule_windows(rule: &AlertRule) -> (u32, u32, u64) {
+    (
+        rule.current_hours.unwrap_or(24),
+        rule.baseline_hours.unwrap_or(168),
+        rule.min_samples.unwrap_or(DEFAULT_MIN_SAMPLES),
+    )
+}
+
+/// The anomaly limits a rule implies.
+pub fn anomaly_limits(rule: &AlertRule) -> AnomalyLimits {
+    let mut limits = AnomalyLimits::default();
+    match (rule.detector, rule.threshold) {
+        (Detector::SequenceNll, Some(threshold)) => limits.nll_ratio = threshold,
+        (Detector::RateSpike, Some(threshold)) => limits.spike_z = threshold,
+        (Detector::UnusedGrant, Some(threshold)) => limits.unused_days = threshold.max(1.0) as u32,
+        _ => {}
+    }
+    limits
+}
+
+/// The rubber-stamp limits a rule implies.
+pub fn rubber_stamp_limits(rule: &AlertRule) -> RubberStamp {
+    let mut limits = RubberStamp::default();
+    if let Some(threshold) = rule.threshold {
+        limits.min_ratio = threshold;
+    }
+    limits
+}
+
+/// A rule whose condition holds for one subject.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Firing {
+    pub rule: String,
+    pub detector: &'static str,
+    pub severity: &'static str,
+    /// Rule and subject: one alert per key while it fires.
+    pub key: String,
+    pub agent: String,
+    pub subject: String,
+    pub summary: String,
+    pub value: f64,
+    pub threshold: f64,
+    /// Seqs of evidence behind it (recent decisions).
+    pub related: Vec<u64>,
+}
+
+/// What the detectors found, for one rule's windows.
+#[derive(Debug, Default)]
+pub struct Findings<'a> {
+    pub drift: &'a [Drift],
+    pub disparity: &'a [Disparity],
+    pub anomalies: &'a [Anomaly],
+    pub approvers: &'a [ApproverStats],
+}
+
+/// The firings of `rule` among `findings`.
+pub fn fire(rule: &AlertRule, findings: &Findings<'_>) -> Vec<Firing> {
+    let agent_matches = |agent: &str| rule.agent.as_deref().is_none_or(|wanted| wanted == agent);
+    let decision_matches = |decision: &str| rule.decision.as_deref().is_none_or(|wanted| wanted == decision);
+    let firing =
+        |agent: &str, subject: String, summary: String, value: f64, threshold: f64, related: Vec<u64>| {
+            Firing {
+                rule: rule.id.clone(),
+                detector: rule.detector.as_str(),
+                severity: rule.severity.as_str(),
+                key: format!("{}/{agent}/{subject}", rule.id),
+                agent: agent.to_owned(),
+                subject,
+                summary,
+                value,
+                threshold,
+                related,
+            }
+        };
+    let mut out = Vec::new();
+    match rule.detector {
+        Detector::Drift => {
+            let threshold = rule.threshold.unwrap_or(0.25);
+            for drift in findings.drift {
+                let Some(psi) = drift.psi else { continue };
+                if psi >= threshold && agent_matches(&drift.agent) && decision_matches(&drift.decision) {
+                    let p = drift.chi_square.map_or(f64::NAN, |test| test.p_value);
+                    out.push(firing(
+                        &drift.agent,
+                        drift.decision.clone(),
+                        format!(
+                            "{} of {} drifted: PSI {psi:.3} (threshold {threshold}), chi-square p = {p:.2e}; outcomes {:?}: {:?} before, {:?} now",
+                            drift.decision, drift.agent, drift.outcomes, drift.baseline, drift.current
+                        ),
+                        psi,
+                        threshold,
+                        drift.samples.clone(),
+                    ));
+                }
+            }
+        }
+        Detector::Disparity => {
+            let threshold = rule.threshold.unwrap_or(0.2);
+            for disparity in findings.disparity {
+                let (Some(change), Some(gap), Some(test)) =
+                    (disparity.change, &disparity.max_gap, disparity.chi_square)
+                else {
+                    continue;
+                };
+                if change >= threshold
+                    && test.p_value < 0.01
+                    && agent_matches(&disparity.agent)
+                    && decision_matches(&disparity.decision)
+                {
+                    out.push(firing(
+                        &disparity.agent,
+                        format!("{}/{}", disparity.decision, disparity.segment),
+                        format!(
+                            "{} of {} differs by {}: `{}` for {}={} is {:.0} points above {}={} (baseline gap {:.0} points, chi-square p = {:.2e})",
+                            disparity.decision,
+                            disparity.agent,
+                            disparity.segment,
+                            gap.outcome,
+                            disparity.segment,
+                            gap.high,
+                            gap.gap * 100.0,
+                            disparity.segment,
+                            gap.low,
+                            disparity.baseline_gap.unwrap_or(0.0) * 100.0,
+                            test.p_value
+                        ),
+                        change,
+                        threshold,
+                        disparity.samples.clone(),
+                    ));
+                }
+            }
+        }
+        Detector::NewTool
+        | Detector::NewTransition
+        | Detector::SequenceNll
+        | Detector::RateSpike
+        | Detector::UnusedGrant => {
+            for anomaly in findings.anomalies {
+                if anomaly.kind == rule.detector.as_str() && agent_matches(&anomaly.agent) {
+                    out.push(firing(
+                        &anomaly.agent,
+                        anomaly.subject.clone(),
+                        anomaly.detail.clone(),
+                        anomaly.value,
+                        rule.threshold.unwrap_or(0.0),
+                        Vec::new(),
+                    ));
+                }
+            }
+        }
+        Detector::RubberStamp => {
+            for approver in findings.approvers.iter().filter(|approver| approver.rubber_stamp) {
+                out.push(firing(
+                    "",
+                    approver.approver.clone(),
+                    format!(
+                        "{} approved {} of {} requests ({:.0} %) with a median decision time of {:.1} s",
+                        approver.approver,
+                        approver.approved,
+                        approver.decided,
+                        approver.approve_ratio * 100.0,
+                        approver.median_latency_s
+                    ),
+                    approver.approve_ratio,
+                    rule.threshold.unwrap_or(0.95),
+                    Vec::new(),
+                ));
+            }
+        }
+    }
+    out
+}
