@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use warrant_store::{ApprovalError, StoreError};
+use warrant_store::{ApprovalError, IncidentError, StoreError};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -59,6 +59,15 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Approval(ApprovalError::NotFound(_)) => ApiError::not_found(error.to_string()),
             StoreError::Approval(_) => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
+            StoreError::Incident(IncidentError::NoAlert(_) | IncidentError::NoIncident(_)) => {
+                ApiError::not_found(error.to_string())
+            }
+            StoreError::Incident(IncidentError::AlreadyPromoted { .. }) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
+            }
+            StoreError::Incident(IncidentError::Invalid(_)) => {
+                ApiError::bad_request("invalid_request", error.to_string())
+            }
             StoreError::WriterStopped => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod gate;
 mod metrics;
+pub mod monitor;
 mod routes;
 
 use std::sync::Arc;
@@ -35,6 +36,8 @@ pub struct ServerConfig {
     pub retention_interval: Duration,
     /// How long an approval asked for by the gate stays open.
     pub approval_ttl: Duration,
+    /// How often the alert rules are evaluated; zero turns the evaluator off.
+    pub monitor_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +47,7 @@ impl Default for ServerConfig {
             checkpoint_interval: Duration::from_secs(1),
             retention_interval: Duration::from_secs(3600),
             approval_ttl: Duration::from_secs(3600),
+            monitor_interval: Duration::from_secs(60),
         }
     }
 }
@@ -108,15 +112,42 @@ pub async fn serve(
         state.store.clone(),
         state.config.retention_interval,
     ));
+    let evaluator = (!state.config.monitor_interval.is_zero())
+        .then(|| tokio::spawn(evaluations(state.store.clone(), state.config.monitor_interval)));
     let result = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
     checkpointer.abort();
     retention.abort();
+    if let Some(evaluator) = evaluator {
+        evaluator.abort();
+    }
     if let Err(error) = state.store.checkpoint().await {
         tracing::error!(%error, "final checkpoint failed");
     }
     result
+}
+
+/// Evaluate the alert rules on a cadence, forever: alerts fire and resolve, high ones open incidents.
+async fn evaluations(store: Store, interval: Duration) {
+    // The first evaluation waits one interval: a server that just started has seen nothing new.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match monitor::evaluate_and_record(&store, "warrant:monitor").await {
+            Ok(outcome) if !outcome.fired.is_empty() || !outcome.resolved.is_empty() => {
+                tracing::info!(
+                    fired = outcome.fired.len(),
+                    resolved = outcome.resolved.len(),
+                    incidents = outcome.opened.len(),
+                    "alert rules evaluated"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "alert evaluation failed"),
+        }
+    }
 }
 
 /// Erase content past its retention period, on a cadence, forever. The events and proofs stay.

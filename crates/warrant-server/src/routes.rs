@@ -5,6 +5,7 @@ mod authorize;
 mod erase;
 mod events;
 mod log;
+mod monitor;
 mod oversight;
 mod registry;
 mod reviews;
@@ -40,6 +41,18 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/events", post(events::append))
         .route("/v1/events/{seq}", get(events::get_one))
         .route("/v1/traces", post(traces::export))
+        .route("/v1/monitor", get(monitor::report))
+        .route("/v1/monitor/evaluate", post(monitor::evaluate))
+        .route("/v1/monitor/rebuild", post(monitor::rebuild))
+        .route("/v1/monitor/{report}", get(monitor::report))
+        .route("/v1/alerts", get(monitor::list_alerts))
+        .route("/v1/alerts/{id}", get(monitor::get_alert))
+        .route("/v1/alerts/{id}/promote", post(monitor::promote))
+        .route("/v1/incidents", get(monitor::list_incidents))
+        .route(
+            "/v1/incidents/{id}",
+            get(monitor::get_incident).post(monitor::update_incident),
+        )
         .route("/v1/trails/{id}", get(trails::get_one))
         .route("/v1/erase", post(erase::erase))
         .route("/v1/authorize", post(authorize::authorize))

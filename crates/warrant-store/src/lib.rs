@@ -9,6 +9,7 @@
 
 mod approvals;
 mod entry;
+mod incidents;
 mod keys;
 mod lock;
 mod read;
@@ -33,6 +34,7 @@ use warrant_core::role::Role;
 
 pub use crate::approvals::{Approval, ApprovalError, ApprovalStatus, NewApproval, args_hash};
 pub use crate::entry::{StoredEvent, content_digest};
+pub use crate::incidents::{Alert, AlertRun, IncidentError, IncidentOp, IncidentOutcome};
 pub use crate::lock::{DataDirLock, LockError};
 pub use crate::read::{ChangeFilter, Checkpoint, ProofRequestError};
 pub use crate::rollups::{KindRow, SEQUENCE_START};
@@ -66,6 +68,8 @@ pub enum StoreError {
     NotCommitted(String),
     #[error(transparent)]
     Approval(#[from] ApprovalError),
+    #[error(transparent)]
+    Incident(#[from] IncidentError),
     #[error("a token named `{0}` already exists")]
     TokenNameTaken(String),
 }
@@ -344,6 +348,39 @@ impl Store {
             reply,
         })?;
         response.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Record alerts, promote an alert to an incident, or update an incident; each change is an event.
+    pub async fn incident_op(
+        &self,
+        op: IncidentOp,
+        context: ChangeContext,
+    ) -> Result<IncidentOutcome, StoreError> {
+        let (reply, response) = tokio::sync::oneshot::channel();
+        self.send(Request::Incident {
+            op: Box::new(op),
+            context,
+            reply,
+        })?;
+        response.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Alerts, newest first (at most 1,000), optionally only those with `status` (`firing`, `resolved`).
+    pub fn alerts(&self, status: Option<&str>) -> Result<Vec<Alert>, StoreError> {
+        self.read(|connection| incidents::list_alerts(connection, status))
+    }
+
+    pub fn alert(&self, id: &str) -> Result<Option<Alert>, StoreError> {
+        self.read(|connection| incidents::load_alert(connection, id))
+    }
+
+    /// Incidents, newest first (at most 1,000).
+    pub fn incidents(&self) -> Result<Vec<warrant_core::incident::Incident>, StoreError> {
+        self.read(incidents::list_incidents)
+    }
+
+    pub fn incident(&self, id: &str) -> Result<Option<warrant_core::incident::Incident>, StoreError> {
+        self.read(|connection| incidents::load_incident(connection, id))
     }
 
     /// Sign a checkpoint of the current tree if it grew since the last one. Returns the latest checkpoint.

@@ -105,8 +105,9 @@ const MIGRATIONS: &[&str] = &[
         AND length(json_extract(CAST(body AS TEXT), '$.attrs.link.trace_id')) = 32;
     CREATE INDEX events_by_link_trace ON events (link_trace) WHERE link_trace IS NOT NULL;
     ",
-    // 4: monitoring rollups, hourly, updated in the transaction of the events they count (rollups.rs). An
-    // existing log is counted into them when the migration runs (Store::open).
+    // 4: monitoring rollups, hourly, updated in the transaction of the events they count (rollups.rs), and
+    // the alerts and incidents monitoring raises (incidents.rs). An existing log is counted into the rollups
+    // when the migration runs (Store::open).
     "
     CREATE TABLE rollup_kinds (
         hour BIGINT NOT NULL,
@@ -154,6 +155,32 @@ const MIGRATIONS: &[&str] = &[
         latency TEXT NOT NULL,
         PRIMARY KEY (hour, agent, scope, name)
     ) WITHOUT ROWID;
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        key TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        detector TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        value DOUBLE PRECISION NOT NULL,
+        threshold DOUBLE PRECISION NOT NULL,
+        status TEXT NOT NULL,
+        fired_seq BIGINT NOT NULL,
+        fired_at TEXT NOT NULL,
+        resolved_seq BIGINT,
+        resolved_at TEXT,
+        incident TEXT
+    );
+    CREATE UNIQUE INDEX alerts_firing ON alerts (key) WHERE status = 'firing';
+    CREATE TABLE incidents (
+        id TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        status TEXT NOT NULL,
+        opened_seq BIGINT NOT NULL,
+        updated_seq BIGINT NOT NULL
+    );
     ",
 ];
 

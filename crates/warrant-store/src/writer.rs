@@ -23,6 +23,7 @@ use warrant_log::note::sign_note;
 
 use crate::approvals::{Approval, ApprovalError, ApprovalStatus, NewApproval, stamp};
 use crate::entry::{Prepared, prepare_single};
+use crate::incidents::{IncidentOp, IncidentOutcome};
 use crate::keys::{LogIdentity, new_token_secret, token_hash};
 use crate::read::{Checkpoint, latest_checkpoint};
 use crate::rollups::{RollupBatch, SequenceCache};
@@ -82,6 +83,11 @@ pub(crate) enum Request {
         target: ErasureTarget,
         context: ChangeContext,
         reply: oneshot::Sender<Result<Erased, StoreError>>,
+    },
+    Incident {
+        op: Box<IncidentOp>,
+        context: ChangeContext,
+        reply: oneshot::Sender<Result<IncidentOutcome, StoreError>>,
     },
 }
 
@@ -217,6 +223,9 @@ impl Writer {
                 reply,
             } => {
                 let _ = reply.send(self.decide_approval(&id, approve, &context));
+            }
+            Request::Incident { op, context, reply } => {
+                let _ = reply.send(self.incident(*op, &context));
             }
             Request::CreateToken { name, role, reply } => {
                 let result = self.create_token(&name, role);
@@ -524,6 +533,28 @@ impl Writer {
         Ok(seq)
     }
 
+    /// Record alerts, promote one, or update an incident: the rows and their events in one transaction.
+    fn incident(&mut self, op: IncidentOp, context: &ChangeContext) -> Result<IncidentOutcome, StoreError> {
+        let mut frontier = self.frontier.clone();
+        let mut tiles = Vec::new();
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let outcome = crate::incidents::run(
+            &mut crate::incidents::Log {
+                transaction: &transaction,
+                frontier: &mut frontier,
+                tiles: &mut tiles,
+            },
+            op,
+            context,
+        )?;
+        store_tiles(&transaction, &tiles)?;
+        transaction.commit()?;
+        self.publish_tree(frontier, tiles);
+        Ok(outcome)
+    }
+
     fn decide_approval(
         &mut self,
         id: &str,
@@ -682,7 +713,7 @@ fn append_events(
 }
 
 /// Append one event of warrant's own (a change, an erasure, a decision) and return its seq.
-fn append_one(
+pub(crate) fn append_one(
     transaction: &Transaction<'_>,
     frontier: &mut Frontier,
     tiles: &mut Vec<Subtree>,

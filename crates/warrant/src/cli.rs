@@ -129,6 +129,18 @@ pub enum Command {
         /// A trace id (32 hex), a session id or an event seq.
         id: String,
     },
+    /// Behavioural monitoring over the rollups: drift, disparity, anomalies, cost and oversight.
+    Monitor(MonitorArgs),
+    /// Alerts raised by the monitoring rules.
+    Alerts {
+        #[command(subcommand)]
+        command: AlertCommand,
+    },
+    /// Incidents: what happened, the evidence, actions, root cause and the EU AI Act Art. 73 clock.
+    Incidents {
+        #[command(subcommand)]
+        command: IncidentCommand,
+    },
     /// Calls the policy gate held for a human decision.
     Approvals {
         #[command(subcommand)]
@@ -201,6 +213,9 @@ pub struct ServeArgs {
     /// Seconds an approval asked for by the policy gate stays open.
     #[arg(long, default_value_t = 3600)]
     pub approval_ttl_s: u64,
+    /// How often the alert rules are evaluated, in seconds; 0 turns the evaluator off.
+    #[arg(long, default_value_t = 60)]
+    pub monitor_interval_s: u64,
     /// Seconds between retention sweeps (content past its retention period is erased).
     #[arg(long, default_value_t = 3600)]
     pub retention_interval_s: u64,
@@ -229,6 +244,99 @@ pub enum LogCommand {
     },
     /// The public key that verifies checkpoints (signed-note verifier key).
     Key,
+}
+
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    #[arg(long)]
+    pub agent: Option<String>,
+    #[arg(long)]
+    pub decision: Option<String>,
+    /// The current window, in hours.
+    #[arg(long, default_value_t = 24)]
+    pub current_hours: u32,
+    /// The baseline window before it, in hours.
+    #[arg(long, default_value_t = 168)]
+    pub baseline_hours: u32,
+    /// Below this many decisions in a window, drift and disparity say "insufficient data".
+    #[arg(long, default_value_t = 30)]
+    pub min_samples: u64,
+    /// Evaluate the alert rules now (alerts fire or resolve; high ones open incidents).
+    #[arg(long)]
+    pub evaluate: bool,
+    /// Recompute the rollups from the log.
+    #[arg(long)]
+    pub rebuild: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertCommand {
+    /// Alerts, newest first.
+    List {
+        /// firing or resolved.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Open an incident for an alert.
+    Promote {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// Incidents, newest first, with their Art. 73 clock.
+    List,
+    Show {
+        id: String,
+    },
+    /// Change an incident; each change is recorded as an event.
+    Update {
+        id: String,
+        #[arg(long)]
+        title: Option<String>,
+        /// open, investigating, mitigated or closed.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long)]
+        what_happened: Option<String>,
+        #[arg(long)]
+        root_cause: Option<String>,
+        #[arg(long)]
+        preventive_measures: Option<String>,
+        /// An action taken (appended).
+        #[arg(long)]
+        action: Option<String>,
+        /// A communication made (appended).
+        #[arg(long)]
+        communication: Option<String>,
+        /// A serious incident in the sense of EU AI Act Art. 3(49): starts the Art. 73 clock.
+        #[arg(long)]
+        serious: Option<bool>,
+        /// general (15 days), widespread or critical_infrastructure (2 days), death (10 days).
+        #[arg(long)]
+        category: Option<String>,
+        /// When the organisation became aware (RFC 3339); the clock starts here.
+        #[arg(long)]
+        aware_at: Option<String>,
+        /// When the incident was reported to the authority (RFC 3339).
+        #[arg(long)]
+        reported_at: Option<String>,
+    },
+    /// Close an incident (it needs its root cause).
+    Close {
+        id: String,
+        #[arg(long)]
+        root_cause: Option<String>,
+        #[arg(long)]
+        preventive_measures: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

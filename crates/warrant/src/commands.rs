@@ -63,6 +63,9 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
             Ok(())
         }
         Command::Approvals { command } => approvals(cli, &client, command),
+        Command::Monitor(args) => crate::monitor::monitor(cli, &client, args),
+        Command::Alerts { command } => crate::monitor::alerts(cli, &client, command),
+        Command::Incidents { command } => crate::monitor::incidents(cli, &client, command),
         Command::Reviews { command } => reviews(cli, &client, command),
         Command::Escalate {
             agent,
@@ -865,6 +868,7 @@ pub async fn serve_store(cli: &Cli, args: &ServeArgs, store: Store) -> Result<()
         checkpoint_interval: std::time::Duration::from_millis(args.checkpoint_interval_ms.max(10)),
         retention_interval: std::time::Duration::from_secs(args.retention_interval_s.max(1)),
         approval_ttl: std::time::Duration::from_secs(args.approval_ttl_s.max(1)),
+        monitor_interval: std::time::Duration::from_secs(args.monitor_interval_s),
     };
     println!("warrant listening on {url} (data {})", cli.data.display());
     let state = AppState::new(store, config);

@@ -56,6 +56,7 @@ pub fn run(cli: &Cli, no_serve: bool, serve: &ServeArgs) -> Result<ExitCode, Fai
         let featured = build(&store).await?;
         report(&store);
         if let Some(featured) = featured {
+            show_chain(&store).await?;
             show_trail(&store, &featured).await?;
         }
         if no_serve {
@@ -112,7 +113,91 @@ async fn build(store: &Store) -> Result<Option<runs::Featured>, Failure> {
         )));
     }
     gate_story(&router).await?;
-    runs::send(&router).await.map(Some)
+    let featured = runs::send(&router).await?;
+    monitoring_story(&router).await?;
+    Ok(Some(featured))
+}
+
+/// The monitoring part: the evaluator runs over four weeks of rollups, the routing drift and the new
+/// disparity fire, and the high-severity alerts open an incident that links the prompt change.
+async fn monitoring_story(router: &axum::Router) -> Result<(), Failure> {
+    let (status, bytes) = call_router(router, Method::POST, "/v1/monitor/evaluate", None).await?;
+    let outcome = answer(status, &bytes)?;
+    println!("monitoring (warrant monitor --evaluate):");
+    for line in crate::monitor::render_evaluation(&outcome).lines() {
+        println!("  {line}");
+    }
+    let opened = outcome
+        .get("opened")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if opened == 0 {
+        return Err(Failure::Check(anyhow!(
+            "the demo's routing change opened no incident; the monitoring story is broken"
+        )));
+    }
+    Ok(())
+}
+
+/// The chain from change to incident: the prompt change, the alerts it led to, the incident that links both.
+async fn show_chain(store: &Store) -> Result<(), Failure> {
+    let incidents = store.incidents().context("reading incidents")?;
+    let Some(incident) = incidents
+        .iter()
+        .find(|incident| incident.agent.as_deref() == Some("onboarding-agent"))
+    else {
+        return Ok(());
+    };
+    println!(
+        "\nthe chain from change to incident (warrant incidents show {}):",
+        incident.id
+    );
+    for seq in &incident.related_seqs {
+        let Some(event) = store.event(*seq).context("reading evidence")? else {
+            continue;
+        };
+        let body = &event.body;
+        let attr = |name: &str| {
+            body.pointer(&format!("/attrs/{name}"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        let line = match body.get("kind").and_then(Value::as_str).unwrap_or_default() {
+            "change" => format!(
+                "change: {}",
+                body.pointer("/attrs/substantial_reasons/0")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            ),
+            "alert" => format!(
+                "alert {} ({}): {}",
+                attr("alert_id"),
+                attr("severity"),
+                attr("summary")
+            ),
+            "decision" => format!(
+                "decision {} = {} {}",
+                attr("name"),
+                attr("outcome"),
+                body.pointer("/attrs/segment")
+                    .map(Value::to_string)
+                    .unwrap_or_default()
+            ),
+            other => other.to_owned(),
+        };
+        println!("  seq {seq}: {line}");
+    }
+    println!(
+        "  incident {} [{}]: {} (evidence frozen at checkpoint {})",
+        incident.id,
+        incident.severity,
+        incident.title,
+        incident
+            .checkpoint
+            .as_ref()
+            .map_or(0, |checkpoint| checkpoint.size)
+    );
+    Ok(())
 }
 
 /// Print the featured client's trail, as `warrant trail` would, once a checkpoint covers it.

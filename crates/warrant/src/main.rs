@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod commands;
 mod demo;
+mod monitor;
 mod output;
 mod trail;
 

@@ -233,10 +233,27 @@ pub struct Disparity {
     pub chi_square: Option<ChiSquareJson>,
     /// The largest difference in an outcome's rate between two segments, now.
     pub max_gap: Option<Gap>,
-    /// The same in the baseline window, and how much it grew.
+    /// The largest gap in the baseline window.
     pub baseline_gap: Option<f64>,
+    /// How far the segments' relative treatment moved: the largest change, over outcomes and pairs of
+    /// segment values, of the difference in that outcome's rate between the two (now against the baseline).
+    /// A gap that was there all along (risk-based routing) does not count; a new one, or one that flipped,
+    /// does.
     pub change: Option<f64>,
+    /// Where that change is.
+    pub shift: Option<Shift>,
     pub samples: Vec<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Shift {
+    pub outcome: String,
+    /// The segment value whose rate rose relative to `low`.
+    pub high: String,
+    pub low: String,
+    /// `rate(high) - rate(low)` now and in the baseline.
+    pub now: f64,
+    pub baseline: f64,
 }
 
 /// For each (agent, decision, segment attribute): outcome rates per segment value, now and in the baseline.
@@ -306,7 +323,8 @@ pub fn disparity(rows: &[DecisionRow], windows: &Windows, min_samples: u64) -> V
                     max_gap: None,
                     baseline_gap: None,
                     change: None,
-                    samples: samples(current_rows.into_iter()),
+                    shift: None,
+                    samples: samples(current_rows.iter().copied()),
                 };
                 if disparity.segments.len() < 2 || total(&current) < min_samples {
                     return Some(disparity);
@@ -326,15 +344,70 @@ pub fn disparity(rows: &[DecisionRow], windows: &Windows, min_samples: u64) -> V
                 if total(&baseline) >= min_samples {
                     disparity.baseline_gap =
                         max_gap(&baseline, &outcomes, min_samples / 4).map(|gap| gap.gap);
+                    disparity.shift = shift(&current, &baseline, &outcomes, min_samples / 4);
+                    // The evidence worth reading: decisions of the segment and outcome that moved.
+                    if let Some(moved) = &disparity.shift {
+                        let key = disparity.segment.clone();
+                        let moved_rows = current_rows.iter().copied().filter(|row| {
+                            row.outcome == moved.outcome
+                                && segment_pairs(&row.segment).get(&key) == Some(&moved.high)
+                        });
+                        disparity.samples = samples(moved_rows);
+                    }
+                    disparity.change = disparity
+                        .shift
+                        .as_ref()
+                        .map(|shift| round(shift.now - shift.baseline, 4));
                 }
-                disparity.change = disparity
-                    .max_gap
-                    .as_ref()
-                    .map(|gap| round(gap.gap - disparity.baseline_gap.unwrap_or(0.0), 4));
                 Some(disparity)
             },
         )
         .collect()
+}
+
+/// The largest move, between the windows, of the difference in an outcome's rate between two segment values
+/// (each with at least `floor` decisions in both windows).
+fn shift(
+    current: &BTreeMap<String, BTreeMap<String, u64>>,
+    baseline: &BTreeMap<String, BTreeMap<String, u64>>,
+    outcomes: &BTreeSet<String>,
+    floor: u64,
+) -> Option<Shift> {
+    let rate = |counts: &BTreeMap<String, BTreeMap<String, u64>>, value: &str, outcome: &str| {
+        let by = counts.get(value)?;
+        let total: u64 = by.values().sum();
+        (total >= floor.max(1)).then(|| by.get(outcome).copied().unwrap_or(0) as f64 / total as f64)
+    };
+    let values: Vec<&String> = current
+        .keys()
+        .filter(|value| baseline.contains_key(*value))
+        .collect();
+    let mut best: Option<Shift> = None;
+    for outcome in outcomes {
+        for a in &values {
+            for b in &values {
+                let (Some(now_a), Some(now_b), Some(base_a), Some(base_b)) = (
+                    rate(current, a, outcome),
+                    rate(current, b, outcome),
+                    rate(baseline, a, outcome),
+                    rate(baseline, b, outcome),
+                ) else {
+                    continue;
+                };
+                let (now, before) = (now_a - now_b, base_a - base_b);
+                if now - before > best.as_ref().map_or(0.0, |best| best.now - best.baseline) {
+                    best = Some(Shift {
+                        outcome: outcome.clone(),
+                        high: (*a).clone(),
+                        low: (*b).clone(),
+                        now: round(now, 4),
+                        baseline: round(before, 4),
+                    });
+                }
+            }
+        }
+    }
+    best
 }
 
 /// The largest difference in one outcome's rate between two segment values with at least `floor`

@@ -196,8 +196,8 @@ pub fn fire(rule: &AlertRule, findings: &Findings<'_>) -> Vec<Firing> {
         Detector::Disparity => {
             let threshold = rule.threshold.unwrap_or(0.2);
             for disparity in findings.disparity {
-                let (Some(change), Some(gap), Some(test)) =
-                    (disparity.change, &disparity.max_gap, disparity.chi_square)
+                let (Some(change), Some(shift), Some(test)) =
+                    (disparity.change, &disparity.shift, disparity.chi_square)
                 else {
                     continue;
                 };
@@ -210,17 +210,16 @@ pub fn fire(rule: &AlertRule, findings: &Findings<'_>) -> Vec<Firing> {
                         &disparity.agent,
                         format!("{}/{}", disparity.decision, disparity.segment),
                         format!(
-                            "{} of {} differs by {}: `{}` for {}={} is {:.0} points above {}={} (baseline gap {:.0} points, chi-square p = {:.2e})",
+                            "{} of {}: `{}` for {}={} now runs {:+.0} points against {}={} (baseline {:+.0} points; chi-square p = {:.2e})",
                             disparity.decision,
                             disparity.agent,
+                            shift.outcome,
                             disparity.segment,
-                            gap.outcome,
+                            shift.high,
+                            shift.now * 100.0,
                             disparity.segment,
-                            gap.high,
-                            gap.gap * 100.0,
-                            disparity.segment,
-                            gap.low,
-                            disparity.baseline_gap.unwrap_or(0.0) * 100.0,
+                            shift.low,
+                            shift.baseline * 100.0,
                             test.p_value
                         ),
                         change,

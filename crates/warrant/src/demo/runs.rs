@@ -1,9 +1,11 @@
-//! The demo's agent activity, sent as real OTLP: onboarding runs of the last eight days, built as
+//! The demo's agent activity, sent as real OTLP: onboarding runs of the last four weeks, built as
 //! OpenTelemetry GenAI spans and posted to `POST /v1/traces` as protobuf, the same door and the same mapping
 //! an instrumented agent uses.
 //!
-//! The seed story: before the prompt change, high-value clients were mostly routed to the enhanced
-//! verification path; in the last day, with the shortened questions, most of them go the standard path.
+//! The seed story: for four weeks, high-value clients were mostly routed to the enhanced verification path
+//! (risk-based: large assets need source-of-wealth checks). In the last day, after the prompt change that
+//! shortened the questions for premium clients, most of them take a new `expedited` path that skips
+//! document verification, and only they do.
 //! Clients who also apply for a loan start the underwriting agent in a trace of its own, linked to the
 //! onboarding call that started it.
 
@@ -20,9 +22,9 @@ use warrant_otlp::trace::Span;
 use crate::Failure;
 use crate::client::{answer, call_router};
 
-/// Runs before the prompt change (8 to 1 days ago) and after it (the last day).
-const BASELINE_RUNS: u64 = 160;
-const CURRENT_RUNS: u64 = 48;
+/// Runs before the prompt change (28 to 1 days ago) and after it (the last day).
+const BASELINE_RUNS: u64 = 480;
+const CURRENT_RUNS: u64 = 72;
 /// Runs per OTLP request.
 const RUNS_PER_REQUEST: usize = 16;
 
@@ -70,7 +72,7 @@ impl Dice {
 struct Run {
     client: String,
     high_value: bool,
-    enhanced: bool,
+    path: &'static str,
     loan: bool,
     start: DateTime<Utc>,
 }
@@ -85,19 +87,22 @@ pub async fn send(router: &Router) -> Result<Featured, Failure> {
         let (from, span_minutes) = if current {
             (now - Duration::hours(24), 24 * 60 - 10)
         } else {
-            (now - Duration::days(8), 7 * 24 * 60)
+            (now - Duration::days(28), 27 * 24 * 60)
         };
         let high_value = dice.chance(30);
-        // The regression: after the prompt change, premium clients mostly skip enhanced verification.
-        let enhanced_percent = match (high_value, current) {
-            (true, false) => 90,
-            (true, true) => 20,
-            (false, _) => 15,
+        let roll = dice.next() % 100;
+        // The regression: after the prompt change, premium clients mostly take a new expedited path.
+        let path = match (high_value, current) {
+            (true, false) if roll < 90 => "enhanced",
+            (true, true) if roll < 75 => "expedited",
+            (true, true) if roll < 90 => "enhanced",
+            (false, _) if roll < 15 => "enhanced",
+            _ => "standard",
         };
         runs.push(Run {
             client: format!("client-{:04}", 1000 + index),
             high_value,
-            enhanced: dice.chance(enhanced_percent),
+            path,
             loan: dice.chance(25),
             start: from + Duration::minutes(i64::try_from(dice.between(0, span_minutes)).unwrap_or(0)),
         });
@@ -114,7 +119,7 @@ pub async fn send(router: &Router) -> Result<Featured, Failure> {
     let featured = Run {
         client: "client-7731".into(),
         high_value: true,
-        enhanced: false,
+        path: "expedited",
         loan: true,
         start: Utc::now() - Duration::milliseconds(1400),
     };
@@ -123,7 +128,7 @@ pub async fn send(router: &Router) -> Result<Featured, Failure> {
     // The routing call asks the gate while its span is open, naming the trace and span it runs in.
     let ask = json!({"agent": "onboarding-agent", "tool": "route-verification",
         "session": session_of(&featured.client), "trace_id": hex(&trace), "span_id": hex(&route_span),
-        "args": {"client_id": featured.client, "path": "standard"}});
+        "args": {"client_id": featured.client, "path": "expedited"}});
     let body = serde_json::to_vec(&ask).map_err(|error| Failure::Check(error.into()))?;
     let (status, bytes) = call_router(
         router,
@@ -193,7 +198,7 @@ fn run_spans(run: &Run, dice: &mut Dice) -> (Vec<Span>, [u8; 16], [u8; 8]) {
     };
     let client = run.client.as_str();
     let segment = if run.high_value { "high" } else { "standard" };
-    let path = if run.enhanced { "enhanced" } else { "standard" };
+    let path = run.path;
     let mut spans = Vec::new();
     let mut tool = |dice: &mut Dice, name: &str, (from, to): (u64, u64), extra: Vec<KeyValue>| {
         let id = dice.span_id();
@@ -255,7 +260,7 @@ fn run_spans(run: &Run, dice: &mut Dice) -> (Vec<Span>, [u8; 16], [u8; 8]) {
             json!({"client_id": client, "path": path}).to_string(),
         )],
     );
-    if run.enhanced {
+    if path == "enhanced" {
         tool(dice, "document-verification", (1710, 2300), vec![
             string("gen_ai.tool.call.arguments", json!({"client_id": client, "documents": ["passport", "proof_of_address", "source_of_wealth"]}).to_string()),
             string("gen_ai.tool.call.result", json!({"verified": true}).to_string()),
@@ -292,10 +297,10 @@ fn run_spans(run: &Run, dice: &mut Dice) -> (Vec<Span>, [u8; 16], [u8; 8]) {
             string("warrant.decision.segment.client_value", segment),
             string(
                 "warrant.decision.reason",
-                if run.enhanced {
-                    "risk factors call for enhanced checks"
-                } else {
-                    "profile fits the standard path"
+                match path {
+                    "enhanced" => "risk factors call for enhanced checks",
+                    "expedited" => "premium client: shortened questions",
+                    _ => "profile fits the standard path",
                 },
             ),
         ],

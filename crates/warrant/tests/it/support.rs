@@ -66,6 +66,13 @@ impl Server {
             .arg("--data")
             .arg(dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            // The evaluator writes alert events on its own clock; tests that want it turn it on.
+            .args(
+                (!extra.contains(&"--monitor-interval-s"))
+                    .then_some(["--monitor-interval-s", "0"])
+                    .into_iter()
+                    .flatten(),
+            )
             .args(extra)
             .env_remove("WARRANT_SERVER")
             .env_remove("WARRANT_TOKEN")

@@ -1,0 +1,326 @@
+//! Monitoring glue: read the rollups for a window, run the detectors of `warrant_core::monitor`, and turn
+//! alert rules into recorded alerts and incidents. Shared by the `/v1/monitor/*` routes, the evaluator that
+//! runs in the server, and `warrant monitor --evaluate`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use warrant_core::change::ChangeContext;
+use warrant_core::incident::Frozen;
+use warrant_core::monitor::detect::{
+    self, Anomaly, AnomalyLimits, ApproverStats, CostLine, DecidedApproval, Disparity, Drift, RubberStamp,
+    Window, Windows,
+};
+use warrant_core::monitor::facts::hour_of;
+use warrant_core::monitor::rules::{self, Findings, Firing};
+use warrant_core::registry::Registry;
+use warrant_core::registry::manifest::Detector;
+use warrant_store::{AlertRun, ApprovalStatus, ChangeFilter, IncidentOp, IncidentOutcome, Store, StoreError};
+
+/// The window settings of a report.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    pub agent: Option<String>,
+    pub decision: Option<String>,
+    #[serde(default = "current_hours")]
+    pub current_hours: u32,
+    #[serde(default = "baseline_hours")]
+    pub baseline_hours: u32,
+    #[serde(default = "min_samples")]
+    pub min_samples: u64,
+}
+
+fn current_hours() -> u32 {
+    24
+}
+
+fn baseline_hours() -> u32 {
+    168
+}
+
+fn min_samples() -> u64 {
+    detect::DEFAULT_MIN_SAMPLES
+}
+
+impl Default for Params {
+    fn default() -> Params {
+        Params {
+            agent: None,
+            decision: None,
+            current_hours: current_hours(),
+            baseline_hours: baseline_hours(),
+            min_samples: min_samples(),
+        }
+    }
+}
+
+impl Params {
+    pub fn windows(&self, now: DateTime<Utc>) -> Windows {
+        Windows::ending(hour_of(&now), self.current_hours, self.baseline_hours)
+    }
+
+    fn keeps(&self, agent: &str, decision: Option<&str>) -> bool {
+        self.agent.as_deref().is_none_or(|wanted| wanted == agent)
+            && match (self.decision.as_deref(), decision) {
+                (Some(wanted), Some(decision)) => wanted == decision,
+                _ => true,
+            }
+    }
+}
+
+pub fn drift(store: &Store, params: &Params, now: DateTime<Utc>) -> Result<Vec<Drift>, StoreError> {
+    let windows = params.windows(now);
+    let rows = store.decision_rows(windows.baseline.from, windows.current.to)?;
+    Ok(detect::drift(&rows, &windows, params.min_samples)
+        .into_iter()
+        .filter(|drift| params.keeps(&drift.agent, Some(&drift.decision)))
+        .collect())
+}
+
+pub fn disparity(store: &Store, params: &Params, now: DateTime<Utc>) -> Result<Vec<Disparity>, StoreError> {
+    let windows = params.windows(now);
+    let rows = store.decision_rows(windows.baseline.from, windows.current.to)?;
+    Ok(detect::disparity(&rows, &windows, params.min_samples)
+        .into_iter()
+        .filter(|disparity| params.keeps(&disparity.agent, Some(&disparity.decision)))
+        .collect())
+}
+
+pub fn anomalies(
+    store: &Store,
+    registry: &Registry,
+    params: &Params,
+    limits: &AnomalyLimits,
+    now: DateTime<Utc>,
+) -> Result<Vec<Anomaly>, StoreError> {
+    let windows = params.windows(now);
+    // "Never before" means the whole history: the rollups are hourly, so this stays small.
+    let tools = store.tool_rows(i64::MIN, windows.current.to)?;
+    let bigrams = store.bigram_rows(i64::MIN, windows.current.to)?;
+    Ok(
+        detect::anomalies(&tools, &bigrams, &windows, registry, hour_of(&now), limits)
+            .into_iter()
+            .filter(|anomaly| params.keeps(&anomaly.agent, None))
+            .collect(),
+    )
+}
+
+pub fn cost(store: &Store, params: &Params, now: DateTime<Utc>) -> Result<Vec<CostLine>, StoreError> {
+    let window = params.windows(now).current;
+    let usage = store.usage_rows(window.from, window.to)?;
+    let tools = store.tool_rows(window.from, window.to)?;
+    Ok(detect::cost(&usage, &tools, &window)
+        .into_iter()
+        .filter(|line| params.keeps(&line.agent, None))
+        .collect())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Oversight {
+    pub window: Window,
+    pub approvers: Vec<ApproverStats>,
+    pub pending: u64,
+    pub expired: u64,
+    /// Median time from request to decision, over every decided approval in the window.
+    pub median_latency_s: Option<f64>,
+    pub overrides: BTreeMap<String, u64>,
+    pub escalations: BTreeMap<String, u64>,
+}
+
+pub fn oversight(
+    store: &Store,
+    params: &Params,
+    limits: &RubberStamp,
+    now: DateTime<Utc>,
+) -> Result<Oversight, StoreError> {
+    let window = params.windows(now).current;
+    let in_window = |time: &str| {
+        DateTime::parse_from_rfc3339(time)
+            .is_ok_and(|time| window.contains(hour_of(&time.with_timezone(&Utc))))
+    };
+    let approvals = store.approvals(None, now)?;
+    let mut decided = Vec::new();
+    let (mut pending, mut expired) = (0, 0);
+    for approval in approvals
+        .iter()
+        .filter(|approval| params.keeps(&approval.agent, None))
+    {
+        match approval.status {
+            ApprovalStatus::Pending => pending += 1,
+            ApprovalStatus::Expired if in_window(&approval.expires_at) => expired += 1,
+            ApprovalStatus::Approved | ApprovalStatus::Used | ApprovalStatus::Denied => {
+                let (Some(by), Some(at)) = (&approval.decided_by, &approval.decided_at) else {
+                    continue;
+                };
+                if !in_window(at) {
+                    continue;
+                }
+                let seconds =
+                    |time: &str| DateTime::parse_from_rfc3339(time).map(|time| time.timestamp_millis());
+                let latency = match (seconds(at), seconds(&approval.requested_at)) {
+                    (Ok(decided), Ok(requested)) => (decided - requested).max(0) as f64 / 1000.0,
+                    _ => 0.0,
+                };
+                decided.push(DecidedApproval {
+                    approver: by.clone(),
+                    approved: approval.status != ApprovalStatus::Denied,
+                    latency_s: latency,
+                });
+            }
+            _ => {}
+        }
+    }
+    let mut latencies: Vec<f64> = decided.iter().map(|approval| approval.latency_s).collect();
+    latencies.sort_by(f64::total_cmp);
+    let mut overrides = BTreeMap::new();
+    let mut escalations = BTreeMap::new();
+    for row in store.kind_rows(window.from, window.to)? {
+        let target = match row.kind.as_str() {
+            "override" => &mut overrides,
+            "escalation" => &mut escalations,
+            _ => continue,
+        };
+        if params.keeps(&row.agent, None) {
+            *target.entry(row.agent).or_insert(0) += row.count;
+        }
+    }
+    Ok(Oversight {
+        window,
+        approvers: detect::approvers(&decided, limits),
+        pending,
+        expired,
+        median_latency_s: latencies.get(latencies.len() / 2).copied(),
+        overrides,
+        escalations,
+    })
+}
+
+/// Run every rule in force over the rollups; the firings, with the latest substantial change of each agent
+/// concerned added to its evidence.
+pub fn evaluate(store: &Store, registry: &Registry, now: DateTime<Utc>) -> Result<AlertRun, StoreError> {
+    let rules = rules::effective_rules(registry);
+    let mut firings: Vec<Firing> = Vec::new();
+    for rule in &rules {
+        let (current_hours, baseline_hours, min_samples) = rules::rule_windows(rule);
+        let params = Params {
+            agent: rule.agent.clone(),
+            decision: rule.decision.clone(),
+            current_hours,
+            baseline_hours,
+            min_samples,
+        };
+        let (drift, disparity, anomalies, approvers) = match rule.detector {
+            Detector::Drift => (
+                self::drift(store, &params, now)?,
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+            ),
+            Detector::Disparity => (
+                Vec::new(),
+                self::disparity(store, &params, now)?,
+                Vec::new(),
+                Vec::new(),
+            ),
+            Detector::RubberStamp => {
+                let oversight = oversight(store, &params, &rules::rubber_stamp_limits(rule), now)?;
+                (Vec::new(), Vec::new(), Vec::new(), oversight.approvers)
+            }
+            _ => {
+                let limits = rules::anomaly_limits(rule);
+                (
+                    Vec::new(),
+                    Vec::new(),
+                    self::anomalies(store, registry, &params, &limits, now)?,
+                    Vec::new(),
+                )
+            }
+        };
+        firings.extend(rules::fire(
+            rule,
+            &Findings {
+                drift: &drift,
+                disparity: &disparity,
+                anomalies: &anomalies,
+                approvers: &approvers,
+            },
+        ));
+    }
+    // The change that may explain it: the agent's latest substantial modification.
+    let mut changes: BTreeMap<String, Option<u64>> = BTreeMap::new();
+    for firing in firings.iter_mut().filter(|firing| !firing.agent.is_empty()) {
+        let change = match changes.get(&firing.agent) {
+            Some(change) => *change,
+            None => {
+                let latest = store
+                    .changes(&ChangeFilter {
+                        agent: Some(firing.agent.clone()),
+                        ..ChangeFilter::default()
+                    })?
+                    .iter()
+                    .rev()
+                    .find(|change| change.body.pointer("/attrs/substantial") == Some(&Value::Bool(true)))
+                    .map(|change| change.seq);
+                changes.insert(firing.agent.clone(), latest);
+                latest
+            }
+        };
+        if let Some(seq) = change {
+            firing.related.push(seq);
+            firing
+                .summary
+                .push_str(&format!("; the agent's latest substantial change is seq {seq}"));
+        }
+    }
+    let checkpoint = store.latest_checkpoint()?.map(|checkpoint| Frozen {
+        size: checkpoint.size,
+        root: hex::encode(checkpoint.root),
+    });
+    Ok(AlertRun {
+        firings,
+        rules: rules.into_iter().map(|rule| rule.id).collect(),
+        checkpoint,
+    })
+}
+
+/// Evaluate and record: new alerts fire, cleared ones resolve, high ones open incidents.
+pub async fn evaluate_and_record(store: &Store, actor: &str) -> Result<IncidentOutcome, StoreError> {
+    // Sign first, so the checkpoint frozen into any incident covers the evidence it links.
+    store.checkpoint().await?;
+    let now = Utc::now();
+    let registry = store.registry();
+    let reader = store.clone();
+    let run = tokio::task::spawn_blocking(move || evaluate(&reader, &registry, now))
+        .await
+        .map_err(|error| StoreError::Damaged(format!("the evaluator stopped: {error}")))??;
+    store
+        .incident_op(
+            IncidentOp::Record(run),
+            ChangeContext {
+                actor: actor.to_owned(),
+                reason: Some("monitoring evaluation".into()),
+                time: now,
+            },
+        )
+        .await
+}
+
+/// The whole report, as `warrant monitor` prints it.
+pub fn report(
+    store: &Store,
+    registry: &Registry,
+    params: &Params,
+    now: DateTime<Utc>,
+) -> Result<Value, StoreError> {
+    Ok(json!({
+        "windows": params.windows(now),
+        "drift": drift(store, params, now)?,
+        "disparity": disparity(store, params, now)?,
+        "anomalies": anomalies(store, registry, params, &AnomalyLimits::default(), now)?,
+        "cost": cost(store, params, now)?,
+        "oversight": oversight(store, params, &RubberStamp::default(), now)?,
+    }))
+}
