@@ -383,6 +383,7 @@ fn shift(
         .filter(|value| baseline.contains_key(*value))
         .collect();
     let mut best: Option<Shift> = None;
+    let mut best_score = 0.0;
     for outcome in outcomes {
         for a in &values {
             for b in &values {
@@ -395,7 +396,11 @@ fn shift(
                     continue;
                 };
                 let (now, before) = (now_a - now_b, base_a - base_b);
-                if now - before > best.as_ref().map_or(0.0, |best| best.now - best.baseline) {
+                // Ties go to the pair whose first segment's own rate moved most: "gold clients now skip
+                // checks" reads better than "basic clients now do full checks more than gold ones".
+                let score = now - before + 1e-6 * (now_a - base_a);
+                if score > best_score {
+                    best_score = score;
                     best = Some(Shift {
                         outcome: outcome.clone(),
                         high: (*a).clone(),
@@ -542,6 +547,9 @@ pub fn anomalies(
     found
 }
 
+/// The least rise in mean surprise, in nats per transition, that counts as a change of behaviour.
+pub const MIN_NLL_RISE: f64 = 0.5;
+
 /// Mean surprise (negative log-likelihood, nats) of the current window's transitions under the agent's
 /// baseline bigram model (add-one smoothing), against the baseline's own.
 fn sequence_surprise(bigrams: &[BigramRow], windows: &Windows, limits: &AnomalyLimits) -> Vec<Anomaly> {
@@ -588,7 +596,9 @@ fn sequence_surprise(bigrams: &[BigramRow], windows: &Windows, limits: &AnomalyL
         };
         let (now, before) = (mean(counts), mean(base));
         let samples: u64 = counts.values().sum();
-        if samples >= 20 && before > 0.0 && now > before * limits.nll_ratio {
+        // Both a ratio and an absolute rise: an agent that was nearly deterministic makes a tiny baseline,
+        // and one new step (which `new_transition` reports) must not read as a changed behaviour.
+        if samples >= 20 && now > before * limits.nll_ratio && now - before >= MIN_NLL_RISE {
             found.push(Anomaly {
                 kind: "sequence_nll",
                 agent: (*agent).to_owned(),

@@ -8,3 +8,4 @@
 )]
 
 mod gate;
+mod monitor;

@@ -14,6 +14,7 @@ mod authorize;
 mod crash;
 mod erase;
 mod events;
+mod monitor;
 mod otlp;
 mod proof;
 mod registry;
