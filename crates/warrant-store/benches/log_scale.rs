@@ -7,7 +7,10 @@
 //! - a raw SQLite batch insert of the same rows (the storage limit, for the ratio),
 //! - full verification of the log (`warrant verify`),
 //! - inclusion proof build (from the store) and verify, p50 / p99 over random events,
-//! - trail reconstruction (gather a trace's events and arrange the tree), p50 / p99 over random traces.
+//! - trail reconstruction (gather a trace's events and arrange the tree), p50 / p99 over random traces,
+//! - the drift and disparity report over the whole log (read from the rollups), and a rollup rebuild.
+//!
+//! Events are spread over 30 days and 20 agents, so the rollups have the shape of a real month.
 
 #![allow(
     clippy::unwrap_used,
@@ -21,6 +24,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::json;
 use warrant_core::event::Event;
+use warrant_core::monitor::detect::{self, Windows};
+use warrant_core::monitor::facts::hour_of;
 use warrant_log::hash::Hash;
 use warrant_log::proof::verify_inclusion;
 use warrant_store::{Store, StoreConfig, verify_data_dir};
@@ -45,7 +50,7 @@ fn main() {
     // Ingest: batches prepared up front so the figure is the store's, not the generator's. Two batches in
     // flight keep the sequencer busy while the next one is encoded, as concurrent clients would.
     let batches: Vec<Vec<Event>> = (0..total.div_ceil(BATCH))
-        .map(|batch| make_batch(batch, BATCH))
+        .map(|batch| make_batch(batch, BATCH, total))
         .collect();
     let started = Instant::now();
     runtime.block_on(async {
@@ -107,6 +112,20 @@ fn main() {
         trails.push(started.elapsed());
         steps += summary.events;
     }
+    // The drift and disparity report: what `GET /v1/monitor/drift` and `/disparity` compute.
+    let windows = Windows::ending(hour_of(&Utc::now()), 24, 168);
+    let mut reports = Vec::new();
+    let mut findings = 0;
+    for _ in 0..20 {
+        let started = Instant::now();
+        let rows = store.decision_rows(windows.baseline.from, windows.current.to).unwrap();
+        findings = detect::drift(&rows, &windows, 30).len() + detect::disparity(&rows, &windows, 30).len();
+        reports.push(started.elapsed());
+    }
+    let rollup_rows = store.decision_rows(i64::MIN, i64::MAX).unwrap().len();
+    let started = Instant::now();
+    store.rebuild_rollups().unwrap();
+    let rebuild = started.elapsed();
     drop(store);
 
     let started = Instant::now();
@@ -153,6 +172,16 @@ fn main() {
         percentile(&mut verify, 99)
     );
     println!(
+        "drift + disparity report       p50 {:?}  max {:?} ({findings} findings; {rollup_rows} decision rollup rows in all)",
+        percentile(&mut reports, 50),
+        percentile(&mut reports, 100)
+    );
+    println!(
+        "rollup rebuild from the log    {:.2} s ({:.0} events/s)",
+        rebuild.as_secs_f64(),
+        per_second(total, rebuild)
+    );
+    println!(
         "trail reconstruction           p50 {:?}  p99 {:?} ({:.1} steps per trail)",
         percentile(&mut trails, 50),
         percentile(&mut trails, 99),
@@ -161,20 +190,30 @@ fn main() {
 }
 
 /// A realistic mix: decisions with segments, tool calls with content, LLM calls with usage.
-fn make_batch(batch: usize, count: usize) -> Vec<Event> {
+fn make_batch(batch: usize, count: usize, total: usize) -> Vec<Event> {
+    // 30 days ending at the start of this hour, so the report's windows cover the last of them.
+    let end = Utc::now().timestamp() / 3600 * 3600;
+    let start = end - 30 * 86_400;
     (0..count)
         .map(|offset| {
             let n = batch * count + offset;
+            let time = chrono::DateTime::from_timestamp(start + (n as i64 * 30 * 86_400) / total.max(1) as i64, 0)
+                .unwrap()
+                .to_rfc3339();
+            let agent = format!("agent-{:02}", n % 20);
+            let outcome = ["standard", "enhanced", "expedited", "manual"][(n / 3) % 4];
+            let segment = ["high", "mid", "low", "new"][(n / 7) % 4];
+            let decision = ["verification_path", "credit_limit", "routing"][(n / 11) % 3];
             let value = match n % 3 {
-                0 => json!({"time": "2026-11-26T09:30:00.123Z", "agent": "onboarding-agent", "kind": "decision",
+                0 => json!({"time": time, "agent": agent, "kind": "decision",
                     "trace_id": format!("{:032x}", n / 8 + 1), "span_id": format!("{:016x}", n + 1),
-                    "attrs": {"name": "verification_path", "outcome": if n.is_multiple_of(7) { "enhanced" } else { "standard" },
-                              "segment": {"client_value": if n.is_multiple_of(5) { "high" } else { "low" }}}}),
-                1 => json!({"time": "2026-11-26T09:30:00.456Z", "agent": "onboarding-agent", "kind": "tool_call",
+                    "attrs": {"name": decision, "outcome": outcome,
+                              "segment": {"client_value": segment}}}),
+                1 => json!({"time": time, "agent": agent, "kind": "tool_call",
                     "trace_id": format!("{:032x}", n / 8 + 1), "span_id": format!("{:016x}", n + 1),
                     "attrs": {"tool": "kyc-lookup", "latency_ms": 42},
                     "content": {"args": {"customer_id": format!("c-{n}")}}}),
-                _ => json!({"time": "2026-11-26T09:30:00.789Z", "agent": "onboarding-agent", "kind": "llm_call",
+                _ => json!({"time": time, "agent": agent, "kind": "llm_call",
                     "trace_id": format!("{:032x}", n / 8 + 1), "span_id": format!("{:016x}", n + 1),
                     "attrs": {"model": "gpt-4.1", "input_tokens": 812, "output_tokens": 96, "cost_usd": 0.0021, "latency_ms": 930}}),
             };
