@@ -235,7 +235,11 @@ impl IncidentUpdate {
                 format!("`status`: `{status}` is not one of open, investigating, mitigated, closed")
             })?;
             if status != next.status {
-                if status == IncidentStatus::Closed && next.root_cause.is_none() {
+                let has_root_cause = next
+                    .root_cause
+                    .as_deref()
+                    .is_some_and(|cause| !cause.trim().is_empty());
+                if status == IncidentStatus::Closed && !has_root_cause {
                     return Err("an incident is closed with its root cause: set `root_cause`".into());
                 }
                 next.status = status;

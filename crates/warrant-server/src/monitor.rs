@@ -58,8 +58,14 @@ impl Default for Params {
 }
 
 impl Params {
+    /// The windows ending now. Each is capped at a year: the rollups are hourly, and nobody means more.
     pub fn windows(&self, now: DateTime<Utc>) -> Windows {
-        Windows::ending(hour_of(&now), self.current_hours, self.baseline_hours)
+        const YEAR: u32 = 366 * 24;
+        Windows::ending(
+            hour_of(&now),
+            self.current_hours.min(YEAR),
+            self.baseline_hours.min(YEAR),
+        )
     }
 
     fn keeps(&self, agent: &str, decision: Option<&str>) -> bool {
@@ -97,15 +103,24 @@ pub fn anomalies(
     now: DateTime<Utc>,
 ) -> Result<Vec<Anomaly>, StoreError> {
     let windows = params.windows(now);
-    // "Never before" means the whole history: the rollups are hourly, so this stays small.
-    let tools = store.tool_rows(i64::MIN, windows.current.to)?;
-    let bigrams = store.bigram_rows(i64::MIN, windows.current.to)?;
-    Ok(
-        detect::anomalies(&tools, &bigrams, &windows, registry, hour_of(&now), limits)
-            .into_iter()
-            .filter(|anomaly| params.keeps(&anomaly.agent, None))
-            .collect(),
-    )
+    // Hourly rows of the two windows; what is new, or unused, comes from the span tables (no history scan).
+    let tools = store.tool_rows(windows.baseline.from, windows.current.to)?;
+    let bigrams = store.bigram_rows(windows.baseline.from, windows.current.to)?;
+    let tool_spans = store.tool_spans()?;
+    let bigram_spans = store.new_bigrams(windows.current.from)?;
+    let usage = store.usage_rows(windows.baseline.from, windows.current.to)?;
+    let usage_of_tools = detect::ToolUsage {
+        tools: &tools,
+        bigrams: &bigrams,
+        tool_spans: &tool_spans,
+        bigram_spans: &bigram_spans,
+    };
+    let mut found = detect::anomalies(usage_of_tools, &windows, registry, hour_of(&now), limits);
+    found.extend(detect::usage_anomalies(&usage, &tools, &windows, limits));
+    Ok(found
+        .into_iter()
+        .filter(|anomaly| params.keeps(&anomaly.agent, None))
+        .collect())
 }
 
 pub fn cost(store: &Store, params: &Params, now: DateTime<Utc>) -> Result<Vec<CostLine>, StoreError> {
@@ -279,16 +294,19 @@ pub fn evaluate(store: &Store, registry: &Registry, now: DateTime<Utc>) -> Resul
         size: checkpoint.size,
         root: hex::encode(checkpoint.root),
     });
+    let ids: Vec<String> = rules.into_iter().map(|rule| rule.id).collect();
     Ok(AlertRun {
         firings,
-        rules: rules.into_iter().map(|rule| rule.id).collect(),
+        evaluated: ids.clone(),
+        rules: ids,
         checkpoint,
     })
 }
 
 /// Evaluate and record: new alerts fire, cleared ones resolve, high ones open incidents.
 pub async fn evaluate_and_record(store: &Store, actor: &str) -> Result<IncidentOutcome, StoreError> {
-    // Sign first, so the checkpoint frozen into any incident covers the evidence it links.
+    // Count every committed event, and sign, so the checkpoint frozen into an incident covers its evidence.
+    store.flush_rollups().await?;
     store.checkpoint().await?;
     let now = Utc::now();
     let registry = store.registry();

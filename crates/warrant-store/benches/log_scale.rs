@@ -113,18 +113,21 @@ fn main() {
         steps += summary.events;
     }
     // The drift and disparity report: what `GET /v1/monitor/drift` and `/disparity` compute.
+    runtime.block_on(store.flush_rollups()).unwrap();
     let windows = Windows::ending(hour_of(&Utc::now()), 24, 168);
     let mut reports = Vec::new();
     let mut findings = 0;
     for _ in 0..20 {
         let started = Instant::now();
-        let rows = store.decision_rows(windows.baseline.from, windows.current.to).unwrap();
+        let rows = store
+            .decision_rows(windows.baseline.from, windows.current.to)
+            .unwrap();
         findings = detect::drift(&rows, &windows, 30).len() + detect::disparity(&rows, &windows, 30).len();
         reports.push(started.elapsed());
     }
     let rollup_rows = store.decision_rows(i64::MIN, i64::MAX).unwrap().len();
     let started = Instant::now();
-    store.rebuild_rollups().unwrap();
+    runtime.block_on(store.rebuild_rollups()).unwrap();
     let rebuild = started.elapsed();
     drop(store);
 

@@ -1,9 +1,11 @@
 //! Alerts and incidents: their tables, and the writer's operations on them. Every change is an `alert` or an
 //! `incident` event committed with the row it describes, so the log holds the whole history.
 //!
-//! An alert is raised once per key (rule and subject) and stays `firing`, deduplicated, until an evaluation
-//! of its rule no longer finds the condition; then it is `resolved`. A `high` or `critical` alert opens an
-//! incident by itself; others can be promoted by hand.
+//! An alert is raised once per key (rule and subject) and stays `firing`, deduplicated, until
+//! [`RESOLVE_AFTER`] evaluations in a row of its rule no longer find the condition (so a value hovering at
+//! the threshold does not flap), or its rule is gone; then it is `resolved`. A `high` or `critical` alert
+//! opens an incident by itself, or joins the open incident of an earlier alert with the same key; others
+//! can be promoted by hand.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -11,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use warrant_core::change::ChangeContext;
 use warrant_core::event::{Event, EventKind, format_time};
-use warrant_core::incident::{Frozen, Incident, IncidentUpdate};
+use warrant_core::incident::{Frozen, Incident, IncidentStatus, IncidentUpdate};
 use warrant_core::monitor::rules::Firing;
 use warrant_log::frontier::{Frontier, Subtree};
 
@@ -31,6 +33,8 @@ pub struct Alert {
     pub summary: String,
     pub value: f64,
     pub threshold: f64,
+    /// Evidence seqs behind the alert (recent decisions, the agent's latest substantial change).
+    pub related: Vec<u64>,
     pub status: String,
     pub fired_seq: u64,
     pub fired_at: String,
@@ -43,8 +47,10 @@ pub struct Alert {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertRun {
     pub firings: Vec<Firing>,
-    /// The rules evaluated: their firing alerts not among `firings` are resolved.
+    /// Every rule in force: a firing alert of a rule not among them is resolved.
     pub rules: Vec<String>,
+    /// The rules this run evaluated: their firing alerts not among `firings` count a clear run.
+    pub evaluated: Vec<String>,
     /// The latest checkpoint, frozen into any incident opened.
     pub checkpoint: Option<Frozen>,
 }
@@ -57,6 +63,9 @@ pub struct IncidentOutcome {
     pub opened: Vec<Incident>,
     pub updated: Option<Incident>,
 }
+
+/// Clear evaluations in a row before a firing alert resolves.
+pub const RESOLVE_AFTER: u64 = 3;
 
 /// The operations the writer runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +99,7 @@ pub(crate) struct Log<'a, 't> {
     pub transaction: &'a Transaction<'t>,
     pub frontier: &'a mut Frontier,
     pub tiles: &'a mut Vec<Subtree>,
+    pub rollups: &'a mut crate::rollups::RollupBatch,
 }
 
 impl Log<'_, '_> {
@@ -118,6 +128,7 @@ impl Log<'_, '_> {
             self.frontier,
             self.tiles,
             prepare_single(event, &time)?,
+            self.rollups,
         )
     }
 
@@ -144,7 +155,8 @@ pub(crate) fn run(
                 }
                 .into());
             }
-            let incident = open(log, &row, Vec::new(), checkpoint, context)?;
+            let related = row.related.clone();
+            let incident = open(log, &row, related, checkpoint, context)?;
             Ok(IncidentOutcome {
                 opened: vec![incident],
                 ..IncidentOutcome::default()
@@ -192,6 +204,11 @@ fn record(
     let now = format_time(&context.time);
     for fired in &run.firings {
         if firing.iter().any(|alert| alert.key == fired.key) {
+            // Still firing: it starts its count of clear runs again.
+            log.transaction.execute(
+                "UPDATE alerts SET clear_runs = 0 WHERE key = ?1 AND status = 'firing'",
+                [&fired.key],
+            )?;
             continue;
         }
         let seq = log.next_seq();
@@ -210,7 +227,8 @@ fn record(
         let seq = log.append(EventKind::Alert, &fired.agent, attrs, context.time)?;
         log.transaction.execute(
             "INSERT INTO alerts (id, key, rule, detector, severity, agent, subject, summary, value, threshold,
-             status, fired_seq, fired_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'firing', ?11, ?12)",
+             related, status, fired_seq, fired_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'firing', ?12, ?13)",
             params![
                 id,
                 fired.key,
@@ -222,6 +240,7 @@ fn record(
                 fired.summary,
                 fired.value,
                 fired.threshold,
+                json!(fired.related).to_string(),
                 seq,
                 now
             ],
@@ -229,14 +248,36 @@ fn record(
         let alert = load_alert(log.transaction, &id)?
             .ok_or_else(|| StoreError::Damaged(format!("alert {id} vanished")))?;
         if matches!(fired.severity, "high" | "critical") {
-            let incident = open(
-                log,
-                &alert,
-                fired.related.clone(),
-                run.checkpoint.clone(),
-                context,
-            )?;
-            outcome.opened.push(incident);
+            match open_incident_for(log.transaction, &fired.key)? {
+                // The same condition again while its incident is still open: one incident, more evidence.
+                Some(mut incident) => {
+                    incident.alerts.push(alert.id.clone());
+                    incident.related_seqs.push(alert.fired_seq);
+                    let mut attrs = incident_attrs(&incident, "updated", &context.actor);
+                    attrs.insert("changed".into(), json!(["alerts"]));
+                    let seq = log.append(
+                        EventKind::Incident,
+                        incident.agent.as_deref().unwrap_or_default(),
+                        attrs,
+                        context.time,
+                    )?;
+                    save_incident(log.transaction, &incident, None, seq)?;
+                    log.transaction.execute(
+                        "UPDATE alerts SET incident = ?1 WHERE id = ?2",
+                        params![incident.id, alert.id],
+                    )?;
+                }
+                None => {
+                    let incident = open(
+                        log,
+                        &alert,
+                        fired.related.clone(),
+                        run.checkpoint.clone(),
+                        context,
+                    )?;
+                    outcome.opened.push(incident);
+                }
+            }
         }
         outcome
             .fired
@@ -244,8 +285,19 @@ fn record(
     }
     for alert in firing {
         let still = run.firings.iter().any(|fired| fired.key == alert.key);
-        if still || !run.rules.contains(&alert.rule) {
+        let rule_gone = !run.rules.contains(&alert.rule);
+        if still || (!rule_gone && !run.evaluated.contains(&alert.rule)) {
             continue;
+        }
+        if !rule_gone {
+            let clear_runs: u64 = log.transaction.query_row(
+                "UPDATE alerts SET clear_runs = clear_runs + 1 WHERE id = ?1 RETURNING clear_runs",
+                [&alert.id],
+                |row| row.get(0),
+            )?;
+            if clear_runs < RESOLVE_AFTER {
+                continue;
+            }
         }
         let mut attrs = Map::new();
         attrs.insert("alert_id".into(), json!(alert.id));
@@ -253,6 +305,9 @@ fn record(
         attrs.insert("rule".into(), json!(alert.rule));
         attrs.insert("subject".into(), json!(alert.subject));
         attrs.insert("fired_seq".into(), json!(alert.fired_seq));
+        if rule_gone {
+            attrs.insert("reason".into(), json!("the rule is no longer in force"));
+        }
         let seq = log.append(EventKind::Alert, &alert.agent, attrs, context.time)?;
         log.transaction.execute(
             "UPDATE alerts SET status = 'resolved', resolved_seq = ?1, resolved_at = ?2 WHERE id = ?3",
@@ -273,6 +328,7 @@ fn open(
 ) -> Result<Incident, StoreError> {
     let id = format!("inc-{}", log.next_seq());
     let mut related_seqs = vec![alert.fired_seq];
+    let detected_at = alert.fired_at.clone();
     related_seqs.extend(related);
     related_seqs.dedup();
     let incident = Incident {
@@ -282,7 +338,8 @@ fn open(
         status: Default::default(),
         owner: None,
         what_happened: alert.summary.clone(),
-        detected_at: format_time(&context.time),
+        // When monitoring detected it: the alert's time, also for an incident promoted later by hand.
+        detected_at,
         agent: (!alert.agent.is_empty()).then(|| alert.agent.clone()),
         alerts: vec![alert.id.clone()],
         related_seqs,
@@ -347,8 +404,8 @@ fn status_text(incident: &Incident) -> String {
 }
 
 const ALERT_COLUMNS: &str =
-    "id, key, rule, detector, severity, agent, subject, summary, value, threshold, status,
-    fired_seq, fired_at, resolved_seq, resolved_at, incident";
+    "id, key, rule, detector, severity, agent, subject, summary, value, threshold, related,
+    status, fired_seq, fired_at, resolved_seq, resolved_at, incident";
 
 fn alert_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
     Ok(Alert {
@@ -362,12 +419,13 @@ fn alert_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
         summary: row.get(7)?,
         value: row.get(8)?,
         threshold: row.get(9)?,
-        status: row.get(10)?,
-        fired_seq: row.get(11)?,
-        fired_at: row.get(12)?,
-        resolved_seq: row.get(13)?,
-        resolved_at: row.get(14)?,
-        incident: row.get(15)?,
+        related: serde_json::from_str(&row.get::<_, String>(10)?).unwrap_or_default(),
+        status: row.get(11)?,
+        fired_seq: row.get(12)?,
+        fired_at: row.get(13)?,
+        resolved_seq: row.get(14)?,
+        resolved_at: row.get(15)?,
+        incident: row.get(16)?,
     })
 }
 
@@ -376,6 +434,19 @@ fn firing_alerts(connection: &rusqlite::Connection) -> Result<Vec<Alert>, StoreE
         "SELECT {ALERT_COLUMNS} FROM alerts WHERE status = 'firing'"
     ))?;
     Ok(statement.query_map([], alert_row)?.collect::<Result<_, _>>()?)
+}
+
+/// The incident of the latest alert with `key`, if it is not closed.
+fn open_incident_for(transaction: &Transaction<'_>, key: &str) -> Result<Option<Incident>, StoreError> {
+    let incident: Option<String> = transaction
+        .query_row(
+            "SELECT incident FROM alerts WHERE key = ?1 AND incident IS NOT NULL ORDER BY fired_seq DESC LIMIT 1",
+            [key],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let Some(id) = incident else { return Ok(None) };
+    Ok(load_incident(transaction, &id)?.filter(|incident| incident.status != IncidentStatus::Closed))
 }
 
 pub(crate) fn load_alert(connection: &rusqlite::Connection, id: &str) -> Result<Option<Alert>, StoreError> {

@@ -190,10 +190,9 @@ impl Store {
             source,
         })?;
         let mut connection = open_connection(&dir.join(DATABASE_FILE))?;
-        let version = schema::migrate(&mut connection)?;
-        if version > 0 && version < schema::ROLLUPS_VERSION {
-            rollups::rebuild(&mut connection)?;
-        }
+        schema::migrate(&mut connection)?;
+        // Count what the rollups missed: the sums a crashed writer held, or a log older than the rollups.
+        rollups::catch_up(&mut connection)?;
         let log_identity = keys::load_or_create(dir, config)?;
         let registry = read::load_registry(&connection)?;
         let tokens = read::load_tokens(&connection)?;
@@ -381,6 +380,13 @@ impl Store {
 
     pub fn incident(&self, id: &str) -> Result<Option<warrant_core::incident::Incident>, StoreError> {
         self.read(|connection| incidents::load_incident(connection, id))
+    }
+
+    /// Write the rollup sums the writer holds, so a report sees every event committed so far.
+    pub async fn flush_rollups(&self) -> Result<(), StoreError> {
+        let (reply, response) = tokio::sync::oneshot::channel();
+        self.send(Request::FlushRollups { reply })?;
+        response.await.map_err(|_| StoreError::WriterStopped)?
     }
 
     /// Sign a checkpoint of the current tree if it grew since the last one. Returns the latest checkpoint.

@@ -1,9 +1,11 @@
-//! Monitoring rollups: hourly aggregates updated in the same transaction as the events they count, so they
-//! are exactly as durable as the log and never disagree with it after a crash. Reports read these tables,
-//! never the raw events. [`rebuild`] recomputes them from the log, through the same `facts` function.
+//! Monitoring rollups: hourly aggregates of the log. Reports read these tables, never the raw events.
 //!
-//! Per transaction, contributions are summed in memory first ([`RollupBatch`]) and each touched row is
-//! written once, so a group commit of thousands of events costs a handful of upserts.
+//! The writer sums the contributions of committed events in memory ([`RollupBatch`]) and writes them at
+//! most every [`FLUSH_INTERVAL`] (and before any report reads them), each touched row once, inside one of its
+//! transactions together with `rollup_state.next_seq`: the rollups count exactly the events below it. A crash
+//! loses only sums not yet written, and [`catch_up`], run whenever a store opens, counts the events from
+//! `next_seq` on again. So the rollups always equal a count of the log, with no double counting, at a
+//! fraction of the cost of writing them in every group commit. [`rebuild`] recounts everything.
 //!
 //! Tool transitions are counted per (agent, sequence), the sequence being the trace (else the session). The
 //! previous tool of a sequence comes from a bounded in-memory map, and on a miss from the log itself (the
@@ -13,7 +15,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
-use warrant_core::monitor::detect::{BigramRow, DecisionRow, ToolRow, UsageRow};
+use warrant_core::monitor::detect::{BigramRow, BigramSpan, DecisionRow, ToolRow, ToolSpan, UsageRow};
 use warrant_core::monitor::facts::{Facts, of_body};
 use warrant_core::monitor::histogram::Histogram;
 
@@ -44,8 +46,24 @@ struct UsageAgg {
     calls: u64,
     input_tokens: u64,
     output_tokens: u64,
-    cost_usd: f64,
+    /// Integer micro-dollars: sums are exact, so a live rollup and a rebuild agree to the last digit.
+    cost_micro_usd: i64,
     latency: Histogram,
+}
+
+/// Token counts as SQLite stores them (signed 64-bit); an absurd value is clamped, not a failed commit.
+fn stored_count(value: u64) -> u64 {
+    value.min(i64::MAX as u64 / 1024)
+}
+
+/// Dollars to integer micro-dollars, clamped.
+fn micro(dollars: f64) -> i64 {
+    let micro = (dollars * 1_000_000.0).round();
+    if micro.is_finite() {
+        micro.clamp(-1e15, 1e15) as i64
+    } else {
+        0
+    }
 }
 
 /// A pending tool call, resolved into a transition at flush time in seq order.
@@ -59,9 +77,16 @@ struct PendingCall {
 
 type DecisionKey = (i64, String, String, String, String);
 
-/// The rollup contributions of one transaction.
+/// How long summed contributions may wait in memory before the writer writes them.
+pub(crate) const FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+/// ... or how many events they may cover.
+pub(crate) const FLUSH_EVENTS: u64 = 200_000;
+
+/// Summed rollup contributions, not yet written.
 #[derive(Default)]
 pub(crate) struct RollupBatch {
+    /// Events counted in.
+    pub events: u64,
     kinds: HashMap<(i64, String, String), u64>,
     /// (hour, agent, decision, segment, outcome) → (count, latest seq).
     decisions: HashMap<DecisionKey, (u64, u64)>,
@@ -71,8 +96,41 @@ pub(crate) struct RollupBatch {
 }
 
 impl RollupBatch {
+    pub fn is_empty(&self) -> bool {
+        self.events == 0
+    }
+
+    /// Add everything `other` counted.
+    pub fn absorb(&mut self, other: RollupBatch) {
+        self.events += other.events;
+        for (key, count) in other.kinds {
+            *self.kinds.entry(key).or_default() += count;
+        }
+        for (key, (count, seq)) in other.decisions {
+            let entry = self.decisions.entry(key).or_default();
+            entry.0 += count;
+            entry.1 = entry.1.max(seq);
+        }
+        for (key, aggregate) in other.tools {
+            let entry = self.tools.entry(key).or_default();
+            entry.calls += aggregate.calls;
+            entry.errors += aggregate.errors;
+            entry.latency.merge(&aggregate.latency);
+        }
+        for (key, aggregate) in other.usage {
+            let entry = self.usage.entry(key).or_default();
+            entry.calls += aggregate.calls;
+            entry.input_tokens = entry.input_tokens.saturating_add(aggregate.input_tokens);
+            entry.output_tokens = entry.output_tokens.saturating_add(aggregate.output_tokens);
+            entry.cost_micro_usd = entry.cost_micro_usd.saturating_add(aggregate.cost_micro_usd);
+            entry.latency.merge(&aggregate.latency);
+        }
+        self.calls.extend(other.calls);
+    }
+
     /// Count one newly stored event.
     pub fn add(&mut self, seq: u64, facts: &Facts) {
+        self.events += 1;
         let agent = &facts.agent;
         *self
             .kinds
@@ -123,17 +181,22 @@ impl RollupBatch {
                 .entry((facts.hour, agent.clone(), usage.scope, usage.name.clone()))
                 .or_default();
             entry.calls += 1;
-            entry.input_tokens += usage.input_tokens;
-            entry.output_tokens += usage.output_tokens;
-            entry.cost_usd += usage.cost_usd;
+            entry.input_tokens = entry
+                .input_tokens
+                .saturating_add(stored_count(usage.input_tokens));
+            entry.output_tokens = entry
+                .output_tokens
+                .saturating_add(stored_count(usage.output_tokens));
+            entry.cost_micro_usd = entry.cost_micro_usd.saturating_add(micro(usage.cost_usd));
             if let Some(latency) = usage.latency_ms {
                 entry.latency.record(latency);
             }
         }
     }
 
-    /// Write the batch into the rollup tables, inside the caller's transaction.
-    pub fn flush(self, connection: &Connection, cache: &mut SequenceCache) -> Result<(), StoreError> {
+    /// Write the sums into the rollup tables, inside the caller's transaction; the batch stays as it is, so a
+    /// transaction that fails loses nothing.
+    pub fn flush(&self, connection: &Connection, cache: &mut SequenceCache) -> Result<(), StoreError> {
         let mut upsert = connection.prepare_cached(
             "INSERT INTO rollup_kinds (hour, agent, kind, count) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (hour, agent, kind) DO UPDATE SET count = count + excluded.count",
@@ -158,36 +221,47 @@ impl RollupBatch {
              ON CONFLICT (hour, agent, tool) DO UPDATE SET
                calls = calls + excluded.calls, errors = errors + excluded.errors, latency = excluded.latency",
         )?;
-        for ((hour, agent, tool), mut aggregate) in self.tools {
+        let mut span = connection.prepare_cached(
+            "INSERT INTO rollup_tool_span (agent, tool, first_hour, last_hour) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (agent, tool) DO UPDATE SET
+               first_hour = min(first_hour, excluded.first_hour), last_hour = max(last_hour, excluded.last_hour)",
+        )?;
+        for ((hour, agent, tool), aggregate) in &self.tools {
+            if aggregate.calls > 0 {
+                span.execute(params![agent, tool, hour])?;
+            }
             let stored: Option<String> = read
                 .query_row(params![hour, agent, tool], |row| row.get(0))
                 .optional()?;
-            merge_stored(&mut aggregate.latency, stored.as_deref());
+            let mut latency = aggregate.latency.clone();
+            merge_stored(&mut latency, stored.as_deref());
             upsert.execute(params![
                 hour,
                 agent,
                 tool,
                 aggregate.calls,
                 aggregate.errors,
-                histogram_text(&aggregate.latency)
+                histogram_text(&latency)
             ])?;
         }
         let mut read = connection.prepare_cached(
             "SELECT latency FROM rollup_usage WHERE hour = ?1 AND agent = ?2 AND scope = ?3 AND name = ?4",
         )?;
         let mut upsert = connection.prepare_cached(
-            "INSERT INTO rollup_usage (hour, agent, scope, name, calls, input_tokens, output_tokens, cost_usd, latency)
+            "INSERT INTO rollup_usage (hour, agent, scope, name, calls, input_tokens, output_tokens, cost_micro_usd,
+               latency)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT (hour, agent, scope, name) DO UPDATE SET
                calls = calls + excluded.calls, input_tokens = input_tokens + excluded.input_tokens,
-               output_tokens = output_tokens + excluded.output_tokens, cost_usd = cost_usd + excluded.cost_usd,
-               latency = excluded.latency",
+               output_tokens = output_tokens + excluded.output_tokens,
+               cost_micro_usd = cost_micro_usd + excluded.cost_micro_usd, latency = excluded.latency",
         )?;
-        for ((hour, agent, scope, name), mut aggregate) in self.usage {
+        for ((hour, agent, scope, name), aggregate) in &self.usage {
             let stored: Option<String> = read
                 .query_row(params![hour, agent, scope, name], |row| row.get(0))
                 .optional()?;
-            merge_stored(&mut aggregate.latency, stored.as_deref());
+            let mut latency = aggregate.latency.clone();
+            merge_stored(&mut latency, stored.as_deref());
             upsert.execute(params![
                 hour,
                 agent,
@@ -196,18 +270,18 @@ impl RollupBatch {
                 aggregate.calls,
                 aggregate.input_tokens,
                 aggregate.output_tokens,
-                aggregate.cost_usd,
-                histogram_text(&aggregate.latency)
+                aggregate.cost_micro_usd,
+                histogram_text(&latency)
             ])?;
         }
         let mut transitions: HashMap<(i64, String, String, String), u64> = HashMap::new();
-        let mut calls = self.calls;
+        let mut calls: Vec<&PendingCall> = self.calls.iter().collect();
         calls.sort_by_key(|call| call.seq);
         for call in calls {
             let key = (call.agent.clone(), call.sequence.clone());
             let prev = match cache.last.get(&key) {
                 Some(prev) => prev.clone(),
-                None => previous_tool(connection, &call)?.unwrap_or_else(|| SEQUENCE_START.to_owned()),
+                None => previous_tool(connection, call)?.unwrap_or_else(|| SEQUENCE_START.to_owned()),
             };
             *transitions
                 .entry((call.hour, call.agent.clone(), prev, call.tool.clone()))
@@ -215,14 +289,19 @@ impl RollupBatch {
             if cache.last.len() >= MAX_REMEMBERED_SEQUENCES {
                 cache.last.clear();
             }
-            cache.last.insert(key, call.tool);
+            cache.last.insert(key, call.tool.clone());
         }
         let mut upsert = connection.prepare_cached(
             "INSERT INTO rollup_bigrams (hour, agent, prev, tool, count) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (hour, agent, prev, tool) DO UPDATE SET count = count + excluded.count",
         )?;
+        let mut span = connection.prepare_cached(
+            "INSERT INTO rollup_bigram_span (agent, prev, tool, first_hour) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (agent, prev, tool) DO UPDATE SET first_hour = min(first_hour, excluded.first_hour)",
+        )?;
         for ((hour, agent, prev, tool), count) in transitions {
             upsert.execute(params![hour, agent, prev, tool, count])?;
+            span.execute(params![agent, prev, tool, hour])?;
         }
         Ok(())
     }
@@ -230,26 +309,32 @@ impl RollupBatch {
 
 /// The tool of the agent's last `tool_call` in the same trace (or session) before `call`, from the log.
 fn previous_tool(connection: &Connection, call: &PendingCall) -> Result<Option<String>, StoreError> {
-    let (column, id) = match call.sequence.split_once(':') {
-        Some(("t", trace)) => ("trace_id", trace),
-        Some(("s", session)) => ("session", session),
+    // The same sequence as `facts` gives: a trace, or a session for calls outside any trace.
+    let sql = match call.sequence.split_once(':') {
+        Some(("t", _)) => {
+            "SELECT body FROM events WHERE trace_id = ?1 AND kind = 'tool_call' AND COALESCE(agent, '') = ?2
+             AND seq < ?3 ORDER BY seq DESC LIMIT 64"
+        }
+        Some(("s", _)) => {
+            "SELECT body FROM events WHERE session = ?1 AND trace_id IS NULL AND kind = 'tool_call'
+             AND COALESCE(agent, '') = ?2 AND seq < ?3 ORDER BY seq DESC LIMIT 64"
+        }
         _ => return Ok(None),
     };
-    let sql = format!(
-        "SELECT body FROM events WHERE {column} = ?1 AND kind = 'tool_call' AND COALESCE(agent, '') = ?2
-         AND seq < ?3 ORDER BY seq DESC LIMIT 1"
-    );
-    let body: Option<Vec<u8>> = connection
-        .prepare_cached(&sql)?
-        .query_row(params![id, call.agent, call.seq], |row| row.get(0))
-        .optional()?;
-    Ok(body
-        .and_then(|body| serde_json::from_slice::<Value>(&body).ok())
-        .and_then(|body| {
-            body.pointer("/attrs/tool")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        }))
+    let id = call.sequence.get(2..).unwrap_or_default();
+    let mut statement = connection.prepare_cached(sql)?;
+    let mut rows = statement.query(params![id, call.agent, call.seq])?;
+    while let Some(row) = rows.next()? {
+        let body: Value = serde_json::from_slice(row.get_ref(0)?.as_blob()?).unwrap_or(Value::Null);
+        // Only a call `facts` counts (one that names its tool) can be the previous step.
+        if let Some(tool) = of_body(&body)
+            .and_then(|facts| facts.tool_call)
+            .map(|call| call.tool)
+        {
+            return Ok(Some(tool));
+        }
+    }
+    Ok(None)
 }
 
 fn merge_stored(histogram: &mut Histogram, stored: Option<&str>) {
@@ -273,11 +358,33 @@ pub(crate) fn rebuild(connection: &mut Connection) -> Result<u64, StoreError> {
     for table in ROLLUP_TABLES {
         transaction.execute(&format!("DELETE FROM {table}"), [])?;
     }
+    let counted = count_from(&transaction, 0)?;
+    transaction.commit()?;
+    Ok(counted)
+}
+
+/// Count the events the rollups do not yet include (from `rollup_state.next_seq` on), in one transaction:
+/// after a crash, the sums the writer held in memory; after the migration that added the rollups, the whole
+/// log. Returns the number of events counted.
+pub(crate) fn catch_up(connection: &mut Connection) -> Result<u64, StoreError> {
+    let transaction = connection.transaction()?;
+    let next: u64 = transaction.query_row("SELECT next_seq FROM rollup_state WHERE id = 0", [], |row| {
+        row.get(0)
+    })?;
+    let counted = count_from(&transaction, next)?;
+    transaction.commit()?;
+    Ok(counted)
+}
+
+/// Count events `from` on into the rollups and move `next_seq` past the last.
+fn count_from(transaction: &rusqlite::Transaction<'_>, from: u64) -> Result<u64, StoreError> {
     let mut cache = SequenceCache::default();
     let mut counted = 0;
+    let mut next = from;
     {
-        let mut statement = transaction.prepare("SELECT seq, body FROM events ORDER BY seq")?;
-        let mut rows = statement.query([])?;
+        let mut statement =
+            transaction.prepare("SELECT seq, body FROM events WHERE seq >= ?1 ORDER BY seq")?;
+        let mut rows = statement.query([from])?;
         let mut batch = RollupBatch::default();
         while let Some(row) = rows.next()? {
             let seq: u64 = row.get(0)?;
@@ -287,22 +394,32 @@ pub(crate) fn rebuild(connection: &mut Connection) -> Result<u64, StoreError> {
                 batch.add(seq, &facts);
                 counted += 1;
             }
-            if counted % 50_000 == 0 {
-                std::mem::take(&mut batch).flush(&transaction, &mut cache)?;
+            next = seq + 1;
+            if batch.events >= 50_000 {
+                batch.flush(transaction, &mut cache)?;
+                batch = RollupBatch::default();
             }
         }
-        batch.flush(&transaction, &mut cache)?;
+        batch.flush(transaction, &mut cache)?;
     }
-    transaction.commit()?;
+    set_next_seq(transaction, next)?;
     Ok(counted)
 }
 
-pub(crate) const ROLLUP_TABLES: [&str; 5] = [
+/// Record that the rollups now count every event below `next`.
+pub(crate) fn set_next_seq(connection: &Connection, next: u64) -> Result<(), StoreError> {
+    connection.execute("UPDATE rollup_state SET next_seq = ?1 WHERE id = 0", [next])?;
+    Ok(())
+}
+
+pub(crate) const ROLLUP_TABLES: [&str; 7] = [
     "rollup_kinds",
     "rollup_decisions",
     "rollup_tools",
     "rollup_bigrams",
     "rollup_usage",
+    "rollup_tool_span",
+    "rollup_bigram_span",
 ];
 
 /// Counts of events per kind: (hour, agent, kind) → count.
@@ -315,10 +432,47 @@ pub struct KindRow {
 }
 
 impl Store {
-    /// Recompute every rollup from the log (after a restore, or to check them).
-    pub fn rebuild_rollups(&self) -> Result<u64, StoreError> {
-        let mut connection = crate::open_connection(&self.shared.dir.join(crate::DATABASE_FILE))?;
-        rebuild(&mut connection)
+    /// Recompute every rollup from the log (after a restore, or to check them). It runs in the writer, in
+    /// turn with appends, so ingest waits for it rather than failing.
+    pub async fn rebuild_rollups(&self) -> Result<u64, StoreError> {
+        let (reply, response) = tokio::sync::oneshot::channel();
+        self.send(crate::writer::Request::RebuildRollups { reply })?;
+        response.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// When each agent first and last called each tool.
+    pub fn tool_spans(&self) -> Result<Vec<ToolSpan>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection
+                .prepare_cached("SELECT agent, tool, first_hour, last_hour FROM rollup_tool_span")?;
+            let rows = statement.query_map([], |row| {
+                Ok(ToolSpan {
+                    agent: row.get(0)?,
+                    tool: row.get(1)?,
+                    first_hour: row.get(2)?,
+                    last_hour: row.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Transitions first made at or after `from_hour`.
+    pub fn new_bigrams(&self, from_hour: i64) -> Result<Vec<BigramSpan>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT agent, prev, tool, first_hour FROM rollup_bigram_span WHERE first_hour >= ?1",
+            )?;
+            let rows = statement.query_map([from_hour], |row| {
+                Ok(BigramSpan {
+                    agent: row.get(0)?,
+                    prev: row.get(1)?,
+                    tool: row.get(2)?,
+                    first_hour: row.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     /// Every rollup row as text, table by table, in key order: for comparing live rollups with rebuilt ones.
@@ -404,7 +558,7 @@ impl Store {
     pub fn usage_rows(&self, from_hour: i64, to_hour: i64) -> Result<Vec<UsageRow>, StoreError> {
         self.read(|connection| {
             let mut statement = connection.prepare_cached(
-                "SELECT hour, agent, scope, name, calls, input_tokens, output_tokens, cost_usd, latency
+                "SELECT hour, agent, scope, name, calls, input_tokens, output_tokens, cost_micro_usd, latency
                  FROM rollup_usage WHERE hour >= ?1 AND hour < ?2",
             )?;
             let rows = statement.query_map(params![from_hour, to_hour], |row| {
@@ -416,7 +570,7 @@ impl Store {
                     calls: row.get(4)?,
                     input_tokens: row.get(5)?,
                     output_tokens: row.get(6)?,
-                    cost_usd: row.get(7)?,
+                    cost_usd: row.get::<_, i64>(7)? as f64 / 1_000_000.0,
                     latency: histogram_from(&row.get::<_, String>(8)?),
                 })
             })?;

@@ -151,9 +151,31 @@ const MIGRATIONS: &[&str] = &[
         calls BIGINT NOT NULL,
         input_tokens BIGINT NOT NULL,
         output_tokens BIGINT NOT NULL,
-        cost_usd DOUBLE PRECISION NOT NULL,
+        cost_micro_usd BIGINT NOT NULL,
         latency TEXT NOT NULL,
         PRIMARY KEY (hour, agent, scope, name)
+    ) WITHOUT ROWID;
+    -- When each agent first and last called each tool, and first made each transition: never-before and
+    -- unused-for-N-days checks without reading all history.
+    -- The rollups count every event below next_seq; a store catches up from there when it opens.
+    CREATE TABLE rollup_state (
+        id BIGINT PRIMARY KEY,
+        next_seq BIGINT NOT NULL
+    );
+    INSERT INTO rollup_state (id, next_seq) VALUES (0, 0);
+    CREATE TABLE rollup_tool_span (
+        agent TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        first_hour BIGINT NOT NULL,
+        last_hour BIGINT NOT NULL,
+        PRIMARY KEY (agent, tool)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_bigram_span (
+        agent TEXT NOT NULL,
+        prev TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        first_hour BIGINT NOT NULL,
+        PRIMARY KEY (agent, prev, tool)
     ) WITHOUT ROWID;
     CREATE TABLE alerts (
         id TEXT PRIMARY KEY,
@@ -166,7 +188,9 @@ const MIGRATIONS: &[&str] = &[
         summary TEXT NOT NULL,
         value DOUBLE PRECISION NOT NULL,
         threshold DOUBLE PRECISION NOT NULL,
+        related TEXT NOT NULL,
         status TEXT NOT NULL,
+        clear_runs BIGINT NOT NULL DEFAULT 0,
         fired_seq BIGINT NOT NULL,
         fired_at TEXT NOT NULL,
         resolved_seq BIGINT,
@@ -184,10 +208,8 @@ const MIGRATIONS: &[&str] = &[
     ",
 ];
 
-/// The schema version that added the rollups: a database migrated across it has its log counted into them.
-pub(crate) const ROLLUPS_VERSION: usize = 4;
-
-/// Bring the database to the latest schema; returns the version it was at.
+/// Bring the database to the latest schema; returns the version it was at. (A log that predates the
+/// rollups is counted into them by the catch-up every open runs: `rollup_state` starts at seq 0.)
 pub(crate) fn migrate(connection: &mut Connection) -> Result<usize, StoreError> {
     let current: usize = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if current > MIGRATIONS.len() {

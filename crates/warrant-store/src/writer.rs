@@ -26,7 +26,7 @@ use crate::entry::{Prepared, prepare_single};
 use crate::incidents::{IncidentOp, IncidentOutcome};
 use crate::keys::{LogIdentity, new_token_secret, token_hash};
 use crate::read::{Checkpoint, latest_checkpoint};
-use crate::rollups::{RollupBatch, SequenceCache};
+use crate::rollups::{FLUSH_EVENTS, FLUSH_INTERVAL, RollupBatch, SequenceCache, set_next_seq};
 use crate::tree::{TILE_LEVEL, TreeCache};
 use crate::{
     Appended, AppliedChange, ApplyError, ApplyOutcome, Erased, ErasureTarget, NewToken, Principal,
@@ -84,6 +84,12 @@ pub(crate) enum Request {
         context: ChangeContext,
         reply: oneshot::Sender<Result<Erased, StoreError>>,
     },
+    RebuildRollups {
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
+    FlushRollups {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
     Incident {
         op: Box<IncidentOp>,
         context: ChangeContext,
@@ -100,6 +106,9 @@ pub(crate) struct Writer {
     last_checkpoint_size: u64,
     /// The last tool of recent (agent, trace) sequences, for the transition rollup.
     sequences: SequenceCache,
+    /// Rollup sums of committed events not yet written (see `rollups`), and since when.
+    pending: RollupBatch,
+    pending_since: std::time::Instant,
 }
 
 /// A change to one agent, made on the sequencer's current copy. An error message refuses the edit.
@@ -128,6 +137,8 @@ impl Writer {
             identity,
             last_checkpoint_size,
             sequences: SequenceCache::default(),
+            pending: RollupBatch::default(),
+            pending_since: std::time::Instant::now(),
         })
     }
 
@@ -224,6 +235,15 @@ impl Writer {
             } => {
                 let _ = reply.send(self.decide_approval(&id, approve, &context));
             }
+            Request::RebuildRollups { reply } => {
+                // The rebuild counts every committed event: held sums and cached sequences are redundant.
+                self.sequences = SequenceCache::default();
+                self.pending = RollupBatch::default();
+                let _ = reply.send(crate::rollups::rebuild(&mut self.connection));
+            }
+            Request::FlushRollups { reply } => {
+                let _ = reply.send(self.flush_rollups());
+            }
             Request::Incident { op, context, reply } => {
                 let _ = reply.send(self.incident(*op, &context));
             }
@@ -259,6 +279,13 @@ impl Writer {
             let transaction = self
                 .connection
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Sums held long enough are written first, with the seq they reach (every event committed so far).
+            let flushing = !self.pending.is_empty()
+                && (self.pending_since.elapsed() >= FLUSH_INTERVAL || self.pending.events >= FLUSH_EVENTS);
+            if flushing {
+                self.pending.flush(&transaction, &mut self.sequences)?;
+                set_next_seq(&transaction, self.frontier.size())?;
+            }
             let mut seen = HashMap::new();
             let mut outcomes = Vec::with_capacity(appends.len());
             let mut rollups = RollupBatch::default();
@@ -272,13 +299,16 @@ impl Writer {
                     &mut rollups,
                 )?);
             }
-            rollups.flush(&transaction, &mut self.sequences)?;
             store_tiles(&transaction, &tiles)?;
             transaction.commit()?;
-            Ok::<_, StoreError>(outcomes)
+            Ok::<_, StoreError>((outcomes, rollups, flushing))
         })();
         match result {
-            Ok(outcomes) => {
+            Ok((outcomes, rollups, flushed)) => {
+                if flushed {
+                    self.pending = RollupBatch::default();
+                }
+                self.hold(rollups);
                 self.publish_tree(frontier, tiles);
                 for ((_, reply), outcome) in appends.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
@@ -296,6 +326,35 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Keep the rollup sums of a committed transaction until they are written.
+    fn hold(&mut self, rollups: RollupBatch) {
+        if self.pending.is_empty() {
+            self.pending_since = std::time::Instant::now();
+        }
+        self.pending.absorb(rollups);
+    }
+
+    /// Write the held rollup sums now (before a report reads the rollups).
+    fn flush_rollups(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let result = self
+            .pending
+            .flush(&transaction, &mut self.sequences)
+            .and_then(|()| set_next_seq(&transaction, self.frontier.size()));
+        if let Err(error) = result {
+            self.sequences = SequenceCache::default();
+            return Err(error);
+        }
+        transaction.commit()?;
+        self.pending = RollupBatch::default();
+        Ok(())
     }
 
     /// Read, edit and write back one agent inside the sequencer, so no other change can slip in between (a
@@ -364,6 +423,7 @@ impl Writer {
         }
         let mut frontier = self.frontier.clone();
         let mut tiles = Vec::new();
+        let mut rollups = RollupBatch::default();
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -380,7 +440,7 @@ impl Writer {
                 .flatten();
             let version = previous.unwrap_or(0) + 1;
             let event = prepare_single(change_event(&change, version, context), &context.time)?;
-            let seq = append_one(&transaction, &mut frontier, &mut tiles, event)?;
+            let seq = append_one(&transaction, &mut frontier, &mut tiles, event, &mut rollups)?;
             let spec_text = change.spec.as_ref().map(|spec| spec.to_string());
             match &spec_text {
                 Some(spec) => transaction.execute(
@@ -400,6 +460,7 @@ impl Writer {
         transaction.commit()?;
         let planned: Vec<PlannedChange> = applied.iter().map(|applied| applied.change.clone()).collect();
         self.registry.apply(&planned);
+        self.hold(rollups);
         self.publish_tree(frontier, tiles);
         Ok(applied)
     }
@@ -437,6 +498,7 @@ impl Writer {
     fn erase(&mut self, target: ErasureTarget, context: &ChangeContext) -> Result<Erased, StoreError> {
         let mut frontier = self.frontier.clone();
         let mut tiles = Vec::new();
+        let mut rollups = RollupBatch::default();
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -476,9 +538,10 @@ impl Writer {
             erasure_event(&target, subject, &erased_seqs, fields, context),
             &context.time,
         )?;
-        let seq = append_one(&transaction, &mut frontier, &mut tiles, event)?;
+        let seq = append_one(&transaction, &mut frontier, &mut tiles, event, &mut rollups)?;
         store_tiles(&transaction, &tiles)?;
         transaction.commit()?;
+        self.hold(rollups);
         self.publish_tree(frontier, tiles);
         Ok(Erased {
             events: erased_seqs,
@@ -496,10 +559,11 @@ impl Writer {
     ) -> Result<u64, StoreError> {
         let mut frontier = self.frontier.clone();
         let mut tiles = Vec::new();
+        let mut rollups = RollupBatch::default();
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seq = append_one(&transaction, &mut frontier, &mut tiles, event)?;
+        let seq = append_one(&transaction, &mut frontier, &mut tiles, event, &mut rollups)?;
         if let Some(id) = consume {
             let used = transaction.execute(
                 "UPDATE approvals SET status = 'used', used_seq = ?1
@@ -529,6 +593,7 @@ impl Writer {
         }
         store_tiles(&transaction, &tiles)?;
         transaction.commit()?;
+        self.hold(rollups);
         self.publish_tree(frontier, tiles);
         Ok(seq)
     }
@@ -537,6 +602,7 @@ impl Writer {
     fn incident(&mut self, op: IncidentOp, context: &ChangeContext) -> Result<IncidentOutcome, StoreError> {
         let mut frontier = self.frontier.clone();
         let mut tiles = Vec::new();
+        let mut rollups = RollupBatch::default();
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -545,12 +611,14 @@ impl Writer {
                 transaction: &transaction,
                 frontier: &mut frontier,
                 tiles: &mut tiles,
+                rollups: &mut rollups,
             },
             op,
             context,
         )?;
         store_tiles(&transaction, &tiles)?;
         transaction.commit()?;
+        self.hold(rollups);
         self.publish_tree(frontier, tiles);
         Ok(outcome)
     }
@@ -611,10 +679,11 @@ impl Writer {
         let event = prepare_single(event, &context.time)?;
         let mut frontier = self.frontier.clone();
         let mut tiles = Vec::new();
+        let mut rollups = RollupBatch::default();
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seq = append_one(&transaction, &mut frontier, &mut tiles, event)?;
+        let seq = append_one(&transaction, &mut frontier, &mut tiles, event, &mut rollups)?;
         let updated = transaction.execute(
             "UPDATE approvals SET status = ?1, decided_by = ?2, decided_at = ?3, decision_reason = ?4, decided_seq = ?5
              WHERE id = ?6 AND status = 'pending'",
@@ -625,6 +694,7 @@ impl Writer {
         }
         store_tiles(&transaction, &tiles)?;
         transaction.commit()?;
+        self.hold(rollups);
         self.publish_tree(frontier, tiles);
         crate::approvals::load(&self.connection, id, context.time)?
             .ok_or_else(|| ApprovalError::NotFound(id.to_owned()).into())
@@ -718,22 +788,19 @@ pub(crate) fn append_one(
     frontier: &mut Frontier,
     tiles: &mut Vec<Subtree>,
     event: Prepared,
+    rollups: &mut RollupBatch,
 ) -> Result<u64, StoreError> {
-    let mut rollups = RollupBatch::default();
-    let seq = append_events(
+    append_events(
         transaction,
         frontier,
         tiles,
         &mut HashMap::new(),
         &[event],
-        &mut rollups,
+        rollups,
     )?
     .first()
     .map(|appended| appended.seq)
-    .ok_or_else(|| StoreError::Damaged("an event was not appended".into()))?;
-    // warrant's own events (changes, decisions, approvals, erasures) call no tools: no sequence state needed.
-    rollups.flush(transaction, &mut SequenceCache::default())?;
-    Ok(seq)
+    .ok_or_else(|| StoreError::Damaged("an event was not appended".into()))
 }
 
 /// An event with its seq, bytes and leaf, ready to insert.

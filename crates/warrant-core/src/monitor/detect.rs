@@ -254,7 +254,13 @@ pub struct Shift {
     /// `rate(high) - rate(low)` now and in the baseline.
     pub now: f64,
     pub baseline: f64,
+    /// The change's z-score: (now − baseline) over its standard error from the four rates and counts.
+    pub z: f64,
 }
+
+/// Above this many values of one segment attribute, disparity is not computed: an id put in a segment would
+/// make thousands of "segments" and pairwise comparisons that mean nothing.
+pub const MAX_SEGMENT_VALUES: usize = 50;
 
 /// For each (agent, decision, segment attribute): outcome rates per segment value, now and in the baseline.
 pub fn disparity(rows: &[DecisionRow], windows: &Windows, min_samples: u64) -> Vec<Disparity> {
@@ -326,6 +332,11 @@ pub fn disparity(rows: &[DecisionRow], windows: &Windows, min_samples: u64) -> V
                     shift: None,
                     samples: samples(current_rows.iter().copied()),
                 };
+                if disparity.segments.len() > MAX_SEGMENT_VALUES {
+                    disparity.status = "too_many_segments";
+                    disparity.segments.clear();
+                    return Some(disparity);
+                }
                 if disparity.segments.len() < 2 || total(&current) < min_samples {
                     return Some(disparity);
                 }
@@ -373,10 +384,22 @@ fn shift(
     outcomes: &BTreeSet<String>,
     floor: u64,
 ) -> Option<Shift> {
+    // (rate, decisions) of one segment value and outcome, when the segment has enough decisions.
     let rate = |counts: &BTreeMap<String, BTreeMap<String, u64>>, value: &str, outcome: &str| {
         let by = counts.get(value)?;
         let total: u64 = by.values().sum();
-        (total >= floor.max(1)).then(|| by.get(outcome).copied().unwrap_or(0) as f64 / total as f64)
+        (total >= floor.max(1)).then(|| {
+            (
+                by.get(outcome).copied().unwrap_or(0) as f64 / total as f64,
+                total as f64,
+            )
+        })
+    };
+    // A rate of 0 or 1 has no spread by the plain formula; shrinking it half a count toward the middle keeps
+    // a tiny segment that went from none to all from looking certain.
+    let variance = |(p, n): (f64, f64)| {
+        let shrunk = (p * n + 0.5) / (n + 1.0);
+        shrunk * (1.0 - shrunk) / n
     };
     let values: Vec<&String> = current
         .keys()
@@ -395,7 +418,11 @@ fn shift(
                 ) else {
                     continue;
                 };
+                let standard_error =
+                    (variance(now_a) + variance(now_b) + variance(base_a) + variance(base_b)).sqrt();
+                let ((now_a, _), (now_b, _), (base_a, _), (base_b, _)) = (now_a, now_b, base_a, base_b);
                 let (now, before) = (now_a - now_b, base_a - base_b);
+                let z = (now - before) / standard_error.max(1e-6);
                 // Ties go to the pair whose first segment's own rate moved most: "gold clients now skip
                 // checks" reads better than "basic clients now do full checks more than gold ones".
                 let score = now - before + 1e-6 * (now_a - base_a);
@@ -407,6 +434,7 @@ fn shift(
                         low: (*b).clone(),
                         now: round(now, 4),
                         baseline: round(before, 4),
+                        z: round(z, 2),
                     });
                 }
             }
@@ -472,6 +500,10 @@ pub struct AnomalyLimits {
     pub spike_ratio: f64,
     /// A grant unused for this many days is flagged.
     pub unused_days: u32,
+    /// Flag an agent whose spend per hour is this many times its baseline's.
+    pub cost_ratio: f64,
+    /// Flag a tool or model whose p99 latency is this many times its baseline's.
+    pub latency_ratio: f64,
 }
 
 impl Default for AnomalyLimits {
@@ -481,69 +513,145 @@ impl Default for AnomalyLimits {
             spike_z: 4.0,
             spike_ratio: 3.0,
             unused_days: 30,
+            cost_ratio: 2.0,
+            latency_ratio: 2.0,
         }
     }
 }
 
-/// Tool-usage anomalies per agent. `tools` and `bigrams` must cover all history before the current window
-/// (for "never seen before") and the current window; `now_hour` dates unused grants.
+/// When an agent first and last called a tool (from the rollups' span table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolSpan {
+    pub agent: String,
+    pub tool: String,
+    pub first_hour: i64,
+    pub last_hour: i64,
+}
+
+/// When an agent first made a tool transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BigramSpan {
+    pub agent: String,
+    pub prev: String,
+    pub tool: String,
+    pub first_hour: i64,
+}
+
+/// The spans implied by hourly rows (what the store keeps incrementally; for tests and small inputs).
+pub fn spans_from_rows(tools: &[ToolRow], bigrams: &[BigramRow]) -> (Vec<ToolSpan>, Vec<BigramSpan>) {
+    let mut tool_spans: BTreeMap<(&str, &str), (i64, i64)> = BTreeMap::new();
+    for row in tools.iter().filter(|row| row.calls > 0) {
+        let span = tool_spans
+            .entry((&row.agent, &row.tool))
+            .or_insert((row.hour, row.hour));
+        span.0 = span.0.min(row.hour);
+        span.1 = span.1.max(row.hour);
+    }
+    let mut bigram_spans: BTreeMap<(&str, &str, &str), i64> = BTreeMap::new();
+    for row in bigrams {
+        let first = bigram_spans
+            .entry((&row.agent, &row.prev, &row.tool))
+            .or_insert(row.hour);
+        *first = (*first).min(row.hour);
+    }
+    (
+        tool_spans
+            .into_iter()
+            .map(|((agent, tool), (first_hour, last_hour))| ToolSpan {
+                agent: agent.to_owned(),
+                tool: tool.to_owned(),
+                first_hour,
+                last_hour,
+            })
+            .collect(),
+        bigram_spans
+            .into_iter()
+            .map(|((agent, prev, tool), first_hour)| BigramSpan {
+                agent: agent.to_owned(),
+                prev: prev.to_owned(),
+                tool: tool.to_owned(),
+                first_hour,
+            })
+            .collect(),
+    )
+}
+
+/// What the tool-usage detectors read: hourly rows of the baseline and current windows, and the spans that
+/// say what is new ("never before the current window") and what went unused.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolUsage<'a> {
+    pub tools: &'a [ToolRow],
+    pub bigrams: &'a [BigramRow],
+    pub tool_spans: &'a [ToolSpan],
+    pub bigram_spans: &'a [BigramSpan],
+}
+
+/// Tool-usage anomalies per agent; `now_hour` dates unused grants.
 pub fn anomalies(
-    tools: &[ToolRow],
-    bigrams: &[BigramRow],
+    usage: ToolUsage<'_>,
     windows: &Windows,
     registry: &Registry,
     now_hour: i64,
     limits: &AnomalyLimits,
 ) -> Vec<Anomaly> {
     let mut found = Vec::new();
-    let before = |hour: i64| hour < windows.current.from;
-    // New tools and transitions: in the current window, never before it.
-    let seen_tools: BTreeSet<(&str, &str)> = tools
+    // New tools and transitions: first seen in the current window.
+    for span in usage
+        .tool_spans
         .iter()
-        .filter(|row| before(row.hour))
-        .map(|row| (row.agent.as_str(), row.tool.as_str()))
-        .collect();
-    let mut new_tools: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-    for row in tools.iter().filter(|row| windows.current.contains(row.hour)) {
-        if !seen_tools.contains(&(row.agent.as_str(), row.tool.as_str())) {
-            *new_tools.entry((&row.agent, &row.tool)).or_default() += row.calls;
-        }
-    }
-    for ((agent, tool), calls) in new_tools {
+        .filter(|span| windows.current.contains(span.first_hour))
+    {
+        let calls: u64 = usage
+            .tools
+            .iter()
+            .filter(|row| {
+                row.agent == span.agent && row.tool == span.tool && windows.current.contains(row.hour)
+            })
+            .map(|row| row.calls)
+            .sum();
         found.push(Anomaly {
             kind: "new_tool",
-            agent: agent.to_owned(),
-            subject: tool.to_owned(),
+            agent: span.agent.clone(),
+            subject: span.tool.clone(),
             value: calls as f64,
             baseline: 0.0,
-            detail: format!("{agent} called {tool} {calls} time(s) in the current window, never before"),
+            detail: format!(
+                "{} called {} {calls} time(s) in the current window, never before",
+                span.agent, span.tool
+            ),
         });
     }
-    let seen_pairs: BTreeSet<(&str, &str, &str)> = bigrams
+    for span in usage
+        .bigram_spans
         .iter()
-        .filter(|row| before(row.hour))
-        .map(|row| (row.agent.as_str(), row.prev.as_str(), row.tool.as_str()))
-        .collect();
-    let mut new_pairs: BTreeMap<(&str, &str, &str), u64> = BTreeMap::new();
-    for row in bigrams.iter().filter(|row| windows.current.contains(row.hour)) {
-        let key = (row.agent.as_str(), row.prev.as_str(), row.tool.as_str());
-        if !seen_pairs.contains(&key) {
-            *new_pairs.entry(key).or_default() += row.count;
-        }
-    }
-    for ((agent, prev, tool), count) in new_pairs {
+        .filter(|span| windows.current.contains(span.first_hour))
+    {
+        let count: u64 = usage
+            .bigrams
+            .iter()
+            .filter(|row| {
+                row.agent == span.agent
+                    && row.prev == span.prev
+                    && row.tool == span.tool
+                    && windows.current.contains(row.hour)
+            })
+            .map(|row| row.count)
+            .sum();
         found.push(Anomaly {
             kind: "new_transition",
-            agent: agent.to_owned(),
-            subject: format!("{prev} -> {tool}"),
+            agent: span.agent.clone(),
+            subject: format!("{} -> {}", span.prev, span.tool),
             value: count as f64,
             baseline: 0.0,
-            detail: format!("{agent} went from {prev} to {tool} {count} time(s), never before"),
+            detail: format!(
+                "{} went from {} to {} {count} time(s), never before",
+                span.agent, span.prev, span.tool
+            ),
         });
     }
-    found.extend(sequence_surprise(bigrams, windows, limits));
-    found.extend(rate_spikes(tools, windows, limits));
-    found.extend(unused_grants(tools, registry, now_hour, limits));
+    found.extend(sequence_surprise(usage.bigrams, windows, limits));
+    found.extend(rate_spikes(usage.tools, windows, limits));
+    found.extend(unused_grants(usage.tool_spans, registry, now_hour, limits));
     found
 }
 
@@ -615,45 +723,45 @@ fn sequence_surprise(bigrams: &[BigramRow], windows: &Windows, limits: &AnomalyL
     found
 }
 
-/// An agent's calls per hour in the current window against its baseline's hourly mean and spread.
+/// An agent's busiest hour in the current window against its baseline's hourly mean and spread (a burst
+/// is diluted in a window's average; its hour is not).
 fn rate_spikes(tools: &[ToolRow], windows: &Windows, limits: &AnomalyLimits) -> Vec<Anomaly> {
-    let mut per_hour: BTreeMap<&str, (BTreeMap<i64, u64>, u64)> = BTreeMap::new();
+    // Agent → (calls per baseline hour, calls per current hour).
+    type Hours = BTreeMap<i64, u64>;
+    let mut per_hour: BTreeMap<&str, (Hours, Hours)> = BTreeMap::new();
     for row in tools {
         let entry = per_hour.entry(&row.agent).or_default();
         if windows.baseline.contains(row.hour) {
             *entry.0.entry(row.hour).or_default() += row.calls;
         } else if windows.current.contains(row.hour) {
-            entry.1 += row.calls;
+            *entry.1.entry(row.hour).or_default() += row.calls;
         }
     }
     let mut found = Vec::new();
     for (agent, (baseline, current)) in per_hour {
+        let Some((&busiest_hour, &busiest)) = current.iter().max_by_key(|(_, calls)| **calls) else {
+            continue;
+        };
         if baseline.is_empty() {
             continue;
         }
+        // Mean and spread over every baseline hour, the silent ones included, from sums (no loop over hours).
         let hours = windows.baseline.hours() as f64;
-        let mean = baseline.values().sum::<u64>() as f64 / hours;
-        let variance = (0..windows.baseline.hours())
-            .map(|offset| {
-                let calls = baseline
-                    .get(&(windows.baseline.from + offset))
-                    .copied()
-                    .unwrap_or(0) as f64;
-                (calls - mean).powi(2)
-            })
-            .sum::<f64>()
-            / hours;
-        let rate = current as f64 / windows.current.hours() as f64;
-        let z = (rate - mean) / variance.sqrt().max(1.0);
-        if z >= limits.spike_z && rate >= mean * limits.spike_ratio {
+        let sum: f64 = baseline.values().map(|calls| *calls as f64).sum();
+        let squares: f64 = baseline.values().map(|calls| (*calls as f64).powi(2)).sum();
+        let mean = sum / hours;
+        let variance = (squares / hours - mean * mean).max(0.0);
+        let peak = busiest as f64;
+        let z = (peak - mean) / variance.sqrt().max(1.0);
+        if z >= limits.spike_z && peak >= mean * limits.spike_ratio {
             found.push(Anomaly {
                 kind: "rate_spike",
                 agent: agent.to_owned(),
                 subject: "tool calls per hour".into(),
-                value: round(rate, 2),
+                value: peak,
                 baseline: round(mean, 2),
                 detail: format!(
-                    "{agent} made {rate:.1} tool calls per hour against a baseline of {mean:.1} (z = {z:.1})"
+                    "{agent} made {busiest} tool calls in hour {busiest_hour} against a baseline of {mean:.1} per hour (z = {z:.1})"
                 ),
             });
         }
@@ -661,38 +769,130 @@ fn rate_spikes(tools: &[ToolRow], windows: &Windows, limits: &AnomalyLimits) -> 
     found
 }
 
-/// Grants of active agents whose tool was not called for `unused_days`.
+/// Grants of active agents whose tool was not called for `unused_days`, counting only grants at least that
+/// old (approved or last reviewed before then; a grant with neither date counts as old).
 fn unused_grants(
-    tools: &[ToolRow],
+    spans: &[ToolSpan],
     registry: &Registry,
     now_hour: i64,
     limits: &AnomalyLimits,
 ) -> Vec<Anomaly> {
     let since = now_hour - i64::from(limits.unused_days) * 24;
-    let used: BTreeSet<(&str, &str)> = tools
+    let used: BTreeSet<(&str, &str)> = spans
         .iter()
-        .filter(|row| row.hour >= since && row.calls > 0)
-        .map(|row| (row.agent.as_str(), row.tool.as_str()))
+        .filter(|span| span.last_hour >= since)
+        .map(|span| (span.agent.as_str(), span.tool.as_str()))
         .collect();
+    let since_day =
+        chrono::DateTime::from_timestamp(since.saturating_mul(3600), 0).map(|time| time.date_naive());
     let mut found = Vec::new();
     for agent in registry.agents() {
         if agent.status != crate::registry::manifest::Status::Active {
             continue;
         }
         for grant in &agent.tools {
-            if !used.contains(&(agent.id.as_str(), grant.tool.as_str())) {
-                found.push(Anomaly {
-                    kind: "unused_grant",
-                    agent: agent.id.clone(),
-                    subject: grant.tool.clone(),
-                    value: 0.0,
-                    baseline: 0.0,
-                    detail: format!(
-                        "{} has not called {} in {} days: a candidate for revocation at its access review",
-                        agent.id, grant.tool, limits.unused_days
-                    ),
-                });
+            let granted = grant.last_reviewed.max(grant.approved_on);
+            let young = matches!((granted, since_day), (Some(granted), Some(since)) if granted > since);
+            if young || used.contains(&(agent.id.as_str(), grant.tool.as_str())) {
+                continue;
             }
+            found.push(Anomaly {
+                kind: "unused_grant",
+                agent: agent.id.clone(),
+                subject: grant.tool.clone(),
+                value: 0.0,
+                baseline: 0.0,
+                detail: format!(
+                    "{} has not called {} in {} days: a candidate for revocation at its access review",
+                    agent.id, grant.tool, limits.unused_days
+                ),
+            });
+        }
+    }
+    found
+}
+
+/// Cost and latency against the baseline: an agent spending far more per hour (`cost_spike`), a tool or
+/// model whose p99 latency rose far above its own (`latency_regression`).
+pub fn usage_anomalies(
+    usage: &[UsageRow],
+    tools: &[ToolRow],
+    windows: &Windows,
+    limits: &AnomalyLimits,
+) -> Vec<Anomaly> {
+    let mut found = Vec::new();
+    let mut spend: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+    for row in usage {
+        let entry = spend.entry(&row.agent).or_default();
+        if windows.baseline.contains(row.hour) {
+            entry.0 += row.cost_usd;
+        } else if windows.current.contains(row.hour) {
+            entry.1 += row.cost_usd;
+        }
+    }
+    for (agent, (before, now)) in spend {
+        let (before_rate, now_rate) = (
+            before / windows.baseline.hours() as f64,
+            now / windows.current.hours() as f64,
+        );
+        // A cent an hour is the floor: below it, ratios are noise.
+        if before_rate > 0.0 && now_rate >= 0.01 && now_rate >= before_rate * limits.cost_ratio {
+            found.push(Anomaly {
+                kind: "cost_spike",
+                agent: agent.to_owned(),
+                subject: "cost per hour".into(),
+                value: round(now_rate, 6),
+                baseline: round(before_rate, 6),
+                detail: format!(
+                    "{agent} spends ${now_rate:.4} per hour against ${before_rate:.4} in the baseline ({:.1}x)",
+                    now_rate / before_rate
+                ),
+            });
+        }
+    }
+    let mut latency: BTreeMap<(&str, String), (Histogram, Histogram)> = BTreeMap::new();
+    let rows = usage
+        .iter()
+        .map(|row| {
+            (
+                row.hour,
+                row.agent.as_str(),
+                format!("{} {}", row.scope, row.name),
+                &row.latency,
+            )
+        })
+        .chain(tools.iter().map(|row| {
+            (
+                row.hour,
+                row.agent.as_str(),
+                format!("tool {}", row.tool),
+                &row.latency,
+            )
+        }));
+    for (hour, agent, subject, histogram) in rows {
+        let entry = latency.entry((agent, subject)).or_default();
+        if windows.baseline.contains(hour) {
+            entry.0.merge(histogram);
+        } else if windows.current.contains(hour) {
+            entry.1.merge(histogram);
+        }
+    }
+    for ((agent, subject), (before, now)) in latency {
+        if before.count() < 20 || now.count() < 20 {
+            continue;
+        }
+        let (Some(before_p99), Some(now_p99)) = (before.quantile(0.99), now.quantile(0.99)) else {
+            continue;
+        };
+        if now_p99 >= before_p99 * limits.latency_ratio {
+            found.push(Anomaly {
+                kind: "latency_regression",
+                agent: agent.to_owned(),
+                detail: format!("{agent}'s {subject} p99 latency is {now_p99:.0} ms against {before_p99:.0} ms in the baseline"),
+                subject,
+                value: now_p99,
+                baseline: before_p99,
+            });
         }
     }
     found

@@ -20,8 +20,13 @@ pub fn effective_rules(registry: &Registry) -> Vec<AlertRule> {
             _ => None,
         })
         .collect();
+    // Only a rule for every agent and decision replaces a default: one scoped to an agent must not switch the
+    // detector off for all the others.
     for default in default_rules() {
-        if !rules.iter().any(|rule| rule.detector == default.detector) {
+        let replaced = rules
+            .iter()
+            .any(|rule| rule.detector == default.detector && rule.agent.is_none() && rule.decision.is_none());
+        if !replaced {
             rules.push(default);
         }
     }
@@ -93,6 +98,18 @@ pub fn default_rules() -> Vec<AlertRule> {
             0.95,
             "an approver approves nearly everything, fast",
         ),
+        rule(
+            Detector::CostSpike,
+            Severity::Medium,
+            2.0,
+            "an agent's spend per hour doubled",
+        ),
+        rule(
+            Detector::LatencyRegression,
+            Severity::Low,
+            2.0,
+            "a tool's or model's p99 latency doubled",
+        ),
     ]
 }
 
@@ -112,6 +129,8 @@ pub fn anomaly_limits(rule: &AlertRule) -> AnomalyLimits {
         (Detector::SequenceNll, Some(threshold)) => limits.nll_ratio = threshold,
         (Detector::RateSpike, Some(threshold)) => limits.spike_z = threshold,
         (Detector::UnusedGrant, Some(threshold)) => limits.unused_days = threshold.max(1.0) as u32,
+        (Detector::CostSpike, Some(threshold)) => limits.cost_ratio = threshold,
+        (Detector::LatencyRegression, Some(threshold)) => limits.latency_ratio = threshold,
         _ => {}
     }
     limits
@@ -125,6 +144,12 @@ pub fn rubber_stamp_limits(rule: &AlertRule) -> RubberStamp {
     }
     limits
 }
+
+/// The p-value below which drift and disparity count as real.
+pub const SIGNIFICANCE: f64 = 0.01;
+
+/// The z-score the change in a segment gap must reach (one-sided, about p < 0.0013).
+pub const SHIFT_Z: f64 = 3.0;
 
 /// A rule whose condition holds for one subject.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -162,7 +187,8 @@ pub fn fire(rule: &AlertRule, findings: &Findings<'_>) -> Vec<Firing> {
                 rule: rule.id.clone(),
                 detector: rule.detector.as_str(),
                 severity: rule.severity.as_str(),
-                key: format!("{}/{agent}/{subject}", rule.id),
+                // Unambiguous whatever the names hold (tool names may contain `/`).
+                key: serde_json::json!([rule.id, agent, subject]).to_string(),
                 agent: agent.to_owned(),
                 subject,
                 summary,
@@ -171,13 +197,19 @@ pub fn fire(rule: &AlertRule, findings: &Findings<'_>) -> Vec<Firing> {
                 related,
             }
         };
-    let mut out = Vec::new();
+    let mut out: Vec<Firing> = Vec::new();
     match rule.detector {
         Detector::Drift => {
             let threshold = rule.threshold.unwrap_or(0.25);
             for drift in findings.drift {
                 let Some(psi) = drift.psi else { continue };
-                if psi >= threshold && agent_matches(&drift.agent) && decision_matches(&drift.decision) {
+                // Significance as well as size: a small window can move PSI by chance alone.
+                let significant = drift.chi_square.is_some_and(|test| test.p_value < SIGNIFICANCE);
+                if psi >= threshold
+                    && significant
+                    && agent_matches(&drift.agent)
+                    && decision_matches(&drift.decision)
+                {
                     let p = drift.chi_square.map_or(f64::NAN, |test| test.p_value);
                     out.push(firing(
                         &drift.agent,
@@ -201,8 +233,10 @@ pub fn fire(rule: &AlertRule, findings: &Findings<'_>) -> Vec<Firing> {
                 else {
                     continue;
                 };
+                // The change itself must be significant (difference in differences), not only the gap now.
                 if change >= threshold
-                    && test.p_value < 0.01
+                    && shift.z >= SHIFT_Z
+                    && test.p_value < SIGNIFICANCE
                     && agent_matches(&disparity.agent)
                     && decision_matches(&disparity.decision)
                 {
@@ -233,7 +267,9 @@ pub fn fire(rule: &AlertRule, findings: &Findings<'_>) -> Vec<Firing> {
         | Detector::NewTransition
         | Detector::SequenceNll
         | Detector::RateSpike
-        | Detector::UnusedGrant => {
+        | Detector::UnusedGrant
+        | Detector::CostSpike
+        | Detector::LatencyRegression => {
             for anomaly in findings.anomalies {
                 if anomaly.kind == rule.detector.as_str() && agent_matches(&anomaly.agent) {
                     out.push(firing(
@@ -267,5 +303,8 @@ pub fn fire(rule: &AlertRule, findings: &Findings<'_>) -> Vec<Firing> {
             }
         }
     }
+    // One firing per key, whatever the detectors returned.
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|firing| seen.insert(firing.key.clone()));
     out
 }

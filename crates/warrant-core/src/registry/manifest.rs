@@ -318,6 +318,10 @@ pub enum Detector {
     UnusedGrant,
     /// An approver who approves nearly everything, fast; threshold: approve ratio (default 0.95).
     RubberStamp,
+    /// An agent's spend per hour far above its baseline; threshold: ratio (default 2).
+    CostSpike,
+    /// A tool's or model's p99 latency far above its baseline; threshold: ratio (default 2).
+    LatencyRegression,
 }
 
 impl Detector {
@@ -331,6 +335,8 @@ impl Detector {
             Detector::RateSpike => "rate_spike",
             Detector::UnusedGrant => "unused_grant",
             Detector::RubberStamp => "rubber_stamp",
+            Detector::CostSpike => "cost_spike",
+            Detector::LatencyRegression => "latency_regression",
         }
     }
 }

@@ -3,7 +3,8 @@
 //! new tools and transitions are flagged, and a rubber-stamp approver is named.
 
 use warrant_core::monitor::detect::{
-    self, AnomalyLimits, BigramRow, DecidedApproval, DecisionRow, RubberStamp, ToolRow, Windows,
+    self, Anomaly, AnomalyLimits, BigramRow, DecidedApproval, DecisionRow, RubberStamp, ToolRow, ToolUsage,
+    Windows, spans_from_rows,
 };
 use warrant_core::monitor::histogram::Histogram;
 use warrant_core::monitor::rules::{Findings, default_rules, fire};
@@ -244,6 +245,18 @@ fn a_segment_disparity_appears_only_after_the_change_point() {
     );
 }
 
+/// The tool-usage detectors over `tools` and `bigrams`, spans derived from them as the store keeps them.
+fn tool_anomalies(tools: &[ToolRow], bigrams: &[BigramRow], limits: &AnomalyLimits) -> Vec<Anomaly> {
+    let (tool_spans, bigram_spans) = spans_from_rows(tools, bigrams);
+    let usage = ToolUsage {
+        tools,
+        bigrams,
+        tool_spans: &tool_spans,
+        bigram_spans: &bigram_spans,
+    };
+    detect::anomalies(usage, &windows(), &Registry::default(), NOW, limits)
+}
+
 fn tool_row(hour: i64, tool: &str, calls: u64) -> ToolRow {
     ToolRow {
         hour,
@@ -281,26 +294,12 @@ fn a_new_tool_and_a_new_transition_are_flagged() {
         bigrams.push(bigram(hour, "^", "crm-read", 4));
         bigrams.push(bigram(hour, "crm-read", "ticketing", 4));
     }
-    let quiet = detect::anomalies(
-        &tools,
-        &bigrams,
-        &windows(),
-        &Registry::default(),
-        NOW,
-        &AnomalyLimits::default(),
-    );
+    let quiet = tool_anomalies(&tools, &bigrams, &AnomalyLimits::default());
     assert!(quiet.is_empty(), "{quiet:?}");
     // Then, in the current window: a tool never used before, reached by a transition never seen.
     tools.push(tool_row(NOW - 2, "send-email", 1));
     bigrams.push(bigram(NOW - 2, "crm-read", "send-email", 1));
-    let found = detect::anomalies(
-        &tools,
-        &bigrams,
-        &windows(),
-        &Registry::default(),
-        NOW,
-        &AnomalyLimits::default(),
-    );
+    let found = tool_anomalies(&tools, &bigrams, &AnomalyLimits::default());
     let kinds: Vec<(&str, &str)> = found
         .iter()
         .map(|anomaly| (anomaly.kind, anomaly.subject.as_str()))
@@ -323,16 +322,16 @@ fn surprising_sequences_and_rate_spikes_are_flagged() {
         bigrams.push(bigram(hour, "^", "crm-read", 2));
         bigrams.push(bigram(hour, "crm-read", "ticketing", 2));
     }
-    // Now the agent mostly goes backwards (ticketing → crm-read, rare before) and calls ten times as often.
-    tools.push(tool_row(NOW - 20, "crm-read", 40));
-    tools.push(tool_row(NOW - 19, "crm-read", 40));
+    // Now the agent mostly goes backwards (ticketing → crm-read, never before), at its usual volume.
+    tools.push(tool_row(NOW - 20, "crm-read", 5));
+    tools.push(tool_row(NOW - 19, "crm-read", 4));
     bigrams.push(bigram(NOW - 20, "ticketing", "crm-read", 60));
     bigrams.push(bigram(NOW - 10, "crm-read", "ticketing", 2));
     let limits = AnomalyLimits {
         unused_days: 30,
         ..AnomalyLimits::default()
     };
-    let found = detect::anomalies(&tools, &bigrams, &windows(), &Registry::default(), NOW, &limits);
+    let found = tool_anomalies(&tools, &bigrams, &limits);
     let kinds: Vec<&str> = found.iter().map(|anomaly| anomaly.kind).collect();
     assert!(kinds.contains(&"sequence_nll"), "{found:?}");
     assert!(
@@ -340,7 +339,7 @@ fn surprising_sequences_and_rate_spikes_are_flagged() {
         "80 calls in 24 h is below 3x the mean: {found:?}"
     );
     tools.push(tool_row(NOW, "crm-read", 400));
-    let found = detect::anomalies(&tools, &bigrams, &windows(), &Registry::default(), NOW, &limits);
+    let found = tool_anomalies(&tools, &bigrams, &limits);
     assert!(
         found.iter().any(|anomaly| anomaly.kind == "rate_spike"),
         "{found:?}"
@@ -394,5 +393,50 @@ fn the_rubber_stamp_approver_is_flagged() {
         firings[0].summary.starts_with("quick approved 40 of 40"),
         "{}",
         firings[0].summary
+    );
+}
+
+#[test]
+fn a_cost_spike_and_a_latency_regression_are_flagged() {
+    use warrant_core::monitor::detect::UsageRow;
+    let usage_row = |hour: i64, cost: f64, millis: f64| {
+        let mut latency = Histogram::default();
+        for _ in 0..10 {
+            latency.record(millis);
+        }
+        UsageRow {
+            hour,
+            agent: "underwriting-agent".into(),
+            scope: "model".into(),
+            name: "gpt-4.1".into(),
+            calls: 10,
+            input_tokens: 1000,
+            output_tokens: 100,
+            cost_usd: cost,
+            latency,
+        }
+    };
+    let mut usage: Vec<UsageRow> = (NOW - 191..NOW - 23)
+        .map(|hour| usage_row(hour, 0.05, 800.0))
+        .collect();
+    usage.extend((NOW - 23..NOW + 1).map(|hour| usage_row(hour, 0.06, 850.0)));
+    let limits = AnomalyLimits::default();
+    assert!(
+        detect::usage_anomalies(&usage, &[], &windows(), &limits).is_empty(),
+        "20 % more is not a spike"
+    );
+    usage.extend((NOW - 3..NOW + 1).map(|hour| usage_row(hour, 2.0, 4000.0)));
+    let found = detect::usage_anomalies(&usage, &[], &windows(), &limits);
+    let kinds: Vec<(&str, &str)> = found
+        .iter()
+        .map(|anomaly| (anomaly.kind, anomaly.subject.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("cost_spike", "cost per hour"),
+            ("latency_regression", "model gpt-4.1")
+        ],
+        "{found:?}"
     );
 }

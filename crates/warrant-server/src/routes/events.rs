@@ -5,7 +5,8 @@ use axum::extract::{Path, State};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use warrant_core::enrich::enrich;
-use warrant_core::event::{Event, EventError, check_size};
+use warrant_core::event::{Event, EventError, EventKind, check_size};
+use warrant_core::role::Role;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -15,6 +16,19 @@ use crate::routes::blocking;
 use crate::routes::log::{hex_list, proof_error};
 
 type JsonResponse = Result<axum::Json<Value>, ApiError>;
+
+/// Kinds only warrant (or an admin importing history) writes.
+const GOVERNANCE_KINDS: [EventKind; 9] = [
+    EventKind::Change,
+    EventKind::Alert,
+    EventKind::Incident,
+    EventKind::Erasure,
+    EventKind::Approval,
+    EventKind::PolicyDecision,
+    EventKind::Review,
+    EventKind::Override,
+    EventKind::Escalation,
+];
 
 /// At most this many problems are listed when a batch is refused.
 const MAX_REPORTED_ERRORS: usize = 20;
@@ -41,6 +55,21 @@ pub async fn append(State(state): State<AppState>, caller: Caller, Body(body): B
                 message: "ids starting with `otlp:` are reserved for spans received over OTLP".into(),
             }),
             _ => Ok(event),
+        });
+        // Governance records are warrant's to write (through their own endpoints); an agent forging a `change`
+        // or an `incident` would put false evidence in the log. An admin may import them.
+        let parsed = parsed.and_then(|event| {
+            if caller.role() != Role::Admin && GOVERNANCE_KINDS.contains(&event.kind) {
+                return Err(EventError {
+                    index,
+                    field: Some("kind".into()),
+                    message: format!(
+                        "`{}` events are written by warrant itself (or imported by an admin)",
+                        event.kind.as_str()
+                    ),
+                });
+            }
+            Ok(event)
         });
         match parsed {
             Ok(event) => events.push(event),

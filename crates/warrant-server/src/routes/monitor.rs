@@ -26,6 +26,8 @@ pub async fn report(
     Query(params): Query<Params>,
 ) -> JsonResponse {
     caller.require_read()?;
+    // The rollups include every event committed before this request.
+    state.store.flush_rollups().await?;
     let store = state.store.clone();
     let registry = state.store.registry();
     let which = report.map(|Path(report)| report);
@@ -73,8 +75,7 @@ pub async fn evaluate(State(state): State<AppState>, caller: Caller) -> JsonResp
 /// `POST /v1/monitor/rebuild`: recompute the rollups from the log.
 pub async fn rebuild(State(state): State<AppState>, caller: Caller) -> JsonResponse {
     caller.require_admin()?;
-    let store = state.store.clone();
-    let counted = blocking(move || Ok(store.rebuild_rollups()?)).await?;
+    let counted = state.store.rebuild_rollups().await?;
     Ok(axum::Json(json!({"events": counted})))
 }
 
