@@ -423,9 +423,17 @@ fn shift(
                 let ((now_a, _), (now_b, _), (base_a, _), (base_b, _)) = (now_a, now_b, base_a, base_b);
                 let (now, before) = (now_a - now_b, base_a - base_b);
                 let z = (now - before) / standard_error.max(1e-6);
-                // Ties go to the pair whose first segment's own rate moved most: "gold clients now skip
-                // checks" reads better than "basic clients now do full checks more than gold ones".
-                let score = now - before + 1e-6 * (now_a - base_a);
+                // The most significant move wins, counting a move of the first segment's own rate twice: "gold
+                // clients now skip checks" says what happened; "basic clients now do full checks as often as
+                // gold ones" is the same fact seen from the side that did not move.
+                let own_move = now_a - base_a;
+                let score = if now <= before {
+                    0.0
+                } else if own_move > 0.0 {
+                    z + 1e-6 * own_move
+                } else {
+                    z / 2.0
+                };
                 if score > best_score {
                     best_score = score;
                     best = Some(Shift {

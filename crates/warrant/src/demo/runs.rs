@@ -23,8 +23,8 @@ use crate::Failure;
 use crate::client::{answer, call_router};
 
 /// Runs before the prompt change (28 to 1 days ago) and after it (the last day).
-const BASELINE_RUNS: u64 = 480;
-const CURRENT_RUNS: u64 = 72;
+const BASELINE_RUNS: u64 = 810;
+const CURRENT_RUNS: u64 = 40;
 /// Runs per OTLP request.
 const RUNS_PER_REQUEST: usize = 16;
 
