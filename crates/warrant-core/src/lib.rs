@@ -10,5 +10,6 @@ pub mod incident;
 pub mod monitor;
 pub mod registry;
 pub mod reviews;
+pub mod risk;
 pub mod role;
 pub mod trail;

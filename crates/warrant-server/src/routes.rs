@@ -9,6 +9,7 @@ mod monitor;
 mod oversight;
 mod registry;
 mod reviews;
+mod risk;
 mod system;
 mod tokens;
 mod traces;
@@ -48,6 +49,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/alerts", get(monitor::list_alerts))
         .route("/v1/alerts/{id}", get(monitor::get_alert))
         .route("/v1/alerts/{id}/promote", post(monitor::promote))
+        .route("/v1/risk", get(risk::findings))
+        .route("/v1/risk/graph", get(risk::graph))
         .route("/v1/incidents", get(monitor::list_incidents))
         .route(
             "/v1/incidents/{id}",

@@ -595,3 +595,15 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// Every agent that wrote an event (from the rollups), for finding shadow agents.
+    pub fn observed_agents(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|connection| {
+            let mut statement =
+                connection.prepare_cached("SELECT DISTINCT agent FROM rollup_kinds WHERE agent != ''")?;
+            let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+}

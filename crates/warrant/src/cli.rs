@@ -32,6 +32,8 @@ pub enum Output {
     Table,
     Json,
     Yaml,
+    /// Graphviz, for `warrant risk graph`; other commands print their table.
+    Dot,
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +142,11 @@ pub enum Command {
     Incidents {
         #[command(subcommand)]
         command: IncidentCommand,
+    },
+    /// Risk analysis over the tool-access graph: findings, and the risk class computed per agent.
+    Risk {
+        #[command(subcommand)]
+        command: Option<RiskCommand>,
     },
     /// Calls the policy gate held for a human decision.
     Approvals {
@@ -267,6 +274,15 @@ pub struct MonitorArgs {
     /// Recompute the rollups from the log.
     #[arg(long)]
     pub rebuild: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RiskCommand {
+    /// Findings (the default): exfiltration paths, injection exposure, irreversible actions without a human,
+    /// combined authority, cascades, and what the log shows that the registry does not declare.
+    Findings,
+    /// The tool-access graph (`-o dot` for Graphviz, `-o json`).
+    Graph,
 }
 
 #[derive(Debug, Subcommand)]

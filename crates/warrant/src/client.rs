@@ -81,7 +81,7 @@ impl Client {
         self.call(Method::GET, path, None)
     }
 
-    fn send(
+    pub fn send(
         &self,
         method: Method,
         path: &str,

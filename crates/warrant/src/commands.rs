@@ -64,6 +64,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         }
         Command::Approvals { command } => approvals(cli, &client, command),
         Command::Monitor(args) => crate::monitor::monitor(cli, &client, args),
+        Command::Risk { command } => crate::monitor::risk(cli, &client, command.as_ref()),
         Command::Alerts { command } => crate::monitor::alerts(cli, &client, command),
         Command::Incidents { command } => crate::monitor::incidents(cli, &client, command),
         Command::Reviews { command } => reviews(cli, &client, command),

@@ -9,3 +9,4 @@
 
 mod gate;
 mod monitor;
+mod risk;

@@ -1,0 +1,983 @@
+//! Risk analysis over the tool-access graph: where confidential data can leave, where untrusted input meets
+//! consequential tools, irreversible actions without a human, authority that only adds up across agents,
+//! how far a cascade of agents reaches, and what the log shows that the registry does not declare.
+//!
+//! The graph (petgraph) follows the direction data and control flow:
+//! - a data source, or a tool that reads, `reads` into each agent that holds it;
+//! - untrusted input `feeds` each tool whose output nobody vouches for;
+//! - an agent `writes` or `sends` through each tool it holds (`sends` for external egress);
+//! - an external-egress tool `sends` to the outside;
+//! - an agent `triggers` each downstream agent.
+//!
+//! Findings carry a stable id (kind and subject), a severity, the path as evidence, the controls they
+//! concern, whether the policy gate mitigates them today, and a suggested treatment.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::Serialize;
+
+use crate::registry::Registry;
+use crate::registry::manifest::{
+    Access, Agent, DecisionScope, Egress, Kind, Manifest, Oversight, RiskClass, RuleOutcome, Sensitivity,
+    Status,
+};
+
+/// A node of the tool-access graph.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Node {
+    DataSource {
+        id: String,
+        sensitivity: Sensitivity,
+    },
+    Tool {
+        id: String,
+    },
+    Agent {
+        id: String,
+    },
+    /// Anywhere outside the organisation.
+    External,
+    /// Content nobody vouches for: inbound mail, web pages, third-party text.
+    UntrustedInput,
+}
+
+impl Node {
+    pub fn label(&self) -> String {
+        match self {
+            Node::DataSource { id, .. } => format!("datasource:{id}"),
+            Node::Tool { id } => format!("tool:{id}"),
+            Node::Agent { id } => format!("agent:{id}"),
+            Node::External => "external".into(),
+            Node::UntrustedInput => "untrusted-input".into(),
+        }
+    }
+}
+
+/// What an edge means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Edge {
+    Reads,
+    Feeds,
+    Writes,
+    Sends,
+    Triggers,
+}
+
+/// The tool-access graph of a registry (active agents only).
+pub struct AccessGraph {
+    pub graph: DiGraph<Node, Edge>,
+    index: BTreeMap<String, NodeIndex>,
+}
+
+impl AccessGraph {
+    pub fn build(registry: &Registry) -> AccessGraph {
+        let mut graph = AccessGraph {
+            graph: DiGraph::new(),
+            index: BTreeMap::new(),
+        };
+        let external = graph.node(Node::External);
+        let untrusted = graph.node(Node::UntrustedInput);
+        for agent in active_agents(registry) {
+            let agent_node = graph.node(Node::Agent { id: agent.id.clone() });
+            for source in &agent.data_sources {
+                let sensitivity = registry
+                    .data_source(source)
+                    .map(|source| source.sensitivity)
+                    .unwrap_or_default();
+                let node = graph.node(Node::DataSource {
+                    id: source.clone(),
+                    sensitivity,
+                });
+                graph.edge(node, agent_node, Edge::Reads);
+            }
+            for grant in &agent.tools {
+                let Some(tool) = registry.tool(&grant.tool) else {
+                    continue;
+                };
+                let tool_node = graph.node(Node::Tool { id: tool.id.clone() });
+                if tool.access == Access::Read || grant.access == Access::Read {
+                    graph.edge(tool_node, agent_node, Edge::Reads);
+                }
+                if tool.access > Access::Read && grant.access > Access::Read {
+                    let edge = if tool.egress == Egress::External {
+                        Edge::Sends
+                    } else {
+                        Edge::Writes
+                    };
+                    graph.edge(agent_node, tool_node, edge);
+                } else if tool.egress == Egress::External {
+                    // A read tool with external egress (a web search, a screening vendor) still sends what the
+                    // agent puts in its arguments out of the organisation.
+                    graph.edge(agent_node, tool_node, Edge::Sends);
+                }
+                if tool.egress == Egress::External {
+                    graph.edge(tool_node, external, Edge::Sends);
+                }
+                if tool.untrusted_output {
+                    graph.edge(untrusted, tool_node, Edge::Feeds);
+                }
+            }
+            for downstream in &agent.downstream {
+                let target = graph.node(Node::Agent {
+                    id: downstream.clone(),
+                });
+                graph.edge(agent_node, target, Edge::Triggers);
+            }
+        }
+        graph
+    }
+
+    fn node(&mut self, node: Node) -> NodeIndex {
+        let label = node.label();
+        if let Some(index) = self.index.get(&label) {
+            return *index;
+        }
+        let index = self.graph.add_node(node);
+        self.index.insert(label, index);
+        index
+    }
+
+    fn edge(&mut self, from: NodeIndex, to: NodeIndex, edge: Edge) {
+        if self.graph.find_edge(from, to).is_none() {
+            self.graph.add_edge(from, to, edge);
+        }
+    }
+
+    /// Graphviz DOT.
+    pub fn to_dot(&self) -> String {
+        let mut out = String::from("digraph access {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n");
+        for index in self.graph.node_indices() {
+            let Some(node) = self.graph.node_weight(index) else {
+                continue;
+            };
+            let (shape, extra) = match node {
+                Node::DataSource { sensitivity, .. } => {
+                    ("cylinder", format!("\\n{}", sensitivity_name(*sensitivity)))
+                }
+                Node::Tool { .. } => ("box", String::new()),
+                Node::Agent { .. } => ("ellipse", String::new()),
+                Node::External | Node::UntrustedInput => ("octagon", String::new()),
+            };
+            out.push_str(&format!(
+                "  n{} [label=\"{}{extra}\", shape={shape}];\n",
+                index.index(),
+                node.label().replace('"', "'")
+            ));
+        }
+        for edge in self.graph.edge_indices() {
+            let (Some((from, to)), Some(kind)) =
+                (self.graph.edge_endpoints(edge), self.graph.edge_weight(edge))
+            else {
+                continue;
+            };
+            out.push_str(&format!(
+                "  n{} -> n{} [label=\"{}\"];\n",
+                from.index(),
+                to.index(),
+                edge_name(*kind)
+            ));
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// Nodes and edges as JSON-ready values.
+    pub fn to_json(&self) -> serde_json::Value {
+        let nodes: Vec<serde_json::Value> = self
+            .graph
+            .node_indices()
+            .filter_map(|index| {
+                self.graph
+                    .node_weight(index)
+                    .map(|node| serde_json::json!({"id": node.label(), "node": node}))
+            })
+            .collect();
+        let edges: Vec<serde_json::Value> = self
+            .graph
+            .edge_indices()
+            .filter_map(|edge| {
+                let (from, to) = self.graph.edge_endpoints(edge)?;
+                Some(serde_json::json!({
+                    "from": self.graph.node_weight(from)?.label(),
+                    "to": self.graph.node_weight(to)?.label(),
+                    "edge": self.graph.edge_weight(edge)?,
+                }))
+            })
+            .collect();
+        serde_json::json!({"nodes": nodes, "edges": edges})
+    }
+}
+
+/// One risk the analysis found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Stable across runs: the kind and the subject.
+    pub id: String,
+    pub kind: &'static str,
+    pub severity: &'static str,
+    pub agent: String,
+    pub summary: String,
+    /// The path, node by node, as evidence.
+    pub path: Vec<String>,
+    /// `open`, or `mitigated` (with `mitigation` saying by what).
+    pub status: &'static str,
+    pub mitigation: Option<String>,
+    pub controls: Vec<&'static str>,
+    pub treatment: String,
+}
+
+/// What the log shows, for the findings that compare it with the registry.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// (agent, tool) pairs called, with the last hour each was called.
+    pub calls: Vec<(String, String, i64)>,
+    /// Agents that wrote any event.
+    pub agents: BTreeSet<String>,
+    /// Hours since which a grant counts as unused.
+    pub unused_since_hour: Option<i64>,
+}
+
+/// Every finding over `registry`, and over what was `observed` when given.
+pub fn analyze(registry: &Registry, observed: Option<&Observed>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let agents: Vec<&Agent> = active_agents(registry).collect();
+    let by_id: BTreeMap<&str, &Agent> = agents.iter().map(|agent| (agent.id.as_str(), *agent)).collect();
+    for agent in &agents {
+        findings.extend(exfiltration(registry, agent, &by_id));
+        findings.extend(injection(registry, agent, &by_id));
+        findings.extend(irreversible_without_oversight(registry, agent));
+        findings.extend(cascade(registry, agent, &by_id));
+    }
+    findings.extend(combined_authority(registry, &agents));
+    if let Some(observed) = observed {
+        findings.extend(declared_vs_observed(registry, observed));
+    }
+    findings.sort_by(|a, b| {
+        severity_rank(b.severity)
+            .cmp(&severity_rank(a.severity))
+            .then(a.id.cmp(&b.id))
+    });
+    findings
+}
+
+/// Sensitive data the agent takes in, and from where: its data sources and the read tools it holds.
+fn sensitive_inputs(registry: &Registry, agent: &Agent) -> Vec<(String, Sensitivity)> {
+    let mut inputs = Vec::new();
+    for source in &agent.data_sources {
+        if let Some(source) = registry
+            .data_source(source)
+            .filter(|source| source.sensitivity >= Sensitivity::Confidential)
+        {
+            inputs.push((format!("datasource:{}", source.id), source.sensitivity));
+        }
+    }
+    for grant in &agent.tools {
+        if let Some(tool) = registry
+            .tool(&grant.tool)
+            .filter(|tool| tool.access == Access::Read && tool.sensitivity >= Sensitivity::Confidential)
+        {
+            inputs.push((format!("tool:{}", tool.id), tool.sensitivity));
+        }
+    }
+    inputs
+}
+
+fn external_tools<'a>(
+    registry: &'a Registry,
+    agent: &'a Agent,
+) -> impl Iterator<Item = &'a crate::registry::manifest::Tool> {
+    agent
+        .tools
+        .iter()
+        .filter_map(|grant| registry.tool(&grant.tool))
+        .filter(|tool| tool.egress == Egress::External)
+}
+
+/// Agents upstream of `agent` (that trigger it, directly or through others), nearest first, with the path.
+fn upstream<'a>(agent: &str, by_id: &BTreeMap<&'a str, &'a Agent>) -> Vec<(Vec<String>, &'a Agent)> {
+    let mut found = Vec::new();
+    let mut queue: VecDeque<(String, Vec<String>)> =
+        VecDeque::from([(agent.to_owned(), vec![agent.to_owned()])]);
+    let mut seen = BTreeSet::from([agent.to_owned()]);
+    while let Some((current, path)) = queue.pop_front() {
+        for (id, candidate) in by_id {
+            if candidate.downstream.contains(&current) && seen.insert((*id).to_owned()) {
+                let mut longer = vec![(*id).to_owned()];
+                longer.extend(path.iter().cloned());
+                found.push((longer.clone(), *candidate));
+                queue.push_back(((*id).to_owned(), longer));
+            }
+        }
+    }
+    found
+}
+
+fn exfiltration(registry: &Registry, agent: &Agent, by_id: &BTreeMap<&str, &Agent>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let sinks: Vec<_> = external_tools(registry, agent).collect();
+    if sinks.is_empty() {
+        return findings;
+    }
+    // Within the agent: its own sensitive inputs; through a chain: an upstream agent's.
+    let mut origins: Vec<(Vec<String>, String, Sensitivity)> = sensitive_inputs(registry, agent)
+        .into_iter()
+        .map(|(input, sensitivity)| (vec![agent.id.clone()], input, sensitivity))
+        .collect();
+    for (chain, upstream_agent) in upstream(&agent.id, by_id) {
+        for (input, sensitivity) in sensitive_inputs(registry, upstream_agent) {
+            origins.push((chain.clone(), input, sensitivity));
+        }
+    }
+    // One finding per chain and sink, naming every sensitive input that reaches it.
+    let mut chains: BTreeMap<Vec<String>, Vec<(String, Sensitivity)>> = BTreeMap::new();
+    for (chain, input, sensitivity) in origins {
+        chains.entry(chain).or_default().push((input, sensitivity));
+    }
+    for sink in sinks {
+        for (chain, inputs) in &chains {
+            let Some((input, sensitivity)) = inputs.iter().max_by_key(|(_, sensitivity)| *sensitivity) else {
+                continue;
+            };
+            let within = chain.len() == 1;
+            let mut path = vec![input.clone()];
+            path.extend(chain.iter().map(|id| format!("agent:{id}")));
+            path.push(format!("tool:{}", sink.id));
+            path.push("external".into());
+            // The gate's taint rule holds an external call in a session that read sensitive data; it sees one
+            // agent's session, so it covers a path within one agent, not a chain across agents.
+            let mitigation = if within && agent.taint.external_after_sensitive != RuleOutcome::Off {
+                Some(format!(
+                    "the gate's taint rule (external_after_sensitive: {}) holds {} after a sensitive read unless the user named the recipient",
+                    rule_name(agent.taint.external_after_sensitive),
+                    sink.id
+                ))
+            } else {
+                approval_policy(registry, &sink.id)
+            };
+            let severity = if *sensitivity >= Sensitivity::Restricted {
+                "critical"
+            } else {
+                "high"
+            };
+            let names: Vec<&str> = inputs.iter().map(|(input, _)| input.as_str()).collect();
+            findings.push(Finding {
+                id: format!("exfiltration:{}:{}", chain.join(">"), sink.id),
+                kind: "exfiltration_path",
+                severity,
+                agent: agent.id.clone(),
+                summary: format!(
+                    "{} data ({}) can leave through {} {}",
+                    sensitivity_name(*sensitivity),
+                    names.join(", "),
+                    sink.id,
+                    if within { format!("within {}", agent.id) } else { format!("through the chain {}", chain.join(" -> ")) }
+                ),
+                path,
+                status: if mitigation.is_some() { "mitigated" } else { "open" },
+                mitigation,
+                controls: vec!["A.7.4", "A.9.2", "A.6.2.6", "6.1.2"],
+                treatment: if within {
+                    "keep the taint rule on; name allowed recipients per session; or remove the egress tool".into()
+                } else {
+                    "add a Cedar policy that holds this tool for approval when the agent was triggered with sensitive data, or cut the trigger".into()
+                },
+            });
+        }
+    }
+    findings
+}
+
+fn injection(registry: &Registry, agent: &Agent, by_id: &BTreeMap<&str, &Agent>) -> Vec<Finding> {
+    let untrusted_here: Vec<String> = agent
+        .tools
+        .iter()
+        .filter_map(|grant| registry.tool(&grant.tool))
+        .filter(|tool| tool.untrusted_output)
+        .map(|tool| tool.id.clone())
+        .collect();
+    let untrusted_upstream: Vec<(Vec<String>, String)> = upstream(&agent.id, by_id)
+        .into_iter()
+        .flat_map(|(chain, upstream_agent)| {
+            upstream_agent
+                .tools
+                .iter()
+                .filter_map(|grant| registry.tool(&grant.tool))
+                .filter(|tool| tool.untrusted_output)
+                .map(move |tool| (chain.clone(), tool.id.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let consequential: Vec<&crate::registry::manifest::Tool> = agent
+        .tools
+        .iter()
+        .filter(|grant| grant.access > Access::Read)
+        .filter_map(|grant| registry.tool(&grant.tool))
+        .filter(|tool| tool.access > Access::Read || tool.irreversible || tool.egress == Egress::External)
+        .collect();
+    let mut findings = Vec::new();
+    let entries = untrusted_here
+        .iter()
+        .map(|tool| (vec![agent.id.clone()], tool.clone()))
+        .chain(untrusted_upstream);
+    for (chain, entry) in entries {
+        for tool in &consequential {
+            let severity = if tool.irreversible || tool.egress == Egress::External {
+                "high"
+            } else {
+                "medium"
+            };
+            let covered = if tool.irreversible {
+                agent.taint.irreversible_after_untrusted != RuleOutcome::Off
+            } else if tool.egress == Egress::External {
+                agent.taint.external_after_sensitive != RuleOutcome::Off
+            } else {
+                false
+            };
+            let within = chain.len() == 1;
+            let mitigation = if within && covered {
+                Some(format!(
+                    "the gate's taint rules hold {} after untrusted content in the session",
+                    tool.id
+                ))
+            } else {
+                approval_policy(registry, &tool.id)
+            };
+            let mut path = vec!["untrusted-input".to_owned(), format!("tool:{entry}")];
+            path.extend(chain.iter().map(|id| format!("agent:{id}")));
+            path.push(format!("tool:{}", tool.id));
+            findings.push(Finding {
+                id: format!("injection:{}:{entry}:{}", chain.join(">"), tool.id),
+                kind: "prompt_injection_exposure",
+                severity,
+                agent: agent.id.clone(),
+                summary: format!(
+                    "untrusted content from {entry} reaches {}, which can call {} ({})",
+                    agent.id,
+                    tool.id,
+                    describe_tool(tool)
+                ),
+                path,
+                status: if mitigation.is_some() { "mitigated" } else { "open" },
+                mitigation,
+                controls: vec!["A.6.2.4", "A.6.2.6", "A.9.2"],
+                treatment:
+                    "keep untrusted-content taint rules on, or separate reading untrusted content from acting"
+                        .into(),
+            });
+        }
+    }
+    findings
+}
+
+fn irreversible_without_oversight(registry: &Registry, agent: &Agent) -> Vec<Finding> {
+    if agent.decision_scope != DecisionScope::Execute {
+        return Vec::new();
+    }
+    agent
+        .tools
+        .iter()
+        .filter_map(|grant| registry.tool(&grant.tool))
+        .filter(|tool| tool.irreversible)
+        .map(|tool| {
+            let mitigation = if agent.oversight == Oversight::HumanInTheLoop {
+                Some("a human approves each consequential action (human-in-the-loop)".to_owned())
+            } else {
+                approval_policy(registry, &tool.id).or_else(|| group_limit(registry, agent, &tool.id))
+            };
+            Finding {
+                id: format!("irreversible:{}:{}", agent.id, tool.id),
+                kind: "irreversible_without_oversight",
+                severity: if mitigation.is_some() { "medium" } else { "high" },
+                agent: agent.id.clone(),
+                summary: format!("{} executes {} (irreversible) on its own", agent.id, tool.id),
+                path: vec![format!("agent:{}", agent.id), format!("tool:{}", tool.id)],
+                status: if mitigation.is_some() { "mitigated" } else { "open" },
+                mitigation,
+                controls: vec!["A.9.2", "A.9.3", "Art.14"],
+                treatment: "require approval for this tool (a Policy with @outcome(\"approval_required\")), or set the agent to human-in-the-loop".into(),
+            }
+        })
+        .collect()
+}
+
+fn combined_authority(registry: &Registry, agents: &[&Agent]) -> Vec<Finding> {
+    // Agents that can move amounts, with the tools they move them through.
+    let holders: BTreeMap<&str, Vec<&str>> = agents
+        .iter()
+        .filter_map(|agent| {
+            let tools: Vec<&str> = agent
+                .tools
+                .iter()
+                .filter(|grant| {
+                    registry
+                        .tool(&grant.tool)
+                        .is_some_and(|tool| tool.amount_arg.is_some())
+                })
+                .map(|grant| grant.tool.as_str())
+                .collect();
+            (!tools.is_empty()).then_some((agent.id.as_str(), tools))
+        })
+        .collect();
+    let by_id: BTreeMap<&str, &Agent> = agents.iter().map(|agent| (agent.id.as_str(), *agent)).collect();
+    // Sets whose authority adds up: holders with one owner, and holders in one flow (linked by triggers).
+    let mut sets: BTreeMap<Vec<&str>, String> = BTreeMap::new();
+    let mut by_owner: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for id in holders.keys() {
+        if let Some(agent) = by_id.get(id) {
+            by_owner.entry(agent.owner.as_str()).or_default().push(id);
+        }
+    }
+    for (owner, ids) in by_owner {
+        sets.entry(ids).or_insert_with(|| format!("owned by {owner}"));
+    }
+    for ids in flows(agents) {
+        let members: Vec<&str> = ids.into_iter().filter(|id| holders.contains_key(id)).collect();
+        sets.entry(members)
+            .or_insert_with(|| "in one flow of triggers".into());
+    }
+    let mut findings = Vec::new();
+    for (ids, why) in sets {
+        if ids.len() < 2 {
+            continue;
+        }
+        let groups: BTreeSet<Option<&str>> = ids
+            .iter()
+            .filter_map(|id| by_id.get(id))
+            .map(|agent| agent.group.as_deref())
+            .collect();
+        let all_limited = ids.iter().filter_map(|id| by_id.get(id)).all(|agent| {
+            holders.get(agent.id.as_str()).is_some_and(|tools| {
+                tools
+                    .iter()
+                    .all(|tool| group_limit(registry, agent, tool).is_some())
+            })
+        });
+        let mitigation = (all_limited && groups.len() == 1)
+            .then(|| {
+                groups
+                    .iter()
+                    .flatten()
+                    .next()
+                    .map(|group| format!("group `{group}` limits their combined total"))
+            })
+            .flatten();
+        let tools: BTreeSet<&str> = ids
+            .iter()
+            .filter_map(|id| holders.get(id))
+            .flatten()
+            .copied()
+            .collect();
+        findings.push(Finding {
+            id: format!("combined:{}", ids.join("+")),
+            kind: "combined_authority",
+            severity: if mitigation.is_some() { "low" } else { "high" },
+            agent: ids.join(","),
+            summary: format!(
+                "{} agents {why} can move amounts ({}); together they can exceed what any one may",
+                ids.len(),
+                tools.iter().copied().collect::<Vec<_>>().join(", ")
+            ),
+            path: ids
+                .iter()
+                .map(|id| format!("agent:{id}"))
+                .chain(tools.iter().map(|tool| format!("tool:{tool}")))
+                .collect(),
+            status: if mitigation.is_some() { "mitigated" } else { "open" },
+            mitigation,
+            controls: vec!["A.9.2", "A.3.2", "6.1.2"],
+            treatment: "put them in one Group with a limit on the combined amount".into(),
+        });
+    }
+    findings
+}
+
+/// The agents linked by trigger edges (either way), as sets; agents with no link are left out.
+fn flows<'a>(agents: &[&'a Agent]) -> Vec<Vec<&'a str>> {
+    let ids: Vec<&str> = agents.iter().map(|agent| agent.id.as_str()).collect();
+    let position: BTreeMap<&str, usize> = ids.iter().enumerate().map(|(index, id)| (*id, index)).collect();
+    let mut parent: Vec<usize> = (0..ids.len()).collect();
+    fn root(parent: &mut [usize], mut at: usize) -> usize {
+        while let Some(&up) = parent.get(at) {
+            if up == at {
+                break;
+            }
+            at = up;
+        }
+        at
+    }
+    for (index, agent) in agents.iter().enumerate() {
+        for downstream in &agent.downstream {
+            if let Some(&other) = position.get(downstream.as_str()) {
+                let (a, b) = (root(&mut parent, index), root(&mut parent, other));
+                if let Some(slot) = parent.get_mut(a) {
+                    *slot = b;
+                }
+            }
+        }
+    }
+    let mut sets: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    for (index, id) in ids.iter().enumerate() {
+        sets.entry(root(&mut parent, index)).or_default().push(id);
+    }
+    sets.into_values().filter(|set| set.len() > 1).collect()
+}
+
+fn cascade(registry: &Registry, agent: &Agent, by_id: &BTreeMap<&str, &Agent>) -> Vec<Finding> {
+    if agent.downstream.is_empty() {
+        return Vec::new();
+    }
+    // Breadth first over trigger edges: every agent reachable, and how deep.
+    let mut reached: BTreeMap<String, usize> = BTreeMap::new();
+    let mut queue: VecDeque<(String, usize)> = agent.downstream.iter().map(|id| (id.clone(), 1)).collect();
+    while let Some((id, depth)) = queue.pop_front() {
+        if id == agent.id || reached.contains_key(&id) {
+            continue;
+        }
+        reached.insert(id.clone(), depth);
+        if let Some(next) = by_id.get(id.as_str()) {
+            queue.extend(next.downstream.iter().map(|down| (down.clone(), depth + 1)));
+        }
+    }
+    let depth = reached.values().copied().max().unwrap_or(0);
+    let actions: BTreeSet<String> = reached
+        .keys()
+        .filter_map(|id| by_id.get(id.as_str()))
+        .flat_map(|reached_agent| reached_agent.tools.iter())
+        .filter_map(|grant| registry.tool(&grant.tool))
+        .filter(|tool| tool.irreversible || tool.egress == Egress::External || tool.access > Access::Read)
+        .map(|tool| tool.id.clone())
+        .collect();
+    let irreversible = actions
+        .iter()
+        .filter(|id| registry.tool(id).is_some_and(|tool| tool.irreversible))
+        .count();
+    let severity = if irreversible > 0 { "medium" } else { "low" };
+    vec![Finding {
+        id: format!("cascade:{}", agent.id),
+        kind: "cascade",
+        severity,
+        agent: agent.id.clone(),
+        summary: format!(
+            "{} can start {} agent(s), {depth} deep, reaching {} consequential action(s) ({irreversible} irreversible)",
+            agent.id,
+            reached.len(),
+            actions.len()
+        ),
+        path: std::iter::once(format!("agent:{}", agent.id))
+            .chain(reached.keys().map(|id| format!("agent:{id}")))
+            .chain(actions.iter().map(|id| format!("tool:{id}")))
+            .collect(),
+        status: "open",
+        mitigation: None,
+        controls: vec!["A.5.2", "A.6.2.6", "A.8.4"],
+        treatment:
+            "review the downstream agents' grants and oversight as part of this agent's impact assessment"
+                .into(),
+    }]
+}
+
+fn declared_vs_observed(registry: &Registry, observed: &Observed) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for agent_id in &observed.agents {
+        if !agent_id.is_empty() && registry.agent(agent_id).is_none() {
+            findings.push(Finding {
+                id: format!("shadow_agent:{agent_id}"),
+                kind: "shadow_agent",
+                severity: "high",
+                agent: agent_id.clone(),
+                summary: format!("events come from {agent_id}, which is not in the registry"),
+                path: vec![format!("agent:{agent_id}")],
+                status: "open",
+                mitigation: None,
+                controls: vec!["A.4.2", "A.6.2.1"],
+                treatment: "register the agent (owner, purpose, risk class, grants) or stop it".into(),
+            });
+        }
+    }
+    for (agent_id, tool_id, last_hour) in &observed.calls {
+        let Some(agent) = registry.agent(agent_id) else {
+            continue;
+        };
+        let granted = agent.tools.iter().find(|grant| grant.tool == *tool_id);
+        let tool = registry.tool(tool_id);
+        if tool.is_none() {
+            findings.push(observed_finding(
+                "undeclared_tool",
+                agent_id,
+                tool_id,
+                format!("{agent_id} called {tool_id}, a tool not in the registry"),
+                "high",
+                "declare the tool (access, egress, sensitivity) and grant it, or block it",
+            ));
+        } else if granted.is_none() {
+            findings.push(observed_finding(
+                "ungranted_tool_use",
+                agent_id,
+                tool_id,
+                format!("{agent_id} called {tool_id} without a grant"),
+                "high",
+                "grant it through review, or find how the call got past the gate",
+            ));
+        }
+        if agent.decision_scope == DecisionScope::Recommend
+            && tool.is_some_and(|tool| tool.access > Access::Read)
+        {
+            findings.push(observed_finding(
+                "recommend_scope_executed",
+                agent_id,
+                tool_id,
+                format!("{agent_id} is declared to recommend only, but called {tool_id}, which acts"),
+                "high",
+                "raise its declared scope (a substantial change) or remove the acting grant",
+            ));
+        }
+        let _ = last_hour;
+    }
+    if let Some(since) = observed.unused_since_hour {
+        for agent in active_agents(registry) {
+            for grant in &agent.tools {
+                let used = observed.calls.iter().any(|(agent_id, tool_id, last)| {
+                    *agent_id == agent.id && *tool_id == grant.tool && *last >= since
+                });
+                if !used {
+                    findings.push(observed_finding(
+                        "unused_grant",
+                        &agent.id,
+                        &grant.tool,
+                        format!(
+                            "{} holds {} but did not call it in the observed window",
+                            agent.id, grant.tool
+                        ),
+                        "low",
+                        "revoke it at the next access review (least privilege)",
+                    ));
+                }
+            }
+        }
+    }
+    findings
+}
+
+fn observed_finding(
+    kind: &'static str,
+    agent: &str,
+    tool: &str,
+    summary: String,
+    severity: &'static str,
+    treatment: &str,
+) -> Finding {
+    Finding {
+        id: format!("{kind}:{agent}:{tool}"),
+        kind,
+        severity,
+        agent: agent.to_owned(),
+        summary,
+        path: vec![format!("agent:{agent}"), format!("tool:{tool}")],
+        status: "open",
+        mitigation: None,
+        controls: vec!["A.6.2.6", "A.9.2", "A.4.2"],
+        treatment: treatment.to_owned(),
+    }
+}
+
+/// A user policy that holds `tool` for approval, if one names it.
+fn approval_policy(registry: &Registry, tool: &str) -> Option<String> {
+    registry.list(Kind::Policy).find_map(|manifest| match manifest {
+        Manifest::Policy(policy)
+            if policy.policy.contains("approval_required")
+                && policy.policy.contains(&format!("\"{tool}\"")) =>
+        {
+            Some(format!("policy `{}` holds {tool} for approval", policy.id))
+        }
+        _ => None,
+    })
+}
+
+/// The group limit `agent`'s calls of `tool` count against, if any.
+fn group_limit(registry: &Registry, agent: &Agent, tool: &str) -> Option<String> {
+    let group_id = agent.group.as_deref()?;
+    let Some(Manifest::Group(group)) = registry.get(Kind::Group, group_id) else {
+        return None;
+    };
+    group
+        .limits
+        .iter()
+        .find(|limit| limit.tools.is_empty() || limit.tools.iter().any(|limited| limited == tool))
+        .map(|limit| {
+            format!(
+                "group `{}` limit `{}` caps the total at {} per {} h",
+                group.id, limit.id, limit.max_total, limit.window_hours
+            )
+        })
+}
+
+/// The risk class the analysis computes for an agent, with why; compared with the declared one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Classification {
+    pub agent: String,
+    pub declared: RiskClass,
+    pub computed: RiskClass,
+    pub reasons: Vec<String>,
+    /// A hint for legal review, not a ruling: the EU AI Act Annex III area the purpose suggests.
+    pub eu_ai_act_hint: Option<String>,
+}
+
+pub fn classify(registry: &Registry, findings: &[Finding]) -> Vec<Classification> {
+    active_agents(registry)
+        .map(|agent| {
+            let mut reasons = Vec::new();
+            let tools: Vec<_> = agent
+                .tools
+                .iter()
+                .filter_map(|grant| registry.tool(&grant.tool))
+                .collect();
+            let irreversible = tools.iter().any(|tool| tool.irreversible);
+            let external = tools.iter().any(|tool| tool.egress == Egress::External);
+            let sensitivity = crate::registry::sensitivity_ceiling(registry, agent);
+            let execute = agent.decision_scope == DecisionScope::Execute;
+            let open_severe = findings
+                .iter()
+                .filter(|finding| {
+                    finding.agent.split(',').any(|id| id == agent.id) && finding.status == "open"
+                })
+                .filter(|finding| matches!(finding.severity, "high" | "critical"))
+                .count();
+            if execute && irreversible {
+                reasons.push("executes irreversible actions on its own".to_owned());
+            }
+            if execute && external && sensitivity >= Sensitivity::Confidential {
+                reasons.push(format!(
+                    "acts outside the organisation with {} data",
+                    sensitivity_name(sensitivity)
+                ));
+            }
+            if sensitivity >= Sensitivity::Restricted {
+                reasons.push("touches restricted data".to_owned());
+            }
+            if open_severe > 0 {
+                reasons.push(format!("{open_severe} open high or critical finding(s)"));
+            }
+            let hint = annex_iii_hint(&agent.purpose);
+            if let Some(hint) = &hint {
+                reasons.push(format!("purpose suggests {hint}"));
+            }
+            let computed = if !reasons.is_empty() {
+                RiskClass::High
+            } else if execute || sensitivity >= Sensitivity::Confidential {
+                reasons.push(if execute {
+                    "acts on its own".into()
+                } else {
+                    "reads confidential data".into()
+                });
+                RiskClass::Limited
+            } else {
+                reasons.push("recommends only, on data no higher than internal".into());
+                RiskClass::Minimal
+            };
+            Classification {
+                agent: agent.id.clone(),
+                declared: agent.risk_class,
+                computed,
+                reasons,
+                eu_ai_act_hint: hint,
+            }
+        })
+        .collect()
+}
+
+/// Annex III areas a purpose suggests, by keyword: a prompt for legal review, never a classification.
+fn annex_iii_hint(purpose: &str) -> Option<String> {
+    let purpose = purpose.to_lowercase();
+    let areas = [
+        (
+            ["credit", "loan", "lending"].as_slice(),
+            "Annex III 5(b): creditworthiness and credit scoring",
+        ),
+        (
+            ["insurance", "underwrit"].as_slice(),
+            "Annex III 5(c): risk assessment and pricing in life and health insurance",
+        ),
+        (
+            ["recruit", "hiring", "employ", "candidate"].as_slice(),
+            "Annex III 4: employment and workers management",
+        ),
+        (
+            ["benefit", "public assistance", "essential service"].as_slice(),
+            "Annex III 5(a): access to essential public services and benefits",
+        ),
+        (
+            ["exam", "student", "admission"].as_slice(),
+            "Annex III 3: education and vocational training",
+        ),
+        (
+            ["biometric", "face", "identity verification"].as_slice(),
+            "Annex III 1: biometrics",
+        ),
+    ];
+    areas
+        .iter()
+        .find(|(words, _)| words.iter().any(|word| purpose.contains(word)))
+        .map(|(_, area)| format!("{area} (a hint for legal review, not a ruling)"))
+}
+
+fn active_agents(registry: &Registry) -> impl Iterator<Item = &Agent> {
+    registry.agents().filter(|agent| agent.status == Status::Active)
+}
+
+fn severity_rank(severity: &str) -> u8 {
+    match severity {
+        "critical" => 4,
+        "high" => 3,
+        "medium" => 2,
+        "low" => 1,
+        _ => 0,
+    }
+}
+
+fn describe_tool(tool: &crate::registry::manifest::Tool) -> String {
+    let mut parts = Vec::new();
+    if tool.irreversible {
+        parts.push("irreversible");
+    }
+    if tool.egress == Egress::External {
+        parts.push("external egress");
+    }
+    if tool.access > Access::Read {
+        parts.push(if tool.access == Access::Execute {
+            "executes"
+        } else {
+            "writes"
+        });
+    }
+    parts.join(", ")
+}
+
+fn rule_name(rule: RuleOutcome) -> &'static str {
+    match rule {
+        RuleOutcome::ApprovalRequired => "approval_required",
+        RuleOutcome::Deny => "deny",
+        RuleOutcome::Off => "off",
+    }
+}
+
+fn edge_name(edge: Edge) -> &'static str {
+    match edge {
+        Edge::Reads => "reads",
+        Edge::Feeds => "feeds",
+        Edge::Writes => "writes",
+        Edge::Sends => "sends",
+        Edge::Triggers => "triggers",
+    }
+}
+
+fn sensitivity_name(sensitivity: Sensitivity) -> &'static str {
+    match sensitivity {
+        Sensitivity::Public => "public",
+        Sensitivity::Internal => "internal",
+        Sensitivity::Confidential => "confidential",
+        Sensitivity::Restricted => "restricted",
+    }
+}
