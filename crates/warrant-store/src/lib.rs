@@ -297,8 +297,17 @@ impl Store {
         // Encoding happens here, on the caller's thread, so concurrent requests encode in parallel and the
         // sequencer only assigns seqs, hashes leaves and writes.
         let events = entry::prepare(events, &received)?;
+        // The rollup sums too, keyed by each event's index in the request; the sequencer maps them to seqs.
+        let mut rollups = rollups::RollupBatch::default();
+        for (index, event) in events.iter().enumerate() {
+            rollups.add(index as u64, &event.facts);
+        }
         let (reply, response) = tokio::sync::oneshot::channel();
-        self.send(Request::Append { events, reply })?;
+        self.send(Request::Append {
+            events,
+            rollups: Box::new(rollups),
+            reply,
+        })?;
         response.await.map_err(|_| StoreError::WriterStopped)?
     }
 

@@ -128,6 +128,17 @@ impl RollupBatch {
         self.calls.extend(other.calls);
     }
 
+    /// The same sums with each event's placeholder (its index in a request) replaced by its seq.
+    pub fn with_seqs(mut self, seq_of: impl Fn(u64) -> u64) -> RollupBatch {
+        for (_, sample) in self.decisions.values_mut() {
+            *sample = seq_of(*sample);
+        }
+        for call in &mut self.calls {
+            call.seq = seq_of(call.seq);
+        }
+        self
+    }
+
     /// Count one newly stored event.
     pub fn add(&mut self, seq: u64, facts: &Facts) {
         self.events += 1;

@@ -39,6 +39,8 @@ const MAX_EVENTS_PER_COMMIT: usize = 50_000;
 pub(crate) enum Request {
     Append {
         events: Vec<Prepared>,
+        /// The events' rollup sums, computed by the caller with each event's index in place of its seq.
+        rollups: Box<RollupBatch>,
         reply: oneshot::Sender<Result<Vec<Appended>, StoreError>>,
     },
     Apply {
@@ -117,6 +119,9 @@ pub(crate) type AgentEdit =
 
 type AppendReply = oneshot::Sender<Result<Vec<Appended>, StoreError>>;
 
+/// One append request waiting for the next group commit: its events, their rollup sums, the reply.
+type PendingAppend = (Vec<Prepared>, RollupBatch, AppendReply);
+
 impl Writer {
     pub fn new(
         connection: Connection,
@@ -145,14 +150,18 @@ impl Writer {
     /// Serve requests until every store handle is gone.
     pub fn run(mut self, requests: Receiver<Request>, shared: Weak<Shared>) {
         while let Ok(first) = requests.recv() {
-            let mut appends: Vec<(Vec<Prepared>, AppendReply)> = Vec::new();
+            let mut appends: Vec<PendingAppend> = Vec::new();
             let mut pending_events = 0;
             let mut next = Some(first);
             while let Some(request) = next.take() {
                 match request {
-                    Request::Append { events, reply } => {
+                    Request::Append {
+                        events,
+                        rollups,
+                        reply,
+                    } => {
                         pending_events += events.len();
-                        appends.push((events, reply));
+                        appends.push((events, *rollups, reply));
                     }
                     other => {
                         // Keep order: appends queued before this request commit before it runs.
@@ -171,7 +180,11 @@ impl Writer {
 
     fn handle(&mut self, request: Request, shared: &Weak<Shared>) {
         match request {
-            Request::Append { events, reply } => self.commit_appends(vec![(events, reply)]),
+            Request::Append {
+                events,
+                rollups,
+                reply,
+            } => self.commit_appends(vec![(events, *rollups, reply)]),
             Request::Apply { text, context, reply } => {
                 let result = self.apply(&text, &context);
                 if result.is_ok() {
@@ -269,7 +282,7 @@ impl Writer {
     }
 
     /// Commit many append requests in one transaction and answer each.
-    fn commit_appends(&mut self, appends: Vec<(Vec<Prepared>, AppendReply)>) {
+    fn commit_appends(&mut self, mut appends: Vec<PendingAppend>) {
         if appends.is_empty() {
             return;
         }
@@ -289,15 +302,27 @@ impl Writer {
             let mut seen = HashMap::new();
             let mut outcomes = Vec::with_capacity(appends.len());
             let mut rollups = RollupBatch::default();
-            for (events, _) in &appends {
-                outcomes.push(append_events(
-                    &transaction,
-                    &mut frontier,
-                    &mut tiles,
-                    &mut seen,
-                    events,
-                    &mut rollups,
-                )?);
+            for (events, sums, _) in &mut appends {
+                let appended = append_events(&transaction, &mut frontier, &mut tiles, &mut seen, events)?;
+                if appended.iter().any(|appended| appended.duplicate) {
+                    // Resent events are not counted again: count the stored ones one by one.
+                    for (event, appended) in events.iter().zip(&appended) {
+                        if !appended.duplicate {
+                            rollups.add(appended.seq, &event.facts);
+                        }
+                    }
+                } else {
+                    let seqs: Vec<u64> = appended.iter().map(|appended| appended.seq).collect();
+                    let sums = std::mem::take(sums);
+                    rollups.absorb(sums.with_seqs(|index| {
+                        usize::try_from(index)
+                            .ok()
+                            .and_then(|index| seqs.get(index))
+                            .copied()
+                            .unwrap_or(0)
+                    }));
+                }
+                outcomes.push(appended);
             }
             store_tiles(&transaction, &tiles)?;
             transaction.commit()?;
@@ -310,7 +335,7 @@ impl Writer {
                 }
                 self.hold(rollups);
                 self.publish_tree(frontier, tiles);
-                for ((_, reply), outcome) in appends.into_iter().zip(outcomes) {
+                for ((_, _, reply), outcome) in appends.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }
             }
@@ -319,7 +344,7 @@ impl Writer {
                 self.sequences = SequenceCache::default();
                 let message = error.to_string();
                 tracing::error!(%message, "append transaction failed");
-                for (_, reply) in appends {
+                for (_, _, reply) in appends {
                     let _ = reply.send(Err(StoreError::Damaged(format!(
                         "the append was not committed: {message}"
                     ))));
@@ -740,7 +765,6 @@ fn append_events(
     tiles: &mut Vec<Subtree>,
     seen: &mut HashMap<String, u64>,
     events: &[Prepared],
-    rollups: &mut RollupBatch,
 ) -> Result<Vec<Appended>, StoreError> {
     let mut find = transaction.prepare_cached("SELECT seq FROM events WHERE client_id = ?1")?;
     let mut appended = Vec::with_capacity(events.len());
@@ -770,7 +794,6 @@ fn append_events(
             seq,
             duplicate: false,
         });
-        rollups.add(seq, &event.facts);
         rows.push(SealedRow {
             seq,
             body,
@@ -790,17 +813,18 @@ pub(crate) fn append_one(
     event: Prepared,
     rollups: &mut RollupBatch,
 ) -> Result<u64, StoreError> {
-    append_events(
+    let seq = append_events(
         transaction,
         frontier,
         tiles,
         &mut HashMap::new(),
-        &[event],
-        rollups,
+        std::slice::from_ref(&event),
     )?
     .first()
     .map(|appended| appended.seq)
-    .ok_or_else(|| StoreError::Damaged("an event was not appended".into()))
+    .ok_or_else(|| StoreError::Damaged("an event was not appended".into()))?;
+    rollups.add(seq, &event.facts);
+    Ok(seq)
 }
 
 /// An event with its seq, bytes and leaf, ready to insert.
