@@ -191,8 +191,12 @@ impl Store {
         })?;
         let mut connection = open_connection(&dir.join(DATABASE_FILE))?;
         schema::migrate(&mut connection)?;
-        // Count what the rollups missed: the sums a crashed writer held, or a log older than the rollups.
-        rollups::catch_up(&mut connection)?;
+        // Count what the rollups missed: the sums a crashed writer held, or a log older than the rollups. Not
+        // while a server holds the directory: its writer still holds sums for those events and would write
+        // them again.
+        if DataDirLock::holder(dir).is_none() {
+            rollups::catch_up(&mut connection)?;
+        }
         let log_identity = keys::load_or_create(dir, config)?;
         let registry = read::load_registry(&connection)?;
         let tokens = read::load_tokens(&connection)?;

@@ -443,6 +443,20 @@ pub struct KindRow {
 }
 
 impl Store {
+    /// Every row `sql` returns for `parameters`, each made by `row`.
+    fn rows<T>(
+        &self,
+        sql: &str,
+        parameters: impl rusqlite::Params,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(sql)?;
+            let rows = statement.query_map(parameters, row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
     /// Recompute every rollup from the log (after a restore, or to check them). It runs in the writer, in
     /// turn with appends, so ingest waits for it rather than failing.
     pub async fn rebuild_rollups(&self) -> Result<u64, StoreError> {
@@ -470,20 +484,18 @@ impl Store {
 
     /// Transitions first made at or after `from_hour`.
     pub fn new_bigrams(&self, from_hour: i64) -> Result<Vec<BigramSpan>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT agent, prev, tool, first_hour FROM rollup_bigram_span WHERE first_hour >= ?1",
-            )?;
-            let rows = statement.query_map([from_hour], |row| {
+        self.rows(
+            "SELECT agent, prev, tool, first_hour FROM rollup_bigram_span WHERE first_hour >= ?1",
+            [from_hour],
+            |row| {
                 Ok(BigramSpan {
                     agent: row.get(0)?,
                     prev: row.get(1)?,
                     tool: row.get(2)?,
                     first_hour: row.get(3)?,
                 })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+            },
+        )
     }
 
     /// Every rollup row as text, table by table, in key order: for comparing live rollups with rebuilt ones.
@@ -509,12 +521,11 @@ impl Store {
     }
 
     pub fn decision_rows(&self, from_hour: i64, to_hour: i64) -> Result<Vec<DecisionRow>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT hour, agent, name, segment, outcome, count, sample_seq FROM rollup_decisions
+        self.rows(
+            "SELECT hour, agent, name, segment, outcome, count, sample_seq FROM rollup_decisions
                  WHERE hour >= ?1 AND hour < ?2",
-            )?;
-            let rows = statement.query_map(params![from_hour, to_hour], |row| {
+            params![from_hour, to_hour],
+            |row| {
                 Ok(DecisionRow {
                     hour: row.get(0)?,
                     agent: row.get(1)?,
@@ -524,17 +535,16 @@ impl Store {
                     count: row.get(5)?,
                     sample_seq: row.get(6)?,
                 })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+            },
+        )
     }
 
     pub fn tool_rows(&self, from_hour: i64, to_hour: i64) -> Result<Vec<ToolRow>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT hour, agent, tool, calls, errors, latency FROM rollup_tools WHERE hour >= ?1 AND hour < ?2",
-            )?;
-            let rows = statement.query_map(params![from_hour, to_hour], |row| {
+        self.rows(
+            "SELECT hour, agent, tool, calls, errors, latency FROM rollup_tools
+             WHERE hour >= ?1 AND hour < ?2",
+            params![from_hour, to_hour],
+            |row| {
                 Ok(ToolRow {
                     hour: row.get(0)?,
                     agent: row.get(1)?,
@@ -543,17 +553,15 @@ impl Store {
                     errors: row.get(4)?,
                     latency: histogram_from(&row.get::<_, String>(5)?),
                 })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+            },
+        )
     }
 
     pub fn bigram_rows(&self, from_hour: i64, to_hour: i64) -> Result<Vec<BigramRow>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT hour, agent, prev, tool, count FROM rollup_bigrams WHERE hour >= ?1 AND hour < ?2",
-            )?;
-            let rows = statement.query_map(params![from_hour, to_hour], |row| {
+        self.rows(
+            "SELECT hour, agent, prev, tool, count FROM rollup_bigrams WHERE hour >= ?1 AND hour < ?2",
+            params![from_hour, to_hour],
+            |row| {
                 Ok(BigramRow {
                     hour: row.get(0)?,
                     agent: row.get(1)?,
@@ -561,18 +569,16 @@ impl Store {
                     tool: row.get(3)?,
                     count: row.get(4)?,
                 })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+            },
+        )
     }
 
     pub fn usage_rows(&self, from_hour: i64, to_hour: i64) -> Result<Vec<UsageRow>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT hour, agent, scope, name, calls, input_tokens, output_tokens, cost_micro_usd, latency
+        self.rows(
+            "SELECT hour, agent, scope, name, calls, input_tokens, output_tokens, cost_micro_usd, latency
                  FROM rollup_usage WHERE hour >= ?1 AND hour < ?2",
-            )?;
-            let rows = statement.query_map(params![from_hour, to_hour], |row| {
+            params![from_hour, to_hour],
+            |row| {
                 Ok(UsageRow {
                     hour: row.get(0)?,
                     agent: row.get(1)?,
@@ -584,26 +590,23 @@ impl Store {
                     cost_usd: row.get::<_, i64>(7)? as f64 / 1_000_000.0,
                     latency: histogram_from(&row.get::<_, String>(8)?),
                 })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+            },
+        )
     }
 
     pub fn kind_rows(&self, from_hour: i64, to_hour: i64) -> Result<Vec<KindRow>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT hour, agent, kind, count FROM rollup_kinds WHERE hour >= ?1 AND hour < ?2",
-            )?;
-            let rows = statement.query_map(params![from_hour, to_hour], |row| {
+        self.rows(
+            "SELECT hour, agent, kind, count FROM rollup_kinds WHERE hour >= ?1 AND hour < ?2",
+            params![from_hour, to_hour],
+            |row| {
                 Ok(KindRow {
                     hour: row.get(0)?,
                     agent: row.get(1)?,
                     kind: row.get(2)?,
                     count: row.get(3)?,
                 })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+            },
+        )
     }
 }
 
