@@ -259,8 +259,8 @@ pub struct MonitorArgs {
     pub agent: Option<String>,
     #[arg(long)]
     pub decision: Option<String>,
-    /// The current window, in hours.
-    #[arg(long, default_value_t = 24)]
+    /// The current window, in hours (`--window` for short).
+    #[arg(long, alias = "window", default_value_t = 24)]
     pub current_hours: u32,
     /// The baseline window before it, in hours.
     #[arg(long, default_value_t = 168)]
