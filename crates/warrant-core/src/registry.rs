@@ -283,7 +283,7 @@ impl Registry {
                     ));
                 }
                 granted.push(&grant.tool);
-                if let Some(Manifest::Tool(tool)) = self.get(Kind::Tool, &grant.tool)
+                if let Some(tool) = self.tool(&grant.tool)
                     && grant.access > tool.access
                 {
                     errors.push(document_error(
@@ -472,17 +472,11 @@ pub fn sensitivity_ceiling(registry: &Registry, agent: &Agent) -> Sensitivity {
     let from_sources = agent
         .data_sources
         .iter()
-        .filter_map(|id| match registry.get(Kind::DataSource, id) {
-            Some(Manifest::DataSource(source)) => Some(source.sensitivity),
-            _ => None,
-        });
+        .filter_map(|id| registry.data_source(id).map(|source| source.sensitivity));
     let from_tools = agent
         .tools
         .iter()
-        .filter_map(|grant| match registry.get(Kind::Tool, &grant.tool) {
-            Some(Manifest::Tool(tool)) => Some(tool.sensitivity),
-            _ => None,
-        });
+        .filter_map(|grant| registry.tool(&grant.tool).map(|tool| tool.sensitivity));
     from_sources.chain(from_tools).max().unwrap_or_default()
 }
 
@@ -520,7 +514,7 @@ fn access_name(access: Access) -> &'static str {
     }
 }
 
-fn sensitivity_name(sensitivity: Sensitivity) -> &'static str {
+pub(crate) fn sensitivity_name(sensitivity: Sensitivity) -> &'static str {
     match sensitivity {
         Sensitivity::Public => "public",
         Sensitivity::Internal => "internal",

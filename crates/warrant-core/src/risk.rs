@@ -17,11 +17,11 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::Serialize;
 
-use crate::registry::Registry;
 use crate::registry::manifest::{
     Access, Agent, DecisionScope, Egress, Kind, Manifest, Oversight, RiskClass, RuleOutcome, Sensitivity,
     Status,
 };
+use crate::registry::{Registry, sensitivity_name};
 
 /// A node of the tool-access graph.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -697,7 +697,7 @@ fn declared_vs_observed(registry: &Registry, observed: &Observed) -> Vec<Finding
             });
         }
     }
-    for (agent_id, tool_id, last_hour) in &observed.calls {
+    for (agent_id, tool_id, _) in &observed.calls {
         let Some(agent) = registry.agent(agent_id) else {
             continue;
         };
@@ -734,7 +734,6 @@ fn declared_vs_observed(registry: &Registry, observed: &Observed) -> Vec<Finding
                 "raise its declared scope (a substantial change) or remove the acting grant",
             ));
         }
-        let _ = last_hour;
     }
     if let Some(since) = observed.unused_since_hour {
         for agent in active_agents(registry) {
@@ -970,14 +969,5 @@ fn edge_name(edge: Edge) -> &'static str {
         Edge::Writes => "writes",
         Edge::Sends => "sends",
         Edge::Triggers => "triggers",
-    }
-}
-
-fn sensitivity_name(sensitivity: Sensitivity) -> &'static str {
-    match sensitivity {
-        Sensitivity::Public => "public",
-        Sensitivity::Internal => "internal",
-        Sensitivity::Confidential => "confidential",
-        Sensitivity::Restricted => "restricted",
     }
 }

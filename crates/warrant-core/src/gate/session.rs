@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::event::{Event, EventKind};
 use crate::registry::Registry;
-use crate::registry::manifest::{Access, Kind, Manifest, Sensitivity};
+use crate::registry::manifest::{Access, Sensitivity};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionState {
@@ -36,7 +36,7 @@ impl SessionState {
     /// An allowed call of `tool`: a read of its sensitivity, and untrusted content if its output is.
     pub fn observe_call(&mut self, registry: &Registry, tool: &str) {
         self.history += 1;
-        if let Some(Manifest::Tool(tool)) = registry.get(Kind::Tool, tool) {
+        if let Some(tool) = registry.tool(tool) {
             if tool.access == Access::Read {
                 self.max_sensitivity = self.max_sensitivity.max(tool.sensitivity);
             }
@@ -62,17 +62,16 @@ impl SessionState {
                     .get("sensitivity")
                     .and_then(|value| serde_json::from_value::<Sensitivity>(value.clone()).ok());
                 let source = event.attrs.get("source").and_then(Value::as_str);
-                let registered = source.and_then(|source| match registry.get(Kind::DataSource, source) {
-                    Some(Manifest::DataSource(source)) => Some(source.sensitivity),
-                    _ => None,
-                });
+                let registered = source
+                    .and_then(|source| registry.data_source(source))
+                    .map(|source| source.sensitivity);
                 if let Some(sensitivity) = declared.into_iter().chain(registered).max() {
                     self.max_sensitivity = self.max_sensitivity.max(sensitivity);
                 }
             }
             EventKind::ToolResult | EventKind::ToolCall => {
                 if let Some(tool) = event.attrs.get("tool").and_then(Value::as_str)
-                    && let Some(Manifest::Tool(tool)) = registry.get(Kind::Tool, tool)
+                    && let Some(tool) = registry.tool(tool)
                 {
                     if tool.untrusted_output
                         && event.kind == EventKind::ToolResult
