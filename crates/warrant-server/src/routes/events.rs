@@ -8,6 +8,8 @@ use warrant_core::enrich::enrich;
 use warrant_core::event::{Event, EventError, EventKind, check_size};
 use warrant_core::role::Role;
 
+use warrant_store::{Appended, StoreError};
+
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -93,6 +95,17 @@ pub async fn append(State(state): State<AppState>, caller: Caller, Body(body): B
     for event in &mut events {
         enrich(event, &registry);
     }
+    let appended = store_events(&state, events).await?;
+    let duplicates = appended.iter().filter(|appended| appended.duplicate).count();
+    let seqs: Vec<u64> = appended.iter().map(|appended| appended.seq).collect();
+    Ok(axum::Json(
+        json!({"accepted": appended.len() - duplicates, "duplicates": duplicates, "seqs": seqs}),
+    ))
+}
+
+/// Append validated events (from the JSON API or OTLP), then let the stored ones count toward their
+/// sessions' taint and the ingest metrics.
+pub(crate) async fn store_events(state: &AppState, events: Vec<Event>) -> Result<Vec<Appended>, StoreError> {
     let session_events: Vec<Event> = events
         .iter()
         .filter(|event| event.session.is_some())
@@ -107,10 +120,7 @@ pub async fn append(State(state): State<AppState>, caller: Caller, Body(body): B
     state
         .metrics
         .record_append((appended.len() - duplicates) as u64, duplicates as u64);
-    let seqs: Vec<u64> = appended.iter().map(|appended| appended.seq).collect();
-    Ok(axum::Json(
-        json!({"accepted": appended.len() - duplicates, "duplicates": duplicates, "seqs": seqs}),
-    ))
+    Ok(appended)
 }
 
 pub async fn get_one(State(state): State<AppState>, caller: Caller, Path(seq): Path<String>) -> JsonResponse {

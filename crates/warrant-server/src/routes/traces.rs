@@ -13,6 +13,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Body;
+use crate::routes::events::store_events;
 
 /// At most this many rejected spans are named in a partial-success message.
 const MAX_NAMED_REJECTIONS: usize = 5;
@@ -58,32 +59,15 @@ pub async fn export(
         mapping.rejected.len() as u64,
     );
     if !mapping.events.is_empty() {
-        let session_events: Vec<_> = mapping
-            .events
-            .iter()
-            .filter(|event| event.session.is_some())
-            .cloned()
-            .collect();
         // A write that failed is worth retrying: OTLP clients retry 503, not 500.
-        let appended = state
-            .store
-            .append(mapping.events, chrono::Utc::now())
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, "OTLP spans not stored");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "the spans were not stored; retry",
-                )
-            })?;
-        state
-            .gate
-            .observe_events(&state.store.registry(), &session_events);
-        let duplicates = appended.iter().filter(|appended| appended.duplicate).count();
-        state
-            .metrics
-            .record_append((appended.len() - duplicates) as u64, duplicates as u64);
+        store_events(&state, mapping.events).await.map_err(|error| {
+            tracing::error!(%error, "OTLP spans not stored");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the spans were not stored; retry",
+            )
+        })?;
     }
     let message = match mapping.rejected.len() {
         0 => String::new(),
