@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use warrant_core::change::ChangeContext;
 use warrant_core::incident::Frozen;
 use warrant_core::monitor::detect::{
-    self, Anomaly, AnomalyLimits, ApproverStats, CostLine, DecidedApproval, Disparity, Drift, RubberStamp,
-    Window, Windows,
+    self, Anomaly, AnomalyLimits, ApproverStats, BigramRow, BigramSpan, CostLine, DecidedApproval, Disparity,
+    Drift, RubberStamp, ToolRow, ToolSpan, UsageRow, Window, Windows,
 };
 use warrant_core::monitor::facts::hour_of;
 use warrant_core::monitor::rules::{self, Findings, Firing};
@@ -103,24 +103,53 @@ pub fn anomalies(
     now: DateTime<Utc>,
 ) -> Result<Vec<Anomaly>, StoreError> {
     let windows = params.windows(now);
-    // Hourly rows of the two windows; what is new, or unused, comes from the span tables (no history scan).
-    let tools = store.tool_rows(windows.baseline.from, windows.current.to)?;
-    let bigrams = store.bigram_rows(windows.baseline.from, windows.current.to)?;
-    let tool_spans = store.tool_spans()?;
-    let bigram_spans = store.new_bigrams(windows.current.from)?;
-    let usage = store.usage_rows(windows.baseline.from, windows.current.to)?;
-    let usage_of_tools = detect::ToolUsage {
-        tools: &tools,
-        bigrams: &bigrams,
-        tool_spans: &tool_spans,
-        bigram_spans: &bigram_spans,
-    };
-    let mut found = detect::anomalies(usage_of_tools, &windows, registry, hour_of(&now), limits);
-    found.extend(detect::usage_anomalies(&usage, &tools, &windows, limits));
-    Ok(found
-        .into_iter()
-        .filter(|anomaly| params.keeps(&anomaly.agent, None))
-        .collect())
+    let data = ToolData::load(store, &windows)?;
+    Ok(data.anomalies(registry, params, &windows, limits, now))
+}
+
+/// The rows the tool-usage detectors read for one pair of windows: hourly rows of both windows, and the
+/// span tables that say what is new or unused (no history scan). Loaded once per evaluation and windows,
+/// whatever number of anomaly rules read them.
+struct ToolData {
+    tools: Vec<ToolRow>,
+    bigrams: Vec<BigramRow>,
+    tool_spans: Vec<ToolSpan>,
+    bigram_spans: Vec<BigramSpan>,
+    usage: Vec<UsageRow>,
+}
+
+impl ToolData {
+    fn load(store: &Store, windows: &Windows) -> Result<ToolData, StoreError> {
+        Ok(ToolData {
+            tools: store.tool_rows(windows.baseline.from, windows.current.to)?,
+            bigrams: store.bigram_rows(windows.baseline.from, windows.current.to)?,
+            tool_spans: store.tool_spans()?,
+            bigram_spans: store.new_bigrams(windows.current.from)?,
+            usage: store.usage_rows(windows.baseline.from, windows.current.to)?,
+        })
+    }
+
+    fn anomalies(
+        &self,
+        registry: &Registry,
+        params: &Params,
+        windows: &Windows,
+        limits: &AnomalyLimits,
+        now: DateTime<Utc>,
+    ) -> Vec<Anomaly> {
+        let usage_of_tools = detect::ToolUsage {
+            tools: &self.tools,
+            bigrams: &self.bigrams,
+            tool_spans: &self.tool_spans,
+            bigram_spans: &self.bigram_spans,
+        };
+        let mut found = detect::anomalies(usage_of_tools, windows, registry, hour_of(&now), limits);
+        found.extend(detect::usage_anomalies(&self.usage, &self.tools, windows, limits));
+        found
+            .into_iter()
+            .filter(|anomaly| params.keeps(&anomaly.agent, None))
+            .collect()
+    }
 }
 
 pub fn cost(store: &Store, params: &Params, now: DateTime<Utc>) -> Result<Vec<CostLine>, StoreError> {
@@ -218,6 +247,7 @@ pub fn oversight(
 pub fn evaluate(store: &Store, registry: &Registry, now: DateTime<Utc>) -> Result<AlertRun, StoreError> {
     let rules = rules::effective_rules(registry);
     let mut firings: Vec<Firing> = Vec::new();
+    let mut tool_data: BTreeMap<(i64, i64, i64), ToolData> = BTreeMap::new();
     for rule in &rules {
         let (current_hours, baseline_hours, min_samples) = rules::rule_windows(rule);
         let params = Params {
@@ -246,10 +276,18 @@ pub fn evaluate(store: &Store, registry: &Registry, now: DateTime<Utc>) -> Resul
             }
             _ => {
                 let limits = rules::anomaly_limits(rule);
+                let windows = params.windows(now);
+                let key = (windows.current.from, windows.baseline.from, windows.current.to);
+                let data = match tool_data.entry(key) {
+                    std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(entry) => {
+                        entry.insert(ToolData::load(store, &windows)?)
+                    }
+                };
                 (
                     Vec::new(),
                     Vec::new(),
-                    self::anomalies(store, registry, &params, &limits, now)?,
+                    data.anomalies(registry, &params, &windows, &limits, now),
                     Vec::new(),
                 )
             }
@@ -290,10 +328,7 @@ pub fn evaluate(store: &Store, registry: &Registry, now: DateTime<Utc>) -> Resul
                 .push_str(&format!("; the agent's latest substantial change is seq {seq}"));
         }
     }
-    let checkpoint = store.latest_checkpoint()?.map(|checkpoint| Frozen {
-        size: checkpoint.size,
-        root: hex::encode(checkpoint.root),
-    });
+    let checkpoint = frozen_checkpoint(store)?;
     let ids: Vec<String> = rules.into_iter().map(|rule| rule.id).collect();
     Ok(AlertRun {
         firings,
@@ -301,6 +336,14 @@ pub fn evaluate(store: &Store, registry: &Registry, now: DateTime<Utc>) -> Resul
         rules: ids,
         checkpoint,
     })
+}
+
+/// The latest checkpoint, as an incident freezes it with its evidence.
+pub fn frozen_checkpoint(store: &Store) -> Result<Option<Frozen>, StoreError> {
+    Ok(store.latest_checkpoint()?.map(|checkpoint| Frozen {
+        size: checkpoint.size,
+        root: hex::encode(checkpoint.root),
+    }))
 }
 
 /// Evaluate and record: new alerts fire, cleared ones resolve, high ones open incidents.

@@ -151,13 +151,7 @@ pub async fn promote(
             )
         })?
     };
-    let checkpoint = state
-        .store
-        .latest_checkpoint()?
-        .map(|checkpoint| warrant_core::incident::Frozen {
-            size: checkpoint.size,
-            root: hex::encode(checkpoint.root),
-        });
+    let checkpoint = monitor::frozen_checkpoint(&state.store)?;
     let context = ChangeContext {
         actor: caller.name().to_owned(),
         reason: body.reason,
