@@ -127,7 +127,7 @@ pub async fn send(router: &Router) -> Result<Featured, Failure> {
     spans_sent += spans.len();
     // The routing call asks the gate while its span is open, naming the trace and span it runs in.
     let ask = json!({"agent": "onboarding-agent", "tool": "route-verification",
-        "session": session_of(&featured.client), "trace_id": hex(&trace), "span_id": hex(&route_span),
+        "session": session_of(&featured.client), "trace_id": hex::encode(trace), "span_id": hex::encode(route_span),
         "args": {"client_id": featured.client, "path": "expedited"}});
     let body = serde_json::to_vec(&ask).map_err(|error| Failure::Check(error.into()))?;
     let (status, bytes) = call_router(
@@ -145,7 +145,7 @@ pub async fn send(router: &Router) -> Result<Featured, Failure> {
     );
     Ok(Featured {
         client: featured.client,
-        trace_id: hex(&trace),
+        trace_id: hex::encode(trace),
     })
 }
 
@@ -205,7 +205,7 @@ fn run_spans(run: &Run, dice: &mut Dice) -> (Vec<Span>, [u8; 16], [u8; 8]) {
         let mut attributes = vec![
             string("gen_ai.operation.name", "execute_tool"),
             string("gen_ai.tool.name", name),
-            string("gen_ai.tool.call.id", format!("call_{}", hex(&id))),
+            string("gen_ai.tool.call.id", format!("call_{}", hex::encode(id))),
         ];
         attributes.extend(extra);
         spans.push(span(
@@ -429,8 +429,4 @@ fn underwriting_spans(run: &Run, dice: &mut Dice, from: ([u8; 16], [u8; 8]), sta
         ),
         root_span,
     ]
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
