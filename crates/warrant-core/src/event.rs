@@ -27,10 +27,12 @@ pub enum EventKind {
     Incident,
     Erasure,
     Session,
+    Risk,
+    ImpactAssessment,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 19] = [
         EventKind::Invocation,
         EventKind::LlmCall,
         EventKind::Decision,
@@ -48,6 +50,8 @@ impl EventKind {
         EventKind::Incident,
         EventKind::Erasure,
         EventKind::Session,
+        EventKind::Risk,
+        EventKind::ImpactAssessment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +73,8 @@ impl EventKind {
             EventKind::Incident => "incident",
             EventKind::Erasure => "erasure",
             EventKind::Session => "session",
+            EventKind::Risk => "risk",
+            EventKind::ImpactAssessment => "impact_assessment",
         }
     }
 
@@ -298,9 +304,7 @@ mod tests {
         );
         check(
             json!({"time": "2026-11-26T10:30:00Z", "kind": "guess"}),
-            expect![[
-                r#"event 3, field `kind`: unknown kind `guess`, expected one of invocation, llm_call, decision, tool_call, tool_result, data_access, outcome, policy_decision, approval, escalation, override, review, change, alert, incident, erasure, session"#
-            ]],
+            expect!["event 3, field `kind`: unknown kind `guess`, expected one of invocation, llm_call, decision, tool_call, tool_result, data_access, outcome, policy_decision, approval, escalation, override, review, change, alert, incident, erasure, session, risk, impact_assessment"],
         );
         check(
             json!({"time": "2026-11-26T10:30:00Z", "kind": "decision", "span_id": "XYZ"}),

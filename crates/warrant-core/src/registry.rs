@@ -86,11 +86,20 @@ impl Registry {
         self.objects.get(&(kind, id.to_owned()))
     }
 
+    /// The manifests of one kind, by id: a range of the map, not a scan of the whole registry.
     pub fn list(&self, kind: Kind) -> impl Iterator<Item = &Manifest> {
         self.objects
-            .iter()
-            .filter(move |((k, _), _)| *k == kind)
+            .range((kind, String::new())..)
+            .take_while(move |((k, _), _)| *k == kind)
             .map(|(_, manifest)| manifest)
+    }
+
+    /// The organisation (the first by id, should a registry declare more than one).
+    pub fn organization(&self) -> Option<&manifest::Organization> {
+        self.list(Kind::Organization).find_map(|manifest| match manifest {
+            Manifest::Organization(organization) => Some(organization),
+            _ => None,
+        })
     }
 
     pub fn agents(&self) -> impl Iterator<Item = &Agent> {
@@ -317,6 +326,7 @@ pub fn manifest_from_spec(kind: Kind, spec: &Value) -> Option<Manifest> {
         Kind::Group => serde_json::from_value(spec).ok().map(Manifest::Group),
         Kind::Model => serde_json::from_value(spec).ok().map(Manifest::Model),
         Kind::AlertRule => serde_json::from_value(spec).ok().map(Manifest::AlertRule),
+        Kind::Organization => serde_json::from_value(spec).ok().map(Manifest::Organization),
     }
 }
 
@@ -359,7 +369,11 @@ fn references(manifest: &Manifest) -> Vec<(Kind, String, String)> {
                 refs.push((Kind::Agent, agent.clone(), "agent".into()));
             }
         }
-        Manifest::Tool(_) | Manifest::DataSource(_) | Manifest::Policy(_) | Manifest::Model(_) => {}
+        Manifest::Tool(_)
+        | Manifest::DataSource(_)
+        | Manifest::Policy(_)
+        | Manifest::Model(_)
+        | Manifest::Organization(_) => {}
     }
     refs
 }
@@ -506,7 +520,7 @@ fn document_error(number: usize, manifest: &Manifest, field: &str, message: Stri
     }
 }
 
-fn access_name(access: Access) -> &'static str {
+pub fn access_name(access: Access) -> &'static str {
     match access {
         Access::Read => "read",
         Access::Write => "write",

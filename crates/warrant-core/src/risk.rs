@@ -12,6 +12,9 @@
 //! Findings carry a stable id (kind and subject), a severity, the path as evidence, the controls they
 //! concern, whether the policy gate mitigates them today, and a suggested treatment.
 
+pub mod impact;
+pub mod register;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -21,7 +24,7 @@ use crate::registry::manifest::{
     Access, Agent, DecisionScope, Egress, Kind, Manifest, Oversight, RiskClass, RuleOutcome, Sensitivity,
     Status,
 };
-use crate::registry::{Registry, sensitivity_name};
+use crate::registry::{Registry, access_name, sensitivity_name};
 
 /// A node of the tool-access graph.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -238,20 +241,40 @@ pub struct Observed {
     pub agents: BTreeSet<String>,
     /// Hours since which a grant counts as unused.
     pub unused_since_hour: Option<i64>,
+    /// Data sources read or written, and tool calls that said whether they read or wrote.
+    pub accesses: Vec<ObservedAccess>,
+}
+
+/// An agent's use of a data source or a tool, in one mode, and the last hour it was seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedAccess {
+    pub agent: String,
+    pub target: AccessTarget,
+    /// `read`, `write` or `execute`.
+    pub mode: Access,
+    pub last_hour: i64,
+}
+
+/// What an observed access touched.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AccessTarget {
+    DataSource(String),
+    Tool(String),
 }
 
 /// Every finding over `registry`, and over what was `observed` when given.
 pub fn analyze(registry: &Registry, observed: Option<&Observed>) -> Vec<Finding> {
     let mut findings = Vec::new();
     let agents: Vec<&Agent> = active_agents(registry).collect();
-    let by_id: BTreeMap<&str, &Agent> = agents.iter().map(|agent| (agent.id.as_str(), *agent)).collect();
+    let index = Agents::new(&agents);
     for agent in &agents {
-        findings.extend(exfiltration(registry, agent, &by_id));
-        findings.extend(injection(registry, agent, &by_id));
+        findings.extend(exfiltration(registry, agent, &index));
+        findings.extend(injection(registry, agent, &index));
         findings.extend(irreversible_without_oversight(registry, agent));
-        findings.extend(cascade(registry, agent, &by_id));
+        findings.extend(cascade(registry, agent, &index));
     }
     findings.extend(combined_authority(registry, &agents));
+    findings.extend(group_limits_over_policy(registry));
     if let Some(observed) = observed {
         findings.extend(declared_vs_observed(registry, observed));
     }
@@ -296,26 +319,53 @@ fn external_tools<'a>(
         .filter(|tool| tool.egress == Egress::External)
 }
 
-/// Agents upstream of `agent` (that trigger it, directly or through others), nearest first, with the path.
-fn upstream<'a>(agent: &str, by_id: &BTreeMap<&'a str, &'a Agent>) -> Vec<(Vec<String>, &'a Agent)> {
-    let mut found = Vec::new();
-    let mut queue: VecDeque<(String, Vec<String>)> =
-        VecDeque::from([(agent.to_owned(), vec![agent.to_owned()])]);
-    let mut seen = BTreeSet::from([agent.to_owned()]);
-    while let Some((current, path)) = queue.pop_front() {
-        for (id, candidate) in by_id {
-            if candidate.downstream.contains(&current) && seen.insert((*id).to_owned()) {
-                let mut longer = vec![(*id).to_owned()];
-                longer.extend(path.iter().cloned());
-                found.push((longer.clone(), *candidate));
-                queue.push_back(((*id).to_owned(), longer));
-            }
-        }
-    }
-    found
+/// The registry's agents by id, and for each agent the agents that trigger it (the reverse of `downstream`),
+/// so walking a chain upstream costs its length, not a scan of every agent per step.
+struct Agents<'a> {
+    by_id: BTreeMap<&'a str, &'a Agent>,
+    triggered_by: BTreeMap<&'a str, Vec<&'a Agent>>,
 }
 
-fn exfiltration(registry: &Registry, agent: &Agent, by_id: &BTreeMap<&str, &Agent>) -> Vec<Finding> {
+impl<'a> Agents<'a> {
+    fn new(agents: &[&'a Agent]) -> Agents<'a> {
+        let mut triggered_by: BTreeMap<&'a str, Vec<&'a Agent>> = BTreeMap::new();
+        for agent in agents {
+            for downstream in &agent.downstream {
+                triggered_by.entry(downstream.as_str()).or_default().push(agent);
+            }
+        }
+        Agents {
+            by_id: agents.iter().map(|agent| (agent.id.as_str(), *agent)).collect(),
+            triggered_by,
+        }
+    }
+
+    fn get(&self, id: &str) -> Option<&'a Agent> {
+        self.by_id.get(id).copied()
+    }
+
+    /// Agents upstream of `agent` (that trigger it, directly or through others), nearest first, with the
+    /// path from each to `agent`.
+    fn upstream(&self, agent: &str) -> Vec<(Vec<String>, &'a Agent)> {
+        let mut found = Vec::new();
+        let mut queue: VecDeque<(String, Vec<String>)> =
+            VecDeque::from([(agent.to_owned(), vec![agent.to_owned()])]);
+        let mut seen = BTreeSet::from([agent.to_owned()]);
+        while let Some((current, path)) = queue.pop_front() {
+            for candidate in self.triggered_by.get(current.as_str()).into_iter().flatten() {
+                if seen.insert(candidate.id.clone()) {
+                    let mut longer = vec![candidate.id.clone()];
+                    longer.extend(path.iter().cloned());
+                    found.push((longer.clone(), *candidate));
+                    queue.push_back((candidate.id.clone(), longer));
+                }
+            }
+        }
+        found
+    }
+}
+
+fn exfiltration(registry: &Registry, agent: &Agent, index: &Agents<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     let sinks: Vec<_> = external_tools(registry, agent).collect();
     if sinks.is_empty() {
@@ -326,7 +376,7 @@ fn exfiltration(registry: &Registry, agent: &Agent, by_id: &BTreeMap<&str, &Agen
         .into_iter()
         .map(|(input, sensitivity)| (vec![agent.id.clone()], input, sensitivity))
         .collect();
-    for (chain, upstream_agent) in upstream(&agent.id, by_id) {
+    for (chain, upstream_agent) in index.upstream(&agent.id) {
         for (input, sensitivity) in sensitive_inputs(registry, upstream_agent) {
             origins.push((chain.clone(), input, sensitivity));
         }
@@ -390,7 +440,7 @@ fn exfiltration(registry: &Registry, agent: &Agent, by_id: &BTreeMap<&str, &Agen
     findings
 }
 
-fn injection(registry: &Registry, agent: &Agent, by_id: &BTreeMap<&str, &Agent>) -> Vec<Finding> {
+fn injection(registry: &Registry, agent: &Agent, index: &Agents<'_>) -> Vec<Finding> {
     let untrusted_here: Vec<String> = agent
         .tools
         .iter()
@@ -398,7 +448,8 @@ fn injection(registry: &Registry, agent: &Agent, by_id: &BTreeMap<&str, &Agent>)
         .filter(|tool| tool.untrusted_output)
         .map(|tool| tool.id.clone())
         .collect();
-    let untrusted_upstream: Vec<(Vec<String>, String)> = upstream(&agent.id, by_id)
+    let untrusted_upstream: Vec<(Vec<String>, String)> = index
+        .upstream(&agent.id)
         .into_iter()
         .flat_map(|(chain, upstream_agent)| {
             upstream_agent
@@ -625,7 +676,7 @@ fn flows<'a>(agents: &[&'a Agent]) -> Vec<Vec<&'a str>> {
     sets.into_values().filter(|set| set.len() > 1).collect()
 }
 
-fn cascade(registry: &Registry, agent: &Agent, by_id: &BTreeMap<&str, &Agent>) -> Vec<Finding> {
+fn cascade(registry: &Registry, agent: &Agent, index: &Agents<'_>) -> Vec<Finding> {
     if agent.downstream.is_empty() {
         return Vec::new();
     }
@@ -637,14 +688,14 @@ fn cascade(registry: &Registry, agent: &Agent, by_id: &BTreeMap<&str, &Agent>) -
             continue;
         }
         reached.insert(id.clone(), depth);
-        if let Some(next) = by_id.get(id.as_str()) {
+        if let Some(next) = index.get(&id) {
             queue.extend(next.downstream.iter().map(|down| (down.clone(), depth + 1)));
         }
     }
     let depth = reached.values().copied().max().unwrap_or(0);
     let actions: BTreeSet<String> = reached
         .keys()
-        .filter_map(|id| by_id.get(id.as_str()))
+        .filter_map(|id| index.get(id))
         .flat_map(|reached_agent| reached_agent.tools.iter())
         .filter_map(|grant| registry.tool(&grant.tool))
         .filter(|tool| tool.irreversible || tool.egress == Egress::External || tool.access > Access::Read)
@@ -735,12 +786,28 @@ fn declared_vs_observed(registry: &Registry, observed: &Observed) -> Vec<Finding
             ));
         }
     }
+    findings.extend(observed_data_sources(registry, observed));
+    findings.extend(write_grants_only_read(registry, observed));
     if let Some(since) = observed.unused_since_hour {
-        for agent in active_agents(registry) {
-            for grant in &agent.tools {
-                let used = observed.calls.iter().any(|(agent_id, tool_id, last)| {
-                    *agent_id == agent.id && *tool_id == grant.tool && *last >= since
-                });
+        let mut last_call: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+        for (agent_id, tool_id, last) in &observed.calls {
+            let entry = last_call
+                .entry((agent_id.as_str(), tool_id.as_str()))
+                .or_insert(*last);
+            *entry = (*entry).max(*last);
+        }
+        // An agent the log has never seen is not running yet: its grants are not evidence of excess.
+        for agent in active_agents(registry).filter(|agent| observed.agents.contains(&agent.id)) {
+            // A grant younger than the window has not had the chance to be used.
+            let since_date = chrono::DateTime::from_timestamp(since * 3600, 0).map(|time| time.date_naive());
+            for grant in agent
+                .tools
+                .iter()
+                .filter(|grant| since_date.is_none_or(|since| grant.approved_on.is_none_or(|on| on <= since)))
+            {
+                let used = last_call
+                    .get(&(agent.id.as_str(), grant.tool.as_str()))
+                    .is_some_and(|last| *last >= since);
                 if !used {
                     findings.push(observed_finding(
                         "unused_grant",
@@ -755,6 +822,127 @@ fn declared_vs_observed(registry: &Registry, observed: &Observed) -> Vec<Finding
                     ));
                 }
             }
+        }
+    }
+    findings
+}
+
+/// Data sources seen in events that the registry does not declare, or does not declare for that agent.
+fn observed_data_sources(registry: &Registry, observed: &Observed) -> Vec<Finding> {
+    let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for access in &observed.accesses {
+        if let AccessTarget::DataSource(source) = &access.target {
+            seen.insert((access.agent.as_str(), source.as_str()));
+        }
+    }
+    let mut findings = Vec::new();
+    for (agent_id, source) in seen {
+        let Some(agent) = registry.agent(agent_id) else {
+            continue;
+        };
+        let mut finding = if registry.data_source(source).is_none() {
+            observed_finding(
+                "undeclared_data_source",
+                agent_id,
+                source,
+                format!("{agent_id} accessed {source}, a data source not in the registry"),
+                "high",
+                "declare the data source (sensitivity, personal data, retention) and list it for the agent, or block the access",
+            )
+        } else if !agent.data_sources.iter().any(|declared| declared == source) {
+            observed_finding(
+                "undeclared_data_access",
+                agent_id,
+                source,
+                format!("{agent_id} accessed {source}, which its manifest does not list"),
+                "medium",
+                "add the data source to the agent's manifest (a reviewed change) or stop the access",
+            )
+        } else {
+            continue;
+        };
+        finding.path = vec![format!("agent:{agent_id}"), format!("datasource:{source}")];
+        finding.controls = vec!["A.7.2", "A.7.5", "A.4.3", "A.6.2.6"];
+        findings.push(finding);
+    }
+    findings
+}
+
+/// Grants to write or execute where the log shows the agent only reading through the tool.
+fn write_grants_only_read(registry: &Registry, observed: &Observed) -> Vec<Finding> {
+    let mut modes: BTreeMap<(&str, &str), BTreeSet<Access>> = BTreeMap::new();
+    for access in &observed.accesses {
+        if let AccessTarget::Tool(tool) = &access.target {
+            modes
+                .entry((access.agent.as_str(), tool.as_str()))
+                .or_default()
+                .insert(access.mode);
+        }
+    }
+    let mut findings = Vec::new();
+    for ((agent_id, tool), seen) in modes {
+        let Some(grant) = registry
+            .agent(agent_id)
+            .and_then(|agent| agent.tools.iter().find(|grant| grant.tool == tool))
+        else {
+            continue;
+        };
+        if grant.access > Access::Read && seen.iter().all(|mode| *mode == Access::Read) {
+            findings.push(observed_finding(
+                "write_grant_only_reads",
+                agent_id,
+                tool,
+                format!(
+                    "{agent_id} holds {tool} with {} access but the log shows only reads",
+                    access_name(grant.access)
+                ),
+                "low",
+                "narrow the grant to read at the next access review (least privilege)",
+            ));
+        }
+    }
+    findings
+}
+
+/// Groups allowed to move more together than the organisation's authority policy permits any group.
+fn group_limits_over_policy(registry: &Registry) -> Vec<Finding> {
+    let Some((organization, ceiling)) = registry
+        .organization()
+        .and_then(|organization| Some((organization, organization.max_group_total?)))
+    else {
+        return Vec::new();
+    };
+    let mut findings = Vec::new();
+    for manifest in registry.list(Kind::Group) {
+        let Manifest::Group(group) = manifest else {
+            continue;
+        };
+        let members: Vec<String> = active_agents(registry)
+            .filter(|agent| agent.group.as_deref() == Some(group.id.as_str()))
+            .map(|agent| format!("agent:{}", agent.id))
+            .collect();
+        for limit in group.limits.iter().filter(|limit| limit.max_total > ceiling) {
+            findings.push(Finding {
+                id: format!("group_limit:{}:{}", group.id, limit.id),
+                kind: "combined_authority",
+                severity: "high",
+                agent: members
+                    .iter()
+                    .map(|member| member.trim_start_matches("agent:"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                summary: format!(
+                    "group `{}` may move {} per {} h together, above the {} {} allows any group",
+                    group.id, limit.max_total, limit.window_hours, ceiling, organization.name
+                ),
+                path: std::iter::once(format!("group:{}", group.id))
+                    .chain(members.iter().cloned())
+                    .collect(),
+                status: "open",
+                mitigation: None,
+                controls: vec!["A.9.2", "A.3.2", "6.1.2"],
+                treatment: format!("lower limit `{}` to at most {ceiling}", limit.id),
+            });
         }
     }
     findings
@@ -825,6 +1013,16 @@ pub struct Classification {
 }
 
 pub fn classify(registry: &Registry, findings: &[Finding]) -> Vec<Classification> {
+    // Open high or critical findings per agent, counted once rather than scanned for every agent.
+    let mut open_severe_by_agent: BTreeMap<&str, usize> = BTreeMap::new();
+    for finding in findings
+        .iter()
+        .filter(|finding| finding.status == "open" && matches!(finding.severity, "high" | "critical"))
+    {
+        for agent in finding.agent.split(',') {
+            *open_severe_by_agent.entry(agent).or_default() += 1;
+        }
+    }
     active_agents(registry)
         .map(|agent| {
             let mut reasons = Vec::new();
@@ -837,13 +1035,7 @@ pub fn classify(registry: &Registry, findings: &[Finding]) -> Vec<Classification
             let external = tools.iter().any(|tool| tool.egress == Egress::External);
             let sensitivity = crate::registry::sensitivity_ceiling(registry, agent);
             let execute = agent.decision_scope == DecisionScope::Execute;
-            let open_severe = findings
-                .iter()
-                .filter(|finding| {
-                    finding.agent.split(',').any(|id| id == agent.id) && finding.status == "open"
-                })
-                .filter(|finding| matches!(finding.severity, "high" | "critical"))
-                .count();
+            let open_severe = open_severe_by_agent.get(agent.id.as_str()).copied().unwrap_or(0);
             if execute && irreversible {
                 reasons.push("executes irreversible actions on its own".to_owned());
             }

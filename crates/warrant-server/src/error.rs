@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use warrant_store::{ApprovalError, IncidentError, StoreError};
+use warrant_store::{ApprovalError, IncidentError, RecordError, StoreError};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -66,6 +66,13 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
             }
             StoreError::Incident(IncidentError::Invalid(_)) => {
+                ApiError::bad_request("invalid_request", error.to_string())
+            }
+            StoreError::Record(RecordError::NotFound(_)) => ApiError::not_found(error.to_string()),
+            StoreError::Record(RecordError::Conflict(_)) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
+            }
+            StoreError::Record(RecordError::Invalid(_)) => {
                 ApiError::bad_request("invalid_request", error.to_string())
             }
             StoreError::WriterStopped => ApiError::new(

@@ -128,7 +128,8 @@ pub async fn serve(
     result
 }
 
-/// Evaluate the alert rules on a cadence, forever: alerts fire and resolve, high ones open incidents.
+/// Evaluate the alert rules on a cadence, forever (alerts fire and resolve, high ones open incidents), and
+/// bring the risk register in line with the analysis.
 async fn evaluations(store: Store, interval: Duration) {
     // The first evaluation waits one interval: a server that just started has seen nothing new.
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
@@ -146,6 +147,11 @@ async fn evaluations(store: Store, interval: Duration) {
             }
             Ok(_) => {}
             Err(error) => tracing::error!(%error, "alert evaluation failed"),
+        }
+        // The risk register follows the registry and the log on the same cadence: new paths open risks,
+        // fixed ones close theirs.
+        if let Err(error) = routes::risk::assess_and_record(&store, "warrant:risk").await {
+            tracing::error!(%error, "risk assessment failed");
         }
     }
 }

@@ -9,7 +9,7 @@ mod monitor;
 mod oversight;
 mod registry;
 mod reviews;
-mod risk;
+pub(crate) mod risk;
 mod system;
 mod tokens;
 mod traces;
@@ -51,6 +51,15 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/alerts/{id}/promote", post(monitor::promote))
         .route("/v1/risk", get(risk::findings))
         .route("/v1/risk/graph", get(risk::graph))
+        .route("/v1/risk/assess", post(risk::assess_register))
+        .route("/v1/risk/register", get(risk::register))
+        .route("/v1/risk/register/{id}", get(risk::risk))
+        .route("/v1/risk/register/{id}/treat", post(risk::treat))
+        .route("/v1/impact/{agent}", get(risk::impact).post(risk::record_impact))
+        .route(
+            "/v1/impact/{agent}/versions/{version}/approve",
+            post(risk::approve_impact),
+        )
         .route("/v1/incidents", get(monitor::list_incidents))
         .route(
             "/v1/incidents/{id}",

@@ -7,18 +7,16 @@
 //! opens an incident by itself, or joins the open incident of an earlier alert with the same key; others
 //! can be promoted by hand.
 
-use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use warrant_core::change::ChangeContext;
-use warrant_core::event::{Event, EventKind, format_time};
+use warrant_core::event::{EventKind, format_time};
 use warrant_core::incident::{Frozen, Incident, IncidentStatus, IncidentUpdate};
 use warrant_core::monitor::rules::Firing;
-use warrant_log::frontier::{Frontier, Subtree};
 
 use crate::StoreError;
-use crate::entry::prepare_single;
+use crate::writer::Log;
 
 /// An alert as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -92,50 +90,6 @@ pub enum IncidentError {
     NoIncident(String),
     #[error("{0}")]
     Invalid(String),
-}
-
-/// The writer's state for one transaction.
-pub(crate) struct Log<'a, 't> {
-    pub transaction: &'a Transaction<'t>,
-    pub frontier: &'a mut Frontier,
-    pub tiles: &'a mut Vec<Subtree>,
-    pub rollups: &'a mut crate::rollups::RollupBatch,
-}
-
-impl Log<'_, '_> {
-    /// Append one event of warrant's own; returns its seq.
-    fn append(
-        &mut self,
-        kind: EventKind,
-        agent: &str,
-        attrs: Map<String, Value>,
-        time: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let event = Event {
-            id: None,
-            time,
-            agent: (!agent.is_empty()).then(|| agent.to_owned()),
-            kind,
-            trace_id: None,
-            span_id: None,
-            parent_span_id: None,
-            session: None,
-            attrs,
-            content: Map::new(),
-        };
-        crate::writer::append_one(
-            self.transaction,
-            self.frontier,
-            self.tiles,
-            prepare_single(event, &time)?,
-            self.rollups,
-        )
-    }
-
-    /// The seq the next event will get.
-    fn next_seq(&self) -> u64 {
-        self.frontier.size()
-    }
 }
 
 pub(crate) fn run(

@@ -13,6 +13,7 @@ mod incidents;
 mod keys;
 mod lock;
 mod read;
+mod records;
 mod rollups;
 mod schema;
 mod trail;
@@ -37,6 +38,7 @@ pub use crate::entry::{StoredEvent, content_digest};
 pub use crate::incidents::{Alert, AlertRun, IncidentError, IncidentOp, IncidentOutcome};
 pub use crate::lock::{DataDirLock, LockError};
 pub use crate::read::{ChangeFilter, Checkpoint, ProofRequestError};
+pub use crate::records::{ImpactVersion, RecordError};
 pub use crate::rollups::{KindRow, SEQUENCE_START};
 pub use crate::trail::{MAX_EVENTS, MAX_TRACES, TrailEvents, TrailRoot};
 pub use crate::verify::verify_data_dir;
@@ -70,6 +72,8 @@ pub enum StoreError {
     Approval(#[from] ApprovalError),
     #[error(transparent)]
     Incident(#[from] IncidentError),
+    #[error(transparent)]
+    Record(#[from] RecordError),
     #[error("a token named `{0}` already exists")]
     TokenNameTaken(String),
 }
@@ -368,13 +372,25 @@ impl Store {
         op: IncidentOp,
         context: ChangeContext,
     ) -> Result<IncidentOutcome, StoreError> {
+        self.transact(move |log| crate::incidents::run(log, op, &context))
+            .await
+    }
+
+    /// Run `op` in the writer, in one transaction with the events it appends; nothing is kept if it fails.
+    pub(crate) async fn transact<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&mut crate::writer::Log<'_, '_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let (reply, response) = tokio::sync::oneshot::channel();
-        self.send(Request::Incident {
-            op: Box::new(op),
-            context,
+        self.send(Request::Transact {
+            run: Box::new(move |log| op(log).map(|answer| Box::new(answer) as Box<dyn std::any::Any + Send>)),
             reply,
         })?;
-        response.await.map_err(|_| StoreError::WriterStopped)?
+        let answer = response.await.map_err(|_| StoreError::WriterStopped)??;
+        answer
+            .downcast::<T>()
+            .map(|answer| *answer)
+            .map_err(|_| StoreError::WriterStopped)
     }
 
     /// Alerts, newest first (at most 1,000), optionally only those with `status` (`firing`, `resolved`).

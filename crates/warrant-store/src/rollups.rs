@@ -93,6 +93,8 @@ pub(crate) struct RollupBatch {
     tools: HashMap<(i64, String, String), ToolAgg>,
     usage: HashMap<(i64, String, &'static str, String), UsageAgg>,
     calls: Vec<PendingCall>,
+    /// (agent, target, mode) → (first hour, last hour, count).
+    accesses: HashMap<(String, String, String), (i64, i64, u64)>,
 }
 
 impl RollupBatch {
@@ -126,6 +128,14 @@ impl RollupBatch {
             entry.latency.merge(&aggregate.latency);
         }
         self.calls.extend(other.calls);
+        for (key, (first, last, count)) in other.accesses {
+            merge_access(
+                self.accesses.entry(key).or_insert((first, last, 0)),
+                first,
+                last,
+                count,
+            );
+        }
     }
 
     /// The same sums with each event's placeholder (its index in a request) replaced by its seq.
@@ -185,6 +195,13 @@ impl RollupBatch {
                 .entry((facts.hour, agent.clone(), tool.clone()))
                 .or_default()
                 .errors += 1;
+        }
+        if let Some(access) = &facts.access {
+            let entry = self
+                .accesses
+                .entry((agent.clone(), access.target.clone(), access.mode.clone()))
+                .or_insert((facts.hour, facts.hour, 0));
+            merge_access(entry, facts.hour, facts.hour, 1);
         }
         if let Some(usage) = &facts.usage {
             let entry = self
@@ -314,8 +331,24 @@ impl RollupBatch {
             upsert.execute(params![hour, agent, prev, tool, count])?;
             span.execute(params![agent, prev, tool, hour])?;
         }
+        let mut upsert = connection.prepare_cached(
+            "INSERT INTO rollup_access (agent, target, mode, first_hour, last_hour, count)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (agent, target, mode) DO UPDATE SET
+               first_hour = min(first_hour, excluded.first_hour), last_hour = max(last_hour, excluded.last_hour),
+               count = count + excluded.count",
+        )?;
+        for ((agent, target, mode), (first, last, count)) in &self.accesses {
+            upsert.execute(params![agent, target, mode, first, last, count])?;
+        }
         Ok(())
     }
+}
+
+fn merge_access(entry: &mut (i64, i64, u64), first: i64, last: i64, count: u64) {
+    entry.0 = entry.0.min(first);
+    entry.1 = entry.1.max(last);
+    entry.2 += count;
 }
 
 /// The tool of the agent's last `tool_call` in the same trace (or session) before `call`, from the log.
@@ -431,7 +464,7 @@ pub(crate) fn set_next_seq(connection: &Connection, next: u64) -> Result<(), Sto
     Ok(())
 }
 
-pub(crate) const ROLLUP_TABLES: [&str; 7] = [
+pub(crate) const ROLLUP_TABLES: [&str; 8] = [
     "rollup_kinds",
     "rollup_decisions",
     "rollup_tools",
@@ -439,6 +472,7 @@ pub(crate) const ROLLUP_TABLES: [&str; 7] = [
     "rollup_usage",
     "rollup_tool_span",
     "rollup_bigram_span",
+    "rollup_access",
 ];
 
 /// Counts of events per kind: (hour, agent, kind) → count.
@@ -452,7 +486,7 @@ pub struct KindRow {
 
 impl Store {
     /// Every row `sql` returns for `parameters`, each made by `row`.
-    fn rows<T>(
+    pub(crate) fn rows<T>(
         &self,
         sql: &str,
         parameters: impl rusqlite::Params,
@@ -488,6 +522,45 @@ impl Store {
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
+    }
+
+    /// What each agent touched (data sources, and tool calls that said how), in which mode, and when last.
+    pub fn observed_accesses(&self) -> Result<Vec<warrant_core::risk::ObservedAccess>, StoreError> {
+        use warrant_core::registry::manifest::Access;
+        use warrant_core::risk::{AccessTarget, ObservedAccess};
+        let rows = self.rows(
+            "SELECT agent, target, mode, last_hour FROM rollup_access",
+            [],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)?,
+                ))
+            },
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(agent, target, mode, last_hour)| {
+                let target = match target.split_once(':')? {
+                    ("source", id) => AccessTarget::DataSource(id.to_owned()),
+                    ("tool", id) => AccessTarget::Tool(id.to_owned()),
+                    _ => return None,
+                };
+                let mode = match mode.as_str() {
+                    "read" => Access::Read,
+                    "write" => Access::Write,
+                    _ => Access::Execute,
+                };
+                Some(ObservedAccess {
+                    agent,
+                    target,
+                    mode,
+                    last_hour,
+                })
+            })
+            .collect())
     }
 
     /// Transitions first made at or after `from_hour`.

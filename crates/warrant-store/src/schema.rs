@@ -206,6 +206,44 @@ const MIGRATIONS: &[&str] = &[
         updated_seq BIGINT NOT NULL
     );
     ",
+    // 5: what agents touched (data sources, and tool calls that say whether they read or wrote), the risk
+    // register, and the versioned impact assessments. The rollups are counted again from the start, so
+    // the new access rollup covers the events stored before it.
+    "
+    CREATE TABLE rollup_access (
+        agent TEXT NOT NULL,
+        target TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        first_hour BIGINT NOT NULL,
+        last_hour BIGINT NOT NULL,
+        count BIGINT NOT NULL,
+        PRIMARY KEY (agent, target, mode)
+    ) WITHOUT ROWID;
+    DELETE FROM rollup_kinds;
+    DELETE FROM rollup_decisions;
+    DELETE FROM rollup_tools;
+    DELETE FROM rollup_bigrams;
+    DELETE FROM rollup_usage;
+    DELETE FROM rollup_tool_span;
+    DELETE FROM rollup_bigram_span;
+    UPDATE rollup_state SET next_seq = 0;
+    CREATE TABLE risks (
+        id TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        status TEXT NOT NULL,
+        opened_seq BIGINT NOT NULL,
+        updated_seq BIGINT NOT NULL
+    );
+    CREATE TABLE impact_assessments (
+        agent TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        record TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        recorded_seq BIGINT NOT NULL,
+        approved_seq BIGINT,
+        PRIMARY KEY (agent, version)
+    );
+    ",
 ];
 
 /// Bring the database to the latest schema; returns the version it was at. (A log that predates the

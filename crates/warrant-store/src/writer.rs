@@ -23,7 +23,6 @@ use warrant_log::note::sign_note;
 
 use crate::approvals::{Approval, ApprovalError, ApprovalStatus, NewApproval, stamp};
 use crate::entry::{Prepared, prepare_single};
-use crate::incidents::{IncidentOp, IncidentOutcome};
 use crate::keys::{LogIdentity, new_token_secret, token_hash};
 use crate::read::{Checkpoint, latest_checkpoint};
 use crate::rollups::{FLUSH_EVENTS, FLUSH_INTERVAL, RollupBatch, SequenceCache, set_next_seq};
@@ -92,11 +91,60 @@ pub(crate) enum Request {
     FlushRollups {
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
-    Incident {
-        op: Box<IncidentOp>,
-        context: ChangeContext,
-        reply: oneshot::Sender<Result<IncidentOutcome, StoreError>>,
+    /// Any operation on warrant's own records, run in one transaction with the events it appends.
+    Transact {
+        run: Operation,
+        reply: oneshot::Sender<Result<Box<dyn std::any::Any + Send>, StoreError>>,
     },
+}
+
+/// An operation for [`Request::Transact`]; its answer is downcast by `Store::transact`.
+pub(crate) type Operation =
+    Box<dyn FnOnce(&mut Log<'_, '_>) -> Result<Box<dyn std::any::Any + Send>, StoreError> + Send>;
+
+/// The writer's state for one transaction of warrant's own records (alerts, incidents, risks, impact
+/// assessments): rows and the events that describe them commit together.
+pub(crate) struct Log<'a, 't> {
+    pub transaction: &'a rusqlite::Transaction<'t>,
+    pub frontier: &'a mut warrant_log::frontier::Frontier,
+    pub tiles: &'a mut Vec<warrant_log::frontier::Subtree>,
+    pub rollups: &'a mut crate::rollups::RollupBatch,
+}
+
+impl Log<'_, '_> {
+    /// Append one event of warrant's own; returns its seq.
+    pub fn append(
+        &mut self,
+        kind: warrant_core::event::EventKind,
+        agent: &str,
+        attrs: serde_json::Map<String, serde_json::Value>,
+        time: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        let event = warrant_core::event::Event {
+            id: None,
+            time,
+            agent: (!agent.is_empty()).then(|| agent.to_owned()),
+            kind,
+            trace_id: None,
+            span_id: None,
+            parent_span_id: None,
+            session: None,
+            attrs,
+            content: serde_json::Map::new(),
+        };
+        append_one(
+            self.transaction,
+            self.frontier,
+            self.tiles,
+            crate::entry::prepare_single(event, &time)?,
+            self.rollups,
+        )
+    }
+
+    /// The seq the next event will get.
+    pub fn next_seq(&self) -> u64 {
+        self.frontier.size()
+    }
 }
 
 pub(crate) struct Writer {
@@ -257,8 +305,8 @@ impl Writer {
             Request::FlushRollups { reply } => {
                 let _ = reply.send(self.flush_rollups());
             }
-            Request::Incident { op, context, reply } => {
-                let _ = reply.send(self.incident(*op, &context));
+            Request::Transact { run, reply } => {
+                let _ = reply.send(self.transact(run));
             }
             Request::CreateToken { name, role, reply } => {
                 let result = self.create_token(&name, role);
@@ -624,23 +672,19 @@ impl Writer {
     }
 
     /// Record alerts, promote one, or update an incident: the rows and their events in one transaction.
-    fn incident(&mut self, op: IncidentOp, context: &ChangeContext) -> Result<IncidentOutcome, StoreError> {
+    fn transact(&mut self, run: Operation) -> Result<Box<dyn std::any::Any + Send>, StoreError> {
         let mut frontier = self.frontier.clone();
         let mut tiles = Vec::new();
         let mut rollups = RollupBatch::default();
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let outcome = crate::incidents::run(
-            &mut crate::incidents::Log {
-                transaction: &transaction,
-                frontier: &mut frontier,
-                tiles: &mut tiles,
-                rollups: &mut rollups,
-            },
-            op,
-            context,
-        )?;
+        let outcome = run(&mut Log {
+            transaction: &transaction,
+            frontier: &mut frontier,
+            tiles: &mut tiles,
+            rollups: &mut rollups,
+        })?;
         store_tiles(&transaction, &tiles)?;
         transaction.commit()?;
         self.hold(rollups);

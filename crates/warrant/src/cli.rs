@@ -34,6 +34,8 @@ pub enum Output {
     Yaml,
     /// Graphviz, for `warrant risk graph`; other commands print their table.
     Dot,
+    /// Markdown, for documents (`warrant impact`); other commands print their table.
+    Md,
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,10 +145,25 @@ pub enum Command {
         #[command(subcommand)]
         command: IncidentCommand,
     },
-    /// Risk analysis over the tool-access graph: findings, and the risk class computed per agent.
+    /// Risk analysis over the tool-access graph: findings, the risk class computed per agent, and the risk
+    /// register with its treatments.
     Risk {
         #[command(subcommand)]
         command: Option<RiskCommand>,
+    },
+    /// The impact assessment of an agent, generated from the registry and the findings, kept as versions
+    /// that a person approves.
+    Impact {
+        agent: String,
+        /// Keep the assessment as generated now as a new version (unless it equals the latest).
+        #[arg(long, conflicts_with = "approve")]
+        record: bool,
+        /// Approve this version.
+        #[arg(long, value_name = "VERSION")]
+        approve: Option<u64>,
+        /// Why: recorded in the event.
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Calls the policy gate held for a human decision.
     Approvals {
@@ -283,6 +300,35 @@ pub enum RiskCommand {
     Findings,
     /// The tool-access graph (`-o dot` for Graphviz, `-o json`).
     Graph,
+    /// Run the analysis and update the register: new findings open risks, fixed paths close theirs.
+    Assess,
+    /// The risk register, highest score first.
+    List {
+        /// open, mitigated, accepted or closed.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        agent: Option<String>,
+    },
+    /// One risk.
+    Show { id: String },
+    /// Record a treatment decision.
+    Treat {
+        id: String,
+        /// accept, mitigate, transfer or avoid.
+        #[arg(long)]
+        treatment: Option<String>,
+        #[arg(long)]
+        owner: Option<String>,
+        /// The treatment plan, or the justification of an acceptance.
+        #[arg(long)]
+        plan: Option<String>,
+        /// The next review date (YYYY-MM-DD).
+        #[arg(long)]
+        review_due: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

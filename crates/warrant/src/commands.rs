@@ -64,7 +64,13 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         }
         Command::Approvals { command } => approvals(cli, &client, command),
         Command::Monitor(args) => crate::monitor::monitor(cli, &client, args),
-        Command::Risk { command } => crate::monitor::risk(cli, &client, command.as_ref()),
+        Command::Risk { command } => crate::risk::risk(cli, &client, command.as_ref()),
+        Command::Impact {
+            agent,
+            record,
+            approve,
+            reason,
+        } => crate::risk::impact(cli, &client, agent, *record, *approve, reason.as_ref()),
         Command::Alerts { command } => crate::monitor::alerts(cli, &client, command),
         Command::Incidents { command } => crate::monitor::incidents(cli, &client, command),
         Command::Reviews { command } => reviews(cli, &client, command),
@@ -316,6 +322,30 @@ fn get(cli: &Cli, client: &Client, collection: &str, id: Option<&str>) -> Result
                             text(rule, "/decision"),
                             text(rule, "/threshold"),
                             text(rule, "/enabled"),
+                        ]
+                    })
+                    .collect(),
+            ),
+            Kind::Organization => table(
+                &[
+                    "id",
+                    "name",
+                    "regulated",
+                    "eu customers",
+                    "iso 27001",
+                    "log retention (days)",
+                    "max group total",
+                ],
+                rows.iter()
+                    .map(|organization| {
+                        vec![
+                            text(organization, "/id"),
+                            text(organization, "/name"),
+                            text(organization, "/regulated_industry"),
+                            text(organization, "/eu_customers"),
+                            text(organization, "/iso27001_certified"),
+                            text(organization, "/log_retention_days"),
+                            text(organization, "/max_group_total"),
                         ]
                     })
                     .collect(),

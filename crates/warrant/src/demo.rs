@@ -27,6 +27,8 @@ use crate::commands::serve_store;
 /// The demo organisation's registry.
 const BANK: &str = include_str!("demo/bank.yaml");
 const PROMPT_BEFORE: &str = "prompt_version: onboarding-v1.3";
+/// The support agent as first deployed: the gate's exfiltration rule off. The risk treatment removes it.
+const TAINT_OFF: &str = "taint: {external_after_sensitive: \"off\"}\n";
 const PROMPT_AFTER: &str = "prompt_version: onboarding-v1.4";
 
 pub fn run(cli: &Cli, no_serve: bool, serve: &ServeArgs) -> Result<ExitCode, Failure> {
@@ -100,10 +102,24 @@ async fn build(store: &Store) -> Result<Option<runs::Featured>, Failure> {
         "initial inventory of Northwind Bank's AI systems",
     )
     .await?;
+    let treated = BANK.replace(TAINT_OFF, "");
+    if treated == BANK {
+        return Err(Failure::Check(anyhow!(
+            "the demo bank has no taint rule to treat"
+        )));
+    }
+    risk_story(
+        &router,
+        apply(
+            treated.clone(),
+            "risk treatment: the gate holds support e-mail after customer data",
+        ),
+    )
+    .await?;
     // Three weeks after certification the onboarding team shortens the verification questions for premium
     // clients. No model changes; the prompt does.
     let changed = apply(
-        BANK.replace(PROMPT_BEFORE, PROMPT_AFTER),
+        treated.replace(PROMPT_BEFORE, PROMPT_AFTER),
         "shorter verification questions for premium clients",
     )
     .await?;
@@ -116,6 +132,97 @@ async fn build(store: &Store) -> Result<Option<runs::Featured>, Failure> {
     let featured = runs::send(&router).await?;
     monitoring_story(&router).await?;
     Ok(Some(featured))
+}
+
+/// The risk part: the first assessment finds the support agent's customer-data-to-e-mail path open, its owner
+/// decides to mitigate, the change turns the gate's taint rule on, and the next assessment records the risk as
+/// mitigated. The payments agents' combined authority is held by their group limit. The underwriting agent's
+/// impact assessment is recorded and approved.
+async fn risk_story(
+    router: &axum::Router,
+    treatment: impl std::future::Future<Output = Result<Value, Failure>>,
+) -> Result<(), Failure> {
+    const PATH: &str = "exfiltration:support-agent:send-email";
+    println!("risk assessment (warrant risk assess):");
+    let post = |path: String, body: Option<Value>| {
+        let router = router.clone();
+        async move {
+            let body = body.map(|body| ("application/json", body.to_string().into_bytes()));
+            let (status, bytes) = call_router(&router, Method::POST, &path, body).await?;
+            answer(status, &bytes)
+        }
+    };
+    let first = post("/v1/risk/assess".into(), None).await?;
+    let show = |risk: &Value| {
+        format!(
+            "{} [{} {}x{}, {}]{}",
+            risk.get("id").and_then(Value::as_str).unwrap_or_default(),
+            risk.get("level").and_then(Value::as_str).unwrap_or_default(),
+            risk.get("likelihood").and_then(Value::as_u64).unwrap_or_default(),
+            risk.get("impact").and_then(Value::as_u64).unwrap_or_default(),
+            risk.get("status").and_then(Value::as_str).unwrap_or_default(),
+            risk.get("mitigation")
+                .and_then(Value::as_str)
+                .map(|by| format!(" mitigated by {by}"))
+                .unwrap_or_default()
+        )
+    };
+    let changed = first
+        .get("changed")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let find = |id: &str| {
+        changed
+            .iter()
+            .find(|change| change.pointer("/risk/id").and_then(Value::as_str) == Some(id))
+            .and_then(|change| change.get("risk"))
+            .cloned()
+    };
+    println!(
+        "  {} risks opened; {} open",
+        changed.len(),
+        first.pointer("/register/by_status/open").unwrap_or(&Value::Null)
+    );
+    let exfiltration =
+        find(PATH).ok_or_else(|| Failure::Check(anyhow!("the demo's exfiltration path was not found")))?;
+    println!("  {}", show(&exfiltration));
+    if let Some(combined) = find("combined:payments-agent+support-agent") {
+        println!("  {}", show(&combined));
+    }
+    post(
+        format!("/v1/risk/register/{}/treat", crate::client::encode(PATH)),
+        Some(
+            json!({"treatment": "mitigate", "owner": "head-of-customer-service",
+            "plan": "turn on the gate's exfiltration taint rule for the support agent"}),
+        ),
+    )
+    .await?;
+    treatment.await?;
+    let second = post("/v1/risk/assess".into(), None).await?;
+    let after = second
+        .get("changed")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|change| change.pointer("/risk/id").and_then(Value::as_str) == Some(PATH))
+        .and_then(|change| change.get("risk"))
+        .ok_or_else(|| Failure::Check(anyhow!("the treatment did not change the exfiltration risk")))?;
+    println!("  after the treatment: {}", show(after));
+    let recorded = post("/v1/impact/underwriting-agent".into(), None).await?;
+    let version = recorded
+        .pointer("/version/version")
+        .and_then(Value::as_u64)
+        .unwrap_or(1);
+    post(
+        format!("/v1/impact/underwriting-agent/versions/{version}/approve"),
+        Some(json!({"reason": "reviewed by the credit risk committee"})),
+    )
+    .await?;
+    println!(
+        "  impact assessment of underwriting-agent: version {version} recorded and approved (warrant impact underwriting-agent -o md)"
+    );
+    Ok(())
 }
 
 /// The monitoring part: the evaluator runs over four weeks of rollups, the routing drift and the new
@@ -330,6 +437,14 @@ fn report(store: &Store) {
     println!(
         "oversight: {pending} calls wait for an approver (warrant approvals list); \
          {overdue} tool grants are past their access review (warrant reviews due)"
+    );
+    let risks = store.risks().unwrap_or_default();
+    let count_status = |status: &str| risks.iter().filter(|risk| risk.status.as_str() == status).count();
+    println!(
+        "risk register: {} risks, {} open, {} mitigated (warrant risk list)",
+        risks.len(),
+        count_status("open"),
+        count_status("mitigated")
     );
     println!(
         "evidence log: {} events ({} is the log's origin)",

@@ -7,6 +7,7 @@ mod commands;
 mod demo;
 mod monitor;
 mod output;
+mod risk;
 mod trail;
 
 use std::process::ExitCode;

@@ -1,11 +1,11 @@
-//! `warrant monitor`, `warrant alerts`, `warrant incidents` and `warrant risk`.
+//! `warrant monitor`, `warrant alerts` and `warrant incidents`.
 
 use anyhow::Context;
 use axum::http::Method;
 use serde_json::{Value, json};
 
 use crate::Failure;
-use crate::cli::{AlertCommand, Cli, IncidentCommand, MonitorArgs, Output, RiskCommand};
+use crate::cli::{AlertCommand, Cli, IncidentCommand, MonitorArgs};
 use crate::client::{Client, encode};
 use crate::output::{items, print, table, text};
 
@@ -482,110 +482,5 @@ fn render_incident(incident: &Value) -> String {
                 .unwrap_or_default()
         ));
     }
-    out
-}
-
-pub fn risk(cli: &Cli, client: &Client, command: Option<&RiskCommand>) -> Result<(), Failure> {
-    match command {
-        Some(RiskCommand::Graph) => {
-            if cli.output == Output::Dot {
-                let (status, bytes) = client.send(Method::GET, "/v1/risk/graph?format=dot", None)?;
-                if status != 200 {
-                    crate::client::answer(status, &bytes)?;
-                }
-                print!("{}", String::from_utf8_lossy(&bytes));
-                return Ok(());
-            }
-            let answer = client.get("/v1/risk/graph")?;
-            print(cli.output, &answer, |graph| {
-                table(
-                    &["from", "edge", "to"],
-                    graph
-                        .get("edges")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|edge| vec![text(edge, "/from"), text(edge, "/edge"), text(edge, "/to")])
-                        .collect(),
-                )
-            });
-        }
-        None | Some(RiskCommand::Findings) => {
-            let answer = client.get("/v1/risk")?;
-            print(cli.output, &answer, render_risk);
-        }
-    }
-    Ok(())
-}
-
-fn render_risk(report: &Value) -> String {
-    let mut out = format!(
-        "RISK ASSESSMENT: {} findings, {} open, {} mitigated\n\n",
-        text(report, "/summary/findings"),
-        text(report, "/summary/open"),
-        text(report, "/summary/mitigated")
-    );
-    for finding in report
-        .get("findings")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
-    {
-        out.push_str(&format!(
-            "[{}] {} ({}): {}\n    path: {}\n",
-            text(&finding, "/severity").to_uppercase(),
-            text(&finding, "/kind"),
-            text(&finding, "/status"),
-            text(&finding, "/summary"),
-            finding
-                .get("path")
-                .and_then(Value::as_array)
-                .map(|path| path
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(" -> "))
-                .unwrap_or_default()
-        ));
-        match finding.get("mitigation").and_then(Value::as_str) {
-            Some(mitigation) => out.push_str(&format!("    mitigated by: {mitigation}\n")),
-            None => out.push_str(&format!("    treatment: {}\n", text(&finding, "/treatment"))),
-        }
-        out.push_str(&format!(
-            "    controls: {}\n",
-            finding.get("controls").map(Value::to_string).unwrap_or_default()
-        ));
-    }
-    out.push_str("\nRISK CLASS (declared against computed)\n");
-    out.push_str(&table(
-        &["agent", "declared", "computed", "why", "eu ai act hint"],
-        report
-            .get("classification")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .map(|class| {
-                vec![
-                    text(class, "/agent"),
-                    text(class, "/declared"),
-                    text(class, "/computed"),
-                    class
-                        .get("reasons")
-                        .and_then(Value::as_array)
-                        .map(|reasons| {
-                            reasons
-                                .iter()
-                                .filter_map(Value::as_str)
-                                .collect::<Vec<_>>()
-                                .join("; ")
-                        })
-                        .unwrap_or_default(),
-                    text(class, "/eu_ai_act_hint"),
-                ]
-            })
-            .collect(),
-    ));
     out
 }

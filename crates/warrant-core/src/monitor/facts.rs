@@ -27,6 +27,18 @@ pub struct Facts {
     /// A failed tool result: the tool's name.
     pub tool_error: Option<String>,
     pub usage: Option<UsageFact>,
+    /// A data source read or written, or a tool call that says whether it read or wrote.
+    pub access: Option<AccessFact>,
+}
+
+/// What an agent touched and how: kept per agent, target and mode with the first and last hour, for the
+/// risk analysis's declared-vs-observed findings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessFact {
+    /// `source:<id>` or `tool:<id>`.
+    pub target: String,
+    /// `read`, `write` or `execute`.
+    pub mode: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -127,6 +139,12 @@ fn facts(
         }
         "tool_call" => {
             if let Some(tool) = text("tool") {
+                if let Some(mode) = text("access").filter(|mode| is_mode(mode)) {
+                    facts.access = Some(AccessFact {
+                        target: format!("tool:{tool}"),
+                        mode,
+                    });
+                }
                 facts.tool_call = Some(ToolFact {
                     tool,
                     latency_ms: number("latency_ms"),
@@ -134,6 +152,16 @@ fn facts(
                         .trace
                         .map(|trace| format!("t:{trace}"))
                         .or_else(|| parents.session.map(|session| format!("s:{session}"))),
+                });
+            }
+        }
+        "data_access" => {
+            if let Some(source) = text("source") {
+                facts.access = Some(AccessFact {
+                    target: format!("source:{source}"),
+                    mode: text("mode")
+                        .filter(|mode| is_mode(mode))
+                        .unwrap_or_else(|| "read".into()),
                 });
             }
         }
@@ -167,6 +195,10 @@ fn facts(
         _ => {}
     }
     facts
+}
+
+fn is_mode(mode: &str) -> bool {
+    matches!(mode, "read" | "write" | "execute")
 }
 
 /// A segment object as canonical text: keys sorted, every value as plain text.

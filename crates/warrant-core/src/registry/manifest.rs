@@ -1,5 +1,5 @@
-//! The manifest kinds of the registry (`Agent`, `Tool`, `DataSource`, `AISystem`, `Policy`, `Group`, `Model`)
-//! as users write them in YAML.
+//! The manifest kinds of the registry (`Agent`, `Tool`, `DataSource`, `AISystem`, `Policy`, `Group`, `Model`,
+//! `AlertRule`, `Organization`) as users write them in YAML.
 //!
 //! These types are a user-facing format on purpose: they derive serde with `deny_unknown_fields`, so a typo in a
 //! field name is an error instead of a silently ignored setting. Their JSON form (with defaults filled in) is
@@ -19,10 +19,11 @@ pub enum Kind {
     Group,
     Model,
     AlertRule,
+    Organization,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Agent,
         Kind::Tool,
         Kind::DataSource,
@@ -31,6 +32,7 @@ impl Kind {
         Kind::Group,
         Kind::Model,
         Kind::AlertRule,
+        Kind::Organization,
     ];
 
     /// The spelling used in manifests (`kind: DataSource`).
@@ -44,6 +46,7 @@ impl Kind {
             Kind::Group => "Group",
             Kind::Model => "Model",
             Kind::AlertRule => "AlertRule",
+            Kind::Organization => "Organization",
         }
     }
 
@@ -58,6 +61,7 @@ impl Kind {
             Kind::Group => "groups",
             Kind::Model => "models",
             Kind::AlertRule => "alertrules",
+            Kind::Organization => "organizations",
         }
     }
 
@@ -87,6 +91,7 @@ pub enum Manifest {
     Group(Group),
     Model(Model),
     AlertRule(AlertRule),
+    Organization(Organization),
 }
 
 impl Manifest {
@@ -100,6 +105,7 @@ impl Manifest {
             Manifest::Group(_) => Kind::Group,
             Manifest::Model(_) => Kind::Model,
             Manifest::AlertRule(_) => Kind::AlertRule,
+            Manifest::Organization(_) => Kind::Organization,
         }
     }
 
@@ -113,6 +119,7 @@ impl Manifest {
             Manifest::Group(group) => &group.id,
             Manifest::Model(model) => &model.id,
             Manifest::AlertRule(rule) => &rule.id,
+            Manifest::Organization(organization) => &organization.id,
         }
     }
 
@@ -127,6 +134,7 @@ impl Manifest {
             Manifest::Group(group) => serde_json::to_value(group),
             Manifest::Model(model) => serde_json::to_value(model),
             Manifest::AlertRule(rule) => serde_json::to_value(rule),
+            Manifest::Organization(organization) => serde_json::to_value(organization),
         };
         // These types hold only strings, numbers, booleans, dates and lists, which always serialise.
         value.unwrap_or(serde_json::Value::Null)
@@ -160,6 +168,9 @@ pub struct Agent {
     #[serde(default)]
     pub downstream: Vec<String>,
     pub oversight: Oversight,
+    /// The people the agent's decisions and actions affect (e.g. `loan applicants`), for its impact assessment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub affected: Vec<String>,
     /// Days to keep event content (prompts, outputs) before erasure; the events themselves stay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<u32>,
@@ -508,4 +519,32 @@ pub enum Oversight {
     /// A human decides when and whether the agent runs at all.
     HumanInCommand,
     None,
+}
+
+/// The organisation that runs the agents: its profile (for certification readiness) and the policies that
+/// apply across agents. A registry normally holds one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    /// Sells AI products or AI-backed services to enterprises (customers will ask for certification).
+    #[serde(default)]
+    pub sells_ai_to_enterprises: bool,
+    /// Works in a regulated industry (finance, health, insurance, public sector ...).
+    #[serde(default)]
+    pub regulated_industry: bool,
+    /// Has customers or affected people in the EU (the EU AI Act applies).
+    #[serde(default)]
+    pub eu_customers: bool,
+    /// Holds an ISO/IEC 27001 certificate: its management system already carries the shared clauses.
+    #[serde(default)]
+    pub iso27001_certified: bool,
+    /// Days the evidence log is kept; the EU AI Act asks for at least six months (Arts. 19, 26(6)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_retention_days: Option<u32>,
+    /// The most any group of agents may be allowed to move together within its window: a group limit above it
+    /// is a finding of the risk analysis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_group_total: Option<f64>,
 }

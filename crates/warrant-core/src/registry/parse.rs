@@ -101,6 +101,7 @@ fn parse_document(number: usize, value: serde_yaml::Value) -> Result<Option<Mani
         Kind::Group => typed(body).map(Manifest::Group),
         Kind::Model => typed(body).map(Manifest::Model),
         Kind::AlertRule => typed(body).map(Manifest::AlertRule),
+        Kind::Organization => typed(body).map(Manifest::Organization),
     };
     typed
         .map(Some)

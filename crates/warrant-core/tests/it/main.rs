@@ -9,4 +9,5 @@
 
 mod gate;
 mod monitor;
+mod register;
 mod risk;

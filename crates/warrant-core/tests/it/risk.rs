@@ -1,7 +1,8 @@
 //! Risk findings, each kind with a fixture that has it and one that does not.
 
 use warrant_core::registry::Registry;
-use warrant_core::risk::{AccessGraph, Finding, Observed, analyze, classify};
+use warrant_core::registry::manifest::Access;
+use warrant_core::risk::{AccessGraph, AccessTarget, Finding, Observed, ObservedAccess, analyze, classify};
 
 const TOOLS: &str = "\
 kind: DataSource
@@ -43,7 +44,7 @@ irreversible: true
 amount_arg: amount
 ";
 
-fn registry(agents: &str) -> Registry {
+pub(crate) fn registry(agents: &str) -> Registry {
     let mut registry = Registry::default();
     let plan = registry
         .plan_apply(&format!("{TOOLS}---\n{agents}"))
@@ -52,7 +53,7 @@ fn registry(agents: &str) -> Registry {
     registry
 }
 
-fn agent(id: &str, body: &str) -> String {
+pub(crate) fn agent(id: &str, body: &str) -> String {
     format!(
         "kind: Agent\nid: {id}\npurpose: helps\nowner: ops\nrisk_class: limited\ndecision_scope: execute\noversight: human-on-the-loop\n{body}"
     )
@@ -242,6 +243,7 @@ fn the_log_is_compared_with_the_registry() {
         ],
         agents: ["helper".to_owned(), "ghost".to_owned()].into(),
         unused_since_hour: Some(50),
+        accesses: Vec::new(),
     };
     let findings = analyze(&registry, Some(&observed));
     let kinds: Vec<(&str, &str)> = findings
@@ -266,9 +268,20 @@ fn the_log_is_compared_with_the_registry() {
     );
     let idle = Observed {
         calls: vec![("helper".into(), "crm-read".into(), 10)],
+        agents: ["helper".to_owned()].into(),
         unused_since_hour: Some(50),
         ..Observed::default()
     };
+    // An agent the log has never seen is not running yet: no unused-grant findings for it.
+    let unseen = Observed {
+        unused_since_hour: Some(50),
+        ..Observed::default()
+    };
+    assert!(
+        !analyze(&registry, Some(&unseen))
+            .iter()
+            .any(|finding| finding.kind == "unused_grant")
+    );
     let unused: Vec<String> = analyze(&registry, Some(&idle))
         .into_iter()
         .filter(|finding| finding.kind == "unused_grant")
@@ -310,5 +323,103 @@ fn the_graph_exports_and_classification_explains_itself() {
             .iter()
             .any(|reason| reason.contains("irreversible")),
         "{classes:?}"
+    );
+}
+
+fn access(agent: &str, target: AccessTarget, mode: Access) -> ObservedAccess {
+    ObservedAccess {
+        agent: agent.into(),
+        target,
+        mode,
+        last_hour: 100,
+    }
+}
+
+#[test]
+fn data_sources_and_access_modes_in_the_log_are_compared_with_the_manifest() {
+    let registry = registry(&agent(
+        "helper",
+        "data_sources: [handbook]\ntools:\n  - {tool: ticket, access: write, approved_by: x}\n  - {tool: crm-read, access: read, approved_by: x}\n",
+    ));
+    let ids = |accesses: Vec<ObservedAccess>| -> Vec<String> {
+        let observed = Observed {
+            agents: ["helper".to_owned()].into(),
+            accesses,
+            ..Observed::default()
+        };
+        analyze(&registry, Some(&observed))
+            .into_iter()
+            .filter(|finding| {
+                matches!(
+                    finding.kind,
+                    "undeclared_data_source" | "undeclared_data_access" | "write_grant_only_reads"
+                )
+            })
+            .map(|finding| finding.id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    // Positive: a source nobody declared, a declared source not listed for the agent, and a write grant
+    // through which only reads were seen.
+    let found = ids(vec![
+        access(
+            "helper",
+            AccessTarget::DataSource("shadow-db".into()),
+            Access::Read,
+        ),
+        access("helper", AccessTarget::DataSource("crm".into()), Access::Read),
+        access("helper", AccessTarget::Tool("ticket".into()), Access::Read),
+    ]);
+    assert_eq!(
+        found,
+        [
+            "undeclared_data_access:helper:crm",
+            "undeclared_data_source:helper:shadow-db",
+            "write_grant_only_reads:helper:ticket"
+        ]
+    );
+    // Negative: the listed source, a write seen through the write grant, reads through a read grant.
+    let found = ids(vec![
+        access(
+            "helper",
+            AccessTarget::DataSource("handbook".into()),
+            Access::Read,
+        ),
+        access("helper", AccessTarget::Tool("ticket".into()), Access::Read),
+        access("helper", AccessTarget::Tool("ticket".into()), Access::Write),
+        access("helper", AccessTarget::Tool("crm-read".into()), Access::Read),
+    ]);
+    assert!(found.is_empty(), "{found:?}");
+}
+
+#[test]
+fn a_group_limit_above_the_organisations_policy_is_combined_authority() {
+    let agents = format!(
+        "{}\n---\n{}\n---\nkind: Group\nid: movers\nlimits:\n  - {{id: daily, max_total: 90000, window_hours: 24}}\n---\nkind: Organization\nid: org\nname: Org\nmax_group_total: LIMIT\n",
+        agent(
+            "a",
+            "group: movers\ntools:\n  - {tool: pay, access: execute, approved_by: x}\n"
+        ),
+        agent(
+            "b",
+            "group: movers\ntools:\n  - {tool: pay, access: execute, approved_by: x}\n"
+        ),
+    );
+    let over = analyze(&registry(&agents.replace("LIMIT", "50000")), None);
+    let finding = over
+        .iter()
+        .find(|finding| finding.id == "group_limit:movers:daily")
+        .unwrap_or_else(|| panic!("{over:?}"));
+    assert_eq!(
+        (finding.kind, finding.status, finding.agent.as_str()),
+        ("combined_authority", "open", "a,b")
+    );
+    let within = analyze(&registry(&agents.replace("LIMIT", "100000")), None);
+    assert!(
+        !within
+            .iter()
+            .any(|finding| finding.id.starts_with("group_limit:")),
+        "{within:?}"
     );
 }

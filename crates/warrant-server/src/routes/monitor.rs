@@ -12,7 +12,7 @@ use warrant_store::IncidentOp;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::{Body, Json, Query};
+use crate::extract::{Json, OptionalJson, Query};
 use crate::monitor::{self, Params};
 use crate::routes::blocking;
 
@@ -129,7 +129,7 @@ pub async fn get_alert(
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
-    reason: Option<String>,
+    pub reason: Option<String>,
 }
 
 /// `POST /v1/alerts/{id}/promote`: open an incident for an alert by hand.
@@ -137,20 +137,9 @@ pub async fn promote(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Body(body): Body,
+    OptionalJson(body): OptionalJson<Reason>,
 ) -> Result<(axum::http::StatusCode, axum::Json<Value>), ApiError> {
     caller.require_approver()?;
-    // The body is optional: `{"reason": "..."}` or nothing.
-    let body: Reason = if body.iter().all(u8::is_ascii_whitespace) {
-        Reason::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|error| {
-            ApiError::bad_request(
-                "malformed_json",
-                format!("the body is not valid JSON for this request: {error}"),
-            )
-        })?
-    };
     let checkpoint = monitor::frozen_checkpoint(&state.store)?;
     let context = ChangeContext {
         actor: caller.name().to_owned(),

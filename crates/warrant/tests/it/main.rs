@@ -18,6 +18,7 @@ mod monitor;
 mod otlp;
 mod proof;
 mod registry;
+mod risk;
 mod server;
 mod support;
 mod tamper;
