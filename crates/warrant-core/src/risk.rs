@@ -1079,38 +1079,74 @@ pub fn classify(registry: &Registry, findings: &[Finding]) -> Vec<Classification
         .collect()
 }
 
-/// Annex III areas a purpose suggests, by keyword: a prompt for legal review, never a classification.
+/// Annex III areas a purpose suggests, by keyword at the start of a word ("exam" does not match "example"):
+/// a prompt for legal review, never a classification.
 fn annex_iii_hint(purpose: &str) -> Option<String> {
     let purpose = purpose.to_lowercase();
     let areas = [
         (
-            ["credit", "loan", "lending"].as_slice(),
+            [
+                "credit scor",
+                "creditworth",
+                "loan application",
+                "lending decision",
+                "credit decision",
+            ]
+            .as_slice(),
             "Annex III 5(b): creditworthiness and credit scoring",
         ),
         (
-            ["insurance", "underwrit"].as_slice(),
+            ["life insurance", "health insurance", "underwrit"].as_slice(),
             "Annex III 5(c): risk assessment and pricing in life and health insurance",
         ),
         (
-            ["recruit", "hiring", "employ", "candidate"].as_slice(),
+            [
+                "recruit",
+                "hiring",
+                "job applica",
+                "candidate",
+                "promotion decision",
+                "termination",
+            ]
+            .as_slice(),
             "Annex III 4: employment and workers management",
         ),
         (
-            ["benefit", "public assistance", "essential service"].as_slice(),
+            [
+                "public benefit",
+                "public assistance",
+                "social benefit",
+                "essential service",
+            ]
+            .as_slice(),
             "Annex III 5(a): access to essential public services and benefits",
         ),
         (
-            ["exam", "student", "admission"].as_slice(),
+            ["exams", "examination", "student", "admission"].as_slice(),
             "Annex III 3: education and vocational training",
         ),
         (
-            ["biometric", "face", "identity verification"].as_slice(),
+            [
+                "biometric",
+                "face recognition",
+                "facial recognition",
+                "emotion recognition",
+            ]
+            .as_slice(),
             "Annex III 1: biometrics",
         ),
     ];
+    let at_word_start = |phrase: &str| {
+        purpose.match_indices(phrase).any(|(at, _)| {
+            purpose[..at]
+                .chars()
+                .next_back()
+                .is_none_or(|before| !before.is_alphanumeric())
+        })
+    };
     areas
         .iter()
-        .find(|(words, _)| words.iter().any(|word| purpose.contains(word)))
+        .find(|(phrases, _)| phrases.iter().any(|phrase| at_word_start(phrase)))
         .map(|(_, area)| format!("{area} (a hint for legal review, not a ruling)"))
 }
 

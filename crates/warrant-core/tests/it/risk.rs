@@ -423,3 +423,25 @@ fn a_group_limit_above_the_organisations_policy_is_combined_authority() {
         "{within:?}"
     );
 }
+
+#[test]
+fn the_annex_iii_hint_matches_words_not_fragments() {
+    let hint = |purpose: &str| {
+        let registry = registry(&agent("a", "").replace("purpose: helps", &format!("purpose: {purpose}")));
+        classify(&registry, &analyze(&registry, None))[0]
+            .eu_ai_act_hint
+            .clone()
+    };
+    assert!(
+        hint("Assesses consumer loan applications")
+            .unwrap()
+            .contains("5(b)")
+    );
+    assert!(
+        hint("Screens job applicants for interviews")
+            .unwrap()
+            .contains("Annex III 4")
+    );
+    assert_eq!(hint("Executes approved loan disbursements"), None);
+    assert_eq!(hint("Answers questions, for example about fees"), None);
+}
