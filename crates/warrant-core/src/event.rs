@@ -29,10 +29,12 @@ pub enum EventKind {
     Session,
     Risk,
     ImpactAssessment,
+    Document,
+    Audit,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 19] = [
+    pub const ALL: [EventKind; 21] = [
         EventKind::Invocation,
         EventKind::LlmCall,
         EventKind::Decision,
@@ -52,6 +54,8 @@ impl EventKind {
         EventKind::Session,
         EventKind::Risk,
         EventKind::ImpactAssessment,
+        EventKind::Document,
+        EventKind::Audit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +79,8 @@ impl EventKind {
             EventKind::Session => "session",
             EventKind::Risk => "risk",
             EventKind::ImpactAssessment => "impact_assessment",
+            EventKind::Document => "document",
+            EventKind::Audit => "audit",
         }
     }
 

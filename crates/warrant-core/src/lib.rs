@@ -3,6 +3,7 @@
 //! that say what is wrong in words a user can act on.
 
 pub mod change;
+pub mod compliance;
 pub mod enrich;
 pub mod event;
 pub mod gate;

@@ -262,8 +262,14 @@ impl Registry {
     /// Validate the fields that name other objects and the rules that span objects.
     fn check_references(&self, number: usize, manifest: &Manifest) -> Vec<ManifestError> {
         let mut errors = Vec::new();
-        if let Err(message) = check_id(manifest.id()) {
+        // An applicability row is named by its control (`A.6.2.8`); every other id is a plain lowercase name.
+        if !matches!(manifest, Manifest::Applicability(_))
+            && let Err(message) = check_id(manifest.id())
+        {
             errors.push(document_error(number, manifest, "id", message));
+        }
+        for (field, message) in compliance_problems(manifest) {
+            errors.push(document_error(number, manifest, field, message));
         }
         for (kind, id, field) in references(manifest) {
             if self.get(kind, &id).is_none() {
@@ -327,6 +333,9 @@ pub fn manifest_from_spec(kind: Kind, spec: &Value) -> Option<Manifest> {
         Kind::Model => serde_json::from_value(spec).ok().map(Manifest::Model),
         Kind::AlertRule => serde_json::from_value(spec).ok().map(Manifest::AlertRule),
         Kind::Organization => serde_json::from_value(spec).ok().map(Manifest::Organization),
+        Kind::Applicability => serde_json::from_value(spec).ok().map(Manifest::Applicability),
+        Kind::EvidenceRule => serde_json::from_value(spec).ok().map(Manifest::EvidenceRule),
+        Kind::Obligation => serde_json::from_value(spec).ok().map(Manifest::Obligation),
     }
 }
 
@@ -373,7 +382,10 @@ fn references(manifest: &Manifest) -> Vec<(Kind, String, String)> {
         | Manifest::DataSource(_)
         | Manifest::Policy(_)
         | Manifest::Model(_)
-        | Manifest::Organization(_) => {}
+        | Manifest::Organization(_)
+        | Manifest::Applicability(_)
+        | Manifest::EvidenceRule(_)
+        | Manifest::Obligation(_) => {}
     }
     refs
 }
@@ -492,6 +504,71 @@ pub fn sensitivity_ceiling(registry: &Registry, agent: &Agent) -> Sensitivity {
         .iter()
         .filter_map(|grant| registry.tool(&grant.tool).map(|tool| tool.sensitivity));
     from_sources.chain(from_tools).max().unwrap_or_default()
+}
+
+/// What the compliance catalog refuses in a manifest: an applicability row for a control that does not
+/// exist, an obligation that is not a crosswalk task, a malformed evidence rule.
+fn compliance_problems(manifest: &Manifest) -> Vec<(&'static str, String)> {
+    let catalog = match crate::compliance::catalog::Catalog::builtin() {
+        Ok(catalog) => catalog,
+        Err(error) => return vec![("kind", error)],
+    };
+    match manifest {
+        Manifest::Applicability(row) if catalog.control(&row.id).is_none() => vec![(
+            "id",
+            format!(
+                "`{}` is not an ISO/IEC 42001 Annex A control (Annex A has 38, from A.2.2 to A.10.4)",
+                row.id
+            ),
+        )],
+        Manifest::Applicability(row) if row.justification.trim().is_empty() => {
+            vec![(
+                "justification",
+                "an applicability decision needs a justification".into(),
+            )]
+        }
+        Manifest::Obligation(obligation)
+            if !catalog
+                .crosswalk
+                .tasks
+                .iter()
+                .any(|task| task.id == obligation.id) =>
+        {
+            let known: Vec<&str> = catalog
+                .crosswalk
+                .tasks
+                .iter()
+                .map(|task| task.id.as_str())
+                .collect();
+            vec![(
+                "id",
+                format!(
+                    "`{}` is not a crosswalk task; known: {}",
+                    obligation.id,
+                    known.join(", ")
+                ),
+            )]
+        }
+        Manifest::EvidenceRule(rule) => {
+            let mut problems: Vec<(&'static str, String)> = rule
+                .problem()
+                .map(|problem| ("controls", problem))
+                .into_iter()
+                .collect();
+            for control in &rule.controls {
+                if !catalog.is_iso_ref(control) && catalog.article(control).is_none() {
+                    problems.push((
+                        "controls",
+                        format!(
+                            "`{control}` is not an ISO/IEC 42001 control or clause, nor an EU AI Act article"
+                        ),
+                    ));
+                }
+            }
+            problems
+        }
+        _ => Vec::new(),
+    }
 }
 
 fn check_id(id: &str) -> Result<(), String> {

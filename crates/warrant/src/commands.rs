@@ -326,6 +326,45 @@ fn get(cli: &Cli, client: &Client, collection: &str, id: Option<&str>) -> Result
                     })
                     .collect(),
             ),
+            Kind::Applicability => table(
+                &["control", "applicable", "owner", "justification"],
+                rows.iter()
+                    .map(|row| {
+                        vec![
+                            text(row, "/id"),
+                            text(row, "/applicable"),
+                            text(row, "/owner"),
+                            text(row, "/justification"),
+                        ]
+                    })
+                    .collect(),
+            ),
+            Kind::EvidenceRule => table(
+                &["id", "controls", "fresh days", "description"],
+                rows.iter()
+                    .map(|rule| {
+                        vec![
+                            text(rule, "/id"),
+                            rule.get("controls").map(Value::to_string).unwrap_or_default(),
+                            text(rule, "/fresh_days"),
+                            text(rule, "/description"),
+                        ]
+                    })
+                    .collect(),
+            ),
+            Kind::Obligation => table(
+                &["task", "owner", "due", "status"],
+                rows.iter()
+                    .map(|obligation| {
+                        vec![
+                            text(obligation, "/id"),
+                            text(obligation, "/owner"),
+                            text(obligation, "/due"),
+                            text(obligation, "/status"),
+                        ]
+                    })
+                    .collect(),
+            ),
             Kind::Organization => table(
                 &[
                     "id",

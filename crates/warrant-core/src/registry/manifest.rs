@@ -1,5 +1,5 @@
 //! The manifest kinds of the registry (`Agent`, `Tool`, `DataSource`, `AISystem`, `Policy`, `Group`, `Model`,
-//! `AlertRule`, `Organization`) as users write them in YAML.
+//! `AlertRule`, `Organization`, `Applicability`, `EvidenceRule`, `Obligation`) as users write them in YAML.
 //!
 //! These types are a user-facing format on purpose: they derive serde with `deny_unknown_fields`, so a typo in a
 //! field name is an error instead of a silently ignored setting. Their JSON form (with defaults filled in) is
@@ -20,10 +20,13 @@ pub enum Kind {
     Model,
     AlertRule,
     Organization,
+    Applicability,
+    EvidenceRule,
+    Obligation,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Agent,
         Kind::Tool,
         Kind::DataSource,
@@ -33,6 +36,9 @@ impl Kind {
         Kind::Model,
         Kind::AlertRule,
         Kind::Organization,
+        Kind::Applicability,
+        Kind::EvidenceRule,
+        Kind::Obligation,
     ];
 
     /// The spelling used in manifests (`kind: DataSource`).
@@ -47,6 +53,9 @@ impl Kind {
             Kind::Model => "Model",
             Kind::AlertRule => "AlertRule",
             Kind::Organization => "Organization",
+            Kind::Applicability => "Applicability",
+            Kind::EvidenceRule => "EvidenceRule",
+            Kind::Obligation => "Obligation",
         }
     }
 
@@ -62,6 +71,9 @@ impl Kind {
             Kind::Model => "models",
             Kind::AlertRule => "alertrules",
             Kind::Organization => "organizations",
+            Kind::Applicability => "applicability",
+            Kind::EvidenceRule => "evidencerules",
+            Kind::Obligation => "obligations",
         }
     }
 
@@ -92,6 +104,9 @@ pub enum Manifest {
     Model(Model),
     AlertRule(AlertRule),
     Organization(Organization),
+    Applicability(Applicability),
+    EvidenceRule(crate::compliance::rules::EvidenceRule),
+    Obligation(Obligation),
 }
 
 impl Manifest {
@@ -106,6 +121,9 @@ impl Manifest {
             Manifest::Model(_) => Kind::Model,
             Manifest::AlertRule(_) => Kind::AlertRule,
             Manifest::Organization(_) => Kind::Organization,
+            Manifest::Applicability(_) => Kind::Applicability,
+            Manifest::EvidenceRule(_) => Kind::EvidenceRule,
+            Manifest::Obligation(_) => Kind::Obligation,
         }
     }
 
@@ -120,6 +138,9 @@ impl Manifest {
             Manifest::Model(model) => &model.id,
             Manifest::AlertRule(rule) => &rule.id,
             Manifest::Organization(organization) => &organization.id,
+            Manifest::Applicability(applicability) => &applicability.id,
+            Manifest::EvidenceRule(rule) => &rule.id,
+            Manifest::Obligation(obligation) => &obligation.id,
         }
     }
 
@@ -135,6 +156,9 @@ impl Manifest {
             Manifest::Model(model) => serde_json::to_value(model),
             Manifest::AlertRule(rule) => serde_json::to_value(rule),
             Manifest::Organization(organization) => serde_json::to_value(organization),
+            Manifest::Applicability(applicability) => serde_json::to_value(applicability),
+            Manifest::EvidenceRule(rule) => serde_json::to_value(rule),
+            Manifest::Obligation(obligation) => serde_json::to_value(obligation),
         };
         // These types hold only strings, numbers, booleans, dates and lists, which always serialise.
         value.unwrap_or(serde_json::Value::Null)
@@ -547,4 +571,45 @@ pub struct Organization {
     /// is a finding of the risk analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_group_total: Option<f64>,
+}
+
+/// Whether an ISO/IEC 42001 Annex A control applies, and why: one row of the Statement of Applicability. The id
+/// is the control's (`A.6.2.8`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Applicability {
+    pub id: String,
+    pub applicable: bool,
+    pub justification: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// How the control will be implemented, when it is not yet: the control counts as planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_date: Option<NaiveDate>,
+}
+
+/// The state of an EU AI Act obligation ISO/IEC 42001 does not cover (a crosswalk task, by its id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Obligation {
+    pub id: String,
+    pub owner: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<NaiveDate>,
+    #[serde(default)]
+    pub status: ObligationStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObligationStatus {
+    #[default]
+    Open,
+    InProgress,
+    Done,
+    NotApplicable,
 }

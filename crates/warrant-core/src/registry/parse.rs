@@ -102,6 +102,9 @@ fn parse_document(number: usize, value: serde_yaml::Value) -> Result<Option<Mani
         Kind::Model => typed(body).map(Manifest::Model),
         Kind::AlertRule => typed(body).map(Manifest::AlertRule),
         Kind::Organization => typed(body).map(Manifest::Organization),
+        Kind::Applicability => typed(body).map(Manifest::Applicability),
+        Kind::EvidenceRule => typed(body).map(Manifest::EvidenceRule),
+        Kind::Obligation => typed(body).map(Manifest::Obligation),
     };
     typed
         .map(Some)

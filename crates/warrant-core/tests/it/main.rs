@@ -7,6 +7,7 @@
     clippy::panic
 )]
 
+mod compliance;
 mod gate;
 mod monitor;
 mod register;
