@@ -311,7 +311,7 @@ mod tests {
         check(
             json!({"time": "2026-11-26T10:30:00Z", "kind": "guess"}),
             expect![
-                "event 3, field `kind`: unknown kind `guess`, expected one of invocation, llm_call, decision, tool_call, tool_result, data_access, outcome, policy_decision, approval, escalation, override, review, change, alert, incident, erasure, session, risk, impact_assessment"
+                "event 3, field `kind`: unknown kind `guess`, expected one of invocation, llm_call, decision, tool_call, tool_result, data_access, outcome, policy_decision, approval, escalation, override, review, change, alert, incident, erasure, session, risk, impact_assessment, document, audit"
             ],
         );
         check(
