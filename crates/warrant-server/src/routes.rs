@@ -2,9 +2,10 @@
 
 mod approvals;
 mod authorize;
+pub(crate) mod compliance;
 mod erase;
 mod events;
-mod log;
+pub(crate) mod log;
 mod monitor;
 mod oversight;
 mod registry;
@@ -51,6 +52,20 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/alerts/{id}/promote", post(monitor::promote))
         .route("/v1/risk", get(risk::findings))
         .route("/v1/risk/graph", get(risk::graph))
+        .route("/v1/compliance/soa", get(compliance::get_soa))
+        .route("/v1/compliance/gaps", get(compliance::get_gaps))
+        .route("/v1/compliance/crosswalk", get(compliance::get_crosswalk))
+        .route("/v1/compliance/readiness", get(compliance::get_readiness))
+        .route("/v1/compliance/evidence", get(compliance::get_evidence))
+        .route("/v1/compliance/sample", get(compliance::get_sample))
+        .route(
+            "/v1/documents",
+            get(compliance::list_documents).post(compliance::add_document),
+        )
+        .route("/v1/documents/{sha256}", get(compliance::get_document))
+        .route("/v1/audits", get(compliance::list_audits))
+        .route("/v1/audits/plan", get(compliance::audit_plan))
+        .route("/v1/audits/run", post(compliance::audit_run))
         .route("/v1/risk/assess", post(risk::assess_register))
         .route("/v1/risk/register", get(risk::register))
         .route("/v1/risk/register/{id}", get(risk::risk))

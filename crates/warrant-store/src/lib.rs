@@ -8,6 +8,7 @@
 //! Only SQLite exists today; a PostgreSQL backend will sit behind the same methods.
 
 mod approvals;
+mod compliance;
 mod entry;
 mod incidents;
 mod keys;
@@ -34,6 +35,7 @@ use warrant_core::registry::{DeleteError, PlannedChange, Registry};
 use warrant_core::role::Role;
 
 pub use crate::approvals::{Approval, ApprovalError, ApprovalStatus, NewApproval, args_hash};
+pub use crate::compliance::{AuditRecord, Document, SplitMix64};
 pub use crate::entry::{StoredEvent, content_digest};
 pub use crate::incidents::{Alert, AlertRun, IncidentError, IncidentOp, IncidentOutcome};
 pub use crate::lock::{DataDirLock, LockError};

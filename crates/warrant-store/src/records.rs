@@ -119,6 +119,24 @@ impl Store {
             .map_err(|error| StoreError::Damaged(error.to_string()))
     }
 
+    /// Per agent, the latest approved version of its impact assessment, else its latest version.
+    pub fn latest_impacts(&self) -> Result<Vec<ImpactVersion>, StoreError> {
+        let records: Vec<String> = self.rows(
+            "SELECT record FROM impact_assessments ORDER BY agent, (approved_seq IS NOT NULL), version",
+            [],
+            |row| row.get(0),
+        )?;
+        let mut latest: std::collections::BTreeMap<String, ImpactVersion> = std::collections::BTreeMap::new();
+        for record in records {
+            let version = ImpactVersion::from(
+                serde_json::from_str::<StoredImpact>(&record)
+                    .map_err(|error| StoreError::Damaged(error.to_string()))?,
+            );
+            latest.insert(version.agent.clone(), version);
+        }
+        Ok(latest.into_values().collect())
+    }
+
     /// Keep `assessment` as a new version, unless it is the same as the latest; returns the version that
     /// holds it and whether it is new.
     pub async fn record_impact(

@@ -95,6 +95,8 @@ pub(crate) struct RollupBatch {
     calls: Vec<PendingCall>,
     /// (agent, target, mode) → (first hour, last hour, count).
     accesses: HashMap<(String, String, String), (i64, i64, u64)>,
+    /// The evidence index: (hour, control) → (count, first seq, last seq).
+    evidence: HashMap<(i64, String), (u64, u64, u64)>,
 }
 
 impl RollupBatch {
@@ -136,6 +138,12 @@ impl RollupBatch {
                 count,
             );
         }
+        for (key, (count, first, last)) in other.evidence {
+            let entry = self.evidence.entry(key).or_insert((0, first, last));
+            entry.0 += count;
+            entry.1 = entry.1.min(first);
+            entry.2 = entry.2.max(last);
+        }
     }
 
     /// The same sums with each event's placeholder (its index in a request) replaced by its seq.
@@ -145,6 +153,10 @@ impl RollupBatch {
         }
         for call in &mut self.calls {
             call.seq = seq_of(call.seq);
+        }
+        for (_, first, last) in self.evidence.values_mut() {
+            *first = seq_of(*first);
+            *last = seq_of(*last);
         }
         self
     }
@@ -195,6 +207,15 @@ impl RollupBatch {
                 .entry((facts.hour, agent.clone(), tool.clone()))
                 .or_default()
                 .errors += 1;
+        }
+        for tag in &facts.tags {
+            let entry = self
+                .evidence
+                .entry((facts.hour, tag.clone()))
+                .or_insert((0, seq, seq));
+            entry.0 += 1;
+            entry.1 = entry.1.min(seq);
+            entry.2 = entry.2.max(seq);
         }
         if let Some(access) = &facts.access {
             let entry = self
@@ -341,6 +362,14 @@ impl RollupBatch {
         for ((agent, target, mode), (first, last, count)) in &self.accesses {
             upsert.execute(params![agent, target, mode, first, last, count])?;
         }
+        let mut upsert = connection.prepare_cached(
+            "INSERT INTO rollup_evidence (hour, control, count, first_seq, last_seq) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (control, hour) DO UPDATE SET count = count + excluded.count,
+               first_seq = min(first_seq, excluded.first_seq), last_seq = max(last_seq, excluded.last_seq)",
+        )?;
+        for ((hour, control), (count, first, last)) in &self.evidence {
+            upsert.execute(params![hour, control, count, first, last])?;
+        }
         Ok(())
     }
 }
@@ -464,7 +493,7 @@ pub(crate) fn set_next_seq(connection: &Connection, next: u64) -> Result<(), Sto
     Ok(())
 }
 
-pub(crate) const ROLLUP_TABLES: [&str; 8] = [
+pub(crate) const ROLLUP_TABLES: [&str; 9] = [
     "rollup_kinds",
     "rollup_decisions",
     "rollup_tools",
@@ -473,6 +502,7 @@ pub(crate) const ROLLUP_TABLES: [&str; 8] = [
     "rollup_tool_span",
     "rollup_bigram_span",
     "rollup_access",
+    "rollup_evidence",
 ];
 
 /// Counts of events per kind: (hour, agent, kind) → count.

@@ -244,6 +244,45 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (agent, version)
     );
     ",
+    // 6: the evidence index (events tagged with the controls they evidence, per hour), documents kept as
+    // evidence (content-addressed), and internal audits. The rollups are counted again so the index covers
+    // the events stored before it.
+    "
+    CREATE TABLE rollup_evidence (
+        hour BIGINT NOT NULL,
+        control TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        first_seq BIGINT NOT NULL,
+        last_seq BIGINT NOT NULL,
+        PRIMARY KEY (control, hour)
+    ) WITHOUT ROWID;
+    DELETE FROM rollup_kinds;
+    DELETE FROM rollup_decisions;
+    DELETE FROM rollup_tools;
+    DELETE FROM rollup_bigrams;
+    DELETE FROM rollup_usage;
+    DELETE FROM rollup_tool_span;
+    DELETE FROM rollup_bigram_span;
+    DELETE FROM rollup_access;
+    UPDATE rollup_state SET next_seq = 0;
+    CREATE TABLE documents (
+        sha256 TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        title TEXT NOT NULL,
+        controls TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        content BLOB NOT NULL,
+        added_at TEXT NOT NULL,
+        added_by TEXT NOT NULL,
+        seq BIGINT NOT NULL
+    );
+    CREATE TABLE audits (
+        id TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        at TEXT NOT NULL,
+        seq BIGINT NOT NULL
+    );
+    ",
 ];
 
 /// Bring the database to the latest schema; returns the version it was at. (A log that predates the

@@ -34,8 +34,10 @@ pub enum Output {
     Yaml,
     /// Graphviz, for `warrant risk graph`; other commands print their table.
     Dot,
-    /// Markdown, for documents (`warrant impact`); other commands print their table.
+    /// Markdown, for documents (`warrant impact`, `warrant soa`); other commands print their table.
     Md,
+    /// CSV, for `warrant soa`; other commands print their table.
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,6 +152,35 @@ pub enum Command {
     Risk {
         #[command(subcommand)]
         command: Option<RiskCommand>,
+    },
+    /// The Statement of Applicability: one row per ISO/IEC 42001 Annex A control, with its status from the
+    /// evidence rules, the evidence and the owner (`-o md|csv|json`).
+    Soa,
+    /// The gap report: have, partial and missing per control and clause, with reasons and next steps.
+    Gaps {
+        /// Exit 1 when any applicable control or clause is missing (or, with `partial`, not fully implemented).
+        #[arg(long, value_name = "missing|partial")]
+        fail_on: Option<String>,
+    },
+    /// The EU AI Act crosswalk: per article, the ISO/IEC 42001 items that support it with their live status,
+    /// and the obligations ISO/IEC 42001 does not cover, as tasks.
+    Crosswalk,
+    /// Where the organisation stands on the way to certification, what to do, and what it may cost.
+    Readiness,
+    /// Documents kept as evidence (policies, training records ...), content-addressed, their hash in the log.
+    Docs {
+        #[command(subcommand)]
+        command: DocsCommand,
+    },
+    /// Internal audit (ISO/IEC 42001 9.2): plan, run (samples evidence and verifies its proofs), list.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Evidence for auditors: reproducible samples per control, with inclusion proofs.
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
     },
     /// The impact assessment of an agent, generated from the registry and the findings, kept as versions
     /// that a person approves.
@@ -467,5 +498,61 @@ pub enum TokenCommand {
         role: String,
         #[arg(long)]
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DocsCommand {
+    /// Keep FILE as evidence for the controls named (repeat --control).
+    Add {
+        file: PathBuf,
+        /// An ISO/IEC 42001 control or clause, an EU AI Act article (`Art.43`) or a crosswalk task id.
+        #[arg(long = "control", required = true)]
+        controls: Vec<String>,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Documents, newest first.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// What the audit will sample and review.
+    Plan,
+    /// Run the audit: sample N evidence items per implemented control, verify their inclusion proofs, record
+    /// nonconformities and the management-review inputs.
+    Run {
+        #[arg(long, default_value_t = 5)]
+        n: usize,
+        /// The sampling seed (default: taken from the checkpoint root).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Past audits, newest first.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Pick N evidence items of a control reproducibly (the same seed picks the same items), with proofs.
+    Sample {
+        #[arg(long)]
+        control: String,
+        #[arg(long, default_value_t = 25)]
+        n: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// How many events evidence a control in a period (dates or RFC 3339 times; `--to` is exclusive).
+    Count {
+        #[arg(long)]
+        control: String,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
     },
 }

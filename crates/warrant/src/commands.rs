@@ -65,6 +65,13 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         Command::Approvals { command } => approvals(cli, &client, command),
         Command::Monitor(args) => crate::monitor::monitor(cli, &client, args),
         Command::Risk { command } => crate::risk::risk(cli, &client, command.as_ref()),
+        Command::Soa => crate::compliance::soa(cli, &client),
+        Command::Gaps { fail_on } => crate::compliance::gaps(cli, &client, fail_on.as_deref()),
+        Command::Crosswalk => crate::compliance::crosswalk(cli, &client),
+        Command::Readiness => crate::compliance::readiness(cli, &client),
+        Command::Docs { command } => crate::compliance::docs(cli, &client, command),
+        Command::Audit { command } => crate::compliance::audit(cli, &client, command),
+        Command::Evidence { command } => crate::compliance::evidence(cli, &client, command),
         Command::Impact {
             agent,
             record,

@@ -26,6 +26,7 @@ use crate::commands::serve_store;
 
 /// The demo organisation's registry.
 const BANK: &str = include_str!("demo/bank.yaml");
+const SOA: &str = include_str!("demo/soa.yaml");
 const PROMPT_BEFORE: &str = "prompt_version: onboarding-v1.3";
 /// The support agent as first deployed: the gate's exfiltration rule off. The risk treatment removes it.
 const TAINT_OFF: &str = "taint: {external_after_sensitive: \"off\"}\n";
@@ -131,6 +132,7 @@ async fn build(store: &Store) -> Result<Option<runs::Featured>, Failure> {
     gate_story(&router).await?;
     let featured = runs::send(&router).await?;
     monitoring_story(&router).await?;
+    compliance_story(&router).await?;
     Ok(Some(featured))
 }
 
@@ -221,6 +223,202 @@ async fn risk_story(
     .await?;
     println!(
         "  impact assessment of underwriting-agent: version {version} recorded and approved (warrant impact underwriting-agent -o md)"
+    );
+    Ok(())
+}
+
+/// The documents the bank's AI governance office keeps as evidence: (name, title, controls, text).
+const DOCUMENTS: [(&str, &str, &str, &str); 9] = [
+    (
+        "ai-policy.md",
+        "AI policy (board-approved)",
+        "A.2.2,A.2.3,5.1,5.2",
+        "Northwind Bank AI policy. Agents act only within registered grants; high-risk uses need an approved impact assessment; every agent action is logged.",
+    ),
+    (
+        "aims-scope.md",
+        "AI management system: context, interested parties and scope",
+        "4.1,4.2,4.4,6.1.1",
+        "Scope: all AI agents and AI systems in retail banking, lending and payments. Interested parties: customers, applicants, supervisors, staff.",
+    ),
+    (
+        "ai-roles.md",
+        "AI roles and responsibilities",
+        "A.3.2,5.3,A.10.2",
+        "Agent owners are accountable for their agents; the AI governance office runs the registry, reviews and audits; suppliers' duties are set in contracts.",
+    ),
+    (
+        "ai-objectives.md",
+        "AI objectives and responsible-use objectives",
+        "6.2,7.1,A.6.1.2,A.9.3",
+        "Objectives: no unexplained drift in customer-facing decisions; every high-risk agent under human oversight; incidents reported within deadlines.",
+    ),
+    (
+        "ai-literacy-2026.md",
+        "AI literacy training records 2026",
+        "7.2,7.3,A.4.6,ai-literacy",
+        "Role-based AI literacy training: 42 agent owners and approvers trained in 2026; attendance lists attached.",
+    ),
+    (
+        "speak-up.md",
+        "Reporting concerns about AI",
+        "A.3.3,A.8.3,7.4",
+        "Staff and customers can raise concerns about agent decisions through the speak-up channel; compliance triages within 5 days.",
+    ),
+    (
+        "agent-change-process.md",
+        "Agent design, change and validation process",
+        "A.6.1.3,A.6.2.2,A.6.2.3,A.6.2.4,7.5.1,7.5.2,7.5.3",
+        "Prompt and tool changes are specified, tested against recorded cases and applied through the registry with a reason.",
+    ),
+    (
+        "agent-technical-file.md",
+        "Agent technical documentation and user information",
+        "A.6.2.7,A.8.2,A.8.5,A.10.4",
+        "Technical file per agent: purpose, model, prompt version, tools, data, oversight; customers are told when an agent answers them.",
+    ),
+    (
+        "fria-underwriting-draft.md",
+        "Fundamental-rights impact assessment: underwriting agent (draft)",
+        "Art.27,fundamental-rights-impact-assessment",
+        "Draft FRIA for the consumer-credit underwriting agent: affected groups, risks to non-discrimination, oversight and redress.",
+    ),
+];
+
+/// The compliance part: the Statement of Applicability decisions, the governance office's documents, impact
+/// assessments for the other high-risk agents and an internal audit; then what the SoA, the gap report and
+/// readiness say, gaps included.
+async fn compliance_story(router: &axum::Router) -> Result<(), Failure> {
+    let call = |method: Method, path: String, body: Option<(&'static str, Vec<u8>)>| {
+        let router = router.clone();
+        async move {
+            let (status, bytes) = call_router(&router, method, &path, body).await?;
+            answer(status, &bytes)
+        }
+    };
+    call(
+        Method::POST,
+        format!(
+            "/v1/apply?reason={}",
+            crate::client::encode("Statement of Applicability decisions")
+        ),
+        Some(("application/yaml", SOA.as_bytes().to_vec())),
+    )
+    .await?;
+    for (name, title, controls, text) in DOCUMENTS {
+        call(
+            Method::POST,
+            format!(
+                "/v1/documents?name={name}&title={}&controls={}",
+                crate::client::encode(title),
+                crate::client::encode(controls)
+            ),
+            Some(("text/markdown", text.as_bytes().to_vec())),
+        )
+        .await?;
+    }
+    for agent in ["onboarding-agent", "payments-agent"] {
+        let recorded = call(Method::POST, format!("/v1/impact/{agent}"), None).await?;
+        let version = recorded
+            .pointer("/version/version")
+            .and_then(Value::as_u64)
+            .unwrap_or(1);
+        call(
+            Method::POST,
+            format!("/v1/impact/{agent}/versions/{version}/approve"),
+            None,
+        )
+        .await?;
+    }
+    let audit = call(
+        Method::POST,
+        "/v1/audits/run".into(),
+        Some(("application/json", br#"{"n": 3}"#.to_vec())),
+    )
+    .await?;
+    let soa = call(Method::GET, "/v1/compliance/soa".into(), None).await?;
+    let gaps = call(Method::GET, "/v1/compliance/gaps".into(), None).await?;
+    let ready = call(Method::GET, "/v1/compliance/readiness".into(), None).await?;
+    let number = |value: &Value, pointer: &str| value.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
+    println!("compliance (warrant soa, warrant gaps, warrant readiness):");
+    println!(
+        "  Statement of Applicability: {} controls, {} applicable; {}",
+        number(&soa, "/summary/controls"),
+        number(&soa, "/summary/applicable"),
+        soa.pointer("/summary/by_status")
+            .map(Value::to_string)
+            .unwrap_or_default()
+    );
+    if let Some(row) = soa.get("controls").and_then(Value::as_array).and_then(|rows| {
+        rows.iter()
+            .find(|row| row.get("control").and_then(Value::as_str) == Some("A.8.4"))
+    }) {
+        println!(
+            "  A.8.4 Communication of incidents: {}, evidence seqs {} (the incidents above)",
+            row.get("status").and_then(Value::as_str).unwrap_or_default(),
+            row.get("sample_seqs").map(Value::to_string).unwrap_or_default()
+        );
+    }
+    println!(
+        "  gaps: controls {} have / {} partial / {} missing; clauses {} / {} / {}",
+        number(&gaps, "/controls_summary/have"),
+        number(&gaps, "/controls_summary/partial"),
+        number(&gaps, "/controls_summary/missing"),
+        number(&gaps, "/clauses_summary/have"),
+        number(&gaps, "/clauses_summary/partial"),
+        number(&gaps, "/clauses_summary/missing")
+    );
+    for row in gaps
+        .get("controls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .chain(
+            gaps.get("clauses")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten(),
+        )
+        .filter(|row| {
+            matches!(
+                row.get("gap").and_then(Value::as_str),
+                Some("partial" | "missing")
+            )
+        })
+        .take(4)
+    {
+        println!(
+            "    [{}] {} {}: {}",
+            row.get("gap").and_then(Value::as_str).unwrap_or_default(),
+            row.get("id").and_then(Value::as_str).unwrap_or_default(),
+            row.get("title").and_then(Value::as_str).unwrap_or_default(),
+            row.get("reason").and_then(Value::as_str).unwrap_or_default()
+        );
+    }
+    println!(
+        "  internal audit {}: {} evidence items' proofs verified, {} nonconformities",
+        audit.get("id").and_then(Value::as_str).unwrap_or_default(),
+        number(&audit, "/summary/items_verified"),
+        number(&audit, "/summary/nonconformities")
+    );
+    println!(
+        "  readiness: stage `{}`; {} ({}, {})",
+        ready
+            .pointer("/readiness/stage")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+        ready
+            .pointer("/readiness/decision/recommendation")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+        ready
+            .pointer("/readiness/estimate/months")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+        ready
+            .pointer("/readiness/estimate/cost_usd")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     );
     Ok(())
 }

@@ -4,6 +4,7 @@
 mod cli;
 mod client;
 mod commands;
+mod compliance;
 mod demo;
 mod monitor;
 mod output;

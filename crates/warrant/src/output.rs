@@ -9,7 +9,7 @@ pub fn print(format: Output, value: &Value, table: impl FnOnce(&Value) -> String
     match format {
         Output::Json => println!("{}", serde_json::to_string_pretty(value).unwrap_or_default()),
         Output::Yaml => print!("{}", serde_yaml::to_string(value).unwrap_or_default()),
-        Output::Table | Output::Dot | Output::Md => print!("{}", table(value)),
+        Output::Table | Output::Dot | Output::Md | Output::Csv => print!("{}", table(value)),
     }
 }
 

@@ -29,6 +29,8 @@ pub struct Facts {
     pub usage: Option<UsageFact>,
     /// A data source read or written, or a tool call that says whether it read or wrote.
     pub access: Option<AccessFact>,
+    /// The controls, clauses and articles the event evidences (`compliance::tags`).
+    pub tags: Vec<String>,
 }
 
 /// What an agent touched and how: kept per agent, target and mode with the first and last hour, for the
@@ -125,6 +127,7 @@ fn facts(
         hour: hour_of(time),
         agent: agent.unwrap_or_default().to_owned(),
         kind: kind.to_owned(),
+        tags: crate::compliance::tags(kind, attrs),
         ..Facts::default()
     };
     match kind {

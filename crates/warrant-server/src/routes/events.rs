@@ -20,8 +20,10 @@ use crate::routes::log::{hex_list, proof_error};
 type JsonResponse = Result<axum::Json<Value>, ApiError>;
 
 /// Kinds only warrant (or an admin importing history) writes.
-const GOVERNANCE_KINDS: [EventKind; 11] = [
+const GOVERNANCE_KINDS: [EventKind; 13] = [
     EventKind::Change,
+    EventKind::Document,
+    EventKind::Audit,
     EventKind::Risk,
     EventKind::ImpactAssessment,
     EventKind::Alert,

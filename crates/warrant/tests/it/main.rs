@@ -11,6 +11,7 @@
 mod approvals;
 mod auth;
 mod authorize;
+mod compliance;
 mod crash;
 mod erase;
 mod events;

@@ -1,0 +1,396 @@
+//! What the compliance engine reads and writes: the evidence index (events tagged with the controls they
+//! evidence, per hour), reproducible samples of it, documents kept as evidence (content-addressed, their
+//! hash in the log), and internal audits.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use warrant_core::change::ChangeContext;
+use warrant_core::compliance::report::IndexEntry;
+use warrant_core::event::{EventKind, format_time};
+
+use crate::records::RecordError;
+use crate::{Store, StoreError};
+
+/// A document kept as evidence (without its bytes).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Document {
+    pub sha256: String,
+    pub name: String,
+    pub title: String,
+    pub controls: Vec<String>,
+    pub size: u64,
+    pub added_at: String,
+    pub added_by: String,
+    /// The `document` event that put its hash in the log.
+    pub seq: u64,
+}
+
+/// A stored internal audit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRecord {
+    pub id: String,
+    pub at: String,
+    pub seq: u64,
+    pub report: Value,
+}
+
+/// A small, well-mixed generator (SplitMix64) so a sample is the same for the same seed on every machine.
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> SplitMix64 {
+        SplitMix64(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A value in `0..bound` (`bound` > 0).
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next_u64() % bound.max(1)
+    }
+}
+
+impl Store {
+    /// Tagged events per control, all time (or within `[from_hour, to_hour]`).
+    pub fn evidence_index(
+        &self,
+        hours: Option<(i64, i64)>,
+    ) -> Result<BTreeMap<String, IndexEntry>, StoreError> {
+        let (from, to) = hours.unwrap_or((i64::MIN, i64::MAX));
+        let rows = self.rows(
+            "SELECT control, sum(count), min(first_seq), max(last_seq) FROM rollup_evidence
+             WHERE hour BETWEEN ?1 AND ?2 GROUP BY control",
+            [from, to],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    IndexEntry {
+                        count: row.get(1)?,
+                        first_seq: row.get(2)?,
+                        last_seq: row.get(3)?,
+                    },
+                ))
+            },
+        )?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The latest few evidence seqs of every control: the last tagged event of its latest hours.
+    pub fn recent_evidence(&self, per_control: usize) -> Result<BTreeMap<String, Vec<u64>>, StoreError> {
+        let rows = self.rows(
+            "SELECT control, last_seq FROM rollup_evidence ORDER BY control, hour DESC",
+            [],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, u64>(1)?)),
+        )?;
+        let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        for (control, seq) in rows {
+            let seqs = out.entry(control).or_default();
+            if seqs.len() < per_control {
+                seqs.push(seq);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Events per kind per day (day number since the epoch), from `since_day` on.
+    pub fn kind_days(&self, since_day: i64) -> Result<BTreeMap<String, BTreeMap<i64, u64>>, StoreError> {
+        let rows = self.rows(
+            "SELECT kind, hour / 24, sum(count) FROM rollup_kinds WHERE hour >= ?1 * 24 GROUP BY kind, hour / 24",
+            [since_day],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, u64>(2)?)),
+        )?;
+        let mut out: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
+        for (kind, day, count) in rows {
+            out.entry(kind).or_default().insert(day, count);
+        }
+        Ok(out)
+    }
+
+    /// The last hour each agent wrote an event.
+    pub fn agent_last_hours(&self) -> Result<BTreeMap<String, i64>, StoreError> {
+        let rows = self.rows(
+            "SELECT agent, max(hour) FROM rollup_kinds WHERE agent != '' GROUP BY agent",
+            [],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
+        )?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The receive time of the log's first event.
+    pub fn first_event_time(&self) -> Result<Option<String>, StoreError> {
+        self.read(|connection| {
+            Ok(connection
+                .query_row("SELECT time FROM events WHERE seq = 0", [], |row| row.get(0))
+                .optional()?)
+        })
+    }
+
+    /// `n` evidence seqs for `control` among events below `size`, chosen by `seed`: the same seed picks the
+    /// same items, so an auditor who names the seed knows warrant did not choose. Hours are drawn weighted by
+    /// how many tagged events they hold, then a position within the hour, then the nearest tagged event.
+    pub fn sample_evidence(
+        &self,
+        control: &str,
+        n: usize,
+        seed: u64,
+        size: u64,
+    ) -> Result<Vec<u64>, StoreError> {
+        let hours = self.rows(
+            "SELECT hour, count, first_seq, last_seq FROM rollup_evidence WHERE control = ?1 AND first_seq < ?2
+             ORDER BY hour",
+            params![control, size],
+            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, u64>(1)?, row.get::<_, u64>(2)?, row.get::<_, u64>(3)?)),
+        )?;
+        let total: u64 = hours.iter().map(|(_, count, _, _)| count).sum();
+        let mut random = SplitMix64::new(seed);
+        let mut chosen: Vec<u64> = Vec::new();
+        let mut attempts = 0;
+        while chosen.len() < n.min(total as usize) && attempts < n * 20 {
+            attempts += 1;
+            let mut pick = random.below(total);
+            let Some(&(_, _, first, last)) = hours.iter().find(|(_, count, _, _)| {
+                if pick < *count {
+                    true
+                } else {
+                    pick -= count;
+                    false
+                }
+            }) else {
+                break;
+            };
+            let last = last.min(size.saturating_sub(1));
+            let start = first + random.below(last.saturating_sub(first) + 1);
+            if let Some(seq) = self
+                .next_tagged(control, start, last, &chosen)?
+                .or(self.next_tagged(control, first, last, &chosen)?)
+            {
+                chosen.push(seq);
+            }
+        }
+        chosen.sort_unstable();
+        Ok(chosen)
+    }
+
+    /// The first event in `[from, to]` tagged with `control` and not already chosen.
+    fn next_tagged(
+        &self,
+        control: &str,
+        from: u64,
+        to: u64,
+        chosen: &[u64],
+    ) -> Result<Option<u64>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection
+                .prepare_cached("SELECT seq, body FROM events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq")?;
+            let mut rows = statement.query(params![from, to])?;
+            while let Some(row) = rows.next()? {
+                let seq: u64 = row.get(0)?;
+                if chosen.contains(&seq) {
+                    continue;
+                }
+                let body: Vec<u8> = row.get(1)?;
+                let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+                    continue;
+                };
+                let kind = body.get("kind").and_then(Value::as_str).unwrap_or_default();
+                let empty = Map::new();
+                let attrs = body.get("attrs").and_then(Value::as_object).unwrap_or(&empty);
+                if warrant_core::compliance::tags(kind, attrs)
+                    .iter()
+                    .any(|tag| tag == control)
+                {
+                    return Ok(Some(seq));
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    /// Every document, newest first.
+    pub fn documents(&self) -> Result<Vec<Document>, StoreError> {
+        self.rows(
+            "SELECT sha256, name, title, controls, size, added_at, added_by, seq FROM documents ORDER BY seq DESC",
+            [],
+            document_row,
+        )?
+        .into_iter()
+        .collect()
+    }
+
+    /// A document's bytes.
+    pub fn document_content(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(|connection| {
+            Ok(connection
+                .query_row(
+                    "SELECT content FROM documents WHERE sha256 = ?1",
+                    [sha256],
+                    |row| row.get(0),
+                )
+                .optional()?)
+        })
+    }
+
+    /// Keep `content` as evidence for `controls`; its SHA-256 goes into the log in a `document` event. The same
+    /// bytes again only add controls they did not name yet (and say so); nothing new writes nothing.
+    pub async fn add_document(
+        &self,
+        name: String,
+        title: String,
+        controls: Vec<String>,
+        content: Vec<u8>,
+        context: ChangeContext,
+    ) -> Result<(Document, bool), StoreError> {
+        let sha256 = hex::encode(Sha256::digest(&content));
+        self.transact(move |log| {
+            let existing = log
+                .transaction
+                .query_row(
+                    "SELECT sha256, name, title, controls, size, added_at, added_by, seq FROM documents WHERE sha256 = ?1",
+                    [&sha256],
+                    document_row,
+                )
+                .optional()?
+                .transpose()?;
+            let mut all = existing.as_ref().map(|document| document.controls.clone()).unwrap_or_default();
+            let before = all.len();
+            for control in controls {
+                if !all.contains(&control) {
+                    all.push(control);
+                }
+            }
+            if let Some(document) = existing.filter(|_| all.len() == before) {
+                return Ok((document, false));
+            }
+            if all.is_empty() {
+                return Err(RecordError::Invalid("a document evidences at least one control".into()).into());
+            }
+            let mut attrs = Map::new();
+            attrs.insert("sha256".into(), sha256.clone().into());
+            attrs.insert("name".into(), name.clone().into());
+            attrs.insert("title".into(), title.clone().into());
+            attrs.insert("controls".into(), json!(all));
+            attrs.insert("size".into(), (content.len() as u64).into());
+            attrs.insert("by".into(), context.actor.clone().into());
+            if let Some(reason) = &context.reason {
+                attrs.insert("reason".into(), reason.clone().into());
+            }
+            let seq = log.append(EventKind::Document, "", attrs, context.time)?;
+            let document = Document {
+                sha256: sha256.clone(),
+                name,
+                title,
+                controls: all,
+                size: content.len() as u64,
+                added_at: format_time(&context.time),
+                added_by: context.actor.clone(),
+                seq,
+            };
+            log.transaction.execute(
+                "INSERT INTO documents (sha256, name, title, controls, size, content, added_at, added_by, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (sha256) DO UPDATE SET controls = excluded.controls, seq = excluded.seq,
+                   added_at = excluded.added_at, added_by = excluded.added_by",
+                params![
+                    document.sha256,
+                    document.name,
+                    document.title,
+                    json!(document.controls).to_string(),
+                    document.size,
+                    content,
+                    document.added_at,
+                    document.added_by,
+                    document.seq
+                ],
+            )?;
+            Ok((document, true))
+        })
+        .await
+    }
+
+    /// Keep an internal audit's report; its `audit` event carries the summary and the nonconformities.
+    pub async fn record_audit(
+        &self,
+        report: Value,
+        context: ChangeContext,
+    ) -> Result<AuditRecord, StoreError> {
+        self.transact(move |log| {
+            let id = format!("audit-{}", log.next_seq());
+            let mut attrs = Map::new();
+            attrs.insert("audit_id".into(), id.clone().into());
+            attrs.insert("by".into(), context.actor.clone().into());
+            for field in ["summary", "nonconformities", "checkpoint"] {
+                if let Some(value) = report.get(field) {
+                    attrs.insert(field.into(), value.clone());
+                }
+            }
+            let seq = log.append(EventKind::Audit, "", attrs, context.time)?;
+            let at = format_time(&context.time);
+            let mut report = report;
+            if let Some(object) = report.as_object_mut() {
+                object.insert("id".into(), id.clone().into());
+                object.insert("seq".into(), seq.into());
+                object.insert("at".into(), at.clone().into());
+            }
+            log.transaction.execute(
+                "INSERT INTO audits (id, record, at, seq) VALUES (?1, ?2, ?3, ?4)",
+                params![id, report.to_string(), at, seq],
+            )?;
+            Ok(AuditRecord { id, at, seq, report })
+        })
+        .await
+    }
+
+    /// Every internal audit, newest first.
+    pub fn audits(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = self.rows(
+            "SELECT id, at, seq, record FROM audits ORDER BY seq DESC",
+            [],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, u64>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            },
+        )?;
+        rows.into_iter()
+            .map(|(id, at, seq, record)| {
+                Ok(AuditRecord {
+                    id,
+                    at,
+                    seq,
+                    report: serde_json::from_str(&record)
+                        .map_err(|error| StoreError::Damaged(error.to_string()))?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn document_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Document, StoreError>> {
+    let controls: String = row.get(3)?;
+    Ok(Ok(Document {
+        sha256: row.get(0)?,
+        name: row.get(1)?,
+        title: row.get(2)?,
+        controls: match serde_json::from_str(&controls) {
+            Ok(controls) => controls,
+            Err(error) => return Ok(Err(StoreError::Damaged(error.to_string()))),
+        },
+        size: row.get(4)?,
+        added_at: row.get(5)?,
+        added_by: row.get(6)?,
+        seq: row.get(7)?,
+    }))
+}
