@@ -7,6 +7,7 @@
 //! signed notes with Ed25519 ([`note`]). [`verify`] checks a whole log in one
 //! streaming pass.
 
+pub mod bundle;
 pub mod canonical;
 pub mod checkpoint;
 pub mod frontier;

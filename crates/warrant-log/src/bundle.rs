@@ -1,0 +1,428 @@
+//! Offline verification of an evidence bundle (`warrant evidence export`), with nothing but the log's public
+//! key. The caller feeds the files (from a directory or a tar archive, in the manifest's order); the verifier
+//! reads each once, streaming, and reports exactly what failed.
+//!
+//! A bundle holds:
+//! - `manifest.json`: every other file with its SHA-256 and size, the period, and the two checkpoints' sizes;
+//! - `manifest.sig`: a signed note by the log key over the manifest's SHA-256;
+//! - `checkpoints/start.txt` (absent when the period starts at the empty log) and `checkpoints/end.txt`;
+//! - `proofs/start-frontier.json`: the roots of the perfect subtrees of the start tree (its compact range);
+//! - `proofs/consistency.json`: the RFC 9162 consistency proof from the start to the end checkpoint;
+//! - `events.ndjson`: one line per seq from the start size to the end size, in order: `{seq, leaf, event}`
+//!   (and `content` with clear text and salts when exported with content), or `{seq, leaf}` for events left
+//!   out by an agent filter;
+//! - reports (SoA, gaps, risks, incidents ...), checked by their hashes.
+//!
+//! Every event's inclusion in the end checkpoint is proven by rebuilding the end root from the start tree's
+//! compact range and the events' own leaves, in order: that is each event's RFC 9162 audit path computed
+//! from the bundle itself, and it also proves that no event between the checkpoints is missing, which
+//! per-event proofs alone would not.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::canonical::canonicalize;
+use crate::checkpoint::Checkpoint;
+use crate::frontier::Frontier;
+use crate::hash::{Hash, empty_root, leaf_hash};
+use crate::note::{NoteVerifier, open_note};
+use crate::proof::verify_consistency;
+
+/// The manifest's `format`.
+pub const FORMAT: &str = "warrant-evidence-bundle/1";
+
+/// The body of `manifest.sig`: what the log key signs.
+pub fn signature_body(manifest: &[u8]) -> String {
+    format!("{FORMAT}\nsha256 {}\n", hex(&Sha256::digest(manifest)))
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 15)]));
+    }
+    out
+}
+
+fn unhex32(text: &str) -> Option<Hash> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (index, slot) in out.iter_mut().enumerate() {
+        let digit = |at: usize| char::from(*bytes.get(at)?).to_digit(16);
+        *slot = u8::try_from(digit(index * 2)? * 16 + digit(index * 2 + 1)?).ok()?;
+    }
+    Some(out)
+}
+
+/// What a verification found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BundleReport {
+    /// Each failure, precise (naming the file, the seq or the checkpoint).
+    pub failures: Vec<String>,
+    pub files: usize,
+    pub events: u64,
+    pub events_with_body: u64,
+    pub start_size: u64,
+    pub end_size: u64,
+}
+
+impl BundleReport {
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Why a bundle cannot be verified at all.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BundleError {
+    #[error("manifest.sig does not verify with the key given: {0}")]
+    Signature(String),
+    #[error("manifest.sig signs a different manifest (the manifest was changed)")]
+    ManifestChanged,
+    #[error("manifest.json is not a {FORMAT} manifest: {0}")]
+    Manifest(String),
+}
+
+struct Expected {
+    sha256: String,
+    size: u64,
+}
+
+/// Verifies a bundle file by file.
+pub struct BundleVerifier {
+    key: NoteVerifier,
+    expected: BTreeMap<String, Expected>,
+    order: Vec<String>,
+    seen: BTreeSet<String>,
+    report: BundleReport,
+    start: Option<Hash>,
+    end: Option<Hash>,
+    frontier: Option<Frontier>,
+    events_file: String,
+}
+
+impl BundleVerifier {
+    /// Check the manifest's signature and read it.
+    pub fn open(manifest: &[u8], signature: &str, key: NoteVerifier) -> Result<BundleVerifier, BundleError> {
+        let opened =
+            open_note(signature, std::slice::from_ref(&key)).map_err(|error| BundleError::Signature(error.to_string()))?;
+        if opened.body != signature_body(manifest) {
+            return Err(BundleError::ManifestChanged);
+        }
+        let value: Value = serde_json::from_slice(manifest).map_err(|error| BundleError::Manifest(error.to_string()))?;
+        if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
+            return Err(BundleError::Manifest("wrong or missing `format`".into()));
+        }
+        let number = |pointer: &str| {
+            value
+                .pointer(pointer)
+                .and_then(Value::as_u64)
+                .ok_or_else(|| BundleError::Manifest(format!("`{pointer}` is missing")))
+        };
+        let mut report = BundleReport {
+            start_size: number("/start/size")?,
+            end_size: number("/end/size")?,
+            ..BundleReport::default()
+        };
+        let mut expected = BTreeMap::new();
+        let mut order = Vec::new();
+        for file in value.get("files").and_then(Value::as_array).into_iter().flatten() {
+            let (Some(path), Some(sha256), Some(size)) = (
+                file.get("path").and_then(Value::as_str),
+                file.get("sha256").and_then(Value::as_str),
+                file.get("size").and_then(Value::as_u64),
+            ) else {
+                return Err(BundleError::Manifest("a file entry lacks path, sha256 or size".into()));
+            };
+            order.push(path.to_owned());
+            expected.insert(
+                path.to_owned(),
+                Expected {
+                    sha256: sha256.to_owned(),
+                    size,
+                },
+            );
+        }
+        report.files = expected.len();
+        if report.start_size > report.end_size {
+            return Err(BundleError::Manifest("the start checkpoint is larger than the end".into()));
+        }
+        Ok(BundleVerifier {
+            key,
+            expected,
+            order,
+            seen: BTreeSet::new(),
+            report,
+            start: None,
+            end: None,
+            frontier: None,
+            events_file: value
+                .pointer("/events/file")
+                .and_then(Value::as_str)
+                .unwrap_or("events.ndjson")
+                .to_owned(),
+        })
+    }
+
+    /// The files the manifest lists, in the order they should be fed.
+    pub fn files(&self) -> &[String] {
+        &self.order
+    }
+
+    fn fail(&mut self, message: String) {
+        self.report.failures.push(message);
+    }
+
+    /// Check one file of the bundle.
+    pub fn file(&mut self, path: &str, reader: &mut dyn Read) -> std::io::Result<()> {
+        let mut hashing = HashingReader {
+            inner: reader,
+            hasher: Sha256::new(),
+            size: 0,
+        };
+        if !self.seen.insert(path.to_owned()) {
+            self.fail(format!("{path}: appears twice"));
+        }
+        if path == self.events_file {
+            self.events(&mut hashing)?;
+        } else {
+            let mut bytes = Vec::new();
+            hashing.read_to_end(&mut bytes)?;
+            self.small_file(path, &bytes);
+        }
+        let digest = hex(&hashing.hasher.finalize());
+        match self.expected.get(path) {
+            None => self.fail(format!("{path}: not listed in the manifest (a file was added)")),
+            Some(expected) if expected.sha256 != digest || expected.size != hashing.size => self.fail(format!(
+                "{path}: SHA-256 {} differs from the manifest's {} (the file was changed)",
+                short(&digest),
+                short(&expected.sha256)
+            )),
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, path: &str, bytes: &[u8], size: u64) -> Option<Hash> {
+        let text = String::from_utf8_lossy(bytes);
+        let opened = match open_note(&text, std::slice::from_ref(&self.key)) {
+            Ok(opened) => opened,
+            Err(error) => {
+                self.fail(format!("{path}: the checkpoint's signature does not verify with the key: {error}"));
+                return None;
+            }
+        };
+        match Checkpoint::parse(&opened.body) {
+            Ok(checkpoint) if checkpoint.size == size => Some(checkpoint.root),
+            Ok(checkpoint) => {
+                self.fail(format!(
+                    "{path}: a checkpoint of size {} where the manifest names size {size} (a checkpoint was swapped)",
+                    checkpoint.size
+                ));
+                None
+            }
+            Err(error) => {
+                self.fail(format!("{path}: not a checkpoint: {error}"));
+                None
+            }
+        }
+    }
+
+    fn small_file(&mut self, path: &str, bytes: &[u8]) {
+        match path {
+            "checkpoints/start.txt" => self.start = self.checkpoint(path, bytes, self.report.start_size),
+            "checkpoints/end.txt" => self.end = self.checkpoint(path, bytes, self.report.end_size),
+            "proofs/start-frontier.json" => {
+                let start_root = if self.report.start_size == 0 { Some(empty_root()) } else { self.start };
+                let Some(start_root) = start_root else {
+                    self.fail(format!("{path}: read before checkpoints/start.txt verified"));
+                    return;
+                };
+                let hashes: Option<Vec<Hash>> = serde_json::from_slice::<Value>(bytes)
+                    .ok()
+                    .and_then(|value| {
+                        value.get("hashes").and_then(Value::as_array).map(|hashes| {
+                            hashes.iter().map(|hash| hash.as_str().and_then(unhex32)).collect::<Option<Vec<_>>>()
+                        })
+                    })
+                    .flatten();
+                match hashes.and_then(|hashes| Frontier::from_parts(self.report.start_size, hashes).ok()) {
+                    Some(frontier) if frontier.root() == start_root => self.frontier = Some(frontier),
+                    Some(_) => self.fail(format!("{path}: does not rebuild the start checkpoint's root")),
+                    None => self.fail(format!("{path}: not a compact range of {} leaves", self.report.start_size)),
+                }
+            }
+            "proofs/consistency.json" => {
+                let start_root = if self.report.start_size == 0 { Some(empty_root()) } else { self.start };
+                let (Some(start_root), Some(end_root)) = (start_root, self.end) else {
+                    self.fail(format!("{path}: read before both checkpoints verified"));
+                    return;
+                };
+                let proof: Option<Vec<Hash>> = serde_json::from_slice::<Value>(bytes).ok().and_then(|value| {
+                    value
+                        .get("proof")
+                        .and_then(Value::as_array)?
+                        .iter()
+                        .map(|hash| hash.as_str().and_then(unhex32))
+                        .collect()
+                });
+                let Some(proof) = proof else {
+                    self.fail(format!("{path}: not a consistency proof"));
+                    return;
+                };
+                if self.report.start_size > 0
+                    && verify_consistency(self.report.start_size, self.report.end_size, &start_root, &end_root, &proof)
+                        .is_err()
+                {
+                    self.fail(format!(
+                        "{path}: the end checkpoint ({}) is not consistent with the start checkpoint ({})",
+                        self.report.end_size, self.report.start_size
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn events(&mut self, reader: &mut dyn Read) -> std::io::Result<()> {
+        let Some(mut frontier) = self.frontier.take() else {
+            self.fail(format!(
+                "{}: read before proofs/start-frontier.json verified, so its events cannot be proven",
+                self.events_file
+            ));
+            return std::io::copy(reader, &mut std::io::sink()).map(|_| ());
+        };
+        let mut lines = BufReader::new(reader);
+        let mut line = String::new();
+        let mut broken = false;
+        loop {
+            line.clear();
+            if lines.read_line(&mut line)? == 0 {
+                break;
+            }
+            if broken {
+                continue;
+            }
+            let expected_seq = frontier.size();
+            let parsed: Option<Value> = serde_json::from_str(&line).ok();
+            let Some(value) = parsed else {
+                self.fail(format!("{}: the line for seq {expected_seq} is not JSON", self.events_file));
+                broken = true;
+                continue;
+            };
+            let seq = value.get("seq").and_then(Value::as_u64);
+            if seq != Some(expected_seq) {
+                self.fail(match seq {
+                    Some(seq) if seq > expected_seq => format!(
+                        "event seq {expected_seq} is missing (the events jump to seq {seq}): an event was dropped"
+                    ),
+                    Some(seq) => format!("event seq {seq} is out of order or repeated (expected seq {expected_seq})"),
+                    None => format!("{}: a line without a seq after seq {}", self.events_file, expected_seq),
+                });
+                broken = true;
+                continue;
+            }
+            let Some(given) = value.get("leaf").and_then(Value::as_str).and_then(unhex32) else {
+                self.fail(format!("event seq {expected_seq}: no leaf hash"));
+                broken = true;
+                continue;
+            };
+            if let Some(event) = value.get("event") {
+                self.report.events_with_body += 1;
+                if leaf_hash(&canonicalize(event)) != given {
+                    self.fail(format!(
+                        "event seq {expected_seq} was changed: its canonical form does not hash to the leaf the log committed"
+                    ));
+                }
+                if event.get("seq").and_then(Value::as_u64) != Some(expected_seq) {
+                    self.fail(format!("event seq {expected_seq}: the event names another seq"));
+                }
+                if let Some(Value::Object(content)) = value.get("content") {
+                    for (field, clear) in content {
+                        let digest = event.pointer(&format!("/content/{}", pointer_escape(field))).and_then(Value::as_str);
+                        let computed = clear.get("salt").and_then(Value::as_str).and_then(unhex32).and_then(|salt| {
+                            let text = clear.get("text").and_then(Value::as_str)?;
+                            let mut hasher = Sha256::new();
+                            hasher.update(salt);
+                            hasher.update(text.as_bytes());
+                            Some(format!("sha256:{}", hex(&hasher.finalize())))
+                        });
+                        if computed.is_none() || computed.as_deref() != digest {
+                            self.fail(format!(
+                                "event seq {expected_seq}: content `{field}` does not match its committed digest"
+                            ));
+                        }
+                    }
+                }
+            }
+            frontier.push(given);
+            self.report.events += 1;
+        }
+        if broken {
+            return Ok(());
+        }
+        if frontier.size() != self.report.end_size {
+            self.fail(format!(
+                "the events stop at seq {}, but the end checkpoint covers {} events: events were dropped",
+                frontier.size(),
+                self.report.end_size
+            ));
+        } else if Some(frontier.root()) != self.end {
+            self.fail(format!(
+                "the events do not rebuild the end checkpoint's root (size {}): the log was changed",
+                self.report.end_size
+            ));
+        }
+        Ok(())
+    }
+
+    /// Finish: every listed file seen, every check done.
+    pub fn finish(mut self) -> BundleReport {
+        let missing: Vec<String> = self
+            .expected
+            .keys()
+            .filter(|path| !self.seen.contains(*path))
+            .cloned()
+            .collect();
+        for path in missing {
+            self.fail(format!("{path}: listed in the manifest but missing from the bundle"));
+        }
+        if self.report.events + self.report.start_size != self.report.end_size && self.report.failures.is_empty() {
+            self.fail("the bundle's events do not cover the period between its checkpoints".into());
+        }
+        self.report
+    }
+}
+
+fn pointer_escape(field: &str) -> String {
+    field.replace('~', "~0").replace('/', "~1")
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
+}
+
+struct HashingReader<'a> {
+    inner: &'a mut dyn Read,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl Read for HashingReader<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let count = self.inner.read(buffer)?;
+        let read = buffer.get(..count).unwrap_or_default();
+        self.hasher.update(read);
+        self.size += count as u64;
+        Ok(count)
+    }
+}
