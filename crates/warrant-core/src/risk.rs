@@ -243,6 +243,18 @@ pub struct Observed {
     pub unused_since_hour: Option<i64>,
     /// Data sources read or written, and tool calls that said whether they read or wrote.
     pub accesses: Vec<ObservedAccess>,
+    /// Per agent: tool calls in the log, and the gate's decisions for it. Controls the gate enforces (taint
+    /// rules, approval policies, group limits) are in force only for an agent whose calls pass the gate.
+    pub gate: BTreeMap<String, (u64, u64)>,
+}
+
+/// An agent whose logged tool calls mostly never asked the gate: (calls, decisions).
+fn bypasses_gate(observed: &Observed, agent: &str) -> Option<(u64, u64)> {
+    observed
+        .gate
+        .get(agent)
+        .copied()
+        .filter(|(calls, decisions)| *calls >= 10 && decisions.saturating_mul(2) < *calls)
 }
 
 /// An agent's use of a data source or a tool, in one mode, and the last hour it was seen.
@@ -277,6 +289,9 @@ pub fn analyze(registry: &Registry, observed: Option<&Observed>) -> Vec<Finding>
     findings.extend(group_limits_over_policy(registry));
     if let Some(observed) = observed {
         findings.extend(declared_vs_observed(registry, observed));
+        for finding in &mut findings {
+            gate_in_force(finding, observed);
+        }
     }
     findings.sort_by(|a, b| {
         severity_rank(b.severity)
@@ -284,6 +299,33 @@ pub fn analyze(registry: &Registry, observed: Option<&Observed>) -> Vec<Finding>
             .then(a.id.cmp(&b.id))
     });
     findings
+}
+
+/// A mitigation that rests on the gate holds only if the agent's calls go through the gate: when the log
+/// shows them bypassing it, the finding is open, and says why.
+fn gate_in_force(finding: &mut Finding, observed: &Observed) {
+    let Some(mitigation) = &finding.mitigation else {
+        return;
+    };
+    if mitigation.contains("human-in-the-loop") {
+        return;
+    }
+    let Some((calls, decisions)) = bypasses_gate(observed, &finding.agent) else {
+        return;
+    };
+    finding.summary = format!(
+        "{}; the control is configured ({mitigation}) but not in force: the log shows {calls} tool calls by {} and {decisions} gate decisions",
+        finding.summary, finding.agent
+    );
+    finding.mitigation = None;
+    finding.status = "open";
+    if finding.kind == "irreversible_without_oversight" {
+        finding.severity = "high";
+    }
+    finding.treatment = format!(
+        "route {}'s tool calls through the gate (`POST /v1/authorize` before each call); then: {}",
+        finding.agent, finding.treatment
+    );
 }
 
 /// Sensitive data the agent takes in, and from where: its data sources and the read tools it holds.

@@ -41,11 +41,10 @@ pub fn signature_body(manifest: &[u8]) -> String {
 
 /// Lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    use std::fmt::Write;
     let mut out = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 15)]));
+        let _ = write!(out, "{byte:02x}");
     }
     out
 }
@@ -113,12 +112,13 @@ pub struct BundleVerifier {
 impl BundleVerifier {
     /// Check the manifest's signature and read it.
     pub fn open(manifest: &[u8], signature: &str, key: NoteVerifier) -> Result<BundleVerifier, BundleError> {
-        let opened =
-            open_note(signature, std::slice::from_ref(&key)).map_err(|error| BundleError::Signature(error.to_string()))?;
+        let opened = open_note(signature, std::slice::from_ref(&key))
+            .map_err(|error| BundleError::Signature(error.to_string()))?;
         if opened.body != signature_body(manifest) {
             return Err(BundleError::ManifestChanged);
         }
-        let value: Value = serde_json::from_slice(manifest).map_err(|error| BundleError::Manifest(error.to_string()))?;
+        let value: Value =
+            serde_json::from_slice(manifest).map_err(|error| BundleError::Manifest(error.to_string()))?;
         if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
             return Err(BundleError::Manifest("wrong or missing `format`".into()));
         }
@@ -141,7 +141,9 @@ impl BundleVerifier {
                 file.get("sha256").and_then(Value::as_str),
                 file.get("size").and_then(Value::as_u64),
             ) else {
-                return Err(BundleError::Manifest("a file entry lacks path, sha256 or size".into()));
+                return Err(BundleError::Manifest(
+                    "a file entry lacks path, sha256 or size".into(),
+                ));
             };
             order.push(path.to_owned());
             expected.insert(
@@ -154,7 +156,9 @@ impl BundleVerifier {
         }
         report.files = expected.len();
         if report.start_size > report.end_size {
-            return Err(BundleError::Manifest("the start checkpoint is larger than the end".into()));
+            return Err(BundleError::Manifest(
+                "the start checkpoint is larger than the end".into(),
+            ));
         }
         Ok(BundleVerifier {
             key,
@@ -202,11 +206,13 @@ impl BundleVerifier {
         let digest = hex(&hashing.hasher.finalize());
         match self.expected.get(path) {
             None => self.fail(format!("{path}: not listed in the manifest (a file was added)")),
-            Some(expected) if expected.sha256 != digest || expected.size != hashing.size => self.fail(format!(
-                "{path}: SHA-256 {} differs from the manifest's {} (the file was changed)",
-                short(&digest),
-                short(&expected.sha256)
-            )),
+            Some(expected) if expected.sha256 != digest || expected.size != hashing.size => {
+                self.fail(format!(
+                    "{path}: SHA-256 {} differs from the manifest's {} (the file was changed)",
+                    short(&digest),
+                    short(&expected.sha256)
+                ))
+            }
             Some(_) => {}
         }
         Ok(())
@@ -217,7 +223,9 @@ impl BundleVerifier {
         let opened = match open_note(&text, std::slice::from_ref(&self.key)) {
             Ok(opened) => opened,
             Err(error) => {
-                self.fail(format!("{path}: the checkpoint's signature does not verify with the key: {error}"));
+                self.fail(format!(
+                    "{path}: the checkpoint's signature does not verify with the key: {error}"
+                ));
                 return None;
             }
         };
@@ -242,7 +250,11 @@ impl BundleVerifier {
             "checkpoints/start.txt" => self.start = self.checkpoint(path, bytes, self.report.start_size),
             "checkpoints/end.txt" => self.end = self.checkpoint(path, bytes, self.report.end_size),
             "proofs/start-frontier.json" => {
-                let start_root = if self.report.start_size == 0 { Some(empty_root()) } else { self.start };
+                let start_root = if self.report.start_size == 0 {
+                    Some(empty_root())
+                } else {
+                    self.start
+                };
                 let Some(start_root) = start_root else {
                     self.fail(format!("{path}: read before checkpoints/start.txt verified"));
                     return;
@@ -251,37 +263,54 @@ impl BundleVerifier {
                     .ok()
                     .and_then(|value| {
                         value.get("hashes").and_then(Value::as_array).map(|hashes| {
-                            hashes.iter().map(|hash| hash.as_str().and_then(unhex32)).collect::<Option<Vec<_>>>()
+                            hashes
+                                .iter()
+                                .map(|hash| hash.as_str().and_then(unhex32))
+                                .collect::<Option<Vec<_>>>()
                         })
                     })
                     .flatten();
                 match hashes.and_then(|hashes| Frontier::from_parts(self.report.start_size, hashes).ok()) {
                     Some(frontier) if frontier.root() == start_root => self.frontier = Some(frontier),
                     Some(_) => self.fail(format!("{path}: does not rebuild the start checkpoint's root")),
-                    None => self.fail(format!("{path}: not a compact range of {} leaves", self.report.start_size)),
+                    None => self.fail(format!(
+                        "{path}: not a compact range of {} leaves",
+                        self.report.start_size
+                    )),
                 }
             }
             "proofs/consistency.json" => {
-                let start_root = if self.report.start_size == 0 { Some(empty_root()) } else { self.start };
+                let start_root = if self.report.start_size == 0 {
+                    Some(empty_root())
+                } else {
+                    self.start
+                };
                 let (Some(start_root), Some(end_root)) = (start_root, self.end) else {
                     self.fail(format!("{path}: read before both checkpoints verified"));
                     return;
                 };
-                let proof: Option<Vec<Hash>> = serde_json::from_slice::<Value>(bytes).ok().and_then(|value| {
-                    value
-                        .get("proof")
-                        .and_then(Value::as_array)?
-                        .iter()
-                        .map(|hash| hash.as_str().and_then(unhex32))
-                        .collect()
-                });
+                let proof: Option<Vec<Hash>> =
+                    serde_json::from_slice::<Value>(bytes).ok().and_then(|value| {
+                        value
+                            .get("proof")
+                            .and_then(Value::as_array)?
+                            .iter()
+                            .map(|hash| hash.as_str().and_then(unhex32))
+                            .collect()
+                    });
                 let Some(proof) = proof else {
                     self.fail(format!("{path}: not a consistency proof"));
                     return;
                 };
                 if self.report.start_size > 0
-                    && verify_consistency(self.report.start_size, self.report.end_size, &start_root, &end_root, &proof)
-                        .is_err()
+                    && verify_consistency(
+                        self.report.start_size,
+                        self.report.end_size,
+                        &start_root,
+                        &end_root,
+                        &proof,
+                    )
+                    .is_err()
                 {
                     self.fail(format!(
                         "{path}: the end checkpoint ({}) is not consistent with the start checkpoint ({})",
@@ -315,7 +344,10 @@ impl BundleVerifier {
             let expected_seq = frontier.size();
             let parsed: Option<Value> = serde_json::from_str(&line).ok();
             let Some(value) = parsed else {
-                self.fail(format!("{}: the line for seq {expected_seq} is not JSON", self.events_file));
+                self.fail(format!(
+                    "{}: the line for seq {expected_seq} is not JSON",
+                    self.events_file
+                ));
                 broken = true;
                 continue;
             };
@@ -348,14 +380,20 @@ impl BundleVerifier {
                 }
                 if let Some(Value::Object(content)) = value.get("content") {
                     for (field, clear) in content {
-                        let digest = event.pointer(&format!("/content/{}", pointer_escape(field))).and_then(Value::as_str);
-                        let computed = clear.get("salt").and_then(Value::as_str).and_then(unhex32).and_then(|salt| {
-                            let text = clear.get("text").and_then(Value::as_str)?;
-                            let mut hasher = Sha256::new();
-                            hasher.update(salt);
-                            hasher.update(text.as_bytes());
-                            Some(format!("sha256:{}", hex(&hasher.finalize())))
-                        });
+                        let digest = event
+                            .pointer(&format!("/content/{}", pointer_escape(field)))
+                            .and_then(Value::as_str);
+                        let computed = clear
+                            .get("salt")
+                            .and_then(Value::as_str)
+                            .and_then(unhex32)
+                            .and_then(|salt| {
+                                let text = clear.get("text").and_then(Value::as_str)?;
+                                let mut hasher = Sha256::new();
+                                hasher.update(salt);
+                                hasher.update(text.as_bytes());
+                                Some(format!("sha256:{}", hex(&hasher.finalize())))
+                            });
                         if computed.is_none() || computed.as_deref() != digest {
                             self.fail(format!(
                                 "event seq {expected_seq}: content `{field}` does not match its committed digest"
@@ -394,9 +432,13 @@ impl BundleVerifier {
             .cloned()
             .collect();
         for path in missing {
-            self.fail(format!("{path}: listed in the manifest but missing from the bundle"));
+            self.fail(format!(
+                "{path}: listed in the manifest but missing from the bundle"
+            ));
         }
-        if self.report.events + self.report.start_size != self.report.end_size && self.report.failures.is_empty() {
+        if self.report.events + self.report.start_size != self.report.end_size
+            && self.report.failures.is_empty()
+        {
             self.fail("the bundle's events do not cover the period between its checkpoints".into());
         }
         self.report

@@ -116,22 +116,44 @@ impl Store {
         Ok(out)
     }
 
-    /// The last hour each agent wrote an event.
+    /// Per agent: tool calls in the log, and the gate's decisions for it.
+    pub fn gate_coverage(&self) -> Result<BTreeMap<String, (u64, u64)>, StoreError> {
+        let rows = self.rows(
+            "SELECT agent, sum(CASE WHEN kind = 'tool_call' THEN count ELSE 0 END),
+                    sum(CASE WHEN kind = 'policy_decision' THEN count ELSE 0 END)
+             FROM rollup_kinds WHERE agent != '' AND kind IN ('tool_call', 'policy_decision') GROUP BY agent",
+            [],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    (row.get::<_, u64>(1)?, row.get::<_, u64>(2)?),
+                ))
+            },
+        )?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The last hour each agent did work (events the agent's own telemetry sends, not warrant's records about
+    /// it).
     pub fn agent_last_hours(&self) -> Result<BTreeMap<String, i64>, StoreError> {
         let rows = self.rows(
-            "SELECT agent, max(hour) FROM rollup_kinds WHERE agent != '' GROUP BY agent",
+            "SELECT agent, max(hour) FROM rollup_kinds WHERE agent != '' AND kind IN ('invocation', 'llm_call',
+               'decision', 'tool_call', 'tool_result', 'data_access', 'outcome', 'session') GROUP BY agent",
             [],
             |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
         )?;
         Ok(rows.into_iter().collect())
     }
 
-    /// The receive time of the log's first event.
-    pub fn first_event_time(&self) -> Result<Option<String>, StoreError> {
+    /// The hour (event time) of the agents' first logged activity.
+    pub fn first_activity_hour(&self) -> Result<Option<i64>, StoreError> {
         self.read(|connection| {
-            Ok(connection
-                .query_row("SELECT time FROM events WHERE seq = 0", [], |row| row.get(0))
-                .optional()?)
+            Ok(connection.query_row(
+                "SELECT min(hour) FROM rollup_kinds WHERE agent != '' AND kind IN ('invocation', 'llm_call',
+                   'decision', 'tool_call', 'tool_result', 'data_access', 'outcome')",
+                [],
+                |row| row.get(0),
+            )?)
         })
     }
 

@@ -207,6 +207,13 @@ impl Store {
                         "no version {version} of the impact assessment of `{agent}`"
                     ))
                 })?;
+            if stored.recorded_by == context.actor {
+                return Err(RecordError::Conflict(format!(
+                    "{} recorded version {version} and cannot also approve it: another person approves",
+                    context.actor
+                ))
+                .into());
+            }
             if let Some(by) = &stored.approved_by {
                 return Err(RecordError::Conflict(format!(
                     "version {version} of `{agent}`'s impact assessment was already approved by {by}"

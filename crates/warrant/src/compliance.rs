@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::Failure;
 use crate::cli::{AuditCommand, Cli, DocsCommand, EvidenceCommand, Output};
 use crate::client::{Client, encode};
-use crate::output::{print, table, text};
+use crate::output::{counts, print, table, text};
 
 fn array<'a>(value: &'a Value, pointer: &str) -> impl Iterator<Item = &'a Value> {
     value
@@ -61,9 +61,7 @@ pub fn soa(cli: &Cli, client: &Client) -> Result<(), Failure> {
                 .and_then(Value::as_str)
                 .map(|name| format!(", {name}"))
                 .unwrap_or_default(),
-            soa.pointer("/summary/by_status")
-                .map(Value::to_string)
-                .unwrap_or_default(),
+            counts(soa.pointer("/summary/by_status")),
             table(
                 &[
                     "control",
@@ -192,7 +190,10 @@ pub fn crosswalk(cli: &Cli, client: &Client) -> Result<(), Failure> {
                     if original == amended {
                         format!("{}: {original}", text(applies, "/category"))
                     } else {
-                        format!("{}: {original} -> {amended}", text(applies, "/category"))
+                        format!(
+                            "{}: {original} -> {amended} (2026/1744)",
+                            text(applies, "/category")
+                        )
                     }
                 })
                 .collect();
@@ -208,6 +209,11 @@ pub fn crosswalk(cli: &Cli, client: &Client) -> Result<(), Failure> {
                     supports.join(", ")
                 }
             ));
+            for note in
+                array(article, "/applies").filter_map(|applies| applies.get("note").and_then(Value::as_str))
+            {
+                out.push_str(&format!("    note: {note}\n"));
+            }
         }
         out.push_str("\nOBLIGATIONS ISO/IEC 42001 DOES NOT COVER\n");
         out.push_str(&table(
@@ -373,7 +379,7 @@ pub fn audit(cli: &Cli, client: &Client, command: &AuditCommand) -> Result<(), F
                             .map(|row| vec![
                                 text(row, "/control"),
                                 text(row, "/title"),
-                                text(row, "/status"),
+                                text(row, "/status").replace('_', " "),
                                 text(row, "/owner")
                             ])
                             .collect()

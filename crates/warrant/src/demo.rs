@@ -84,6 +84,14 @@ async fn build(store: &Store) -> Result<Option<runs::Featured>, Failure> {
         role: Role::Admin,
     });
     let router = warrant_server::router(state);
+    // Approvals come from another person than the one who recorded what is approved.
+    let committee = warrant_server::router(AppState {
+        local_principal: Some(Principal {
+            name: "demo:credit-risk-committee".into(),
+            role: Role::Approver,
+        }),
+        ..AppState::new(store.clone(), ServerConfig::default())
+    });
     let apply = |text: String, reason: &'static str| {
         let router = router.clone();
         async move {
@@ -111,6 +119,7 @@ async fn build(store: &Store) -> Result<Option<runs::Featured>, Failure> {
     }
     risk_story(
         &router,
+        &committee,
         apply(
             treated.clone(),
             "risk treatment: the gate holds support e-mail after customer data",
@@ -132,7 +141,7 @@ async fn build(store: &Store) -> Result<Option<runs::Featured>, Failure> {
     gate_story(&router).await?;
     let featured = runs::send(&router).await?;
     monitoring_story(&router).await?;
-    compliance_story(&router).await?;
+    compliance_story(&router, &committee).await?;
     Ok(Some(featured))
 }
 
@@ -142,6 +151,7 @@ async fn build(store: &Store) -> Result<Option<runs::Featured>, Failure> {
 /// impact assessment is recorded and approved.
 async fn risk_story(
     router: &axum::Router,
+    committee: &axum::Router,
     treatment: impl std::future::Future<Output = Result<Value, Failure>>,
 ) -> Result<(), Failure> {
     const PATH: &str = "exfiltration:support-agent:send-email";
@@ -216,11 +226,19 @@ async fn risk_story(
         .pointer("/version/version")
         .and_then(Value::as_u64)
         .unwrap_or(1);
-    post(
-        format!("/v1/impact/underwriting-agent/versions/{version}/approve"),
-        Some(json!({"reason": "reviewed by the credit risk committee"})),
+    let (status, bytes) = call_router(
+        committee,
+        Method::POST,
+        &format!("/v1/impact/underwriting-agent/versions/{version}/approve"),
+        Some((
+            "application/json",
+            json!({"reason": "reviewed by the credit risk committee"})
+                .to_string()
+                .into_bytes(),
+        )),
     )
     .await?;
+    answer(status, &bytes)?;
     println!(
         "  impact assessment of underwriting-agent: version {version} recorded and approved (warrant impact underwriting-agent -o md)"
     );
@@ -237,8 +255,8 @@ const DOCUMENTS: [(&str, &str, &str, &str); 9] = [
     ),
     (
         "aims-scope.md",
-        "AI management system: context, interested parties and scope",
-        "4.1,4.2,4.4,6.1.1",
+        "AI management system: context, interested parties, scope and resources",
+        "4.1,4.2,4.4,6.1.1,7.1",
         "Scope: all AI agents and AI systems in retail banking, lending and payments. Interested parties: customers, applicants, supervisors, staff.",
     ),
     (
@@ -250,7 +268,7 @@ const DOCUMENTS: [(&str, &str, &str, &str); 9] = [
     (
         "ai-objectives.md",
         "AI objectives and responsible-use objectives",
-        "6.2,7.1,A.6.1.2,A.9.3",
+        "6.2,A.6.1.2,A.9.3",
         "Objectives: no unexplained drift in customer-facing decisions; every high-risk agent under human oversight; incidents reported within deadlines.",
     ),
     (
@@ -262,7 +280,7 @@ const DOCUMENTS: [(&str, &str, &str, &str); 9] = [
     (
         "speak-up.md",
         "Reporting concerns about AI",
-        "A.3.3,A.8.3,7.4",
+        "A.3.3,7.4",
         "Staff and customers can raise concerns about agent decisions through the speak-up channel; compliance triages within 5 days.",
     ),
     (
@@ -288,7 +306,7 @@ const DOCUMENTS: [(&str, &str, &str, &str); 9] = [
 /// The compliance part: the Statement of Applicability decisions, the governance office's documents, impact
 /// assessments for the other high-risk agents and an internal audit; then what the SoA, the gap report and
 /// readiness say, gaps included.
-async fn compliance_story(router: &axum::Router) -> Result<(), Failure> {
+async fn compliance_story(router: &axum::Router, committee: &axum::Router) -> Result<(), Failure> {
     let call = |method: Method, path: String, body: Option<(&'static str, Vec<u8>)>| {
         let router = router.clone();
         async move {
@@ -323,13 +341,17 @@ async fn compliance_story(router: &axum::Router) -> Result<(), Failure> {
             .pointer("/version/version")
             .and_then(Value::as_u64)
             .unwrap_or(1);
-        call(
+        let (status, bytes) = call_router(
+            committee,
             Method::POST,
-            format!("/v1/impact/{agent}/versions/{version}/approve"),
+            &format!("/v1/impact/{agent}/versions/{version}/approve"),
             None,
         )
         .await?;
+        answer(status, &bytes)?;
     }
+    // The register follows what four weeks of traffic showed (the server does this every minute).
+    call(Method::POST, "/v1/risk/assess".into(), None).await?;
     let audit = call(
         Method::POST,
         "/v1/audits/run".into(),

@@ -4,13 +4,30 @@ use serde_json::Value;
 
 use crate::cli::Output;
 
-/// Print `value` as JSON or YAML, or, for a table, call `table`.
+/// Print `value` as JSON or YAML, or, for a table, call `table`. A closed pipe (`| head`) ends the output
+/// quietly instead of panicking.
 pub fn print(format: Output, value: &Value, table: impl FnOnce(&Value) -> String) {
-    match format {
-        Output::Json => println!("{}", serde_json::to_string_pretty(value).unwrap_or_default()),
-        Output::Yaml => print!("{}", serde_yaml::to_string(value).unwrap_or_default()),
-        Output::Table | Output::Dot | Output::Md | Output::Csv => print!("{}", table(value)),
-    }
+    use std::io::Write;
+    let text = match format {
+        Output::Json => format!("{}\n", serde_json::to_string_pretty(value).unwrap_or_default()),
+        Output::Yaml => serde_yaml::to_string(value).unwrap_or_default(),
+        Output::Table | Output::Dot | Output::Md | Output::Csv => table(value),
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// `{"a": 1, "b": 2}` as `1 a, 2 b`: counts for a headline.
+pub fn counts(value: Option<&Value>) -> String {
+    value
+        .and_then(Value::as_object)
+        .map(|counts| {
+            counts
+                .iter()
+                .map(|(name, count)| format!("{count} {}", name.replace('_', " ")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
 }
 
 /// A plain text table: a header row and left-aligned columns.

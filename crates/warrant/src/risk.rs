@@ -99,12 +99,9 @@ pub fn risk(cli: &Cli, client: &Client, command: Option<&RiskCommand>) -> Result
                     })
                     .collect();
                 format!(
-                    "RISK REGISTER: {} risks {}, {} reviews overdue\n\n{}",
+                    "RISK REGISTER: {} risks ({}), {} reviews overdue\n\n{}",
                     text(answer, "/summary/total"),
-                    answer
-                        .pointer("/summary/by_status")
-                        .map(Value::to_string)
-                        .unwrap_or_default(),
+                    crate::output::counts(answer.pointer("/summary/by_status")),
                     text(answer, "/summary/review_overdue"),
                     table(
                         &[

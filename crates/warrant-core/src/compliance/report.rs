@@ -198,8 +198,12 @@ pub fn soa(
                 target_date: row.and_then(|row| row.target_date),
                 evidence_count: entry.count,
                 latest_seq: entry.last_seq,
-                sample_seqs: samples,
-                rules: found.into_iter().cloned().collect(),
+                sample_seqs: if applicable { samples } else { Vec::new() },
+                rules: if applicable {
+                    found.into_iter().cloned().collect()
+                } else {
+                    Vec::new()
+                },
                 iso27001: control.iso27001,
             }
         })
@@ -295,7 +299,12 @@ fn gap_row(
             "attach its documented information (`warrant docs add FILE --control {id}`) or add an evidence rule"
         ))
     } else {
-        open.iter().find_map(|result| result.next_step.clone())
+        let mut steps: Vec<String> = open
+            .iter()
+            .filter_map(|result| result.next_step.clone())
+            .collect();
+        steps.dedup();
+        (!steps.is_empty()).then(|| steps.join(" "))
     };
     GapRow {
         id: id.to_owned(),
@@ -449,6 +458,40 @@ pub struct CrosswalkReport {
     pub tasks: Vec<TaskRow>,
 }
 
+/// The status of `id`; a heading (7.5, 9.2 ...) or a whole clause takes its sub-clauses' statuses together.
+fn rolled_up(catalog: &Catalog, statuses: &BTreeMap<String, Implementation>, id: &str) -> Implementation {
+    if let Some(status) = statuses.get(id) {
+        return *status;
+    }
+    let prefix = format!("{id}.");
+    let children: Vec<Implementation> = catalog
+        .requirement_clauses()
+        .iter()
+        .filter(|clause| clause.id.starts_with(&prefix))
+        .map(|clause| {
+            statuses
+                .get(&clause.id)
+                .copied()
+                .unwrap_or(Implementation::NotStarted)
+        })
+        .collect();
+    if children.is_empty() {
+        Implementation::NotStarted
+    } else if children
+        .iter()
+        .all(|status| *status == Implementation::Implemented)
+    {
+        Implementation::Implemented
+    } else if children
+        .iter()
+        .any(|status| matches!(status, Implementation::Implemented | Implementation::Partial))
+    {
+        Implementation::Partial
+    } else {
+        Implementation::NotStarted
+    }
+}
+
 /// Six months of logs, the least Arts. 19 and 26(6) allow (183 days).
 pub const MIN_LOG_RETENTION_DAYS: u32 = 183;
 
@@ -460,7 +503,7 @@ pub fn crosswalk(
     today: NaiveDate,
 ) -> CrosswalkReport {
     let statuses = statuses(registry, results);
-    let status = |id: &str| statuses.get(id).copied().unwrap_or(Implementation::NotStarted);
+    let status = |id: &str| rolled_up(catalog, &statuses, id);
     let articles = catalog
         .crosswalk
         .articles
@@ -574,7 +617,7 @@ pub struct Stage {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
-    /// `certify now`, `certify within 12 months` or `monitor and prepare`.
+    /// `pursue certification now`, `certify within 12 months` or `monitor and prepare`.
     pub recommendation: &'static str,
     pub reasons: Vec<String>,
 }
@@ -601,7 +644,7 @@ pub struct Readiness {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadinessFacts {
     pub now: DateTime<Utc>,
-    /// When the first event was logged: operating evidence needs a history.
+    /// When the agents' first logged activity happened (event time): operating evidence needs a history.
     pub first_event: Option<DateTime<Utc>>,
     /// The latest internal audit and its open nonconformities.
     pub last_audit: Option<(DateTime<Utc>, usize)>,
@@ -702,7 +745,7 @@ pub fn readiness(catalog: &Catalog, registry: &Registry, gaps: &Gaps, facts: &Re
         .map_or(0, |first| (facts.now - first).num_days());
     if history < OPERATING_DAYS {
         left.push(format!(
-            "{history} day(s) of operating evidence in the log; auditors expect about {OPERATING_DAYS}"
+            "{history} day(s) of agent activity in the log (by event time); auditors expect about {OPERATING_DAYS}"
         ));
     }
     stages.push(Stage {
@@ -773,7 +816,7 @@ pub fn decide(
     let recommendation = if org.sells_ai_to_enterprises
         || (org.regulated_industry && org.eu_customers && high_risk_agents > 0)
     {
-        "certify now"
+        "pursue certification now"
     } else if org.eu_customers || org.regulated_industry || production_agents >= 5 {
         "certify within 12 months"
     } else {

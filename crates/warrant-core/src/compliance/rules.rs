@@ -50,6 +50,16 @@ pub struct EventsEvidence {
     pub kinds: Vec<String>,
     #[serde(default = "one")]
     pub min_count: u64,
+    /// Compare with events of these kinds in the same window: the rule is implemented only when the events
+    /// cover at least `min_coverage` of them (e.g. gate decisions per tool call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage_of: Option<Vec<String>>,
+    #[serde(default = "ninety_percent")]
+    pub min_coverage: f64,
+}
+
+fn ninety_percent() -> f64 {
+    0.9
 }
 
 fn one() -> u64 {
@@ -313,6 +323,30 @@ fn events_rule(facts: &Facts<'_>, events: &EventsEvidence, fresh_days: u32) -> O
         seqs: Vec::new(),
     };
     let kinds = events.kinds.join(", ");
+    if let Some(of) = &events.coverage_of {
+        let base: u64 = of
+            .iter()
+            .flat_map(|kind| facts.kind_days.get(kind).into_iter().flatten())
+            .filter(|(day, _)| **day >= since)
+            .map(|(_, count)| count)
+            .sum();
+        let of = of.join(", ");
+        if base > 0 {
+            let coverage = recent as f64 / base as f64;
+            let text = format!(
+                "{recent} {kinds} event(s) for {base} {of} event(s) in the last {fresh_days} days ({:.0} %, needs {:.0} %)",
+                coverage * 100.0,
+                events.min_coverage * 100.0
+            );
+            return if coverage >= events.min_coverage {
+                (Met::Implemented, text, evidence)
+            } else if recent > 0 {
+                (Met::Partial, text, evidence)
+            } else {
+                (Met::Missing, text, evidence)
+            };
+        }
+    }
     if recent >= events.min_count {
         (
             Met::Implemented,
@@ -413,7 +447,15 @@ fn resource_inventory(facts: &Facts<'_>) -> Outcome {
         .collect();
     let evidence = EvidenceRef {
         count: (tools + sources.len()) as u64,
-        ..EvidenceRef::default()
+        latest: None,
+        seqs: facts
+            .changes
+            .iter()
+            .rev()
+            .filter(|change| change.object.starts_with("Tool/") || change.object.starts_with("DataSource/"))
+            .take(5)
+            .map(|change| change.seq)
+            .collect(),
     };
     if tools == 0 && sources.is_empty() {
         return (

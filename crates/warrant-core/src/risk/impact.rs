@@ -210,10 +210,14 @@ fn cascade(registry: &Registry, agent: &Agent) -> (Vec<String>, usize) {
 fn oversight(registry: &Registry, agent: &Agent) -> Vec<String> {
     let mut lines = vec![match agent.oversight {
         Oversight::HumanInTheLoop => {
-            "human in the loop: a person approves each consequential action".to_owned()
+            "declared: human in the loop (a person approves each consequential action)".to_owned()
         }
-        Oversight::HumanOnTheLoop => "human on the loop: a person watches and can intervene".to_owned(),
-        Oversight::HumanInCommand => "human in command: a person decides when and whether it runs".to_owned(),
+        Oversight::HumanOnTheLoop => {
+            "declared: human on the loop (a person watches and can intervene)".to_owned()
+        }
+        Oversight::HumanInCommand => {
+            "declared: human in command (a person decides when and whether it runs)".to_owned()
+        }
         Oversight::None => "no human oversight declared".to_owned(),
     }];
     lines.push(format!(

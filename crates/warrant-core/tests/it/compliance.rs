@@ -480,11 +480,11 @@ fn the_decision_and_estimate_follow_the_profile() {
     };
     assert_eq!(
         decide(Some(&org(true, false, false)), 1, 0).recommendation,
-        "certify now"
+        "pursue certification now"
     );
     assert_eq!(
         decide(Some(&org(false, true, true)), 3, 1).recommendation,
-        "certify now"
+        "pursue certification now"
     );
     assert_eq!(
         decide(Some(&org(false, false, true)), 2, 0).recommendation,

@@ -244,6 +244,7 @@ fn the_log_is_compared_with_the_registry() {
         agents: ["helper".to_owned(), "ghost".to_owned()].into(),
         unused_since_hour: Some(50),
         accesses: Vec::new(),
+        gate: Default::default(),
     };
     let findings = analyze(&registry, Some(&observed));
     let kinds: Vec<(&str, &str)> = findings
@@ -444,4 +445,32 @@ fn the_annex_iii_hint_matches_words_not_fragments() {
     );
     assert_eq!(hint("Executes approved loan disbursements"), None);
     assert_eq!(hint("Answers questions, for example about fees"), None);
+}
+
+#[test]
+fn a_gate_control_is_not_in_force_for_an_agent_whose_calls_bypass_the_gate() {
+    let registry = registry(&agent(
+        "mailer",
+        "data_sources: [crm]\ntools:\n  - {tool: send-email, access: write, approved_by: x}\n",
+    ));
+    let status = |calls: u64, decisions: u64| {
+        let observed = Observed {
+            agents: ["mailer".to_owned()].into(),
+            gate: [("mailer".to_owned(), (calls, decisions))].into(),
+            ..Observed::default()
+        };
+        analyze(&registry, Some(&observed))
+            .into_iter()
+            .find(|finding| finding.id == "exfiltration:mailer:send-email")
+            .unwrap()
+    };
+    assert_eq!(status(100, 100).status, "mitigated");
+    let bypassed = status(100, 3);
+    assert_eq!(bypassed.status, "open");
+    assert!(bypassed.summary.contains("not in force"), "{}", bypassed.summary);
+    assert!(
+        bypassed.treatment.contains("/v1/authorize"),
+        "{}",
+        bypassed.treatment
+    );
 }

@@ -47,6 +47,7 @@ pub fn analysis(
         agents: store.observed_agents()?.into_iter().collect(),
         unused_since_hour: Some(hour_of(&Utc::now()) - UNUSED_DAYS * 24),
         accesses: store.observed_accesses()?,
+        gate: store.gate_coverage()?,
     };
     let findings = analyze(registry, Some(&observed));
     let classification = classify(registry, &findings);

@@ -33,9 +33,9 @@ tools:
   - {tool: crm-read, access: read, approved_by: head-of-support}
 ---
 kind: Applicability
-id: A.9.3
+id: A.9.2
 applicable: true
-justification: agents answer customers, so responsible-use objectives apply
+justification: agents answer customers, so responsible-use processes apply
 owner: head-of-support
 ---
 kind: Applicability
@@ -129,12 +129,12 @@ fn the_soa_gaps_and_audit_follow_the_evidence() {
     );
     assert_eq!(row(controls, "A.10.4")["status"], "excluded");
     assert_eq!(
-        row(controls, "A.9.3")["status"],
+        row(controls, "A.9.2")["status"],
         "partial",
         "{}",
-        row(controls, "A.9.3")
+        row(controls, "A.9.2")
     );
-    assert_eq!(row(controls, "A.9.3")["owner"], "head-of-support");
+    assert_eq!(row(controls, "A.9.2")["owner"], "head-of-support");
     assert_eq!(
         row(controls, "A.6.2.8")["status"],
         "implemented",
@@ -146,7 +146,7 @@ fn the_soa_gaps_and_audit_follow_the_evidence() {
     let csv = local(&dir, &["-o", "csv", "soa"]).expect_code(0);
     assert!(
         csv.stdout
-            .starts_with("control,title,objective,applicable,justification,status"),
+            .starts_with("control,title,objective,applicable,decided,justification,status"),
         "{csv:?}"
     );
     assert_eq!(csv.stdout.lines().count(), 39);
@@ -156,7 +156,7 @@ fn the_soa_gaps_and_audit_follow_the_evidence() {
     );
 
     let gaps = local(&dir, &["-o", "json", "gaps"]).expect_code(0).json();
-    let stale = row(&gaps["controls"], "A.9.3");
+    let stale = row(&gaps["controls"], "A.9.2");
     assert_eq!(stale["gap"], "partial");
     assert!(
         stale["reason"].as_str().unwrap().contains("in the last 30 days"),
@@ -184,7 +184,7 @@ fn the_soa_gaps_and_audit_follow_the_evidence() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|nc| nc["control"] == "A.9.3")
+        .find(|nc| nc["control"] == "A.9.2")
         .unwrap_or_else(|| panic!("no nonconformity for the stale control: {audit}"));
     assert_eq!(
         (nc["grade"].as_str(), nc["owner"].as_str()),

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Scratch, local};
+use crate::support::{Scratch, local, warrant};
 
 const REGISTRY: &str = "\
 kind: DataSource
@@ -169,12 +169,18 @@ fn risks_follow_the_registry_and_the_log_and_impact_assessments_are_versioned() 
         .expect_code(0)
         .json();
     assert_eq!(same["new"], false);
-    local(
-        &dir,
-        &["impact", "mailer", "--approve", "1", "--reason", "reviewed"],
-    )
-    .expect_code(0);
-    let twice = local(&dir, &["impact", "mailer", "--approve", "1"]);
+    // The person who recorded a version does not approve it; someone else does, once.
+    let own = local(&dir, &["impact", "mailer", "--approve", "1"]);
+    assert_ne!(own.code, 0, "{own:?}");
+    assert!(own.stderr.contains("cannot also approve"), "{own:?}");
+    let data = dir.to_str().unwrap();
+    let as_bob = |args: &[&str]| {
+        let mut all = vec!["--data", data];
+        all.extend_from_slice(args);
+        warrant(&all, &[("USER", "bob")])
+    };
+    as_bob(&["impact", "mailer", "--approve", "1", "--reason", "reviewed"]).expect_code(0);
+    let twice = as_bob(&["impact", "mailer", "--approve", "1"]);
     assert_ne!(twice.code, 0, "{twice:?}");
     assert!(twice.stderr.contains("already approved"), "{twice:?}");
     let document = local(&dir, &["-o", "md", "impact", "mailer"]).expect_code(0);
