@@ -8,7 +8,7 @@ use crate::registry::Registry;
 use crate::registry::manifest::{RiskClass, Status};
 
 /// One grant's review status.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReviewDue {
     pub agent: String,
     pub tool: String,

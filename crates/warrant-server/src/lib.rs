@@ -4,11 +4,13 @@
 //! implementation whether it runs against `--data` or `--server`.
 
 mod auth;
+pub mod bundle;
 mod error;
 mod extract;
 mod gate;
 mod metrics;
 pub mod monitor;
+mod report;
 mod routes;
 
 use std::sync::Arc;

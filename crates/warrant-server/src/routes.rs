@@ -1,6 +1,6 @@
 //! The route table. Each module owns the handlers and wire types of one area of the API.
 
-mod approvals;
+pub(crate) mod approvals;
 mod authorize;
 pub(crate) mod compliance;
 mod erase;
@@ -66,6 +66,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/audits", get(compliance::list_audits))
         .route("/v1/audits/plan", get(compliance::audit_plan))
         .route("/v1/audits/run", post(compliance::audit_run))
+        .route("/v1/evidence/export", post(compliance::export_bundle))
         .route("/v1/risk/assess", post(risk::assess_register))
         .route("/v1/risk/register", get(risk::register))
         .route("/v1/risk/register/{id}", get(risk::risk))

@@ -10,6 +10,7 @@
 mod approvals;
 mod compliance;
 mod entry;
+mod export;
 mod incidents;
 mod keys;
 mod lock;
@@ -37,6 +38,7 @@ use warrant_core::role::Role;
 pub use crate::approvals::{Approval, ApprovalError, ApprovalStatus, NewApproval, args_hash};
 pub use crate::compliance::{AuditRecord, Document, SplitMix64};
 pub use crate::entry::{StoredEvent, content_digest};
+pub use crate::export::ExportedEvent;
 pub use crate::incidents::{Alert, AlertRun, IncidentError, IncidentOp, IncidentOutcome};
 pub use crate::lock::{DataDirLock, LockError};
 pub use crate::read::{ChangeFilter, Checkpoint, ProofRequestError};

@@ -174,7 +174,7 @@ impl Store {
         self.with_tree(to, |source| consistency_proof(source, from, to))
     }
 
-    fn with_tree(
+    pub(crate) fn with_tree(
         &self,
         size: u64,
         prove: impl FnOnce(&mut TreeSource<'_>) -> Result<Vec<Hash>, ProofError<StoreError>>,
@@ -278,7 +278,7 @@ pub(crate) fn stored_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredEvent, 
     })())
 }
 
-fn checkpoint_row(row: &Row<'_>) -> rusqlite::Result<Result<Checkpoint, StoreError>> {
+pub(crate) fn checkpoint_row(row: &Row<'_>) -> rusqlite::Result<Result<Checkpoint, StoreError>> {
     let size: u64 = row.get(0)?;
     let root = row.get_ref(1)?.as_blob()?;
     let note: String = row.get(2)?;

@@ -100,7 +100,7 @@ pub enum Command {
     },
     /// Recompute the whole log from the stored events and check every checkpoint.
     Verify {
-        /// A data directory (default: --data).
+        /// A data directory (default: --data), or an evidence bundle (directory or `.tar.gz`).
         path: Option<PathBuf>,
         /// Verifier key the checkpoints must be signed with (default: the data directory's own key).
         #[arg(long)]
@@ -545,6 +545,23 @@ pub enum EvidenceCommand {
         n: usize,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+    },
+    /// Export the signed evidence bundle of one audit period: a directory, or a `.tar.gz` when PATH ends so.
+    Export {
+        /// The period's start: a date (YYYY-MM-DD) or an RFC 3339 time.
+        #[arg(long)]
+        from: String,
+        /// The period's end (exclusive).
+        #[arg(long)]
+        to: String,
+        /// Only these agents' events in full (repeat); the others as their leaf hashes.
+        #[arg(long = "agent")]
+        agents: Vec<String>,
+        /// Clear content (prompts, arguments) with its salts, beside the digests.
+        #[arg(long)]
+        with_content: bool,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// How many events evidence a control in a period (dates or RFC 3339 times; `--to` is exclusive).
     Count {

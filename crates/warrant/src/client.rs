@@ -71,6 +71,43 @@ impl Client {
         })
     }
 
+    /// The store and runtime of a local client (for work that must not pass through one HTTP body).
+    pub fn local_store(&self) -> Option<(&Store, &tokio::runtime::Runtime)> {
+        match self {
+            Client::Local { store, runtime, .. } => Some((store, runtime)),
+            Client::Remote { .. } => None,
+        }
+    }
+
+    /// POST `body` to `path` on a server and stream the answer into the file `out`.
+    pub fn download(&self, path: &str, body: (&str, Vec<u8>), out: &std::path::Path) -> Result<(), Failure> {
+        let Client::Remote { base, token, agent } = self else {
+            return Err(Failure::Usage(anyhow::anyhow!("downloads need --server")));
+        };
+        let mut request = agent.request("POST", &format!("{base}{path}"));
+        if let Some(token) = token {
+            request = request.set("Authorization", &format!("Bearer {token}"));
+        }
+        let response = match request.set("Content-Type", body.0).send_bytes(&body.1) {
+            Ok(response) => response,
+            Err(ureq::Error::Status(status, response)) => {
+                let mut bytes = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes);
+                return answer(status, &bytes).map(|_| ());
+            }
+            Err(error) => {
+                return Err(Failure::Check(anyhow::anyhow!(
+                    "cannot reach the server at {base}: {error}"
+                )));
+            }
+        };
+        let mut file = std::fs::File::create(out)
+            .map_err(|error| Failure::Check(anyhow::anyhow!("creating {}: {error}", out.display())))?;
+        std::io::copy(&mut response.into_reader(), &mut file)
+            .map_err(|error| Failure::Check(anyhow::anyhow!("writing {}: {error}", out.display())))?;
+        Ok(())
+    }
+
     /// Send one request; a non-2xx answer becomes a [`Failure`] carrying the API's message.
     pub fn call(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>) -> Result<Value, Failure> {
         let (status, bytes) = self.send(method, path, body)?;

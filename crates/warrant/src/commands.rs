@@ -848,6 +848,11 @@ pub fn verify(cli: &Cli, path: Option<&Path>, key: Option<&str>) -> Result<ExitC
             "verify checks stored data itself, not a server's word for it: run it on the data directory (--data or PATH)"
         )));
     }
+    if let Some(path) = path
+        && crate::bundle::is_bundle(path)
+    {
+        return crate::bundle::verify_bundle(cli, path, key);
+    }
     let dir = path.unwrap_or(&cli.data);
     if !dir.join(warrant_store::DATABASE_FILE).exists() {
         return Err(Failure::Usage(anyhow!("{} holds no warrant log", dir.display())));

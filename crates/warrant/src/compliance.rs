@@ -500,6 +500,21 @@ pub fn evidence(cli: &Cli, client: &Client, command: &EvidenceCommand) -> Result
                 return Err(Failure::Check(anyhow!("an inclusion proof did not verify")));
             }
         }
+        EvidenceCommand::Export {
+            from,
+            to,
+            agents,
+            with_content,
+            out,
+        } => {
+            let request = warrant_server::bundle::ExportRequest {
+                from: crate::bundle::parse_when(from, "from")?,
+                to: crate::bundle::parse_when(to, "to")?,
+                agents: agents.clone(),
+                with_content: *with_content,
+            };
+            crate::bundle::export_command(cli, client, request, out)?;
+        }
         EvidenceCommand::Count { control, from, to } => {
             let mut path = format!("/v1/compliance/evidence?control={}", encode(control));
             for (name, value) in [("from", from), ("to", to)] {

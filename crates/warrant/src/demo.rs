@@ -61,6 +61,7 @@ pub fn run(cli: &Cli, no_serve: bool, serve: &ServeArgs) -> Result<ExitCode, Fai
         if let Some(featured) = featured {
             show_chain(&store).await?;
             show_trail(&store, &featured).await?;
+            evidence_bundle(cli, &store).await?;
         }
         if no_serve {
             store.checkpoint().await.context("signing a checkpoint")?;
@@ -302,6 +303,46 @@ const DOCUMENTS: [(&str, &str, &str, &str); 9] = [
         "Draft FRIA for the consumer-credit underwriting agent: affected groups, risks to non-discrimination, oversight and redress.",
     ),
 ];
+
+/// The end of the story: the evidence bundle of the demo period, exported and verified offline with the
+/// log's public key, as an auditor would.
+async fn evidence_bundle(cli: &Cli, store: &Store) -> Result<(), Failure> {
+    let now = chrono::Utc::now();
+    let dir = cli
+        .data
+        .join("evidence")
+        .join(format!("bundle-{}", now.format("%Y-%m-%d")));
+    let request = warrant_server::bundle::ExportRequest {
+        from: now - chrono::Duration::days(35),
+        to: now,
+        agents: Vec::new(),
+        with_content: false,
+    };
+    let summary = warrant_server::bundle::export(store, &request, &dir, |_, _| {})
+        .await
+        .map_err(|error| Failure::Check(anyhow!(error)))?;
+    let key = warrant_log::note::NoteVerifier::parse_vkey(store.verifier_key())
+        .map_err(|error| Failure::Check(anyhow!(error)))?;
+    let report = crate::bundle::verify_dir(&dir, key)?;
+    if !report.ok() {
+        return Err(Failure::Check(anyhow!(
+            "the demo's evidence bundle did not verify: {}",
+            report.failures.join("; ")
+        )));
+    }
+    println!(
+        "\nevidence bundle for the auditor (warrant evidence export): {}\n  {} events between checkpoints {} and {}, {} files; verified offline with the log key (warrant verify {} --key '{}')\n  report: {}",
+        dir.display(),
+        summary.events,
+        summary.start_size,
+        summary.end_size,
+        summary.files,
+        dir.display(),
+        store.verifier_key(),
+        summary.report.display()
+    );
+    Ok(())
+}
 
 /// The compliance part: the Statement of Applicability decisions, the governance office's documents, impact
 /// assessments for the other high-risk agents and an internal audit; then what the SoA, the gap report and

@@ -1,6 +1,7 @@
 //! `warrant`: the command-line front of the whole product. Thin by design: commands build one API request,
 //! send it through [`client::Client`] (a server or the local data directory) and print the answer.
 
+mod bundle;
 mod cli;
 mod client;
 mod commands;

@@ -109,7 +109,7 @@ fn parse_status(name: &str) -> Result<ApprovalStatus, ApiError> {
     })
 }
 
-fn approval_json(approval: &Approval) -> Value {
+pub(crate) fn approval_json(approval: &Approval) -> Value {
     json!({
         "id": approval.id, "agent": approval.agent, "tool": approval.tool, "session": approval.session,
         "args_hash": approval.args_hash, "reasons": approval.reasons, "status": approval.status.as_str(),

@@ -260,7 +260,7 @@ fn serde_plain<T: serde::Serialize>(value: &T) -> String {
     }
 }
 
-fn soa_csv(rows: &[SoaRow]) -> String {
+pub(crate) fn soa_csv(rows: &[SoaRow]) -> String {
     let mut out = String::from(
         "control,title,objective,applicable,decided,justification,status,owner,plan,target_date,evidence_count,latest_seq,sample_seqs,basis\n",
     );
@@ -306,7 +306,7 @@ fn soa_csv(rows: &[SoaRow]) -> String {
     out
 }
 
-fn soa_markdown(
+pub(crate) fn soa_markdown(
     organization: Option<&str>,
     checkpoint: Option<&warrant_store::Checkpoint>,
     rows: &[SoaRow],
@@ -879,4 +879,98 @@ pub async fn list_audits(State(state): State<AppState>, caller: Caller) -> JsonR
         ))
     })
     .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportBody {
+    from: String,
+    to: String,
+    #[serde(default)]
+    agents: Vec<String>,
+    #[serde(default)]
+    with_content: bool,
+}
+
+/// `POST /v1/evidence/export`: the signed evidence bundle of a period, as a `.tar.gz` (auditor or admin). It is
+/// built in the data directory and streamed from disk, so memory stays flat.
+pub async fn export_bundle(
+    State(state): State<AppState>,
+    caller: Caller,
+    crate::extract::Json(body): crate::extract::Json<ExportBody>,
+) -> Result<Response, ApiError> {
+    if !matches!(
+        caller.role(),
+        warrant_core::role::Role::Auditor | warrant_core::role::Role::Admin
+    ) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "exporting evidence needs the auditor or admin role",
+        ));
+    }
+    let when = |text: &str, name: &str| {
+        parse_time(text)
+            .or_else(|| {
+                chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|date| date.and_hms_opt(0, 0, 0))
+                    .map(|time| time.and_utc())
+            })
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_request",
+                    format!("`{name}` is a date (YYYY-MM-DD) or an RFC 3339 time, not `{text}`"),
+                )
+            })
+    };
+    let request = crate::bundle::ExportRequest {
+        from: when(&body.from, "from")?,
+        to: when(&body.to, "to")?,
+        agents: body.agents,
+        with_content: body.with_content,
+    };
+    let exports = state.store.dir().join("exports");
+    let name = format!(
+        "bundle-{}-{}",
+        Utc::now().format("%Y%m%dT%H%M%S%.f"),
+        std::process::id()
+    );
+    let dir = exports.join(&name);
+    let archive = exports.join(format!("{name}.tar.gz"));
+    let store = state.store.clone();
+    let handle = tokio::runtime::Handle::current();
+    let (built_dir, built_archive) = (dir.clone(), archive.clone());
+    let result = tokio::task::spawn_blocking(move || {
+        let summary = handle.block_on(crate::bundle::export(&store, &request, &built_dir, |_, _| {}));
+        let packed = summary.and_then(|_| crate::bundle::pack(&built_dir, &built_archive));
+        let _ = std::fs::remove_dir_all(&built_dir);
+        packed
+    })
+    .await
+    .map_err(|error| ApiError::internal(&error))?;
+    if let Err(error) = result {
+        let _ = std::fs::remove_file(&archive);
+        return Err(match error {
+            crate::bundle::ExportError::Invalid(message) => ApiError::bad_request("invalid_request", message),
+            other => ApiError::internal(&other),
+        });
+    }
+    let file = tokio::fs::File::open(&archive)
+        .await
+        .map_err(|error| ApiError::internal(&error))?;
+    // The open handle keeps the bytes readable; the name goes now so nothing is left behind.
+    let _ = tokio::fs::remove_file(&archive).await;
+    let stream = tokio_util::io::ReaderStream::new(file);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/gzip".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.tar.gz\""),
+            ),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
 }

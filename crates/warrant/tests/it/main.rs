@@ -11,6 +11,7 @@
 mod approvals;
 mod auth;
 mod authorize;
+mod bundle;
 mod compliance;
 mod crash;
 mod erase;

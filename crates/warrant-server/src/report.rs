@@ -1,0 +1,646 @@
+//! The documents inside an evidence bundle (SoA, gaps, crosswalk, readiness, risks, impact assessments,
+//! incidents, alerts, monitoring, access reviews, approvals, the internal audit) and the one self-contained
+//! HTML report an auditor opens offline: no external assets, charts as inline SVG, every claim linked to the
+//! events behind it (an appendix carries those events), and a print stylesheet for PDF.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use warrant_core::compliance::catalog::Catalog;
+use warrant_core::compliance::report::{SoaRow, crosswalk};
+use warrant_core::monitor::facts::hour_of;
+use warrant_store::Store;
+
+use crate::bundle::{ExportError, ExportRequest};
+use crate::routes::compliance::{assess, soa_csv, soa_markdown};
+
+/// Appendix events at most (the latest referenced).
+const MAX_APPENDIX: usize = 400;
+
+/// Everything the bundle's documents hold, and what the HTML draws from.
+pub struct Reports {
+    pub organization: Option<String>,
+    pub origin: String,
+    pub key: String,
+    /// (path in the bundle, bytes).
+    pub files: Vec<(String, Vec<u8>)>,
+    pub soa: Vec<SoaRow>,
+    pub gaps: Value,
+    pub incidents: Vec<Value>,
+    pub risks: Vec<Value>,
+    pub drift: Value,
+    /// Day → outcome → decisions.
+    pub decisions: BTreeMap<i64, BTreeMap<String, u64>>,
+    /// Day → cost in US dollars.
+    pub cost: BTreeMap<i64, f64>,
+    pub audit: Option<Value>,
+    /// Referenced events by seq, for the appendix.
+    pub appendix: BTreeMap<u64, Value>,
+}
+
+fn json_bytes(value: &Value) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+fn failed(error: impl std::fmt::Display) -> ExportError {
+    ExportError::Other(error.to_string())
+}
+
+/// Build every report of the bundle (blocking reads; called from the export).
+pub async fn reports(
+    store: &Store,
+    request: &ExportRequest,
+    reviews: &[Value],
+    start_size: u64,
+    end_size: u64,
+) -> Result<Reports, ExportError> {
+    let now = Utc::now();
+    let assessment = assess(store, now).map_err(|error| failed(error.message))?;
+    let catalog = Catalog::builtin().map_err(failed)?;
+    let registry = assessment.registry.clone();
+    let soa = assessment.soa().map_err(|error| failed(error.message))?;
+    let gaps = json!(assessment.gaps().map_err(|error| failed(error.message))?);
+    let documents: Vec<_> = assessment
+        .documents
+        .iter()
+        .map(|document| {
+            (
+                warrant_core::compliance::report::DocumentRef {
+                    sha256: document.sha256.clone(),
+                    title: document.title.clone(),
+                    seq: document.seq,
+                },
+                document.controls.clone(),
+            )
+        })
+        .collect();
+    let crosswalk = json!(crosswalk(
+        catalog,
+        &registry,
+        &assessment.results,
+        &documents,
+        now.date_naive()
+    ));
+    let (findings, classification) = crate::routes::risk::analysis(store, &registry)?;
+    let risks: Vec<Value> = store.risks()?.iter().map(|risk| json!(risk)).collect();
+    let incidents: Vec<Value> = store
+        .incidents()?
+        .iter()
+        .map(|incident| {
+            let mut value = json!(incident);
+            if let Some(object) = value.as_object_mut() {
+                object.insert("art73".into(), json!(incident.art73(now)));
+            }
+            value
+        })
+        .collect();
+    let alerts = store.alerts(None)?;
+    let params: crate::monitor::Params = serde_json::from_value(json!({})).map_err(failed)?;
+    let monitoring = crate::monitor::report(store, &registry, &params, request.to)?;
+    let mut impacts = Vec::new();
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for agent in registry.agents() {
+        let versions = store.impact_versions(&agent.id)?;
+        if let Some(latest) = versions.last() {
+            files.push((
+                format!("reports/impact/{}.md", agent.id),
+                latest.assessment.to_markdown(Some(&json!(latest))).into_bytes(),
+            ));
+        }
+        if !versions.is_empty() {
+            impacts.push(json!({"agent": agent.id, "versions": versions}));
+        }
+    }
+    let audits = store.audits()?;
+    let audit = audits.first().map(|audit| audit.report.clone());
+    let checkpoint = store.latest_checkpoint()?;
+    files.extend([
+        (
+            "reports/soa.json".to_owned(),
+            json_bytes(&json!({"controls": soa})),
+        ),
+        ("reports/soa.csv".to_owned(), soa_csv(&soa).into_bytes()),
+        (
+            "reports/soa.md".to_owned(),
+            soa_markdown(
+                registry.organization().map(|org| org.name.as_str()),
+                checkpoint.as_ref(),
+                &soa,
+            )
+            .into_bytes(),
+        ),
+        ("reports/gaps.json".to_owned(), json_bytes(&gaps)),
+        ("reports/crosswalk.json".to_owned(), json_bytes(&crosswalk)),
+        (
+            "reports/risks.json".to_owned(),
+            json_bytes(&json!({"register": risks, "findings": findings, "classification": classification})),
+        ),
+        (
+            "reports/impact-assessments.json".to_owned(),
+            json_bytes(&json!(impacts)),
+        ),
+        ("reports/incidents.json".to_owned(), json_bytes(&json!(incidents))),
+        ("reports/alerts.json".to_owned(), json_bytes(&json!(alerts))),
+        ("reports/monitoring.json".to_owned(), json_bytes(&monitoring)),
+        (
+            "reports/access-reviews.json".to_owned(),
+            json_bytes(&json!({
+                "due": warrant_core::reviews::due(&registry, now.date_naive()),
+                "recorded_in_period": reviews,
+            })),
+        ),
+        (
+            "reports/approvals.json".to_owned(),
+            json_bytes(&json!(
+                store
+                    .approvals(None, now)?
+                    .iter()
+                    .map(crate::routes::approvals::approval_json)
+                    .collect::<Vec<_>>()
+            )),
+        ),
+    ]);
+    if let Some(audit) = &audit {
+        files.push(("reports/internal-audit.json".to_owned(), json_bytes(audit)));
+    }
+
+    // Charts: decisions per day by outcome, and model cost per day, over the period.
+    let (from_hour, to_hour) = (hour_of(&request.from), hour_of(&request.to));
+    let mut decisions: BTreeMap<i64, BTreeMap<String, u64>> = BTreeMap::new();
+    for row in store.decision_rows(from_hour, to_hour)? {
+        *decisions
+            .entry(row.hour.div_euclid(24))
+            .or_default()
+            .entry(row.outcome)
+            .or_default() += row.count;
+    }
+    let mut cost: BTreeMap<i64, f64> = BTreeMap::new();
+    for row in store.usage_rows(from_hour, to_hour)? {
+        if row.scope == "model" {
+            *cost.entry(row.hour.div_euclid(24)).or_default() += row.cost_usd;
+        }
+    }
+
+    // The events the documents cite, within the bundle's range.
+    let mut cited: BTreeSet<u64> = BTreeSet::new();
+    cited.extend(soa.iter().flat_map(|row| row.sample_seqs.iter().copied()));
+    for incident in &incidents {
+        cited.extend(
+            incident
+                .get("related_seqs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_u64),
+        );
+    }
+    let mut appendix = BTreeMap::new();
+    for seq in cited
+        .into_iter()
+        .rev()
+        .filter(|seq| *seq < end_size)
+        .take(MAX_APPENDIX)
+    {
+        if let Some(event) = store.event(seq)? {
+            appendix.insert(seq, event.body);
+        }
+    }
+    let _ = start_size;
+    Ok(Reports {
+        organization: registry.organization().map(|org| org.name.clone()),
+        origin: store.origin().to_owned(),
+        key: store.verifier_key().to_owned(),
+        files,
+        soa,
+        gaps,
+        incidents,
+        risks,
+        drift: monitoring.get("drift").cloned().unwrap_or(Value::Null),
+        decisions,
+        cost,
+        audit,
+        appendix,
+    })
+}
+
+/// HTML-escape text.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn text(value: &Value, pointer: &str) -> String {
+    match value.pointer(pointer) {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// A link to a cited event: to the appendix when it is there, else the seq in the events file.
+fn seq_link(seq: u64, appendix: &BTreeMap<u64, Value>) -> String {
+    if appendix.contains_key(&seq) {
+        format!("<a href=\"#seq-{seq}\">#{seq}</a>")
+    } else {
+        format!("<span title=\"in events.ndjson\">#{seq}</span>")
+    }
+}
+
+fn day_label(day: i64) -> String {
+    chrono::DateTime::from_timestamp(day * 86_400, 0)
+        .map(|time| time.format("%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// A chart with nothing to draw says so, in place.
+fn empty_chart(id: &str, message: &str) -> String {
+    format!(
+        "<svg class=\"chart\" id=\"{id}\" viewBox=\"0 0 720 40\" role=\"img\" aria-label=\"{message}\"><text x=\"10\" y=\"25\" font-size=\"12\" fill=\"#718096\">{message}</text></svg>"
+    )
+}
+
+const PALETTE: [&str; 6] = ["#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#d53f8c", "#718096"];
+
+/// Stacked bars of decisions per day by outcome.
+fn decisions_chart(decisions: &BTreeMap<i64, BTreeMap<String, u64>>) -> String {
+    if decisions.is_empty() {
+        return empty_chart("chart-decisions", "No decisions in the period");
+    }
+    let outcomes: BTreeSet<&str> = decisions
+        .values()
+        .flat_map(|day| day.keys().map(String::as_str))
+        .collect();
+    let outcomes: Vec<&str> = outcomes.into_iter().collect();
+    let max = decisions
+        .values()
+        .map(|day| day.values().sum::<u64>())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let (width, height, left, bottom) = (720.0, 220.0, 40.0, 30.0);
+    let bar = (width - left) / decisions.len() as f64;
+    let mut svg = format!(
+        "<svg class=\"chart\" id=\"chart-decisions\" viewBox=\"0 0 {width} {}\" role=\"img\" aria-label=\"Decisions per day by outcome\">",
+        height + 20.0
+    );
+    let _ = write!(
+        svg,
+        "<line x1=\"{left}\" y1=\"{}\" x2=\"{width}\" y2=\"{}\" stroke=\"#999\"/><text x=\"0\" y=\"12\" font-size=\"10\">{max}</text>",
+        height - bottom,
+        height - bottom
+    );
+    for (index, (day, counts)) in decisions.iter().enumerate() {
+        let x = left + index as f64 * bar;
+        let mut y = height - bottom;
+        for (color, outcome) in outcomes.iter().enumerate() {
+            let count = counts.get(*outcome).copied().unwrap_or(0);
+            let h = (height - bottom - 10.0) * count as f64 / max as f64;
+            y -= h;
+            let _ = write!(
+                svg,
+                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"{}\"><title>{} {}: {count}</title></rect>",
+                (bar - 2.0).max(1.0),
+                PALETTE.get(color % PALETTE.len()).copied().unwrap_or("#000"),
+                day_label(*day),
+                esc(outcome)
+            );
+        }
+        if decisions.len() <= 31 || index % 7 == 0 {
+            let _ = write!(
+                svg,
+                "<text x=\"{x:.1}\" y=\"{}\" font-size=\"9\">{}</text>",
+                height - bottom + 12.0,
+                day_label(*day)
+            );
+        }
+    }
+    for (color, outcome) in outcomes.iter().enumerate() {
+        let _ = write!(
+            svg,
+            "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{}\" font-size=\"10\">{}</text>",
+            left + color as f64 * 120.0,
+            height + 2.0,
+            PALETTE.get(color % PALETTE.len()).copied().unwrap_or("#000"),
+            left + color as f64 * 120.0 + 14.0,
+            height + 11.0,
+            esc(outcome)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A line of model cost per day.
+fn cost_chart(cost: &BTreeMap<i64, f64>) -> String {
+    if cost.is_empty() {
+        return empty_chart("chart-cost", "No model usage in the period");
+    }
+    let max = cost.values().copied().fold(0.0_f64, f64::max).max(0.000_001);
+    let (width, height, left) = (720.0, 160.0, 50.0);
+    let step = (width - left) / (cost.len().max(2) - 1) as f64;
+    let points: Vec<String> = cost
+        .values()
+        .enumerate()
+        .map(|(index, value)| {
+            format!(
+                "{:.1},{:.1}",
+                left + index as f64 * step,
+                height - 20.0 - (height - 30.0) * value / max
+            )
+        })
+        .collect();
+    format!(
+        "<svg class=\"chart\" id=\"chart-cost\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"Model cost per day\"><text x=\"0\" y=\"12\" font-size=\"10\">${max:.2}</text><line x1=\"{left}\" y1=\"{}\" x2=\"{width}\" y2=\"{}\" stroke=\"#999\"/><polyline fill=\"none\" stroke=\"#2b6cb0\" stroke-width=\"2\" points=\"{}\"/><text x=\"{left}\" y=\"{}\" font-size=\"9\">{}</text><text x=\"{}\" y=\"{}\" font-size=\"9\">{}</text></svg>",
+        height - 20.0,
+        height - 20.0,
+        points.join(" "),
+        height - 5.0,
+        cost.keys().next().map(|day| day_label(*day)).unwrap_or_default(),
+        width - 40.0,
+        height - 5.0,
+        cost.keys().last().map(|day| day_label(*day)).unwrap_or_default()
+    )
+}
+
+/// Bars of the drift PSI per decision, with the alert threshold.
+fn drift_chart(drift: &Value) -> String {
+    let items: Vec<(String, f64)> = drift
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| {
+            Some((
+                format!("{} / {}", text(item, "/agent"), text(item, "/decision")),
+                item.get("psi").and_then(Value::as_f64)?,
+            ))
+        })
+        .collect();
+    if items.is_empty() {
+        return empty_chart("chart-drift", "Not enough decisions for a drift measure");
+    }
+    let max = items.iter().map(|(_, psi)| *psi).fold(0.25_f64, f64::max);
+    let (width, row) = (720.0, 22.0);
+    let height = row * items.len() as f64 + 10.0;
+    let mut svg = format!(
+        "<svg class=\"chart\" id=\"chart-drift\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"Decision drift (PSI)\">"
+    );
+    let scale = (width - 260.0) / max;
+    for (index, (label, psi)) in items.iter().enumerate() {
+        let y = 4.0 + index as f64 * row;
+        let color = if *psi >= 0.25 { "#c53030" } else { "#38a169" };
+        let _ = write!(
+            svg,
+            "<text x=\"0\" y=\"{:.1}\" font-size=\"10\">{}</text><rect x=\"250\" y=\"{y:.1}\" width=\"{:.1}\" height=\"14\" fill=\"{color}\"><title>PSI {psi:.3}</title></rect><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\">{psi:.3}</text>",
+            y + 11.0,
+            esc(label),
+            psi * scale,
+            254.0 + psi * scale,
+            y + 11.0
+        );
+    }
+    let _ = write!(
+        svg,
+        "<line x1=\"{:.1}\" y1=\"0\" x2=\"{:.1}\" y2=\"{height}\" stroke=\"#c53030\" stroke-dasharray=\"4 3\"><title>alert threshold 0.25</title></line></svg>",
+        250.0 + 0.25 * scale,
+        250.0 + 0.25 * scale
+    );
+    svg
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;color:#1a202c;line-height:1.4}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{border-bottom:2px solid #e2e8f0;padding-bottom:.2rem;margin-top:2rem}
+table{border-collapse:collapse;width:100%;font-size:.85rem;margin:.5rem 0}th,td{border:1px solid #e2e8f0;padding:.3rem .4rem;text-align:left;vertical-align:top}
+th{background:#f7fafc}.muted{color:#718096}.ok{color:#276749;font-weight:600}.bad{color:#c53030;font-weight:600}
+.status-implemented{color:#276749}.status-partial{color:#b7791f}.status-not_started,.status-planned{color:#c53030}.status-excluded{color:#718096}
+.chart{width:100%;height:auto;border:1px solid #e2e8f0;margin:.5rem 0}pre{white-space:pre-wrap;word-break:break-all;font-size:.75rem;background:#f7fafc;padding:.4rem}
+.summary td{font-size:.95rem}@media print{body{margin:0;max-width:none}h2{page-break-after:avoid}table,svg,section{page-break-inside:auto}tr{page-break-inside:avoid}a{color:inherit;text-decoration:none}}";
+
+/// The self-contained HTML report.
+pub fn html(
+    reports: &Reports,
+    start_size: u64,
+    end_size: u64,
+    events: u64,
+    in_period: u64,
+    request: &ExportRequest,
+) -> String {
+    let organization = reports
+        .organization
+        .clone()
+        .unwrap_or_else(|| "(organisation not declared)".into());
+    let mut out = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Evidence report: {org}</title><style>{STYLE}</style></head><body>\
+<header id=\"summary\"><h1>Evidence report: {org}</h1><p class=\"muted\">ISO/IEC 42001 and EU AI Act evidence from warrant's tamper-evident log</p>\
+<table class=\"summary\"><tr><th>Period</th><td>{from} to {to}</td></tr><tr><th>Log</th><td>{origin}</td></tr>\
+<tr><th>Checkpoints</th><td>start {start_size} events, end {end_size} events (signed; the consistency proof between them is in <code>proofs/</code>)</td></tr>\
+<tr><th>Events</th><td>{events} events between the checkpoints ({in_period} received in the period){filter}</td></tr>\
+<tr><th>Verification</th><td id=\"verification\"><span class=\"ok\">Sealed at export</span>: every file's SHA-256 is in the manifest, which the log key signs. \
+Verify offline: <code>warrant verify BUNDLE --key '{key}'</code>. It rebuilds the end checkpoint's root from the start checkpoint and every event, \
+so a changed, dropped or added event fails.</td></tr><tr><th>Generated</th><td>{generated}</td></tr></table></header>",
+        org = esc(&organization),
+        from = esc(&warrant_core::event::format_time(&request.from)),
+        to = esc(&warrant_core::event::format_time(&request.to)),
+        origin = esc(&reports.origin),
+        key = esc(&reports.key),
+        filter = if request.agents.is_empty() {
+            String::new()
+        } else {
+            format!("; in full only for {}", esc(&request.agents.join(", ")))
+        },
+        generated = esc(&warrant_core::event::format_time(&Utc::now())),
+    );
+    // Statement of Applicability.
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for row in &reports.soa {
+        *counts.entry(row.status.as_str()).or_default() += 1;
+    }
+    let _ = write!(
+        out,
+        "<section id=\"soa\"><h2>Statement of Applicability (ISO/IEC 42001 Annex A)</h2><p>{}</p><table><tr><th>Control</th><th>Applicable</th><th>Status</th><th>Owner</th><th>Evidence</th><th>Justification</th></tr>",
+        counts
+            .iter()
+            .map(|(status, count)| format!("{count} {}", status.replace('_', " ")))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    );
+    for row in &reports.soa {
+        let links: Vec<String> = row
+            .sample_seqs
+            .iter()
+            .map(|seq| seq_link(*seq, &reports.appendix))
+            .collect();
+        let basis: Vec<String> = row.rules.iter().map(|rule| esc(&rule.reason)).collect();
+        let _ = write!(
+            out,
+            "<tr><td>{} {}</td><td>{}</td><td class=\"status-{}\">{}</td><td>{}</td><td>{} events {}</td><td>{}<br><span class=\"muted\">{}</span></td></tr>",
+            esc(&row.control),
+            esc(&row.title),
+            if row.applicable { "yes" } else { "no" },
+            row.status.as_str(),
+            row.status.as_str().replace('_', " "),
+            esc(&row.owner),
+            row.evidence_count,
+            links.join(" "),
+            esc(&row.justification),
+            basis.join("; ")
+        );
+    }
+    out.push_str("</table></section>");
+    // Gaps.
+    let _ = write!(
+        out,
+        "<section id=\"gaps\"><h2>Gaps</h2><p>Annex A controls: {} have, {} partial, {} missing; clauses 4-10: {} have, {} partial, {} missing.</p><table><tr><th>Item</th><th>Gap</th><th>Why</th><th>Next step</th></tr>",
+        text(&reports.gaps, "/controls_summary/have"),
+        text(&reports.gaps, "/controls_summary/partial"),
+        text(&reports.gaps, "/controls_summary/missing"),
+        text(&reports.gaps, "/clauses_summary/have"),
+        text(&reports.gaps, "/clauses_summary/partial"),
+        text(&reports.gaps, "/clauses_summary/missing"),
+    );
+    for group in ["/controls", "/clauses"] {
+        for row in reports
+            .gaps
+            .pointer(group)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|row| {
+                matches!(
+                    row.get("gap").and_then(Value::as_str),
+                    Some("partial" | "missing")
+                )
+            })
+        {
+            let _ = write!(
+                out,
+                "<tr><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&text(row, "/id")),
+                esc(&text(row, "/title")),
+                esc(&text(row, "/gap")),
+                esc(&text(row, "/reason")),
+                esc(&text(row, "/next_step"))
+            );
+        }
+    }
+    out.push_str("</table></section>");
+    // Incidents with their trails of evidence.
+    out.push_str("<section id=\"incidents\"><h2>Incidents</h2>");
+    if reports.incidents.is_empty() {
+        out.push_str("<p class=\"muted\">No incidents.</p>");
+    }
+    for incident in &reports.incidents {
+        let related: Vec<String> = incident
+            .get("related_seqs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_u64)
+            .map(|seq| seq_link(seq, &reports.appendix))
+            .collect();
+        let _ = write!(
+            out,
+            "<h3>{} [{}] {}</h3><p>{}</p><p>Status {}; owner {}; detected {}; root cause: {}. Evidence frozen at checkpoint {}. Trail: {}</p>",
+            esc(&text(incident, "/id")),
+            esc(&text(incident, "/severity")),
+            esc(&text(incident, "/title")),
+            esc(&text(incident, "/what_happened")),
+            esc(&text(incident, "/status")),
+            esc(&text(incident, "/owner")),
+            esc(&text(incident, "/detected_at")),
+            esc(&text(incident, "/root_cause")),
+            esc(&text(incident, "/checkpoint/size")),
+            related.join(" → ")
+        );
+    }
+    out.push_str("</section>");
+    // Risks.
+    out.push_str("<section id=\"risks\"><h2>Risk register</h2><table><tr><th>Risk</th><th>Level</th><th>Status</th><th>Treatment</th><th>Owner</th><th>Review</th></tr>");
+    let mut risks: Vec<&Value> = reports
+        .risks
+        .iter()
+        .filter(|risk| text(risk, "/status") != "closed")
+        .collect();
+    risks.sort_by_key(|risk| std::cmp::Reverse(risk.get("score").and_then(Value::as_u64).unwrap_or(0)));
+    for risk in risks.iter().take(25) {
+        let _ = write!(
+            out,
+            "<tr><td>{}<br><span class=\"muted\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&text(risk, "/id")),
+            esc(&text(risk, "/summary")),
+            esc(&text(risk, "/level")),
+            esc(&text(risk, "/status")),
+            esc(&text(risk, "/treatment")),
+            esc(&text(risk, "/owner")),
+            esc(&text(risk, "/review_due"))
+        );
+    }
+    out.push_str("</table></section>");
+    // Monitoring charts.
+    let _ = write!(
+        out,
+        "<section id=\"monitoring\"><h2>Monitoring</h2><h3>Decisions per day, by outcome</h3>{}<h3>Decision drift (population stability index; alert at 0.25)</h3>{}<h3>Model cost per day (US dollars)</h3>{}</section>",
+        decisions_chart(&reports.decisions),
+        drift_chart(&reports.drift),
+        cost_chart(&reports.cost)
+    );
+    // Internal audit.
+    out.push_str("<section id=\"audit\"><h2>Internal audit</h2>");
+    match &reports.audit {
+        None => out.push_str("<p class=\"muted\">No internal audit has run.</p>"),
+        Some(audit) => {
+            let _ = write!(
+                out,
+                "<p>{} ({}): {} evidence items' inclusion proofs verified; {} nonconformities.</p><table><tr><th>Nonconformity</th><th>Grade</th><th>Finding</th><th>Owner</th><th>Due</th></tr>",
+                esc(&text(audit, "/id")),
+                esc(&text(audit, "/at")),
+                esc(&text(audit, "/summary/items_verified")),
+                esc(&text(audit, "/summary/nonconformities"))
+            );
+            for nc in audit
+                .get("nonconformities")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let _ = write!(
+                    out,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&text(nc, "/id")),
+                    esc(&text(nc, "/grade")),
+                    esc(&text(nc, "/finding")),
+                    esc(&text(nc, "/owner")),
+                    esc(&text(nc, "/due"))
+                );
+            }
+            out.push_str("</table>");
+        }
+    }
+    out.push_str("</section>");
+    // The cited events.
+    out.push_str("<section id=\"events\"><h2>Cited events</h2><p class=\"muted\">Each event as the log committed it (content as salted digests); its line in <code>events.ndjson</code> carries its leaf hash.</p>");
+    for (seq, body) in &reports.appendix {
+        let _ = write!(
+            out,
+            "<div id=\"seq-{seq}\"><h4>#{seq} {} {}</h4><pre>{}</pre></div>",
+            esc(&text(body, "/kind")),
+            esc(&text(body, "/agent")),
+            esc(&serde_json::to_string_pretty(body).unwrap_or_default())
+        );
+    }
+    out.push_str("</section></body></html>\n");
+    out
+}

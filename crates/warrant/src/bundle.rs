@@ -1,0 +1,323 @@
+//! `warrant evidence export` (a signed bundle for one audit period) and `warrant verify BUNDLE --key KEY`
+//! (offline, with `warrant_log::bundle` only).
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Value, json};
+use warrant_log::bundle::{BundleReport, BundleVerifier};
+use warrant_log::note::NoteVerifier;
+use warrant_server::bundle::{ExportRequest, export, pack};
+
+use crate::Failure;
+use crate::cli::Cli;
+use crate::client::Client;
+use crate::output::print;
+
+/// A date (the day's start, UTC) or an RFC 3339 time.
+pub fn parse_when(text: &str, name: &str) -> Result<DateTime<Utc>, Failure> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|date| date.and_hms_opt(0, 0, 0))
+                .map(|time| time.and_utc())
+        })
+        .ok_or_else(|| {
+            Failure::Usage(anyhow!(
+                "--{name} is a date (YYYY-MM-DD) or an RFC 3339 time, not `{text}`"
+            ))
+        })
+}
+
+fn is_archive(path: &Path) -> bool {
+    let name = path.to_string_lossy();
+    name.ends_with(".tar.gz") || name.ends_with(".tgz")
+}
+
+/// `warrant evidence export`.
+pub fn export_command(cli: &Cli, client: &Client, request: ExportRequest, out: &Path) -> Result<(), Failure> {
+    if out.exists()
+        && (is_archive(out)
+            || std::fs::read_dir(out)
+                .map(|mut entries| entries.next().is_some())
+                .unwrap_or(true))
+    {
+        return Err(Failure::Usage(anyhow!("{} already exists", out.display())));
+    }
+    let summary = match client.local_store() {
+        Some((store, runtime)) => {
+            let dir = if is_archive(out) {
+                out.with_extension("").with_extension("export-tmp")
+            } else {
+                out.to_owned()
+            };
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} events {elapsed}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let summary = runtime
+                .block_on(export(store, &request, &dir, |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                }))
+                .map_err(|error| match error {
+                    warrant_server::bundle::ExportError::Invalid(message) => Failure::Usage(anyhow!(message)),
+                    other => Failure::Check(anyhow!(other)),
+                })?;
+            bar.finish_and_clear();
+            if is_archive(out) {
+                pack(&dir, out).map_err(|error| Failure::Check(anyhow!(error)))?;
+                std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+            }
+            json!({
+                "out": out, "start_size": summary.start_size, "end_size": summary.end_size,
+                "events": summary.events, "events_in_period": summary.events_in_period, "files": summary.files,
+                "report": if is_archive(out) { "report.html (inside the archive)".to_owned() } else { summary.report.display().to_string() },
+            })
+        }
+        None => {
+            let body = json!({
+                "from": warrant_core::event::format_time(&request.from),
+                "to": warrant_core::event::format_time(&request.to),
+                "agents": request.agents, "with_content": request.with_content,
+            });
+            let archive = if is_archive(out) {
+                out.to_owned()
+            } else {
+                out.with_extension("tar.gz")
+            };
+            client.download(
+                "/v1/evidence/export",
+                ("application/json", body.to_string().into_bytes()),
+                &archive,
+            )?;
+            if !is_archive(out) {
+                unpack(&archive, out)?;
+                std::fs::remove_file(&archive).with_context(|| format!("removing {}", archive.display()))?;
+            }
+            json!({"out": out, "report": if is_archive(out) { "report.html (inside the archive)".to_owned() } else { out.join("report.html").display().to_string() }})
+        }
+    };
+    print(cli.output, &summary, |summary| {
+        format!(
+            "evidence bundle written to {}{}\nreport: {}\nverify offline: warrant verify {} --key '<the log key>'\n",
+            summary.get("out").and_then(Value::as_str).unwrap_or_default(),
+            summary
+                .get("events")
+                .and_then(Value::as_u64)
+                .map(|events| format!(
+                    " ({events} events between checkpoints {} and {}, {} files)",
+                    summary.get("start_size").and_then(Value::as_u64).unwrap_or(0),
+                    summary.get("end_size").and_then(Value::as_u64).unwrap_or(0),
+                    summary.get("files").and_then(Value::as_u64).unwrap_or(0)
+                ))
+                .unwrap_or_default(),
+            summary.get("report").and_then(Value::as_str).unwrap_or_default(),
+            summary.get("out").and_then(Value::as_str).unwrap_or_default()
+        )
+    });
+    Ok(())
+}
+
+/// Unpack a bundle archive into `dir` (entries are `bundle/<path>`; nothing may escape `dir`).
+fn unpack(archive: &Path, dir: &Path) -> Result<(), Failure> {
+    let file = File::open(archive).with_context(|| format!("opening {}", archive.display()))?;
+    let mut entries = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for entry in entries.entries().context("reading the archive")? {
+        let mut entry = entry.context("reading the archive")?;
+        let path = entry.path().context("reading the archive")?.into_owned();
+        let Ok(relative) = path.strip_prefix("bundle") else {
+            return Err(Failure::Check(anyhow!(
+                "unexpected entry {} in the archive",
+                path.display()
+            )));
+        };
+        if relative
+            .components()
+            .any(|part| !matches!(part, std::path::Component::Normal(_)))
+        {
+            return Err(Failure::Check(anyhow!(
+                "unsafe entry {} in the archive",
+                path.display()
+            )));
+        }
+        let target = dir.join(relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        entry
+            .unpack(&target)
+            .with_context(|| format!("writing {}", target.display()))?;
+    }
+    Ok(())
+}
+
+/// Whether `path` is an evidence bundle (a directory with a manifest, or an archive).
+pub fn is_bundle(path: &Path) -> bool {
+    is_archive(path) || path.join("manifest.json").exists()
+}
+
+/// The verifier key: the key text itself, or a file holding it.
+fn verifier_key(key: Option<&str>) -> Result<NoteVerifier, Failure> {
+    let key = key.ok_or_else(|| {
+        Failure::Usage(anyhow!(
+            "verifying a bundle needs the log's public key: --key KEY (see `warrant log key`)"
+        ))
+    })?;
+    let text = if Path::new(key).is_file() {
+        std::fs::read_to_string(key).with_context(|| format!("reading {key}"))?
+    } else {
+        key.to_owned()
+    };
+    NoteVerifier::parse_vkey(text.trim())
+        .map_err(|error| Failure::Usage(anyhow!("--key is not a verifier key: {error}")))
+}
+
+pub(crate) fn verify_dir(dir: &Path, key: NoteVerifier) -> Result<BundleReport, Failure> {
+    let read = |name: &str| {
+        std::fs::read(dir.join(name)).with_context(|| format!("reading {}", dir.join(name).display()))
+    };
+    let manifest = read("manifest.json")?;
+    let signature = String::from_utf8_lossy(&read("manifest.sig")?).into_owned();
+    let mut verifier = match BundleVerifier::open(&manifest, &signature, key) {
+        Ok(verifier) => verifier,
+        Err(error) => {
+            return Ok(BundleReport {
+                failures: vec![error.to_string()],
+                ..BundleReport::default()
+            });
+        }
+    };
+    let listed: Vec<String> = verifier.files().to_vec();
+    for path in &listed {
+        let full = dir.join(path);
+        // A file that cannot be opened is reported as missing by `finish`.
+        if let Ok(mut file) = File::open(&full) {
+            verifier
+                .file(path, &mut file)
+                .with_context(|| format!("reading {}", full.display()))?;
+        }
+    }
+    // Files in the directory the manifest does not list.
+    for extra in walk(dir)? {
+        if extra != "manifest.json" && extra != "manifest.sig" && !listed.contains(&extra) {
+            let mut file = File::open(dir.join(&extra)).with_context(|| format!("reading {extra}"))?;
+            verifier
+                .file(&extra, &mut file)
+                .with_context(|| format!("reading {extra}"))?;
+        }
+    }
+    Ok(verifier.finish())
+}
+
+fn walk(dir: &Path) -> Result<Vec<String>, Failure> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(relative) = stack.pop() {
+        for entry in
+            std::fs::read_dir(dir.join(&relative)).with_context(|| format!("listing {}", dir.display()))?
+        {
+            let entry = entry.context("listing the bundle")?;
+            let path = relative.join(entry.file_name());
+            if entry.file_type().context("listing the bundle")?.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn verify_archive(archive: &Path, key: NoteVerifier) -> Result<BundleReport, Failure> {
+    let file = File::open(archive).with_context(|| format!("opening {}", archive.display()))?;
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut entries = tar.entries().context("reading the archive")?;
+    let mut next = |expected: &str| -> Result<Vec<u8>, Failure> {
+        let mut entry = entries
+            .next()
+            .ok_or_else(|| Failure::Check(anyhow!("the archive ends before {expected}")))?
+            .context("reading the archive")?;
+        let path = entry
+            .path()
+            .context("reading the archive")?
+            .to_string_lossy()
+            .into_owned();
+        if path != format!("bundle/{expected}") {
+            return Err(Failure::Check(anyhow!(
+                "the archive starts with {path}, not bundle/{expected}"
+            )));
+        }
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).context("reading the archive")?;
+        Ok(bytes)
+    };
+    let manifest = next("manifest.json")?;
+    let signature = String::from_utf8_lossy(&next("manifest.sig")?).into_owned();
+    let mut verifier = match BundleVerifier::open(&manifest, &signature, key) {
+        Ok(verifier) => verifier,
+        Err(error) => {
+            return Ok(BundleReport {
+                failures: vec![error.to_string()],
+                ..BundleReport::default()
+            });
+        }
+    };
+    for entry in entries {
+        let mut entry = entry.context("reading the archive")?;
+        let path = entry
+            .path()
+            .context("reading the archive")?
+            .to_string_lossy()
+            .into_owned();
+        let path = path.strip_prefix("bundle/").unwrap_or(&path).to_owned();
+        verifier.file(&path, &mut entry).context("reading the archive")?;
+    }
+    Ok(verifier.finish())
+}
+
+/// `warrant verify BUNDLE --key KEY`: exit 0 when everything verifies, 1 with each failure named.
+pub fn verify_bundle(cli: &Cli, path: &Path, key: Option<&str>) -> Result<ExitCode, Failure> {
+    let key = verifier_key(key)?;
+    let report = if is_archive(path) {
+        verify_archive(path, key)?
+    } else {
+        verify_dir(path, key)?
+    };
+    let answer = json!({
+        "ok": report.ok(), "failures": report.failures, "files": report.files, "events": report.events,
+        "events_with_body": report.events_with_body, "start_size": report.start_size, "end_size": report.end_size,
+    });
+    print(cli.output, &answer, |_| {
+        let mut out = String::new();
+        for failure in &report.failures {
+            out.push_str(&format!("FAIL {failure}\n"));
+        }
+        if report.ok() {
+            out.push_str(&format!(
+                "bundle verified: manifest signed by the key, {} files match their hashes, {} events ({} in full) rebuild checkpoint {} from checkpoint {}\n",
+                report.files, report.events, report.events_with_body, report.end_size, report.start_size
+            ));
+        } else {
+            out.push_str(&format!(
+                "bundle verification FAILED: {} problem(s)\n",
+                report.failures.len()
+            ));
+        }
+        out
+    });
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
