@@ -468,3 +468,193 @@ impl Read for HashingReader<'_> {
         Ok(count)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::note::{NoteSigner, sign_note};
+    use crate::proof::{LeafSlice, consistency_proof};
+
+    const ORIGIN: &str = "warrant/test/0001";
+
+    /// A bundle's files in order: (path, bytes).
+    type Files = Vec<(String, Vec<u8>)>;
+
+    /// A bundle of `total` events whose period starts after `start` of them: (path, bytes) in order.
+    fn bundle(signer: &NoteSigner, start: u64, total: u64) -> (Vec<u8>, String, Files) {
+        let events: Vec<Value> = (0..total)
+            .map(|seq| json!({"seq": seq, "kind": "decision", "n": seq * 7}))
+            .collect();
+        let leaves: Vec<Hash> = events
+            .iter()
+            .map(|event| leaf_hash(&canonicalize(event)))
+            .collect();
+        let mut before = Frontier::new();
+        for leaf in leaves.iter().take(start as usize) {
+            before.push(*leaf);
+        }
+        let checkpoint = |size: u64, root: Hash| {
+            sign_note(
+                &Checkpoint {
+                    origin: ORIGIN.into(),
+                    size,
+                    root,
+                }
+                .to_body(),
+                signer,
+            )
+            .unwrap()
+        };
+        let mut full = before.clone();
+        for leaf in leaves.iter().skip(start as usize) {
+            full.push(*leaf);
+        }
+        let proof = consistency_proof(&mut LeafSlice(&leaves), start, total).unwrap();
+        let mut files = vec![
+            (
+                "checkpoints/start.txt".to_owned(),
+                checkpoint(start, before.root()).into_bytes(),
+            ),
+            (
+                "checkpoints/end.txt".to_owned(),
+                checkpoint(total, full.root()).into_bytes(),
+            ),
+            (
+                "proofs/start-frontier.json".to_owned(),
+                json!({"hashes": before.hashes().iter().map(|hash| hex(hash)).collect::<Vec<_>>()})
+                    .to_string()
+                    .into_bytes(),
+            ),
+            (
+                "proofs/consistency.json".to_owned(),
+                json!({"proof": proof.iter().map(|hash| hex(hash)).collect::<Vec<_>>()})
+                    .to_string()
+                    .into_bytes(),
+            ),
+        ];
+        let lines: String = events
+            .iter()
+            .zip(&leaves)
+            .skip(start as usize)
+            .map(|(event, leaf)| {
+                format!(
+                    "{}\n",
+                    json!({"seq": event["seq"], "leaf": hex(leaf), "event": event})
+                )
+            })
+            .collect();
+        files.push(("events.ndjson".to_owned(), lines.into_bytes()));
+        let listed: Vec<Value> = files
+            .iter()
+            .map(|(path, bytes)| json!({"path": path, "sha256": hex(&Sha256::digest(bytes)), "size": bytes.len()}))
+            .collect();
+        let manifest = serde_json::to_vec(&json!({
+            "format": FORMAT, "start": {"size": start}, "end": {"size": total}, "files": listed,
+        }))
+        .unwrap();
+        let signature = sign_note(&signature_body(&manifest), signer).unwrap();
+        (manifest, signature, files)
+    }
+
+    fn run(manifest: &[u8], signature: &str, files: &[(String, Vec<u8>)], key: NoteVerifier) -> BundleReport {
+        let mut verifier = BundleVerifier::open(manifest, signature, key).unwrap();
+        for (path, bytes) in files {
+            verifier.file(path, &mut bytes.as_slice()).unwrap();
+        }
+        verifier.finish()
+    }
+
+    #[test]
+    fn a_bundle_verifies_and_each_tamper_is_named() {
+        let signer = NoteSigner::from_secret_bytes(ORIGIN, &[3; 32]).unwrap();
+        let (manifest, signature, files) = bundle(&signer, 5, 13);
+        let report = run(&manifest, &signature, &files, signer.verifier());
+        assert!(report.ok(), "{report:?}");
+        assert_eq!((report.events, report.start_size, report.end_size), (8, 5, 13));
+
+        let edited = |edit: &dyn Fn(&str) -> String| {
+            let mut files = files.clone();
+            let events = files
+                .iter_mut()
+                .find(|(path, _)| path == "events.ndjson")
+                .unwrap();
+            events.1 = edit(std::str::from_utf8(&events.1).unwrap()).into_bytes();
+            run(&manifest, &signature, &files, signer.verifier()).failures
+        };
+        let changed = edited(&|text| text.replacen("\"n\":56", "\"n\":57", 1));
+        assert!(changed[0].contains("event seq 8 was changed"), "{changed:?}");
+        let dropped = edited(&|text| {
+            text.lines()
+                .filter(|line| !line.contains("\"n\":63}"))
+                .map(|line| format!("{line}\n"))
+                .collect()
+        });
+        assert!(
+            dropped
+                .first()
+                .is_some_and(|failure| failure.contains("event seq 9 is missing")),
+            "{dropped:?}"
+        );
+        let truncated = edited(&|text| text.lines().take(7).map(|line| format!("{line}\n")).collect());
+        assert!(
+            truncated[0].contains("the events stop at seq 12"),
+            "{truncated:?}"
+        );
+
+        let other = NoteSigner::from_secret_bytes("warrant/other/0002", &[4; 32]).unwrap();
+        let forged = sign_note(&signature_body(&manifest), &other).unwrap();
+        assert!(matches!(
+            BundleVerifier::open(&manifest, &forged, signer.verifier()),
+            Err(BundleError::Signature(_))
+        ));
+        let mut bigger = manifest.clone();
+        bigger.push(b' ');
+        assert_eq!(
+            BundleVerifier::open(&bigger, &signature, signer.verifier()).err(),
+            Some(BundleError::ManifestChanged)
+        );
+        // Files missing and files added are both named.
+        let mut fewer = files.clone();
+        fewer.retain(|(path, _)| path != "proofs/consistency.json");
+        fewer.push(("extra.txt".into(), b"x".to_vec()));
+        let failures = run(&manifest, &signature, &fewer, signer.verifier()).failures;
+        assert!(
+            failures
+                .iter()
+                .any(|failure| failure.contains("extra.txt: not listed")),
+            "{failures:?}"
+        );
+        assert!(
+            failures.iter().any(
+                |failure| failure.contains("proofs/consistency.json: listed in the manifest but missing")
+            ),
+            "{failures:?}"
+        );
+    }
+
+    #[test]
+    fn a_bundle_from_the_empty_log_needs_no_start_checkpoint() {
+        let signer = NoteSigner::from_secret_bytes(ORIGIN, &[3; 32]).unwrap();
+        let (_, _, files) = bundle(&signer, 0, 4);
+        let files: Vec<(String, Vec<u8>)> = files
+            .into_iter()
+            .filter(|(path, _)| path != "checkpoints/start.txt")
+            .collect();
+        let listed: Vec<Value> = files
+            .iter()
+            .map(|(path, bytes)| json!({"path": path, "sha256": hex(&Sha256::digest(bytes)), "size": bytes.len()}))
+            .collect();
+        let manifest = serde_json::to_vec(
+            &json!({"format": FORMAT, "start": {"size": 0}, "end": {"size": 4}, "files": listed}),
+        )
+        .unwrap();
+        let signature = sign_note(&signature_body(&manifest), &signer).unwrap();
+        let report = run(&manifest, &signature, &files, signer.verifier());
+        assert!(report.ok(), "{report:?}");
+        assert_eq!(report.events, 4);
+    }
+}

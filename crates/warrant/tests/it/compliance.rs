@@ -288,5 +288,33 @@ fn the_soa_gaps_and_audit_follow_the_evidence() {
         ready["readiness"]["decision"]["recommendation"],
         "certify within 12 months"
     );
+
+    // Rules are data: a user rule binds today's decisions to A.3.3; a rule with two forms is refused.
+    let rule = scratch.file(
+        "rule.yaml",
+        "kind: EvidenceRule\nid: concerns-channel\ndescription: decisions are reviewed daily\ncontrols: [A.3.3]\nevents:\n  kinds: [decision]\nfresh_days: 7\nnext_step: keep reviewing\n",
+    );
+    let soa = local(&dir, &["-o", "json", "soa"]).expect_code(0).json();
+    assert_eq!(row(&soa["controls"], "A.3.3")["status"], "not_started");
+    local(&dir, &["apply", "-f", &rule]).expect_code(0);
+    let soa = local(&dir, &["-o", "json", "soa"]).expect_code(0).json();
+    let user = row(&soa["controls"], "A.3.3");
+    assert_eq!(
+        user["status"], "partial",
+        "the user rule is met, the document rule is not: {user}"
+    );
+    assert!(
+        user["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|rule| rule["rule"] == "concerns-channel" && rule["met"] == "implemented"),
+        "{user}"
+    );
+    let broken = scratch.file(
+        "broken.yaml",
+        "kind: EvidenceRule\nid: both\ndescription: x\ncontrols: [A.3.3]\nevents:\n  kinds: [decision]\ndocuments: true\nfresh_days: 7\nnext_step: x\n",
+    );
+    assert_eq!(local(&dir, &["apply", "-f", &broken]).code, 2);
     local(&dir, &["verify"]).expect_code(0);
 }
