@@ -182,6 +182,14 @@ fn verifier_key(key: Option<&str>) -> Result<NoteVerifier, Failure> {
         .map_err(|error| Failure::Usage(anyhow!("--key is not a verifier key: {error}")))
 }
 
+/// The report of a bundle whose manifest cannot be trusted: nothing else is checked.
+fn unopened(error: &warrant_log::bundle::BundleError) -> BundleReport {
+    BundleReport {
+        failures: vec![error.to_string()],
+        ..BundleReport::default()
+    }
+}
+
 pub(crate) fn verify_dir(dir: &Path, key: NoteVerifier) -> Result<BundleReport, Failure> {
     let read = |name: &str| {
         std::fs::read(dir.join(name)).with_context(|| format!("reading {}", dir.join(name).display()))
@@ -190,12 +198,7 @@ pub(crate) fn verify_dir(dir: &Path, key: NoteVerifier) -> Result<BundleReport, 
     let signature = String::from_utf8_lossy(&read("manifest.sig")?).into_owned();
     let mut verifier = match BundleVerifier::open(&manifest, &signature, key) {
         Ok(verifier) => verifier,
-        Err(error) => {
-            return Ok(BundleReport {
-                failures: vec![error.to_string()],
-                ..BundleReport::default()
-            });
-        }
+        Err(error) => return Ok(unopened(&error)),
     };
     let listed: Vec<String> = verifier.files().to_vec();
     for path in &listed {
@@ -265,12 +268,7 @@ fn verify_archive(archive: &Path, key: NoteVerifier) -> Result<BundleReport, Fai
     let signature = String::from_utf8_lossy(&next("manifest.sig")?).into_owned();
     let mut verifier = match BundleVerifier::open(&manifest, &signature, key) {
         Ok(verifier) => verifier,
-        Err(error) => {
-            return Ok(BundleReport {
-                failures: vec![error.to_string()],
-                ..BundleReport::default()
-            });
-        }
+        Err(error) => return Ok(unopened(&error)),
     };
     for entry in entries {
         let mut entry = entry.context("reading the archive")?;

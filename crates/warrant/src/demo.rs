@@ -222,24 +222,13 @@ async fn risk_story(
         .and_then(|change| change.get("risk"))
         .ok_or_else(|| Failure::Check(anyhow!("the treatment did not change the exfiltration risk")))?;
     println!("  after the treatment: {}", show(after));
-    let recorded = post("/v1/impact/underwriting-agent".into(), None).await?;
-    let version = recorded
-        .pointer("/version/version")
-        .and_then(Value::as_u64)
-        .unwrap_or(1);
-    let (status, bytes) = call_router(
+    let version = record_and_approve(
+        router,
         committee,
-        Method::POST,
-        &format!("/v1/impact/underwriting-agent/versions/{version}/approve"),
-        Some((
-            "application/json",
-            json!({"reason": "reviewed by the credit risk committee"})
-                .to_string()
-                .into_bytes(),
-        )),
+        "underwriting-agent",
+        "reviewed by the credit risk committee",
     )
     .await?;
-    answer(status, &bytes)?;
     println!(
         "  impact assessment of underwriting-agent: version {version} recorded and approved (warrant impact underwriting-agent -o md)"
     );
@@ -344,6 +333,32 @@ async fn evidence_bundle(cli: &Cli, store: &Store) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Record an agent's impact assessment (as the compliance office) and approve it (as the committee: the
+/// recorder may not approve); returns the version.
+async fn record_and_approve(
+    router: &axum::Router,
+    committee: &axum::Router,
+    agent: &str,
+    reason: &str,
+) -> Result<u64, Failure> {
+    let (status, bytes) = call_router(router, Method::POST, &format!("/v1/impact/{agent}"), None).await?;
+    let recorded = answer(status, &bytes)?;
+    let version = recorded
+        .pointer("/version/version")
+        .and_then(Value::as_u64)
+        .unwrap_or(1);
+    let body = json!({"reason": reason}).to_string().into_bytes();
+    let (status, bytes) = call_router(
+        committee,
+        Method::POST,
+        &format!("/v1/impact/{agent}/versions/{version}/approve"),
+        Some(("application/json", body)),
+    )
+    .await?;
+    answer(status, &bytes)?;
+    Ok(version)
+}
+
 /// The compliance part: the Statement of Applicability decisions, the governance office's documents, impact
 /// assessments for the other high-risk agents and an internal audit; then what the SoA, the gap report and
 /// readiness say, gaps included.
@@ -377,19 +392,7 @@ async fn compliance_story(router: &axum::Router, committee: &axum::Router) -> Re
         .await?;
     }
     for agent in ["onboarding-agent", "payments-agent"] {
-        let recorded = call(Method::POST, format!("/v1/impact/{agent}"), None).await?;
-        let version = recorded
-            .pointer("/version/version")
-            .and_then(Value::as_u64)
-            .unwrap_or(1);
-        let (status, bytes) = call_router(
-            committee,
-            Method::POST,
-            &format!("/v1/impact/{agent}/versions/{version}/approve"),
-            None,
-        )
-        .await?;
-        answer(status, &bytes)?;
+        record_and_approve(router, committee, agent, "reviewed by the AI governance board").await?;
     }
     // The register follows what four weeks of traffic showed (the server does this every minute).
     call(Method::POST, "/v1/risk/assess".into(), None).await?;

@@ -260,24 +260,28 @@ fn serde_plain<T: serde::Serialize>(value: &T) -> String {
     }
 }
 
+/// Each rule's verdict on a row: `rule (met): reason`.
+fn basis(row: &SoaRow) -> Vec<String> {
+    row.rules
+        .iter()
+        .map(|result| {
+            format!(
+                "{} ({}): {}",
+                result.rule,
+                serde_plain(&result.met),
+                result.reason
+            )
+        })
+        .collect()
+}
+
 pub(crate) fn soa_csv(rows: &[SoaRow]) -> String {
     let mut out = String::from(
         "control,title,objective,applicable,decided,justification,status,owner,plan,target_date,evidence_count,latest_seq,sample_seqs,basis\n",
     );
     for row in rows {
         let samples: Vec<String> = row.sample_seqs.iter().map(u64::to_string).collect();
-        let basis: Vec<String> = row
-            .rules
-            .iter()
-            .map(|result| {
-                format!(
-                    "{} ({}): {}",
-                    result.rule,
-                    serde_plain(&result.met),
-                    result.reason
-                )
-            })
-            .collect();
+        let basis = basis(row);
         let fields = [
             row.control.clone(),
             row.title.clone(),
@@ -335,18 +339,7 @@ pub(crate) fn soa_markdown(
                 row.objective, row.objective_title
             ));
         }
-        let basis: Vec<String> = row
-            .rules
-            .iter()
-            .map(|result| {
-                format!(
-                    "{} ({}): {}",
-                    result.rule,
-                    serde_plain(&result.met),
-                    result.reason
-                )
-            })
-            .collect();
+        let basis = basis(row);
         let seqs = if row.sample_seqs.is_empty() {
             String::new()
         } else {
