@@ -67,6 +67,11 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/audits/plan", get(compliance::audit_plan))
         .route("/v1/audits/run", post(compliance::audit_run))
         .route("/v1/evidence/export", post(compliance::export_bundle))
+        .route("/v1/nonconformities", get(compliance::list_nonconformities))
+        .route(
+            "/v1/nonconformities/{id}/close",
+            post(compliance::close_nonconformity),
+        )
         .route("/v1/risk/assess", post(risk::assess_register))
         .route("/v1/risk/register", get(risk::register))
         .route("/v1/risk/register/{id}", get(risk::risk))

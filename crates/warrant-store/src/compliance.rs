@@ -339,7 +339,9 @@ impl Store {
         .await
     }
 
-    /// Keep an internal audit's report; its `audit` event carries the summary and the nonconformities.
+    /// Keep an internal audit's report; its `audit` event carries the summary and the nonconformities. The
+    /// nonconformities become tracked records: a new one opens, one raised again stays open (or reopens), and
+    /// an open one this audit no longer raises is closed with that as its evidence.
     pub async fn record_audit(
         &self,
         report: Value,
@@ -347,6 +349,69 @@ impl Store {
     ) -> Result<AuditRecord, StoreError> {
         self.transact(move |log| {
             let id = format!("audit-{}", log.next_seq());
+            let at = format_time(&context.time);
+            let raised: Vec<Value> = report
+                .get("nonconformities")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let existing = load_nonconformities(log)?;
+            let mut rows: Vec<Value> = Vec::new();
+            let mut closed = Vec::new();
+            for nc in &raised {
+                let Some(key) = nc.get("id").and_then(Value::as_str) else {
+                    continue;
+                };
+                let mut record = match existing
+                    .iter()
+                    .find(|known| known.get("id").and_then(Value::as_str) == Some(key))
+                {
+                    Some(known) => {
+                        let mut record = known.clone();
+                        if record.get("status").and_then(Value::as_str) == Some("closed") {
+                            set(&mut record, "reopened_at", json!(at));
+                            set(&mut record, "due", nc.get("due").cloned().unwrap_or(Value::Null));
+                        }
+                        set(
+                            &mut record,
+                            "finding",
+                            nc.get("finding").cloned().unwrap_or(Value::Null),
+                        );
+                        record
+                    }
+                    None => {
+                        let mut record = nc.clone();
+                        set(&mut record, "opened_at", json!(at));
+                        set(&mut record, "raised_in", json!([]));
+                        record
+                    }
+                };
+                set(&mut record, "status", json!("open"));
+                if let Some(Value::Array(audits)) = record.get_mut("raised_in") {
+                    audits.push(json!(id));
+                }
+                rows.push(record);
+            }
+            for known in &existing {
+                let key = known.get("id").and_then(Value::as_str).unwrap_or_default();
+                let still = raised
+                    .iter()
+                    .any(|nc| nc.get("id").and_then(Value::as_str) == Some(key));
+                if known.get("status").and_then(Value::as_str) == Some("open") && !still {
+                    let mut record = known.clone();
+                    set(&mut record, "status", json!("closed"));
+                    set(&mut record, "closed_at", json!(at));
+                    set(
+                        &mut record,
+                        "closure",
+                        json!(format!(
+                            "not raised again by {id}: its evidence now meets the rule"
+                        )),
+                    );
+                    closed.push(json!(key));
+                    rows.push(record);
+                }
+            }
             let mut attrs = Map::new();
             attrs.insert("audit_id".into(), id.clone().into());
             attrs.insert("by".into(), context.actor.clone().into());
@@ -355,8 +420,11 @@ impl Store {
                     attrs.insert(field.into(), value.clone());
                 }
             }
+            attrs.insert("closed_nonconformities".into(), Value::Array(closed));
             let seq = log.append(EventKind::Audit, "", attrs, context.time)?;
-            let at = format_time(&context.time);
+            for record in &rows {
+                save_nonconformity(log, record, seq)?;
+            }
             let mut report = report;
             if let Some(object) = report.as_object_mut() {
                 object.insert("id".into(), id.clone().into());
@@ -368,6 +436,58 @@ impl Store {
                 params![id, report.to_string(), at, seq],
             )?;
             Ok(AuditRecord { id, at, seq, report })
+        })
+        .await
+    }
+
+    /// Every nonconformity, open ones first.
+    pub fn nonconformities(&self) -> Result<Vec<Value>, StoreError> {
+        let records: Vec<String> = self.rows(
+            "SELECT record FROM nonconformities ORDER BY status DESC, id",
+            [],
+            |row| row.get(0),
+        )?;
+        records
+            .iter()
+            .map(|record| {
+                serde_json::from_str(record).map_err(|error| StoreError::Damaged(error.to_string()))
+            })
+            .collect()
+    }
+
+    /// Close a nonconformity with the corrective action taken (ISO/IEC 42001 10.2); an `audit` event.
+    pub async fn close_nonconformity(
+        &self,
+        id: String,
+        action: String,
+        context: ChangeContext,
+    ) -> Result<Value, StoreError> {
+        if action.trim().is_empty() {
+            return Err(RecordError::Invalid(
+                "closing a nonconformity needs the corrective action taken".into(),
+            )
+            .into());
+        }
+        self.transact(move |log| {
+            let mut record = load_nonconformities(log)?
+                .into_iter()
+                .find(|known| known.get("id").and_then(Value::as_str) == Some(id.as_str()))
+                .ok_or_else(|| RecordError::NotFound(format!("no nonconformity `{id}`")))?;
+            if record.get("status").and_then(Value::as_str) == Some("closed") {
+                return Err(RecordError::Conflict(format!("nonconformity `{id}` is already closed")).into());
+            }
+            let at = format_time(&context.time);
+            set(&mut record, "status", json!("closed"));
+            set(&mut record, "closed_at", json!(at));
+            set(&mut record, "closed_by", json!(context.actor));
+            set(&mut record, "closure", json!(action));
+            let mut attrs = Map::new();
+            attrs.insert("op".into(), "nonconformity_closed".into());
+            attrs.insert("nonconformity".into(), record.clone());
+            attrs.insert("by".into(), context.actor.clone().into());
+            let seq = log.append(EventKind::Audit, "", attrs, context.time)?;
+            save_nonconformity(log, &record, seq)?;
+            Ok(record)
         })
         .await
     }
@@ -415,4 +535,34 @@ fn document_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Document, St
         added_by: row.get(6)?,
         seq: row.get(7)?,
     }))
+}
+
+fn set(record: &mut Value, field: &str, value: Value) {
+    if let Some(object) = record.as_object_mut() {
+        object.insert(field.to_owned(), value);
+    }
+}
+
+fn load_nonconformities(log: &crate::writer::Log<'_, '_>) -> Result<Vec<Value>, StoreError> {
+    let mut statement = log
+        .transaction
+        .prepare_cached("SELECT record FROM nonconformities ORDER BY id")?;
+    let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(serde_json::from_str(&row?).map_err(|error| StoreError::Damaged(error.to_string()))?);
+    }
+    Ok(out)
+}
+
+fn save_nonconformity(log: &crate::writer::Log<'_, '_>, record: &Value, seq: u64) -> Result<(), StoreError> {
+    let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
+    let status = record.get("status").and_then(Value::as_str).unwrap_or("open");
+    log.transaction.execute(
+        "INSERT INTO nonconformities (id, record, status, updated_seq) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (id) DO UPDATE SET record = excluded.record, status = excluded.status,
+           updated_seq = excluded.updated_seq",
+        params![id, record.to_string(), status, seq],
+    )?;
+    Ok(())
 }

@@ -283,6 +283,15 @@ const MIGRATIONS: &[&str] = &[
         seq BIGINT NOT NULL
     );
     ",
+    // 7: nonconformities from internal audits, tracked until closed (ISO/IEC 42001 10.2).
+    "
+    CREATE TABLE nonconformities (
+        id TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        status TEXT NOT NULL,
+        updated_seq BIGINT NOT NULL
+    );
+    ",
 ];
 
 /// Bring the database to the latest schema; returns the version it was at. (A log that predates the

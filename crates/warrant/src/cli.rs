@@ -533,6 +533,14 @@ pub enum AuditCommand {
     },
     /// Past audits, newest first.
     List,
+    /// Nonconformities raised by audits, open ones first.
+    Ncs,
+    /// Close a nonconformity with the corrective action taken.
+    Close {
+        id: String,
+        #[arg(long)]
+        action: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -399,6 +399,39 @@ pub fn audit(cli: &Cli, client: &Client, command: &AuditCommand) -> Result<(), F
             )?;
             print(cli.output, &answer, render_audit);
         }
+        AuditCommand::Ncs => {
+            let answer = client.get("/v1/nonconformities")?;
+            print(cli.output, &answer, |answer| {
+                table(
+                    &["nonconformity", "grade", "status", "owner", "due", "finding"],
+                    array(answer, "/items")
+                        .map(|nc| {
+                            vec![
+                                text(nc, "/id"),
+                                text(nc, "/grade"),
+                                text(nc, "/status"),
+                                text(nc, "/owner"),
+                                text(nc, "/due"),
+                                text(nc, "/finding"),
+                            ]
+                        })
+                        .collect(),
+                )
+            });
+        }
+        AuditCommand::Close { id, action } => {
+            let answer = client.call(
+                Method::POST,
+                &format!("/v1/nonconformities/{}/close", encode(id)),
+                Some((
+                    "application/json",
+                    json!({"action": action}).to_string().into_bytes(),
+                )),
+            )?;
+            print(cli.output, &answer, |nc| {
+                format!("{} closed: {}\n", text(nc, "/id"), text(nc, "/closure"))
+            });
+        }
         AuditCommand::List => {
             let answer = client.get("/v1/audits")?;
             print(cli.output, &answer, |answer| {

@@ -67,7 +67,7 @@ fn one() -> u64 {
 }
 
 /// The built-in checks a rule can name.
-pub const CHECKS: [&str; 10] = [
+pub const CHECKS: [&str; 11] = [
     "agent_inventory",
     "resource_inventory",
     "grant_reviews",
@@ -78,6 +78,7 @@ pub const CHECKS: [&str; 10] = [
     "risk_treatment",
     "change_records",
     "internal_audit",
+    "corrective_actions",
 ];
 
 impl EvidenceRule {
@@ -193,6 +194,8 @@ pub struct Facts<'a> {
     pub audits: Vec<(DateTime<Utc>, u64)>,
     /// The latest evidence seqs per control, from the tag index.
     pub recent_seqs: BTreeMap<String, Vec<u64>>,
+    /// Nonconformities from internal audits: (id, due date, still open).
+    pub nonconformities: Vec<(String, Option<NaiveDate>, bool)>,
 }
 
 /// One result per control the rule names.
@@ -222,6 +225,7 @@ pub fn evaluate(rule: &EvidenceRule, facts: &Facts<'_>) -> Vec<RuleResult> {
             Some("risk_treatment") => risk_treatment(facts),
             Some("change_records") => change_records(facts),
             Some("internal_audit") => internal_audit(facts, fresh),
+            Some("corrective_actions") => corrective_actions(facts),
             other => (
                 Met::Missing,
                 format!("the rule names no check warrant knows ({other:?})"),
@@ -903,6 +907,48 @@ fn internal_audit(facts: &Facts<'_>, fresh: Duration) -> Outcome {
             evidence,
         )
     }
+}
+
+fn corrective_actions(facts: &Facts<'_>) -> Outcome {
+    let open: Vec<&(String, Option<NaiveDate>, bool)> =
+        facts.nonconformities.iter().filter(|nc| nc.2).collect();
+    let late: Vec<&str> = open
+        .iter()
+        .filter(|(_, due, _)| due.is_some_and(|due| due < facts.now.date_naive()))
+        .map(|(id, _, _)| id.as_str())
+        .collect();
+    let evidence = EvidenceRef {
+        count: facts.nonconformities.len() as u64,
+        latest: None,
+        seqs: facts.audits.iter().map(|(_, seq)| *seq).take(3).collect(),
+    };
+    if facts.audits.is_empty() {
+        return (
+            Met::Missing,
+            "no internal audit has raised or cleared nonconformities yet".into(),
+            evidence,
+        );
+    }
+    if !late.is_empty() {
+        return (
+            Met::Partial,
+            format!(
+                "{} nonconformity(ies) past their due date: {}",
+                late.len(),
+                late.join(", ")
+            ),
+            evidence,
+        );
+    }
+    (
+        Met::Implemented,
+        format!(
+            "{} nonconformity(ies) raised, {} open, none past its due date",
+            facts.nonconformities.len(),
+            open.len()
+        ),
+        evidence,
+    )
 }
 
 /// The day number of a date (for `kind_days`).

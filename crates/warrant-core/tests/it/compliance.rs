@@ -195,6 +195,7 @@ impl World {
             }],
             audits: vec![(now() - Duration::days(40), 50)],
             recent_seqs: BTreeMap::new(),
+            nonconformities: Vec::new(),
         }
     }
 }
@@ -502,4 +503,20 @@ fn the_decision_and_estimate_follow_the_profile() {
     assert_eq!(estimate(12, false).months, "6-8 months");
     assert_eq!(estimate(25, false).cost_usd, "$100k-$200k+");
     assert_eq!(estimate(3, true).cost_usd, "$10k-$32k");
+}
+
+#[test]
+fn corrective_actions_flip() {
+    let world = World::new(REGISTRY);
+    let mut facts = world.facts();
+    let due = |days: i64| Some((now() + Duration::days(days)).date_naive());
+    facts.nonconformities = vec![
+        ("nc-A.2.4".into(), due(10), true),
+        ("nc-A.3.3".into(), due(-40), false),
+    ];
+    assert_eq!(met("corrective-actions", &facts), Met::Implemented);
+    facts.nonconformities.push(("nc-A.7.4".into(), due(-1), true));
+    assert_eq!(met("corrective-actions", &facts), Met::Partial);
+    facts.audits.clear();
+    assert_eq!(met("corrective-actions", &facts), Met::Missing);
 }

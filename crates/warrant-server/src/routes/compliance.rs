@@ -160,6 +160,22 @@ pub fn assess(store: &Store, now: DateTime<Utc>) -> Result<Assessment, ApiError>
             .filter_map(|audit| Some((parse_time(&audit.at)?, audit.seq)))
             .collect(),
         recent_seqs: store.recent_evidence(3)?,
+        nonconformities: store
+            .nonconformities()?
+            .iter()
+            .map(|nc| {
+                (
+                    nc.get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    nc.get("due")
+                        .and_then(Value::as_str)
+                        .and_then(|due| chrono::NaiveDate::parse_from_str(due, "%Y-%m-%d").ok()),
+                    nc.get("status").and_then(Value::as_str) == Some("open"),
+                )
+            })
+            .collect(),
     };
     let results: Vec<RuleResult> = all_rules(catalog, &registry)
         .iter()
@@ -432,14 +448,15 @@ pub async fn get_readiness(State(state): State<AppState>, caller: Caller) -> Jso
         let now = Utc::now();
         let assessment = assess(&store, now)?;
         let gaps = assessment.gaps()?;
-        let last_audit = assessment.audits.first().and_then(|audit| {
-            let open = audit
-                .report
-                .get("nonconformities")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
-            Some((parse_time(&audit.at)?, open))
-        });
+        let open = store
+            .nonconformities()?
+            .iter()
+            .filter(|nc| nc.get("status").and_then(Value::as_str) == Some("open"))
+            .count();
+        let last_audit = assessment
+            .audits
+            .first()
+            .and_then(|audit| Some((parse_time(&audit.at)?, open)));
         let high_risk_agents = assessment
             .classification
             .iter()
@@ -966,4 +983,39 @@ pub async fn export_bundle(
         axum::body::Body::from_stream(stream),
     )
         .into_response())
+}
+
+pub async fn list_nonconformities(State(state): State<AppState>, caller: Caller) -> JsonResponse {
+    caller.require_read()?;
+    let store = state.store.clone();
+    blocking(move || Ok(axum::Json(json!({"items": store.nonconformities()?})))).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseBody {
+    action: String,
+}
+
+/// `POST /v1/nonconformities/{id}/close`: the corrective action taken (approver or admin).
+pub async fn close_nonconformity(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    crate::extract::Json(body): crate::extract::Json<CloseBody>,
+) -> JsonResponse {
+    caller.require_approver()?;
+    let record = state
+        .store
+        .close_nonconformity(
+            id,
+            body.action,
+            ChangeContext {
+                actor: caller.name().to_owned(),
+                reason: None,
+                time: Utc::now(),
+            },
+        )
+        .await?;
+    Ok(axum::Json(record))
 }

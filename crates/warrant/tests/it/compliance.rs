@@ -198,10 +198,64 @@ fn the_soa_gaps_and_audit_follow_the_evidence() {
         audit["management_review"]["performance"]["controls"].is_object(),
         "{audit}"
     );
+    // Nonconformities are tracked: listed open, closed with the corrective action, refused twice.
+    let ncs = local(&dir, &["-o", "json", "audit", "ncs"]).expect_code(0).json();
+    let tracked = ncs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|nc| nc["control"] == "A.9.2")
+        .unwrap();
+    assert_eq!(tracked["status"], "open", "{tracked}");
+    let id = tracked["id"].as_str().unwrap().to_owned();
+    assert_eq!(local(&dir, &["audit", "close", &id, "--action", " "]).code, 2);
+    local(
+        &dir,
+        &[
+            "audit",
+            "close",
+            &id,
+            "--action",
+            "oversight approvals reinstated",
+        ],
+    )
+    .expect_code(0);
+    assert_eq!(local(&dir, &["audit", "close", &id, "--action", "again"]).code, 2);
+    // The next audit reopens what is still wrong and closes what is now evidenced.
+    local(
+        &dir,
+        &[
+            "docs",
+            "add",
+            &scratch.file("concerns.md", "speak-up channel"),
+            "--control",
+            "A.3.3",
+        ],
+    )
+    .expect_code(0);
+    local(&dir, &["audit", "run", "--n", "1"]).expect_code(0);
+    let ncs = local(&dir, &["-o", "json", "audit", "ncs"]).expect_code(0).json();
+    let by_control = |control: &str| {
+        ncs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|nc| nc["control"] == control)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_control("A.9.2")["status"], "open", "still stale, so reopened");
+    assert!(by_control("A.9.2")["reopened_at"].is_string());
+    let fixed = by_control("A.3.3");
+    assert_eq!(fixed["status"], "closed", "{fixed}");
+    assert!(
+        fixed["closure"].as_str().unwrap().contains("not raised again"),
+        "{fixed}"
+    );
     let listed = local(&dir, &["-o", "json", "audit", "list"])
         .expect_code(0)
         .json();
-    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2);
     // The audit is evidence of clause 9.2 now.
     let soa = local(&dir, &["-o", "json", "gaps"]).expect_code(0).json();
     assert_eq!(row(&soa["clauses"], "9.2.1")["gap"], "have");
@@ -289,16 +343,16 @@ fn the_soa_gaps_and_audit_follow_the_evidence() {
         "certify within 12 months"
     );
 
-    // Rules are data: a user rule binds today's decisions to A.3.3; a rule with two forms is refused.
+    // Rules are data: a user rule binds today's decisions to A.2.4; a rule with two forms is refused.
     let rule = scratch.file(
         "rule.yaml",
-        "kind: EvidenceRule\nid: concerns-channel\ndescription: decisions are reviewed daily\ncontrols: [A.3.3]\nevents:\n  kinds: [decision]\nfresh_days: 7\nnext_step: keep reviewing\n",
+        "kind: EvidenceRule\nid: concerns-channel\ndescription: decisions are reviewed daily\ncontrols: [A.2.4]\nevents:\n  kinds: [decision]\nfresh_days: 7\nnext_step: keep reviewing\n",
     );
     let soa = local(&dir, &["-o", "json", "soa"]).expect_code(0).json();
-    assert_eq!(row(&soa["controls"], "A.3.3")["status"], "not_started");
+    assert_eq!(row(&soa["controls"], "A.2.4")["status"], "not_started");
     local(&dir, &["apply", "-f", &rule]).expect_code(0);
     let soa = local(&dir, &["-o", "json", "soa"]).expect_code(0).json();
-    let user = row(&soa["controls"], "A.3.3");
+    let user = row(&soa["controls"], "A.2.4");
     assert_eq!(
         user["status"], "partial",
         "the user rule is met, the document rule is not: {user}"
@@ -313,7 +367,7 @@ fn the_soa_gaps_and_audit_follow_the_evidence() {
     );
     let broken = scratch.file(
         "broken.yaml",
-        "kind: EvidenceRule\nid: both\ndescription: x\ncontrols: [A.3.3]\nevents:\n  kinds: [decision]\ndocuments: true\nfresh_days: 7\nnext_step: x\n",
+        "kind: EvidenceRule\nid: both\ndescription: x\ncontrols: [A.2.4]\nevents:\n  kinds: [decision]\ndocuments: true\nfresh_days: 7\nnext_step: x\n",
     );
     assert_eq!(local(&dir, &["apply", "-f", &broken]).code, 2);
     local(&dir, &["verify"]).expect_code(0);
