@@ -34,7 +34,7 @@ pub enum Output {
     Yaml,
     /// Graphviz, for `warrant risk graph`; other commands print their table.
     Dot,
-    /// Markdown, for documents (`warrant impact`, `warrant soa`); other commands print their table.
+    /// Markdown, for documents (`warrant impact`, `soa`, `gaps`, `readiness`); other commands print their table.
     Md,
     /// CSV, for `warrant soa`; other commands print their table.
     Csv,

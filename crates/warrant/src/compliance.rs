@@ -88,7 +88,11 @@ pub fn gaps(cli: &Cli, client: &Client, fail_on: Option<&str>) -> Result<(), Fai
         )));
     }
     let answer = client.get("/v1/compliance/gaps")?;
-    print(cli.output, &answer, render_gaps);
+    if cli.output == Output::Md {
+        print!("{}", gaps_markdown(&answer));
+    } else {
+        print(cli.output, &answer, render_gaps);
+    }
     let count = |group: &str, field: &str| {
         answer
             .pointer(&format!("/{group}/{field}"))
@@ -106,6 +110,55 @@ pub fn gaps(cli: &Cli, client: &Client, fail_on: Option<&str>) -> Result<(), Fai
         ))),
         _ => Ok(()),
     }
+}
+
+/// The gap report as a Markdown document.
+fn gaps_markdown(gaps: &Value) -> String {
+    let mut out = String::from("# Gap report: ISO/IEC 42001:2023\n\n");
+    for (label, group) in [
+        ("Annex A controls", "controls_summary"),
+        ("Clauses 4-10", "clauses_summary"),
+    ] {
+        out.push_str(&format!(
+            "- {label}: {} have, {} partial, {} missing, {} excluded\n",
+            text(gaps, &format!("/{group}/have")),
+            text(gaps, &format!("/{group}/partial")),
+            text(gaps, &format!("/{group}/missing")),
+            text(gaps, &format!("/{group}/excluded"))
+        ));
+    }
+    for (title, group) in [("Controls", "/controls"), ("Clauses", "/clauses")] {
+        out.push_str(&format!(
+            "\n## {title}\n\n| item | gap | why | next step |\n|---|---|---|---|\n"
+        ));
+        for row in array(gaps, group) {
+            out.push_str(&format!(
+                "| {} {}{} | {} | {} | {} |\n",
+                text(row, "/id"),
+                text(row, "/title"),
+                if row.get("covered_by_iso27001") == Some(&Value::Bool(true)) {
+                    " (ISO 27001)"
+                } else {
+                    ""
+                },
+                text(row, "/gap"),
+                text(row, "/reason").replace('|', "/"),
+                text(row, "/next_step").replace('|', "/")
+            ));
+        }
+    }
+    out.push_str("\n## Agent-specific areas\n\n| area | have | partial | missing | what agents add |\n|---|---|---|---|---|\n");
+    for area in array(gaps, "/agent_areas") {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            text(area, "/title"),
+            text(area, "/have"),
+            text(area, "/partial"),
+            text(area, "/missing"),
+            text(area, "/agents_add").replace('|', "/")
+        ));
+    }
+    out
 }
 
 fn render_gaps(gaps: &Value) -> String {
@@ -247,6 +300,10 @@ pub fn crosswalk(cli: &Cli, client: &Client) -> Result<(), Failure> {
 
 pub fn readiness(cli: &Cli, client: &Client) -> Result<(), Failure> {
     let answer = client.get("/v1/compliance/readiness")?;
+    if cli.output == Output::Md {
+        print!("{}", readiness_markdown(&answer));
+        return Ok(());
+    }
     print(cli.output, &answer, |answer| {
         let ready = answer.get("readiness").cloned().unwrap_or(Value::Null);
         let mut out = format!(
@@ -286,6 +343,47 @@ pub fn readiness(cli: &Cli, client: &Client) -> Result<(), Failure> {
         out
     });
     Ok(())
+}
+
+/// The readiness assessment as a Markdown document.
+fn readiness_markdown(answer: &Value) -> String {
+    let ready = answer.get("readiness").cloned().unwrap_or(Value::Null);
+    let mut out = format!(
+        "# Certification readiness{}\n\nCurrent stage: **{}**\n\n## Pathway\n\n",
+        ready
+            .get("organization")
+            .and_then(Value::as_str)
+            .map(|name| format!(": {name}"))
+            .unwrap_or_default(),
+        text(&ready, "/stage")
+    );
+    for stage in array(&ready, "/stages") {
+        out.push_str(&format!(
+            "- [{}] {}\n",
+            if stage.get("done") == Some(&Value::Bool(true)) {
+                "x"
+            } else {
+                " "
+            },
+            text(stage, "/name")
+        ));
+        for left in array(stage, "/left").filter_map(Value::as_str) {
+            out.push_str(&format!("  - {left}\n"));
+        }
+    }
+    out.push_str(&format!(
+        "\n## Decision\n\n{}\n\n{}\n\n## Estimate\n\n{}, {}. {}\n",
+        text(&ready, "/decision/recommendation"),
+        array(&ready, "/decision/reasons")
+            .filter_map(Value::as_str)
+            .map(|reason| format!("- {reason}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        text(&ready, "/estimate/months"),
+        text(&ready, "/estimate/cost_usd"),
+        text(&ready, "/estimate/note")
+    ));
+    out
 }
 
 pub fn docs(cli: &Cli, client: &Client, command: &DocsCommand) -> Result<(), Failure> {
