@@ -72,6 +72,12 @@ pub struct BundleReport {
     pub events_with_body: u64,
     pub start_size: u64,
     pub end_size: u64,
+    /// Events the bundle carries only as leaf hashes (an agent filter).
+    pub events_withheld: u64,
+    /// Content digests without their clear text in a bundle exported with content (erased content).
+    pub content_missing: u64,
+    /// The end checkpoint's root, hex: compare it with a checkpoint you already hold.
+    pub end_root: Option<String>,
 }
 
 impl BundleReport {
@@ -107,7 +113,23 @@ pub struct BundleVerifier {
     end: Option<Hash>,
     frontier: Option<Frontier>,
     events_file: String,
+    /// Whether every event must come in full (no agent filter in the manifest).
+    all_in_full: bool,
+    /// Whether clear content was exported.
+    with_content: bool,
+    /// SHA-256 of each change event's canonical form, to check `registry/changes.ndjson` against.
+    changes: BTreeSet<String>,
+    /// Hashes the bundle's `document` events log.
+    documents: BTreeSet<String>,
 }
+
+/// The files every bundle holds (the start checkpoint too, unless the period starts at the empty log).
+const REQUIRED: [&str; 4] = [
+    "checkpoints/end.txt",
+    "proofs/start-frontier.json",
+    "proofs/consistency.json",
+    "events.ndjson",
+];
 
 impl BundleVerifier {
     /// Check the manifest's signature and read it.
@@ -145,6 +167,15 @@ impl BundleVerifier {
                     "a file entry lacks path, sha256 or size".into(),
                 ));
             };
+            if path.starts_with('/')
+                || path
+                    .split('/')
+                    .any(|part| part.is_empty() || part == "." || part == "..")
+            {
+                return Err(BundleError::Manifest(format!(
+                    "`{path}` is not a path inside the bundle"
+                )));
+            }
             order.push(path.to_owned());
             expected.insert(
                 path.to_owned(),
@@ -160,6 +191,24 @@ impl BundleVerifier {
                 "the start checkpoint is larger than the end".into(),
             ));
         }
+        let mut required: Vec<&str> = REQUIRED.to_vec();
+        if report.start_size > 0 {
+            required.push("checkpoints/start.txt");
+        }
+        if let Some(missing) = required.iter().find(|path| !expected.contains_key(**path)) {
+            return Err(BundleError::Manifest(format!(
+                "it does not list {missing}, which every bundle holds"
+            )));
+        }
+        if value
+            .pointer("/events/file")
+            .and_then(Value::as_str)
+            .is_some_and(|file| file != "events.ndjson")
+        {
+            return Err(BundleError::Manifest(
+                "the events must be in events.ndjson".into(),
+            ));
+        }
         Ok(BundleVerifier {
             key,
             expected,
@@ -169,11 +218,11 @@ impl BundleVerifier {
             start: None,
             end: None,
             frontier: None,
-            events_file: value
-                .pointer("/events/file")
-                .and_then(Value::as_str)
-                .unwrap_or("events.ndjson")
-                .to_owned(),
+            events_file: "events.ndjson".to_owned(),
+            all_in_full: value.pointer("/events/agents").is_none_or(Value::is_null),
+            with_content: value.pointer("/events/with_content").and_then(Value::as_bool) == Some(true),
+            changes: BTreeSet::new(),
+            documents: BTreeSet::new(),
         })
     }
 
@@ -279,6 +328,34 @@ impl BundleVerifier {
                     )),
                 }
             }
+            "registry/changes.ndjson" => {
+                for (number, line) in String::from_utf8_lossy(bytes).lines().enumerate() {
+                    let digest = serde_json::from_str::<Value>(line)
+                        .ok()
+                        .map(|event| hex(&Sha256::digest(canonicalize(&event))));
+                    if !digest.is_some_and(|digest| self.changes.remove(&digest)) {
+                        self.fail(format!(
+                            "{path}: line {} is not a change event of events.ndjson",
+                            number + 1
+                        ));
+                    }
+                }
+                if !self.changes.is_empty() {
+                    self.fail(format!(
+                        "{path}: {} change event(s) of events.ndjson are left out",
+                        self.changes.len()
+                    ));
+                }
+            }
+            _ if path.starts_with("documents/") => {
+                let name = path.trim_start_matches("documents/");
+                let digest = hex(&Sha256::digest(bytes));
+                if digest != name {
+                    self.fail(format!("{path}: its SHA-256 is {}, not its name", short(&digest)));
+                } else if !self.documents.contains(name) {
+                    self.fail(format!("{path}: no document event of the bundle logs this hash"));
+                }
+            }
             "proofs/consistency.json" => {
                 let start_root = if self.report.start_size == 0 {
                     Some(empty_root())
@@ -355,7 +432,7 @@ impl BundleVerifier {
             if seq != Some(expected_seq) {
                 self.fail(match seq {
                     Some(seq) if seq > expected_seq => format!(
-                        "event seq {expected_seq} is missing (the events jump to seq {seq}): an event was dropped"
+                        "event seq {expected_seq} is missing (the events jump to seq {seq}): an event was dropped or moved"
                     ),
                     Some(seq) => format!("event seq {seq} is out of order or repeated (expected seq {expected_seq})"),
                     None => format!("{}: a line without a seq after seq {}", self.events_file, expected_seq),
@@ -368,8 +445,45 @@ impl BundleVerifier {
                 broken = true;
                 continue;
             };
+            if let Some(key) = value.as_object().and_then(|line| {
+                line.keys()
+                    .find(|key| !matches!(key.as_str(), "seq" | "leaf" | "event" | "content"))
+            }) {
+                self.fail(format!(
+                    "event seq {expected_seq}: unexpected field `{key}` beside the event"
+                ));
+            }
+            if value.get("event").is_none() {
+                self.report.events_withheld += 1;
+                if self.all_in_full {
+                    self.fail(format!(
+                        "event seq {expected_seq} is withheld (only its leaf hash), but the manifest exports every event in full"
+                    ));
+                }
+            }
             if let Some(event) = value.get("event") {
                 self.report.events_with_body += 1;
+                match event.get("kind").and_then(Value::as_str) {
+                    Some("change") => {
+                        self.changes.insert(hex(&Sha256::digest(canonicalize(event))));
+                    }
+                    Some("document") => {
+                        if let Some(sha) = event.pointer("/attrs/sha256").and_then(Value::as_str) {
+                            self.documents.insert(sha.to_owned());
+                        }
+                    }
+                    _ => {}
+                }
+                if self.with_content
+                    && let Some(Value::Object(digests)) = event.get("content")
+                {
+                    let clear = value.get("content").and_then(Value::as_object);
+                    let missing = digests
+                        .keys()
+                        .filter(|field| !clear.is_some_and(|clear| clear.contains_key(*field)))
+                        .count();
+                    self.report.content_missing += missing as u64;
+                }
                 if leaf_hash(&canonicalize(event)) != given {
                     self.fail(format!(
                         "event seq {expected_seq} was changed: its canonical form does not hash to the leaf the log committed"
@@ -408,7 +522,9 @@ impl BundleVerifier {
         if broken {
             return Ok(());
         }
-        if frontier.size() != self.report.end_size {
+        if self.end.is_none() {
+            self.fail("the events cannot be checked against the end checkpoint, which did not verify".into());
+        } else if frontier.size() != self.report.end_size {
             self.fail(format!(
                 "the events stop at seq {}, but the end checkpoint covers {} events: events were dropped",
                 frontier.size(),
@@ -425,6 +541,7 @@ impl BundleVerifier {
 
     /// Finish: every listed file seen, every check done.
     pub fn finish(mut self) -> BundleReport {
+        self.report.end_root = self.end.map(|root| hex(&root));
         let missing: Vec<String> = self
             .expected
             .keys()

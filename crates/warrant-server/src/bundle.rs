@@ -185,6 +185,7 @@ pub async fn export(
     let mut events_file = Hashed::create(dir, "events.ndjson")?;
     let mut changes_file = Hashed::create(dir, "registry/changes.ndjson")?;
     let mut reviews = Vec::new();
+    let mut documents: Vec<String> = Vec::new();
     let total = end.size - start_size;
     let (mut written, mut in_period) = (0u64, 0u64);
     let mut next = start_size;
@@ -236,6 +237,11 @@ pub async fn export(
                     changes_file.write(&text)?;
                 }
                 (Some("review"), Some(event)) => reviews.push(event.clone()),
+                (Some("document"), Some(event)) => {
+                    if let Some(sha) = event.pointer("/attrs/sha256").and_then(Value::as_str) {
+                        documents.push(sha.to_owned());
+                    }
+                }
                 _ => {}
             }
             let mut text = serde_json::to_vec(&line).unwrap_or_default();
@@ -262,13 +268,31 @@ pub async fn export(
         "registry/end.json",
         &pretty(&json!(store.registry_at(end.size)?)),
     )?);
+    // The documents whose hashes the period's events log, so an auditor can read what the SoA cites.
+    documents.sort();
+    documents.dedup();
+    for sha in &documents {
+        if let Some(content) = store.document_content(sha)? {
+            files.push(write_file(dir, &format!("documents/{sha}"), &content)?);
+        }
+    }
 
     // The documents of the period, as the auditor reads them.
     let reports = crate::report::reports(store, request, &reviews, start_size, end.size).await?;
     for (path, bytes) in &reports.files {
         files.push(write_file(dir, path, bytes)?);
     }
-    let html = crate::report::html(&reports, start_size, end.size, written, in_period, request);
+    let html = crate::report::html(
+        &reports,
+        &crate::report::Seal {
+            start_size,
+            end_size: end.size,
+            end_root: hex::encode(end.root),
+            events: written,
+            in_period,
+        },
+        request,
+    );
     files.push(write_file(dir, "report.html", html.as_bytes())?);
 
     let manifest = json!({

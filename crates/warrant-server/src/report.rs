@@ -38,6 +38,17 @@ pub struct Reports {
     pub audit: Option<Value>,
     /// Referenced events by seq, for the appendix.
     pub appendix: BTreeMap<u64, Value>,
+    /// The seqs the bundle carries: `[start, end)`.
+    pub range: (u64, u64),
+}
+
+/// What the bundle's checkpoints and events cover, for the report's header.
+pub struct Seal {
+    pub start_size: u64,
+    pub end_size: u64,
+    pub end_root: String,
+    pub events: u64,
+    pub in_period: u64,
 }
 
 fn json_bytes(value: &Value) -> Vec<u8> {
@@ -205,12 +216,21 @@ pub async fn reports(
         .filter(|seq| *seq < end_size)
         .take(MAX_APPENDIX)
     {
+        if seq < start_size {
+            continue;
+        }
         if let Some(event) = store.event(seq)? {
-            appendix.insert(seq, event.body);
+            // An agent filter withholds other agents' events from the bundle, and so from its report.
+            let agent = event.body.get("agent").and_then(Value::as_str);
+            if request.agents.is_empty()
+                || agent.is_none_or(|agent| request.agents.iter().any(|a| a == agent))
+            {
+                appendix.insert(seq, event.body);
+            }
         }
     }
-    let _ = start_size;
     Ok(Reports {
+        range: (start_size, end_size),
         organization: registry.organization().map(|org| org.name.clone()),
         origin: store.origin().to_owned(),
         key: store.verifier_key().to_owned(),
@@ -251,13 +271,22 @@ fn text(value: &Value, pointer: &str) -> String {
     }
 }
 
-/// A link to a cited event: to the appendix when it is there, else the seq in the events file.
-fn seq_link(seq: u64, appendix: &BTreeMap<u64, Value>) -> String {
-    if appendix.contains_key(&seq) {
+/// A link to a cited event: to the appendix when it is there, else its place in the events file, or a plain
+/// note that the bundle does not carry it.
+fn seq_link(seq: u64, reports: &Reports) -> String {
+    if reports.appendix.contains_key(&seq) {
         format!("<a href=\"#seq-{seq}\">#{seq}</a>")
-    } else {
+    } else if (reports.range.0..reports.range.1).contains(&seq) {
         format!("<span title=\"in events.ndjson\">#{seq}</span>")
+    } else {
+        format!(
+            "<span class=\"muted\" title=\"outside this bundle's checkpoints\">#{seq} (not in this bundle)</span>"
+        )
     }
+}
+
+fn plural(count: u64, word: &str) -> String {
+    format!("{count} {word}{}", if count == 1 { "" } else { "s" })
 }
 
 fn day_label(day: i64) -> String {
@@ -424,20 +453,20 @@ fn drift_chart(drift: &Value) -> String {
 const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;color:#1a202c;line-height:1.4}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{border-bottom:2px solid #e2e8f0;padding-bottom:.2rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;font-size:.85rem;margin:.5rem 0}th,td{border:1px solid #e2e8f0;padding:.3rem .4rem;text-align:left;vertical-align:top}
-th{background:#f7fafc}.muted{color:#718096}.ok{color:#276749;font-weight:600}.bad{color:#c53030;font-weight:600}
+th{background:#f7fafc}.muted{color:#718096}code.wrap{word-break:break-all;white-space:normal}.ok{color:#276749;font-weight:600}.bad{color:#c53030;font-weight:600}
 .status-implemented{color:#276749}.status-partial{color:#b7791f}.status-not_started,.status-planned{color:#c53030}.status-excluded{color:#718096}
 .chart{width:100%;height:auto;border:1px solid #e2e8f0;margin:.5rem 0}pre{white-space:pre-wrap;word-break:break-all;font-size:.75rem;background:#f7fafc;padding:.4rem}
 .summary td{font-size:.95rem}@media print{body{margin:0;max-width:none}h2{page-break-after:avoid}table,svg,section{page-break-inside:auto}tr{page-break-inside:avoid}a{color:inherit;text-decoration:none}}";
 
 /// The self-contained HTML report.
-pub fn html(
-    reports: &Reports,
-    start_size: u64,
-    end_size: u64,
-    events: u64,
-    in_period: u64,
-    request: &ExportRequest,
-) -> String {
+pub fn html(reports: &Reports, seal: &Seal, request: &ExportRequest) -> String {
+    let Seal {
+        start_size,
+        end_size,
+        end_root,
+        events,
+        in_period,
+    } = seal;
     let organization = reports
         .organization
         .clone()
@@ -446,16 +475,25 @@ pub fn html(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Evidence report: {org}</title><style>{STYLE}</style></head><body>\
 <header id=\"summary\"><h1>Evidence report: {org}</h1><p class=\"muted\">ISO/IEC 42001 and EU AI Act evidence from warrant's tamper-evident log</p>\
 <table class=\"summary\"><tr><th>Period</th><td>{from} to {to}</td></tr><tr><th>Log</th><td>{origin}</td></tr>\
-<tr><th>Checkpoints</th><td>start {start_size} events, end {end_size} events (signed; the consistency proof between them is in <code>proofs/</code>)</td></tr>\
-<tr><th>Events</th><td>{events} events between the checkpoints ({in_period} received in the period){filter}</td></tr>\
-<tr><th>Verification</th><td id=\"verification\"><span class=\"ok\">Sealed at export</span>: every file's SHA-256 is in the manifest, which the log key signs. \
-Verify offline: <code>warrant verify BUNDLE --key '{key}'</code>. It rebuilds the end checkpoint's root from the start checkpoint and every event, \
-so a changed, dropped or added event fails.</td></tr><tr><th>Generated</th><td>{generated}</td></tr></table></header>",
+<tr><th>Checkpoints</th><td>start {start_size} events, end {end_size} events, end root <code class=\"wrap\">{end_root}</code>{consistency}</td></tr>\
+<tr><th>Events</th><td>{events_text} between the checkpoints ({in_period} received in the period){filter}</td></tr>\
+<tr><th>Verification</th><td id=\"verification\">This page does not verify itself. Run <code class=\"wrap\">warrant verify BUNDLE --key KEY</code> \
+with the log key you hold (this log's key is <code class=\"wrap\">{key}</code>: compare it, and the end root above, with what you received \
+before). It checks the manifest's signature, every file's hash and both checkpoints, and rebuilds the end root from the start checkpoint and \
+every event, so a changed, dropped, reordered or withheld event fails. The reports are warrant's statements at export time, sealed by \
+their hashes, not recomputed from the events.</td></tr><tr><th>Generated</th><td>{generated}</td></tr></table></header>",
         org = esc(&organization),
         from = esc(&warrant_core::event::format_time(&request.from)),
         to = esc(&warrant_core::event::format_time(&request.to)),
         origin = esc(&reports.origin),
         key = esc(&reports.key),
+        end_root = esc(end_root),
+        consistency = if *start_size == 0 {
+            "; the period starts at the empty log".to_owned()
+        } else {
+            "; the consistency proof between them is in <code>proofs/</code>".to_owned()
+        },
+        events_text = plural(*events, "event"),
         filter = if request.agents.is_empty() {
             String::new()
         } else {
@@ -481,19 +519,19 @@ so a changed, dropped or added event fails.</td></tr><tr><th>Generated</th><td>{
         let links: Vec<String> = row
             .sample_seqs
             .iter()
-            .map(|seq| seq_link(*seq, &reports.appendix))
+            .map(|seq| seq_link(*seq, reports))
             .collect();
         let basis: Vec<String> = row.rules.iter().map(|rule| esc(&rule.reason)).collect();
         let _ = write!(
             out,
-            "<tr><td>{} {}</td><td>{}</td><td class=\"status-{}\">{}</td><td>{}</td><td>{} events {}</td><td>{}<br><span class=\"muted\">{}</span></td></tr>",
+            "<tr><td>{} {}</td><td>{}</td><td class=\"status-{}\">{}</td><td>{}</td><td>{} {}</td><td>{}<br><span class=\"muted\">{}</span></td></tr>",
             esc(&row.control),
             esc(&row.title),
             if row.applicable { "yes" } else { "no" },
             row.status.as_str(),
             row.status.as_str().replace('_', " "),
             esc(&row.owner),
-            row.evidence_count,
+            plural(row.evidence_count, "event"),
             links.join(" "),
             esc(&row.justification),
             basis.join("; ")
@@ -549,7 +587,7 @@ so a changed, dropped or added event fails.</td></tr><tr><th>Generated</th><td>{
             .into_iter()
             .flatten()
             .filter_map(Value::as_u64)
-            .map(|seq| seq_link(seq, &reports.appendix))
+            .map(|seq| seq_link(seq, reports))
             .collect();
         let _ = write!(
             out,
@@ -575,7 +613,8 @@ so a changed, dropped or added event fails.</td></tr><tr><th>Generated</th><td>{
         .filter(|risk| text(risk, "/status") != "closed")
         .collect();
     risks.sort_by_key(|risk| std::cmp::Reverse(risk.get("score").and_then(Value::as_u64).unwrap_or(0)));
-    for risk in risks.iter().take(25) {
+    let shown = risks.len().min(25);
+    for risk in risks.iter().take(shown) {
         let _ = write!(
             out,
             "<tr><td>{}<br><span class=\"muted\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -588,7 +627,15 @@ so a changed, dropped or added event fails.</td></tr><tr><th>Generated</th><td>{
             esc(&text(risk, "/review_due"))
         );
     }
-    out.push_str("</table></section>");
+    out.push_str("</table>");
+    if risks.len() > shown {
+        let _ = write!(
+            out,
+            "<p class=\"muted\">The {shown} highest of {} risks not closed; all are in <code>reports/risks.json</code>.</p>",
+            risks.len()
+        );
+    }
+    out.push_str("</section>");
     // Monitoring charts.
     let _ = write!(
         out,
@@ -631,7 +678,15 @@ so a changed, dropped or added event fails.</td></tr><tr><th>Generated</th><td>{
     }
     out.push_str("</section>");
     // The cited events.
-    out.push_str("<section id=\"events\"><h2>Cited events</h2><p class=\"muted\">Each event as the log committed it (content as salted digests); its line in <code>events.ndjson</code> carries its leaf hash.</p>");
+    let _ = write!(
+        out,
+        "<section id=\"events\"><h2>Cited events</h2><p class=\"muted\">Each event as the log committed it (content as salted digests); its line in <code>events.ndjson</code> carries its leaf hash. At most the latest {MAX_APPENDIX} cited events{}.</p>",
+        if request.agents.is_empty() {
+            ""
+        } else {
+            "; other agents' events are withheld"
+        }
+    );
     for (seq, body) in &reports.appendix {
         let _ = write!(
             out,

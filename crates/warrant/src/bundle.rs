@@ -175,6 +175,10 @@ fn verifier_key(key: Option<&str>) -> Result<NoteVerifier, Failure> {
     })?;
     let text = if Path::new(key).is_file() {
         std::fs::read_to_string(key).with_context(|| format!("reading {key}"))?
+    } else if !key.contains('+') {
+        return Err(Failure::Usage(anyhow!(
+            "--key `{key}` is neither a verifier key (`<name>+<id>+<key>`) nor a file"
+        )));
     } else {
         key.to_owned()
     };
@@ -246,10 +250,15 @@ fn verify_archive(archive: &Path, key: NoteVerifier) -> Result<BundleReport, Fai
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let mut entries = tar.entries().context("reading the archive")?;
     let mut next = |expected: &str| -> Result<Vec<u8>, Failure> {
-        let mut entry = entries
-            .next()
-            .ok_or_else(|| Failure::Check(anyhow!("the archive ends before {expected}")))?
-            .context("reading the archive")?;
+        let mut entry = loop {
+            let entry = entries
+                .next()
+                .ok_or_else(|| Failure::Check(anyhow!("the archive ends before {expected}")))?
+                .context("reading the archive")?;
+            if entry.header().entry_type() != tar::EntryType::Directory {
+                break entry;
+            }
+        };
         let path = entry
             .path()
             .context("reading the archive")?
@@ -257,7 +266,7 @@ fn verify_archive(archive: &Path, key: NoteVerifier) -> Result<BundleReport, Fai
             .into_owned();
         if path != format!("bundle/{expected}") {
             return Err(Failure::Check(anyhow!(
-                "the archive starts with {path}, not bundle/{expected}"
+                "the archive holds {path} where bundle/{expected} must come: a bundle archive starts with its manifest and signature, as `warrant evidence export` packs it; unpack it and verify the directory"
             )));
         }
         let mut bytes = Vec::new();
@@ -272,6 +281,9 @@ fn verify_archive(archive: &Path, key: NoteVerifier) -> Result<BundleReport, Fai
     };
     for entry in entries {
         let mut entry = entry.context("reading the archive")?;
+        if entry.header().entry_type() == tar::EntryType::Directory {
+            continue;
+        }
         let path = entry
             .path()
             .context("reading the archive")?
@@ -293,7 +305,9 @@ pub fn verify_bundle(cli: &Cli, path: &Path, key: Option<&str>) -> Result<ExitCo
     };
     let answer = json!({
         "ok": report.ok(), "failures": report.failures, "files": report.files, "events": report.events,
-        "events_with_body": report.events_with_body, "start_size": report.start_size, "end_size": report.end_size,
+        "events_with_body": report.events_with_body, "events_withheld": report.events_withheld,
+        "content_missing": report.content_missing, "start_size": report.start_size, "end_size": report.end_size,
+        "end_root": report.end_root,
     });
     print(cli.output, &answer, |_| {
         let mut out = String::new();
@@ -302,9 +316,22 @@ pub fn verify_bundle(cli: &Cli, path: &Path, key: Option<&str>) -> Result<ExitCo
         }
         if report.ok() {
             out.push_str(&format!(
-                "bundle verified: manifest signed by the key, {} files match their hashes, {} events ({} in full) rebuild checkpoint {} from checkpoint {}\n",
-                report.files, report.events, report.events_with_body, report.end_size, report.start_size
+                "bundle verified: manifest signed by the key, {} files match their hashes, {} events ({} in full, {} withheld by an agent filter) rebuild checkpoint {} from checkpoint {}\n  end root {}: compare it with a checkpoint you hold\n",
+                report.files,
+                report.events,
+                report.events_with_body,
+                report.events_withheld,
+                report.end_size,
+                report.start_size,
+                report.end_root.as_deref().unwrap_or("-")
             ));
+            if report.content_missing > 0 {
+                out.push_str(&format!(
+                    "  {} content field(s) carry only their digest (erased, or not exported)\n",
+                    report.content_missing
+                ));
+            }
+            out.push_str("  the reports are warrant's statements at export time, sealed by their hashes, not recomputed from the events\n");
         } else {
             out.push_str(&format!(
                 "bundle verification FAILED: {} problem(s)\n",

@@ -855,6 +855,12 @@ pub fn verify(cli: &Cli, path: Option<&Path>, key: Option<&str>) -> Result<ExitC
         return crate::bundle::verify_bundle(cli, path, key);
     }
     let dir = path.unwrap_or(&cli.data);
+    if path.is_some() && !dir.join(warrant_store::DATABASE_FILE).exists() {
+        return Err(Failure::Usage(anyhow!(
+            "{} is neither an evidence bundle (no manifest.json) nor a warrant data directory",
+            dir.display()
+        )));
+    }
     if !dir.join(warrant_store::DATABASE_FILE).exists() {
         return Err(Failure::Usage(anyhow!("{} holds no warrant log", dir.display())));
     }
