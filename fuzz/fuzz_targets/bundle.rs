@@ -62,6 +62,19 @@ fn fixture() -> &'static Fixture {
                 "proofs/consistency.json".to_owned(),
                 json!({"proof": proof.iter().map(|hash| hex(hash)).collect::<Vec<_>>()}).to_string().into_bytes(),
             ),
+            (
+                "proofs/boundary.json".to_owned(),
+                json!({
+                    "event": events[start as usize - 1],
+                    "proof": warrant_log::proof::inclusion_proof(&mut LeafSlice(&leaves[..start as usize]), start - 1, start)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|hash| hex(hash))
+                        .collect::<Vec<_>>(),
+                })
+                .to_string()
+                .into_bytes(),
+            ),
             ("events.ndjson".to_owned(), lines.into_bytes()),
         ];
         let listed: Vec<Value> = files

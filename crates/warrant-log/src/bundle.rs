@@ -78,6 +78,10 @@ pub struct BundleReport {
     pub content_missing: u64,
     /// The end checkpoint's root, hex: compare it with a checkpoint you already hold.
     pub end_root: Option<String>,
+    /// The receive time of the last event before the period's events (none when they start at the empty
+    /// log), and of the last event in the bundle.
+    pub covered_from: Option<String>,
+    pub last_received: Option<String>,
 }
 
 impl BundleReport {
@@ -121,6 +125,8 @@ pub struct BundleVerifier {
     changes: BTreeSet<String>,
     /// Hashes the bundle's `document` events log.
     documents: BTreeSet<String>,
+    /// The period the manifest claims (RFC 3339 text, compared as such).
+    period: (Option<String>, Option<String>),
 }
 
 /// The files every bundle holds (the start checkpoint too, unless the period starts at the empty log).
@@ -194,6 +200,7 @@ impl BundleVerifier {
         let mut required: Vec<&str> = REQUIRED.to_vec();
         if report.start_size > 0 {
             required.push("checkpoints/start.txt");
+            required.push("proofs/boundary.json");
         }
         if let Some(missing) = required.iter().find(|path| !expected.contains_key(**path)) {
             return Err(BundleError::Manifest(format!(
@@ -223,6 +230,16 @@ impl BundleVerifier {
             with_content: value.pointer("/events/with_content").and_then(Value::as_bool) == Some(true),
             changes: BTreeSet::new(),
             documents: BTreeSet::new(),
+            period: (
+                value
+                    .pointer("/period/from")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                value
+                    .pointer("/period/to")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            ),
         })
     }
 
@@ -328,6 +345,7 @@ impl BundleVerifier {
                     )),
                 }
             }
+            "proofs/boundary.json" => self.boundary(path, bytes),
             "registry/changes.ndjson" => {
                 for (number, line) in String::from_utf8_lossy(bytes).lines().enumerate() {
                     let digest = serde_json::from_str::<Value>(line)
@@ -397,6 +415,44 @@ impl BundleVerifier {
             }
             _ => {}
         }
+    }
+
+    /// The last event before the start checkpoint: proven in it, and received before the period starts.
+    fn boundary(&mut self, path: &str, bytes: &[u8]) {
+        let Some(start_root) = self.start else {
+            self.fail(format!("{path}: read before checkpoints/start.txt verified"));
+            return;
+        };
+        let value: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+        let seq = self.report.start_size.saturating_sub(1);
+        let proof: Option<Vec<Hash>> = value
+            .get("proof")
+            .and_then(Value::as_array)
+            .and_then(|proof| proof.iter().map(|hash| hash.as_str().and_then(unhex32)).collect());
+        let (Some(event), Some(proof)) = (value.get("event"), proof) else {
+            self.fail(format!("{path}: not the boundary event with its proof"));
+            return;
+        };
+        let leaf = leaf_hash(&canonicalize(event));
+        if event.get("seq").and_then(Value::as_u64) != Some(seq)
+            || crate::proof::verify_inclusion(&leaf, seq, self.report.start_size, &proof, &start_root)
+                .is_err()
+        {
+            self.fail(format!(
+                "{path}: event seq {seq} is not proven in the start checkpoint ({})",
+                self.report.start_size
+            ));
+            return;
+        }
+        let received = event.get("received").and_then(Value::as_str).unwrap_or_default();
+        if let Some(from) = &self.period.0
+            && received >= from.as_str()
+        {
+            self.fail(format!(
+                "the period's start is not covered: event seq {seq}, before the start checkpoint, was received at {received}, after the period starts ({from}); events of the period were left out"
+            ));
+        }
+        self.report.covered_from = Some(received.to_owned());
     }
 
     fn events(&mut self, reader: &mut dyn Read) -> std::io::Result<()> {
@@ -516,6 +572,9 @@ impl BundleVerifier {
                     }
                 }
             }
+            if let Some(received) = value.pointer("/event/received").and_then(Value::as_str) {
+                self.report.last_received = Some(received.to_owned());
+            }
             frontier.push(given);
             self.report.events += 1;
         }
@@ -603,8 +662,20 @@ mod tests {
 
     /// A bundle of `total` events whose period starts after `start` of them: (path, bytes) in order.
     fn bundle(signer: &NoteSigner, start: u64, total: u64) -> (Vec<u8>, String, Files) {
+        bundle_from(signer, start, total, None)
+    }
+
+    /// Event `seq` is received on 2026-01-(seq + 1); `from` is the period the manifest claims.
+    fn bundle_from(
+        signer: &NoteSigner,
+        start: u64,
+        total: u64,
+        from: Option<&str>,
+    ) -> (Vec<u8>, String, Files) {
         let events: Vec<Value> = (0..total)
-            .map(|seq| json!({"seq": seq, "kind": "decision", "n": seq * 7}))
+            .map(|seq| {
+                json!({"seq": seq, "kind": "decision", "n": seq * 7, "received": format!("2026-01-{:02}T00:00:00Z", seq + 1)})
+            })
             .collect();
         let leaves: Vec<Hash> = events
             .iter()
@@ -664,6 +735,17 @@ mod tests {
                 )
             })
             .collect();
+        if start > 0 {
+            let proof =
+                crate::proof::inclusion_proof(&mut LeafSlice(&leaves[..start as usize]), start - 1, start)
+                    .unwrap();
+            files.push((
+                "proofs/boundary.json".to_owned(),
+                json!({"event": events[start as usize - 1], "proof": proof.iter().map(|hash| hex(hash)).collect::<Vec<_>>()})
+                    .to_string()
+                    .into_bytes(),
+            ));
+        }
         files.push(("events.ndjson".to_owned(), lines.into_bytes()));
         let listed: Vec<Value> = files
             .iter()
@@ -671,10 +753,18 @@ mod tests {
             .collect();
         let manifest = serde_json::to_vec(&json!({
             "format": FORMAT, "start": {"size": start}, "end": {"size": total}, "files": listed,
+            "period": {"from": from},
         }))
         .unwrap();
         let signature = sign_note(&signature_body(&manifest), signer).unwrap();
         (manifest, signature, files)
+    }
+
+    /// Build and verify a bundle whose manifest claims a period starting at `from`.
+    pub(super) fn run_bundle(start: u64, total: u64, from: Option<&str>) -> BundleReport {
+        let signer = NoteSigner::from_secret_bytes(ORIGIN, &[3; 32]).unwrap();
+        let (manifest, signature, files) = bundle_from(&signer, start, total, from);
+        run(&manifest, &signature, &files, signer.verifier())
     }
 
     fn run(manifest: &[u8], signature: &str, files: &[(String, Vec<u8>)], key: NoteVerifier) -> BundleReport {
@@ -706,7 +796,7 @@ mod tests {
         assert!(changed[0].contains("event seq 8 was changed"), "{changed:?}");
         let dropped = edited(&|text| {
             text.lines()
-                .filter(|line| !line.contains("\"n\":63}"))
+                .filter(|line| !line.contains("\"n\":63,"))
                 .map(|line| format!("{line}\n"))
                 .collect()
         });
@@ -773,5 +863,25 @@ mod tests {
         let report = run(&manifest, &signature, &files, signer.verifier());
         assert!(report.ok(), "{report:?}");
         assert_eq!(report.events, 4);
+    }
+}
+
+#[cfg(test)]
+mod period_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::tests::run_bundle;
+
+    #[test]
+    fn a_period_start_cut_off_by_a_later_start_checkpoint_fails() {
+        // Events 0..12 are received on Jan 1..12; the start checkpoint is at 5, so event 4 (Jan 5) is the boundary.
+        assert!(run_bundle(5, 12, Some("2026-01-06T00:00:00Z")).ok());
+        let cut = run_bundle(5, 12, Some("2026-01-03T00:00:00Z"));
+        assert!(
+            cut.failures
+                .iter()
+                .any(|failure| failure.contains("the period's start is not covered")),
+            "{cut:?}"
+        );
     }
 }

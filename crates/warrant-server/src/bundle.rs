@@ -181,6 +181,28 @@ pub async fn export(
         &pretty(&json!({"from": start_size, "to": end.size, "proof": consistency.iter().map(hex::encode).collect::<Vec<_>>()})),
     )?);
 
+    // The last event before the start checkpoint, with its proof: it shows the period's start is covered
+    // (it was received before the period began), so no prefix of the period can be cut off.
+    if start_size > 0 {
+        let boundary = store
+            .export_events(start_size - 1, start_size, 1, false)?
+            .pop()
+            .ok_or_else(|| {
+                ExportError::Other(format!("event {} is missing from the store", start_size - 1))
+            })?;
+        let proof = store
+            .inclusion_proof(boundary.seq, start_size)
+            .map_err(|error| ExportError::Other(error.to_string()))?;
+        files.push(write_file(
+            dir,
+            "proofs/boundary.json",
+            &pretty(&json!({
+                "seq": boundary.seq, "leaf": hex::encode(boundary.leaf), "event": boundary.body,
+                "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
+            })),
+        )?);
+    }
+
     // The events, streamed; registry changes and access reviews are also gathered for their own files.
     let mut events_file = Hashed::create(dir, "events.ndjson")?;
     let mut changes_file = Hashed::create(dir, "registry/changes.ndjson")?;

@@ -307,7 +307,7 @@ pub fn verify_bundle(cli: &Cli, path: &Path, key: Option<&str>) -> Result<ExitCo
         "ok": report.ok(), "failures": report.failures, "files": report.files, "events": report.events,
         "events_with_body": report.events_with_body, "events_withheld": report.events_withheld,
         "content_missing": report.content_missing, "start_size": report.start_size, "end_size": report.end_size,
-        "end_root": report.end_root,
+        "end_root": report.end_root, "covered_from": report.covered_from, "last_received": report.last_received,
     });
     print(cli.output, &answer, |_| {
         let mut out = String::new();
@@ -324,6 +324,11 @@ pub fn verify_bundle(cli: &Cli, path: &Path, key: Option<&str>) -> Result<ExitCo
                 report.end_size,
                 report.start_size,
                 report.end_root.as_deref().unwrap_or("-")
+            ));
+            out.push_str(&format!(
+                "  covers events received after {} up to {}\n",
+                report.covered_from.as_deref().unwrap_or("the log's start"),
+                report.last_received.as_deref().unwrap_or("-")
             ));
             if report.content_missing > 0 {
                 out.push_str(&format!(
