@@ -186,7 +186,7 @@ pub async fn reports(
         *decisions
             .entry(row.hour.div_euclid(24))
             .or_default()
-            .entry(row.outcome)
+            .entry(format!("{}: {}", row.name, row.outcome))
             .or_default() += row.count;
     }
     let mut cost: BTreeMap<i64, f64> = BTreeMap::new();
@@ -302,7 +302,20 @@ fn empty_chart(id: &str, message: &str) -> String {
     )
 }
 
-const PALETTE: [&str; 6] = ["#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#d53f8c", "#718096"];
+const PALETTE: [&str; 8] = [
+    "#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#d53f8c", "#718096", "#b7791f", "#319795",
+];
+
+/// The same series gets the same colour in every bundle: chosen by its name, not its position.
+fn colour(name: &str) -> &'static str {
+    let hash = name.bytes().fold(0u32, |hash, byte| {
+        hash.wrapping_mul(31).wrapping_add(u32::from(byte))
+    });
+    PALETTE
+        .get(hash as usize % PALETTE.len())
+        .copied()
+        .unwrap_or("#000")
+}
 
 /// Stacked bars of decisions per day by outcome.
 fn decisions_chart(decisions: &BTreeMap<i64, BTreeMap<String, u64>>) -> String {
@@ -324,7 +337,7 @@ fn decisions_chart(decisions: &BTreeMap<i64, BTreeMap<String, u64>>) -> String {
     let bar = (width - left) / decisions.len() as f64;
     let mut svg = format!(
         "<svg class=\"chart\" id=\"chart-decisions\" viewBox=\"0 0 {width} {}\" role=\"img\" aria-label=\"Decisions per day by outcome\">",
-        height + 20.0
+        height + 8.0 + outcomes.len().div_ceil(3) as f64 * 14.0
     );
     let _ = write!(
         svg,
@@ -335,7 +348,7 @@ fn decisions_chart(decisions: &BTreeMap<i64, BTreeMap<String, u64>>) -> String {
     for (index, (day, counts)) in decisions.iter().enumerate() {
         let x = left + index as f64 * bar;
         let mut y = height - bottom;
-        for (color, outcome) in outcomes.iter().enumerate() {
+        for outcome in &outcomes {
             let count = counts.get(*outcome).copied().unwrap_or(0);
             let h = (height - bottom - 10.0) * count as f64 / max as f64;
             y -= h;
@@ -343,12 +356,12 @@ fn decisions_chart(decisions: &BTreeMap<i64, BTreeMap<String, u64>>) -> String {
                 svg,
                 "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"{}\"><title>{} {}: {count}</title></rect>",
                 (bar - 2.0).max(1.0),
-                PALETTE.get(color % PALETTE.len()).copied().unwrap_or("#000"),
+                colour(outcome),
                 day_label(*day),
                 esc(outcome)
             );
         }
-        if decisions.len() <= 31 || index % 7 == 0 {
+        if index % decisions.len().div_ceil(10).max(1) == 0 {
             let _ = write!(
                 svg,
                 "<text x=\"{x:.1}\" y=\"{}\" font-size=\"9\">{}</text>",
@@ -357,15 +370,18 @@ fn decisions_chart(decisions: &BTreeMap<i64, BTreeMap<String, u64>>) -> String {
             );
         }
     }
-    for (color, outcome) in outcomes.iter().enumerate() {
+    // The legend, three series a row.
+    for (index, outcome) in outcomes.iter().enumerate() {
+        let (x, y) = (
+            left + (index % 3) as f64 * 230.0,
+            height + 2.0 + (index / 3) as f64 * 14.0,
+        );
         let _ = write!(
             svg,
-            "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{}\" font-size=\"10\">{}</text>",
-            left + color as f64 * 120.0,
-            height + 2.0,
-            PALETTE.get(color % PALETTE.len()).copied().unwrap_or("#000"),
-            left + color as f64 * 120.0 + 14.0,
-            height + 11.0,
+            "<rect x=\"{x}\" y=\"{y}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{}\" font-size=\"10\">{}</text>",
+            colour(outcome),
+            x + 14.0,
+            y + 9.0,
             esc(outcome)
         );
     }
@@ -427,7 +443,7 @@ fn drift_chart(drift: &Value) -> String {
     let mut svg = format!(
         "<svg class=\"chart\" id=\"chart-drift\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"Decision drift (PSI)\">"
     );
-    let scale = (width - 260.0) / max;
+    let scale = (width - 300.0) / max;
     for (index, (label, psi)) in items.iter().enumerate() {
         let y = 4.0 + index as f64 * row;
         let color = if *psi >= 0.25 { "#c53030" } else { "#38a169" };
@@ -436,7 +452,7 @@ fn drift_chart(drift: &Value) -> String {
             "<text x=\"0\" y=\"{:.1}\" font-size=\"10\">{}</text><rect x=\"250\" y=\"{y:.1}\" width=\"{:.1}\" height=\"14\" fill=\"{color}\"><title>PSI {psi:.3}</title></rect><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\">{psi:.3}</text>",
             y + 11.0,
             esc(label),
-            psi * scale,
+            (psi * scale).max(1.0),
             254.0 + psi * scale,
             y + 11.0
         );
