@@ -82,6 +82,8 @@ pub struct BundleReport {
     /// log), and of the last event in the bundle.
     pub covered_from: Option<String>,
     pub last_received: Option<String>,
+    /// The size of the held checkpoint the bundle's log was found to agree with.
+    pub held_matched: Option<u64>,
 }
 
 impl BundleReport {
@@ -127,6 +129,8 @@ pub struct BundleVerifier {
     documents: BTreeSet<String>,
     /// The period the manifest claims (RFC 3339 text, compared as such).
     period: (Option<String>, Option<String>),
+    /// A checkpoint the auditor already holds (size, root): the bundle's log must agree with it.
+    held: Option<(u64, Hash)>,
 }
 
 /// The files every bundle holds (the start checkpoint too, unless the period starts at the empty log).
@@ -230,6 +234,7 @@ impl BundleVerifier {
             with_content: value.pointer("/events/with_content").and_then(Value::as_bool) == Some(true),
             changes: BTreeSet::new(),
             documents: BTreeSet::new(),
+            held: None,
             period: (
                 value
                     .pointer("/period/from")
@@ -241,6 +246,38 @@ impl BundleVerifier {
                     .map(str::to_owned),
             ),
         })
+    }
+
+    /// Compare the bundle's log with a checkpoint the auditor already holds (from an earlier bundle, or
+    /// published): its size must fall within the bundle's checkpoints, and the tree the bundle rebuilds must
+    /// have the same root at that size. A different root means the log was rewritten (or two versions of it
+    /// were shown). Call before feeding the files.
+    pub fn hold(&mut self, size: u64, root: Hash) {
+        if size < self.report.start_size || size > self.report.end_size {
+            self.fail(format!(
+                "the checkpoint you hold (size {size}) is outside this bundle's checkpoints ({} to {}): it cannot be compared",
+                self.report.start_size, self.report.end_size
+            ));
+        } else {
+            self.held = Some((size, root));
+        }
+    }
+
+    fn check_held(&mut self, size: u64, root: &Hash) {
+        if let Some((held, expected)) = self.held
+            && held == size
+        {
+            self.held = None;
+            if expected != *root {
+                self.fail(format!(
+                    "at size {size} the bundle's log has root {}, but the checkpoint you hold has {}: the log was rewritten",
+                    short(&hex(root)),
+                    short(&hex(&expected))
+                ));
+            } else {
+                self.report.held_matched = Some(size);
+            }
+        }
     }
 
     /// The files the manifest lists, in the order they should be fed.
@@ -337,7 +374,10 @@ impl BundleVerifier {
                     })
                     .flatten();
                 match hashes.and_then(|hashes| Frontier::from_parts(self.report.start_size, hashes).ok()) {
-                    Some(frontier) if frontier.root() == start_root => self.frontier = Some(frontier),
+                    Some(frontier) if frontier.root() == start_root => {
+                        self.check_held(frontier.size(), &start_root);
+                        self.frontier = Some(frontier);
+                    }
                     Some(_) => self.fail(format!("{path}: does not rebuild the start checkpoint's root")),
                     None => self.fail(format!(
                         "{path}: not a compact range of {} leaves",
@@ -576,6 +616,9 @@ impl BundleVerifier {
                 self.report.last_received = Some(received.to_owned());
             }
             frontier.push(given);
+            if self.held.is_some_and(|(size, _)| size == frontier.size()) {
+                self.check_held(frontier.size(), &frontier.root());
+            }
             self.report.events += 1;
         }
         if broken {
@@ -600,6 +643,11 @@ impl BundleVerifier {
 
     /// Finish: every listed file seen, every check done.
     pub fn finish(mut self) -> BundleReport {
+        if let Some((size, _)) = self.held {
+            self.fail(format!(
+                "the checkpoint you hold (size {size}) could not be compared: the events did not reach it"
+            ));
+        }
         self.report.end_root = self.end.map(|root| hex(&root));
         let missing: Vec<String> = self
             .expected
@@ -760,6 +808,24 @@ mod tests {
         (manifest, signature, files)
     }
 
+    /// Build and verify a bundle while holding a checkpoint (size, root).
+    pub(super) fn run_holding(
+        signer: &NoteSigner,
+        start: u64,
+        total: u64,
+        held: Option<(u64, Hash)>,
+    ) -> BundleReport {
+        let (manifest, signature, files) = bundle_from(signer, start, total, None);
+        let mut verifier = BundleVerifier::open(&manifest, &signature, signer.verifier()).unwrap();
+        if let Some((size, root)) = held {
+            verifier.hold(size, root);
+        }
+        for (path, bytes) in &files {
+            verifier.file(path, &mut bytes.as_slice()).unwrap();
+        }
+        verifier.finish()
+    }
+
     /// Build and verify a bundle whose manifest claims a period starting at `from`.
     pub(super) fn run_bundle(start: u64, total: u64, from: Option<&str>) -> BundleReport {
         let signer = NoteSigner::from_secret_bytes(ORIGIN, &[3; 32]).unwrap();
@@ -882,6 +948,51 @@ mod period_tests {
                 .iter()
                 .any(|failure| failure.contains("the period's start is not covered")),
             "{cut:?}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod held_tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    #[test]
+    fn a_held_checkpoint_must_agree_with_the_bundles_log() {
+        let signer = crate::note::NoteSigner::from_secret_bytes("warrant/test/0001", &[3; 32]).unwrap();
+        // The same events the test bundles hold.
+        let events: Vec<Value> = (0..12u64)
+            .map(|seq| {
+                serde_json::json!({"seq": seq, "kind": "decision", "n": seq * 7, "received": format!("2026-01-{:02}T00:00:00Z", seq + 1)})
+            })
+            .collect();
+        let mut frontier = Frontier::new();
+        let mut roots = Vec::new();
+        for event in &events {
+            frontier.push(leaf_hash(&canonicalize(event)));
+            roots.push(frontier.root());
+        }
+        // Held at size 8 (inside a bundle of 5..12): the real root agrees, a different one does not.
+        for (root, ok) in [(roots[7], true), ([9u8; 32], false)] {
+            let report = super::tests::run_holding(&signer, 5, 12, Some((8, root)));
+            assert_eq!(report.ok(), ok, "{report:?}");
+            if !ok {
+                assert!(
+                    report
+                        .failures
+                        .iter()
+                        .any(|failure| failure.contains("the log was rewritten")),
+                    "{report:?}"
+                );
+            }
+        }
+        let outside = super::tests::run_holding(&signer, 5, 12, Some((3, roots[2])));
+        assert!(
+            outside
+                .failures
+                .iter()
+                .any(|failure| failure.contains("outside this bundle's checkpoints"))
         );
     }
 }

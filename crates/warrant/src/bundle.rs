@@ -194,7 +194,25 @@ fn unopened(error: &warrant_log::bundle::BundleError) -> BundleReport {
     }
 }
 
-pub(crate) fn verify_dir(dir: &Path, key: NoteVerifier) -> Result<BundleReport, Failure> {
+/// A signed checkpoint the auditor holds: verified with the same key, its size and root.
+fn held_checkpoint(file: &Path, key: &NoteVerifier) -> Result<(u64, [u8; 32]), Failure> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let opened = warrant_log::note::open_note(&text, std::slice::from_ref(key)).map_err(|error| {
+        Failure::Usage(anyhow!(
+            "{}: not a checkpoint signed by the key: {error}",
+            file.display()
+        ))
+    })?;
+    let checkpoint = warrant_log::checkpoint::Checkpoint::parse(&opened.body)
+        .map_err(|error| Failure::Usage(anyhow!("{}: not a checkpoint: {error}", file.display())))?;
+    Ok((checkpoint.size, checkpoint.root))
+}
+
+pub(crate) fn verify_dir(
+    dir: &Path,
+    key: NoteVerifier,
+    held: Option<(u64, [u8; 32])>,
+) -> Result<BundleReport, Failure> {
     let read = |name: &str| {
         std::fs::read(dir.join(name)).with_context(|| format!("reading {}", dir.join(name).display()))
     };
@@ -204,6 +222,9 @@ pub(crate) fn verify_dir(dir: &Path, key: NoteVerifier) -> Result<BundleReport, 
         Ok(verifier) => verifier,
         Err(error) => return Ok(unopened(&error)),
     };
+    if let Some((size, root)) = held {
+        verifier.hold(size, root);
+    }
     let listed: Vec<String> = verifier.files().to_vec();
     for path in &listed {
         let full = dir.join(path);
@@ -245,7 +266,11 @@ fn walk(dir: &Path) -> Result<Vec<String>, Failure> {
     Ok(out)
 }
 
-fn verify_archive(archive: &Path, key: NoteVerifier) -> Result<BundleReport, Failure> {
+fn verify_archive(
+    archive: &Path,
+    key: NoteVerifier,
+    held: Option<(u64, [u8; 32])>,
+) -> Result<BundleReport, Failure> {
     let file = File::open(archive).with_context(|| format!("opening {}", archive.display()))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let mut entries = tar.entries().context("reading the archive")?;
@@ -279,6 +304,9 @@ fn verify_archive(archive: &Path, key: NoteVerifier) -> Result<BundleReport, Fai
         Ok(verifier) => verifier,
         Err(error) => return Ok(unopened(&error)),
     };
+    if let Some((size, root)) = held {
+        verifier.hold(size, root);
+    }
     for entry in entries {
         let mut entry = entry.context("reading the archive")?;
         if entry.header().entry_type() == tar::EntryType::Directory {
@@ -296,12 +324,18 @@ fn verify_archive(archive: &Path, key: NoteVerifier) -> Result<BundleReport, Fai
 }
 
 /// `warrant verify BUNDLE --key KEY`: exit 0 when everything verifies, 1 with each failure named.
-pub fn verify_bundle(cli: &Cli, path: &Path, key: Option<&str>) -> Result<ExitCode, Failure> {
+pub fn verify_bundle(
+    cli: &Cli,
+    path: &Path,
+    key: Option<&str>,
+    checkpoint: Option<&Path>,
+) -> Result<ExitCode, Failure> {
     let key = verifier_key(key)?;
+    let held = checkpoint.map(|file| held_checkpoint(file, &key)).transpose()?;
     let report = if is_archive(path) {
-        verify_archive(path, key)?
+        verify_archive(path, key, held)?
     } else {
-        verify_dir(path, key)?
+        verify_dir(path, key, held)?
     };
     let answer = json!({
         "ok": report.ok(), "failures": report.failures, "files": report.files, "events": report.events,
@@ -330,6 +364,9 @@ pub fn verify_bundle(cli: &Cli, path: &Path, key: Option<&str>) -> Result<ExitCo
                 report.covered_from.as_deref().unwrap_or("the log's start"),
                 report.last_received.as_deref().unwrap_or("-")
             ));
+            if let Some(size) = report.held_matched {
+                out.push_str(&format!("  agrees with the checkpoint you hold (size {size})\n"));
+            }
             if report.content_missing > 0 {
                 out.push_str(&format!(
                     "  {} content field(s) carry only their digest (erased, or not exported)\n",

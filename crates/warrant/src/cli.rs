@@ -105,6 +105,10 @@ pub enum Command {
         /// Verifier key the checkpoints must be signed with (default: the data directory's own key).
         #[arg(long)]
         key: Option<String>,
+        /// For a bundle: a signed checkpoint you already hold (a file: an earlier bundle's
+        /// checkpoints/end.txt, or one published); the bundle's log must agree with it.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
     },
     /// Ask the policy gate whether an agent may call a tool now (the decision is recorded as evidence).
     Authorize {

@@ -843,7 +843,12 @@ fn token_create(cli: &Cli, client: &Client, role: &str, name: &str) -> Result<()
 }
 
 /// `warrant verify`: recompute the log of a data directory. Exit 1 if anything does not verify.
-pub fn verify(cli: &Cli, path: Option<&Path>, key: Option<&str>) -> Result<ExitCode, Failure> {
+pub fn verify(
+    cli: &Cli,
+    path: Option<&Path>,
+    key: Option<&str>,
+    checkpoint: Option<&Path>,
+) -> Result<ExitCode, Failure> {
     if cli.server.is_some() && path.is_none() {
         return Err(Failure::Usage(anyhow!(
             "verify checks stored data itself, not a server's word for it: run it on the data directory (--data or PATH)"
@@ -852,7 +857,12 @@ pub fn verify(cli: &Cli, path: Option<&Path>, key: Option<&str>) -> Result<ExitC
     if let Some(path) = path
         && crate::bundle::is_bundle(path)
     {
-        return crate::bundle::verify_bundle(cli, path, key);
+        return crate::bundle::verify_bundle(cli, path, key, checkpoint);
+    }
+    if checkpoint.is_some() {
+        return Err(Failure::Usage(anyhow!(
+            "--checkpoint is for verifying an evidence bundle"
+        )));
     }
     let dir = path.unwrap_or(&cli.data);
     if path.is_some() && !dir.join(warrant_store::DATABASE_FILE).exists() {

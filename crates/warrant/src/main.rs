@@ -44,7 +44,11 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Serve(args) => commands::serve(&cli, args),
         Command::Demo { no_serve, serve } => demo::run(&cli, *no_serve, serve),
-        Command::Verify { path, key } => commands::verify(&cli, path.as_deref(), key.as_deref()),
+        Command::Verify {
+            path,
+            key,
+            checkpoint,
+        } => commands::verify(&cli, path.as_deref(), key.as_deref(), checkpoint.as_deref()),
         _ => commands::run(&cli),
     };
     match result {

@@ -263,6 +263,24 @@ fn a_bundle_verifies_offline_and_every_tamper_is_named() {
         ],
     )
     .expect_code(0);
+    // The auditor holds the first bundle's end checkpoint: the later bundle's log must agree with it.
+    let held = bundle.join("checkpoints/end.txt");
+    let run = warrant(
+        &[
+            "verify",
+            later.to_str().unwrap(),
+            "--key",
+            &key,
+            "--checkpoint",
+            held.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("agrees with the checkpoint you hold"),
+        "{run:?}"
+    );
     tampered(
         bundle,
         &root,
