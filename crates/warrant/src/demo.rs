@@ -411,9 +411,7 @@ async fn compliance_story(router: &axum::Router, committee: &axum::Router) -> Re
         "  Statement of Applicability: {} controls, {} applicable; {}",
         number(&soa, "/summary/controls"),
         number(&soa, "/summary/applicable"),
-        soa.pointer("/summary/by_status")
-            .map(Value::to_string)
-            .unwrap_or_default()
+        crate::output::counts(soa.pointer("/summary/by_status"))
     );
     if let Some(row) = soa.get("controls").and_then(Value::as_array).and_then(|rows| {
         rows.iter()
