@@ -8,8 +8,7 @@ use std::fmt::Write as _;
 
 use chrono::Utc;
 use serde_json::{Value, json};
-use warrant_core::compliance::catalog::Catalog;
-use warrant_core::compliance::report::{SoaRow, crosswalk};
+use warrant_core::compliance::report::SoaRow;
 use warrant_core::monitor::facts::hour_of;
 use warrant_store::Store;
 
@@ -71,31 +70,14 @@ pub async fn reports(
 ) -> Result<Reports, ExportError> {
     let now = Utc::now();
     let assessment = assess(store, now).map_err(|error| failed(error.message))?;
-    let catalog = Catalog::builtin().map_err(failed)?;
     let registry = assessment.registry.clone();
     let soa = assessment.soa().map_err(|error| failed(error.message))?;
     let gaps = json!(assessment.gaps().map_err(|error| failed(error.message))?);
-    let documents: Vec<_> = assessment
-        .documents
-        .iter()
-        .map(|document| {
-            (
-                warrant_core::compliance::report::DocumentRef {
-                    sha256: document.sha256.clone(),
-                    title: document.title.clone(),
-                    seq: document.seq,
-                },
-                document.controls.clone(),
-            )
-        })
-        .collect();
-    let crosswalk = json!(crosswalk(
-        catalog,
-        &registry,
-        &assessment.results,
-        &documents,
-        now.date_naive()
-    ));
+    let crosswalk = json!(
+        assessment
+            .crosswalk(now.date_naive())
+            .map_err(|error| failed(error.message))?
+    );
     let (findings, classification) = crate::routes::risk::analysis(store, &registry)?;
     let risks: Vec<Value> = store.risks()?.iter().map(|risk| json!(risk)).collect();
     let incidents: Vec<Value> = store

@@ -200,6 +200,34 @@ impl Assessment {
     pub fn gaps(&self) -> Result<Gaps, ApiError> {
         Ok(gaps(catalog()?, &self.registry, &self.results))
     }
+
+    /// The crosswalk, with the documents attached to articles and tasks.
+    pub fn crosswalk(
+        &self,
+        today: chrono::NaiveDate,
+    ) -> Result<warrant_core::compliance::report::CrosswalkReport, ApiError> {
+        let documents: Vec<(DocumentRef, Vec<String>)> = self
+            .documents
+            .iter()
+            .map(|document| {
+                (
+                    DocumentRef {
+                        sha256: document.sha256.clone(),
+                        title: document.title.clone(),
+                        seq: document.seq,
+                    },
+                    document.controls.clone(),
+                )
+            })
+            .collect();
+        Ok(crosswalk(
+            catalog()?,
+            &self.registry,
+            &self.results,
+            &documents,
+            today,
+        ))
+    }
 }
 
 #[derive(Deserialize)]
@@ -414,27 +442,7 @@ pub async fn get_crosswalk(State(state): State<AppState>, caller: Caller) -> Jso
     blocking(move || {
         let now = Utc::now();
         let assessment = assess(&store, now)?;
-        let documents: Vec<(DocumentRef, Vec<String>)> = assessment
-            .documents
-            .iter()
-            .map(|document| {
-                (
-                    DocumentRef {
-                        sha256: document.sha256.clone(),
-                        title: document.title.clone(),
-                        seq: document.seq,
-                    },
-                    document.controls.clone(),
-                )
-            })
-            .collect();
-        Ok(axum::Json(json!(crosswalk(
-            catalog()?,
-            &assessment.registry,
-            &assessment.results,
-            &documents,
-            now.date_naive()
-        ))))
+        Ok(axum::Json(json!(assessment.crosswalk(now.date_naive())?)))
     })
     .await
 }
