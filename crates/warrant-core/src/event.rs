@@ -253,6 +253,19 @@ impl Event {
 }
 
 /// RFC 3339 in UTC with the precision the value needs: the one spelling of a time in the log.
+/// A time given by a person: an RFC 3339 time, or a date (YYYY-MM-DD, the day's start in UTC).
+pub fn parse_when(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|date| date.and_hms_opt(0, 0, 0))
+                .map(|time| time.and_utc())
+        })
+}
+
 pub fn format_time(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }

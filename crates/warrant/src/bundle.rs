@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use warrant_log::bundle::{BundleReport, BundleVerifier};
 use warrant_log::note::NoteVerifier;
@@ -20,20 +20,11 @@ use crate::output::print;
 
 /// A date (the day's start, UTC) or an RFC 3339 time.
 pub fn parse_when(text: &str, name: &str) -> Result<DateTime<Utc>, Failure> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|time| time.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .ok()
-                .and_then(|date| date.and_hms_opt(0, 0, 0))
-                .map(|time| time.and_utc())
-        })
-        .ok_or_else(|| {
-            Failure::Usage(anyhow!(
-                "--{name} is a date (YYYY-MM-DD) or an RFC 3339 time, not `{text}`"
-            ))
-        })
+    warrant_core::event::parse_when(text).ok_or_else(|| {
+        Failure::Usage(anyhow!(
+            "--{name} is a date (YYYY-MM-DD) or an RFC 3339 time, not `{text}`"
+        ))
+    })
 }
 
 fn is_archive(path: &Path) -> bool {

@@ -497,13 +497,7 @@ pub struct EvidenceQuery {
 
 fn hour_bound(text: Option<&str>, name: &str) -> Result<Option<i64>, ApiError> {
     text.map(|text| {
-        parse_time(text)
-            .or_else(|| {
-                chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                    .ok()
-                    .and_then(|date| date.and_hms_opt(0, 0, 0))
-                    .map(|time| time.and_utc())
-            })
+        warrant_core::event::parse_when(text)
             .map(|time| warrant_core::monitor::facts::hour_of(&time))
             .ok_or_else(|| {
                 ApiError::bad_request(
@@ -928,19 +922,12 @@ pub async fn export_bundle(
         ));
     }
     let when = |text: &str, name: &str| {
-        parse_time(text)
-            .or_else(|| {
-                chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                    .ok()
-                    .and_then(|date| date.and_hms_opt(0, 0, 0))
-                    .map(|time| time.and_utc())
-            })
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_request",
-                    format!("`{name}` is a date (YYYY-MM-DD) or an RFC 3339 time, not `{text}`"),
-                )
-            })
+        warrant_core::event::parse_when(text).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_request",
+                format!("`{name}` is a date (YYYY-MM-DD) or an RFC 3339 time, not `{text}`"),
+            )
+        })
     };
     let request = crate::bundle::ExportRequest {
         from: when(&body.from, "from")?,
