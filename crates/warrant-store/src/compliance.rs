@@ -12,7 +12,7 @@ use warrant_core::change::ChangeContext;
 use warrant_core::compliance::report::IndexEntry;
 use warrant_core::event::{EventKind, format_time};
 
-use crate::records::RecordError;
+use crate::records::{RecordError, json_records};
 use crate::{Store, StoreError};
 
 /// A document kept as evidence (without its bytes).
@@ -442,17 +442,13 @@ impl Store {
 
     /// Every nonconformity, open ones first.
     pub fn nonconformities(&self) -> Result<Vec<Value>, StoreError> {
-        let records: Vec<String> = self.rows(
-            "SELECT record FROM nonconformities ORDER BY status DESC, id",
-            [],
-            |row| row.get(0),
-        )?;
-        records
-            .iter()
-            .map(|record| {
-                serde_json::from_str(record).map_err(|error| StoreError::Damaged(error.to_string()))
-            })
-            .collect()
+        self.read(|connection| {
+            json_records(
+                connection,
+                "SELECT record FROM nonconformities ORDER BY status DESC, id",
+                [],
+            )
+        })
     }
 
     /// Close a nonconformity with the corrective action taken (ISO/IEC 42001 10.2); an `audit` event.
@@ -544,15 +540,11 @@ fn set(record: &mut Value, field: &str, value: Value) {
 }
 
 fn load_nonconformities(log: &crate::writer::Log<'_, '_>) -> Result<Vec<Value>, StoreError> {
-    let mut statement = log
-        .transaction
-        .prepare_cached("SELECT record FROM nonconformities ORDER BY id")?;
-    let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(serde_json::from_str(&row?).map_err(|error| StoreError::Damaged(error.to_string()))?);
-    }
-    Ok(out)
+    json_records(
+        log.transaction,
+        "SELECT record FROM nonconformities ORDER BY id",
+        [],
+    )
 }
 
 fn save_nonconformity(log: &crate::writer::Log<'_, '_>, record: &Value, seq: u64) -> Result<(), StoreError> {

@@ -48,13 +48,7 @@ pub struct ImpactVersion {
 impl Store {
     /// The whole risk register, by id.
     pub fn risks(&self) -> Result<Vec<Risk>, StoreError> {
-        let records: Vec<String> = self.rows("SELECT record FROM risks ORDER BY id", [], |row| row.get(0))?;
-        records
-            .iter()
-            .map(|record| {
-                serde_json::from_str(record).map_err(|error| StoreError::Damaged(error.to_string()))
-            })
-            .collect()
+        self.read(|connection| json_records(connection, RISKS, []))
     }
 
     /// Bring the register in line with one run of the analysis: open, update, reopen or close risks, each
@@ -107,31 +101,21 @@ impl Store {
 
     /// Every recorded version of `agent`'s impact assessment, oldest first.
     pub fn impact_versions(&self, agent: &str) -> Result<Vec<ImpactVersion>, StoreError> {
-        let records: Vec<String> = self.rows(
-            "SELECT record FROM impact_assessments WHERE agent = ?1 ORDER BY version",
-            [agent],
-            |row| row.get(0),
-        )?;
-        records
-            .iter()
-            .map(|record| serde_json::from_str::<StoredImpact>(record).map(ImpactVersion::from))
-            .collect::<Result<_, _>>()
-            .map_err(|error| StoreError::Damaged(error.to_string()))
+        let stored: Vec<StoredImpact> = self.read(|connection| json_records(connection, IMPACTS, [agent]))?;
+        Ok(stored.into_iter().map(ImpactVersion::from).collect())
     }
 
     /// Per agent, the latest approved version of its impact assessment, else its latest version.
     pub fn latest_impacts(&self) -> Result<Vec<ImpactVersion>, StoreError> {
-        let records: Vec<String> = self.rows(
-            "SELECT record FROM impact_assessments ORDER BY agent, (approved_seq IS NOT NULL), version",
-            [],
-            |row| row.get(0),
-        )?;
+        let stored: Vec<StoredImpact> = self.read(|connection| {
+            json_records(
+                connection,
+                "SELECT record FROM impact_assessments ORDER BY agent, (approved_seq IS NOT NULL), version",
+                [],
+            )
+        })?;
         let mut latest: std::collections::BTreeMap<String, ImpactVersion> = std::collections::BTreeMap::new();
-        for record in records {
-            let version = ImpactVersion::from(
-                serde_json::from_str::<StoredImpact>(&record)
-                    .map_err(|error| StoreError::Damaged(error.to_string()))?,
-            );
+        for version in stored.into_iter().map(ImpactVersion::from) {
             latest.insert(version.agent.clone(), version);
         }
         Ok(latest.into_values().collect())
@@ -149,12 +133,11 @@ impl Store {
                 serde_json::to_vec(&assessment).map_err(|error| StoreError::Damaged(error.to_string()))?;
             let digest = hex::encode(Sha256::digest(&body));
             let latest = load_impacts(log, &assessment.agent)?.pop();
-            if let Some(latest) = latest.filter(|latest| latest.digest == digest) {
-                return Ok((ImpactVersion::from(latest), false));
-            }
-            let version = load_impacts(log, &assessment.agent)?
-                .last()
-                .map_or(1, |latest| latest.version + 1);
+            let version = match latest {
+                Some(latest) if latest.digest == digest => return Ok((ImpactVersion::from(latest), false)),
+                Some(latest) => latest.version + 1,
+                None => 1,
+            };
             let mut attrs = Map::new();
             attrs.insert("op".into(), "recorded".into());
             attrs.insert("version".into(), version.into());
@@ -272,28 +255,31 @@ impl From<StoredImpact> for ImpactVersion {
     }
 }
 
-fn load_risks(log: &Log<'_, '_>) -> Result<Vec<Risk>, StoreError> {
-    let mut statement = log
-        .transaction
-        .prepare_cached("SELECT record FROM risks ORDER BY id")?;
-    let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
-    let mut risks = Vec::new();
+const RISKS: &str = "SELECT record FROM risks ORDER BY id";
+const IMPACTS: &str = "SELECT record FROM impact_assessments WHERE agent = ?1 ORDER BY version";
+
+/// Every row `sql` returns, its single column a JSON record parsed as `T`: for the readers and for the
+/// writer's transactions alike.
+pub(crate) fn json_records<T: serde::de::DeserializeOwned>(
+    connection: &rusqlite::Connection,
+    sql: &str,
+    parameters: impl rusqlite::Params,
+) -> Result<Vec<T>, StoreError> {
+    let mut statement = connection.prepare_cached(sql)?;
+    let rows = statement.query_map(parameters, |row| row.get::<_, String>(0))?;
+    let mut records = Vec::new();
     for row in rows {
-        risks.push(serde_json::from_str(&row?).map_err(|error| StoreError::Damaged(error.to_string()))?);
+        records.push(serde_json::from_str(&row?).map_err(|error| StoreError::Damaged(error.to_string()))?);
     }
-    Ok(risks)
+    Ok(records)
+}
+
+fn load_risks(log: &Log<'_, '_>) -> Result<Vec<Risk>, StoreError> {
+    json_records(log.transaction, RISKS, [])
 }
 
 fn load_impacts(log: &Log<'_, '_>, agent: &str) -> Result<Vec<StoredImpact>, StoreError> {
-    let mut statement = log
-        .transaction
-        .prepare_cached("SELECT record FROM impact_assessments WHERE agent = ?1 ORDER BY version")?;
-    let rows = statement.query_map([agent], |row| row.get::<_, String>(0))?;
-    let mut impacts = Vec::new();
-    for row in rows {
-        impacts.push(serde_json::from_str(&row?).map_err(|error| StoreError::Damaged(error.to_string()))?);
-    }
-    Ok(impacts)
+    json_records(log.transaction, IMPACTS, [agent])
 }
 
 fn save_impact(log: &Log<'_, '_>, stored: &StoredImpact) -> Result<(), StoreError> {
