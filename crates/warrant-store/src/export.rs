@@ -159,7 +159,6 @@ impl Store {
 
     /// Sign `body` as a C2SP signed note with the log's key (for a bundle's manifest).
     pub fn sign(&self, body: &str) -> Result<String, StoreError> {
-        let identity = crate::keys::load_or_create(self.dir(), &crate::StoreConfig { org: String::new() })?;
-        sign_note(body, &identity.signer).map_err(|error| StoreError::Damaged(error.to_string()))
+        sign_note(body, &self.shared.signer).map_err(|error| StoreError::Damaged(error.to_string()))
     }
 }

@@ -188,6 +188,8 @@ struct Shared {
     readers: Mutex<Vec<Connection>>,
     origin: String,
     verifier_key: String,
+    /// The log's signing key, for what the store signs outside the sequencer (a bundle's manifest).
+    signer: warrant_log::note::NoteSigner,
 }
 
 impl Store {
@@ -219,6 +221,7 @@ impl Store {
             readers: Mutex::new(Vec::new()),
             origin: log_identity.origin.clone(),
             verifier_key: log_identity.verifier_key.clone(),
+            signer: log_identity.signer.clone(),
         });
         // The sequencer never checkpoints the WAL itself (that would stall commits behind copying pages into the
         // database file); a background thread does, from its own connection, without blocking the writer.
