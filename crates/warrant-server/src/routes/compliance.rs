@@ -230,6 +230,22 @@ impl Assessment {
     }
 }
 
+/// Count every committed event, then run every evidence rule and hand the assessment, as of `now`, to
+/// `build` on a blocking thread: the frame of each compliance document.
+async fn with_assessment<T: Send + 'static>(
+    state: &AppState,
+    build: impl FnOnce(&Store, Assessment, DateTime<Utc>) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    state.store.flush_rollups().await?;
+    let store = state.store.clone();
+    blocking(move || {
+        let now = Utc::now();
+        let assessment = assess(&store, now)?;
+        build(&store, assessment, now)
+    })
+    .await
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FormatQuery {
@@ -250,10 +266,7 @@ pub async fn get_soa(
             format!("`format` is json, csv or md, not `{format}`"),
         ));
     }
-    state.store.flush_rollups().await?;
-    let store = state.store.clone();
-    blocking(move || {
-        let assessment = assess(&store, Utc::now())?;
+    with_assessment(&state, move |store, assessment, _| {
         let rows = assessment.soa()?;
         let organization = assessment.registry.organization().map(|org| org.name.clone());
         let checkpoint = store.latest_checkpoint()?;
@@ -425,10 +438,7 @@ pub(crate) fn soa_markdown(
 /// `GET /v1/compliance/gaps`.
 pub async fn get_gaps(State(state): State<AppState>, caller: Caller) -> JsonResponse {
     caller.require_read()?;
-    state.store.flush_rollups().await?;
-    let store = state.store.clone();
-    blocking(move || {
-        let assessment = assess(&store, Utc::now())?;
+    with_assessment(&state, |_, assessment, _| {
         Ok(axum::Json(json!(assessment.gaps()?)))
     })
     .await
@@ -437,11 +447,7 @@ pub async fn get_gaps(State(state): State<AppState>, caller: Caller) -> JsonResp
 /// `GET /v1/compliance/crosswalk`.
 pub async fn get_crosswalk(State(state): State<AppState>, caller: Caller) -> JsonResponse {
     caller.require_read()?;
-    state.store.flush_rollups().await?;
-    let store = state.store.clone();
-    blocking(move || {
-        let now = Utc::now();
-        let assessment = assess(&store, now)?;
+    with_assessment(&state, |_, assessment, now| {
         Ok(axum::Json(json!(assessment.crosswalk(now.date_naive())?)))
     })
     .await
@@ -450,11 +456,7 @@ pub async fn get_crosswalk(State(state): State<AppState>, caller: Caller) -> Jso
 /// `GET /v1/compliance/readiness`.
 pub async fn get_readiness(State(state): State<AppState>, caller: Caller) -> JsonResponse {
     caller.require_read()?;
-    state.store.flush_rollups().await?;
-    let store = state.store.clone();
-    blocking(move || {
-        let now = Utc::now();
-        let assessment = assess(&store, now)?;
+    with_assessment(&state, |store, assessment, now| {
         let gaps = assessment.gaps()?;
         let open = store
             .nonconformities()?
@@ -733,9 +735,10 @@ pub struct AuditRequest {
 
 pub async fn audit_plan(State(state): State<AppState>, caller: Caller) -> JsonResponse {
     caller.require_read()?;
-    state.store.flush_rollups().await?;
-    let store = state.store.clone();
-    blocking(move || Ok(axum::Json(plan(&assess(&store, Utc::now())?.soa()?, 5)))).await
+    with_assessment(&state, |_, assessment, _| {
+        Ok(axum::Json(plan(&assessment.soa()?, 5)))
+    })
+    .await
 }
 
 /// `POST /v1/audits/run`: sample every implemented control's evidence and verify each proof; record a
