@@ -111,6 +111,16 @@ pub enum Met {
     Implemented,
 }
 
+impl Met {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Met::Missing => "missing",
+            Met::Partial => "partial",
+            Met::Implemented => "implemented",
+        }
+    }
+}
+
 /// Evidence behind a result.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct EvidenceRef {

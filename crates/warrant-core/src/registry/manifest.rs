@@ -486,6 +486,17 @@ pub enum RiskClass {
     High,
 }
 
+impl RiskClass {
+    /// The name manifests use (`minimal`, `limited`, `high`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskClass::Minimal => "minimal",
+            RiskClass::Limited => "limited",
+            RiskClass::High => "high",
+        }
+    }
+}
+
 /// Whether the system only recommends (a human acts) or executes on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

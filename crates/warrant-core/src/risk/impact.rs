@@ -91,8 +91,8 @@ pub fn assess(
     {
         gaps.push(format!(
             "declared risk class {} is below the computed {}",
-            serde_plain(&class.declared),
-            serde_plain(&class.computed)
+            class.declared.as_str(),
+            class.computed.as_str()
         ));
     }
     let open_severe = findings
@@ -117,9 +117,9 @@ pub fn assess(
         agent: agent.id.clone(),
         purpose: agent.purpose.clone(),
         owner: agent.owner.clone(),
-        declared_risk_class: serde_plain(&agent.risk_class),
+        declared_risk_class: agent.risk_class.as_str().to_owned(),
         computed_risk_class: class
-            .map(|class| serde_plain(&class.computed))
+            .map(|class| class.computed.as_str().to_owned())
             .unwrap_or_default(),
         classification_reasons: class.map(|class| class.reasons.clone()).unwrap_or_default(),
         eu_ai_act_hint: class.and_then(|class| class.eu_ai_act_hint.clone()),
@@ -136,14 +136,6 @@ pub fn assess(
         gaps,
         controls,
     })
-}
-
-/// A unit enum variant's serde name (`high`, `limited` ...).
-fn serde_plain<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(name)) => name,
-        _ => String::new(),
-    }
 }
 
 fn reach_of(registry: &Registry, agent: &Agent, via: &str) -> Vec<Reach> {

@@ -310,25 +310,11 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-fn serde_plain<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(Value::String(text)) => text,
-        _ => String::new(),
-    }
-}
-
 /// Each rule's verdict on a row: `rule (met): reason`.
 fn basis(row: &SoaRow) -> Vec<String> {
     row.rules
         .iter()
-        .map(|result| {
-            format!(
-                "{} ({}): {}",
-                result.rule,
-                serde_plain(&result.met),
-                result.reason
-            )
-        })
+        .map(|result| format!("{} ({}): {}", result.rule, result.met.as_str(), result.reason))
         .collect()
 }
 
