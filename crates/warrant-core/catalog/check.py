@@ -17,7 +17,7 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The reference facts (ids, short titles, objective groups) live in the repository, so a clone checks alone.
-DEFAULT_CSV = [os.path.join(HERE, "reference/iso42001_annex_a.csv")]
+DEFAULT_CSV = os.path.join(HERE, "reference/iso42001_annex_a.csv")
 
 errors = []
 
@@ -83,13 +83,12 @@ def unique(ids, where):
 
 
 # ---------------------------------------------------------------- CSV
-csv_path = None
 if "--csv" in sys.argv:
     csv_path = sys.argv[sys.argv.index("--csv") + 1]
 else:
-    csv_path = next((p for p in DEFAULT_CSV if os.path.exists(p)), None)
-if not csv_path:
-    sys.exit("check.py: the Annex A reference CSV not found; pass --csv PATH")
+    csv_path = DEFAULT_CSV
+if not os.path.exists(csv_path):
+    sys.exit(f"check.py: {csv_path}: the Annex A reference CSV not found; pass --csv PATH")
 with open(csv_path, newline="", encoding="utf-8") as f:
     csv_rows = {r["id"]: r for r in csv.DictReader(f)}
 
