@@ -5,16 +5,32 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::event::{Event, EventKind};
+use crate::identity::Principal;
 use crate::registry::PlannedChange;
 use crate::registry::manifest::Kind;
 
 /// Who made a change and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeContext {
-    /// The name of the token (or local user) that made the change.
-    pub actor: String,
+    /// Who made the change; its record is committed in the change's event.
+    pub principal: Principal,
     pub reason: Option<String>,
     pub time: DateTime<Utc>,
+}
+
+impl ChangeContext {
+    pub fn new(principal: Principal, reason: Option<String>, time: DateTime<Utc>) -> ChangeContext {
+        ChangeContext {
+            principal,
+            reason,
+            time,
+        }
+    }
+
+    /// The name recorded as `by` in governance records (the principal's name).
+    pub fn actor(&self) -> &str {
+        &self.principal.name
+    }
 }
 
 /// The event that records `change`, which brings the object to `version`.
@@ -24,7 +40,7 @@ pub fn change_event(change: &PlannedChange, version: u64, context: &ChangeContex
     attrs.insert("object_kind".into(), json!(change.kind.as_str()));
     attrs.insert("object_id".into(), json!(change.id));
     attrs.insert("version".into(), json!(version));
-    attrs.insert("by".into(), json!(context.actor));
+    attrs.insert("by".into(), json!(context.actor()));
     if let Some(reason) = &context.reason {
         attrs.insert("reason".into(), json!(reason));
     }

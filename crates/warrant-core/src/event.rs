@@ -31,10 +31,11 @@ pub enum EventKind {
     ImpactAssessment,
     Document,
     Audit,
+    Token,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 21] = [
+    pub const ALL: [EventKind; 22] = [
         EventKind::Invocation,
         EventKind::LlmCall,
         EventKind::Decision,
@@ -56,6 +57,7 @@ impl EventKind {
         EventKind::ImpactAssessment,
         EventKind::Document,
         EventKind::Audit,
+        EventKind::Token,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +83,7 @@ impl EventKind {
             EventKind::ImpactAssessment => "impact_assessment",
             EventKind::Document => "document",
             EventKind::Audit => "audit",
+            EventKind::Token => "token",
         }
     }
 
@@ -324,7 +327,7 @@ mod tests {
         check(
             json!({"time": "2026-11-26T10:30:00Z", "kind": "guess"}),
             expect![
-                "event 3, field `kind`: unknown kind `guess`, expected one of invocation, llm_call, decision, tool_call, tool_result, data_access, outcome, policy_decision, approval, escalation, override, review, change, alert, incident, erasure, session, risk, impact_assessment, document, audit"
+                "event 3, field `kind`: unknown kind `guess`, expected one of invocation, llm_call, decision, tool_call, tool_result, data_access, outcome, policy_decision, approval, escalation, override, review, change, alert, incident, erasure, session, risk, impact_assessment, document, audit, token"
             ],
         );
         check(

@@ -7,6 +7,7 @@ pub mod compliance;
 pub mod enrich;
 pub mod event;
 pub mod gate;
+pub mod identity;
 pub mod incident;
 pub mod monitor;
 pub mod registry;

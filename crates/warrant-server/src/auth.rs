@@ -1,11 +1,19 @@
-//! Bearer-token authentication and role checks. Every handler takes a [`Caller`]; a missing or unknown token
-//! is a 401 before the handler runs, and a handler asks the caller for the power it needs (403 if absent).
+//! Authentication and the role table, enforced before any handler runs.
+//!
+//! Every route declares its [`Action`] when it is added to the router ([`crate::routes`]). The [`enforce`]
+//! middleware authenticates the caller (a bearer token, or the local user of an in-process CLI), checks
+//! [`Role::may`] for the route's action (401 without a valid credential, 403 without the power), and hands the
+//! handler a [`Caller`]. Handlers then only check what depends on the request: which agent it names
+//! ([`Caller::act_for`]) and, for approvals, who raised them.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use warrant_core::role::Role;
-use warrant_store::Principal;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use warrant_core::role::{Action, Role};
+use warrant_store::{AuthError, Principal};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -23,70 +31,109 @@ impl Caller {
         self.0.role
     }
 
-    /// Read the registry, change log, log and reports.
-    pub fn require_read(&self) -> Result<(), ApiError> {
-        self.require(self.role().can_read(), "read this resource")
+    pub fn principal(&self) -> &Principal {
+        &self.0
     }
 
-    /// Change the registry or issue tokens.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        self.require(self.role().can_administer(), "change the registry or tokens")
-    }
-
-    /// Approve or deny held calls.
-    pub fn require_approver(&self) -> Result<(), ApiError> {
-        self.require(self.role().can_decide_approvals(), "decide approvals")
-    }
-
-    /// Read an approval: readers, and agents (who poll for the decision on their own calls).
-    pub fn require_approval_reader(&self) -> Result<(), ApiError> {
-        self.require(
-            self.role().can_read() || self.role() == Role::Agent,
-            "read approvals",
-        )
-    }
-
-    /// Append events to the evidence log.
-    pub fn require_event_writer(&self) -> Result<(), ApiError> {
-        self.require(self.role().can_write_events(), "write events")
-    }
-
-    fn require(&self, allowed: bool, action: &str) -> Result<(), ApiError> {
-        if allowed {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!("role `{}` may not {action}", self.role()),
-            ))
+    /// The request speaks for `agent`: refused (403 `agent_mismatch`) unless this caller may act for it.
+    pub fn act_for(&self, agent: &str) -> Result<(), ApiError> {
+        if self.0.may_act_for(agent) {
+            return Ok(());
         }
+        Err(agent_mismatch(&self.0, agent))
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
+/// 403 `agent_mismatch`: the principal is not bound to `agent`.
+pub fn agent_mismatch(principal: &Principal, agent: &str) -> ApiError {
+    let bound: Vec<&str> = principal.agents.iter().map(String::as_str).collect();
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "agent_mismatch",
+        format!(
+            "`{}` may act only for {}; not for `{agent}`",
+            principal.name,
+            if bound.is_empty() {
+                "no agent".to_owned()
+            } else {
+                format!("`{}`", bound.join("`, `"))
+            }
+        ),
+    )
+}
+
+/// Authenticate the caller and check the role table for the route's action.
+pub async fn enforce(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(action) = request.extensions().get::<Action>().copied() else {
+        // Every route is added with its action; a route without one is a bug, and is closed, not open.
+        return ApiError::internal(&"a route has no action in the role table").into_response();
+    };
+    if action == Action::Public {
+        return next.run(request).await;
+    }
+    let principal = match authenticate(&state, request.headers()) {
+        Ok(principal) => principal,
+        Err(error) => return error.into_response(),
+    };
+    if !principal.role.may(action) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("role `{}` may not {}", principal.role, describe(action)),
+        )
+        .into_response();
+    }
+    request.extensions_mut().insert(Caller(principal));
+    next.run(request).await
+}
+
+fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Principal, ApiError> {
+    let Some(header) = headers.get(axum::http::header::AUTHORIZATION) else {
+        // In-process use by the CLI on its own data directory acts as the local user.
+        if let Some(local) = &state.local_principal {
+            return Ok(local.clone());
+        }
+        return Err(unauthorized("missing bearer token"));
+    };
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+    let now = Utc::now();
+    if crate::identity::looks_like_jwt(token) {
+        return crate::identity::verify_jwt(&state.store.registry(), token, now)
+            .map_err(|error| unauthorized(&error.to_string()));
+    }
+    state.store.authenticate(token, now).map_err(|error| match error {
+        AuthError::Unknown => unauthorized("unknown token"),
+        other => unauthorized(&other.to_string()),
+    })
+}
+
+fn describe(action: Action) -> &'static str {
+    match action {
+        Action::Public | Action::Verify => "do this",
+        Action::Read => "read this resource",
+        Action::ActForAgent => "act for an agent",
+        Action::ReadApproval => "read approvals",
+        Action::DecideApproval => "decide approvals",
+        Action::Oversee => "act on oversight records",
+        Action::Export => "export evidence",
+        Action::Administer => "change the registry, tokens or records",
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION);
-        let Some(header) = header else {
-            // In-process use by the CLI on its own data directory acts as the local user.
-            if let Some(local) = &state.local_principal {
-                return Ok(Caller(local.clone()));
-            }
-            return Err(unauthorized("missing bearer token"));
-        };
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        state
-            .store
-            .authenticate(token)
-            .map(Caller)
-            .ok_or_else(|| unauthorized("unknown or revoked token"))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Caller, ApiError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal(&"a handler asked for the caller on a public route"))
     }
 }
 

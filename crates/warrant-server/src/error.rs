@@ -57,7 +57,12 @@ impl From<StoreError> for ApiError {
             StoreError::TokenNameTaken(_) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
             }
+            StoreError::TokenNotFound(_) => ApiError::not_found(error.to_string()),
+            StoreError::TokenRevoked(_) => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
             StoreError::Approval(ApprovalError::NotFound(_)) => ApiError::not_found(error.to_string()),
+            StoreError::Approval(ApprovalError::SelfApproval(_)) => {
+                ApiError::new(StatusCode::FORBIDDEN, "self_approval", error.to_string())
+            }
             StoreError::Approval(_) => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
             StoreError::Incident(IncidentError::NoAlert(_) | IncidentError::NoIncident(_)) => {
                 ApiError::not_found(error.to_string())

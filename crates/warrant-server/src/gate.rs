@@ -1,5 +1,6 @@
 //! The gate's runtime state in the server: the compiled gate (recompiled when the registry changes), session
-//! taint per session id, and the group ledger that limits combined authority. Held in memory and rebuilt from
+//! taint per (agent, session id) (a session belongs to its agent: another agent using the same id has its own),
+//! and the group ledger that limits combined authority. Held in memory and rebuilt from
 //! the evidence log after a restart: the ledger from recent `policy_decision` events before the first decision,
 //! a session from its own events before its first decision.
 
@@ -21,11 +22,30 @@ pub struct GateRuntime {
 #[derive(Default)]
 struct Runtime {
     /// Sessions whose history has been loaded from the log; a session absent here is loaded before use.
-    sessions: HashMap<String, SessionState>,
+    sessions: HashMap<SessionKey, SessionState>,
     /// Sessions whose history is being read from the log, with the events ingested for them meanwhile.
-    loading: HashMap<String, Vec<Event>>,
+    loading: HashMap<SessionKey, Vec<Event>>,
     ledger: Ledger,
     ledger_loaded: bool,
+}
+
+/// A session is its agent's: (agent, session id).
+type SessionKey = (String, String);
+
+fn key(agent: &str, session: &str) -> SessionKey {
+    (agent.to_owned(), session.to_owned())
+}
+
+/// What a session's first call may do with the recipients the user named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    /// No recipients given, or none new: nothing to take.
+    Nothing,
+    /// The session's first call: the recipients are taken.
+    Take,
+    /// A later call tries to name new recipients: refused (and recorded), so a compromised agent cannot
+    /// widen its own exfiltration allow-list mid-session.
+    Refuse,
 }
 
 /// Per (group, limit): the amounts moved, oldest first.
@@ -72,7 +92,7 @@ impl GateRuntime {
         let Runtime { sessions, ledger, .. } = &mut *state;
         let mut scratch = SessionState::default();
         let session = match session_id {
-            Some(id) => sessions.entry(id.to_owned()).or_default(),
+            Some(id) => sessions.entry(key(agent, id)).or_default(),
             None => &mut scratch,
         };
         if !user_named.is_empty() {
@@ -123,7 +143,7 @@ impl GateRuntime {
         if let Some(id) = call.session {
             state
                 .sessions
-                .entry(id.to_owned())
+                .entry(key(call.agent, id))
                 .or_default()
                 .observe_call(gate.registry(), call.tool);
         }
@@ -143,10 +163,13 @@ impl GateRuntime {
             sessions, loading, ..
         } = &mut *state;
         for event in events {
-            let Some(id) = &event.session else { continue };
-            if let Some(session) = sessions.get_mut(id) {
+            let (Some(agent), Some(id)) = (&event.agent, &event.session) else {
+                continue;
+            };
+            let key = key(agent, id);
+            if let Some(session) = sessions.get_mut(&key) {
                 session.observe_event(registry, event);
-            } else if let Some(buffer) = loading.get_mut(id) {
+            } else if let Some(buffer) = loading.get_mut(&key) {
                 // Its history read may not include this event: keep it for when the load lands.
                 buffer.push(event.clone());
             }
@@ -180,24 +203,43 @@ impl GateRuntime {
         state.ledger_loaded = true;
     }
 
-    /// A loaded session with no history yet: recipients named now are taken.
-    pub fn session_is_fresh(&self, id: &str) -> bool {
+    /// What to do with `named` on a call in `agent`'s session `id` (loaded): take them on its first call,
+    /// accept a repeat of what was already taken, refuse anything new later.
+    pub fn naming(&self, agent: &str, id: &str, named: &[String]) -> Naming {
+        if named.is_empty() {
+            return Naming::Nothing;
+        }
         let state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        state.sessions.get(id).is_some_and(|session| session.history == 0)
+        match state.sessions.get(&key(agent, id)) {
+            None => Naming::Take,
+            Some(session) if session.history == 0 => Naming::Take,
+            Some(session) if named.iter().all(|recipient| session.was_named(recipient)) => Naming::Nothing,
+            Some(_) => Naming::Refuse,
+        }
     }
 
-    pub fn needs_session(&self, id: &str) -> bool {
+    /// Start loading a session: events ingested for it from now on are kept until [`Self::load_session`]
+    /// lands, so none falls between the history read and the load.
+    pub fn begin_load(&self, agent: &str, id: &str) {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let key = key(agent, id);
+        if !state.sessions.contains_key(&key) {
+            state.loading.entry(key).or_default();
+        }
+    }
+
+    pub fn needs_session(&self, agent: &str, id: &str) -> bool {
         !self
             .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .sessions
-            .contains_key(id)
+            .contains_key(&key(agent, id))
     }
 
     /// Rebuild a session's taint from its events in the log (once): the gate's own allowed calls and the
     /// recipients named on the first, and every other event ingested with the session id.
-    pub fn load_session(&self, registry: &Registry, id: &str, history: &[Value]) {
+    pub fn load_session(&self, registry: &Registry, agent: &str, id: &str, history: &[Value]) {
         let mut session = SessionState::default();
         for body in history {
             let attrs = body.get("attrs");
@@ -218,7 +260,7 @@ impl GateRuntime {
             // The committed body is the event plus seq and receive time, content as digests (not needed here).
             let mut event = body.clone();
             if let Some(object) = event.as_object_mut() {
-                for key in ["seq", "received", "content"] {
+                for key in ["seq", "received", "content", "principal"] {
                     object.remove(key);
                 }
             }
@@ -229,10 +271,11 @@ impl GateRuntime {
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // Events buffered while reading; one also in the history is observed twice, which taint tolerates
         // (it only ever raises what the session has read or taken in).
-        for event in state.loading.remove(id).unwrap_or_default() {
+        let key = key(agent, id);
+        for event in state.loading.remove(&key).unwrap_or_default() {
             session.observe_event(registry, &event);
         }
-        state.sessions.entry(id.to_owned()).or_insert(session);
+        state.sessions.entry(key).or_insert(session);
     }
 }
 

@@ -8,6 +8,8 @@ pub mod bundle;
 mod error;
 mod extract;
 mod gate;
+mod identity;
+mod limits;
 mod metrics;
 pub mod monitor;
 mod report;
@@ -82,7 +84,8 @@ impl AppState {
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
-    routes::routes()
+    let (routes, _) = routes::routes(&state);
+    routes
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_responses,
@@ -90,6 +93,13 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
+
+/// Every route of the API with the action it performs in the role table (for tests and documentation).
+pub fn route_table(state: &AppState) -> Vec<routes::RouteSpec> {
+    routes::routes(state).1
+}
+
+pub use crate::routes::RouteSpec;
 
 /// Serve `router(state)` on `listener` until `shutdown` resolves, signing checkpoints on the configured cadence
 /// and once more on the way out.
@@ -103,10 +113,19 @@ pub async fn serve(
     let checkpointer = tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks: u64 = 0;
         loop {
             ticker.tick().await;
             if let Err(error) = store.checkpoint().await {
                 tracing::error!(%error, "checkpoint failed");
+            }
+            // When tokens were last used is a convenience for `warrant token list`, not evidence: written
+            // every 30 ticks, off the request path.
+            ticks += 1;
+            if ticks.is_multiple_of(30)
+                && let Err(error) = store.flush_token_use().await
+            {
+                tracing::warn!(%error, "recording token use failed");
             }
         }
     });
@@ -127,6 +146,9 @@ pub async fn serve(
     if let Err(error) = state.store.checkpoint().await {
         tracing::error!(%error, "final checkpoint failed");
     }
+    if let Err(error) = state.store.flush_token_use().await {
+        tracing::warn!(%error, "recording token use failed");
+    }
     result
 }
 
@@ -138,7 +160,7 @@ async fn evaluations(store: Store, interval: Duration) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match monitor::evaluate_and_record(&store, "warrant:monitor").await {
+        match monitor::evaluate_and_record(&store, &Principal::warrant("monitor")).await {
             Ok(outcome) if !outcome.fired.is_empty() || !outcome.resolved.is_empty() => {
                 tracing::info!(
                     fired = outcome.fired.len(),
@@ -152,7 +174,7 @@ async fn evaluations(store: Store, interval: Duration) {
         }
         // The risk register follows the registry and the log on the same cadence: new paths open risks,
         // fixed ones close theirs.
-        if let Err(error) = routes::risk::assess_and_record(&store, "warrant:risk").await {
+        if let Err(error) = routes::risk::assess_and_record(&store, &Principal::warrant("risk")).await {
             tracing::error!(%error, "risk assessment failed");
         }
     }
@@ -166,7 +188,7 @@ async fn retention_sweeps(store: Store, interval: Duration) {
         ticker.tick().await;
         let now = chrono::Utc::now();
         let context = warrant_core::change::ChangeContext {
-            actor: "warrant:retention".into(),
+            principal: warrant_store::Principal::warrant("retention"),
             reason: Some("retention period elapsed".into()),
             time: now,
         };

@@ -347,7 +347,10 @@ pub fn frozen_checkpoint(store: &Store) -> Result<Option<Frozen>, StoreError> {
 }
 
 /// Evaluate and record: new alerts fire, cleared ones resolve, high ones open incidents.
-pub async fn evaluate_and_record(store: &Store, actor: &str) -> Result<IncidentOutcome, StoreError> {
+pub async fn evaluate_and_record(
+    store: &Store,
+    principal: &warrant_store::Principal,
+) -> Result<IncidentOutcome, StoreError> {
     // Count every committed event, and sign, so the checkpoint frozen into an incident covers its evidence.
     store.flush_rollups().await?;
     store.checkpoint().await?;
@@ -361,7 +364,7 @@ pub async fn evaluate_and_record(store: &Store, actor: &str) -> Result<IncidentO
         .incident_op(
             IncidentOp::Record(run),
             ChangeContext {
-                actor: actor.to_owned(),
+                principal: principal.clone(),
                 reason: Some("monitoring evaluation".into()),
                 time: now,
             },

@@ -17,88 +17,177 @@ mod traces;
 mod trails;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{MethodFilter, MethodRouter, on};
+use warrant_core::role::Action;
+use warrant_core::role::Action::{
+    ActForAgent, Administer, DecideApproval, Export, Oversee, Public, Read, ReadApproval, Verify,
+};
 
 use crate::AppState;
 use crate::error::ApiError;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(system::healthz))
-        .route("/metrics", get(system::metrics))
-        .route("/v1/openapi.json", get(system::openapi))
-        .route("/v1/apply", post(registry::apply))
-        .route("/v1/reviews/due", get(reviews::list_due))
-        .route("/v1/reviews", post(reviews::record))
-        .route("/v1/agents/{id}/status", post(reviews::set_status))
-        .route("/v1/escalations", post(oversight::escalate))
-        .route("/v1/overrides", post(oversight::override_outcome))
-        .route("/v1/changes", get(registry::changes))
-        .route("/v1/{collection}", get(registry::list))
-        .route(
-            "/v1/{collection}/{id}",
-            get(registry::get_one).delete(registry::remove),
-        )
-        .route("/v1/tokens", post(tokens::create))
-        .route("/v1/events", post(events::append))
-        .route("/v1/events/{seq}", get(events::get_one))
-        .route("/v1/traces", post(traces::export))
-        .route("/v1/monitor", get(monitor::report))
-        .route("/v1/monitor/evaluate", post(monitor::evaluate))
-        .route("/v1/monitor/rebuild", post(monitor::rebuild))
-        .route("/v1/monitor/{report}", get(monitor::report))
-        .route("/v1/alerts", get(monitor::list_alerts))
-        .route("/v1/alerts/{id}", get(monitor::get_alert))
-        .route("/v1/alerts/{id}/promote", post(monitor::promote))
-        .route("/v1/risk", get(risk::findings))
-        .route("/v1/risk/graph", get(risk::graph))
-        .route("/v1/compliance/soa", get(compliance::get_soa))
-        .route("/v1/compliance/gaps", get(compliance::get_gaps))
-        .route("/v1/compliance/crosswalk", get(compliance::get_crosswalk))
-        .route("/v1/compliance/readiness", get(compliance::get_readiness))
-        .route("/v1/compliance/evidence", get(compliance::get_evidence))
-        .route("/v1/compliance/sample", get(compliance::get_sample))
-        .route(
-            "/v1/documents",
-            get(compliance::list_documents).post(compliance::add_document),
-        )
-        .route("/v1/documents/{sha256}", get(compliance::get_document))
-        .route("/v1/audits", get(compliance::list_audits))
-        .route("/v1/audits/plan", get(compliance::audit_plan))
-        .route("/v1/audits/run", post(compliance::audit_run))
-        .route("/v1/evidence/export", post(compliance::export_bundle))
-        .route("/v1/nonconformities", get(compliance::list_nonconformities))
-        .route(
-            "/v1/nonconformities/{id}/close",
-            post(compliance::close_nonconformity),
-        )
-        .route("/v1/risk/assess", post(risk::assess_register))
-        .route("/v1/risk/register", get(risk::register))
-        .route("/v1/risk/register/{id}", get(risk::risk))
-        .route("/v1/risk/register/{id}/treat", post(risk::treat))
-        .route("/v1/impact/{agent}", get(risk::impact).post(risk::record_impact))
-        .route(
-            "/v1/impact/{agent}/versions/{version}/approve",
-            post(risk::approve_impact),
-        )
-        .route("/v1/incidents", get(monitor::list_incidents))
-        .route(
-            "/v1/incidents/{id}",
-            get(monitor::get_incident).post(monitor::update_incident),
-        )
-        .route("/v1/trails/{id}", get(trails::get_one))
-        .route("/v1/erase", post(erase::erase))
-        .route("/v1/authorize", post(authorize::authorize))
-        .route("/v1/approvals", get(approvals::list))
-        .route("/v1/approvals/{id}", get(approvals::get_one))
-        .route("/v1/approvals/{id}/approve", post(approvals::approve))
-        .route("/v1/approvals/{id}/deny", post(approvals::deny))
-        .route("/v1/log/checkpoint", get(log::checkpoint))
-        .route("/v1/log/checkpoints", get(log::checkpoints))
-        .route("/v1/log/key", get(log::key))
-        .route("/v1/log/proof/inclusion", get(log::inclusion))
-        .route("/v1/log/proof/consistency", get(log::consistency))
+/// Largest `POST /v1/authorize` body: one call's arguments, like one event.
+pub const MAX_AUTHORIZE_BYTES: usize = warrant_core::event::MAX_EVENT_BYTES;
+
+/// One route of the API and what it does, for the role table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub action: Action,
+}
+
+/// The router and its table, built together so no route exists without its action.
+struct Table {
+    router: Router<AppState>,
+    specs: Vec<RouteSpec>,
+    state: AppState,
+}
+
+impl Table {
+    fn add<H, T>(mut self, method: Method, path: &'static str, action: Action, handler: H) -> Table
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
+        let route: MethodRouter<AppState> = on(filter, handler);
+        let mut route: MethodRouter<AppState> = route.layer(axum::middleware::from_fn_with_state(
+            self.state.clone(),
+            crate::auth::enforce,
+        ));
+        if path == "/v1/authorize" {
+            route = route.layer(DefaultBodyLimit::max(MAX_AUTHORIZE_BYTES));
+        }
+        self.router = self.router.route(path, route.layer(axum::Extension(action)));
+        self.specs.push(RouteSpec { method, path, action });
+        self
+    }
+
+    fn get<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        action: Action,
+        handler: H,
+    ) -> Table {
+        self.add(Method::GET, path, action, handler)
+    }
+
+    fn post<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        action: Action,
+        handler: H,
+    ) -> Table {
+        self.add(Method::POST, path, action, handler)
+    }
+
+    fn delete<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        action: Action,
+        handler: H,
+    ) -> Table {
+        self.add(Method::DELETE, path, action, handler)
+    }
+}
+
+/// The API's routes with the action each performs.
+pub fn routes(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
+    let table = Table {
+        router: Router::new(),
+        specs: Vec::new(),
+        state: state.clone(),
+    }
+    .get("/healthz", Public, system::healthz)
+    .get("/metrics", Public, system::metrics)
+    .get("/v1/openapi.json", Public, system::openapi)
+    .post("/v1/apply", Administer, registry::apply)
+    .get("/v1/reviews/due", Read, reviews::list_due)
+    .post("/v1/reviews", Administer, reviews::record)
+    .post("/v1/agents/{id}/status", Administer, reviews::set_status)
+    .post("/v1/escalations", ActForAgent, oversight::escalate)
+    .post("/v1/overrides", Oversee, oversight::override_outcome)
+    .get("/v1/changes", Read, registry::changes)
+    .get("/v1/tokens", Administer, tokens::list)
+    .post("/v1/tokens", Administer, tokens::create)
+    .post("/v1/tokens/{id}/revoke", Administer, tokens::revoke)
+    .get("/v1/{collection}", Read, registry::list)
+    .get("/v1/{collection}/{id}", Read, registry::get_one)
+    .delete("/v1/{collection}/{id}", Administer, registry::remove)
+    .post("/v1/events", ActForAgent, events::append)
+    .get("/v1/events/{seq}", Read, events::get_one)
+    .post("/v1/traces", ActForAgent, traces::export)
+    .get("/v1/monitor", Read, monitor::report)
+    .post("/v1/monitor/evaluate", Administer, monitor::evaluate)
+    .post("/v1/monitor/rebuild", Administer, monitor::rebuild)
+    .get("/v1/monitor/{report}", Read, monitor::report)
+    .get("/v1/alerts", Read, monitor::list_alerts)
+    .get("/v1/alerts/{id}", Read, monitor::get_alert)
+    .post("/v1/alerts/{id}/promote", Oversee, monitor::promote)
+    .get("/v1/risk", Read, risk::findings)
+    .get("/v1/risk/graph", Read, risk::graph)
+    .get("/v1/compliance/soa", Read, compliance::get_soa)
+    .get("/v1/compliance/gaps", Read, compliance::get_gaps)
+    .get("/v1/compliance/crosswalk", Read, compliance::get_crosswalk)
+    .get("/v1/compliance/readiness", Read, compliance::get_readiness)
+    .get("/v1/compliance/evidence", Read, compliance::get_evidence)
+    .get("/v1/compliance/sample", Read, compliance::get_sample)
+    .get("/v1/documents", Read, compliance::list_documents)
+    .post("/v1/documents", Administer, compliance::add_document)
+    .get("/v1/documents/{sha256}", Read, compliance::get_document)
+    .get("/v1/audits", Read, compliance::list_audits)
+    .get("/v1/audits/plan", Read, compliance::audit_plan)
+    .post("/v1/audits/run", Administer, compliance::audit_run)
+    .post("/v1/evidence/export", Export, compliance::export_bundle)
+    .get("/v1/nonconformities", Read, compliance::list_nonconformities)
+    .post(
+        "/v1/nonconformities/{id}/close",
+        Oversee,
+        compliance::close_nonconformity,
+    )
+    .post("/v1/risk/assess", Administer, risk::assess_register)
+    .get("/v1/risk/register", Read, risk::register)
+    .get("/v1/risk/register/{id}", Read, risk::risk)
+    .post("/v1/risk/register/{id}/treat", Oversee, risk::treat)
+    .get("/v1/impact/{agent}", Read, risk::impact)
+    .post("/v1/impact/{agent}", Administer, risk::record_impact)
+    .post(
+        "/v1/impact/{agent}/versions/{version}/approve",
+        Oversee,
+        risk::approve_impact,
+    )
+    .get("/v1/incidents", Read, monitor::list_incidents)
+    .get("/v1/incidents/{id}", Read, monitor::get_incident)
+    .post("/v1/incidents/{id}", Oversee, monitor::update_incident)
+    .get("/v1/trails/{id}", Read, trails::get_one)
+    .post("/v1/erase", Administer, erase::erase)
+    .post("/v1/authorize", ActForAgent, authorize::authorize)
+    .get("/v1/approvals", Read, approvals::list)
+    .get("/v1/approvals/{id}", ReadApproval, approvals::get_one)
+    .post("/v1/approvals/{id}/approve", DecideApproval, approvals::approve)
+    .post("/v1/approvals/{id}/deny", DecideApproval, approvals::deny)
+    .get("/v1/log/checkpoint", Verify, log::checkpoint)
+    .get("/v1/log/checkpoints", Read, log::checkpoints)
+    .get("/v1/log/key", Verify, log::key)
+    .get("/v1/log/proof/inclusion", Verify, log::inclusion)
+    .get("/v1/log/proof/consistency", Verify, log::consistency);
+    let router = table
+        .router
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    (router, table.specs)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
 }
 
 async fn not_found() -> ApiError {

@@ -58,7 +58,10 @@ fn main() {
         for (index, batch) in batches.into_iter().enumerate() {
             let writer = store.clone();
             in_flight.push(tokio::spawn(async move {
-                writer.append(batch, Utc::now()).await.unwrap()
+                writer
+                    .append(batch, &warrant_store::Principal::warrant("bench"), Utc::now())
+                    .await
+                    .unwrap()
             }));
             if in_flight.len() >= 4 {
                 in_flight.remove(0).await.unwrap();

@@ -28,6 +28,9 @@ pub struct Approval {
     pub decided_at: Option<String>,
     pub decision_reason: Option<String>,
     pub used_seq: Option<u64>,
+    /// The principal that raised the held call (its id) and the person behind it; neither may decide it.
+    pub requested_by: Option<String>,
+    pub requested_person: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +77,9 @@ pub struct NewApproval {
     pub reasons: Value,
     pub requested_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// Who raised it (principal id) and the person behind that principal.
+    pub requested_by: String,
+    pub requested_person: String,
 }
 
 /// Why an approval cannot be decided or used.
@@ -85,6 +91,8 @@ pub enum ApprovalError {
     NotPending { id: String, status: &'static str },
     #[error("approval `{0}` was used or decided meanwhile")]
     Raced(String),
+    #[error("approval `{0}` was raised by you (or another credential of yours); another person decides it")]
+    SelfApproval(String),
 }
 
 /// Approval times have a fixed width (milliseconds, UTC) so SQL can compare them as text.
@@ -132,7 +140,7 @@ impl Store {
 }
 
 pub(crate) const COLUMNS: &str = "id, agent, tool, session, args_hash, reasons, status, requested_seq, requested_at, \
-     expires_at, decided_by, decided_at, decision_reason, used_seq";
+     expires_at, decided_by, decided_at, decision_reason, used_seq, requested_by, requested_person";
 
 pub(crate) fn load(
     connection: &Connection,
@@ -175,5 +183,7 @@ fn from_row(row: &Row<'_>, now: DateTime<Utc>) -> Result<Approval, StoreError> {
         decided_at: row.get(11)?,
         decision_reason: row.get(12)?,
         used_seq: row.get(13)?,
+        requested_by: row.get(14)?,
+        requested_person: row.get(15)?,
     })
 }

@@ -302,11 +302,11 @@ impl Store {
             attrs.insert("title".into(), title.clone().into());
             attrs.insert("controls".into(), json!(all));
             attrs.insert("size".into(), (content.len() as u64).into());
-            attrs.insert("by".into(), context.actor.clone().into());
+            attrs.insert("by".into(), context.actor().to_owned().into());
             if let Some(reason) = &context.reason {
                 attrs.insert("reason".into(), reason.clone().into());
             }
-            let seq = log.append(EventKind::Document, "", attrs, context.time)?;
+            let seq = log.append(EventKind::Document, "", attrs, &context)?;
             let document = Document {
                 sha256: sha256.clone(),
                 name,
@@ -314,7 +314,7 @@ impl Store {
                 controls: all,
                 size: content.len() as u64,
                 added_at: format_time(&context.time),
-                added_by: context.actor.clone(),
+                added_by: context.actor().to_owned(),
                 seq,
             };
             log.transaction.execute(
@@ -414,14 +414,14 @@ impl Store {
             }
             let mut attrs = Map::new();
             attrs.insert("audit_id".into(), id.clone().into());
-            attrs.insert("by".into(), context.actor.clone().into());
+            attrs.insert("by".into(), context.actor().to_owned().into());
             for field in ["summary", "nonconformities", "checkpoint"] {
                 if let Some(value) = report.get(field) {
                     attrs.insert(field.into(), value.clone());
                 }
             }
             attrs.insert("closed_nonconformities".into(), Value::Array(closed));
-            let seq = log.append(EventKind::Audit, "", attrs, context.time)?;
+            let seq = log.append(EventKind::Audit, "", attrs, &context)?;
             for record in &rows {
                 save_nonconformity(log, record, seq)?;
             }
@@ -475,13 +475,13 @@ impl Store {
             let at = format_time(&context.time);
             set(&mut record, "status", json!("closed"));
             set(&mut record, "closed_at", json!(at));
-            set(&mut record, "closed_by", json!(context.actor));
+            set(&mut record, "closed_by", json!(context.actor()));
             set(&mut record, "closure", json!(action));
             let mut attrs = Map::new();
             attrs.insert("op".into(), "nonconformity_closed".into());
             attrs.insert("nonconformity".into(), record.clone());
-            attrs.insert("by".into(), context.actor.clone().into());
-            let seq = log.append(EventKind::Audit, "", attrs, context.time)?;
+            attrs.insert("by".into(), context.actor().to_owned().into());
+            let seq = log.append(EventKind::Audit, "", attrs, &context)?;
             save_nonconformity(log, &record, seq)?;
             Ok(record)
         })

@@ -5,12 +5,17 @@
 //! (in parallel across requests): it canonicalises everything but `seq`, draws salts and digests content.
 //! [`Prepared::seal`] runs in the sequencer: it splices `"seq":N` into the canonical bytes and hashes the leaf.
 //! The splice is exact because JCS serialises members in key order, independently of each other: every key
-//! of a body sorts either before `seq` (`agent` … `received`) or after it (`session` … `trace_id`).
+//! of a body sorts either before `seq` (`agent` … `principal`, `received`) or after it (`session` … `trace_id`).
+//!
+//! `principal` is who wrote the event (`{"id", "name"}`): inside the hashed body, so an inclusion proof also
+//! proves who said so.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use warrant_core::change::ChangeContext;
 use warrant_core::event::{Event, format_time};
+use warrant_core::identity::Principal;
 use warrant_log::canonical::canonicalize;
 
 use crate::StoreError;
@@ -59,7 +64,11 @@ pub(crate) struct ContentRow {
 
 /// Encode every event of a batch except for its seq. Salts for the whole batch come from one read of the
 /// system's randomness.
-pub(crate) fn prepare(events: Vec<Event>, received: &DateTime<Utc>) -> Result<Vec<Prepared>, StoreError> {
+pub(crate) fn prepare(
+    events: Vec<Event>,
+    principal: &Principal,
+    received: &DateTime<Utc>,
+) -> Result<Vec<Prepared>, StoreError> {
     let fields: usize = events.iter().map(|event| event.content.len()).sum();
     let mut salts = vec![0u8; fields * 32];
     if !salts.is_empty() {
@@ -70,20 +79,27 @@ pub(crate) fn prepare(events: Vec<Event>, received: &DateTime<Utc>) -> Result<Ve
         .chunks_exact(32)
         .map(|chunk| <[u8; 32]>::try_from(chunk).unwrap_or_default());
     let received = format_time(received);
+    let principal = principal.record();
     Ok(events
         .into_iter()
-        .map(|event| prepare_one(event, &received, &mut salts))
+        .map(|event| prepare_one(event, &principal, &received, &mut salts))
         .collect())
 }
 
-/// One event made by warrant itself (a change or an erasure record).
-pub(crate) fn prepare_single(event: Event, received: &DateTime<Utc>) -> Result<Prepared, StoreError> {
-    prepare(vec![event], received)?
+/// One event of a governance operation (a change, an erasure, a decision), written by `context.principal`
+/// and received at `context.time`.
+pub(crate) fn prepare_single(event: Event, context: &ChangeContext) -> Result<Prepared, StoreError> {
+    prepare(vec![event], &context.principal, &context.time)?
         .pop()
         .ok_or_else(|| StoreError::Damaged("an event vanished while encoding".into()))
 }
 
-fn prepare_one(event: Event, received: &str, salts: &mut impl Iterator<Item = [u8; 32]>) -> Prepared {
+fn prepare_one(
+    event: Event,
+    principal: &Value,
+    received: &str,
+    salts: &mut impl Iterator<Item = [u8; 32]>,
+) -> Prepared {
     let facts = warrant_core::monitor::facts::of_event(&event);
     let columns = Columns {
         kind: event.kind.as_str(),
@@ -146,6 +162,7 @@ fn prepare_one(event: Event, received: &str, salts: &mut impl Iterator<Item = [u
     put(&mut before, "id", id);
     before.insert("kind".into(), Value::String(columns.kind.to_owned()));
     put(&mut before, "parent_span_id", parent_span_id);
+    before.insert("principal".into(), principal.clone());
     before.insert("received".into(), Value::String(received.to_owned()));
     let mut after = Map::new();
     put(&mut after, "session", session);
@@ -216,11 +233,19 @@ mod tests {
         ];
         for (index, value) in events.into_iter().enumerate() {
             let event = Event::from_json(index, value).unwrap();
-            let prepared = prepare(vec![event], &Utc::now()).unwrap().pop().unwrap();
+            let principal = warrant_core::identity::Principal::warrant("test");
+            let prepared = prepare(vec![event], &principal, &Utc::now())
+                .unwrap()
+                .pop()
+                .unwrap();
             for seq in [0, 7, 12_345_678_901] {
                 let (bytes, _) = prepared.seal(seq);
                 let parsed: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
                 assert_eq!(parsed["seq"], json!(seq));
+                assert_eq!(
+                    parsed["principal"],
+                    json!({"id": "warrant", "name": "warrant:test"})
+                );
                 assert_eq!(
                     canonicalize(&parsed),
                     bytes,

@@ -120,7 +120,7 @@ pub(crate) fn run(
             let mut incident =
                 load_incident(log.transaction, &id)?.ok_or_else(|| IncidentError::NoIncident(id.clone()))?;
             let changed = update
-                .apply(&mut incident, &context.actor, context.time)
+                .apply(&mut incident, context.actor(), context.time)
                 .map_err(IncidentError::Invalid)?;
             if changed.is_empty() {
                 return Ok(IncidentOutcome {
@@ -128,7 +128,7 @@ pub(crate) fn run(
                     ..IncidentOutcome::default()
                 });
             }
-            let mut attrs = incident_attrs(&incident, "updated", &context.actor);
+            let mut attrs = incident_attrs(&incident, "updated", context.actor());
             attrs.insert("changed".into(), json!(changed));
             if let Some(reason) = &context.reason {
                 attrs.insert("reason".into(), json!(reason));
@@ -137,7 +137,7 @@ pub(crate) fn run(
                 EventKind::Incident,
                 incident.agent.as_deref().unwrap_or_default(),
                 attrs,
-                context.time,
+                context,
             )?;
             save_incident(log.transaction, &incident, None, seq)?;
             Ok(IncidentOutcome {
@@ -178,7 +178,7 @@ fn record(
         attrs.insert("value".into(), json!(fired.value));
         attrs.insert("threshold".into(), json!(fired.threshold));
         attrs.insert("related".into(), json!(fired.related));
-        let seq = log.append(EventKind::Alert, &fired.agent, attrs, context.time)?;
+        let seq = log.append(EventKind::Alert, &fired.agent, attrs, context)?;
         log.transaction.execute(
             "INSERT INTO alerts (id, key, rule, detector, severity, agent, subject, summary, value, threshold,
              related, status, fired_seq, fired_at)
@@ -207,13 +207,13 @@ fn record(
                 Some(mut incident) => {
                     incident.alerts.push(alert.id.clone());
                     incident.related_seqs.push(alert.fired_seq);
-                    let mut attrs = incident_attrs(&incident, "updated", &context.actor);
+                    let mut attrs = incident_attrs(&incident, "updated", context.actor());
                     attrs.insert("changed".into(), json!(["alerts"]));
                     let seq = log.append(
                         EventKind::Incident,
                         incident.agent.as_deref().unwrap_or_default(),
                         attrs,
-                        context.time,
+                        context,
                     )?;
                     save_incident(log.transaction, &incident, None, seq)?;
                     log.transaction.execute(
@@ -262,7 +262,7 @@ fn record(
         if rule_gone {
             attrs.insert("reason".into(), json!("the rule is no longer in force"));
         }
-        let seq = log.append(EventKind::Alert, &alert.agent, attrs, context.time)?;
+        let seq = log.append(EventKind::Alert, &alert.agent, attrs, context)?;
         log.transaction.execute(
             "UPDATE alerts SET status = 'resolved', resolved_seq = ?1, resolved_at = ?2 WHERE id = ?3",
             params![seq, now, alert.id],
@@ -308,8 +308,8 @@ fn open(
         reported_at: None,
         closed_at: None,
     };
-    let attrs = incident_attrs(&incident, "opened", &context.actor);
-    let seq = log.append(EventKind::Incident, &alert.agent, attrs, context.time)?;
+    let attrs = incident_attrs(&incident, "opened", context.actor());
+    let seq = log.append(EventKind::Incident, &alert.agent, attrs, context)?;
     save_incident(log.transaction, &incident, Some(seq), seq)?;
     log.transaction.execute(
         "UPDATE alerts SET incident = ?1 WHERE id = ?2",

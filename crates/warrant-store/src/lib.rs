@@ -18,6 +18,7 @@ mod read;
 mod records;
 mod rollups;
 mod schema;
+mod tokens;
 mod trail;
 mod tree;
 mod verify;
@@ -44,8 +45,10 @@ pub use crate::lock::{DataDirLock, LockError};
 pub use crate::read::{ChangeFilter, Checkpoint, ProofRequestError};
 pub use crate::records::{ImpactVersion, RecordError};
 pub use crate::rollups::{KindRow, SEQUENCE_START};
+pub use crate::tokens::{AuthError, NewToken, TokenInfo, TokenSpec};
 pub use crate::trail::{MAX_EVENTS, MAX_TRACES, TrailEvents, TrailRoot};
 pub use crate::verify::verify_data_dir;
+pub use warrant_core::identity::{Principal, PrincipalKind};
 
 use crate::tree::TreeCache;
 use crate::writer::{Request, Writer};
@@ -80,6 +83,10 @@ pub enum StoreError {
     Record(#[from] RecordError),
     #[error("a token named `{0}` already exists")]
     TokenNameTaken(String),
+    #[error("no token `{0}`")]
+    TokenNotFound(String),
+    #[error("token `{0}` is already revoked")]
+    TokenRevoked(String),
 }
 
 /// Why an apply did nothing.
@@ -143,21 +150,6 @@ pub struct Erased {
     pub seq: Option<u64>,
 }
 
-/// The holder of a valid token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub name: String,
-    pub role: Role,
-}
-
-/// A newly created token. The secret is shown once; only its hash is kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewToken {
-    pub name: String,
-    pub role: Role,
-    pub secret: String,
-}
-
 /// Settings fixed when a data directory is first created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
@@ -183,7 +175,7 @@ struct Shared {
     dir: PathBuf,
     requests: Mutex<std::sync::mpsc::Sender<Request>>,
     registry: RwLock<Arc<Registry>>,
-    tokens: RwLock<std::collections::HashMap<[u8; 32], Principal>>,
+    tokens: RwLock<tokens::Tokens>,
     tree: Arc<RwLock<TreeCache>>,
     readers: Mutex<Vec<Connection>>,
     origin: String,
@@ -209,7 +201,7 @@ impl Store {
         }
         let log_identity = keys::load_or_create(dir, config)?;
         let registry = read::load_registry(&connection)?;
-        let tokens = read::load_tokens(&connection)?;
+        let tokens = tokens::load(&connection)?;
         let tree = Arc::new(RwLock::new(TreeCache::load(&connection)?));
         let (sender, receiver) = std::sync::mpsc::channel();
         let shared = Arc::new(Shared {
@@ -304,14 +296,16 @@ impl Store {
     }
 
     /// Append a batch of validated events, all or nothing, acknowledged once durable on disk.
+    /// `principal` is who wrote them: its record goes into every event's committed body.
     pub async fn append(
         &self,
         events: Vec<Event>,
+        principal: &Principal,
         received: DateTime<Utc>,
     ) -> Result<Vec<Appended>, StoreError> {
         // Encoding happens here, on the caller's thread, so concurrent requests encode in parallel and the
         // sequencer only assigns seqs, hashes leaves and writes.
-        let events = entry::prepare(events, &received)?;
+        let events = entry::prepare(events, principal, &received)?;
         // The rollup sums too, keyed by each event's index in the request; the sequencer maps them to seqs.
         let mut rollups = rollups::RollupBatch::default();
         for (index, event) in events.iter().enumerate() {
@@ -332,19 +326,22 @@ impl Store {
     pub async fn record_decision(
         &self,
         event: Event,
+        principal: &Principal,
         approval: Option<NewApproval>,
         consume: Option<String>,
     ) -> Result<u64, StoreError> {
         let time = event.time;
         if approval.is_none() && consume.is_none() {
             // Most decisions touch no approval: they share group commits with every other append.
-            let appended = self.append(vec![event], time).await?;
+            let appended = self.append(vec![event], principal, time).await?;
             return appended
                 .first()
                 .map(|appended| appended.seq)
                 .ok_or_else(|| StoreError::Damaged("decision not appended".into()));
         }
-        let event = entry::prepare_single(event, &time)?;
+        let event = entry::prepare(vec![event], principal, &time)?
+            .pop()
+            .ok_or_else(|| StoreError::Damaged("an event vanished while encoding".into()))?;
         let (reply, response) = tokio::sync::oneshot::channel();
         self.send(Request::RecordDecision {
             event: Box::new(event),
@@ -443,22 +440,96 @@ impl Store {
         response.await.map_err(|_| StoreError::WriterStopped)?
     }
 
-    /// Create a token with `role`. The secret is returned once; the store keeps its hash.
-    pub async fn create_token(&self, name: String, role: Role) -> Result<NewToken, StoreError> {
-        let (reply, response) = tokio::sync::oneshot::channel();
-        self.send(Request::CreateToken { name, role, reply })?;
-        response.await.map_err(|_| StoreError::WriterStopped)?
+    /// Issue a token, with its `token` event. The secret is returned once; the store keeps its hash. The token
+    /// works as soon as this returns.
+    pub async fn create_token(
+        &self,
+        spec: TokenSpec,
+        context: ChangeContext,
+    ) -> Result<NewToken, StoreError> {
+        let (token, hash) = self
+            .transact(move |log| tokens::create(log, &spec, &context))
+            .await?;
+        self.shared.publish_token(hash, tokens::entry(&token.info));
+        Ok(token)
     }
 
-    /// Whether any token with `role` exists (the first server start creates an admin token if none does).
+    /// Revoke a token by id, with its `token` event. It is refused from the moment this returns.
+    pub async fn revoke_token(&self, id: String, context: ChangeContext) -> Result<TokenInfo, StoreError> {
+        let (info, hash) = self
+            .transact(move |log| tokens::revoke(log, &id, &context))
+            .await?;
+        self.shared.publish_token(hash, tokens::entry(&info));
+        Ok(info)
+    }
+
+    /// Every token ever issued (revoked ones included), oldest first, with its last use as known now.
+    pub fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        let mut listed = self.read(tokens::list)?;
+        let used: std::collections::HashMap<String, i64> = self.tokens_read(|tokens| {
+            tokens
+                .values()
+                .map(|entry| {
+                    let used = entry.last_used.load(std::sync::atomic::Ordering::Relaxed);
+                    (entry.principal.id.clone(), used)
+                })
+                .collect()
+        });
+        for token in &mut listed {
+            if let Some(time) = used
+                .get(&token.id)
+                .filter(|millis| **millis > 0)
+                .and_then(|millis| DateTime::<Utc>::from_timestamp_millis(*millis))
+            {
+                token.last_used = Some(time);
+            }
+        }
+        Ok(listed)
+    }
+
+    /// Write the tokens' last-use times that changed since the last flush (not evidence: no event).
+    pub async fn flush_token_use(&self) -> Result<(), StoreError> {
+        let changed: Vec<(String, DateTime<Utc>)> = self.tokens_read(|tokens| {
+            tokens
+                .values()
+                .filter_map(|entry| {
+                    let used = entry.last_used.load(std::sync::atomic::Ordering::Relaxed);
+                    let flushed = entry
+                        .last_flushed
+                        .swap(used, std::sync::atomic::Ordering::Relaxed);
+                    (used > flushed)
+                        .then(|| DateTime::<Utc>::from_timestamp_millis(used))
+                        .flatten()
+                        .map(|time| (entry.principal.id.clone(), time))
+                })
+                .collect()
+        });
+        if changed.is_empty() {
+            return Ok(());
+        }
+        self.transact(move |log| tokens::flush_use(log.transaction, &changed))
+            .await
+    }
+
+    /// Whether any usable token with `role` exists (the first server start creates an admin token if none does).
     pub fn has_token_with_role(&self, role: Role) -> bool {
-        self.tokens_read(|tokens| tokens.values().any(|principal| principal.role == role))
+        self.tokens_read(|tokens| {
+            tokens.values().any(|entry| {
+                entry.principal.role == role && !entry.revoked && !entry.principal.is_expired(Utc::now())
+            })
+        })
     }
 
-    /// The holder of `secret`, if it is a valid token.
-    pub fn authenticate(&self, secret: &str) -> Option<Principal> {
+    /// The holder of `secret`, if it is a valid token: known, not revoked, not expired, and (for an agent
+    /// token) bound to agents.
+    pub fn authenticate(&self, secret: &str, now: DateTime<Utc>) -> Result<Principal, AuthError> {
         let hash = keys::token_hash(secret);
-        self.tokens_read(|tokens| tokens.get(&hash).cloned())
+        self.tokens_read(|tokens| {
+            tokens
+                .get(&hash)
+                .ok_or(AuthError::Unknown)
+                .and_then(|entry| entry.authenticate(now))
+        })
     }
 
     /// Run `read` on a pooled read-only connection.
@@ -491,7 +562,7 @@ impl Store {
         sender.send(request).map_err(|_| StoreError::WriterStopped)
     }
 
-    fn tokens_read<T>(&self, f: impl FnOnce(&std::collections::HashMap<[u8; 32], Principal>) -> T) -> T {
+    fn tokens_read<T>(&self, f: impl FnOnce(&tokens::Tokens) -> T) -> T {
         match self.shared.tokens.read() {
             Ok(tokens) => f(&tokens),
             Err(poisoned) => f(&poisoned.into_inner()),
@@ -508,12 +579,12 @@ impl Shared {
         *slot = Arc::new(registry);
     }
 
-    fn publish_token(&self, hash: [u8; 32], principal: Principal) {
+    fn publish_token(&self, hash: [u8; 32], entry: tokens::Entry) {
         let mut tokens = match self.tokens.write() {
             Ok(tokens) => tokens,
             Err(poisoned) => poisoned.into_inner(),
         };
-        tokens.insert(hash, principal);
+        tokens.insert(hash, Arc::new(entry));
     }
 }
 

@@ -1,18 +1,15 @@
 //! Reads: the registry and tokens at open, the change log, events with their content, checkpoints and proofs.
 
-use std::collections::HashMap;
-
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
 use warrant_core::registry::manifest::Kind;
 use warrant_core::registry::{Registry, manifest_from_spec};
-use warrant_core::role::Role;
 use warrant_log::hash::Hash;
 use warrant_log::proof::{ProofError, consistency_proof, inclusion_proof};
 
 use crate::entry::StoredEvent;
 use crate::tree::{TreeSource, blob_hash};
-use crate::{Principal, Store, StoreError};
+use crate::{Store, StoreError};
 
 /// A signed checkpoint as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,11 +73,13 @@ impl Store {
         })
     }
 
-    /// Every event of one session, oldest first (committed bodies; the gate rebuilds session taint from them).
-    pub fn session_events(&self, session: &str) -> Result<Vec<StoredEvent>, StoreError> {
+    /// Every event of one agent's session, oldest first (committed bodies; the gate rebuilds session taint
+    /// from them). A session belongs to its agent: another agent's events with the same session id are not
+    /// part of it.
+    pub fn session_events(&self, agent: &str, session: &str) -> Result<Vec<StoredEvent>, StoreError> {
         self.query_events(
-            "SELECT seq, body, leaf FROM events WHERE session = ?1 ORDER BY seq",
-            &[session],
+            "SELECT seq, body, leaf FROM events WHERE session = ?1 AND agent = ?2 ORDER BY seq",
+            &[session, agent],
         )
     }
 
@@ -230,21 +229,6 @@ pub(crate) fn load_registry(connection: &Connection) -> Result<Registry, StoreEr
         manifests.push(manifest_from_spec(kind, &spec).ok_or_else(damaged)?);
     }
     Ok(Registry::from_manifests(manifests))
-}
-
-pub(crate) fn load_tokens(connection: &Connection) -> Result<HashMap<[u8; 32], Principal>, StoreError> {
-    let mut statement = connection.prepare("SELECT hash, name, role FROM tokens")?;
-    let mut rows = statement.query([])?;
-    let mut tokens = HashMap::new();
-    while let Some(row) = rows.next()? {
-        let hash = blob_hash(row.get_ref(0)?.as_blob()?)?;
-        let name: String = row.get(1)?;
-        let role: String = row.get(2)?;
-        let role = Role::parse(&role)
-            .ok_or_else(|| StoreError::Damaged(format!("token `{name}` has role `{role}`")))?;
-        tokens.insert(hash, Principal { name, role });
-    }
-    Ok(tokens)
 }
 
 pub(crate) fn load_content(connection: &Connection, seq: u64) -> Result<Map<String, Value>, StoreError> {

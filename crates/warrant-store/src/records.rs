@@ -142,7 +142,7 @@ impl Store {
             attrs.insert("op".into(), "recorded".into());
             attrs.insert("version".into(), version.into());
             attrs.insert("digest".into(), digest.clone().into());
-            attrs.insert("by".into(), context.actor.clone().into());
+            attrs.insert("by".into(), context.actor().to_owned().into());
             if let Some(reason) = &context.reason {
                 attrs.insert("reason".into(), reason.clone().into());
             }
@@ -150,18 +150,13 @@ impl Store {
                 "assessment".into(),
                 serde_json::to_value(&assessment).unwrap_or(Value::Null),
             );
-            let seq = log.append(
-                EventKind::ImpactAssessment,
-                &assessment.agent,
-                attrs,
-                context.time,
-            )?;
+            let seq = log.append(EventKind::ImpactAssessment, &assessment.agent, attrs, &context)?;
             let stored = StoredImpact {
                 agent: assessment.agent.clone(),
                 version,
                 digest: digest.clone(),
                 recorded_at: format_time(&context.time),
-                recorded_by: context.actor.clone(),
+                recorded_by: context.actor().to_owned(),
                 recorded_seq: seq,
                 approved_by: None,
                 approved_at: None,
@@ -190,10 +185,10 @@ impl Store {
                         "no version {version} of the impact assessment of `{agent}`"
                     ))
                 })?;
-            if stored.recorded_by == context.actor {
+            if stored.recorded_by == context.actor() {
                 return Err(RecordError::Conflict(format!(
                     "{} recorded version {version} and cannot also approve it: another person approves",
-                    context.actor
+                    context.actor()
                 ))
                 .into());
             }
@@ -207,13 +202,13 @@ impl Store {
             attrs.insert("op".into(), "approved".into());
             attrs.insert("version".into(), version.into());
             attrs.insert("digest".into(), stored.digest.clone().into());
-            attrs.insert("by".into(), context.actor.clone().into());
+            attrs.insert("by".into(), context.actor().to_owned().into());
             attrs.insert("recorded_seq".into(), stored.recorded_seq.into());
             if let Some(reason) = &context.reason {
                 attrs.insert("reason".into(), reason.clone().into());
             }
-            let seq = log.append(EventKind::ImpactAssessment, &agent, attrs, context.time)?;
-            stored.approved_by = Some(context.actor.clone());
+            let seq = log.append(EventKind::ImpactAssessment, &agent, attrs, &context)?;
+            stored.approved_by = Some(context.actor().to_owned());
             stored.approved_at = Some(format_time(&context.time));
             stored.approved_seq = Some(seq);
             save_impact(log, &stored)?;
@@ -306,7 +301,7 @@ fn write_risk(log: &mut Log<'_, '_>, change: &RiskChange, context: &ChangeContex
     let mut attrs = Map::new();
     attrs.insert("risk_id".into(), risk.id.clone().into());
     attrs.insert("op".into(), change.op.as_str().into());
-    attrs.insert("by".into(), context.actor.clone().into());
+    attrs.insert("by".into(), context.actor().to_owned().into());
     attrs.insert("changed".into(), json!(change.changed));
     if let Some(reason) = &context.reason {
         attrs.insert("reason".into(), reason.clone().into());
@@ -321,7 +316,7 @@ fn write_risk(log: &mut Log<'_, '_>, change: &RiskChange, context: &ChangeContex
     } else {
         risk.agent.as_str()
     };
-    let seq = log.append(EventKind::Risk, agent, attrs, context.time)?;
+    let seq = log.append(EventKind::Risk, agent, attrs, context)?;
     let record = serde_json::to_string(risk).map_err(|error| StoreError::Damaged(error.to_string()))?;
     let opened: Option<u64> = log
         .transaction

@@ -292,6 +292,22 @@ const MIGRATIONS: &[&str] = &[
         updated_seq BIGINT NOT NULL
     );
     ",
+    // 8: identity. Tokens get a stable public id, the agents an agent token may act for (a JSON array; NULL on
+    // agent tokens from before, which no longer authenticate), the person behind them, an expiry, revocation
+    // and when they were last used. Approvals remember who raised them, for four eyes.
+    "
+    ALTER TABLE tokens ADD COLUMN id TEXT;
+    UPDATE tokens SET id = 'tok_' || lower(hex(substr(hash, 1, 8)));
+    CREATE UNIQUE INDEX tokens_by_id ON tokens (id);
+    ALTER TABLE tokens ADD COLUMN agents TEXT;
+    ALTER TABLE tokens ADD COLUMN person TEXT;
+    ALTER TABLE tokens ADD COLUMN expires TEXT;
+    ALTER TABLE tokens ADD COLUMN revoked TEXT;
+    ALTER TABLE tokens ADD COLUMN last_used TEXT;
+    UPDATE tokens SET agents = '[]' WHERE role <> 'agent';
+    ALTER TABLE approvals ADD COLUMN requested_by TEXT;
+    ALTER TABLE approvals ADD COLUMN requested_person TEXT;
+    ",
 ];
 
 /// Bring the database to the latest schema; returns the version it was at. (A log that predates the

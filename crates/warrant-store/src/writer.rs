@@ -17,19 +17,17 @@ use warrant_core::change::{ChangeContext, change_event};
 use warrant_core::event::{Event, format_time};
 use warrant_core::registry::manifest::Kind;
 use warrant_core::registry::{PlannedChange, Registry};
-use warrant_core::role::Role;
 use warrant_log::frontier::{Frontier, Subtree};
 use warrant_log::note::sign_note;
 
 use crate::approvals::{Approval, ApprovalError, ApprovalStatus, NewApproval, stamp};
 use crate::entry::{Prepared, prepare_single};
-use crate::keys::{LogIdentity, new_token_secret, token_hash};
+use crate::keys::LogIdentity;
 use crate::read::{Checkpoint, latest_checkpoint};
 use crate::rollups::{FLUSH_EVENTS, FLUSH_INTERVAL, RollupBatch, SequenceCache, set_next_seq};
 use crate::tree::{TILE_LEVEL, TreeCache};
 use crate::{
-    Appended, AppliedChange, ApplyError, ApplyOutcome, Erased, ErasureTarget, NewToken, Principal,
-    RemoveError, Shared, StoreError,
+    Appended, AppliedChange, ApplyError, ApplyOutcome, Erased, ErasureTarget, RemoveError, Shared, StoreError,
 };
 
 /// Appends waiting beyond this many events go to the next transaction, so one commit stays bounded.
@@ -61,11 +59,6 @@ pub(crate) enum Request {
     },
     Checkpoint {
         reply: oneshot::Sender<Result<Option<Checkpoint>, StoreError>>,
-    },
-    CreateToken {
-        name: String,
-        role: Role,
-        reply: oneshot::Sender<Result<NewToken, StoreError>>,
     },
     RecordDecision {
         event: Box<Prepared>,
@@ -118,11 +111,11 @@ impl Log<'_, '_> {
         kind: warrant_core::event::EventKind,
         agent: &str,
         attrs: serde_json::Map<String, serde_json::Value>,
-        time: chrono::DateTime<chrono::Utc>,
+        context: &ChangeContext,
     ) -> Result<u64, StoreError> {
         let event = warrant_core::event::Event {
             id: None,
-            time,
+            time: context.time,
             agent: (!agent.is_empty()).then(|| agent.to_owned()),
             kind,
             trace_id: None,
@@ -136,7 +129,7 @@ impl Log<'_, '_> {
             self.transaction,
             self.frontier,
             self.tiles,
-            crate::entry::prepare_single(event, &time)?,
+            crate::entry::prepare_single(event, context)?,
             self.rollups,
         )
     }
@@ -307,17 +300,6 @@ impl Writer {
             }
             Request::Transact { run, reply } => {
                 let _ = reply.send(self.transact(run));
-            }
-            Request::CreateToken { name, role, reply } => {
-                let result = self.create_token(&name, role);
-                if let (Ok(token), Some(shared)) = (&result, shared.upgrade()) {
-                    let principal = Principal {
-                        name: token.name.clone(),
-                        role: token.role,
-                    };
-                    shared.publish_token(token_hash(&token.secret), principal);
-                }
-                let _ = reply.send(result);
             }
         }
     }
@@ -512,7 +494,7 @@ impl Writer {
                 .optional()?
                 .flatten();
             let version = previous.unwrap_or(0) + 1;
-            let event = prepare_single(change_event(&change, version, context), &context.time)?;
+            let event = prepare_single(change_event(&change, version, context), context)?;
             let seq = append_one(&transaction, &mut frontier, &mut tiles, event, &mut rollups)?;
             let spec_text = change.spec.as_ref().map(|spec| spec.to_string());
             match &spec_text {
@@ -609,7 +591,7 @@ impl Writer {
         }
         let event = prepare_single(
             erasure_event(&target, subject, &erased_seqs, fields, context),
-            &context.time,
+            context,
         )?;
         let seq = append_one(&transaction, &mut frontier, &mut tiles, event, &mut rollups)?;
         store_tiles(&transaction, &tiles)?;
@@ -650,7 +632,8 @@ impl Writer {
         if let Some(approval) = approval {
             transaction.execute(
                 "INSERT INTO approvals (id, agent, tool, session, args_hash, reasons, status, requested_seq,
-                 requested_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9)",
+                 requested_at, expires_at, requested_by, requested_person)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9, ?10, ?11)",
                 (
                     &approval.id,
                     &approval.agent,
@@ -661,6 +644,8 @@ impl Writer {
                     seq,
                     stamp(&approval.requested_at),
                     stamp(&approval.expires_at),
+                    &approval.requested_by,
+                    &approval.requested_person,
                 ),
             )?;
         }
@@ -707,6 +692,12 @@ impl Writer {
             }
             .into());
         }
+        // Four eyes: whoever raised the call (by any of their credentials) does not decide it.
+        if let (Some(by), Some(person)) = (&current.requested_by, &current.requested_person)
+            && context.principal.same_person(by, person)
+        {
+            return Err(ApprovalError::SelfApproval(id.to_owned()).into());
+        }
         let decision = if approve { "approved" } else { "denied" };
         let latency_ms = chrono::DateTime::parse_from_rfc3339(&current.requested_at).map_or(0, |requested| {
             (context.time - requested.with_timezone(&Utc))
@@ -717,7 +708,7 @@ impl Writer {
         attrs.insert("approval_id".into(), id.into());
         attrs.insert("tool".into(), current.tool.clone().into());
         attrs.insert("decision".into(), decision.into());
-        attrs.insert("approver".into(), context.actor.clone().into());
+        attrs.insert("approver".into(), context.actor().to_owned().into());
         attrs.insert("latency_ms".into(), latency_ms.into());
         attrs.insert("requested_seq".into(), current.requested_seq.into());
         if let Some(reason) = &context.reason {
@@ -745,7 +736,7 @@ impl Writer {
             attrs,
             content: serde_json::Map::new(),
         };
-        let event = prepare_single(event, &context.time)?;
+        let event = prepare_single(event, context)?;
         let mut frontier = self.frontier.clone();
         let mut tiles = Vec::new();
         let mut rollups = RollupBatch::default();
@@ -756,7 +747,7 @@ impl Writer {
         let updated = transaction.execute(
             "UPDATE approvals SET status = ?1, decided_by = ?2, decided_at = ?3, decision_reason = ?4, decided_seq = ?5
              WHERE id = ?6 AND status = 'pending'",
-            (decision, &context.actor, stamp(&context.time), &context.reason, seq, id),
+            (decision, context.actor(), stamp(&context.time), &context.reason, seq, id),
         )?;
         if updated == 0 {
             return Err(ApprovalError::Raced(id.to_owned()).into());
@@ -767,22 +758,6 @@ impl Writer {
         self.publish_tree(frontier, tiles);
         crate::approvals::load(&self.connection, id, context.time)?
             .ok_or_else(|| ApprovalError::NotFound(id.to_owned()).into())
-    }
-
-    fn create_token(&mut self, name: &str, role: Role) -> Result<NewToken, StoreError> {
-        let secret = new_token_secret()?;
-        let inserted = self.connection.execute(
-            "INSERT INTO tokens (hash, name, role, created) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO NOTHING",
-            (token_hash(&secret).as_slice(), name, role.as_str(), format_time(&Utc::now())),
-        )?;
-        if inserted == 0 {
-            return Err(StoreError::TokenNameTaken(name.to_owned()));
-        }
-        Ok(NewToken {
-            name: name.to_owned(),
-            role,
-            secret,
-        })
     }
 
     /// Make a committed tree visible to readers.
@@ -977,7 +952,7 @@ fn erasure_event(
         seqs.iter().copied().map(serde_json::Value::from).collect(),
     );
     attrs.insert("fields".into(), fields.into());
-    attrs.insert("by".into(), context.actor.clone().into());
+    attrs.insert("by".into(), context.actor().to_owned().into());
     if let Some(reason) = &context.reason {
         attrs.insert("reason".into(), reason.clone().into());
     }

@@ -502,6 +502,23 @@ pub enum TokenCommand {
         role: String,
         #[arg(long)]
         name: String,
+        /// For an agent token: an agent it may act for (repeat for an orchestrator that runs several).
+        #[arg(long = "agent")]
+        agents: Vec<String>,
+        /// The person behind the token (four eyes counts one person's tokens as one); default: the name.
+        #[arg(long)]
+        person: Option<String>,
+        /// Stop working after this long: `90d`, `12h`, `30m`, `2w`.
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
+    /// Every token: id, role, agents, status, expiry and last use (never the secret).
+    List,
+    /// Revoke a token by id (`tok_…`); it is refused from then on, also by a running server.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 

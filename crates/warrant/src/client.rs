@@ -10,7 +10,6 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use serde_json::Value;
 use tower::ServiceExt;
-use warrant_core::role::Role;
 use warrant_server::{AppState, ServerConfig};
 use warrant_store::{DataDirLock, Principal, Store, StoreConfig};
 
@@ -58,10 +57,7 @@ impl Client {
             .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
         let mut state = AppState::new(store.clone(), ServerConfig::default());
         let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
-        state.local_principal = Some(Principal {
-            name: format!("local:{user}"),
-            role: Role::Admin,
-        });
+        state.local_principal = Some(Principal::local(&user));
         Ok(Client::Local {
             router: warrant_server::router(state),
             store,
@@ -189,7 +185,21 @@ pub async fn call_router(
     path: &str,
     body: Option<(&str, Vec<u8>)>,
 ) -> Result<(u16, Vec<u8>), Failure> {
+    call_router_as(router, None, method, path, body).await
+}
+
+/// [`call_router`] with a bearer token, as a remote client holding `bearer` would call.
+pub async fn call_router_as(
+    router: &Router,
+    bearer: Option<&str>,
+    method: Method,
+    path: &str,
+    body: Option<(&str, Vec<u8>)>,
+) -> Result<(u16, Vec<u8>), Failure> {
     let mut request = Request::builder().method(method).uri(path);
+    if let Some(bearer) = bearer {
+        request = request.header("Authorization", format!("Bearer {bearer}"));
+    }
     let body = match body {
         Some((content_type, bytes)) => {
             request = request.header("Content-Type", content_type);

@@ -32,9 +32,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         }
         Command::Ingest { file, batch } => ingest(cli, &client, file, *batch),
         Command::Log { command } => log(cli, &client, command),
-        Command::Token {
-            command: TokenCommand::Create { role, name },
-        } => token_create(cli, &client, role, name),
+        Command::Token { command } => token(cli, &client, command),
         Command::Authorize {
             agent,
             tool,
@@ -823,23 +821,128 @@ fn proof_lines(answer: &Value) -> String {
         .collect()
 }
 
-fn token_create(cli: &Cli, client: &Client, role: &str, name: &str) -> Result<(), Failure> {
-    if Role::parse(role).is_none() {
-        return Err(Failure::Usage(anyhow!(
-            "unknown role `{role}`; use agent, approver, auditor or admin"
-        )));
+fn token(cli: &Cli, client: &Client, command: &TokenCommand) -> Result<(), Failure> {
+    match command {
+        TokenCommand::Create {
+            role,
+            name,
+            agents,
+            person,
+            expires_in,
+        } => {
+            if Role::parse(role).is_none() {
+                return Err(Failure::Usage(anyhow!(
+                    "unknown role `{role}`; use agent, approver, auditor or admin"
+                )));
+            }
+            if role == "agent" && agents.is_empty() {
+                return Err(Failure::Usage(anyhow!(
+                    "an agent token names the agents it may act for: add `--agent ID` (repeat for several)"
+                )));
+            }
+            let expires = expires_in
+                .as_deref()
+                .map(|text| {
+                    parse_span(text)
+                        .map(|span| chrono::Utc::now() + span)
+                        .ok_or_else(|| {
+                            Failure::Usage(anyhow!(
+                                "`--expires-in {text}` is not a duration like 90d, 12h, 30m or 2w"
+                            ))
+                        })
+                })
+                .transpose()?;
+            let mut request = json!({"name": name, "role": role});
+            if let Some(object) = request.as_object_mut() {
+                if !agents.is_empty() {
+                    object.insert("agents".into(), json!(agents));
+                }
+                if let Some(person) = person {
+                    object.insert("person".into(), json!(person));
+                }
+                if let Some(expires) = expires {
+                    object.insert("expires".into(), json!(expires));
+                }
+            }
+            let body = serde_json::to_vec(&request).context("encoding request")?;
+            let answer = client.call(Method::POST, "/v1/tokens", Some(("application/json", body)))?;
+            print(cli.output, &answer, |answer| {
+                let agents = joined(answer, "agents", |agent| {
+                    agent.as_str().unwrap_or_default().to_owned()
+                });
+                let bound = if agents.is_empty() {
+                    String::new()
+                } else {
+                    format!(", acts for {agents}")
+                };
+                format!(
+                    "token {} for {} ({}{bound}), shown once; store it now:\n{}\n",
+                    text(answer, "/id"),
+                    text(answer, "/name"),
+                    text(answer, "/role"),
+                    text(answer, "/token")
+                )
+            });
+        }
+        TokenCommand::List => {
+            let answer = client.get("/v1/tokens")?;
+            print(cli.output, &answer, |answer| {
+                let rows = items(answer)
+                    .iter()
+                    .map(|token| {
+                        vec![
+                            text(token, "/id"),
+                            text(token, "/name"),
+                            text(token, "/role"),
+                            joined(token, "agents", |agent| {
+                                agent.as_str().unwrap_or_default().to_owned()
+                            }),
+                            text(token, "/status"),
+                            text(token, "/expires"),
+                            text(token, "/last_used"),
+                        ]
+                    })
+                    .collect();
+                table(
+                    &["ID", "NAME", "ROLE", "AGENTS", "STATUS", "EXPIRES", "LAST USED"],
+                    rows,
+                )
+            });
+        }
+        TokenCommand::Revoke { id, reason } => {
+            let body = serde_json::to_vec(&json!({"reason": reason})).context("encoding request")?;
+            let answer = client.call(
+                Method::POST,
+                &format!("/v1/tokens/{}/revoke", encode(id)),
+                Some(("application/json", body)),
+            )?;
+            print(cli.output, &answer, |answer| {
+                format!(
+                    "revoked token {} ({})\n",
+                    text(answer, "/id"),
+                    text(answer, "/name")
+                )
+            });
+        }
     }
-    let body = serde_json::to_vec(&json!({"name": name, "role": role})).context("encoding request")?;
-    let answer = client.call(Method::POST, "/v1/tokens", Some(("application/json", body)))?;
-    print(cli.output, &answer, |answer| {
-        format!(
-            "token for {} ({}), shown once; store it now:\n{}\n",
-            text(answer, "/name"),
-            text(answer, "/role"),
-            text(answer, "/token")
-        )
-    });
     Ok(())
+}
+
+/// A span of time as people write it: a number and a unit (`m`, `h`, `d`, `w`).
+fn parse_span(text: &str) -> Option<chrono::Duration> {
+    let text = text.trim();
+    let unit = text.chars().last()?;
+    let number: i64 = text.get(..text.len() - unit.len_utf8())?.parse().ok()?;
+    if number <= 0 {
+        return None;
+    }
+    match unit {
+        'm' => chrono::Duration::try_minutes(number),
+        'h' => chrono::Duration::try_hours(number),
+        'd' => chrono::Duration::try_days(number),
+        'w' => chrono::Duration::try_weeks(number),
+        _ => None,
+    }
 }
 
 /// `warrant verify`: recompute the log of a data directory. Exit 1 if anything does not verify.
@@ -947,6 +1050,40 @@ pub fn serve(cli: &Cli, args: &ServeArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The first admin token of a data directory with none usable, recorded as made by warrant itself. Named
+/// `admin`, or `admin-2`, `admin-3`… when an earlier (revoked or expired) one holds the name.
+async fn bootstrap_admin_token(store: &Store) -> Result<warrant_store::NewToken, Failure> {
+    let mut attempt = 1;
+    loop {
+        let name = if attempt == 1 {
+            "admin".to_owned()
+        } else {
+            format!("admin-{attempt}")
+        };
+        let spec = warrant_store::TokenSpec {
+            name,
+            role: Role::Admin,
+            agents: Default::default(),
+            person: None,
+            expires: None,
+        };
+        let context = warrant_core::change::ChangeContext::new(
+            warrant_store::Principal::warrant("serve"),
+            Some("first admin token of this data directory".into()),
+            chrono::Utc::now(),
+        );
+        match store.create_token(spec, context).await {
+            Ok(token) => return Ok(token),
+            Err(warrant_store::StoreError::TokenNameTaken(_)) if attempt < 100 => attempt += 1,
+            Err(error) => {
+                return Err(anyhow::Error::from(error)
+                    .context("creating the admin token")
+                    .into());
+            }
+        }
+    }
+}
+
 /// Serve an open store until Ctrl-C or SIGTERM.
 pub async fn serve_store(cli: &Cli, args: &ServeArgs, store: Store) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -956,11 +1093,11 @@ pub async fn serve_store(cli: &Cli, args: &ServeArgs, store: Store) -> Result<()
     let url = format!("http://{address}");
     let _lock = DataDirLock::acquire(&cli.data, &url).map_err(|error| Failure::Usage(error.into()))?;
     if !store.has_token_with_role(Role::Admin) {
-        let token = store
-            .create_token("admin".into(), Role::Admin)
-            .await
-            .context("creating the admin token")?;
-        println!("created admin token (shown once; store it now): {}", token.secret);
+        let token = bootstrap_admin_token(&store).await?;
+        println!(
+            "created admin token {} (shown once; store it now): {}",
+            token.info.id, token.secret
+        );
     }
     let config = ServerConfig {
         body_limit: args.body_limit,

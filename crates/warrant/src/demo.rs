@@ -21,7 +21,7 @@ use warrant_store::{DataDirLock, Principal, Store, StoreConfig};
 
 use crate::Failure;
 use crate::cli::{Cli, ServeArgs};
-use crate::client::{answer, call_router};
+use crate::client::{answer, call_router, call_router_as};
 use crate::commands::serve_store;
 
 /// The demo organisation's registry.
@@ -80,17 +80,11 @@ async fn build(store: &Store) -> Result<Option<runs::Featured>, Failure> {
         return Ok(None);
     }
     let mut state = AppState::new(store.clone(), ServerConfig::default());
-    state.local_principal = Some(Principal {
-        name: "demo:compliance-office".into(),
-        role: Role::Admin,
-    });
+    state.local_principal = Some(Principal::local_as("demo:compliance-office", Role::Admin));
     let router = warrant_server::router(state);
     // Approvals come from another person than the one who recorded what is approved.
     let committee = warrant_server::router(AppState {
-        local_principal: Some(Principal {
-            name: "demo:credit-risk-committee".into(),
-            role: Role::Approver,
-        }),
+        local_principal: Some(Principal::local_as("demo:credit-risk-committee", Role::Approver)),
         ..AppState::new(store.clone(), ServerConfig::default())
     });
     let apply = |text: String, reason: &'static str| {
@@ -139,8 +133,9 @@ async fn build(store: &Store) -> Result<Option<runs::Featured>, Failure> {
             "the demo's prompt change was not recorded as substantial"
         )));
     }
-    gate_story(&router).await?;
-    let featured = runs::send(&router).await?;
+    let tokens = agent_tokens(&router).await?;
+    gate_story(&router, &tokens).await?;
+    let featured = runs::send(&router, &tokens.onboarding).await?;
     monitoring_story(&router).await?;
     compliance_story(&router, &committee).await?;
     Ok(Some(featured))
@@ -573,10 +568,7 @@ async fn show_chain(store: &Store) -> Result<(), Failure> {
 async fn show_trail(store: &Store, featured: &runs::Featured) -> Result<(), Failure> {
     store.checkpoint().await.context("signing a checkpoint")?;
     let router = warrant_server::router(AppState {
-        local_principal: Some(Principal {
-            name: "demo:auditor".into(),
-            role: Role::Auditor,
-        }),
+        local_principal: Some(Principal::local_as("demo:auditor", Role::Auditor)),
         ..AppState::new(store.clone(), ServerConfig::default())
     });
     let (status, bytes) = call_router(
@@ -597,7 +589,48 @@ async fn show_trail(store: &Store, featured: &runs::Featured) -> Result<(), Fail
 
 /// The policy gate's part of the story: an exfiltration chain held for approval, and money-moving agents
 /// approaching their combined authority.
-async fn gate_story(router: &axum::Router) -> Result<(), Failure> {
+/// The agents' own credentials: each token may act only for the agents it is bound to.
+struct AgentTokens {
+    /// The onboarding service runs the onboarding agent and the underwriting agent it hands off to.
+    onboarding: String,
+    support: String,
+    payments: String,
+}
+
+async fn agent_tokens(router: &axum::Router) -> Result<AgentTokens, Failure> {
+    let create = |name: &'static str, agents: &'static [&'static str]| {
+        let router = router.clone();
+        async move {
+            let body = serde_json::to_vec(&json!({"name": name, "role": "agent", "agents": agents}))
+                .map_err(|error| Failure::Check(error.into()))?;
+            let (status, bytes) = call_router(
+                &router,
+                Method::POST,
+                "/v1/tokens",
+                Some(("application/json", body)),
+            )
+            .await?;
+            let created = answer(status, &bytes)?;
+            created
+                .get("token")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| Failure::Check(anyhow::anyhow!("the token answer has no secret")))
+        }
+    };
+    let tokens = AgentTokens {
+        onboarding: create("onboarding-service", &["onboarding-agent", "underwriting-agent"]).await?,
+        support: create("support-service", &["support-agent"]).await?,
+        payments: create("payments-service", &["payments-agent"]).await?,
+    };
+    println!(
+        "identity: 3 agent tokens, each bound to the agents it runs (warrant token list); \
+         every record names who wrote it"
+    );
+    Ok(tokens)
+}
+
+async fn gate_story(router: &axum::Router, tokens: &AgentTokens) -> Result<(), Failure> {
     println!("policy gate:");
     let session = "support-session-1042";
     let steps = [
@@ -614,8 +647,13 @@ async fn gate_story(router: &axum::Router) -> Result<(), Failure> {
     ];
     for step in steps {
         let body = serde_json::to_vec(&step).map_err(|error| Failure::Check(error.into()))?;
-        let (status, bytes) = call_router(
+        let token = match step.get("agent").and_then(Value::as_str) {
+            Some("payments-agent") => &tokens.payments,
+            _ => &tokens.support,
+        };
+        let (status, bytes) = call_router_as(
             router,
+            Some(token),
             Method::POST,
             "/v1/authorize",
             Some(("application/json", body)),

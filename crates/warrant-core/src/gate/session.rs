@@ -33,6 +33,11 @@ impl SessionState {
         true
     }
 
+    /// Whether the user named `recipient` for this session.
+    pub fn was_named(&self, recipient: &str) -> bool {
+        self.user_named.contains(&recipient.to_lowercase())
+    }
+
     /// An allowed call of `tool`: a read of its sensitivity, and untrusted content if its output is.
     pub fn observe_call(&mut self, registry: &Registry, tool: &str) {
         self.history += 1;

@@ -1,11 +1,14 @@
-//! `/v1/approvals`: what the policy gate held for a human. Listing and reading are for readers (and agents
-//! polling their own calls); approving and denying are for approvers and admins only.
+//! `/v1/approvals`: what the policy gate held for a human. Listing and reading are for readers (and agent
+//! tokens polling their own agents' calls); approving and denying are for approvers and admins, never the
+//! person who raised the call (four eyes, checked in the store's transaction).
 
-use axum::extract::{Path, Query, State};
+use crate::extract::Query;
+use axum::extract::{Path, State};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use warrant_core::change::ChangeContext;
+use warrant_core::role::Role;
 use warrant_store::{Approval, ApprovalStatus};
 
 use crate::AppState;
@@ -21,10 +24,8 @@ pub struct ListQuery {
 
 pub async fn list(
     State(state): State<AppState>,
-    caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    caller.require_read()?;
     let status = match query.status.as_deref() {
         None => None,
         Some(name) => Some(parse_status(name)?),
@@ -41,12 +42,15 @@ pub async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    caller.require_approval_reader()?;
     let store = state.store.clone();
-    let approval = blocking(move || Ok(store.approval(&id, Utc::now())?)).await?;
-    approval
-        .map(|approval| axum::Json(approval_json(&approval)))
-        .ok_or_else(|| ApiError::not_found("no such approval"))
+    let approval = blocking(move || Ok(store.approval(&id, Utc::now())?))
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such approval"))?;
+    // An agent token waits only on its own agents' approvals.
+    if caller.role() == Role::Agent {
+        caller.act_for(&approval.agent)?;
+    }
+    Ok(axum::Json(approval_json(&approval)))
 }
 
 #[derive(Deserialize, Default)]
@@ -80,7 +84,6 @@ async fn decide(
     Json(request): Json<DecideRequest>,
     approve: bool,
 ) -> Result<axum::Json<Value>, ApiError> {
-    caller.require_approver()?;
     let reason = request
         .reason
         .map(|reason| reason.trim().to_owned())
@@ -92,7 +95,7 @@ async fn decide(
         ));
     }
     let context = ChangeContext {
-        actor: caller.name().to_owned(),
+        principal: caller.principal().clone(),
         reason,
         time: Utc::now(),
     };
@@ -115,6 +118,6 @@ pub(crate) fn approval_json(approval: &Approval) -> Value {
         "args_hash": approval.args_hash, "reasons": approval.reasons, "status": approval.status.as_str(),
         "requested_seq": approval.requested_seq, "requested_at": approval.requested_at, "expires_at": approval.expires_at,
         "decided_by": approval.decided_by, "decided_at": approval.decided_at, "decision_reason": approval.decision_reason,
-        "used_seq": approval.used_seq,
+        "used_seq": approval.used_seq, "requested_by": approval.requested_by,
     })
 }

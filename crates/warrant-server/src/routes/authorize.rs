@@ -16,7 +16,8 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Json;
-use crate::gate::{GateCall, charge_json};
+use crate::gate::{GateCall, Naming, charge_json};
+use crate::limits::{MAX_USER_NAMED, check_id};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,13 +49,28 @@ pub async fn authorize(
     caller: Caller,
     Json(request): Json<AuthorizeRequest>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    caller.require_event_writer()?;
-    if request.agent.is_empty() || request.tool.is_empty() {
+    check_id("agent", &request.agent)?;
+    check_id("tool", &request.tool)?;
+    for (field, value) in [
+        ("session", &request.session),
+        ("approval_id", &request.approval_id),
+    ] {
+        if let Some(value) = value {
+            check_id(field, value)?;
+        }
+    }
+    let named = &request.context.user_named;
+    if named.len() > MAX_USER_NAMED {
         return Err(ApiError::bad_request(
             "invalid_request",
-            "`agent` and `tool` must not be empty",
+            format!("`context.user_named` holds at most {MAX_USER_NAMED} recipients"),
         ));
     }
+    for recipient in named {
+        check_id("context.user_named", recipient)?;
+    }
+    // A token speaks only for the agents it is bound to.
+    caller.act_for(&request.agent)?;
     for (field, value, length) in [
         ("trace_id", &request.trace_id, 32),
         ("span_id", &request.span_id, 16),
@@ -74,19 +90,31 @@ pub async fn authorize(
         .map_err(|error| ApiError::internal(&error))?;
     let args = Value::Object(request.args.clone().unwrap_or_default());
     let now = Utc::now();
+    rebuild_state(&state, &gate, &request.agent, request.session.as_deref(), now).await?;
+    let naming = match request.session.as_deref() {
+        Some(id) => state.gate.naming(&request.agent, id, named),
+        // Without a session there is nothing to remember the names for: they count for this call only.
+        None => Naming::Nothing,
+    };
     let call = GateCall {
         agent: &request.agent,
         tool: &request.tool,
         args: &args,
         session: request.session.as_deref(),
-        user_named: &request.context.user_named,
+        user_named: if naming == Naming::Take || request.session.is_none() {
+            named
+        } else {
+            &[]
+        },
     };
-    rebuild_state(&state, &gate, request.session.as_deref(), now).await?;
-    let named_first = request
-        .session
-        .as_deref()
-        .is_some_and(|id| state.gate.session_is_fresh(id));
-    let mut decision = state.gate.decide(&gate, &call, now);
+    let mut decision = if naming == Naming::Refuse {
+        deny(
+            "user_named",
+            "recipients can be named only on a session's first call; these were not taken".into(),
+        )
+    } else {
+        state.gate.decide(&gate, &call, now)
+    };
 
     let mut consume = None;
     let mut new_approval = None;
@@ -141,21 +169,22 @@ pub async fn authorize(
                     reasons: reasons_json(&decision),
                     requested_at: now,
                     expires_at: now + ttl,
+                    requested_by: caller.principal().id.clone(),
+                    requested_person: caller.principal().person.clone(),
                 });
             }
         }
     }
 
     let approval_id = new_approval.as_ref().map(|approval| approval.id.clone());
-    let named = if named_first {
-        request.context.user_named.as_slice()
-    } else {
-        &[]
+    let recorded = Named {
+        taken: if naming == Naming::Take { named } else { &[] },
+        refused: if naming == Naming::Refuse { named } else { &[] },
     };
-    let event = decision_event(&request, &caller, &decision, args.clone(), now, named);
+    let event = decision_event(&request, &caller, &decision, args.clone(), now, &recorded);
     let seq = match state
         .store
-        .record_decision(event, new_approval, consume.clone())
+        .record_decision(event, caller.principal(), new_approval, consume.clone())
         .await
     {
         Ok(seq) => seq,
@@ -165,8 +194,11 @@ pub async fn authorize(
                 "approval",
                 format!("approval `{id}` was used or expired meanwhile"),
             );
-            let event = decision_event(&request, &caller, &decision, args.clone(), now, named);
-            state.store.record_decision(event, None, None).await?
+            let event = decision_event(&request, &caller, &decision, args.clone(), now, &recorded);
+            state
+                .store
+                .record_decision(event, caller.principal(), None, None)
+                .await?
         }
         Err(error) => return Err(error.into()),
     };
@@ -218,6 +250,7 @@ fn reasons_json(decision: &Decision) -> Value {
 async fn rebuild_state(
     state: &AppState,
     gate: &Gate,
+    agent: &str,
     session: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
@@ -239,14 +272,22 @@ async fn rebuild_state(
         let bodies: Vec<Value> = decisions.into_iter().map(|event| event.body).collect();
         state.gate.load_ledger(&bodies);
     }
-    if let Some(id) = session.filter(|id| state.gate.needs_session(id)) {
+    if let Some(id) = session.filter(|id| state.gate.needs_session(agent, id)) {
+        state.gate.begin_load(agent, id);
         let store = state.store.clone();
-        let owned = id.to_owned();
-        let history = crate::routes::blocking(move || Ok(store.session_events(&owned)?)).await?;
+        let (owned_agent, owned_id) = (agent.to_owned(), id.to_owned());
+        let history =
+            crate::routes::blocking(move || Ok(store.session_events(&owned_agent, &owned_id)?)).await?;
         let bodies: Vec<Value> = history.into_iter().map(|event| event.body).collect();
-        state.gate.load_session(gate.registry(), id, &bodies);
+        state.gate.load_session(gate.registry(), agent, id, &bodies);
     }
     Ok(())
+}
+
+/// The recipients a decision took for its session, or refused to take.
+struct Named<'a> {
+    taken: &'a [String],
+    refused: &'a [String],
 }
 
 fn decision_event(
@@ -255,7 +296,7 @@ fn decision_event(
     decision: &Decision,
     args: Value,
     now: DateTime<Utc>,
-    user_named: &[String],
+    named: &Named<'_>,
 ) -> Event {
     let mut attrs = Map::new();
     attrs.insert("tool".into(), json!(request.tool));
@@ -265,8 +306,11 @@ fn decision_event(
     if let Some(id) = &request.approval_id {
         attrs.insert("approval_id".into(), json!(id));
     }
-    if !user_named.is_empty() {
-        attrs.insert("user_named".into(), json!(user_named));
+    if !named.taken.is_empty() {
+        attrs.insert("user_named".into(), json!(named.taken));
+    }
+    if !named.refused.is_empty() {
+        attrs.insert("user_named_refused".into(), json!(named.refused));
     }
     if let (Outcome::Allow, Some(charge)) = (decision.outcome, &decision.charge) {
         attrs.insert("charge".into(), charge_json(charge));

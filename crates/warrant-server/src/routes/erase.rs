@@ -25,7 +25,6 @@ pub async fn erase(
     caller: Caller,
     Json(request): Json<EraseRequest>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    caller.require_admin()?;
     let target = match (request.subject, request.seqs) {
         (Some(subject), None) if !subject.trim().is_empty() => ErasureTarget::Subject(subject),
         (None, Some(seqs)) if !seqs.is_empty() => {
@@ -46,7 +45,7 @@ pub async fn erase(
         }
     };
     let context = ChangeContext {
-        actor: caller.name().to_owned(),
+        principal: caller.principal().clone(),
         reason: request.reason,
         time: chrono::Utc::now(),
     };

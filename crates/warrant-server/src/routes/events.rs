@@ -2,13 +2,14 @@
 //! (the event, its leaf hash and its inclusion proof to the latest checkpoint).
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use warrant_core::enrich::enrich;
 use warrant_core::event::{Event, EventError, EventKind, check_size};
 use warrant_core::role::Role;
 
-use warrant_store::{Appended, StoreError};
+use warrant_store::{Appended, Principal, StoreError};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -20,7 +21,7 @@ use crate::routes::log::{hex_list, proof_error};
 type JsonResponse = Result<axum::Json<Value>, ApiError>;
 
 /// Kinds only warrant (or an admin importing history) writes.
-const GOVERNANCE_KINDS: [EventKind; 13] = [
+const GOVERNANCE_KINDS: [EventKind; 14] = [
     EventKind::Change,
     EventKind::Document,
     EventKind::Audit,
@@ -34,13 +35,13 @@ const GOVERNANCE_KINDS: [EventKind; 13] = [
     EventKind::Review,
     EventKind::Override,
     EventKind::Escalation,
+    EventKind::Token,
 ];
 
 /// At most this many problems are listed when a batch is refused.
 const MAX_REPORTED_ERRORS: usize = 20;
 
 pub async fn append(State(state): State<AppState>, caller: Caller, Body(body): Body) -> JsonResponse {
-    caller.require_event_writer()?;
     let raw_events = parse_batch(utf8(&body)?)?;
     let mut events = Vec::with_capacity(raw_events.len());
     let mut errors = Vec::new();
@@ -82,6 +83,24 @@ pub async fn append(State(state): State<AppState>, caller: Caller, Body(body): B
             Err(error) => errors.push(error),
         }
     }
+    // Every event speaks for an agent the caller is bound to; one naming none is the caller's sole agent's.
+    let mismatched: Vec<Value> = events
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(index, event)| {
+            bind_agent(caller.principal(), event)
+                .err()
+                .map(|message| json!({"index": index, "field": "agent", "message": message}))
+        })
+        .collect();
+    if errors.is_empty() && !mismatched.is_empty() {
+        let count = mismatched.len();
+        let mut error = agent_mismatch_error(&mismatched);
+        error.message = format!("nothing was stored: {} ({count} event(s))", error.message);
+        return Err(error.with_details(Value::Array(
+            mismatched.into_iter().take(MAX_REPORTED_ERRORS).collect(),
+        )));
+    }
     if let Some(first) = errors.first() {
         let details: Vec<Value> = errors
             .iter()
@@ -99,7 +118,7 @@ pub async fn append(State(state): State<AppState>, caller: Caller, Body(body): B
     for event in &mut events {
         enrich(event, &registry);
     }
-    let appended = store_events(&state, events).await?;
+    let appended = store_events(&state, events, caller.principal()).await?;
     let duplicates = appended.iter().filter(|appended| appended.duplicate).count();
     let seqs: Vec<u64> = appended.iter().map(|appended| appended.seq).collect();
     Ok(axum::Json(
@@ -107,15 +126,46 @@ pub async fn append(State(state): State<AppState>, caller: Caller, Body(body): B
     ))
 }
 
-/// Append validated events (from the JSON API or OTLP), then let the stored ones count toward their
-/// sessions' taint and the ingest metrics.
-pub(crate) async fn store_events(state: &AppState, events: Vec<Event>) -> Result<Vec<Appended>, StoreError> {
+/// Bind an event to the caller: an agent principal may speak only for its own agents, and an event that names
+/// no agent is its sole agent's. (A token for several agents leaves such an event unattributed: it speaks for
+/// no agent, and the record still names the token that sent it.) Admins may write for any agent, or none.
+pub(crate) fn bind_agent(principal: &Principal, event: &mut Event) -> Result<(), String> {
+    if principal.role != Role::Agent {
+        return Ok(());
+    }
+    match &event.agent {
+        Some(agent) if principal.may_act_for(agent) => Ok(()),
+        Some(agent) => Err(format!("`{}` may not act for `{agent}`", principal.name)),
+        None => {
+            event.agent = principal.sole_agent().map(str::to_owned);
+            Ok(())
+        }
+    }
+}
+
+/// 403 `agent_mismatch` for a batch, saying what the first offending event got wrong.
+fn agent_mismatch_error(details: &[Value]) -> ApiError {
+    let first = details
+        .first()
+        .and_then(|detail| detail.get("message"))
+        .and_then(Value::as_str)
+        .unwrap_or("an event names an agent this token may not act for");
+    ApiError::new(StatusCode::FORBIDDEN, "agent_mismatch", first)
+}
+
+/// Append validated events (from the JSON API or OTLP), written by `principal`, then let the stored ones count
+/// toward their sessions' taint and the ingest metrics.
+pub(crate) async fn store_events(
+    state: &AppState,
+    events: Vec<Event>,
+    principal: &Principal,
+) -> Result<Vec<Appended>, StoreError> {
     let session_events: Vec<Event> = events
         .iter()
         .filter(|event| event.session.is_some())
         .cloned()
         .collect();
-    let appended = state.store.append(events, chrono::Utc::now()).await?;
+    let appended = state.store.append(events, principal, chrono::Utc::now()).await?;
     // Only once stored does an event count toward its session's taint.
     state
         .gate
@@ -127,12 +177,17 @@ pub(crate) async fn store_events(state: &AppState, events: Vec<Event>) -> Result
     Ok(appended)
 }
 
-pub async fn get_one(State(state): State<AppState>, caller: Caller, Path(seq): Path<String>) -> JsonResponse {
-    caller.require_read()?;
+pub async fn get_one(State(state): State<AppState>, Path(seq): Path<String>) -> JsonResponse {
     let seq: u64 = seq
         .parse()
         .map_err(|_| ApiError::bad_request("invalid_seq", format!("`{seq}` is not a seq")))?;
     let store = state.store.clone();
+    if seq >= store.size() {
+        return Err(ApiError::not_found(format!(
+            "no event {seq}: the log holds {} event(s)",
+            store.size()
+        )));
+    }
     blocking(move || {
         let event = store.event(seq)?.ok_or_else(|| ApiError::not_found(format!("no event {seq}")))?;
         let mut answer = json!({

@@ -1,27 +1,26 @@
 //! The evidence log's read side: signed checkpoints, the verifier key, inclusion and consistency proofs.
 //! Hashes travel as lowercase hex; checkpoints as the C2SP signed note text.
 
-use axum::extract::{Query, State};
+use crate::extract::Query;
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use warrant_store::{Checkpoint, ProofRequestError};
 
 use crate::AppState;
-use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::blocking;
 
 type JsonResponse = Result<axum::Json<Value>, ApiError>;
 
-pub async fn checkpoint(State(state): State<AppState>, _caller: Caller) -> JsonResponse {
+pub async fn checkpoint(State(state): State<AppState>) -> JsonResponse {
     let store = state.store.clone();
     let checkpoint = blocking(move || Ok(store.latest_checkpoint()?)).await?;
     let checkpoint = checkpoint.ok_or_else(|| ApiError::not_found("no checkpoint has been signed yet"))?;
     Ok(axum::Json(checkpoint_json(state.store.origin(), &checkpoint)))
 }
 
-pub async fn checkpoints(State(state): State<AppState>, caller: Caller) -> JsonResponse {
-    caller.require_read()?;
+pub async fn checkpoints(State(state): State<AppState>) -> JsonResponse {
     let store = state.store.clone();
     let checkpoints = blocking(move || Ok(store.checkpoints()?)).await?;
     let items: Vec<Value> = checkpoints
@@ -31,7 +30,7 @@ pub async fn checkpoints(State(state): State<AppState>, caller: Caller) -> JsonR
     Ok(axum::Json(json!({ "items": items })))
 }
 
-pub async fn key(State(state): State<AppState>, _caller: Caller) -> JsonResponse {
+pub async fn key(State(state): State<AppState>) -> JsonResponse {
     Ok(axum::Json(
         json!({"origin": state.store.origin(), "verifier_key": state.store.verifier_key()}),
     ))
@@ -43,11 +42,7 @@ pub struct InclusionQuery {
     size: Option<u64>,
 }
 
-pub async fn inclusion(
-    State(state): State<AppState>,
-    _caller: Caller,
-    Query(query): Query<InclusionQuery>,
-) -> JsonResponse {
+pub async fn inclusion(State(state): State<AppState>, Query(query): Query<InclusionQuery>) -> JsonResponse {
     let store = state.store.clone();
     blocking(move || {
         let size = match query.size {
@@ -77,7 +72,6 @@ pub struct ConsistencyQuery {
 
 pub async fn consistency(
     State(state): State<AppState>,
-    _caller: Caller,
     Query(query): Query<ConsistencyQuery>,
 ) -> JsonResponse {
     let store = state.store.clone();

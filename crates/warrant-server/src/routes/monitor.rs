@@ -21,11 +21,9 @@ type JsonResponse = Result<axum::Json<Value>, ApiError>;
 /// `GET /v1/monitor` (everything) and `GET /v1/monitor/{report}`.
 pub async fn report(
     State(state): State<AppState>,
-    caller: Caller,
     report: Option<Path<String>>,
     Query(params): Query<Params>,
 ) -> JsonResponse {
-    caller.require_read()?;
     // The rollups include every event committed before this request.
     state.store.flush_rollups().await?;
     let store = state.store.clone();
@@ -67,14 +65,12 @@ pub async fn report(
 
 /// `POST /v1/monitor/evaluate`: run every alert rule now.
 pub async fn evaluate(State(state): State<AppState>, caller: Caller) -> JsonResponse {
-    caller.require_admin()?;
-    let outcome = monitor::evaluate_and_record(&state.store, caller.name()).await?;
+    let outcome = monitor::evaluate_and_record(&state.store, caller.principal()).await?;
     Ok(axum::Json(json!(outcome)))
 }
 
 /// `POST /v1/monitor/rebuild`: recompute the rollups from the log.
-pub async fn rebuild(State(state): State<AppState>, caller: Caller) -> JsonResponse {
-    caller.require_admin()?;
+pub async fn rebuild(State(state): State<AppState>) -> JsonResponse {
     let counted = state.store.rebuild_rollups().await?;
     Ok(axum::Json(json!({"events": counted})))
 }
@@ -85,12 +81,7 @@ pub struct AlertQuery {
     status: Option<String>,
 }
 
-pub async fn list_alerts(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(query): Query<AlertQuery>,
-) -> JsonResponse {
-    caller.require_read()?;
+pub async fn list_alerts(State(state): State<AppState>, Query(query): Query<AlertQuery>) -> JsonResponse {
     if let Some(status) = query
         .status
         .as_deref()
@@ -110,12 +101,7 @@ pub async fn list_alerts(
     .await
 }
 
-pub async fn get_alert(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> JsonResponse {
-    caller.require_read()?;
+pub async fn get_alert(State(state): State<AppState>, Path(id): Path<String>) -> JsonResponse {
     let store = state.store.clone();
     blocking(move || {
         let alert = store
@@ -139,10 +125,9 @@ pub async fn promote(
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<Reason>,
 ) -> Result<(axum::http::StatusCode, axum::Json<Value>), ApiError> {
-    caller.require_approver()?;
     let checkpoint = monitor::frozen_checkpoint(&state.store)?;
     let context = ChangeContext {
-        actor: caller.name().to_owned(),
+        principal: caller.principal().clone(),
         reason: body.reason,
         time: Utc::now(),
     };
@@ -163,8 +148,7 @@ pub async fn promote(
     ))
 }
 
-pub async fn list_incidents(State(state): State<AppState>, caller: Caller) -> JsonResponse {
-    caller.require_read()?;
+pub async fn list_incidents(State(state): State<AppState>) -> JsonResponse {
     let store = state.store.clone();
     blocking(move || {
         let items: Vec<Value> = store.incidents()?.iter().map(incident_json).collect();
@@ -173,12 +157,7 @@ pub async fn list_incidents(State(state): State<AppState>, caller: Caller) -> Js
     .await
 }
 
-pub async fn get_incident(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> JsonResponse {
-    caller.require_read()?;
+pub async fn get_incident(State(state): State<AppState>, Path(id): Path<String>) -> JsonResponse {
     let store = state.store.clone();
     blocking(move || {
         let incident = store
@@ -196,9 +175,8 @@ pub async fn update_incident(
     Path(id): Path<String>,
     Json(body): Json<IncidentUpdate>,
 ) -> JsonResponse {
-    caller.require_approver()?;
     let context = ChangeContext {
-        actor: caller.name().to_owned(),
+        principal: caller.principal().clone(),
         reason: None,
         time: Utc::now(),
     };

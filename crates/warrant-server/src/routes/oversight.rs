@@ -1,4 +1,4 @@
-//! Human oversight records: escalations (an agent, or a person for it, hands a case to a human) and overrides
+//! Human oversight records: escalations (an agent hands a case to a human; its token must be bound to it) and overrides
 //! (a human reverses an agent's decision or output). Both are events in the evidence log; an override names
 //! the event it overrides, which must exist.
 
@@ -12,6 +12,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Json;
+use crate::limits::check_id;
 use crate::routes::blocking;
 
 #[derive(Deserialize)]
@@ -31,7 +32,8 @@ pub async fn escalate(
     caller: Caller,
     Json(request): Json<Escalation>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    caller.require_event_writer()?;
+    check_id("agent", &request.agent)?;
+    caller.act_for(&request.agent)?;
     let mut attrs = Map::new();
     attrs.insert("reason".into(), json!(request.reason));
     attrs.insert("by".into(), json!(caller.name()));
@@ -40,7 +42,7 @@ pub async fn escalate(
     }
     let value = json!({"time": warrant_core::event::format_time(&Utc::now()), "kind": "escalation", "agent": request.agent,
                        "session": request.session, "trace_id": request.trace_id, "attrs": attrs});
-    append(&state, value).await
+    append(&state, &caller, value).await
 }
 
 #[derive(Deserialize)]
@@ -59,7 +61,6 @@ pub async fn override_outcome(
     caller: Caller,
     Json(request): Json<Override>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    caller.require_approver()?;
     let store = state.store.clone();
     let seq = request.seq;
     let original = blocking(move || Ok(store.event(seq)?))
@@ -85,13 +86,16 @@ pub async fn override_outcome(
     attrs.insert("by".into(), json!(caller.name()));
     let value = json!({"time": warrant_core::event::format_time(&Utc::now()), "kind": "override", "agent": body.get("agent"),
                        "session": body.get("session"), "trace_id": body.get("trace_id"), "attrs": attrs});
-    append(&state, value).await
+    append(&state, &caller, value).await
 }
 
-async fn append(state: &AppState, value: Value) -> Result<axum::Json<Value>, ApiError> {
+async fn append(state: &AppState, caller: &Caller, value: Value) -> Result<axum::Json<Value>, ApiError> {
     let event = Event::from_json(0, strip_nulls(value))
         .map_err(|error| ApiError::bad_request("invalid_request", error.to_string()))?;
-    let appended = state.store.append(vec![event], Utc::now()).await?;
+    let appended = state
+        .store
+        .append(vec![event], caller.principal(), Utc::now())
+        .await?;
     Ok(axum::Json(
         json!({"seq": appended.first().map(|appended| appended.seq)}),
     ))

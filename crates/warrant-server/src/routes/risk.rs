@@ -55,7 +55,10 @@ pub fn analysis(
 }
 
 /// Run the analysis and bring the register in line with it; returns what changed.
-pub async fn assess_and_record(store: &Store, actor: &str) -> Result<Value, StoreError> {
+pub async fn assess_and_record(
+    store: &Store,
+    principal: &warrant_store::Principal,
+) -> Result<Value, StoreError> {
     store.flush_rollups().await?;
     let registry = store.registry();
     let reader = store.clone();
@@ -68,7 +71,7 @@ pub async fn assess_and_record(store: &Store, actor: &str) -> Result<Value, Stor
             findings,
             Arc::clone(&registry),
             ChangeContext {
-                actor: actor.to_owned(),
+                principal: principal.clone(),
                 reason: Some("risk assessment".into()),
                 time: Utc::now(),
             },
@@ -96,8 +99,7 @@ fn register_summary(risks: &[warrant_core::risk::register::Risk]) -> Value {
     json!({"total": risks.len(), "by_status": by_status, "review_overdue": overdue})
 }
 
-pub async fn findings(State(state): State<AppState>, caller: Caller) -> JsonResponse {
-    caller.require_read()?;
+pub async fn findings(State(state): State<AppState>) -> JsonResponse {
     state.store.flush_rollups().await?;
     let store = state.store.clone();
     let registry = state.store.registry();
@@ -116,8 +118,9 @@ pub async fn findings(State(state): State<AppState>, caller: Caller) -> JsonResp
 
 /// `POST /v1/risk/assess`: run the analysis and update the register (admin).
 pub async fn assess_register(State(state): State<AppState>, caller: Caller) -> JsonResponse {
-    caller.require_admin()?;
-    Ok(axum::Json(assess_and_record(&state.store, caller.name()).await?))
+    Ok(axum::Json(
+        assess_and_record(&state.store, caller.principal()).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -127,12 +130,7 @@ pub struct RegisterQuery {
     agent: Option<String>,
 }
 
-pub async fn register(
-    State(state): State<AppState>,
-    caller: Caller,
-    Query(query): Query<RegisterQuery>,
-) -> JsonResponse {
-    caller.require_read()?;
+pub async fn register(State(state): State<AppState>, Query(query): Query<RegisterQuery>) -> JsonResponse {
     if let Some(status) = &query.status
         && !matches!(status.as_str(), "open" | "mitigated" | "accepted" | "closed")
     {
@@ -166,8 +164,7 @@ pub async fn register(
     .await
 }
 
-pub async fn risk(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> JsonResponse {
-    caller.require_read()?;
+pub async fn risk(State(state): State<AppState>, Path(id): Path<String>) -> JsonResponse {
     let store = state.store.clone();
     blocking(move || {
         let risk = store
@@ -195,14 +192,13 @@ pub async fn treat(
     Path(id): Path<String>,
     Json(body): Json<TreatBody>,
 ) -> JsonResponse {
-    caller.require_approver()?;
     let change = state
         .store
         .treat_risk(
             id,
             body.request,
             ChangeContext {
-                actor: caller.name().to_owned(),
+                principal: caller.principal().clone(),
                 reason: body.reason,
                 time: Utc::now(),
             },
@@ -230,11 +226,9 @@ fn draft(store: &Store, agent: &str) -> Result<ImpactAssessment, ApiError> {
 /// the draft).
 pub async fn impact(
     State(state): State<AppState>,
-    caller: Caller,
     Path(agent): Path<String>,
     Query(query): Query<ImpactQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require_read()?;
     let markdown = match query.format.as_deref() {
         None | Some("json") => false,
         Some("md") => true,
@@ -287,7 +281,6 @@ pub async fn record_impact(
     Path(agent): Path<String>,
     OptionalJson(body): OptionalJson<Reason>,
 ) -> Result<(axum::http::StatusCode, axum::Json<Value>), ApiError> {
-    caller.require_admin()?;
     state.store.flush_rollups().await?;
     let store = state.store.clone();
     let draft = blocking(move || draft(&store, &agent)).await?;
@@ -296,7 +289,7 @@ pub async fn record_impact(
         .record_impact(
             draft,
             ChangeContext {
-                actor: caller.name().to_owned(),
+                principal: caller.principal().clone(),
                 reason: body.reason,
                 time: Utc::now(),
             },
@@ -317,14 +310,13 @@ pub async fn approve_impact(
     Path((agent, version)): Path<(String, u64)>,
     OptionalJson(body): OptionalJson<Reason>,
 ) -> JsonResponse {
-    caller.require_approver()?;
     let version = state
         .store
         .approve_impact(
             agent,
             version,
             ChangeContext {
-                actor: caller.name().to_owned(),
+                principal: caller.principal().clone(),
                 reason: body.reason,
                 time: Utc::now(),
             },
@@ -341,10 +333,8 @@ pub struct GraphQuery {
 
 pub async fn graph(
     State(state): State<AppState>,
-    caller: Caller,
     Query(query): Query<GraphQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require_read()?;
     let graph = AccessGraph::build(&state.store.registry());
     match query.format.as_deref() {
         None | Some("json") => Ok(axum::Json(graph.to_json()).into_response()),

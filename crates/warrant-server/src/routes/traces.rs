@@ -13,7 +13,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Body;
-use crate::routes::events::store_events;
+use crate::routes::events::{bind_agent, store_events};
 
 /// At most this many rejected spans are named in a partial-success message.
 const MAX_NAMED_REJECTIONS: usize = 5;
@@ -24,7 +24,6 @@ pub async fn export(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    caller.require_event_writer()?;
     let header_text = |name: header::HeaderName| headers.get(name).and_then(|value| value.to_str().ok());
     let encoding = Encoding::from_content_type(header_text(header::CONTENT_TYPE)).map_err(|error| {
         ApiError::new(
@@ -49,10 +48,26 @@ pub async fn export(
     })
     .await
     .map_err(|error| ApiError::internal(&error))?;
-    let mapping = match mapped {
+    let mut mapping = match mapped {
         Ok(mapping) => mapping,
         Err(error) => return Ok(decode_error(encoding, &answer_type, &error)),
     };
+    // Spans for an agent this token may not act for are rejected (a partial success); a span naming no
+    // agent is the token's sole agent's.
+    let principal = caller.principal();
+    let mut bound = Vec::with_capacity(mapping.events.len());
+    for mut event in std::mem::take(&mut mapping.events) {
+        match bind_agent(principal, &mut event) {
+            Ok(()) => bound.push(event),
+            Err(message) => {
+                let span = event.span_id.as_deref().unwrap_or("?");
+                mapping
+                    .rejected
+                    .push(format!("span {span}: agent_mismatch: {message}"));
+            }
+        }
+    }
+    mapping.events = bound;
     state.metrics.record_spans(
         mapping.spans as u64,
         mapping.skipped as u64,
@@ -60,14 +75,16 @@ pub async fn export(
     );
     if !mapping.events.is_empty() {
         // A write that failed is worth retrying: OTLP clients retry 503, not 500.
-        store_events(&state, mapping.events).await.map_err(|error| {
-            tracing::error!(%error, "OTLP spans not stored");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the spans were not stored; retry",
-            )
-        })?;
+        store_events(&state, mapping.events, principal)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "OTLP spans not stored");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the spans were not stored; retry",
+                )
+            })?;
     }
     let message = match mapping.rejected.len() {
         0 => String::new(),

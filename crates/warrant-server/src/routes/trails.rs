@@ -7,16 +7,13 @@ use warrant_core::trail::{self, Node};
 use warrant_store::TrailRoot;
 
 use crate::AppState;
-use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::blocking;
 
 pub async fn get_one(
     State(state): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    caller.require_read()?;
     let store = state.store.clone();
     blocking(move || {
         let gathered = store

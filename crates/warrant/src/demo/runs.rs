@@ -20,7 +20,7 @@ use warrant_otlp::common::KeyValue;
 use warrant_otlp::trace::Span;
 
 use crate::Failure;
-use crate::client::{answer, call_router};
+use crate::client::{answer, call_router_as};
 
 /// Runs before the prompt change (28 to 1 days ago) and after it (the last day).
 const BASELINE_RUNS: u64 = 810;
@@ -78,7 +78,9 @@ struct Run {
 }
 
 /// Send every run, then the featured one (whose routing call also asks the policy gate, inside its span).
-pub async fn send(router: &Router) -> Result<Featured, Failure> {
+/// Send the runs as the onboarding service would, with its token (bound to the onboarding and underwriting
+/// agents).
+pub async fn send(router: &Router, token: &str) -> Result<Featured, Failure> {
     let mut dice = Dice(0x5eed_2026);
     let now = Utc::now();
     let mut runs = Vec::new();
@@ -114,7 +116,7 @@ pub async fn send(router: &Router) -> Result<Featured, Failure> {
             spans.extend(run_spans(run, &mut dice).0);
         }
         spans_sent += spans.len();
-        export(router, spans).await?;
+        export(router, token, spans).await?;
     }
     let featured = Run {
         client: "client-7731".into(),
@@ -130,15 +132,16 @@ pub async fn send(router: &Router) -> Result<Featured, Failure> {
         "session": session_of(&featured.client), "trace_id": hex::encode(trace), "span_id": hex::encode(route_span),
         "args": {"client_id": featured.client, "path": "expedited"}});
     let body = serde_json::to_vec(&ask).map_err(|error| Failure::Check(error.into()))?;
-    let (status, bytes) = call_router(
+    let (status, bytes) = call_router_as(
         router,
+        Some(token),
         Method::POST,
         "/v1/authorize",
         Some(("application/json", body)),
     )
     .await?;
     answer(status, &bytes)?;
-    export(router, spans).await?;
+    export(router, token, spans).await?;
     println!(
         "agent activity: {} onboarding runs arrived as OTLP ({spans_sent} spans, protobuf on /v1/traces)",
         runs.len() + 1
@@ -149,14 +152,15 @@ pub async fn send(router: &Router) -> Result<Featured, Failure> {
     })
 }
 
-async fn export(router: &Router, spans: Vec<Span>) -> Result<(), Failure> {
+async fn export(router: &Router, token: &str, spans: Vec<Span>) -> Result<(), Failure> {
     let resource = vec![
         string("service.name", "onboarding-service"),
         string("deployment.environment", "production"),
     ];
     let body = request(resource, spans).encode_to_vec();
-    let (status, bytes) = call_router(
+    let (status, bytes) = call_router_as(
         router,
+        Some(token),
         Method::POST,
         "/v1/traces",
         Some(("application/x-protobuf", body)),

@@ -54,7 +54,7 @@ fn an_approval_lets_exactly_that_call_through_once_and_only_approvers_decide() {
     let registry = scratch.file("registry.yaml", MAILER);
     local(&scratch.data(), &["apply", "-f", &registry]).expect_code(0);
     let server = Server::start(&scratch.data(), &["--approval-ttl-s", "3"]);
-    let agent = server.token("mailer-runtime", "agent");
+    let agent = server.agent_token("mailer-runtime", &["mailer"]);
     let approver = server.token("team-lead", "approver");
     let auditor = server.token("auditor", "auditor");
 

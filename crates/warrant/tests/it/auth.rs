@@ -90,7 +90,7 @@ fn each_write_endpoint_is_open_only_to_the_roles_with_the_power() {
     );
     assert_eq!(status, 200, "{answer}");
     let tokens = [
-        ("agent", server.token("test-agent", "agent")),
+        ("agent", server.agent_token("test-agent", &["helper-agent"])),
         ("approver", server.token("test-approver", "approver")),
         ("auditor", server.token("test-auditor", "auditor")),
         ("admin", admin),
@@ -118,7 +118,7 @@ fn agents_write_events_but_cannot_read_the_registry() {
     let scratch = Scratch::new();
     let server = Server::start(&scratch.data(), &[]);
     let admin = server.admin().to_owned();
-    let agent = server.token("reader-agent", "agent");
+    let agent = server.agent_token("reader-agent", &["helper-agent"]);
     let (status, answer) = server.get("/v1/agents", &agent);
     assert_eq!(status, 403, "{answer}");
     assert_error(&answer, "forbidden");

@@ -12,7 +12,7 @@ fn every_decision_is_a_policy_decision_event_that_verifies() {
     local(&scratch.data(), &["apply", "-f", &registry]).expect_code(0);
     let server = Server::start(&scratch.data(), &["--checkpoint-interval-ms", "50"]);
     let admin = server.admin().to_owned();
-    let agent = server.token("helper-runtime", "agent");
+    let agent = server.agent_token("helper-runtime", &["helper-agent", "clerk"]);
 
     let ask = |tool: &str| {
         server.post_json(
@@ -270,7 +270,7 @@ fn escalations_and_overrides_are_events_and_only_humans_override() {
     local(&scratch.data(), &["apply", "-f", &registry]).expect_code(0);
     let server = Server::start(&scratch.data(), &[]);
     let admin = server.admin().to_owned();
-    let agent = server.token("helper-runtime", "agent");
+    let agent = server.agent_token("helper-runtime", &["helper-agent", "clerk"]);
     let approver = server.token("supervisor", "approver");
     let decision = json!({"time": "2026-11-26T09:30:00Z", "kind": "decision", "agent": "helper-agent",
                           "attrs": {"name": "refund", "outcome": "decline"}});

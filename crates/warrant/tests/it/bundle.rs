@@ -382,7 +382,7 @@ fn a_bundle_verifies_offline_and_every_tamper_is_named() {
     );
     let server = Server::start(&dir, &[]);
     let auditor = server.token("auditor-1", "auditor");
-    let agent = server.token("agent-1", "agent");
+    let agent = server.agent_token("agent-1", &["helper-agent"]);
     let remote = root.join("remote");
     let env = [
         ("WARRANT_SERVER", server.url.as_str()),

@@ -72,7 +72,7 @@ fn acknowledged_events_survive_sigkill_and_the_log_verifies() {
     let data = scratch.data();
     let first = Server::start(&data, &["--checkpoint-interval-ms", "100"]);
     let admin = first.admin().to_owned();
-    let writer = first.token("crash-writer", "agent");
+    let writer = first.agent_token("crash-writer", &["helper-agent"]);
     let mut running = Some(first);
     for round in 0..rounds() {
         let server = running

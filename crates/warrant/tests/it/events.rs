@@ -24,18 +24,23 @@ fn append_probe(server: &Server, token: &str) -> u64 {
 fn events_arrive_as_one_object_an_array_or_ndjson() {
     let scratch = Scratch::new();
     let server = Server::start(&scratch.data(), &[]);
-    let agent = server.token("ingest-agent", "agent");
+    let agent = server.agent_token("ingest-agent", &["helper-agent"]);
 
     let (status, answer) = server.post_json("/v1/events", &agent, &event(None, "single"));
     assert_eq!(status, 200, "{answer}");
-    assert_eq!((answer["accepted"].clone(), seqs(&answer)), (json!(1), vec![0]));
+    // The tokens' creation came first: seqs count on from the first event here.
+    let base = seqs(&answer)[0];
+    assert_eq!(
+        (answer["accepted"].clone(), seqs(&answer)),
+        (json!(1), vec![base])
+    );
 
     let batch = json!([event(None, "a"), event(None, "b"), event(None, "c")]);
     let (status, answer) = server.post_json("/v1/events", &agent, &batch);
     assert_eq!(status, 200, "{answer}");
     assert_eq!(
         (answer["accepted"].clone(), seqs(&answer)),
-        (json!(3), vec![1, 2, 3])
+        (json!(3), vec![base + 1, base + 2, base + 3])
     );
 
     let ndjson = [event(None, "x"), event(None, "y")]
@@ -53,13 +58,19 @@ fn events_arrive_as_one_object_an_array_or_ndjson() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(
         (answer["accepted"].clone(), seqs(&answer)),
-        (json!(2), vec![4, 5])
+        (json!(2), vec![base + 4, base + 5])
     );
 
     // What was stored is what was sent, with the seq the answer gave.
     let admin = server.admin().to_owned();
-    let stored = server.get_ok("/v1/events/5", &admin);
-    assert_eq!(stored["event"]["seq"], json!(5), "{stored}");
+    let stored = server.get_ok(&format!("/v1/events/{}", base + 5), &admin);
+    assert_eq!(stored["event"]["seq"], json!(base + 5), "{stored}");
+    // The record says who wrote it, inside the committed body.
+    assert_eq!(
+        stored["event"]["principal"]["name"],
+        json!("ingest-agent"),
+        "{stored}"
+    );
     assert_eq!(stored["event"]["attrs"]["note"], json!("y"), "{stored}");
     assert_eq!(stored["event"]["kind"], json!("decision"), "{stored}");
 }
@@ -68,7 +79,7 @@ fn events_arrive_as_one_object_an_array_or_ndjson() {
 fn a_batch_with_one_bad_event_is_refused_whole_naming_its_index() {
     let scratch = Scratch::new();
     let server = Server::start(&scratch.data(), &[]);
-    let agent = server.token("ingest-agent", "agent");
+    let agent = server.agent_token("ingest-agent", &["helper-agent"]);
     let before = append_probe(&server, &agent);
 
     let mut bad = event(Some("batch-2"), "bad");
@@ -105,7 +116,7 @@ fn a_batch_with_one_bad_event_is_refused_whole_naming_its_index() {
 fn a_resent_id_returns_the_original_seq() {
     let scratch = Scratch::new();
     let server = Server::start(&scratch.data(), &[]);
-    let agent = server.token("ingest-agent", "agent");
+    let agent = server.agent_token("ingest-agent", &["helper-agent"]);
     let (status, first) = server.post_json("/v1/events", &agent, &event(Some("decision-42"), "first"));
     assert_eq!(status, 200, "{first}");
     let original = seqs(&first)[0];

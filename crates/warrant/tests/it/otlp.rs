@@ -78,7 +78,10 @@ fn start() -> (Scratch, Server, String, String) {
     let admin = server.admin().to_owned();
     let (status, answer) = server.apply("/v1/apply", &admin, REGISTRY);
     assert_eq!(status, 200, "{answer}");
-    let agent = server.token("otel-collector", "agent");
+    let agent = server.agent_token(
+        "otel-collector",
+        &["onboarding-agent", "kyc-agent", "notify-agent", "helper-agent"],
+    );
     (scratch, server, admin, agent)
 }
 
@@ -469,7 +472,7 @@ fn bad_bodies_get_the_right_4xx_and_store_nothing() {
     let scratch = Scratch::new();
     let server = Server::start(&scratch.data(), &["--body-limit", "65536"]);
     let admin = server.admin().to_owned();
-    let agent = server.token("otel", "agent");
+    let agent = server.agent_token("otel", &["helper-agent"]);
     let before = log_size(&server, &admin);
     let valid = request(
         Vec::new(),

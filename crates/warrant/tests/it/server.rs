@@ -174,37 +174,16 @@ fn a_refused_request_with_a_body_leaves_the_connection_usable() {
     );
 }
 
-/// Every route the server answers is described in its OpenAPI document, and the unauthenticated system
-/// endpoints answer without a token.
+/// The OpenAPI document and the system endpoints answer without a token.
 #[test]
-fn the_openapi_document_describes_every_route_and_system_endpoints_need_no_token() {
+fn the_openapi_document_and_system_endpoints_need_no_token() {
+    // That the document describes every route, with its action in the role table, is checked against the
+    // router itself in the server crate (`tests/authz.rs`).
     let scratch = Scratch::new();
     let server = Server::start(&scratch.data(), &[]);
     let (status, document) = server.call("GET", "/v1/openapi.json", None, None);
     assert_eq!(status, 200, "{document}");
     assert_eq!(document["openapi"], json!("3.1.0"));
-    let paths = document["paths"].as_object().expect("paths");
-    // Every route the router serves, read from its source, so a new route cannot go undocumented.
-    let source = include_str!("../../../warrant-server/src/routes.rs");
-    let mut routes = Vec::new();
-    for chunk in source.split(".route(\"").skip(1) {
-        let (path, rest) = chunk.split_once('"').expect("a quoted path");
-        let handlers = rest.split(".route(").next().unwrap_or_default();
-        for method in ["get", "post", "delete"] {
-            let called =
-                handlers.contains(&format!(" {method}(")) || handlers.contains(&format!(".{method}("));
-            if called {
-                routes.push((method, path));
-            }
-        }
-    }
-    assert!(routes.len() > 30, "the route table was not read: {routes:?}");
-    for (method, path) in routes {
-        assert!(
-            paths.get(path).and_then(|item| item.get(method)).is_some(),
-            "{method} {path} is not documented"
-        );
-    }
     let (status, _) = server.call("GET", "/healthz", None, None);
     assert_eq!(status, 200);
     let (status, metrics) = server.call("GET", "/metrics", None, None);

@@ -105,7 +105,9 @@ impl Server {
                     panic!("warrant serve printed no listening line within {START_TIMEOUT:?}: {error}");
                 }
             };
-            if let Some(token) = line.strip_prefix("created admin token (shown once; store it now): ") {
+            if let Some(rest) = line.strip_prefix("created admin token ")
+                && let Some((_, token)) = rest.split_once("(shown once; store it now): ")
+            {
                 admin = Some(token.trim().to_owned());
             } else if let Some(rest) = line.strip_prefix("warrant listening on ") {
                 break rest.split_whitespace().next().expect("a URL").to_owned();
@@ -169,14 +171,26 @@ impl Server {
         )
     }
 
-    /// Create a token with `role` named `name`, using the admin token.
+    /// Create a token with `role` named `name`, using the admin token. Not for agents: see [`Self::agent_token`].
     pub fn token(&self, name: &str, role: &str) -> String {
+        assert_ne!(role, "agent", "agent tokens are bound: use agent_token");
         let (status, answer) = self.post_json(
             "/v1/tokens",
             self.admin(),
             &serde_json::json!({"name": name, "role": role}),
         );
         assert_eq!(status, 201, "creating a {role} token: {answer}");
+        answer["token"].as_str().expect("a token").to_owned()
+    }
+
+    /// Create an agent token named `name` that may act for `agents`.
+    pub fn agent_token(&self, name: &str, agents: &[&str]) -> String {
+        let (status, answer) = self.post_json(
+            "/v1/tokens",
+            self.admin(),
+            &serde_json::json!({"name": name, "role": "agent", "agents": agents}),
+        );
+        assert_eq!(status, 201, "creating an agent token: {answer}");
         answer["token"].as_str().expect("a token").to_owned()
     }
 
