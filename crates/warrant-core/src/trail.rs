@@ -34,6 +34,9 @@ pub struct Node {
     pub time: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
+    /// Who wrote the record: the principal's name (a token, a workload, a person, or `warrant:…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
     /// One line saying what happened, for people.
     pub summary: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -350,6 +353,10 @@ fn node(event: TrailEvent) -> Node {
         kind: text(&body, "kind").to_owned(),
         time: text(&body, "time").to_owned(),
         agent: opt(&body, "agent").map(str::to_owned),
+        by: body
+            .pointer("/principal/name")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         summary: describe(text(&body, "kind"), opt(&body, "agent"), &attrs, &content),
         latency_ms: number("latency_ms"),
         cost_usd: number("cost_usd"),

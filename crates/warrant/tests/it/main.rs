@@ -16,6 +16,7 @@ mod compliance;
 mod crash;
 mod erase;
 mod events;
+mod identity;
 mod monitor;
 mod otlp;
 mod proof;
