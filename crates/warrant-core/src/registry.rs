@@ -281,6 +281,11 @@ impl Registry {
                 ));
             }
         }
+        if let Manifest::IdentityProvider(provider) = manifest {
+            for (field, message) in provider.problems() {
+                errors.push(document_error(number, manifest, field, message));
+            }
+        }
         if let Manifest::Policy(policy) = manifest
             && let Err(diagnostic) = crate::gate::check_user_policy(&policy.id, &policy.policy)
         {
@@ -336,6 +341,7 @@ pub fn manifest_from_spec(kind: Kind, spec: &Value) -> Option<Manifest> {
         Kind::Applicability => serde_json::from_value(spec).ok().map(Manifest::Applicability),
         Kind::EvidenceRule => serde_json::from_value(spec).ok().map(Manifest::EvidenceRule),
         Kind::Obligation => serde_json::from_value(spec).ok().map(Manifest::Obligation),
+        Kind::IdentityProvider => serde_json::from_value(spec).ok().map(Manifest::IdentityProvider),
     }
 }
 
@@ -385,7 +391,8 @@ fn references(manifest: &Manifest) -> Vec<(Kind, String, String)> {
         | Manifest::Organization(_)
         | Manifest::Applicability(_)
         | Manifest::EvidenceRule(_)
-        | Manifest::Obligation(_) => {}
+        | Manifest::Obligation(_)
+        | Manifest::IdentityProvider(_) => {}
     }
     refs
 }

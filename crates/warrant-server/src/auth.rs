@@ -71,7 +71,7 @@ pub async fn enforce(State(state): State<AppState>, mut request: Request, next: 
     if action == Action::Public {
         return next.run(request).await;
     }
-    let principal = match authenticate(&state, request.headers()) {
+    let principal = match authenticate(&state, request.headers()).await {
         Ok(principal) => principal,
         Err(error) => return error.into_response(),
     };
@@ -87,7 +87,7 @@ pub async fn enforce(State(state): State<AppState>, mut request: Request, next: 
     next.run(request).await
 }
 
-fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Principal, ApiError> {
+async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Principal, ApiError> {
     let Some(header) = headers.get(axum::http::header::AUTHORIZATION) else {
         // In-process use by the CLI on its own data directory acts as the local user.
         if let Some(local) = &state.local_principal {
@@ -103,7 +103,11 @@ fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Pri
         .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
     let now = Utc::now();
     if crate::identity::looks_like_jwt(token) {
-        return crate::identity::verify_jwt(&state.store.registry(), token, now)
+        // Verifying may read a key file or fetch a key set: off the async workers.
+        let (providers, registry, token) = (state.identity.clone(), state.store.registry(), token.to_owned());
+        return tokio::task::spawn_blocking(move || providers.verify(&registry, &token, now))
+            .await
+            .map_err(|error| ApiError::internal(&error))?
             .map_err(|error| unauthorized(&error.to_string()));
     }
     state.store.authenticate(token, now).map_err(|error| match error {

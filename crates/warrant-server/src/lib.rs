@@ -64,6 +64,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The policy gate's compiled policies, session taint and group ledger.
     pub gate: Arc<gate::GateRuntime>,
+    /// The identity providers' keys, for agents that present a JWT.
+    pub identity: Arc<identity::Providers>,
     /// Set only for in-process use by the CLI on a local data directory: requests without a token act as
     /// this principal. Never set by `warrant serve`.
     pub local_principal: Option<Principal>,
@@ -76,6 +78,7 @@ impl AppState {
             config,
             metrics: Arc::new(Metrics::default()),
             gate: Arc::new(gate::GateRuntime::default()),
+            identity: Arc::new(identity::Providers::default()),
             local_principal: None,
         }
     }

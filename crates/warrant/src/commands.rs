@@ -357,6 +357,26 @@ fn get(cli: &Cli, client: &Client, collection: &str, id: Option<&str>) -> Result
                     })
                     .collect(),
             ),
+            Kind::IdentityProvider => table(
+                &["id", "issuer", "audience", "agent claim", "keys"],
+                rows.iter()
+                    .map(|provider| {
+                        let keys = provider
+                            .get("jwks_file")
+                            .or_else(|| provider.get("jwks_url"))
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned();
+                        vec![
+                            text(provider, "/id"),
+                            text(provider, "/issuer"),
+                            text(provider, "/audience"),
+                            text(provider, "/agent_claim"),
+                            keys,
+                        ]
+                    })
+                    .collect(),
+            ),
             Kind::Obligation => table(
                 &["task", "owner", "due", "status"],
                 rows.iter()

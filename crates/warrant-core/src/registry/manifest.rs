@@ -23,10 +23,11 @@ pub enum Kind {
     Applicability,
     EvidenceRule,
     Obligation,
+    IdentityProvider,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Agent,
         Kind::Tool,
         Kind::DataSource,
@@ -39,6 +40,7 @@ impl Kind {
         Kind::Applicability,
         Kind::EvidenceRule,
         Kind::Obligation,
+        Kind::IdentityProvider,
     ];
 
     /// The spelling used in manifests (`kind: DataSource`).
@@ -56,6 +58,7 @@ impl Kind {
             Kind::Applicability => "Applicability",
             Kind::EvidenceRule => "EvidenceRule",
             Kind::Obligation => "Obligation",
+            Kind::IdentityProvider => "IdentityProvider",
         }
     }
 
@@ -74,6 +77,7 @@ impl Kind {
             Kind::Applicability => "applicability",
             Kind::EvidenceRule => "evidencerules",
             Kind::Obligation => "obligations",
+            Kind::IdentityProvider => "identity-providers",
         }
     }
 
@@ -107,6 +111,7 @@ pub enum Manifest {
     Applicability(Applicability),
     EvidenceRule(crate::compliance::rules::EvidenceRule),
     Obligation(Obligation),
+    IdentityProvider(IdentityProvider),
 }
 
 impl Manifest {
@@ -124,6 +129,7 @@ impl Manifest {
             Manifest::Applicability(_) => Kind::Applicability,
             Manifest::EvidenceRule(_) => Kind::EvidenceRule,
             Manifest::Obligation(_) => Kind::Obligation,
+            Manifest::IdentityProvider(_) => Kind::IdentityProvider,
         }
     }
 
@@ -141,6 +147,7 @@ impl Manifest {
             Manifest::Applicability(applicability) => &applicability.id,
             Manifest::EvidenceRule(rule) => &rule.id,
             Manifest::Obligation(obligation) => &obligation.id,
+            Manifest::IdentityProvider(provider) => &provider.id,
         }
     }
 
@@ -159,6 +166,7 @@ impl Manifest {
             Manifest::Applicability(applicability) => serde_json::to_value(applicability),
             Manifest::EvidenceRule(rule) => serde_json::to_value(rule),
             Manifest::Obligation(obligation) => serde_json::to_value(obligation),
+            Manifest::IdentityProvider(provider) => serde_json::to_value(provider),
         };
         // These types hold only strings, numbers, booleans, dates and lists, which always serialise.
         value.unwrap_or(serde_json::Value::Null)
@@ -270,6 +278,69 @@ pub struct GroupLimit {
     /// Only these tools count; all amount-bearing tools when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<String>,
+}
+
+/// An identity provider whose JWTs agents may present instead of a warrant token: a Kubernetes
+/// service-account issuer, a SPIFFE JWT-SVID trust domain, an OIDC client-credentials issuer. A token is
+/// accepted when its signature verifies against the provider's keys, its `iss` and `aud` match, it has not
+/// expired, and the claim `agent_claim` names a registered agent; the agent token it stands for acts for
+/// that one agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityProvider {
+    pub id: String,
+    /// The `iss` its tokens carry.
+    pub issuer: String,
+    /// The `aud` its tokens must carry for warrant.
+    pub audience: String,
+    /// The provider's public keys (a JWKS document), from a file the server reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_file: Option<String>,
+    /// The provider's public keys, from a URL the server fetches (and refetches for an unknown key id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_url: Option<String>,
+    /// The claim that names the agent (default `sub`). For Kubernetes, a mapping from service accounts to
+    /// agents is kept simple by naming the service account after the agent, or by a custom claim.
+    #[serde(default = "default_agent_claim")]
+    pub agent_claim: String,
+    /// Strip this prefix from the claim before looking the agent up (for example
+    /// `system:serviceaccount:agents:` or `spiffe://example.org/agent/`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub agent_prefix: String,
+}
+
+fn default_agent_claim() -> String {
+    "sub".into()
+}
+
+impl IdentityProvider {
+    /// What makes the manifest unusable, by field.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        for (field, value) in [
+            ("issuer", &self.issuer),
+            ("audience", &self.audience),
+            ("agent_claim", &self.agent_claim),
+        ] {
+            if value.trim().is_empty() {
+                problems.push((field, "must not be empty".to_owned()));
+            }
+        }
+        match (&self.jwks_file, &self.jwks_url) {
+            (Some(_), Some(_)) => {
+                problems.push(("jwks_file", "give `jwks_file` or `jwks_url`, not both".into()))
+            }
+            (None, None) => problems.push((
+                "jwks_file",
+                "the provider's keys are needed: give `jwks_file` (a JWKS document) or `jwks_url`".into(),
+            )),
+            (None, Some(url)) if !url.starts_with("https://") && !url.starts_with("http://") => {
+                problems.push(("jwks_url", format!("`{url}` is not an http(s) URL")));
+            }
+            _ => {}
+        }
+        problems
+    }
 }
 
 /// A model agents call, with its price: the price table that turns token counts into cost. The id is the model

@@ -105,6 +105,7 @@ fn parse_document(number: usize, value: serde_yaml::Value) -> Result<Option<Mani
         Kind::Applicability => typed(body).map(Manifest::Applicability),
         Kind::EvidenceRule => typed(body).map(Manifest::EvidenceRule),
         Kind::Obligation => typed(body).map(Manifest::Obligation),
+        Kind::IdentityProvider => typed(body).map(Manifest::IdentityProvider),
     };
     typed
         .map(Some)

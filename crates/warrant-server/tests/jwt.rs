@@ -1,0 +1,229 @@
+//! Workload identity: agents present JWTs from the organisation's identity provider. The tests mint their own
+//! Ed25519 keys and tokens, publish the public key as a JWKS file, and register the provider.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use base64::Engine;
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use warrant_core::change::ChangeContext;
+use warrant_server::{AppState, ServerConfig};
+use warrant_store::{Principal, Store, StoreConfig};
+
+const ISSUER: &str = "https://kubernetes.default.svc";
+const AUDIENCE: &str = "warrant";
+const PREFIX: &str = "system:serviceaccount:agents:";
+
+struct Key {
+    encoding: EncodingKey,
+    public: [u8; 32],
+}
+
+fn mint_key() -> Key {
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed).unwrap();
+    let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
+    // PKCS#8 v1 for Ed25519: a fixed prefix and the 32-byte seed.
+    let mut der = hex_bytes("302e020100300506032b657004220420");
+    der.extend_from_slice(&seed);
+    Key {
+        encoding: EncodingKey::from_ed_der(&der),
+        public: signing.verifying_key().to_bytes(),
+    }
+}
+
+fn hex_bytes(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|index| u8::from_str_radix(&text[index..index + 2], 16).unwrap())
+        .collect()
+}
+
+fn jwt(key: &Key, alg: Algorithm, claims: &Value) -> String {
+    let mut header = Header::new(alg);
+    header.kid = Some("k1".into());
+    jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
+}
+
+fn claims(agent: &str, audience: &str, expires_in: i64) -> Value {
+    let now = Utc::now().timestamp();
+    json!({"iss": ISSUER, "aud": audience, "sub": format!("{PREFIX}{agent}"), "iat": now, "exp": now + expires_in})
+}
+
+struct Fixture {
+    _dir: tempfile_dir::Dir,
+    router: axum::Router,
+    key: Key,
+}
+
+mod tempfile_dir {
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+async fn fixture(name: &str) -> Fixture {
+    let dir = std::env::temp_dir().join(format!("warrant-jwt-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = mint_key();
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.public);
+    let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "k1", "alg": "EdDSA", "use": "sig"}]});
+    let jwks_path = dir.join("jwks.json");
+    std::fs::write(&jwks_path, jwks.to_string()).unwrap();
+    let store = Store::open(&dir.join("data"), &StoreConfig::default()).unwrap();
+    let agents: String = ["own-agent", "other-agent"]
+        .iter()
+        .map(|agent| {
+            format!(
+                "kind: Agent\nid: {agent}\npurpose: test\nowner: someone\nrisk_class: minimal\n\
+                 decision_scope: recommend\noversight: human-on-the-loop\n\
+                 tools:\n  - {{tool: lookup, access: read, approved_by: someone}}\n---\n"
+            )
+        })
+        .collect();
+    let manifests = format!(
+        "{agents}kind: Tool\nid: lookup\naccess: read\negress: internal\n---\n\
+         kind: IdentityProvider\nid: cluster\nissuer: {ISSUER}\naudience: {AUDIENCE}\n\
+         jwks_file: {}\nagent_prefix: \"{PREFIX}\"\n",
+        jwks_path.display()
+    );
+    store
+        .apply(
+            manifests,
+            ChangeContext::new(Principal::warrant("test"), None, Utc::now()),
+        )
+        .await
+        .unwrap();
+    Fixture {
+        _dir: tempfile_dir::Dir(dir),
+        router: warrant_server::router(AppState::new(store, ServerConfig::default())),
+        key,
+    }
+}
+
+impl Fixture {
+    async fn authorize(&self, bearer: &str, agent: &str) -> (u16, Value) {
+        let body = serde_json::to_vec(&json!({"agent": agent, "tool": "lookup"})).unwrap();
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri("/v1/authorize")
+            .header("Authorization", format!("Bearer {bearer}"))
+            .header("Content-Type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+}
+
+fn message(answer: &Value) -> String {
+    assert_eq!(
+        answer.pointer("/error/code"),
+        Some(&json!("unauthorized")),
+        "{answer}"
+    );
+    answer
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workload_jwt_acts_for_the_agent_it_names_and_no_other() {
+    let fixture = fixture("bound").await;
+    let token = jwt(
+        &fixture.key,
+        Algorithm::EdDSA,
+        &claims("own-agent", AUDIENCE, 600),
+    );
+    let (status, answer) = fixture.authorize(&token, "own-agent").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["decision"], json!("allow"), "{answer}");
+    let (status, answer) = fixture.authorize(&token, "other-agent").await;
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(
+        answer.pointer("/error/code"),
+        Some(&json!("agent_mismatch")),
+        "{answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwts_that_do_not_verify_are_refused_and_say_why() {
+    let fixture = fixture("refused").await;
+    let cases = [
+        (
+            "audience",
+            jwt(
+                &fixture.key,
+                Algorithm::EdDSA,
+                &claims("own-agent", "someone-else", 600),
+            ),
+            "InvalidAudience",
+        ),
+        (
+            "expired",
+            jwt(
+                &fixture.key,
+                Algorithm::EdDSA,
+                &claims("own-agent", AUDIENCE, -3600),
+            ),
+            "xpired",
+        ),
+        (
+            "another key",
+            jwt(&mint_key(), Algorithm::EdDSA, &claims("own-agent", AUDIENCE, 600)),
+            "InvalidSignature",
+        ),
+        (
+            "unregistered agent",
+            jwt(
+                &fixture.key,
+                Algorithm::EdDSA,
+                &claims("ghost-agent", AUDIENCE, 600),
+            ),
+            "ghost-agent",
+        ),
+    ];
+    for (what, token, expected) in cases {
+        let (status, answer) = fixture.authorize(&token, "own-agent").await;
+        assert_eq!(status, 401, "{what}: {answer}");
+        assert!(message(&answer).contains(expected), "{what}: {answer}");
+    }
+    // Another issuer, and a shared-secret algorithm, never reach a key.
+    let mut foreign = claims("own-agent", AUDIENCE, 600);
+    foreign["iss"] = json!("https://elsewhere.example");
+    let (status, answer) = fixture
+        .authorize(&jwt(&fixture.key, Algorithm::EdDSA, &foreign), "own-agent")
+        .await;
+    assert_eq!(status, 401);
+    assert!(message(&answer).contains("elsewhere.example"), "{answer}");
+    let secret = EncodingKey::from_secret(b"shared").unwrap();
+    let hs = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims("own-agent", AUDIENCE, 600),
+        &secret,
+    )
+    .unwrap();
+    let (status, answer) = fixture.authorize(&hs, "own-agent").await;
+    assert_eq!(status, 401);
+    assert!(message(&answer).contains("HS256"), "{answer}");
+}
