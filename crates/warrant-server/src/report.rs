@@ -688,9 +688,10 @@ their hashes, not recomputed from the events.</td></tr><tr><th>Generated</th><td
     for (seq, body) in &reports.appendix {
         let _ = write!(
             out,
-            "<div id=\"seq-{seq}\"><h4>#{seq} {} {}</h4><pre>{}</pre></div>",
+            "<div id=\"seq-{seq}\"><h4>#{seq} {} {} <span class=\"muted\">written by {}</span></h4><pre>{}</pre></div>",
             esc(&text(body, "/kind")),
             esc(&text(body, "/agent")),
+            esc(&text(body, "/principal/name")),
             esc(&serde_json::to_string_pretty(body).unwrap_or_default())
         );
     }
