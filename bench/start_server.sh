@@ -11,6 +11,6 @@ server=$!
 for _ in $(seq 100); do grep -q "listening on" "$data/server.out" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/^warrant listening on \([^ ]*\).*/\1/p' "$data/server.out")
 admin=$(sed -n 's/^created admin token.*: //p' "$data/server.out")
-WARRANT_TOKEN=$(curl -sf -H "Authorization: Bearer $admin" -d '{"name":"bench","role":"agent"}' "$url/v1/tokens" \
+WARRANT_TOKEN=$(curl -sf -H "Authorization: Bearer $admin" -d '{"name":"bench","role":"agent","agents":["support-agent","onboarding-agent","bench-agent"]}' "$url/v1/tokens" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 export WARRANT_TOKEN

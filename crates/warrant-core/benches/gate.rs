@@ -1,4 +1,5 @@
 //! Policy decisions in process, as the policy set grows: 20, 200 and 2,000 policies (budget at 200: p99 ≤ 20 µs).
+//! Also the principal check each agent request adds (`may_act_for`).
 //! Run with `cargo bench -p warrant-core --bench gate`.
 //!
 //! The registry has one agent per four grants (so N policies are mostly N grant permits, plus each agent's
@@ -18,7 +19,9 @@ use std::fmt::Write;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::json;
 use warrant_core::gate::{CallRequest, Gate, SessionState};
+use warrant_core::identity::{Principal, PrincipalKind};
 use warrant_core::registry::Registry;
+use warrant_core::role::Role;
 
 fn registry(policies: usize) -> Registry {
     let tools = 40;
@@ -98,9 +101,31 @@ fn decisions(c: &mut Criterion) {
     group.finish();
 }
 
+/// The principal check every agent request adds before the gate: may this token act for the agent it names?
+/// A token bound to one agent, and an orchestrator's bound to 1,000.
+fn principal_check(c: &mut Criterion) {
+    let mut group = c.benchmark_group("may_act_for");
+    for bound in [1usize, 1000] {
+        let principal = Principal {
+            id: "tok_0123456789abcdef".into(),
+            kind: PrincipalKind::Token,
+            name: "orchestrator".into(),
+            role: Role::Agent,
+            agents: (0..bound).map(|agent| format!("agent-{agent}")).collect(),
+            person: "orchestrator".into(),
+            expires: None,
+        };
+        let asked = format!("agent-{}", bound / 2);
+        group.bench_with_input(BenchmarkId::from_parameter(bound), &bound, |b, _| {
+            b.iter(|| std::hint::black_box(principal.may_act_for(std::hint::black_box(&asked))))
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = gate;
     config = Criterion::default().sample_size(50).measurement_time(std::time::Duration::from_secs(4));
-    targets = decisions
+    targets = decisions, principal_check
 }
 criterion_main!(gate);
