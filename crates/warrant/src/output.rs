@@ -10,7 +10,7 @@ pub fn print(format: Output, value: &Value, table: impl FnOnce(&Value) -> String
     use std::io::Write;
     let text = match format {
         Output::Json => format!("{}\n", serde_json::to_string_pretty(value).unwrap_or_default()),
-        Output::Yaml => serde_yaml::to_string(value).unwrap_or_default(),
+        Output::Yaml => serde_yaml_ng::to_string(value).unwrap_or_default(),
         Output::Table | Output::Dot | Output::Md | Output::Csv => table(value),
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());

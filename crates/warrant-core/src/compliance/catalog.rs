@@ -198,7 +198,7 @@ const AREAS: &str = include_str!("../../catalog/areas.yaml");
 const RULES: &str = include_str!("../../catalog/evidence_rules.yaml");
 
 fn parse<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> Result<T, String> {
-    serde_yaml::from_str(text).map_err(|error| format!("catalog {name}: {error}"))
+    serde_yaml_ng::from_str(text).map_err(|error| format!("catalog {name}: {error}"))
 }
 
 impl Catalog {

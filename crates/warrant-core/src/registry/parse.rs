@@ -22,9 +22,9 @@ pub struct ManifestError {
 pub fn parse_manifests(text: &str) -> Result<Vec<(usize, Manifest)>, Vec<ManifestError>> {
     let mut manifests = Vec::new();
     let mut errors = Vec::new();
-    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
+    for (index, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let number = index + 1;
-        let value = match serde_yaml::Value::deserialize(document) {
+        let value = match serde_yaml_ng::Value::deserialize(document) {
             Ok(value) => value,
             Err(error) => {
                 errors.push(ManifestError {
@@ -51,7 +51,10 @@ pub fn parse_manifests(text: &str) -> Result<Vec<(usize, Manifest)>, Vec<Manifes
     }
 }
 
-fn parse_document(number: usize, value: serde_yaml::Value) -> Result<Option<Manifest>, Box<ManifestError>> {
+fn parse_document(
+    number: usize,
+    value: serde_yaml_ng::Value,
+) -> Result<Option<Manifest>, Box<ManifestError>> {
     let error = |kind: Option<&str>, id: Option<&str>, field: &str, message: String| {
         Box::new(ManifestError {
             document: number,
@@ -62,8 +65,8 @@ fn parse_document(number: usize, value: serde_yaml::Value) -> Result<Option<Mani
         })
     };
     let mut mapping = match value {
-        serde_yaml::Value::Null => return Ok(None),
-        serde_yaml::Value::Mapping(mapping) => mapping,
+        serde_yaml_ng::Value::Null => return Ok(None),
+        serde_yaml_ng::Value::Mapping(mapping) => mapping,
         _ => {
             return Err(error(
                 None,
@@ -75,10 +78,10 @@ fn parse_document(number: usize, value: serde_yaml::Value) -> Result<Option<Mani
     };
     let id = mapping
         .get("id")
-        .and_then(serde_yaml::Value::as_str)
+        .and_then(serde_yaml_ng::Value::as_str)
         .map(str::to_owned);
     let kind_name = match mapping.remove("kind") {
-        Some(serde_yaml::Value::String(kind)) => kind,
+        Some(serde_yaml_ng::Value::String(kind)) => kind,
         Some(_) => return Err(error(None, id.as_deref(), "kind", "must be a string".into())),
         None => return Err(error(None, id.as_deref(), "kind", "missing field `kind`".into())),
     };
@@ -91,7 +94,7 @@ fn parse_document(number: usize, value: serde_yaml::Value) -> Result<Option<Mani
             format!("unknown kind `{kind_name}`, expected one of {}", known.join(", ")),
         ));
     };
-    let body = serde_yaml::Value::Mapping(mapping);
+    let body = serde_yaml_ng::Value::Mapping(mapping);
     let typed = match kind {
         Kind::Agent => typed(body).map(Manifest::Agent),
         Kind::Tool => typed(body).map(Manifest::Tool),
@@ -113,7 +116,7 @@ fn parse_document(number: usize, value: serde_yaml::Value) -> Result<Option<Mani
 }
 
 /// Deserialise one document body, reporting the path of the field that failed.
-fn typed<T: DeserializeOwned>(body: serde_yaml::Value) -> Result<T, (String, String)> {
+fn typed<T: DeserializeOwned>(body: serde_yaml_ng::Value) -> Result<T, (String, String)> {
     serde_path_to_error::deserialize(body).map_err(|error| {
         let path = error.path().to_string();
         let message = error.into_inner().to_string();

@@ -229,7 +229,7 @@ struct Expected {
 fn agentdojo_suites_get_the_findings_a_reviewer_names() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agentdojo");
     let expected: BTreeMap<String, Expected> =
-        serde_yaml::from_str(&std::fs::read_to_string(dir.join("expected.yaml")).unwrap()).unwrap();
+        serde_yaml_ng::from_str(&std::fs::read_to_string(dir.join("expected.yaml")).unwrap()).unwrap();
     assert_eq!(expected.len(), 4);
     for (suite, expected) in expected {
         let text = std::fs::read_to_string(dir.join(format!("{suite}.yaml"))).unwrap();
