@@ -105,7 +105,7 @@ async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Resu
     if crate::identity::looks_like_jwt(token) {
         // Verifying may read a key file or fetch a key set: off the async workers.
         let (providers, registry, token) = (state.identity.clone(), state.store.registry(), token.to_owned());
-        return tokio::task::spawn_blocking(move || providers.verify(&registry, &token, now))
+        return tokio::task::spawn_blocking(move || providers.verify(&registry, &token))
             .await
             .map_err(|error| ApiError::internal(&error))?
             .map_err(|error| unauthorized(&error.to_string()));
