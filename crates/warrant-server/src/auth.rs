@@ -6,6 +6,8 @@
 //! handler a [`Caller`]. Handlers then only check what depends on the request: which agent it names
 //! ([`Caller::act_for`]) and, for approvals, who raised them.
 
+use std::sync::Arc;
+
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -20,7 +22,7 @@ use crate::error::ApiError;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
-pub struct Caller(pub Principal);
+pub struct Caller(pub Arc<Principal>);
 
 impl Caller {
     pub fn name(&self) -> &str {
@@ -87,11 +89,11 @@ pub async fn enforce(State(state): State<AppState>, mut request: Request, next: 
     next.run(request).await
 }
 
-async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Principal, ApiError> {
+async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Arc<Principal>, ApiError> {
     let Some(header) = headers.get(axum::http::header::AUTHORIZATION) else {
         // In-process use by the CLI on its own data directory acts as the local user.
         if let Some(local) = &state.local_principal {
-            return Ok(local.clone());
+            return Ok(Arc::new(local.clone()));
         }
         return Err(unauthorized("missing bearer token"));
     };
@@ -108,6 +110,7 @@ async fn authenticate(state: &AppState, headers: &axum::http::HeaderMap) -> Resu
         return tokio::task::spawn_blocking(move || providers.verify(&registry, &token))
             .await
             .map_err(|error| ApiError::internal(&error))?
+            .map(Arc::new)
             .map_err(|error| unauthorized(&error.to_string()));
     }
     state.store.authenticate(token, now).map_err(|error| match error {

@@ -522,7 +522,7 @@ impl Store {
 
     /// The holder of `secret`, if it is a valid token: known, not revoked, not expired, and (for an agent
     /// token) bound to agents.
-    pub fn authenticate(&self, secret: &str, now: DateTime<Utc>) -> Result<Principal, AuthError> {
+    pub fn authenticate(&self, secret: &str, now: DateTime<Utc>) -> Result<Arc<Principal>, AuthError> {
         let hash = keys::token_hash(secret);
         self.tokens_read(|tokens| {
             tokens

@@ -76,7 +76,8 @@ pub enum AuthError {
 
 /// One token in memory.
 pub(crate) struct Entry {
-    pub principal: Principal,
+    /// Shared with every request it authenticates: no per-request copy of the agent set.
+    pub principal: Arc<Principal>,
     pub revoked: bool,
     pub unbound: bool,
     /// Milliseconds since the epoch of the last use; 0 for never.
@@ -88,7 +89,7 @@ pub(crate) struct Entry {
 pub(crate) type Tokens = HashMap<[u8; 32], Arc<Entry>>;
 
 impl Entry {
-    pub fn authenticate(&self, now: DateTime<Utc>) -> Result<Principal, AuthError> {
+    pub fn authenticate(&self, now: DateTime<Utc>) -> Result<Arc<Principal>, AuthError> {
         let name = || self.principal.name.clone();
         if self.revoked {
             return Err(AuthError::Revoked(name()));
@@ -100,7 +101,7 @@ impl Entry {
             return Err(AuthError::Expired(name()));
         }
         self.last_used.store(now.timestamp_millis(), Ordering::Relaxed);
-        Ok(self.principal.clone())
+        Ok(Arc::clone(&self.principal))
     }
 }
 
@@ -173,7 +174,7 @@ fn info_from_row(row: &rusqlite::Row<'_>) -> Result<TokenInfo, StoreError> {
 pub(crate) fn entry(info: &TokenInfo) -> Entry {
     let last_used = info.last_used.map_or(0, |time| time.timestamp_millis());
     Entry {
-        principal: Principal {
+        principal: Arc::new(Principal {
             id: info.id.clone(),
             kind: PrincipalKind::Token,
             name: info.name.clone(),
@@ -185,7 +186,7 @@ pub(crate) fn entry(info: &TokenInfo) -> Entry {
             },
             person: info.person.clone(),
             expires: info.expires,
-        },
+        }),
         revoked: info.revoked.is_some(),
         unbound: info.unbound,
         last_used: AtomicI64::new(last_used),
