@@ -12,35 +12,18 @@
 
 use std::collections::BTreeSet;
 
-use axum::body::Body;
-use axum::http::{Method, Request};
+use axum::http::Method;
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use warrant_core::change::ChangeContext;
 use warrant_core::event::{Event, EventKind};
 use warrant_core::role::{Action, Role};
 use warrant_server::{AppState, RouteSpec, ServerConfig};
 use warrant_store::{NewApproval, Principal, Store, StoreConfig, TokenSpec};
 
-const OWN: &str = "own-agent";
-const OTHER: &str = "other-agent";
+mod support;
 
-struct Scratch(std::path::PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("warrant-authz-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use support::{OTHER, OWN, Payload, Scratch, two_agents};
 
 /// Who calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,25 +89,9 @@ async fn token(
 }
 
 async fn fixture(name: &str) -> Fixture {
-    let scratch = Scratch::new(name);
-    let store = Store::open(&scratch.0, &StoreConfig::default()).unwrap();
-    store
-        .apply(
-            ["own-agent", "other-agent"]
-                .iter()
-                .map(|agent| {
-                    format!(
-                        "kind: Agent\nid: {agent}\npurpose: test\nowner: someone\nrisk_class: minimal\n\
-                         decision_scope: recommend\noversight: human-on-the-loop\n\
-                         tools:\n  - {{tool: lookup, access: read, approved_by: someone}}\n---\n"
-                    )
-                })
-                .collect::<String>()
-                + "kind: Tool\nid: lookup\naccess: read\negress: internal\n",
-            admin_context(),
-        )
-        .await
-        .unwrap();
+    let scratch = Scratch::new(&format!("authz-{name}"));
+    let store = Store::open(&scratch.0.join("data"), &StoreConfig::default()).unwrap();
+    store.apply(two_agents(), admin_context()).await.unwrap();
     let agent = token(&store, "agent", Role::Agent, &[OWN], None).await;
     let approver = token(&store, "approver", Role::Approver, &[], None).await;
     let auditor = token(&store, "auditor", Role::Auditor, &[], None).await;
@@ -213,42 +180,12 @@ impl Fixture {
         }
     }
 
-    async fn call(
-        &self,
-        who: Who,
-        method: Method,
-        path: &str,
-        body: Option<(&str, Vec<u8>)>,
-    ) -> (u16, Value) {
-        let mut request = Request::builder().method(method).uri(path);
-        if let Some(bearer) = self.bearer(who) {
-            request = request.header("Authorization", format!("Bearer {bearer}"));
-        }
-        let body = match body {
-            Some((content_type, bytes)) => {
-                request = request.header("Content-Type", content_type);
-                Body::from(bytes)
-            }
-            None => Body::empty(),
-        };
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    async fn call(&self, who: Who, method: Method, path: &str, body: Payload) -> (u16, Value) {
+        support::call(&self.router, self.bearer(who), method, path, body).await
     }
 }
 
 /// A request of `route` naming `agent` where the route speaks for an agent; `None` if the route needs none.
-/// A request body and its content type.
-type Payload = Option<(&'static str, Vec<u8>)>;
-
 fn sample(route: &RouteSpec, agent: &str) -> Option<(String, Payload)> {
     let json = |value: Value| Some(("application/json", serde_json::to_vec(&value).unwrap()));
     let time = warrant_core::event::format_time(&Utc::now());

@@ -8,16 +8,18 @@
     clippy::indexing_slicing
 )]
 
-use axum::body::Body;
-use axum::http::{Method, Request};
+use axum::http::Method;
 use base64::Engine;
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use warrant_core::change::ChangeContext;
 use warrant_server::{AppState, ServerConfig};
 use warrant_store::{Principal, Store, StoreConfig};
+
+mod support;
+
+use support::{Scratch, two_agents};
 
 const ISSUER: &str = "https://kubernetes.default.svc";
 const AUDIENCE: &str = "warrant";
@@ -60,44 +62,24 @@ fn claims(agent: &str, audience: &str, expires_in: i64) -> Value {
 }
 
 struct Fixture {
-    _dir: tempfile_dir::Dir,
+    _scratch: Scratch,
     router: axum::Router,
     key: Key,
 }
 
-mod tempfile_dir {
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
 async fn fixture(name: &str) -> Fixture {
-    let dir = std::env::temp_dir().join(format!("warrant-jwt-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = Scratch::new(&format!("jwt-{name}"));
+    let dir = scratch.0.clone();
     let key = mint_key();
     let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.public);
     let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "k1", "alg": "EdDSA", "use": "sig"}]});
     let jwks_path = dir.join("jwks.json");
     std::fs::write(&jwks_path, jwks.to_string()).unwrap();
     let store = Store::open(&dir.join("data"), &StoreConfig::default()).unwrap();
-    let agents: String = ["own-agent", "other-agent"]
-        .iter()
-        .map(|agent| {
-            format!(
-                "kind: Agent\nid: {agent}\npurpose: test\nowner: someone\nrisk_class: minimal\n\
-                 decision_scope: recommend\noversight: human-on-the-loop\n\
-                 tools:\n  - {{tool: lookup, access: read, approved_by: someone}}\n---\n"
-            )
-        })
-        .collect();
     let manifests = format!(
-        "{agents}kind: Tool\nid: lookup\naccess: read\negress: internal\n---\n\
-         kind: IdentityProvider\nid: cluster\nissuer: {ISSUER}\naudience: {AUDIENCE}\n\
+        "{}\n---\nkind: IdentityProvider\nid: cluster\nissuer: {ISSUER}\naudience: {AUDIENCE}\n\
          jwks_file: {}\nagent_prefix: \"{PREFIX}\"\n",
+        two_agents(),
         jwks_path.display()
     );
     store
@@ -108,7 +90,7 @@ async fn fixture(name: &str) -> Fixture {
         .await
         .unwrap();
     Fixture {
-        _dir: tempfile_dir::Dir(dir),
+        _scratch: scratch,
         router: warrant_server::router(AppState::new(store, ServerConfig::default())),
         key,
     }
@@ -117,19 +99,14 @@ async fn fixture(name: &str) -> Fixture {
 impl Fixture {
     async fn authorize(&self, bearer: &str, agent: &str) -> (u16, Value) {
         let body = serde_json::to_vec(&json!({"agent": agent, "tool": "lookup"})).unwrap();
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri("/v1/authorize")
-            .header("Authorization", format!("Bearer {bearer}"))
-            .header("Content-Type", "application/json")
-            .body(Body::from(body))
-            .unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        support::call(
+            &self.router,
+            Some(bearer),
+            Method::POST,
+            "/v1/authorize",
+            Some(("application/json", body)),
+        )
+        .await
     }
 }
 

@@ -1,0 +1,75 @@
+//! What the server's router tests share: a scratch directory, the two-agent registry, and one call through
+//! the router in process.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const OWN: &str = "own-agent";
+pub const OTHER: &str = "other-agent";
+
+/// A fresh directory under the system's temporary directory, removed when dropped.
+pub struct Scratch(pub std::path::PathBuf);
+
+impl Scratch {
+    pub fn new(test: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("warrant-server-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Two agents, [`OWN`] and [`OTHER`], each granted the read-only tool `lookup`.
+pub fn two_agents() -> String {
+    [OWN, OTHER]
+        .iter()
+        .map(|agent| {
+            format!(
+                "kind: Agent\nid: {agent}\npurpose: test\nowner: someone\nrisk_class: minimal\n\
+                 decision_scope: recommend\noversight: human-on-the-loop\n\
+                 tools:\n  - {{tool: lookup, access: read, approved_by: someone}}\n---\n"
+            )
+        })
+        .collect::<String>()
+        + "kind: Tool\nid: lookup\naccess: read\negress: internal\n"
+}
+
+/// A request body and its content type.
+pub type Payload = Option<(&'static str, Vec<u8>)>;
+
+/// One request through `router`: the status and the JSON answer (`Null` if it is not JSON).
+pub async fn call(
+    router: &axum::Router,
+    bearer: Option<&str>,
+    method: Method,
+    path: &str,
+    body: Payload,
+) -> (u16, Value) {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(bearer) = bearer {
+        request = request.header("Authorization", format!("Bearer {bearer}"));
+    }
+    let body = match body {
+        Some((content_type, bytes)) => {
+            request = request.header("Content-Type", content_type);
+            Body::from(bytes)
+        }
+        None => Body::empty(),
+    };
+    let response = router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
