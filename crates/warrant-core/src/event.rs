@@ -290,7 +290,6 @@ pub fn check_hex_id(value: &Option<String>, length: usize) -> Result<(), String>
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use expect_test::{Expect, expect};
     use serde_json::json;

@@ -280,7 +280,6 @@ impl IncidentUpdate {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use chrono::{DateTime, Utc};
 

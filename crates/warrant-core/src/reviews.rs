@@ -63,7 +63,6 @@ pub fn due(registry: &Registry, today: NaiveDate) -> Vec<ReviewDue> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use chrono::NaiveDate;
 

@@ -465,7 +465,6 @@ fn opt<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use serde_json::{Map, Value, json};
 

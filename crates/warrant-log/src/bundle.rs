@@ -695,7 +695,6 @@ impl Read for HashingReader<'_> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use serde_json::json;
 
@@ -934,7 +933,6 @@ mod tests {
 
 #[cfg(test)]
 mod period_tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::tests::run_bundle;
 
@@ -954,7 +952,6 @@ mod period_tests {
 
 #[cfg(test)]
 mod held_tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use super::*;
 

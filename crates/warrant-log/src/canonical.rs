@@ -206,7 +206,6 @@ fn increment_last_digit(digits: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use serde_json::{Value, json};
 

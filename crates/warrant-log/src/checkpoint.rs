@@ -84,7 +84,6 @@ fn parse_size(text: &str) -> Result<u64, CheckpointError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::{Checkpoint, CheckpointError};
 

@@ -118,7 +118,6 @@ impl Frontier {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::{Frontier, FrontierError, Subtree};
     use crate::hash::{empty_root, leaf_hash, root_from_leaf_hashes};

@@ -52,7 +52,6 @@ pub(crate) fn split_point(n: u64) -> u64 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::{empty_root, leaf_hash, node_hash, root_from_leaf_hashes, split_point};
 

@@ -312,7 +312,6 @@ fn key_string(name: &str, key_id: u32, key: &[u8; 32]) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::{NoteError, NoteSigner, NoteVerifier, open_note, sign_note, unverified_body};
 

@@ -248,7 +248,6 @@ pub fn verify_consistency(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::{
         LeafSlice, ProofError, VerifyError, consistency_proof, inclusion_proof, verify_consistency,

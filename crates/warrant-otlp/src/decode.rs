@@ -254,7 +254,6 @@ pub fn encode_status(encoding: Encoding, code: i32, message: &str) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use std::io::Write;
 

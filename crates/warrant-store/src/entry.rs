@@ -212,7 +212,6 @@ pub fn content_digest(salt: &[u8; 32], text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use chrono::Utc;
     use serde_json::json;

@@ -73,7 +73,6 @@ fn upper_edge(bucket: i32) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::Histogram;
 

@@ -103,7 +103,6 @@ pub fn chi_square(table: &[Vec<f64>]) -> Option<ChiSquare> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::{chi_square, chi_square_sf, js_distance, psi};
 
