@@ -7,6 +7,7 @@
 //! ([`Caller::act_for`]) and, for approvals, who raised them.
 
 use std::sync::Arc;
+use warrant_api::ErrorCode;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::StatusCode;
@@ -39,29 +40,8 @@ impl Caller {
 
     /// The request speaks for `agent`: refused (403 `agent_mismatch`) unless this caller may act for it.
     pub fn act_for(&self, agent: &str) -> Result<(), ApiError> {
-        if self.0.may_act_for(agent) {
-            return Ok(());
-        }
-        Err(agent_mismatch(&self.0, agent))
+        Ok(warrant_service::identity::act_for(&self.0, agent)?)
     }
-}
-
-/// 403 `agent_mismatch`: the principal is not bound to `agent`.
-pub fn agent_mismatch(principal: &Principal, agent: &str) -> ApiError {
-    let bound: Vec<&str> = principal.agents.iter().map(String::as_str).collect();
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "agent_mismatch",
-        format!(
-            "`{}` may act only for {}; not for `{agent}`",
-            principal.name,
-            if bound.is_empty() {
-                "no agent".to_owned()
-            } else {
-                format!("`{}`", bound.join("`, `"))
-            }
-        ),
-    )
 }
 
 /// Authenticate the caller and check the role table for the route's action.
@@ -80,7 +60,7 @@ pub async fn enforce(State(state): State<AppState>, mut request: Request, next: 
     if !principal.role.may(action) {
         return ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             format!("role `{}` may not {}", principal.role, describe(action)),
         )
         .into_response();
@@ -145,5 +125,5 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 }
 
 fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
 }

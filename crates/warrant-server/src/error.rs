@@ -1,24 +1,26 @@
-//! `ApiError`: the one error type handlers return. It becomes `{"error": {"code", "message"}}` with a fitting
-//! status; internal details are logged, never sent.
+//! `ApiError`: the one error type handlers return. It becomes `{"error": {"code", "message"}}` (the wire type
+//! `warrant_api::ErrorBody`) with a fitting status; internal details are logged, never sent.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
-use warrant_store::{ApprovalError, IncidentError, RecordError, StoreError};
+use serde_json::Value;
+use warrant_api::{ErrorBody, ErrorCode, ErrorDetail};
+use warrant_service::{Failure, ServiceError};
+use warrant_store::StoreError;
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     /// Stable, machine-readable: scripts match on it.
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// Structured detail for the client, e.g. every problem in a manifest.
     pub details: Option<Value>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code,
@@ -27,12 +29,12 @@ impl ApiError {
         }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+        ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
     }
 
     pub fn with_details(mut self, details: Value) -> ApiError {
@@ -42,60 +44,49 @@ impl ApiError {
 
     /// A failure on our side. The cause goes to the server log; the client gets a generic message.
     pub fn internal(cause: &dyn std::fmt::Display) -> ApiError {
-        tracing::error!(%cause, "internal error");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error; see the server log",
-        )
+        ServiceError::internal(cause).into()
+    }
+}
+
+/// The status each kind of failure answers with.
+pub fn status_of(failure: Failure) -> StatusCode {
+    match failure {
+        Failure::Invalid => StatusCode::BAD_REQUEST,
+        Failure::Forbidden => StatusCode::FORBIDDEN,
+        Failure::NotFound => StatusCode::NOT_FOUND,
+        Failure::Conflict => StatusCode::CONFLICT,
+        Failure::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Failure::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> ApiError {
+        ApiError {
+            status: status_of(error.failure),
+            code: error.code,
+            message: error.message,
+            details: error.details,
+        }
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
-        match error {
-            StoreError::TokenNameTaken(_) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
-            }
-            StoreError::TokenNotFound(_) => ApiError::not_found(error.to_string()),
-            StoreError::TokenRevoked(_) => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
-            StoreError::Approval(ApprovalError::NotFound(_)) => ApiError::not_found(error.to_string()),
-            StoreError::Approval(ApprovalError::SelfApproval(_)) => {
-                ApiError::new(StatusCode::FORBIDDEN, "self_approval", error.to_string())
-            }
-            StoreError::Approval(_) => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
-            StoreError::Incident(IncidentError::NoAlert(_) | IncidentError::NoIncident(_)) => {
-                ApiError::not_found(error.to_string())
-            }
-            StoreError::Incident(IncidentError::AlreadyPromoted { .. }) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
-            }
-            StoreError::Incident(IncidentError::Invalid(_)) => {
-                ApiError::bad_request("invalid_request", error.to_string())
-            }
-            StoreError::Record(RecordError::NotFound(_)) => ApiError::not_found(error.to_string()),
-            StoreError::Record(RecordError::Conflict(_)) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
-            }
-            StoreError::Record(RecordError::Invalid(_)) => {
-                ApiError::bad_request("invalid_request", error.to_string())
-            }
-            StoreError::WriterStopped => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the store is shutting down",
-            ),
-            other => ApiError::internal(&other),
-        }
+        ServiceError::from(error).into()
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({"code": self.code, "message": self.message});
-        if let (Some(details), Some(object)) = (self.details, error.as_object_mut()) {
-            object.insert("details".into(), details);
-        }
-        (self.status, Json(json!({ "error": error }))).into_response()
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                details: self.details,
+            },
+        };
+        (self.status, Json(body)).into_response()
     }
 }

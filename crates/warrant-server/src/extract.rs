@@ -4,6 +4,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
+use warrant_api::ErrorCode;
 
 use crate::error::ApiError;
 
@@ -18,10 +19,10 @@ impl<S: Send + Sync> FromRequest<S> for Body {
             Ok(bytes) => Ok(Body(bytes)),
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 "the request body is larger than the server's limit (see `warrant serve --body-limit`)",
             )),
-            Err(rejection) => Err(ApiError::bad_request("bad_body", rejection.body_text())),
+            Err(rejection) => Err(ApiError::bad_request(ErrorCode::BadBody, rejection.body_text())),
         }
     }
 }
@@ -36,7 +37,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         let Body(bytes) = Body::from_request(request, state).await?;
         serde_json::from_slice(&bytes).map(Json).map_err(|error| {
             ApiError::bad_request(
-                "malformed_json",
+                ErrorCode::MalformedJson,
                 format!("the body is not valid JSON for this request: {error}"),
             )
         })
@@ -56,7 +57,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
         }
         serde_json::from_slice(&bytes).map(OptionalJson).map_err(|error| {
             ApiError::bad_request(
-                "malformed_json",
+                ErrorCode::MalformedJson,
                 format!("the body is not valid JSON for this request: {error}"),
             )
         })
@@ -65,7 +66,8 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
 
 /// The body as UTF-8 text.
 pub fn utf8(bytes: &Bytes) -> Result<&str, ApiError> {
-    std::str::from_utf8(bytes).map_err(|_| ApiError::bad_request("bad_body", "the body is not UTF-8 text"))
+    std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::bad_request(ErrorCode::BadBody, "the body is not UTF-8 text"))
 }
 
 /// Query parameters of type `T`; a bad parameter is a 400 in our error shape, naming it.
@@ -81,6 +83,6 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| Query(value))
-            .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))
+            .map_err(|rejection| ApiError::bad_request(ErrorCode::InvalidQuery, rejection.body_text()))
     }
 }

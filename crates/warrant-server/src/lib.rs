@@ -1,18 +1,14 @@
-//! warrant's HTTP API: `pub fn router(state) -> Router`, its wire types, authentication and the server loop.
+//! warrant's HTTP API: `pub fn router(state) -> Router`, authentication, and the server loop. The handlers
+//! call `warrant_service`; the wire types are `warrant_api`'s.
 //!
 //! The CLI uses this same router in-process when it works on a local data directory, so every command has one
 //! implementation whether it runs against `--data` or `--server`.
 
 mod auth;
-pub mod bundle;
 mod error;
 mod extract;
-mod gate;
 mod identity;
-mod limits;
 mod metrics;
-pub mod monitor;
-mod report;
 mod routes;
 
 use std::sync::Arc;
@@ -63,7 +59,7 @@ pub struct AppState {
     pub config: ServerConfig,
     pub metrics: Arc<Metrics>,
     /// The policy gate's compiled policies, session taint and group ledger.
-    pub gate: Arc<gate::GateRuntime>,
+    pub gate: Arc<warrant_service::gate::GateRuntime>,
     /// The identity providers' keys, for agents that present a JWT.
     pub identity: Arc<identity::Providers>,
     /// Set only for in-process use by the CLI on a local data directory: requests without a token act as
@@ -77,7 +73,7 @@ impl AppState {
             store,
             config,
             metrics: Arc::new(Metrics::default()),
-            gate: Arc::new(gate::GateRuntime::default()),
+            gate: Arc::new(warrant_service::gate::GateRuntime::default()),
             identity: Arc::new(identity::Providers::default()),
             local_principal: None,
         }
@@ -163,7 +159,7 @@ async fn evaluations(store: Store, interval: Duration) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match monitor::evaluate_and_record(&store, &Principal::warrant("monitor")).await {
+        match warrant_service::monitor::evaluate_and_record(&store, &Principal::warrant("monitor")).await {
             Ok(outcome) if !outcome.fired.is_empty() || !outcome.resolved.is_empty() => {
                 tracing::info!(
                     fired = outcome.fired.len(),
@@ -177,7 +173,10 @@ async fn evaluations(store: Store, interval: Duration) {
         }
         // The risk register follows the registry and the log on the same cadence: new paths open risks,
         // fixed ones close theirs.
-        if let Err(error) = routes::risk::assess_and_record(&store, &Principal::warrant("risk")).await {
+        if let Err(error) =
+            warrant_service::risk::assess_and_record(&store, &Principal::warrant("risk"), chrono::Utc::now())
+                .await
+        {
             tracing::error!(%error, "risk assessment failed");
         }
     }

@@ -21,6 +21,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter, on};
+use warrant_api::ErrorCode;
 use warrant_core::role::Action;
 use warrant_core::role::Action::{
     ActForAgent, Administer, DecideApproval, Export, Oversee, Public, Read, ReadApproval, Verify,
@@ -185,7 +186,7 @@ pub fn routes(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "this endpoint does not take that method",
     )
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use warrant_log::bundle::{BundleReport, BundleVerifier};
 use warrant_log::note::NoteVerifier;
-use warrant_server::bundle::{ExportRequest, export, pack};
+use warrant_service::export::{ExportRequest, export, pack};
 
 use crate::Failure;
 use crate::cli::Cli;
@@ -60,7 +60,9 @@ pub fn export_command(cli: &Cli, client: &Client, request: ExportRequest, out: &
                     bar.set_position(done);
                 }))
                 .map_err(|error| match error {
-                    warrant_server::bundle::ExportError::Invalid(message) => Failure::Usage(anyhow!(message)),
+                    warrant_service::export::ExportError::Invalid(message) => {
+                        Failure::Usage(anyhow!(message))
+                    }
                     other => Failure::Check(anyhow!(other)),
                 })?;
             bar.finish_and_clear();

@@ -638,7 +638,7 @@ pub fn evidence(cli: &Cli, client: &Client, command: &EvidenceCommand) -> Result
             with_content,
             out,
         } => {
-            let request = warrant_server::bundle::ExportRequest {
+            let request = warrant_service::export::ExportRequest {
                 from: crate::bundle::parse_when(from, "from")?,
                 to: crate::bundle::parse_when(to, "to")?,
                 agents: agents.clone(),

@@ -296,13 +296,13 @@ async fn evidence_bundle(cli: &Cli, store: &Store) -> Result<(), Failure> {
         .data
         .join("evidence")
         .join(format!("bundle-{}", now.format("%Y-%m-%d")));
-    let request = warrant_server::bundle::ExportRequest {
+    let request = warrant_service::export::ExportRequest {
         from: now - chrono::Duration::days(35),
         to: now,
         agents: Vec::new(),
         with_content: false,
     };
-    let summary = warrant_server::bundle::export(store, &request, &dir, |_, _| {})
+    let summary = warrant_service::export::export(store, &request, &dir, |_, _| {})
         .await
         .map_err(|error| Failure::Check(anyhow!(error)))?;
     let key = warrant_log::note::NoteVerifier::parse_vkey(store.verifier_key())

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use warrant_api::ErrorCode;
 use warrant_core::change::ChangeContext;
 use warrant_store::ErasureTarget;
 
@@ -31,7 +32,7 @@ pub async fn erase(
             let size = state.store.size();
             if let Some(seq) = seqs.iter().find(|seq| **seq >= size) {
                 return Err(ApiError::bad_request(
-                    "out_of_range",
+                    ErrorCode::OutOfRange,
                     format!("no event {seq}; the log has {size}"),
                 ));
             }
@@ -39,7 +40,7 @@ pub async fn erase(
         }
         _ => {
             return Err(ApiError::bad_request(
-                "invalid_erasure",
+                ErrorCode::InvalidErasure,
                 "give either a non-empty `subject` or `seqs`",
             ));
         }

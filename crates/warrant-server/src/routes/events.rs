@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use warrant_api::ErrorCode;
 use warrant_core::enrich::enrich;
 use warrant_core::event::{Event, EventError, EventKind, check_size};
 use warrant_core::role::Role;
@@ -15,8 +16,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{Body, utf8};
-use crate::routes::blocking;
-use crate::routes::log::{hex_list, proof_error};
+use warrant_service::blocking;
 
 type JsonResponse = Result<axum::Json<Value>, ApiError>;
 
@@ -112,7 +112,9 @@ pub async fn append(State(state): State<AppState>, caller: Caller, Body(body): B
         } else {
             format!("nothing was stored: {first} (and {} more)", errors.len() - 1)
         };
-        return Err(ApiError::bad_request("invalid_event", message).with_details(Value::Array(details)));
+        return Err(
+            ApiError::bad_request(ErrorCode::InvalidEvent, message).with_details(Value::Array(details))
+        );
     }
     let registry = state.store.registry();
     for event in &mut events {
@@ -150,7 +152,7 @@ fn agent_mismatch_error(details: &[Value]) -> ApiError {
         .and_then(|detail| detail.get("message"))
         .and_then(Value::as_str)
         .unwrap_or("an event names an agent this token may not act for");
-    ApiError::new(StatusCode::FORBIDDEN, "agent_mismatch", first)
+    ApiError::new(StatusCode::FORBIDDEN, ErrorCode::AgentMismatch, first)
 }
 
 /// Append validated events (from the JSON API or OTLP), written by `principal`, then let the stored ones count
@@ -178,35 +180,10 @@ pub(crate) async fn store_events(
 }
 
 pub async fn get_one(State(state): State<AppState>, Path(seq): Path<String>) -> JsonResponse {
-    let seq: u64 = seq
-        .parse()
-        .map_err(|_| ApiError::bad_request("invalid_seq", format!("`{seq}` is not a seq")))?;
     let store = state.store.clone();
-    if seq >= store.size() {
-        return Err(ApiError::not_found(format!(
-            "no event {seq}: the log holds {} event(s)",
-            store.size()
-        )));
-    }
-    blocking(move || {
-        let event = store.event(seq)?.ok_or_else(|| ApiError::not_found(format!("no event {seq}")))?;
-        let mut answer = json!({
-            "seq": seq,
-            "event": event.body,
-            "content": event.content,
-            "leaf_hash": hex::encode(event.leaf),
-        });
-        // The proof is to the latest checkpoint that covers this event; a brand-new event has none yet.
-        if let Some(checkpoint) = store.latest_checkpoint()?.filter(|checkpoint| checkpoint.size > seq) {
-            let proof = store.inclusion_proof(seq, checkpoint.size).map_err(proof_error)?;
-            if let Some(object) = answer.as_object_mut() {
-                object.insert("checkpoint".into(), json!({"size": checkpoint.size, "root": hex::encode(checkpoint.root), "note": checkpoint.note}));
-                object.insert("inclusion_proof".into(), hex_list(&proof));
-            }
-        }
-        Ok(axum::Json(answer))
-    })
-    .await
+    Ok(axum::Json(
+        blocking(move || warrant_service::events::get(&store, &seq)).await?,
+    ))
 }
 
 /// One JSON object, a JSON array of objects, or NDJSON (one object per line), as raw JSON texts: each
@@ -214,14 +191,23 @@ pub async fn get_one(State(state): State<AppState>, Path(seq): Path<String>) -> 
 fn parse_batch(text: &str) -> Result<Vec<Box<RawValue>>, ApiError> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
-        return Err(ApiError::bad_request("invalid_event", "the body holds no events"));
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidEvent,
+            "the body holds no events",
+        ));
     }
     if trimmed.starts_with('[') {
         let items: Vec<Box<RawValue>> = serde_json::from_str(trimmed).map_err(|error| {
-            ApiError::bad_request("malformed_json", format!("the body is not a JSON array: {error}"))
+            ApiError::bad_request(
+                ErrorCode::MalformedJson,
+                format!("the body is not a JSON array: {error}"),
+            )
         })?;
         if items.is_empty() {
-            return Err(ApiError::bad_request("invalid_event", "the batch is empty"));
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidEvent,
+                "the batch is empty",
+            ));
         }
         return Ok(items);
     }
@@ -242,7 +228,7 @@ fn parse_batch(text: &str) -> Result<Vec<Box<RawValue>>, ApiError> {
             } else {
                 format!("line {} of the NDJSON body is not JSON: {error}", line_number + 1)
             };
-            ApiError::bad_request("malformed_json", message)
+            ApiError::bad_request(ErrorCode::MalformedJson, message)
         })?;
         items.push(item);
     }

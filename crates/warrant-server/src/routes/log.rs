@@ -1,39 +1,31 @@
-//! The evidence log's read side: signed checkpoints, the verifier key, inclusion and consistency proofs.
-//! Hashes travel as lowercase hex; checkpoints as the C2SP signed note text.
+//! The evidence log's read side (`warrant_service::log`): signed checkpoints, the verifier key, inclusion and
+//! consistency proofs.
 
-use crate::extract::Query;
 use axum::extract::State;
 use serde::Deserialize;
-use serde_json::{Value, json};
-use warrant_store::{Checkpoint, ProofRequestError};
+use warrant_api::Items;
+use warrant_api::log::{Checkpoint, ConsistencyProof, InclusionProof, VerifierKey};
+use warrant_service::{blocking, log};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::routes::blocking;
+use crate::extract::Query;
 
-type JsonResponse = Result<axum::Json<Value>, ApiError>;
+type Answer<T> = Result<axum::Json<T>, ApiError>;
 
-pub async fn checkpoint(State(state): State<AppState>) -> JsonResponse {
+pub async fn checkpoint(State(state): State<AppState>) -> Answer<Checkpoint> {
     let store = state.store.clone();
-    let checkpoint = blocking(move || Ok(store.latest_checkpoint()?)).await?;
-    let checkpoint = checkpoint.ok_or_else(|| ApiError::not_found("no checkpoint has been signed yet"))?;
-    Ok(axum::Json(checkpoint_json(state.store.origin(), &checkpoint)))
+    Ok(axum::Json(blocking(move || log::latest(&store)).await?))
 }
 
-pub async fn checkpoints(State(state): State<AppState>) -> JsonResponse {
+pub async fn checkpoints(State(state): State<AppState>) -> Answer<Items<Checkpoint>> {
     let store = state.store.clone();
-    let checkpoints = blocking(move || Ok(store.checkpoints()?)).await?;
-    let items: Vec<Value> = checkpoints
-        .iter()
-        .map(|checkpoint| checkpoint_json(state.store.origin(), checkpoint))
-        .collect();
-    Ok(axum::Json(json!({ "items": items })))
+    let items = blocking(move || log::checkpoints(&store)).await?;
+    Ok(axum::Json(Items { items }))
 }
 
-pub async fn key(State(state): State<AppState>) -> JsonResponse {
-    Ok(axum::Json(
-        json!({"origin": state.store.origin(), "verifier_key": state.store.verifier_key()}),
-    ))
+pub async fn key(State(state): State<AppState>) -> Answer<VerifierKey> {
+    Ok(axum::Json(log::key(&state.store)))
 }
 
 #[derive(Deserialize)]
@@ -42,26 +34,14 @@ pub struct InclusionQuery {
     size: Option<u64>,
 }
 
-pub async fn inclusion(State(state): State<AppState>, Query(query): Query<InclusionQuery>) -> JsonResponse {
+pub async fn inclusion(
+    State(state): State<AppState>,
+    Query(query): Query<InclusionQuery>,
+) -> Answer<InclusionProof> {
     let store = state.store.clone();
-    blocking(move || {
-        let size = match query.size {
-            Some(size) => size,
-            None => store
-                .latest_checkpoint()?
-                .map(|checkpoint| checkpoint.size)
-                .ok_or_else(|| ApiError::not_found("no checkpoint has been signed yet; pass `size`"))?,
-        };
-        let proof = store.inclusion_proof(query.seq, size).map_err(proof_error)?;
-        let event = store.event(query.seq)?.ok_or_else(|| ApiError::not_found(format!("no event {}", query.seq)))?;
-        let mut answer = json!({"seq": query.seq, "size": size, "leaf_hash": hex::encode(event.leaf), "proof": hex_list(&proof)});
-        if let (Some(checkpoint), Some(object)) = (store.checkpoint_at(size)?, answer.as_object_mut()) {
-            object.insert("root".into(), Value::String(hex::encode(checkpoint.root)));
-            object.insert("checkpoint".into(), Value::String(checkpoint.note));
-        }
-        Ok(axum::Json(answer))
-    })
-    .await
+    Ok(axum::Json(
+        blocking(move || log::inclusion(&store, query.seq, query.size)).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -73,36 +53,9 @@ pub struct ConsistencyQuery {
 pub async fn consistency(
     State(state): State<AppState>,
     Query(query): Query<ConsistencyQuery>,
-) -> JsonResponse {
+) -> Answer<ConsistencyProof> {
     let store = state.store.clone();
-    blocking(move || {
-        let proof = store
-            .consistency_proof(query.from, query.to)
-            .map_err(proof_error)?;
-        Ok(axum::Json(
-            json!({"from": query.from, "to": query.to, "proof": hex_list(&proof)}),
-        ))
-    })
-    .await
-}
-
-pub(crate) fn checkpoint_json(origin: &str, checkpoint: &Checkpoint) -> Value {
-    json!({"origin": origin, "size": checkpoint.size, "root": hex::encode(checkpoint.root),
-           "note": checkpoint.note, "time": checkpoint.time})
-}
-
-pub(crate) fn hex_list(hashes: &[[u8; 32]]) -> Value {
-    Value::Array(
-        hashes
-            .iter()
-            .map(|hash| Value::String(hex::encode(hash)))
-            .collect(),
-    )
-}
-
-pub(crate) fn proof_error(error: ProofRequestError) -> ApiError {
-    match error {
-        ProofRequestError::OutOfRange(message) => ApiError::bad_request("out_of_range", message),
-        ProofRequestError::Store(error) => error.into(),
-    }
+    Ok(axum::Json(
+        blocking(move || log::consistency(&store, query.from, query.to)).await?,
+    ))
 }

@@ -1,20 +1,18 @@
-//! `/v1/monitor/*` (reports over the rollups), `/v1/alerts` and `/v1/incidents`.
+//! `/v1/monitor/*` (reports over the rollups), `/v1/alerts` and `/v1/incidents` (`warrant_service::monitor`).
 
 use axum::extract::{Path, State};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use warrant_core::change::ChangeContext;
-use warrant_core::incident::{Incident, IncidentUpdate};
-use warrant_core::monitor::detect::{AnomalyLimits, RubberStamp};
-use warrant_store::IncidentOp;
+use warrant_core::incident::IncidentUpdate;
+use warrant_service::blocking;
+use warrant_service::monitor::{self, Params};
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{Json, OptionalJson, Query};
-use crate::monitor::{self, Params};
-use crate::routes::blocking;
 
 type JsonResponse = Result<axum::Json<Value>, ApiError>;
 
@@ -29,38 +27,10 @@ pub async fn report(
     let store = state.store.clone();
     let registry = state.store.registry();
     let which = report.map(|Path(report)| report);
-    blocking(move || {
-        let now = Utc::now();
-        let windows = json!(params.windows(now));
-        let items = match which.as_deref() {
-            None => return Ok(axum::Json(monitor::report(&store, &registry, &params, now)?)),
-            Some("drift") => json!(monitor::drift(&store, &params, now)?),
-            Some("disparity") => json!(monitor::disparity(&store, &params, now)?),
-            Some("anomalies") => json!(monitor::anomalies(
-                &store,
-                &registry,
-                &params,
-                &AnomalyLimits::default(),
-                now
-            )?),
-            Some("cost") => json!(monitor::cost(&store, &params, now)?),
-            Some("oversight") => {
-                return Ok(axum::Json(json!(monitor::oversight(
-                    &store,
-                    &params,
-                    &RubberStamp::default(),
-                    now
-                )?)));
-            }
-            Some(other) => {
-                return Err(ApiError::not_found(format!(
-                    "no report `{other}`; reports: drift, disparity, anomalies, cost, oversight"
-                )));
-            }
-        };
-        Ok(axum::Json(json!({"windows": windows, "items": items})))
-    })
-    .await
+    Ok(axum::Json(
+        blocking(move || monitor::named_report(&store, &registry, which.as_deref(), &params, Utc::now()))
+            .await?,
+    ))
 }
 
 /// `POST /v1/monitor/evaluate`: run every alert rule now.
@@ -82,40 +52,29 @@ pub struct AlertQuery {
 }
 
 pub async fn list_alerts(State(state): State<AppState>, Query(query): Query<AlertQuery>) -> JsonResponse {
-    if let Some(status) = query
-        .status
-        .as_deref()
-        .filter(|status| !matches!(*status, "firing" | "resolved"))
-    {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("`status` is `firing` or `resolved`, not `{status}`"),
-        ));
-    }
     let store = state.store.clone();
-    blocking(move || {
-        Ok(axum::Json(
-            json!({"items": store.alerts(query.status.as_deref())?}),
-        ))
-    })
-    .await
+    Ok(axum::Json(
+        blocking(move || monitor::alerts(&store, query.status.as_deref())).await?,
+    ))
 }
 
 pub async fn get_alert(State(state): State<AppState>, Path(id): Path<String>) -> JsonResponse {
     let store = state.store.clone();
-    blocking(move || {
-        let alert = store
-            .alert(&id)?
-            .ok_or_else(|| ApiError::not_found(format!("no alert `{id}`")))?;
-        Ok(axum::Json(json!(alert)))
-    })
-    .await
+    Ok(axum::Json(blocking(move || monitor::alert(&store, &id)).await?))
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
     pub reason: Option<String>,
+}
+
+fn context(caller: &Caller, reason: Option<String>) -> ChangeContext {
+    ChangeContext {
+        principal: caller.principal().clone(),
+        reason,
+        time: Utc::now(),
+    }
 }
 
 /// `POST /v1/alerts/{id}/promote`: open an incident for an alert by hand.
@@ -125,47 +84,22 @@ pub async fn promote(
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<Reason>,
 ) -> Result<(axum::http::StatusCode, axum::Json<Value>), ApiError> {
-    let checkpoint = monitor::frozen_checkpoint(&state.store)?;
-    let context = ChangeContext {
-        principal: caller.principal().clone(),
-        reason: body.reason,
-        time: Utc::now(),
-    };
-    let outcome = state
-        .store
-        .incident_op(
-            IncidentOp::Promote {
-                alert: id,
-                checkpoint,
-            },
-            context,
-        )
-        .await?;
-    let incident = outcome.opened.first().map(incident_json);
-    Ok((
-        axum::http::StatusCode::CREATED,
-        axum::Json(incident.unwrap_or(Value::Null)),
-    ))
+    let incident = monitor::promote(&state.store, id, context(&caller, body.reason)).await?;
+    Ok((axum::http::StatusCode::CREATED, axum::Json(incident)))
 }
 
 pub async fn list_incidents(State(state): State<AppState>) -> JsonResponse {
     let store = state.store.clone();
-    blocking(move || {
-        let items: Vec<Value> = store.incidents()?.iter().map(incident_json).collect();
-        Ok(axum::Json(json!({"items": items})))
-    })
-    .await
+    Ok(axum::Json(
+        blocking(move || monitor::incidents(&store, Utc::now())).await?,
+    ))
 }
 
 pub async fn get_incident(State(state): State<AppState>, Path(id): Path<String>) -> JsonResponse {
     let store = state.store.clone();
-    blocking(move || {
-        let incident = store
-            .incident(&id)?
-            .ok_or_else(|| ApiError::not_found(format!("no incident `{id}`")))?;
-        Ok(axum::Json(incident_json(&incident)))
-    })
-    .await
+    Ok(axum::Json(
+        blocking(move || monitor::incident(&store, &id, Utc::now())).await?,
+    ))
 }
 
 /// `POST /v1/incidents/{id}`: change an incident (status, owner, root cause, Art. 73 classification, ...).
@@ -175,31 +109,7 @@ pub async fn update_incident(
     Path(id): Path<String>,
     Json(body): Json<IncidentUpdate>,
 ) -> JsonResponse {
-    let context = ChangeContext {
-        principal: caller.principal().clone(),
-        reason: None,
-        time: Utc::now(),
-    };
-    let outcome = state
-        .store
-        .incident_op(
-            IncidentOp::Update {
-                id,
-                update: Box::new(body),
-            },
-            context,
-        )
-        .await?;
     Ok(axum::Json(
-        outcome.updated.as_ref().map(incident_json).unwrap_or(Value::Null),
+        monitor::update_incident(&state.store, id, body, context(&caller, None)).await?,
     ))
-}
-
-/// An incident with its Art. 73 clock as of now.
-fn incident_json(incident: &Incident) -> Value {
-    let mut value = json!(incident);
-    if let Some(object) = value.as_object_mut() {
-        object.insert("art73".into(), json!(incident.art73(Utc::now())));
-    }
-    value
 }

@@ -6,14 +6,15 @@ use axum::extract::State;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use warrant_api::ErrorCode;
 use warrant_core::event::Event;
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Json;
-use crate::limits::check_id;
 use crate::routes::blocking;
+use warrant_service::limits::check_id;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,7 +92,7 @@ pub async fn override_outcome(
 
 async fn append(state: &AppState, caller: &Caller, value: Value) -> Result<axum::Json<Value>, ApiError> {
     let event = Event::from_json(0, strip_nulls(value))
-        .map_err(|error| ApiError::bad_request("invalid_request", error.to_string()))?;
+        .map_err(|error| ApiError::bad_request(ErrorCode::InvalidRequest, error.to_string()))?;
     let appended = state
         .store
         .append(vec![event], caller.principal(), Utc::now())

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use warrant_api::ErrorCode;
 use warrant_core::change::ChangeContext;
 use warrant_core::registry::DeleteError;
 use warrant_core::registry::manifest::{Kind, Manifest};
@@ -66,7 +67,7 @@ pub async fn apply(
                     .collect();
                 let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
                 ApiError::bad_request(
-                    "invalid_manifest",
+                    ErrorCode::InvalidManifest,
                     format!("nothing was applied:\n{}", lines.join("\n")),
                 )
                 .with_details(Value::Array(details))
@@ -95,9 +96,11 @@ pub async fn remove(
             RemoveError::Refused(refusal @ DeleteError::NotFound { .. }) => {
                 ApiError::not_found(refusal.to_string())
             }
-            RemoveError::Refused(refusal) => {
-                ApiError::new(StatusCode::CONFLICT, "still_referenced", refusal.to_string())
-            }
+            RemoveError::Refused(refusal) => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::StillReferenced,
+                refusal.to_string(),
+            ),
             RemoveError::Store(error) => error.into(),
         })?;
     Ok(axum::Json(applied_json(&applied)))
@@ -115,7 +118,9 @@ pub async fn changes(State(state): State<AppState>, Query(query): Query<ChangesQ
         Some(name) => Some(
             Kind::parse(name)
                 .or_else(|| Kind::from_plural(name))
-                .ok_or_else(|| ApiError::bad_request("invalid_kind", format!("unknown kind `{name}`")))?,
+                .ok_or_else(|| {
+                    ApiError::bad_request(ErrorCode::InvalidKind, format!("unknown kind `{name}`"))
+                })?,
         ),
         None => None,
     };

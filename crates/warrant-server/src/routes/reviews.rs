@@ -7,6 +7,7 @@ use axum::extract::State;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use warrant_api::ErrorCode;
 use warrant_core::change::ChangeContext;
 use warrant_core::event::{Event, EventKind};
 use warrant_core::registry::manifest::Status;
@@ -63,7 +64,7 @@ pub(crate) fn apply_error(error: ApplyError) -> ApiError {
             if message.starts_with("no agent") || message.contains("has no grant") {
                 ApiError::not_found(message)
             } else {
-                ApiError::bad_request("invalid_manifest", message)
+                ApiError::bad_request(ErrorCode::InvalidManifest, message)
             }
         }
         ApplyError::Store(error) => error.into(),
@@ -87,7 +88,7 @@ pub async fn set_status(
 ) -> Result<axum::Json<Value>, ApiError> {
     let status: Status = serde_json::from_value(json!(request.status)).map_err(|_| {
         ApiError::bad_request(
-            "invalid_status",
+            ErrorCode::InvalidStatus,
             format!(
                 "unknown status `{}`; use proposed, active, suspended or retired",
                 request.status
@@ -127,7 +128,7 @@ pub async fn record(
         "revoke" => false,
         other => {
             return Err(ApiError::bad_request(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 format!("unknown result `{other}`; use keep or revoke"),
             ));
         }

@@ -2,6 +2,7 @@
 //! creating and revoking are `token` events in the log.
 
 use std::collections::BTreeSet;
+use warrant_api::ErrorCode;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,7 +17,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{Json, OptionalJson};
-use crate::limits::check_id;
+use warrant_service::limits::check_id;
 
 /// An agent token may act for at most this many agents.
 const MAX_AGENTS: usize = 1_000;
@@ -42,7 +43,7 @@ pub async fn create(
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
     let role = Role::parse(&request.role).ok_or_else(|| {
         ApiError::bad_request(
-            "invalid_role",
+            ErrorCode::InvalidRole,
             format!(
                 "unknown role `{}`; use agent, approver, auditor or admin",
                 request.role
@@ -62,7 +63,7 @@ pub async fn create(
         .collect();
     if agents.len() > MAX_AGENTS {
         return Err(ApiError::bad_request(
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             format!("a token may act for at most {MAX_AGENTS} agents"),
         ));
     }
@@ -72,14 +73,14 @@ pub async fn create(
     match (role, agents.is_empty()) {
         (Role::Agent, true) => {
             return Err(ApiError::bad_request(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "an agent token names the agents it may act for: give `agents` (`--agent ID` on the CLI)",
             ));
         }
         (Role::Agent, false) | (_, true) => {}
         (_, false) => {
             return Err(ApiError::bad_request(
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "only agent tokens are bound to agents; leave `agents` out for this role",
             ));
         }
@@ -87,7 +88,7 @@ pub async fn create(
     let now = Utc::now();
     if request.expires.is_some_and(|expires| expires <= now) {
         return Err(ApiError::bad_request(
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             "`expires` is in the past",
         ));
     }
@@ -137,7 +138,7 @@ fn printable(text: &str, field: &str) -> Result<String, ApiError> {
     let text = text.trim();
     if text.is_empty() || text.len() > 128 || text.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
-            "invalid_name",
+            ErrorCode::InvalidName,
             format!("a token's `{field}` is 1 to 128 printable characters"),
         ));
     }

@@ -6,6 +6,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use warrant_api::ErrorCode;
 use warrant_otlp::decode::{DecodeError, Encoding, decode_request, encode_response, encode_status};
 use warrant_otlp::map::map_request;
 
@@ -28,7 +29,7 @@ pub async fn export(
     let encoding = Encoding::from_content_type(header_text(header::CONTENT_TYPE)).map_err(|error| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            error.code(),
+            otlp_code(&error),
             error.to_string(),
         )
     })?;
@@ -81,7 +82,7 @@ pub async fn export(
                 tracing::error!(%error, "OTLP spans not stored");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
+                    ErrorCode::Unavailable,
                     "the spans were not stored; retry",
                 )
             })?;
@@ -117,7 +118,7 @@ pub async fn export(
 fn decode_error(encoding: Encoding, answer_type: &str, error: &DecodeError) -> Response {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
     match encoding {
-        Encoding::Json => ApiError::new(status, error.code(), error.to_string()).into_response(),
+        Encoding::Json => ApiError::new(status, otlp_code(error), error.to_string()).into_response(),
         Encoding::Protobuf => {
             // gRPC codes: 8 = resource exhausted, 3 = invalid argument.
             let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -136,4 +137,15 @@ fn decode_error(encoding: Encoding, answer_type: &str, error: &DecodeError) -> R
 
 fn otlp_response(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response {
     (status, [(header::CONTENT_TYPE, content_type.to_owned())], body).into_response()
+}
+
+/// The wire code of an OTLP decoding failure.
+fn otlp_code(error: &DecodeError) -> ErrorCode {
+    match error {
+        DecodeError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+        DecodeError::UnsupportedEncoding(_) => ErrorCode::UnsupportedEncoding,
+        DecodeError::BadGzip(_) => ErrorCode::BadGzip,
+        DecodeError::TooLarge(_) | DecodeError::TooManySpans => ErrorCode::PayloadTooLarge,
+        DecodeError::Malformed { .. } => ErrorCode::MalformedOtlp,
+    }
 }

@@ -1,14 +1,16 @@
-//! Monitoring glue: read the rollups for a window, run the detectors of `warrant_core::monitor`, and turn
+//! Monitoring as operations: read the rollups for a window, run the detectors of `warrant_core::monitor`, and turn
 //! alert rules into recorded alerts and incidents. Shared by the `/v1/monitor/*` routes, the evaluator that
 //! runs in the server, and `warrant monitor --evaluate`.
 
 use std::collections::BTreeMap;
 
+use crate::ServiceError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use warrant_api::ErrorCode;
 use warrant_core::change::ChangeContext;
-use warrant_core::incident::Frozen;
+use warrant_core::incident::{Frozen, Incident, IncidentUpdate};
 use warrant_core::monitor::detect::{
     self, Anomaly, AnomalyLimits, ApproverStats, BigramRow, BigramSpan, CostLine, DecidedApproval, Disparity,
     Drift, RubberStamp, ToolRow, ToolSpan, UsageRow, Window, Windows,
@@ -387,4 +389,114 @@ pub fn report(
         "cost": cost(store, params, now)?,
         "oversight": oversight(store, params, &RubberStamp::default(), now)?,
     }))
+}
+
+/// An incident with its Art. 73 clock as of `now`.
+pub fn incident_json(incident: &Incident, now: DateTime<Utc>) -> Value {
+    let mut value = json!(incident);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("art73".into(), json!(incident.art73(now)));
+    }
+    value
+}
+
+/// Alerts in `status` (`firing` or `resolved`; all without one).
+pub fn alerts(store: &Store, status: Option<&str>) -> Result<Value, ServiceError> {
+    if let Some(status) = status.filter(|status| !matches!(*status, "firing" | "resolved")) {
+        return Err(ServiceError::invalid(
+            ErrorCode::InvalidQuery,
+            format!("`status` is `firing` or `resolved`, not `{status}`"),
+        ));
+    }
+    Ok(json!({"items": store.alerts(status)?}))
+}
+
+pub fn alert(store: &Store, id: &str) -> Result<Value, ServiceError> {
+    let alert = store
+        .alert(id)?
+        .ok_or_else(|| ServiceError::not_found(format!("no alert `{id}`")))?;
+    Ok(json!(alert))
+}
+
+pub fn incidents(store: &Store, now: DateTime<Utc>) -> Result<Value, ServiceError> {
+    let items: Vec<Value> = store
+        .incidents()?
+        .iter()
+        .map(|incident| incident_json(incident, now))
+        .collect();
+    Ok(json!({"items": items}))
+}
+
+pub fn incident(store: &Store, id: &str, now: DateTime<Utc>) -> Result<Value, ServiceError> {
+    let incident = store
+        .incident(id)?
+        .ok_or_else(|| ServiceError::not_found(format!("no incident `{id}`")))?;
+    Ok(incident_json(&incident, now))
+}
+
+/// Open an incident for an alert by hand.
+pub async fn promote(store: &Store, alert: String, context: ChangeContext) -> Result<Value, ServiceError> {
+    let checkpoint = frozen_checkpoint(store)?;
+    let now = context.time;
+    let outcome = store
+        .incident_op(IncidentOp::Promote { alert, checkpoint }, context)
+        .await?;
+    Ok(outcome
+        .opened
+        .first()
+        .map_or(Value::Null, |incident| incident_json(incident, now)))
+}
+
+/// Change an incident (status, owner, root cause, Art. 73 classification, ...).
+pub async fn update_incident(
+    store: &Store,
+    id: String,
+    update: IncidentUpdate,
+    context: ChangeContext,
+) -> Result<Value, ServiceError> {
+    let now = context.time;
+    let outcome = store
+        .incident_op(
+            IncidentOp::Update {
+                id,
+                update: Box::new(update),
+            },
+            context,
+        )
+        .await?;
+    Ok(outcome
+        .updated
+        .as_ref()
+        .map_or(Value::Null, |incident| incident_json(incident, now)))
+}
+
+/// One report by name, as of `now`: `drift`, `disparity`, `anomalies`, `cost` or `oversight`; all of them
+/// without a name.
+pub fn named_report(
+    store: &Store,
+    registry: &Registry,
+    which: Option<&str>,
+    params: &Params,
+    now: DateTime<Utc>,
+) -> Result<Value, ServiceError> {
+    let items = match which {
+        None => return Ok(report(store, registry, params, now)?),
+        Some("drift") => json!(drift(store, params, now)?),
+        Some("disparity") => json!(disparity(store, params, now)?),
+        Some("anomalies") => json!(anomalies(
+            store,
+            registry,
+            params,
+            &AnomalyLimits::default(),
+            now
+        )?),
+        Some("cost") => json!(cost(store, params, now)?),
+        Some("oversight") => return Ok(json!(oversight(store, params, &RubberStamp::default(), now)?)),
+        Some(other) => {
+            return Err(ServiceError::not_found(format!(
+                "no report `{other}`; reports: drift, disparity, anomalies, cost, oversight"
+            )));
+        }
+    };
+    Ok(json!({"windows": params.windows(now), "items": items}))
 }

@@ -300,13 +300,13 @@ pub async fn export(
     }
 
     // The documents of the period, as the auditor reads them.
-    let reports = crate::report::reports(store, request, &reviews, start_size, end.size).await?;
+    let reports = crate::export::report::reports(store, request, &reviews, start_size, end.size).await?;
     for (path, bytes) in &reports.files {
         files.push(write_file(dir, path, bytes)?);
     }
-    let html = crate::report::html(
+    let html = crate::export::report::html(
         &reports,
-        &crate::report::Seal {
+        &crate::export::report::Seal {
             start_size,
             end_size: end.size,
             end_root: hex::encode(end.root),

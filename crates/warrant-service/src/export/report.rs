@@ -12,8 +12,8 @@ use warrant_core::compliance::report::SoaRow;
 use warrant_core::monitor::facts::hour_of;
 use warrant_store::Store;
 
-use crate::bundle::{ExportError, ExportRequest};
-use crate::routes::compliance::{assess, soa_csv, soa_markdown};
+use crate::compliance::{assess, soa_csv, soa_markdown};
+use crate::export::bundle::{ExportError, ExportRequest};
 
 /// Appendix events at most (the latest referenced).
 const MAX_APPENDIX: usize = 400;
@@ -78,18 +78,12 @@ pub async fn reports(
             .crosswalk(now.date_naive())
             .map_err(|error| failed(error.message))?
     );
-    let (findings, classification) = crate::routes::risk::analysis(store, &registry)?;
+    let (findings, classification) = crate::risk::analysis(store, &registry, now)?;
     let risks: Vec<Value> = store.risks()?.iter().map(|risk| json!(risk)).collect();
     let incidents: Vec<Value> = store
         .incidents()?
         .iter()
-        .map(|incident| {
-            let mut value = json!(incident);
-            if let Some(object) = value.as_object_mut() {
-                object.insert("art73".into(), json!(incident.art73(now)));
-            }
-            value
-        })
+        .map(|incident| crate::monitor::incident_json(incident, now))
         .collect();
     let alerts = store.alerts(None)?;
     let params: crate::monitor::Params = serde_json::from_value(json!({})).map_err(failed)?;
@@ -123,6 +117,7 @@ pub async fn reports(
                 registry.organization().map(|org| org.name.as_str()),
                 checkpoint.as_ref(),
                 &soa,
+                now,
             )
             .into_bytes(),
         ),
@@ -152,7 +147,7 @@ pub async fn reports(
                 store
                     .approvals(None, now)?
                     .iter()
-                    .map(crate::routes::approvals::approval_json)
+                    .map(crate::approvals::to_wire)
                     .collect::<Vec<_>>()
             )),
         ),

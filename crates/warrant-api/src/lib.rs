@@ -1,0 +1,16 @@
+//! The wire format of warrant's HTTP API, defined once: the server answers with these types, the CLI (and any
+//! Rust client) reads them back, and a test checks the OpenAPI document against them. Plain data with serde,
+//! no behaviour: the domain lives in `warrant-core`, the operations in `warrant-service`.
+
+pub mod error;
+pub mod gate;
+pub mod log;
+
+pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+
+/// A list answer: `{"items": [...]}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}

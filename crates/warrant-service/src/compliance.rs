@@ -1,0 +1,544 @@
+//! The ISO/IEC 42001 and EU AI Act engine as operations: the assessment (every evidence rule over the facts
+//! the store holds, as of a time), the documents built from it (SoA, gaps, crosswalk, readiness), the evidence
+//! index and seeded samples with their proofs, and documented information kept as evidence.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use warrant_api::ErrorCode;
+use warrant_core::change::ChangeContext;
+use warrant_core::compliance::catalog::Catalog;
+use warrant_core::compliance::report::{
+    self, DocumentRef, Gaps, ReadinessFacts, SoaRow, all_rules, crosswalk, gaps, readiness, soa,
+};
+use warrant_core::compliance::rules::{
+    AlertFact, ChangeFact, DocumentFact, Facts, ImpactFact, RuleResult, evaluate,
+};
+use warrant_core::identity::Principal;
+use warrant_core::registry::Registry;
+use warrant_core::registry::manifest::RiskClass;
+use warrant_core::risk::Classification;
+use warrant_store::Store;
+
+use crate::error::{Failure, Result, ServiceError};
+
+pub fn catalog() -> Result<&'static Catalog> {
+    Catalog::builtin().map_err(|error| ServiceError::internal(&error))
+}
+
+pub(crate) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|time| time.with_timezone(&Utc))
+}
+
+/// Everything the documents are built from, gathered once per request.
+pub struct Assessment {
+    pub registry: std::sync::Arc<Registry>,
+    pub classification: Vec<Classification>,
+    pub results: Vec<RuleResult>,
+    pub index: BTreeMap<String, report::IndexEntry>,
+    pub documents: Vec<warrant_store::Document>,
+    pub audits: Vec<warrant_store::AuditRecord>,
+}
+
+/// Whether the store's latest checkpoint carries a valid signature by the log's key over its size and root.
+fn checkpoint_verifies(store: &Store, checkpoint: &warrant_store::Checkpoint) -> bool {
+    let Ok(verifier) = warrant_log::note::NoteVerifier::parse_vkey(store.verifier_key()) else {
+        return false;
+    };
+    warrant_log::note::open_note(&checkpoint.note, &[verifier])
+        .ok()
+        .and_then(|opened| warrant_log::checkpoint::Checkpoint::parse(&opened.body).ok())
+        .is_some_and(|body| body.size == checkpoint.size && body.root == checkpoint.root)
+}
+
+/// Gather the facts as of `now` and run every evidence rule (blocking: call it off the async workers).
+pub fn assess(store: &Store, now: DateTime<Utc>) -> Result<Assessment> {
+    let catalog = catalog()?;
+    let registry = store.registry();
+    let (findings, classification) = crate::risk::analysis(store, &registry, now)?;
+    drop(findings);
+    let risks = store.risks()?;
+    let incidents = store.incidents()?;
+    let impacts: BTreeMap<String, ImpactFact> = store
+        .latest_impacts()?
+        .into_iter()
+        .map(|version| {
+            (
+                version.agent.clone(),
+                ImpactFact {
+                    version: version.version,
+                    approved_at: version.approved_at.as_deref().and_then(parse_time),
+                    seq: version.approved_seq.unwrap_or(version.recorded_seq),
+                },
+            )
+        })
+        .collect();
+    let firing_alerts = store
+        .alerts(Some("firing"))?
+        .into_iter()
+        .filter_map(|alert| {
+            Some(AlertFact {
+                fired_at: parse_time(&alert.fired_at)?,
+                id: alert.id,
+                severity: alert.severity,
+                incident: alert.incident,
+                seq: alert.fired_seq,
+            })
+        })
+        .collect();
+    let monitoring_rules = warrant_core::monitor::rules::effective_rules(&registry)
+        .iter()
+        .filter(|rule| rule.enabled)
+        .count();
+    let checkpoint = store.latest_checkpoint()?.and_then(|checkpoint| {
+        let verified = checkpoint_verifies(store, &checkpoint);
+        Some((checkpoint.size, parse_time(&checkpoint.time)?, verified))
+    });
+    let documents = store.documents()?;
+    let document_facts: Vec<DocumentFact> = documents
+        .iter()
+        .filter_map(|document| {
+            Some(DocumentFact {
+                sha256: document.sha256.clone(),
+                title: document.title.clone(),
+                controls: document.controls.clone(),
+                added_at: parse_time(&document.added_at)?,
+                seq: document.seq,
+            })
+        })
+        .collect();
+    let changes: Vec<ChangeFact> = store
+        .changes(&warrant_store::ChangeFilter::default())?
+        .iter()
+        .map(|change| {
+            let attr = |name: &str| change.body.pointer(&format!("/attrs/{name}"));
+            ChangeFact {
+                seq: change.seq,
+                object: format!(
+                    "{}/{}",
+                    attr("object_kind").and_then(Value::as_str).unwrap_or_default(),
+                    attr("object_id").and_then(Value::as_str).unwrap_or_default()
+                ),
+                substantial: attr("substantial").and_then(Value::as_bool).unwrap_or(false),
+                has_reason: attr("reason")
+                    .and_then(Value::as_str)
+                    .is_some_and(|reason| !reason.trim().is_empty()),
+            }
+        })
+        .collect();
+    let audits = store.audits()?;
+    let today = now.timestamp().div_euclid(86_400);
+    let facts = Facts {
+        now,
+        registry: &registry,
+        classification: &classification,
+        risks: &risks,
+        impacts,
+        incidents: &incidents,
+        firing_alerts,
+        monitoring_rules,
+        agent_last_hour: store.agent_last_hours()?,
+        kind_days: store.kind_days(today - 400)?,
+        checkpoint,
+        documents: document_facts,
+        changes,
+        audits: audits
+            .iter()
+            .filter_map(|audit| Some((parse_time(&audit.at)?, audit.seq)))
+            .collect(),
+        recent_seqs: store.recent_evidence(3)?,
+        nonconformities: store
+            .nonconformities()?
+            .iter()
+            .map(|nc| {
+                (
+                    nc.get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    nc.get("due")
+                        .and_then(Value::as_str)
+                        .and_then(|due| chrono::NaiveDate::parse_from_str(due, "%Y-%m-%d").ok()),
+                    nc.get("status").and_then(Value::as_str) == Some("open"),
+                )
+            })
+            .collect(),
+    };
+    let results: Vec<RuleResult> = all_rules(catalog, &registry)
+        .iter()
+        .flat_map(|rule| evaluate(rule, &facts))
+        .collect();
+    let index = store.evidence_index(None)?;
+    Ok(Assessment {
+        registry: registry.clone(),
+        classification,
+        results,
+        index,
+        documents,
+        audits,
+    })
+}
+
+impl Assessment {
+    pub fn soa(&self) -> Result<Vec<SoaRow>> {
+        Ok(soa(catalog()?, &self.registry, &self.results, &self.index))
+    }
+
+    pub fn gaps(&self) -> Result<Gaps> {
+        Ok(gaps(catalog()?, &self.registry, &self.results))
+    }
+
+    /// The crosswalk, with the documents attached to articles and tasks.
+    pub fn crosswalk(
+        &self,
+        today: chrono::NaiveDate,
+    ) -> Result<warrant_core::compliance::report::CrosswalkReport> {
+        let documents: Vec<(DocumentRef, Vec<String>)> = self
+            .documents
+            .iter()
+            .map(|document| {
+                (
+                    DocumentRef {
+                        sha256: document.sha256.clone(),
+                        title: document.title.clone(),
+                        seq: document.seq,
+                    },
+                    document.controls.clone(),
+                )
+            })
+            .collect();
+        Ok(crosswalk(
+            catalog()?,
+            &self.registry,
+            &self.results,
+            &documents,
+            today,
+        ))
+    }
+}
+
+/// How many controls there are, how many apply, and how many have each status.
+pub fn soa_summary(rows: &[SoaRow]) -> Value {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for row in rows {
+        *counts.entry(row.status.as_str()).or_default() += 1;
+    }
+    json!({"controls": rows.len(), "applicable": rows.iter().filter(|row| row.applicable).count(), "by_status": counts})
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Each rule's verdict on a row: `rule (met): reason`.
+fn basis(row: &SoaRow) -> Vec<String> {
+    row.rules
+        .iter()
+        .map(|result| format!("{} ({}): {}", result.rule, result.met.as_str(), result.reason))
+        .collect()
+}
+
+pub fn soa_csv(rows: &[SoaRow]) -> String {
+    let mut out = String::from(
+        "control,title,objective,applicable,decided,justification,status,owner,plan,target_date,evidence_count,latest_seq,sample_seqs,basis\n",
+    );
+    for row in rows {
+        let samples: Vec<String> = row.sample_seqs.iter().map(u64::to_string).collect();
+        let basis = basis(row);
+        let fields = [
+            row.control.clone(),
+            row.title.clone(),
+            row.objective.clone(),
+            row.applicable.to_string(),
+            row.decided.to_owned(),
+            row.justification.clone(),
+            row.status.as_str().to_owned(),
+            row.owner.clone(),
+            row.plan.clone().unwrap_or_default(),
+            row.target_date.map(|date| date.to_string()).unwrap_or_default(),
+            row.evidence_count.to_string(),
+            row.latest_seq.map(|seq| seq.to_string()).unwrap_or_default(),
+            samples.join(" "),
+            basis.join("; "),
+        ];
+        out.push_str(
+            &fields
+                .iter()
+                .map(|field| csv_field(field))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push('\n');
+    }
+    out
+}
+
+pub fn soa_markdown(
+    organization: Option<&str>,
+    checkpoint: Option<&warrant_store::Checkpoint>,
+    rows: &[SoaRow],
+    generated: DateTime<Utc>,
+) -> String {
+    let mut out = format!(
+        "# Statement of Applicability: ISO/IEC 42001:2023 Annex A\n\n\
+         - Organisation: {}\n\
+         - Generated: {} by warrant, from the registry and the evidence log\n\
+         - Evidence checkpoint: {}\n\
+         - Status: computed by the evidence rules (`catalog/evidence_rules.yaml`); a justification marked (default) \
+           has no recorded applicability decision yet\n\
+         - Every evidence seq has an inclusion proof in that checkpoint (`warrant log proof --seq N`)\n",
+        organization.unwrap_or("(no Organization declared)"),
+        generated.format("%Y-%m-%d %H:%M UTC"),
+        checkpoint.map_or_else(
+            || "none signed yet".to_owned(),
+            |checkpoint| format!("size {}, root {}", checkpoint.size, hex::encode(checkpoint.root))
+        ),
+    );
+    let mut objective = String::new();
+    for row in rows {
+        if row.objective != objective {
+            objective.clone_from(&row.objective);
+            out.push_str(&format!(
+                "\n## {} {}\n\n| control | applicable | status | owner | evidence | justification | basis (evidence rules) |\n|---|---|---|---|---|---|---|\n",
+                row.objective, row.objective_title
+            ));
+        }
+        let basis = basis(row);
+        let seqs = if row.sample_seqs.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; seqs {}",
+                row.sample_seqs
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        out.push_str(&format!(
+            "| {} {} | {} | {} | {} | {} event{}{} | {}{} | {} |\n",
+            row.control,
+            row.title,
+            if row.applicable { "yes" } else { "no" },
+            row.status.as_str().replace('_', " "),
+            row.owner,
+            row.evidence_count,
+            if row.evidence_count == 1 { "" } else { "s" },
+            seqs,
+            row.justification.replace('|', "/"),
+            if row.decided == "default" {
+                " (default)"
+            } else {
+                ""
+            },
+            if basis.is_empty() {
+                "-".to_owned()
+            } else {
+                basis.join("<br>").replace('|', "/")
+            }
+        ));
+    }
+    out
+}
+/// The SoA as the API answers it in JSON.
+pub fn soa_json(store: &Store, assessment: &Assessment, rows: &[SoaRow], now: DateTime<Utc>) -> Value {
+    json!({
+        "organization": assessment.registry.organization().map(|org| org.name.clone()),
+        "generated_at": warrant_core::event::format_time(&now),
+        "log_size": store.size(),
+        "summary": soa_summary(rows),
+        "controls": rows,
+    })
+}
+
+/// The readiness estimate and the gap summary it rests on.
+pub fn readiness_report(store: &Store, assessment: &Assessment, now: DateTime<Utc>) -> Result<Value> {
+    let gaps = assessment.gaps()?;
+    let open = store
+        .nonconformities()?
+        .iter()
+        .filter(|nc| nc.get("status").and_then(Value::as_str) == Some("open"))
+        .count();
+    let last_audit = assessment
+        .audits
+        .first()
+        .and_then(|audit| Some((parse_time(&audit.at)?, open)));
+    let high_risk_agents = assessment
+        .classification
+        .iter()
+        .filter(|class| class.declared == RiskClass::High || class.computed == RiskClass::High)
+        .count();
+    let facts = ReadinessFacts {
+        now,
+        first_event: store
+            .first_activity_hour()?
+            .and_then(|hour| DateTime::from_timestamp(hour * 3600, 0)),
+        last_audit,
+        high_risk_agents,
+    };
+    Ok(json!({
+        "readiness": readiness(catalog()?, &assessment.registry, &gaps, &facts),
+        "gaps": {"controls": gaps.controls_summary, "clauses": gaps.clauses_summary},
+    }))
+}
+
+/// An RFC 3339 time or a date, as the hour it falls in.
+fn hour_bound(text: Option<&str>, name: &str) -> Result<Option<i64>> {
+    text.map(|text| {
+        warrant_core::event::parse_when(text)
+            .map(|time| warrant_core::monitor::facts::hour_of(&time))
+            .ok_or_else(|| {
+                ServiceError::invalid(
+                    ErrorCode::InvalidQuery,
+                    format!("`{name}` is an RFC 3339 time or a date (YYYY-MM-DD), not `{text}`"),
+                )
+            })
+    })
+    .transpose()
+}
+
+/// How many events evidence `control` between `from` (inclusive) and `to` (exclusive), from the index.
+pub fn evidence(store: &Store, control: &str, from: Option<&str>, to: Option<&str>) -> Result<Value> {
+    let first = hour_bound(from, "from")?.unwrap_or(i64::MIN);
+    // `to` is exclusive: the hours before it.
+    let last = hour_bound(to, "to")?.map_or(i64::MAX, |hour| hour - 1);
+    let index = store.evidence_index(Some((first, last)))?;
+    let entry = index.get(control).cloned().unwrap_or_default();
+    Ok(json!({
+        "control": control,
+        "title": catalog()?.title(control),
+        "from": from, "to": to,
+        "count": entry.count, "first_seq": entry.first_seq, "last_seq": entry.last_seq,
+    }))
+}
+
+/// The largest evidence sample one request may ask for.
+pub const MAX_SAMPLE: usize = 1000;
+
+/// A sample size is between 1 and [`MAX_SAMPLE`].
+pub fn check_sample(n: usize) -> Result<()> {
+    if n == 0 || n > MAX_SAMPLE {
+        return Err(ServiceError::invalid(
+            ErrorCode::InvalidQuery,
+            format!("`n` is between 1 and {MAX_SAMPLE}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `n` evidence items of `control` picked by `seed`, each with its inclusion proof to the latest checkpoint.
+pub fn sample_items(store: &Store, control: &str, n: usize, seed: u64) -> Result<Value> {
+    check_sample(n)?;
+    let checkpoint = store
+        .latest_checkpoint()?
+        .ok_or_else(ServiceError::no_checkpoint)?;
+    let seqs = store.sample_evidence(control, n, seed, checkpoint.size)?;
+    let mut items = Vec::new();
+    for seq in seqs {
+        let Some(event) = store.event(seq)? else {
+            continue;
+        };
+        let proof = store
+            .inclusion_proof(seq, checkpoint.size)
+            .map_err(crate::log::proof_error)?;
+        let verified =
+            warrant_log::proof::verify_inclusion(&event.leaf, seq, checkpoint.size, &proof, &checkpoint.root)
+                .is_ok();
+        items.push(json!({
+            "seq": seq,
+            "leaf": hex::encode(event.leaf),
+            "event": event.body,
+            "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
+            "verified": verified,
+        }));
+    }
+    Ok(json!({
+        "control": control, "n": n, "seed": seed,
+        "checkpoint": {"size": checkpoint.size, "root": hex::encode(checkpoint.root), "note": checkpoint.note},
+        "items": items,
+    }))
+}
+
+/// At most this many bytes per document.
+pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// A document to keep as evidence of the controls, clauses, articles or crosswalk tasks it names.
+pub struct NewDocument {
+    pub name: String,
+    pub title: Option<String>,
+    /// Comma-separated controls, clauses, articles or crosswalk task ids.
+    pub controls: String,
+    pub reason: Option<String>,
+    pub content: Vec<u8>,
+}
+
+/// Keep `document` as evidence; the same bytes kept before are not kept twice (`false`).
+pub async fn add_document(
+    store: &Store,
+    document: NewDocument,
+    principal: &Principal,
+    now: DateTime<Utc>,
+) -> Result<(warrant_store::Document, bool)> {
+    if document.content.is_empty() {
+        return Err(ServiceError::invalid(
+            ErrorCode::EmptyDocument,
+            "the document is empty",
+        ));
+    }
+    if document.content.len() > MAX_DOCUMENT_BYTES {
+        return Err(ServiceError::new(
+            Failure::TooLarge,
+            ErrorCode::TooLarge,
+            format!("a document is at most {MAX_DOCUMENT_BYTES} bytes"),
+        ));
+    }
+    let catalog = catalog()?;
+    let controls: Vec<String> = document
+        .controls
+        .split(',')
+        .map(str::trim)
+        .filter(|control| !control.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for control in &controls {
+        let known = catalog.is_iso_ref(control)
+            || catalog.article(control).is_some()
+            || catalog.crosswalk.tasks.iter().any(|task| task.id == *control);
+        if !known {
+            return Err(ServiceError::invalid(
+                ErrorCode::UnknownControl,
+                format!(
+                    "`{control}` is not an ISO/IEC 42001 control or clause, an EU AI Act article or a crosswalk task"
+                ),
+            ));
+        }
+    }
+    if controls.is_empty() {
+        return Err(ServiceError::invalid(
+            ErrorCode::InvalidQuery,
+            "name at least one control",
+        ));
+    }
+    let title = document.title.unwrap_or_else(|| document.name.clone());
+    Ok(store
+        .add_document(
+            document.name,
+            title,
+            controls,
+            document.content,
+            ChangeContext {
+                principal: principal.clone(),
+                reason: document.reason,
+                time: now,
+            },
+        )
+        .await?)
+}

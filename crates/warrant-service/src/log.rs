@@ -1,0 +1,88 @@
+//! The evidence log's read side: signed checkpoints, the verifier key, inclusion and consistency proofs.
+
+use warrant_api::ErrorCode;
+use warrant_api::log as wire;
+use warrant_store::{Checkpoint, ProofRequestError, Store};
+
+use crate::error::{Result, ServiceError};
+
+pub fn checkpoint_to_wire(origin: &str, checkpoint: &Checkpoint) -> wire::Checkpoint {
+    wire::Checkpoint {
+        origin: origin.to_owned(),
+        size: checkpoint.size,
+        root: hex::encode(checkpoint.root),
+        note: checkpoint.note.clone(),
+        time: checkpoint.time.clone(),
+    }
+}
+
+/// The latest signed checkpoint.
+pub fn latest(store: &Store) -> Result<wire::Checkpoint> {
+    let checkpoint = store
+        .latest_checkpoint()?
+        .ok_or_else(|| ServiceError::not_found("no checkpoint has been signed yet"))?;
+    Ok(checkpoint_to_wire(store.origin(), &checkpoint))
+}
+
+/// Every signed checkpoint, oldest first.
+pub fn checkpoints(store: &Store) -> Result<Vec<wire::Checkpoint>> {
+    Ok(store
+        .checkpoints()?
+        .iter()
+        .map(|checkpoint| checkpoint_to_wire(store.origin(), checkpoint))
+        .collect())
+}
+
+pub fn key(store: &Store) -> wire::VerifierKey {
+    wire::VerifierKey {
+        origin: store.origin().to_owned(),
+        verifier_key: store.verifier_key().to_owned(),
+    }
+}
+
+fn hex_list(hashes: &[[u8; 32]]) -> Vec<String> {
+    hashes.iter().map(hex::encode).collect()
+}
+
+/// The inclusion proof of `seq` in the tree of `size` (the latest checkpoint's without one).
+pub fn inclusion(store: &Store, seq: u64, size: Option<u64>) -> Result<wire::InclusionProof> {
+    let size = match size {
+        Some(size) => size,
+        None => {
+            store
+                .latest_checkpoint()?
+                .ok_or_else(|| ServiceError::not_found("no checkpoint has been signed yet; pass `size`"))?
+                .size
+        }
+    };
+    let proof = store.inclusion_proof(seq, size).map_err(proof_error)?;
+    let event = store
+        .event(seq)?
+        .ok_or_else(|| ServiceError::not_found(format!("no event {seq}")))?;
+    let checkpoint = store.checkpoint_at(size)?;
+    Ok(wire::InclusionProof {
+        seq,
+        size,
+        leaf_hash: hex::encode(event.leaf),
+        proof: hex_list(&proof),
+        root: checkpoint.as_ref().map(|checkpoint| hex::encode(checkpoint.root)),
+        checkpoint: checkpoint.map(|checkpoint| checkpoint.note),
+    })
+}
+
+/// The consistency proof between the trees of sizes `from` and `to`.
+pub fn consistency(store: &Store, from: u64, to: u64) -> Result<wire::ConsistencyProof> {
+    let proof = store.consistency_proof(from, to).map_err(proof_error)?;
+    Ok(wire::ConsistencyProof {
+        from,
+        to,
+        proof: hex_list(&proof),
+    })
+}
+
+pub(crate) fn proof_error(error: ProofRequestError) -> ServiceError {
+    match error {
+        ProofRequestError::OutOfRange(message) => ServiceError::invalid(ErrorCode::OutOfRange, message),
+        ProofRequestError::Store(error) => error.into(),
+    }
+}
