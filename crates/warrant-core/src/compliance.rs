@@ -3,6 +3,7 @@
 //! the documents built from them: the Statement of Applicability, the gap report, the crosswalk and the
 //! readiness assessment ([`report`]).
 
+pub mod audit;
 pub mod catalog;
 pub mod report;
 pub mod rules;

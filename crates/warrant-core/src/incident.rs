@@ -278,12 +278,104 @@ impl IncidentUpdate {
     }
 }
 
+/// Clear evaluations in a row before a firing alert resolves.
+pub const RESOLVE_AFTER: u64 = 3;
+
+/// Whether a newly fired alert of `severity` opens an incident (or joins the open one for its condition).
+pub fn opens_incident(severity: &str) -> bool {
+    matches!(severity, "high" | "critical")
+}
+
+/// What one evaluation does to an alert that is firing and was not fired again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clearing {
+    /// Its rule was not evaluated this time: nothing is known, nothing changes.
+    Unknown,
+    /// One more clear run; it resolves after [`RESOLVE_AFTER`] in a row.
+    Count,
+    /// It resolves: its rule is no longer in force.
+    RuleGone,
+}
+
+/// The step for a firing alert of a rule `in_force` (or not) that this run `evaluated` (or not) and did not
+/// fire again.
+pub fn clearing(in_force: bool, evaluated: bool) -> Clearing {
+    match (in_force, evaluated) {
+        (false, _) => Clearing::RuleGone,
+        (true, true) => Clearing::Count,
+        (true, false) => Clearing::Unknown,
+    }
+}
+
+/// Whether an alert with `clear_runs` clear evaluations in a row is resolved.
+pub fn resolved_after(clear_runs: u64) -> bool {
+    clear_runs >= RESOLVE_AFTER
+}
+
+/// What an incident opened for an alert starts from.
+pub struct AlertRef<'a> {
+    pub id: &'a str,
+    pub rule: &'a str,
+    pub subject: &'a str,
+    pub summary: &'a str,
+    pub severity: &'a str,
+    pub agent: &'a str,
+    pub fired_seq: u64,
+    pub fired_at: &'a str,
+}
+
+impl Incident {
+    /// A new incident `id` for `alert`, linking its evidence: the alert's seq, `related` seqs and the
+    /// checkpoint frozen with it. It was detected when monitoring fired the alert, also when promoted later by
+    /// hand.
+    pub fn open_for(
+        id: String,
+        alert: &AlertRef<'_>,
+        related: Vec<u64>,
+        checkpoint: Option<Frozen>,
+    ) -> Incident {
+        let mut related_seqs = vec![alert.fired_seq];
+        related_seqs.extend(related);
+        related_seqs.dedup();
+        Incident {
+            id,
+            title: format!("{}: {}", alert.rule, alert.subject),
+            severity: alert.severity.to_owned(),
+            status: IncidentStatus::default(),
+            owner: None,
+            what_happened: alert.summary.to_owned(),
+            detected_at: alert.fired_at.to_owned(),
+            agent: (!alert.agent.is_empty()).then(|| alert.agent.to_owned()),
+            alerts: vec![alert.id.to_owned()],
+            related_seqs,
+            checkpoint,
+            actions: Vec::new(),
+            communications: Vec::new(),
+            root_cause: None,
+            preventive_measures: None,
+            serious: false,
+            category: None,
+            aware_at: None,
+            reported_at: None,
+            closed_at: None,
+        }
+    }
+
+    /// The same condition fired again while this incident is open: one incident, more evidence.
+    pub fn join(&mut self, alert: &str, fired_seq: u64) {
+        self.alerts.push(alert.to_owned());
+        self.related_seqs.push(fired_seq);
+    }
+}
+
 #[cfg(test)]
 mod tests {
 
     use chrono::{DateTime, Utc};
 
-    use super::{Incident, IncidentUpdate};
+    use super::{
+        Clearing, Incident, IncidentUpdate, RESOLVE_AFTER, clearing, opens_incident, resolved_after,
+    };
 
     fn incident() -> Incident {
         serde_json::from_value(serde_json::json!({
@@ -369,5 +461,17 @@ mod tests {
             vec!["root_cause", "status"]
         );
         assert!(incident.closed_at.is_some());
+    }
+
+    #[test]
+    fn an_alert_resolves_after_clear_runs_or_when_its_rule_is_gone() {
+        assert_eq!(clearing(false, false), Clearing::RuleGone);
+        assert_eq!(clearing(false, true), Clearing::RuleGone);
+        assert_eq!(clearing(true, true), Clearing::Count);
+        assert_eq!(clearing(true, false), Clearing::Unknown);
+        assert!(!resolved_after(RESOLVE_AFTER - 1));
+        assert!(resolved_after(RESOLVE_AFTER));
+        assert!(opens_incident("high") && opens_incident("critical"));
+        assert!(!opens_incident("medium") && !opens_incident("low"));
     }
 }

@@ -3,10 +3,11 @@
 //! nonconformity for each applicable control that is not implemented and for each sample that fails, and keep
 //! the report with its management-review inputs (9.3.2).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use warrant_api::ErrorCode;
 use warrant_core::change::ChangeContext;
+use warrant_core::compliance::audit::{Grade, Nonconformity, SampleOutcome, grade_gap, grade_sample};
 use warrant_core::compliance::report::{Implementation, SoaRow};
 use warrant_core::identity::Principal;
 use warrant_store::Store;
@@ -33,8 +34,16 @@ pub fn plan(rows: &[SoaRow], n: usize) -> Value {
     json!({"sample_per_control": n, "sampled": sampled, "reviewed": reviewed})
 }
 
+/// An audit's findings, before they are recorded.
+pub struct Findings {
+    /// The report as kept and answered (with its management-review inputs).
+    pub report: Value,
+    /// The nonconformities it raised.
+    pub raised: Vec<Nonconformity>,
+}
+
 /// The audit's report, as of `now`.
-pub fn report(store: &Store, n: usize, seed: Option<u64>, now: DateTime<Utc>) -> Result<Value> {
+pub fn report(store: &Store, n: usize, seed: Option<u64>, now: DateTime<Utc>) -> Result<Findings> {
     let assessment = assess(store, now)?;
     let rows = assessment.soa()?;
     let checkpoint = store
@@ -48,9 +57,8 @@ pub fn report(store: &Store, n: usize, seed: Option<u64>, now: DateTime<Utc>) ->
             .take(8)
             .fold(0u64, |acc, byte| (acc << 8) | u64::from(*byte))
     });
-    let due = |days: i64| (now + Duration::days(days)).date_naive().to_string();
     let mut controls = Vec::new();
-    let mut nonconformities = Vec::new();
+    let mut nonconformities: Vec<Nonconformity> = Vec::new();
     for row in &rows {
         if row.status == Implementation::Implemented {
             let sample = sample_items(store, &row.control, n, seed)?;
@@ -59,45 +67,31 @@ pub fn report(store: &Store, n: usize, seed: Option<u64>, now: DateTime<Utc>) ->
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            let failed: Vec<u64> = items
-                .iter()
-                .filter(|item| item.get("verified") != Some(&Value::Bool(true)))
-                .filter_map(|item| item.get("seq").and_then(Value::as_u64))
-                .collect();
-            if items.is_empty() {
-                nonconformities.push(json!({
-                    "id": format!("nc-{}-no-samples", row.control), "control": row.control, "grade": "minor",
-                    "finding": "marked implemented, but no evidence event could be sampled for it",
-                    "corrective_action": "check which records evidence the control and that they reach the log",
-                    "owner": row.owner, "due": due(90), "status": "open",
-                }));
-            }
-            if !failed.is_empty() {
-                nonconformities.push(json!({
-                    "id": format!("nc-{}-proof", row.control), "control": row.control, "grade": "major",
-                    "finding": format!("the inclusion proofs of seqs {failed:?} do not verify against checkpoint {}", checkpoint.size),
-                    "corrective_action": "run `warrant verify` and investigate the log's integrity",
-                    "owner": row.owner, "due": due(7), "status": "open",
-                }));
-            }
-            controls.push(json!({
-                "control": row.control, "title": row.title, "result": if items.is_empty() { "no evidence sampled" } else if failed.is_empty() { "evidence verified" } else { "proof failed" },
-                "sampled": items.iter().map(|item| json!({"seq": item.get("seq"), "kind": item.pointer("/event/kind"), "verified": item.get("verified")})).collect::<Vec<_>>(),
-            }));
-        } else if row.applicable {
-            let reasons: Vec<&str> = row.rules.iter().map(|result| result.reason.as_str()).collect();
-            let grade = if row.status == Implementation::Partial {
-                "minor"
-            } else {
-                "major"
+            let outcome = SampleOutcome {
+                sampled: items.len(),
+                failed: items
+                    .iter()
+                    .filter(|item| item.get("verified") != Some(&Value::Bool(true)))
+                    .filter_map(|item| item.get("seq").and_then(Value::as_u64))
+                    .collect(),
             };
-            nonconformities.push(json!({
-                "id": format!("nc-{}", row.control), "control": row.control, "grade": grade,
-                "finding": if reasons.is_empty() { "no evidence rule covers it and nothing is attached".to_owned() } else { reasons.join("; ") },
-                "corrective_action": row.rules.iter().find_map(|result| result.next_step.clone())
-                    .unwrap_or_else(|| format!("attach its documented information (`warrant docs add FILE --control {}`)", row.control)),
-                "owner": row.owner, "due": due(if grade == "major" { 30 } else { 90 }), "status": "open",
-            }));
+            nonconformities.extend(grade_sample(row, &outcome, checkpoint.size, now));
+            let result = if items.is_empty() {
+                "no evidence sampled"
+            } else if outcome.failed.is_empty() {
+                "evidence verified"
+            } else {
+                "proof failed"
+            };
+            let sampled: Vec<Value> = items
+                .iter()
+                .map(|item| json!({"seq": item.get("seq"), "kind": item.pointer("/event/kind"), "verified": item.get("verified")}))
+                .collect();
+            controls.push(
+                json!({"control": row.control, "title": row.title, "result": result, "sampled": sampled}),
+            );
+        } else if let Some(nc) = grade_gap(row, now) {
+            nonconformities.push(nc);
             controls.push(json!({"control": row.control, "title": row.title, "result": "nonconformity recorded", "status": row.status}));
         }
     }
@@ -115,10 +109,10 @@ pub fn report(store: &Store, n: usize, seed: Option<u64>, now: DateTime<Utc>) ->
         "items_verified": controls.iter().filter_map(|control| control["sampled"].as_array()).flatten()
             .filter(|item| item["verified"] == true).count(),
         "nonconformities": nonconformities.len(),
-        "major": nonconformities.iter().filter(|nc| nc["grade"] == "major").count(),
-        "minor": nonconformities.iter().filter(|nc| nc["grade"] == "minor").count(),
+        "major": nonconformities.iter().filter(|nc| nc.grade == Grade::Major).count(),
+        "minor": nonconformities.iter().filter(|nc| nc.grade == Grade::Minor).count(),
     });
-    Ok(json!({
+    let report = json!({
         "scope": "ISO/IEC 42001:2023 Annex A controls in the Statement of Applicability",
         "checkpoint": {"size": checkpoint.size, "root": hex::encode(checkpoint.root)},
         "seed": seed,
@@ -136,7 +130,11 @@ pub fn report(store: &Store, n: usize, seed: Option<u64>, now: DateTime<Utc>) ->
             "opportunities": gaps.controls.iter().filter(|row| row.gap != "have" && row.gap != "excluded")
                 .take(5).map(|row| format!("{} {}: {}", row.id, row.title, row.next_step.clone().unwrap_or_default())).collect::<Vec<_>>(),
         },
-    }))
+    });
+    Ok(Findings {
+        report,
+        raised: nonconformities,
+    })
 }
 
 /// The plan of an audit over `rows`, sampling `n` items per implemented control.
@@ -161,10 +159,11 @@ pub async fn run(
     store.flush_rollups().await?;
     store.checkpoint().await?;
     let reader = store.clone();
-    let report = blocking(move || report(&reader, n, seed, now)).await?;
+    let findings = blocking(move || report(&reader, n, seed, now)).await?;
     let record = store
         .record_audit(
-            report,
+            findings.report,
+            findings.raised,
             ChangeContext {
                 principal: principal.clone(),
                 reason: Some("internal audit (ISO/IEC 42001 9.2)".into()),
@@ -181,6 +180,6 @@ pub async fn close_nonconformity(
     id: String,
     action: String,
     context: ChangeContext,
-) -> Result<Value> {
+) -> Result<Nonconformity> {
     Ok(store.close_nonconformity(id, action, context).await?)
 }

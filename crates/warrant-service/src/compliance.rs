@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use warrant_api::ErrorCode;
 use warrant_core::change::ChangeContext;
+use warrant_core::compliance::audit::NcStatus;
 use warrant_core::compliance::catalog::Catalog;
 use warrant_core::compliance::report::{
     self, DocumentRef, Gaps, ReadinessFacts, SoaRow, all_rules, crosswalk, gaps, readiness, soa,
@@ -153,18 +154,7 @@ pub fn assess(store: &Store, now: DateTime<Utc>) -> Result<Assessment> {
         nonconformities: store
             .nonconformities()?
             .iter()
-            .map(|nc| {
-                (
-                    nc.get("id")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    nc.get("due")
-                        .and_then(Value::as_str)
-                        .and_then(|due| chrono::NaiveDate::parse_from_str(due, "%Y-%m-%d").ok()),
-                    nc.get("status").and_then(Value::as_str) == Some("open"),
-                )
-            })
+            .map(|nc| (nc.id.clone(), Some(nc.due), nc.status == NcStatus::Open))
             .collect(),
     };
     let results: Vec<RuleResult> = all_rules(catalog, &registry)
@@ -365,7 +355,7 @@ pub fn readiness_report(store: &Store, assessment: &Assessment, now: DateTime<Ut
     let open = store
         .nonconformities()?
         .iter()
-        .filter(|nc| nc.get("status").and_then(Value::as_str) == Some("open"))
+        .filter(|nc| nc.status == NcStatus::Open)
         .count();
     let last_audit = assessment
         .audits

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use warrant_core::change::ChangeContext;
+use warrant_core::compliance::audit::{self, Nonconformity};
 use warrant_core::compliance::report::IndexEntry;
 use warrant_core::event::{EventKind, format_time};
 
@@ -339,90 +340,32 @@ impl Store {
         .await
     }
 
-    /// Keep an internal audit's report; its `audit` event carries the summary and the nonconformities. The
-    /// nonconformities become tracked records: a new one opens, one raised again stays open (or reopens), and
-    /// an open one this audit no longer raises is closed with that as its evidence.
+    /// Keep an internal audit's report; its `audit` event carries the summary and the nonconformities it
+    /// raised. The tracked nonconformities follow `audit::sync` (in the same transaction): a new one opens, one
+    /// raised again stays open (or reopens), and an open one this audit no longer raises is closed.
     pub async fn record_audit(
         &self,
         report: Value,
+        raised: Vec<Nonconformity>,
         context: ChangeContext,
     ) -> Result<AuditRecord, StoreError> {
         self.transact(move |log| {
             let id = format!("audit-{}", log.next_seq());
             let at = format_time(&context.time);
-            let raised: Vec<Value> = report
-                .get("nonconformities")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
             let existing = load_nonconformities(log)?;
-            let mut rows: Vec<Value> = Vec::new();
-            let mut closed = Vec::new();
-            for nc in &raised {
-                let Some(key) = nc.get("id").and_then(Value::as_str) else {
-                    continue;
-                };
-                let mut record = match existing
-                    .iter()
-                    .find(|known| known.get("id").and_then(Value::as_str) == Some(key))
-                {
-                    Some(known) => {
-                        let mut record = known.clone();
-                        if record.get("status").and_then(Value::as_str) == Some("closed") {
-                            set(&mut record, "reopened_at", json!(at));
-                            set(&mut record, "due", nc.get("due").cloned().unwrap_or(Value::Null));
-                        }
-                        set(
-                            &mut record,
-                            "finding",
-                            nc.get("finding").cloned().unwrap_or(Value::Null),
-                        );
-                        record
-                    }
-                    None => {
-                        let mut record = nc.clone();
-                        set(&mut record, "opened_at", json!(at));
-                        set(&mut record, "raised_in", json!([]));
-                        record
-                    }
-                };
-                set(&mut record, "status", json!("open"));
-                if let Some(Value::Array(audits)) = record.get_mut("raised_in") {
-                    audits.push(json!(id));
-                }
-                rows.push(record);
-            }
-            for known in &existing {
-                let key = known.get("id").and_then(Value::as_str).unwrap_or_default();
-                let still = raised
-                    .iter()
-                    .any(|nc| nc.get("id").and_then(Value::as_str) == Some(key));
-                if known.get("status").and_then(Value::as_str) == Some("open") && !still {
-                    let mut record = known.clone();
-                    set(&mut record, "status", json!("closed"));
-                    set(&mut record, "closed_at", json!(at));
-                    set(
-                        &mut record,
-                        "closure",
-                        json!(format!(
-                            "not raised again by {id}: its evidence now meets the rule"
-                        )),
-                    );
-                    closed.push(json!(key));
-                    rows.push(record);
-                }
-            }
+            let sync = audit::sync(&existing, &raised, &id, &at);
             let mut attrs = Map::new();
             attrs.insert("audit_id".into(), id.clone().into());
             attrs.insert("by".into(), context.actor().to_owned().into());
-            for field in ["summary", "nonconformities", "checkpoint"] {
+            for field in ["summary", "checkpoint"] {
                 if let Some(value) = report.get(field) {
                     attrs.insert(field.into(), value.clone());
                 }
             }
-            attrs.insert("closed_nonconformities".into(), Value::Array(closed));
+            attrs.insert("nonconformities".into(), json!(raised));
+            attrs.insert("closed_nonconformities".into(), json!(sync.closed));
             let seq = log.append(EventKind::Audit, "", attrs, &context)?;
-            for record in &rows {
+            for record in &sync.changed {
                 save_nonconformity(log, record, seq)?;
             }
             let mut report = report;
@@ -441,14 +384,15 @@ impl Store {
     }
 
     /// Every nonconformity, open ones first.
-    pub fn nonconformities(&self) -> Result<Vec<Value>, StoreError> {
-        self.read(|connection| {
+    pub fn nonconformities(&self) -> Result<Vec<Nonconformity>, StoreError> {
+        let records: Vec<Value> = self.read(|connection| {
             json_records(
                 connection,
                 "SELECT record FROM nonconformities ORDER BY status DESC, id",
                 [],
             )
-        })
+        })?;
+        records.into_iter().map(nonconformity).collect()
     }
 
     /// Close a nonconformity with the corrective action taken (ISO/IEC 42001 10.2); an `audit` event.
@@ -457,29 +401,23 @@ impl Store {
         id: String,
         action: String,
         context: ChangeContext,
-    ) -> Result<Value, StoreError> {
+    ) -> Result<Nonconformity, StoreError> {
         if action.trim().is_empty() {
-            return Err(RecordError::Invalid(
-                "closing a nonconformity needs the corrective action taken".into(),
-            )
-            .into());
+            return Err(RecordError::Invalid(audit::CloseError::NoAction.to_string()).into());
         }
         self.transact(move |log| {
-            let mut record = load_nonconformities(log)?
+            let known = load_nonconformities(log)?
                 .into_iter()
-                .find(|known| known.get("id").and_then(Value::as_str) == Some(id.as_str()))
+                .find(|known| known.id == id)
                 .ok_or_else(|| RecordError::NotFound(format!("no nonconformity `{id}`")))?;
-            if record.get("status").and_then(Value::as_str) == Some("closed") {
-                return Err(RecordError::Conflict(format!("nonconformity `{id}` is already closed")).into());
-            }
-            let at = format_time(&context.time);
-            set(&mut record, "status", json!("closed"));
-            set(&mut record, "closed_at", json!(at));
-            set(&mut record, "closed_by", json!(context.actor()));
-            set(&mut record, "closure", json!(action));
+            let record = audit::close(&known, &action, context.actor(), &format_time(&context.time))
+                .map_err(|error| match error {
+                    audit::CloseError::NoAction => RecordError::Invalid(error.to_string()),
+                    audit::CloseError::AlreadyClosed(_) => RecordError::Conflict(error.to_string()),
+                })?;
             let mut attrs = Map::new();
             attrs.insert("op".into(), "nonconformity_closed".into());
-            attrs.insert("nonconformity".into(), record.clone());
+            attrs.insert("nonconformity".into(), json!(record));
             attrs.insert("by".into(), context.actor().to_owned().into());
             let seq = log.append(EventKind::Audit, "", attrs, &context)?;
             save_nonconformity(log, &record, seq)?;
@@ -533,28 +471,30 @@ fn document_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Document, St
     }))
 }
 
-fn set(record: &mut Value, field: &str, value: Value) {
-    if let Some(object) = record.as_object_mut() {
-        object.insert(field.to_owned(), value);
-    }
+fn nonconformity(record: Value) -> Result<Nonconformity, StoreError> {
+    serde_json::from_value(record)
+        .map_err(|error| StoreError::Damaged(format!("a stored nonconformity: {error}")))
 }
 
-fn load_nonconformities(log: &crate::writer::Log<'_, '_>) -> Result<Vec<Value>, StoreError> {
-    json_records(
+fn load_nonconformities(log: &crate::writer::Log<'_, '_>) -> Result<Vec<Nonconformity>, StoreError> {
+    let records: Vec<Value> = json_records(
         log.transaction,
         "SELECT record FROM nonconformities ORDER BY id",
         [],
-    )
+    )?;
+    records.into_iter().map(nonconformity).collect()
 }
 
-fn save_nonconformity(log: &crate::writer::Log<'_, '_>, record: &Value, seq: u64) -> Result<(), StoreError> {
-    let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
-    let status = record.get("status").and_then(Value::as_str).unwrap_or("open");
+fn save_nonconformity(
+    log: &crate::writer::Log<'_, '_>,
+    record: &Nonconformity,
+    seq: u64,
+) -> Result<(), StoreError> {
     log.transaction.execute(
         "INSERT INTO nonconformities (id, record, status, updated_seq) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (id) DO UPDATE SET record = excluded.record, status = excluded.status,
            updated_seq = excluded.updated_seq",
-        params![id, record.to_string(), status, seq],
+        params![record.id, json!(record).to_string(), record.status.as_str(), seq],
     )?;
     Ok(())
 }

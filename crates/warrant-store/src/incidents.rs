@@ -1,8 +1,10 @@
-//! Alerts and incidents: their tables, and the writer's operations on them. Every change is an `alert` or an
+//! Alerts and incidents: their tables, and the writer's operations on them (the decisions are
+//! `warrant_core::incident`'s: which alerts open incidents, when a firing alert resolves, what an incident
+//! opened for an alert holds). Every change is an `alert` or an
 //! `incident` event committed with the row it describes, so the log holds the whole history.
 //!
 //! An alert is raised once per key (rule and subject) and stays `firing`, deduplicated, until
-//! [`RESOLVE_AFTER`] evaluations in a row of its rule no longer find the condition (so a value hovering at
+//! [`RESOLVE_AFTER`](warrant_core::incident::RESOLVE_AFTER) evaluations in a row of its rule no longer find the condition (so a value hovering at
 //! the threshold does not flap), or its rule is gone; then it is `resolved`. A `high` or `critical` alert
 //! opens an incident by itself, or joins the open incident of an earlier alert with the same key; others
 //! can be promoted by hand.
@@ -12,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use warrant_core::change::ChangeContext;
 use warrant_core::event::{EventKind, format_time};
-use warrant_core::incident::{Frozen, Incident, IncidentStatus, IncidentUpdate};
+use warrant_core::incident::{self, AlertRef, Clearing, Frozen, Incident, IncidentStatus, IncidentUpdate};
 use warrant_core::monitor::rules::Firing;
 
 use crate::StoreError;
@@ -61,9 +63,6 @@ pub struct IncidentOutcome {
     pub opened: Vec<Incident>,
     pub updated: Option<Incident>,
 }
-
-/// Clear evaluations in a row before a firing alert resolves.
-pub const RESOLVE_AFTER: u64 = 3;
 
 /// The operations the writer runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,12 +200,10 @@ fn record(
         )?;
         let alert = load_alert(log.transaction, &id)?
             .ok_or_else(|| StoreError::Damaged(format!("alert {id} vanished")))?;
-        if matches!(fired.severity, "high" | "critical") {
+        if incident::opens_incident(fired.severity) {
             match open_incident_for(log.transaction, &fired.key)? {
-                // The same condition again while its incident is still open: one incident, more evidence.
                 Some(mut incident) => {
-                    incident.alerts.push(alert.id.clone());
-                    incident.related_seqs.push(alert.fired_seq);
+                    incident.join(&alert.id, alert.fired_seq);
                     let mut attrs = incident_attrs(&incident, "updated", context.actor());
                     attrs.insert("changed".into(), json!(["alerts"]));
                     let seq = log.append(
@@ -238,21 +235,28 @@ fn record(
             .push(load_alert(log.transaction, &id)?.unwrap_or(alert));
     }
     for alert in firing {
-        let still = run.firings.iter().any(|fired| fired.key == alert.key);
-        let rule_gone = !run.rules.contains(&alert.rule);
-        if still || (!rule_gone && !run.evaluated.contains(&alert.rule)) {
+        if run.firings.iter().any(|fired| fired.key == alert.key) {
             continue;
         }
-        if !rule_gone {
-            let clear_runs: u64 = log.transaction.query_row(
-                "UPDATE alerts SET clear_runs = clear_runs + 1 WHERE id = ?1 RETURNING clear_runs",
-                [&alert.id],
-                |row| row.get(0),
-            )?;
-            if clear_runs < RESOLVE_AFTER {
-                continue;
+        let step = incident::clearing(
+            run.rules.contains(&alert.rule),
+            run.evaluated.contains(&alert.rule),
+        );
+        let rule_gone = match step {
+            Clearing::Unknown => continue,
+            Clearing::Count => {
+                let clear_runs: u64 = log.transaction.query_row(
+                    "UPDATE alerts SET clear_runs = clear_runs + 1 WHERE id = ?1 RETURNING clear_runs",
+                    [&alert.id],
+                    |row| row.get(0),
+                )?;
+                if !incident::resolved_after(clear_runs) {
+                    continue;
+                }
+                false
             }
-        }
+            Clearing::RuleGone => true,
+        };
         let mut attrs = Map::new();
         attrs.insert("alert_id".into(), json!(alert.id));
         attrs.insert("status".into(), json!("resolved"));
@@ -281,33 +285,21 @@ fn open(
     context: &ChangeContext,
 ) -> Result<Incident, StoreError> {
     let id = format!("inc-{}", log.next_seq());
-    let mut related_seqs = vec![alert.fired_seq];
-    let detected_at = alert.fired_at.clone();
-    related_seqs.extend(related);
-    related_seqs.dedup();
-    let incident = Incident {
-        id: id.clone(),
-        title: format!("{}: {}", alert.rule, alert.subject),
-        severity: alert.severity.clone(),
-        status: Default::default(),
-        owner: None,
-        what_happened: alert.summary.clone(),
-        // When monitoring detected it: the alert's time, also for an incident promoted later by hand.
-        detected_at,
-        agent: (!alert.agent.is_empty()).then(|| alert.agent.clone()),
-        alerts: vec![alert.id.clone()],
-        related_seqs,
+    let incident = Incident::open_for(
+        id.clone(),
+        &AlertRef {
+            id: &alert.id,
+            rule: &alert.rule,
+            subject: &alert.subject,
+            summary: &alert.summary,
+            severity: &alert.severity,
+            agent: &alert.agent,
+            fired_seq: alert.fired_seq,
+            fired_at: &alert.fired_at,
+        },
+        related,
         checkpoint,
-        actions: Vec::new(),
-        communications: Vec::new(),
-        root_cause: None,
-        preventive_measures: None,
-        serious: false,
-        category: None,
-        aware_at: None,
-        reported_at: None,
-        closed_at: None,
-    };
+    );
     let attrs = incident_attrs(&incident, "opened", context.actor());
     let seq = log.append(EventKind::Incident, &alert.agent, attrs, context)?;
     save_incident(log.transaction, &incident, Some(seq), seq)?;

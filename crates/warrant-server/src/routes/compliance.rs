@@ -307,7 +307,7 @@ pub async fn close_nonconformity(
         reason: None,
         time: Utc::now(),
     };
-    Ok(axum::Json(
-        audit::close_nonconformity(&state.store, id, body.action, context).await?,
-    ))
+    Ok(axum::Json(json!(
+        audit::close_nonconformity(&state.store, id, body.action, context).await?
+    )))
 }
