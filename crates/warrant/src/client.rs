@@ -114,6 +114,36 @@ impl Client {
         self.call(Method::GET, path, None)
     }
 
+    /// [`Client::call`], read into the API's wire type `T`; an answer of another shape is a failure that
+    /// says so (a server of another version, or a bug), never a silently empty field.
+    pub fn call_as<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<T, Failure> {
+        let value = self.call(method, path, body)?;
+        serde_json::from_value(value).map_err(|error| {
+            Failure::Check(anyhow::anyhow!(
+                "the answer of {path} is not what this warrant expects: {error}"
+            ))
+        })
+    }
+
+    pub fn get_as<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
+        self.call_as(Method::GET, path, None)
+    }
+
+    /// POST `body` as JSON and read the answer as `T`.
+    pub fn post_as<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, Failure> {
+        let bytes = serde_json::to_vec(body).map_err(|error| Failure::Check(error.into()))?;
+        self.call_as(Method::POST, path, Some(("application/json", bytes)))
+    }
+
     pub fn send(
         &self,
         method: Method,

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow};
 use axum::http::Method;
 use serde_json::{Value, json};
+use warrant_api as wire;
 use warrant_core::event::{Event, check_size};
 use warrant_core::registry::manifest::Kind;
 use warrant_core::role::Role;
@@ -18,7 +19,7 @@ use crate::cli::{
     AgentCommand, ApprovalCommand, Cli, Command, LogCommand, Output, ReviewCommand, ServeArgs, TokenCommand,
 };
 use crate::client::{Client, encode};
-use crate::output::{items, joined, print, table, text};
+use crate::output::{items, joined, print, print_as, table, text};
 
 /// Commands that act through the API, on a server or the local data directory.
 pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
@@ -570,42 +571,37 @@ fn ingest(cli: &Cli, client: &Client, file: &Path, batch: usize) -> Result<(), F
 fn log(cli: &Cli, client: &Client, command: &LogCommand) -> Result<(), Failure> {
     match command {
         LogCommand::Checkpoint => {
-            let answer = client.get("/v1/log/checkpoint")?;
-            print(cli.output, &answer, |answer| text(answer, "/note"));
+            let answer: wire::log::Checkpoint = client.get_as("/v1/log/checkpoint")?;
+            print_as(cli.output, &answer, |answer| answer.note.clone());
         }
         LogCommand::Key => {
-            let answer = client.get("/v1/log/key")?;
-            print(cli.output, &answer, |answer| {
-                format!("{}\n", text(answer, "/verifier_key"))
-            });
+            let answer: wire::log::VerifierKey = client.get_as("/v1/log/key")?;
+            print_as(cli.output, &answer, |answer| format!("{}\n", answer.verifier_key));
         }
         LogCommand::Proof { seq, size } => {
             let mut path = format!("/v1/log/proof/inclusion?seq={seq}");
             if let Some(size) = size {
                 path.push_str(&format!("&size={size}"));
             }
-            let answer = client.get(&path)?;
-            print(cli.output, &answer, |answer| {
+            let answer: wire::log::InclusionProof = client.get_as(&path)?;
+            print_as(cli.output, &answer, |answer| {
                 let mut out = format!(
                     "event {} in tree of {}\nleaf hash  {}\nroot       {}\nproof\n",
-                    text(answer, "/seq"),
-                    text(answer, "/size"),
-                    text(answer, "/leaf_hash"),
-                    text(answer, "/root")
+                    answer.seq,
+                    answer.size,
+                    answer.leaf_hash,
+                    answer.root.as_deref().unwrap_or("-")
                 );
-                out.push_str(&proof_lines(answer));
+                out.push_str(&proof_lines(&answer.proof));
                 out
             });
         }
         LogCommand::Consistency { from, to } => {
-            let answer = client.get(&format!("/v1/log/proof/consistency?from={from}&to={to}"))?;
-            print(cli.output, &answer, |answer| {
-                let mut out = format!(
-                    "consistency of tree {} with tree {}\n",
-                    text(answer, "/from"),
-                    text(answer, "/to")
-                );
-                out.push_str(&proof_lines(answer));
+            let answer: wire::log::ConsistencyProof =
+                client.get_as(&format!("/v1/log/proof/consistency?from={from}&to={to}"))?;
+            print_as(cli.output, &answer, |answer| {
+                let mut out = format!("consistency of tree {} with tree {}\n", answer.from, answer.to);
+                out.push_str(&proof_lines(&answer.proof));
                 out
             });
         }
@@ -673,28 +669,26 @@ fn authorize(cli: &Cli, client: &Client, call: &AuthorizeCall<'_>) -> Result<(),
     if !args.is_object() {
         return Err(Failure::Usage(anyhow!("--args must be a JSON object")));
     }
-    let request = json!({"agent": agent, "tool": tool, "args": args, "session": session,
-                         "approval_id": approval_id, "trace_id": trace_id, "span_id": span_id,
-                         "context": {"user_named": user_named}});
-    let body = serde_json::to_vec(&request).context("encoding request")?;
-    let answer = client.call(Method::POST, "/v1/authorize", Some(("application/json", body)))?;
-    print(cli.output, &answer, |answer| {
-        let mut out = format!(
-            "{} (recorded at seq {})\n",
-            text(answer, "/decision"),
-            text(answer, "/seq")
-        );
-        for reason in answer
-            .get("reasons")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-        {
-            out.push_str(&format!(
-                "  {}: {}\n",
-                text(reason, "/rule"),
-                text(reason, "/text")
-            ));
+    let request = wire::gate::AuthorizeRequest {
+        agent: agent.to_owned(),
+        tool: tool.to_owned(),
+        args: match args {
+            Value::Object(args) => Some(args),
+            _ => None,
+        },
+        session: session.map(str::to_owned),
+        trace_id: trace_id.map(str::to_owned),
+        span_id: span_id.map(str::to_owned),
+        approval_id: approval_id.map(str::to_owned),
+        context: wire::gate::AuthorizeContext {
+            user_named: user_named.to_vec(),
+        },
+    };
+    let answer: wire::gate::AuthorizeResponse = client.post_as("/v1/authorize", &request)?;
+    print_as(cli.output, &answer, |answer| {
+        let mut out = format!("{} (recorded at seq {})\n", answer.decision.as_str(), answer.seq);
+        for reason in &answer.reasons {
+            out.push_str(&format!("  {}: {}\n", reason.rule, reason.text));
         }
         out
     });
@@ -708,19 +702,20 @@ fn approvals(cli: &Cli, client: &Client, command: &ApprovalCommand) -> Result<()
                 Some(status) => format!("/v1/approvals?status={}", encode(status)),
                 None => "/v1/approvals".to_owned(),
             };
-            let answer = client.get(&path)?;
-            print(cli.output, &answer, |answer| {
-                let rows = items(answer)
+            let answer: wire::Items<wire::gate::Approval> = client.get_as(&path)?;
+            print_as(cli.output, &answer, |answer| {
+                let rows = answer
+                    .items
                     .iter()
                     .map(|approval| {
                         vec![
-                            text(approval, "/id"),
-                            text(approval, "/status"),
-                            text(approval, "/agent"),
-                            text(approval, "/tool"),
-                            text(approval, "/requested_at"),
-                            text(approval, "/expires_at"),
-                            text(approval, "/reasons/0/text"),
+                            approval.id.clone(),
+                            approval_status(approval.status).to_owned(),
+                            approval.agent.clone(),
+                            approval.tool.clone(),
+                            approval.requested_at.clone(),
+                            approval.expires_at.clone(),
+                            text(&approval.reasons, "/0/text"),
                         ]
                     })
                     .collect();
@@ -734,20 +729,25 @@ fn approvals(cli: &Cli, client: &Client, command: &ApprovalCommand) -> Result<()
         ApprovalCommand::Approve { id, reason } => (id, "approve", reason.as_deref()),
         ApprovalCommand::Deny { id, reason } => (id, "deny", Some(reason.as_str())),
     };
-    let body = serde_json::to_vec(&json!({"reason": reason})).context("encoding request")?;
-    let answer = client.call(
-        Method::POST,
-        &format!("/v1/approvals/{}/{verb}", encode(id)),
-        Some(("application/json", body)),
-    )?;
-    print(cli.output, &answer, |answer| {
-        format!(
-            "approval {} is {}\n",
-            text(answer, "/id"),
-            text(answer, "/status")
-        )
+    let request = wire::gate::DecideRequest {
+        reason: reason.map(str::to_owned),
+    };
+    let answer: wire::gate::Approval =
+        client.post_as(&format!("/v1/approvals/{}/{verb}", encode(id)), &request)?;
+    print_as(cli.output, &answer, |answer| {
+        format!("approval {} is {}\n", answer.id, approval_status(answer.status))
     });
     Ok(())
+}
+
+fn approval_status(status: wire::gate::ApprovalStatus) -> &'static str {
+    match status {
+        wire::gate::ApprovalStatus::Pending => "pending",
+        wire::gate::ApprovalStatus::Approved => "approved",
+        wire::gate::ApprovalStatus::Denied => "denied",
+        wire::gate::ApprovalStatus::Used => "used",
+        wire::gate::ApprovalStatus::Expired => "expired",
+    }
 }
 
 fn reviews(cli: &Cli, client: &Client, command: &ReviewCommand) -> Result<(), Failure> {
@@ -829,16 +829,8 @@ fn set_agent_status(cli: &Cli, client: &Client, id: &str, status: &str, reason: 
 }
 
 /// A proof's hashes, one indented line each.
-fn proof_lines(answer: &Value) -> String {
-    let hashes = answer
-        .get("proof")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
-    hashes
-        .iter()
-        .map(|hash| format!("  {}\n", hash.as_str().unwrap_or_default()))
-        .collect()
+fn proof_lines(hashes: &[String]) -> String {
+    hashes.iter().map(|hash| format!("  {hash}\n")).collect()
 }
 
 fn token(cli: &Cli, client: &Client, command: &TokenCommand) -> Result<(), Failure> {

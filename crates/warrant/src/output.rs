@@ -16,6 +16,17 @@ pub fn print(format: Output, value: &Value, table: impl FnOnce(&Value) -> String
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
+/// [`print`] for a typed answer (a `warrant_api` type): JSON and YAML print it as the API sent it.
+pub fn print_as<T: serde::Serialize>(format: Output, value: &T, table: impl FnOnce(&T) -> String) {
+    use std::io::Write;
+    let text = match format {
+        Output::Json => format!("{}\n", serde_json::to_string_pretty(value).unwrap_or_default()),
+        Output::Yaml => serde_yaml_ng::to_string(value).unwrap_or_default(),
+        Output::Table | Output::Dot | Output::Md | Output::Csv => table(value),
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 /// `{"a": 1, "b": 2}` as `1 a, 2 b`: counts for a headline.
 pub fn counts(value: Option<&Value>) -> String {
     value
