@@ -5,6 +5,8 @@
 pub mod error;
 pub mod gate;
 pub mod log;
+pub mod oversight;
+pub mod reviews;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 

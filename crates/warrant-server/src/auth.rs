@@ -26,21 +26,12 @@ use crate::error::ApiError;
 pub struct Caller(pub Arc<Principal>);
 
 impl Caller {
-    pub fn name(&self) -> &str {
-        &self.0.name
-    }
-
     pub fn role(&self) -> Role {
         self.0.role
     }
 
     pub fn principal(&self) -> &Principal {
         &self.0
-    }
-
-    /// The request speaks for `agent`: refused (403 `agent_mismatch`) unless this caller may act for it.
-    pub fn act_for(&self, agent: &str) -> Result<(), ApiError> {
-        Ok(warrant_service::identity::act_for(&self.0, agent)?)
     }
 }
 

@@ -17,6 +17,8 @@ pub mod identity;
 pub mod limits;
 pub mod log;
 pub mod monitor;
+pub mod oversight;
+pub mod reviews;
 pub mod risk;
 
 pub use crate::error::{Failure, Result, ServiceError};
