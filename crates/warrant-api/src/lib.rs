@@ -3,10 +3,14 @@
 //! no behaviour: the domain lives in `warrant-core`, the operations in `warrant-service`.
 
 pub mod error;
+pub mod events;
 pub mod gate;
 pub mod log;
 pub mod oversight;
+pub mod registry;
 pub mod reviews;
+pub mod tokens;
+pub mod trails;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 

@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use warrant_core::role::{Action, Role};
+use warrant_core::role::Action;
 use warrant_store::{AuthError, Principal};
 
 use crate::AppState;
@@ -26,10 +26,6 @@ use crate::error::ApiError;
 pub struct Caller(pub Arc<Principal>);
 
 impl Caller {
-    pub fn role(&self) -> Role {
-        self.0.role
-    }
-
     pub fn principal(&self) -> &Principal {
         &self.0
     }

@@ -194,12 +194,3 @@ async fn method_not_allowed() -> ApiError {
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
 }
-
-/// Run blocking store work (SQLite reads) off the async workers.
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|error| ApiError::internal(&error))?
-}

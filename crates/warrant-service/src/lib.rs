@@ -18,8 +18,11 @@ pub mod limits;
 pub mod log;
 pub mod monitor;
 pub mod oversight;
+pub mod registry;
 pub mod reviews;
 pub mod risk;
+pub mod tokens;
+pub mod trails;
 
 pub use crate::error::{Failure, Result, ServiceError};
 

@@ -14,7 +14,8 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Body;
-use crate::routes::events::{bind_agent, store_events};
+use crate::routes::events::store_events;
+use warrant_service::events::bind_agent;
 
 /// At most this many rejected spans are named in a partial-success message.
 const MAX_NAMED_REJECTIONS: usize = 5;
