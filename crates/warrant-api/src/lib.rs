@@ -2,13 +2,16 @@
 //! Rust client) reads them back, and a test checks the OpenAPI document against them. Plain data with serde,
 //! no behaviour: the domain lives in `warrant-core`, the operations in `warrant-service`.
 
+pub mod compliance;
 pub mod error;
 pub mod events;
 pub mod gate;
 pub mod log;
+pub mod monitor;
 pub mod oversight;
 pub mod registry;
 pub mod reviews;
+pub mod risk;
 pub mod tokens;
 pub mod trails;
 

@@ -1,0 +1,1 @@
+//! `/v1/risk/*` and `/v1/impact/*`: risk findings, the register, impact assessments.
