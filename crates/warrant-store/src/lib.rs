@@ -422,6 +422,14 @@ impl Store {
         response.await.map_err(|_| StoreError::WriterStopped)?
     }
 
+    /// Recompute every rollup from the log (after a restore, or to check them). It runs in the writer, in
+    /// turn with appends, so ingest waits for it rather than failing.
+    pub async fn rebuild_rollups(&self) -> Result<u64, StoreError> {
+        let (reply, response) = tokio::sync::oneshot::channel();
+        self.send(Request::RebuildRollups { reply })?;
+        response.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
     /// Sign a checkpoint of the current tree if it grew since the last one. Returns the latest checkpoint.
     pub async fn checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
         let (reply, response) = tokio::sync::oneshot::channel();

@@ -529,14 +529,6 @@ impl Store {
         })
     }
 
-    /// Recompute every rollup from the log (after a restore, or to check them). It runs in the writer, in
-    /// turn with appends, so ingest waits for it rather than failing.
-    pub async fn rebuild_rollups(&self) -> Result<u64, StoreError> {
-        let (reply, response) = tokio::sync::oneshot::channel();
-        self.send(crate::writer::Request::RebuildRollups { reply })?;
-        response.await.map_err(|_| StoreError::WriterStopped)?
-    }
-
     /// When each agent first and last called each tool.
     pub fn tool_spans(&self) -> Result<Vec<ToolSpan>, StoreError> {
         self.read(|connection| {
