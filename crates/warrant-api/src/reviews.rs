@@ -21,3 +21,40 @@ pub struct SetStatus {
     pub status: String,
     pub reason: String,
 }
+
+/// A grant due for review (`GET /v1/reviews/due`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewDue {
+    pub agent: String,
+    pub tool: String,
+    /// Days between reviews, from the agent's risk class.
+    pub cadence_days: i64,
+    /// The last review, or the grant's approval date (YYYY-MM-DD).
+    pub since: Option<String>,
+    /// When the next review is due; none for a grant with no date at all (due now).
+    pub due: Option<String>,
+    pub overdue: bool,
+}
+
+/// A recorded review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRecorded {
+    pub result: String,
+    /// The registry change it made (none when nothing changed).
+    pub change_seq: Option<u64>,
+    /// The `review` event.
+    pub seq: Option<u64>,
+}
+
+/// An agent's status after `POST /v1/agents/{id}/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusSet {
+    pub id: String,
+    pub status: String,
+    /// False when the agent already had that status.
+    pub changed: bool,
+    pub seq: Option<u64>,
+}

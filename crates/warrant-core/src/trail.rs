@@ -15,7 +15,6 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// An event as the store returns it for a trail: the committed body and the clear content (where not erased).
@@ -27,38 +26,28 @@ pub struct TrailEvent {
 }
 
 /// One step of a trail.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Node {
     pub seq: u64,
     pub kind: String,
     pub time: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
     /// Who wrote the record: the principal's name (a token, a workload, a person, or `warrant:…`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
     /// One line saying what happened, for people.
     pub summary: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub span_id: Option<String>,
     pub attrs: Map<String, Value>,
     /// Clear content; a field erased since is absent (its digest stays in the log).
-    #[serde(skip_serializing_if = "Map::is_empty")]
     pub content: Map<String, Value>,
-    /// Not serialised with the node: the API adds each child's JSON itself, so a trail serialises in one
-    /// pass rather than once per level.
-    #[serde(skip_serializing)]
     pub children: Vec<Node>,
 }
 
 /// Totals over a trail.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
     pub events: usize,
     pub agents: Vec<String>,

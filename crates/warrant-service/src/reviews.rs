@@ -3,8 +3,9 @@
 //! the registry change is a `change` event and the review a `review` event), and an agent's status.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 use warrant_api::ErrorCode;
+use warrant_api::reviews as wire;
 use warrant_core::change::ChangeContext;
 use warrant_core::event::{Event, EventKind};
 use warrant_core::identity::Principal;
@@ -16,17 +17,19 @@ use warrant_store::{ApplyError, Store};
 use crate::error::{Result, ServiceError};
 
 /// The grants due for review on `today` (only the overdue ones with `overdue_only`).
-pub fn due(registry: &Registry, today: NaiveDate, overdue_only: bool) -> Value {
-    let items: Vec<Value> = due_reviews(registry, today)
+pub fn due(registry: &Registry, today: NaiveDate, overdue_only: bool) -> Vec<wire::ReviewDue> {
+    due_reviews(registry, today)
         .into_iter()
         .filter(|review| !overdue_only || review.overdue)
-        .map(|review| {
-            json!({"agent": review.agent, "tool": review.tool, "cadence_days": review.cadence_days,
-                   "since": review.since.map(|date| date.to_string()), "due": review.due.map(|date| date.to_string()),
-                   "overdue": review.overdue})
+        .map(|review| wire::ReviewDue {
+            agent: review.agent,
+            tool: review.tool,
+            cadence_days: review.cadence_days,
+            since: review.since.map(|date| date.to_string()),
+            due: review.due.map(|date| date.to_string()),
+            overdue: review.overdue,
         })
-        .collect();
-    json!({"items": items})
+        .collect()
 }
 
 /// A registry edit refused: naming an agent or grant that does not exist is `not_found`.
@@ -56,7 +59,7 @@ pub async fn set_status(
     reason: String,
     principal: &Principal,
     now: DateTime<Utc>,
-) -> Result<Value> {
+) -> Result<wire::StatusSet> {
     let status: Status = serde_json::from_value(json!(status_name)).map_err(|_| {
         ServiceError::invalid(
             ErrorCode::InvalidStatus,
@@ -82,10 +85,12 @@ pub async fn set_status(
         )
         .await
         .map_err(apply_error)?;
-    Ok(
-        json!({"id": id, "status": status_name, "changed": !outcome.changes.is_empty(),
-              "seq": outcome.changes.first().map(|applied| applied.seq)}),
-    )
+    Ok(wire::StatusSet {
+        id,
+        status: status_name.to_owned(),
+        changed: !outcome.changes.is_empty(),
+        seq: outcome.changes.first().map(|applied| applied.seq),
+    })
 }
 
 /// Record an access review of one grant: `keep` or `revoke`.
@@ -94,7 +99,7 @@ pub async fn record(
     request: warrant_api::reviews::RecordReview,
     principal: &Principal,
     now: DateTime<Utc>,
-) -> Result<Value> {
+) -> Result<wire::ReviewRecorded> {
     let keep = match request.result.as_str() {
         "keep" => true,
         "revoke" => false,
@@ -156,7 +161,9 @@ pub async fn record(
         content: Map::new(),
     };
     let appended = store.append(vec![event], principal, now).await?;
-    Ok(
-        json!({"result": request.result, "change_seq": change_seq, "seq": appended.first().map(|appended| appended.seq)}),
-    )
+    Ok(wire::ReviewRecorded {
+        result: request.result,
+        change_seq,
+        seq: appended.first().map(|appended| appended.seq),
+    })
 }

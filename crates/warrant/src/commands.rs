@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::anyhow;
-use serde_json::{Value, json};
+use serde_json::Value;
 use warrant_store::StoreConfig;
 
 use self::events::{erase, ingest};
@@ -29,7 +29,7 @@ use self::tokens::token;
 use crate::Failure;
 use crate::cli::{AgentCommand, Cli, Command};
 use crate::client::{Client, encode};
-use crate::output::print;
+use crate::output::print_as;
 
 /// Commands that act through the API, on a server or the local data directory.
 pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
@@ -67,8 +67,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
             authorize(cli, &client, &call)
         }
         Command::Trail { id } => {
-            let answer = client.get(&format!("/v1/trails/{}", encode(id)))?;
-            print(cli.output, &answer, crate::trail::render);
+            let answer: warrant_api::trails::Trail = client.get_as(&format!("/v1/trails/{}", encode(id)))?;
+            print_as(cli.output, &answer, crate::trail::render);
             Ok(())
         }
         Command::Approvals { command } => approvals(cli, &client, command),
@@ -97,8 +97,13 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
             session,
             trace_id,
         } => {
-            let request =
-                json!({"agent": agent, "reason": reason, "to": to, "session": session, "trace_id": trace_id});
+            let request = warrant_api::oversight::Escalation {
+                agent: agent.clone(),
+                reason: reason.clone(),
+                to: to.clone(),
+                session: session.clone(),
+                trace_id: trace_id.clone(),
+            };
             oversight(cli, &client, "/v1/escalations", &request)
         }
         Command::Override {
@@ -109,12 +114,12 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
             let replacement = replacement.as_ref().map(|text| {
                 serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.clone()))
             });
-            oversight(
-                cli,
-                &client,
-                "/v1/overrides",
-                &json!({"seq": seq, "reason": reason, "replacement": replacement}),
-            )
+            let request = warrant_api::oversight::Override {
+                seq: *seq,
+                reason: reason.clone(),
+                replacement,
+            };
+            oversight(cli, &client, "/v1/overrides", &request)
         }
         Command::Agents { command } => {
             let (id, status, reason) = match command {

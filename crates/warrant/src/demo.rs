@@ -578,7 +578,8 @@ async fn show_trail(store: &Store, featured: &runs::Featured) -> Result<(), Fail
         None,
     )
     .await?;
-    let trail = answer(status, &bytes)?;
+    let trail: warrant_api::trails::Trail = serde_json::from_value(answer(status, &bytes)?)
+        .map_err(|error| Failure::Check(anyhow::anyhow!("the trail's answer: {error}")))?;
     println!(
         "\nthe trail of high-value {} (warrant trail {}):\n",
         featured.client, featured.trace_id

@@ -3,8 +3,8 @@
 use axum::extract::{Path, State};
 use chrono::Utc;
 use serde::Deserialize;
-use serde_json::Value;
-use warrant_api::reviews::{RecordReview, SetStatus};
+use warrant_api::Items;
+use warrant_api::reviews::{RecordReview, ReviewDue, ReviewRecorded, SetStatus, StatusSet};
 use warrant_service::reviews;
 
 use crate::AppState;
@@ -21,12 +21,10 @@ pub struct DueQuery {
 pub async fn list_due(
     State(state): State<AppState>,
     Query(query): Query<DueQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
-    Ok(axum::Json(reviews::due(
-        &state.store.registry(),
-        Utc::now().date_naive(),
-        query.overdue,
-    )))
+) -> Result<axum::Json<Items<ReviewDue>>, ApiError> {
+    Ok(axum::Json(Items {
+        items: reviews::due(&state.store.registry(), Utc::now().date_naive(), query.overdue),
+    }))
 }
 
 pub async fn set_status(
@@ -34,7 +32,7 @@ pub async fn set_status(
     caller: Caller,
     Path(id): Path<String>,
     Json(request): Json<SetStatus>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<StatusSet>, ApiError> {
     let answer = reviews::set_status(
         &state.store,
         id,
@@ -51,7 +49,7 @@ pub async fn record(
     State(state): State<AppState>,
     caller: Caller,
     Json(request): Json<RecordReview>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<ReviewRecorded>, ApiError> {
     Ok(axum::Json(
         reviews::record(&state.store, request, caller.principal(), Utc::now()).await?,
     ))

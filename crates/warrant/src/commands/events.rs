@@ -3,16 +3,27 @@
 
 use std::path::Path;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use axum::http::Method;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use warrant_api::events::{Accepted, EraseRequest, Erased};
 use warrant_core::event::{Event, check_size};
 
 use super::read_input;
 use crate::Failure;
 use crate::cli::Cli;
 use crate::client::Client;
-use crate::output::{print, text};
+use crate::output::print_as;
+
+/// What `warrant ingest` sent, over all its batches.
+#[derive(Serialize)]
+struct Ingested {
+    accepted: u64,
+    duplicates: u64,
+    first_seq: Option<u64>,
+    last_seq: Option<u64>,
+}
 
 pub(super) fn ingest(cli: &Cli, client: &Client, file: &Path, batch: usize) -> Result<(), Failure> {
     let lines = read_input(file)?;
@@ -54,19 +65,22 @@ pub(super) fn ingest(cli: &Cli, client: &Client, file: &Path, batch: usize) -> R
     let (mut accepted, mut duplicates, mut first, mut last) = (0u64, 0u64, None, None);
     for chunk in events.chunks(batch.max(1)) {
         let body = format!("[{}]", chunk.join(",")).into_bytes();
-        let answer = client.call(Method::POST, "/v1/events", Some(("application/json", body)))?;
-        accepted += answer.get("accepted").and_then(Value::as_u64).unwrap_or(0);
-        duplicates += answer.get("duplicates").and_then(Value::as_u64).unwrap_or(0);
-        if let Some(seqs) = answer.get("seqs").and_then(Value::as_array) {
-            first = first.or_else(|| seqs.first().and_then(Value::as_u64));
-            last = seqs.last().and_then(Value::as_u64).or(last);
-        }
+        let answer: Accepted =
+            client.call_as(Method::POST, "/v1/events", Some(("application/json", body)))?;
+        accepted += answer.accepted as u64;
+        duplicates += answer.duplicates as u64;
+        first = first.or_else(|| answer.seqs.first().copied());
+        last = answer.seqs.last().copied().or(last);
         progress.inc(chunk.len() as u64);
     }
     progress.finish_and_clear();
-    let summary =
-        json!({"accepted": accepted, "duplicates": duplicates, "first_seq": first, "last_seq": last});
-    print(cli.output, &summary, |_| {
+    let summary = Ingested {
+        accepted,
+        duplicates,
+        first_seq: first,
+        last_seq: last,
+    };
+    print_as(cli.output, &summary, |_| {
         format!(
             "ingested {accepted} events ({duplicates} already present) from {}; seqs {}..{}\n",
             file.display(),
@@ -85,22 +99,29 @@ pub(super) fn erase(
     reason: Option<&str>,
 ) -> Result<(), Failure> {
     let request = match (subject, seqs.is_empty()) {
-        (Some(subject), true) => json!({"subject": subject, "reason": reason}),
-        (None, false) => json!({"seqs": seqs, "reason": reason}),
+        (Some(subject), true) => EraseRequest {
+            subject: Some(subject.to_owned()),
+            seqs: None,
+            reason: reason.map(str::to_owned),
+        },
+        (None, false) => EraseRequest {
+            subject: None,
+            seqs: Some(seqs.to_vec()),
+            reason: reason.map(str::to_owned),
+        },
         _ => {
             return Err(Failure::Usage(anyhow!(
                 "give either --subject or one or more --seq"
             )));
         }
     };
-    let body = serde_json::to_vec(&request).context("encoding request")?;
-    let answer = client.call(Method::POST, "/v1/erase", Some(("application/json", body)))?;
-    print(cli.output, &answer, |answer| {
+    let answer: Erased = client.post_as("/v1/erase", &request)?;
+    print_as(cli.output, &answer, |answer| {
         format!(
             "erased {} content fields of {} events; recorded as erasure event {}\n",
-            text(answer, "/fields"),
-            answer.get("events").and_then(Value::as_array).map_or(0, Vec::len),
-            text(answer, "/seq")
+            answer.fields,
+            answer.events.len(),
+            answer.seq.map_or_else(|| "-".to_owned(), |seq| seq.to_string())
         )
     });
     Ok(())

@@ -1,38 +1,40 @@
 //! Human oversight: `warrant reviews`, `escalate`, `override` and the `agents suspend`/`resume` kill switch.
 
-use anyhow::Context;
-use axum::http::Method;
-use serde_json::{Value, json};
+use serde::Serialize;
+use warrant_api::Items;
+use warrant_api::oversight::Recorded;
+use warrant_api::reviews::{RecordReview, ReviewDue, ReviewRecorded, SetStatus, StatusSet};
 
 use crate::Failure;
 use crate::cli::{Cli, ReviewCommand};
 use crate::client::{Client, encode};
-use crate::output::{items, print, table, text};
+use crate::output::{print_as, table};
+
+/// An optional seq as the tables show it.
+fn seq_text(seq: Option<u64>) -> String {
+    seq.map_or_else(|| "-".to_owned(), |seq| seq.to_string())
+}
 
 pub(super) fn reviews(cli: &Cli, client: &Client, command: &ReviewCommand) -> Result<(), Failure> {
     match command {
         ReviewCommand::Due { overdue } => {
-            let answer = client.get(if *overdue {
+            let answer: Items<ReviewDue> = client.get_as(if *overdue {
                 "/v1/reviews/due?overdue=true"
             } else {
                 "/v1/reviews/due"
             })?;
-            print(cli.output, &answer, |answer| {
-                let rows = items(answer)
+            print_as(cli.output, &answer, |answer| {
+                let rows = answer
+                    .items
                     .iter()
                     .map(|review| {
-                        let flag = if review.get("overdue") == Some(&Value::Bool(true)) {
-                            "OVERDUE"
-                        } else {
-                            ""
-                        };
                         vec![
-                            text(review, "/agent"),
-                            text(review, "/tool"),
-                            text(review, "/since"),
-                            text(review, "/due"),
-                            format!("{} d", text(review, "/cadence_days")),
-                            flag.to_owned(),
+                            review.agent.clone(),
+                            review.tool.clone(),
+                            review.since.clone().unwrap_or_else(|| "-".into()),
+                            review.due.clone().unwrap_or_else(|| "-".into()),
+                            format!("{} d", review.cadence_days),
+                            if review.overdue { "OVERDUE" } else { "" }.to_owned(),
                         ]
                     })
                     .collect();
@@ -45,16 +47,18 @@ pub(super) fn reviews(cli: &Cli, client: &Client, command: &ReviewCommand) -> Re
             result,
             reason,
         } => {
-            let body = serde_json::to_vec(
-                &json!({"agent": agent, "tool": tool, "result": result, "reason": reason}),
-            )
-            .context("encoding request")?;
-            let answer = client.call(Method::POST, "/v1/reviews", Some(("application/json", body)))?;
-            print(cli.output, &answer, |answer| {
+            let request = RecordReview {
+                agent: agent.clone(),
+                tool: tool.clone(),
+                result: result.clone(),
+                reason: reason.clone(),
+            };
+            let answer: ReviewRecorded = client.post_as("/v1/reviews", &request)?;
+            print_as(cli.output, &answer, |answer| {
                 format!(
                     "review recorded at seq {} (registry change at seq {})\n",
-                    text(answer, "/seq"),
-                    text(answer, "/change_seq")
+                    seq_text(answer.seq),
+                    seq_text(answer.change_seq)
                 )
             });
         }
@@ -62,11 +66,16 @@ pub(super) fn reviews(cli: &Cli, client: &Client, command: &ReviewCommand) -> Re
     Ok(())
 }
 
-pub(super) fn oversight(cli: &Cli, client: &Client, path: &str, request: &Value) -> Result<(), Failure> {
-    let body = serde_json::to_vec(request).context("encoding request")?;
-    let answer = client.call(Method::POST, path, Some(("application/json", body)))?;
-    print(cli.output, &answer, |answer| {
-        format!("recorded at seq {}\n", text(answer, "/seq"))
+/// An escalation or an override (`request` is its `warrant_api::oversight` type).
+pub(super) fn oversight(
+    cli: &Cli,
+    client: &Client,
+    path: &str,
+    request: &impl Serialize,
+) -> Result<(), Failure> {
+    let answer: Recorded = client.post_as(path, request)?;
+    print_as(cli.output, &answer, |answer| {
+        format!("recorded at seq {}\n", seq_text(answer.seq))
     });
     Ok(())
 }
@@ -79,12 +88,13 @@ pub(super) fn set_agent_status(
     status: &str,
     reason: &str,
 ) -> Result<(), Failure> {
-    let body =
-        serde_json::to_vec(&json!({"status": status, "reason": reason})).context("encoding request")?;
-    let path = format!("/v1/agents/{}/status", encode(id));
-    let answer = client.call(Method::POST, &path, Some(("application/json", body)))?;
-    print(cli.output, &answer, |answer| {
-        if answer.get("changed") == Some(&Value::Bool(true)) {
+    let request = SetStatus {
+        status: status.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let answer: StatusSet = client.post_as(&format!("/v1/agents/{}/status", encode(id)), &request)?;
+    print_as(cli.output, &answer, |answer| {
+        if answer.changed {
             format!("agent {id} is now {status}\n")
         } else {
             format!("agent {id} was already {status}\n")

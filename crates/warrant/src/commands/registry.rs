@@ -5,13 +5,14 @@ use std::path::Path;
 use anyhow::anyhow;
 use axum::http::Method;
 use serde_json::Value;
+use warrant_api::registry::{Applied, AppliedChange};
 use warrant_core::registry::manifest::Kind;
 
 use super::read_input;
 use crate::Failure;
 use crate::cli::Cli;
 use crate::client::{Client, encode};
-use crate::output::{items, print, table, text};
+use crate::output::{items, print, print_as, table, text};
 
 pub(super) fn apply(cli: &Cli, client: &Client, file: &Path, reason: Option<&str>) -> Result<(), Failure> {
     let manifest = read_input(file)?;
@@ -19,28 +20,24 @@ pub(super) fn apply(cli: &Cli, client: &Client, file: &Path, reason: Option<&str
     if let Some(reason) = reason {
         path.push_str(&format!("?reason={}", encode(reason)));
     }
-    let answer = client.call(
+    let answer: Applied = client.call_as(
         Method::POST,
         &path,
         Some(("application/yaml", manifest.into_bytes())),
     )?;
-    print(cli.output, &answer, |answer| {
-        let changes = answer
-            .get("changes")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+    print_as(cli.output, &answer, |answer| {
         let mut out = String::new();
-        if !changes.is_empty() {
-            let rows = changes
+        if !answer.changes.is_empty() {
+            let rows = answer
+                .changes
                 .iter()
                 .map(|change| {
                     vec![
-                        text(change, "/op"),
-                        text(change, "/kind"),
-                        text(change, "/id"),
-                        text(change, "/version"),
-                        substantial_cell(change),
+                        change.op.clone(),
+                        change.kind.clone(),
+                        change.id.clone(),
+                        change.version.to_string(),
+                        substantial_text(change.substantial, &change.substantial_reasons),
                     ]
                 })
                 .collect();
@@ -48,8 +45,8 @@ pub(super) fn apply(cli: &Cli, client: &Client, file: &Path, reason: Option<&str
         }
         out.push_str(&format!(
             "{} changed, {} unchanged\n",
-            changes.len(),
-            text(answer, "/unchanged")
+            answer.changes.len(),
+            answer.unchanged
         ));
         out
     });
@@ -68,13 +65,11 @@ pub(super) fn delete(
     if let Some(reason) = reason {
         path.push_str(&format!("?reason={}", encode(reason)));
     }
-    let answer = client.call(Method::DELETE, &path, None)?;
-    print(cli.output, &answer, |answer| {
+    let answer: AppliedChange = client.call_as(Method::DELETE, &path, None)?;
+    print_as(cli.output, &answer, |answer| {
         format!(
             "deleted {} {} (change recorded at seq {})\n",
-            text(answer, "/kind"),
-            text(answer, "/id"),
-            text(answer, "/seq")
+            answer.kind, answer.id, answer.seq
         )
     });
     Ok(())
@@ -163,16 +158,26 @@ fn parse_kind(name: &str) -> Result<Kind, Failure> {
         })
 }
 
-fn substantial_cell(change: &Value) -> String {
-    match change.get("substantial").and_then(Value::as_bool) {
-        Some(true) => {
-            let reasons = text(change, "/substantial_reasons");
-            if reasons == "-" {
-                "yes".into()
-            } else {
-                format!("yes: {reasons}")
-            }
-        }
-        _ => "no".into(),
+/// A change event's attributes as the `substantial` cell.
+fn substantial_cell(attrs: &Value) -> String {
+    let reasons: Vec<String> = attrs
+        .get("substantial_reasons")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    substantial_text(
+        attrs.get("substantial").and_then(Value::as_bool) == Some(true),
+        &reasons,
+    )
+}
+
+fn substantial_text(substantial: bool, reasons: &[String]) -> String {
+    match (substantial, reasons.is_empty()) {
+        (false, _) => "no".into(),
+        (true, true) => "yes".into(),
+        (true, false) => format!("yes: {}", reasons.join(", ")),
     }
 }

@@ -1,14 +1,15 @@
 //! `warrant token`: create, list and revoke API tokens.
 
-use anyhow::{Context, anyhow};
-use axum::http::Method;
-use serde_json::json;
+use anyhow::anyhow;
+use chrono::{DateTime, Utc};
+use warrant_api::Items;
+use warrant_api::tokens::{CreateToken, NewToken, RevokeToken, Token};
 use warrant_core::role::Role;
 
 use crate::Failure;
 use crate::cli::{Cli, TokenCommand};
 use crate::client::{Client, encode};
-use crate::output::{items, joined, print, table, text};
+use crate::output::{print_as, table};
 
 pub(super) fn token(cli: &Cli, client: &Client, command: &TokenCommand) -> Result<(), Failure> {
     match command {
@@ -41,24 +42,16 @@ pub(super) fn token(cli: &Cli, client: &Client, command: &TokenCommand) -> Resul
                         })
                 })
                 .transpose()?;
-            let mut request = json!({"name": name, "role": role});
-            if let Some(object) = request.as_object_mut() {
-                if !agents.is_empty() {
-                    object.insert("agents".into(), json!(agents));
-                }
-                if let Some(person) = person {
-                    object.insert("person".into(), json!(person));
-                }
-                if let Some(expires) = expires {
-                    object.insert("expires".into(), json!(expires));
-                }
-            }
-            let body = serde_json::to_vec(&request).context("encoding request")?;
-            let answer = client.call(Method::POST, "/v1/tokens", Some(("application/json", body)))?;
-            print(cli.output, &answer, |answer| {
-                let agents = joined(answer, "agents", |agent| {
-                    agent.as_str().unwrap_or_default().to_owned()
-                });
+            let request = CreateToken {
+                name: name.clone(),
+                role: role.clone(),
+                agents: agents.clone(),
+                person: person.clone(),
+                expires,
+            };
+            let answer: NewToken = client.post_as("/v1/tokens", &request)?;
+            print_as(cli.output, &answer, |answer| {
+                let agents = agents_text(&answer.info);
                 let bound = if agents.is_empty() {
                     String::new()
                 } else {
@@ -66,29 +59,25 @@ pub(super) fn token(cli: &Cli, client: &Client, command: &TokenCommand) -> Resul
                 };
                 format!(
                     "token {} for {} ({}{bound}), shown once; store it now:\n{}\n",
-                    text(answer, "/id"),
-                    text(answer, "/name"),
-                    text(answer, "/role"),
-                    text(answer, "/token")
+                    answer.info.id, answer.info.name, answer.info.role, answer.token
                 )
             });
         }
         TokenCommand::List => {
-            let answer = client.get("/v1/tokens")?;
-            print(cli.output, &answer, |answer| {
-                let rows = items(answer)
+            let answer: Items<Token> = client.get_as("/v1/tokens")?;
+            print_as(cli.output, &answer, |answer| {
+                let rows = answer
+                    .items
                     .iter()
                     .map(|token| {
                         vec![
-                            text(token, "/id"),
-                            text(token, "/name"),
-                            text(token, "/role"),
-                            joined(token, "agents", |agent| {
-                                agent.as_str().unwrap_or_default().to_owned()
-                            }),
-                            text(token, "/status"),
-                            text(token, "/expires"),
-                            text(token, "/last_used"),
+                            token.id.clone(),
+                            token.name.clone(),
+                            token.role.clone(),
+                            agents_text(token),
+                            token.status.as_str().to_owned(),
+                            time_text(token.expires),
+                            time_text(token.last_used),
                         ]
                     })
                     .collect();
@@ -99,18 +88,12 @@ pub(super) fn token(cli: &Cli, client: &Client, command: &TokenCommand) -> Resul
             });
         }
         TokenCommand::Revoke { id, reason } => {
-            let body = serde_json::to_vec(&json!({"reason": reason})).context("encoding request")?;
-            let answer = client.call(
-                Method::POST,
-                &format!("/v1/tokens/{}/revoke", encode(id)),
-                Some(("application/json", body)),
-            )?;
-            print(cli.output, &answer, |answer| {
-                format!(
-                    "revoked token {} ({})\n",
-                    text(answer, "/id"),
-                    text(answer, "/name")
-                )
+            let request = RevokeToken {
+                reason: reason.clone(),
+            };
+            let answer: Token = client.post_as(&format!("/v1/tokens/{}/revoke", encode(id)), &request)?;
+            print_as(cli.output, &answer, |answer| {
+                format!("revoked token {} ({})\n", answer.id, answer.name)
             });
         }
     }
@@ -132,4 +115,15 @@ fn parse_span(text: &str) -> Option<chrono::Duration> {
         'w' => chrono::Duration::try_weeks(number),
         _ => None,
     }
+}
+
+fn agents_text(token: &Token) -> String {
+    token.agents.iter().cloned().collect::<Vec<_>>().join(", ")
+}
+
+/// A time as the API wrote it, `-` for none.
+fn time_text(time: Option<DateTime<Utc>>) -> String {
+    time.and_then(|time| serde_json::to_value(time).ok())
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "-".to_owned())
 }
