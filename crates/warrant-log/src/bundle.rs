@@ -1,6 +1,7 @@
-//! Offline verification of an evidence bundle (`warrant evidence export`), with nothing but the log's public
-//! key. The caller feeds the files (from a directory or a tar archive, in the manifest's order); the verifier
-//! reads each once, streaming, and reports exactly what failed.
+//! The evidence bundle (`warrant evidence export`): its format ([`Manifest`], [`FileEntry`], [`EventLine`] and
+//! the proofs, in `format`), its writer ([`BundleWriter`]) and its offline verification ([`BundleVerifier`]),
+//! with nothing but the log's public key. The caller feeds the verifier the files (from a directory or a tar
+//! archive, in the manifest's order); it reads each once, streaming, and reports exactly what failed.
 //!
 //! A bundle holds:
 //! - `manifest.json`: every other file with its SHA-256 and size, the period, and the two checkpoints' sizes;
@@ -8,9 +9,11 @@
 //! - `checkpoints/start.txt` (absent when the period starts at the empty log) and `checkpoints/end.txt`;
 //! - `proofs/start-frontier.json`: the roots of the perfect subtrees of the start tree (its compact range);
 //! - `proofs/consistency.json`: the RFC 9162 consistency proof from the start to the end checkpoint;
+//! - `proofs/boundary.json` (with the start checkpoint): the last event before it, with its inclusion proof;
 //! - `events.ndjson`: one line per seq from the start size to the end size, in order: `{seq, leaf, event}`
 //!   (and `content` with clear text and salts when exported with content), or `{seq, leaf}` for events left
 //!   out by an agent filter;
+//! - `registry/changes.ndjson`: the change events among them; `documents/<sha256>`: the documents they log;
 //! - reports (SoA, gaps, risks, incidents ...), checked by their hashes.
 //!
 //! Every event's inclusion in the end checkpoint is proven by rebuilding the end root from the start tree's
@@ -31,36 +34,18 @@ use crate::hash::{Hash, empty_root, leaf_hash};
 use crate::note::{NoteVerifier, open_note};
 use crate::proof::verify_consistency;
 
-/// The manifest's `format`.
-pub const FORMAT: &str = "warrant-evidence-bundle/1";
+mod format;
+mod writer;
 
-/// The body of `manifest.sig`: what the log key signs.
-pub fn signature_body(manifest: &[u8]) -> String {
-    format!("{FORMAT}\nsha256 {}\n", hex(&Sha256::digest(manifest)))
-}
+pub use self::format::{
+    BOUNDARY, Boundary, CHANGES_FILE, CONSISTENCY, CheckpointRef, ClearContent, ConsistencyProof,
+    DOCUMENTS_DIR, END_CHECKPOINT, EVENTS_FILE, EventLine, EventsInfo, FORMAT, FileEntry, MANIFEST_FILE,
+    Manifest, Period, REQUIRED, SIGNATURE_FILE, START_CHECKPOINT, START_FRONTIER, StartFrontier, hex,
+    signature_body,
+};
+pub use self::writer::{BundleWriteError, BundleWriter, FileWriter, UnsignedBundle};
 
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
-}
-
-fn unhex32(text: &str) -> Option<Hash> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (index, slot) in out.iter_mut().enumerate() {
-        let digit = |at: usize| char::from(*bytes.get(at)?).to_digit(16);
-        *slot = u8::try_from(digit(index * 2)? * 16 + digit(index * 2 + 1)?).ok()?;
-    }
-    Some(out)
-}
+use self::format::unhex32;
 
 /// What a verification found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -133,14 +118,6 @@ pub struct BundleVerifier {
     held: Option<(u64, Hash)>,
 }
 
-/// The files every bundle holds (the start checkpoint too, unless the period starts at the empty log).
-const REQUIRED: [&str; 4] = [
-    "checkpoints/end.txt",
-    "proofs/start-frontier.json",
-    "proofs/consistency.json",
-    "events.ndjson",
-];
-
 impl BundleVerifier {
     /// Check the manifest's signature and read it.
     pub fn open(manifest: &[u8], signature: &str, key: NoteVerifier) -> Result<BundleVerifier, BundleError> {
@@ -149,77 +126,26 @@ impl BundleVerifier {
         if opened.body != signature_body(manifest) {
             return Err(BundleError::ManifestChanged);
         }
-        let value: Value =
-            serde_json::from_slice(manifest).map_err(|error| BundleError::Manifest(error.to_string()))?;
-        if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
-            return Err(BundleError::Manifest("wrong or missing `format`".into()));
-        }
-        let number = |pointer: &str| {
-            value
-                .pointer(pointer)
-                .and_then(Value::as_u64)
-                .ok_or_else(|| BundleError::Manifest(format!("`{pointer}` is missing")))
-        };
-        let mut report = BundleReport {
-            start_size: number("/start/size")?,
-            end_size: number("/end/size")?,
-            ..BundleReport::default()
-        };
+        let manifest = Manifest::parse(manifest).map_err(BundleError::Manifest)?;
+        manifest.check().map_err(BundleError::Manifest)?;
         let mut expected = BTreeMap::new();
         let mut order = Vec::new();
-        for file in value.get("files").and_then(Value::as_array).into_iter().flatten() {
-            let (Some(path), Some(sha256), Some(size)) = (
-                file.get("path").and_then(Value::as_str),
-                file.get("sha256").and_then(Value::as_str),
-                file.get("size").and_then(Value::as_u64),
-            ) else {
-                return Err(BundleError::Manifest(
-                    "a file entry lacks path, sha256 or size".into(),
-                ));
-            };
-            if path.starts_with('/')
-                || path
-                    .split('/')
-                    .any(|part| part.is_empty() || part == "." || part == "..")
-            {
-                return Err(BundleError::Manifest(format!(
-                    "`{path}` is not a path inside the bundle"
-                )));
-            }
-            order.push(path.to_owned());
+        for file in &manifest.files {
+            order.push(file.path.clone());
             expected.insert(
-                path.to_owned(),
+                file.path.clone(),
                 Expected {
-                    sha256: sha256.to_owned(),
-                    size,
+                    sha256: file.sha256.clone(),
+                    size: file.size,
                 },
             );
         }
-        report.files = expected.len();
-        if report.start_size > report.end_size {
-            return Err(BundleError::Manifest(
-                "the start checkpoint is larger than the end".into(),
-            ));
-        }
-        let mut required: Vec<&str> = REQUIRED.to_vec();
-        if report.start_size > 0 {
-            required.push("checkpoints/start.txt");
-            required.push("proofs/boundary.json");
-        }
-        if let Some(missing) = required.iter().find(|path| !expected.contains_key(**path)) {
-            return Err(BundleError::Manifest(format!(
-                "it does not list {missing}, which every bundle holds"
-            )));
-        }
-        if value
-            .pointer("/events/file")
-            .and_then(Value::as_str)
-            .is_some_and(|file| file != "events.ndjson")
-        {
-            return Err(BundleError::Manifest(
-                "the events must be in events.ndjson".into(),
-            ));
-        }
+        let report = BundleReport {
+            start_size: manifest.start.size,
+            end_size: manifest.end.size,
+            files: expected.len(),
+            ..BundleReport::default()
+        };
         Ok(BundleVerifier {
             key,
             expected,
@@ -229,22 +155,13 @@ impl BundleVerifier {
             start: None,
             end: None,
             frontier: None,
-            events_file: "events.ndjson".to_owned(),
-            all_in_full: value.pointer("/events/agents").is_none_or(Value::is_null),
-            with_content: value.pointer("/events/with_content").and_then(Value::as_bool) == Some(true),
+            events_file: EVENTS_FILE.to_owned(),
+            all_in_full: manifest.all_in_full(),
+            with_content: manifest.with_content(),
             changes: BTreeSet::new(),
             documents: BTreeSet::new(),
             held: None,
-            period: (
-                value
-                    .pointer("/period/from")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                value
-                    .pointer("/period/to")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-            ),
+            period: (manifest.period.from, manifest.period.to),
         })
     }
 
@@ -350,9 +267,9 @@ impl BundleVerifier {
 
     fn small_file(&mut self, path: &str, bytes: &[u8]) {
         match path {
-            "checkpoints/start.txt" => self.start = self.checkpoint(path, bytes, self.report.start_size),
-            "checkpoints/end.txt" => self.end = self.checkpoint(path, bytes, self.report.end_size),
-            "proofs/start-frontier.json" => {
+            START_CHECKPOINT => self.start = self.checkpoint(path, bytes, self.report.start_size),
+            END_CHECKPOINT => self.end = self.checkpoint(path, bytes, self.report.end_size),
+            START_FRONTIER => {
                 let start_root = if self.report.start_size == 0 {
                     Some(empty_root())
                 } else {
@@ -362,17 +279,9 @@ impl BundleVerifier {
                     self.fail(format!("{path}: read before checkpoints/start.txt verified"));
                     return;
                 };
-                let hashes: Option<Vec<Hash>> = serde_json::from_slice::<Value>(bytes)
+                let hashes = serde_json::from_slice::<StartFrontier>(bytes)
                     .ok()
-                    .and_then(|value| {
-                        value.get("hashes").and_then(Value::as_array).map(|hashes| {
-                            hashes
-                                .iter()
-                                .map(|hash| hash.as_str().and_then(unhex32))
-                                .collect::<Option<Vec<_>>>()
-                        })
-                    })
-                    .flatten();
+                    .map(|frontier| frontier.hashes);
                 match hashes.and_then(|hashes| Frontier::from_parts(self.report.start_size, hashes).ok()) {
                     Some(frontier) if frontier.root() == start_root => {
                         self.check_held(frontier.size(), &start_root);
@@ -385,8 +294,8 @@ impl BundleVerifier {
                     )),
                 }
             }
-            "proofs/boundary.json" => self.boundary(path, bytes),
-            "registry/changes.ndjson" => {
+            BOUNDARY => self.boundary(path, bytes),
+            CHANGES_FILE => {
                 for (number, line) in String::from_utf8_lossy(bytes).lines().enumerate() {
                     let digest = serde_json::from_str::<Value>(line)
                         .ok()
@@ -405,8 +314,8 @@ impl BundleVerifier {
                     ));
                 }
             }
-            _ if path.starts_with("documents/") => {
-                let name = path.trim_start_matches("documents/");
+            _ if path.starts_with(DOCUMENTS_DIR) => {
+                let name = path.trim_start_matches(DOCUMENTS_DIR);
                 let digest = hex(&Sha256::digest(bytes));
                 if digest != name {
                     self.fail(format!("{path}: its SHA-256 is {}, not its name", short(&digest)));
@@ -414,7 +323,7 @@ impl BundleVerifier {
                     self.fail(format!("{path}: no document event of the bundle logs this hash"));
                 }
             }
-            "proofs/consistency.json" => {
+            CONSISTENCY => {
                 let start_root = if self.report.start_size == 0 {
                     Some(empty_root())
                 } else {
@@ -424,15 +333,9 @@ impl BundleVerifier {
                     self.fail(format!("{path}: read before both checkpoints verified"));
                     return;
                 };
-                let proof: Option<Vec<Hash>> =
-                    serde_json::from_slice::<Value>(bytes).ok().and_then(|value| {
-                        value
-                            .get("proof")
-                            .and_then(Value::as_array)?
-                            .iter()
-                            .map(|hash| hash.as_str().and_then(unhex32))
-                            .collect()
-                    });
+                let proof = serde_json::from_slice::<ConsistencyProof>(bytes)
+                    .ok()
+                    .map(|proof| proof.proof);
                 let Some(proof) = proof else {
                     self.fail(format!("{path}: not a consistency proof"));
                     return;
@@ -463,17 +366,12 @@ impl BundleVerifier {
             self.fail(format!("{path}: read before checkpoints/start.txt verified"));
             return;
         };
-        let value: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
         let seq = self.report.start_size.saturating_sub(1);
-        let proof: Option<Vec<Hash>> = value
-            .get("proof")
-            .and_then(Value::as_array)
-            .and_then(|proof| proof.iter().map(|hash| hash.as_str().and_then(unhex32)).collect());
-        let (Some(event), Some(proof)) = (value.get("event"), proof) else {
+        let Ok(Boundary { event, proof, .. }) = serde_json::from_slice::<Boundary>(bytes) else {
             self.fail(format!("{path}: not the boundary event with its proof"));
             return;
         };
-        let leaf = leaf_hash(&canonicalize(event));
+        let leaf = leaf_hash(&canonicalize(&event));
         if event.get("seq").and_then(Value::as_u64) != Some(seq)
             || crate::proof::verify_inclusion(&leaf, seq, self.report.start_size, &proof, &start_root)
                 .is_err()
@@ -515,107 +413,30 @@ impl BundleVerifier {
                 continue;
             }
             let expected_seq = frontier.size();
-            let parsed: Option<Value> = serde_json::from_str(&line).ok();
-            let Some(value) = parsed else {
-                self.fail(format!(
-                    "{}: the line for seq {expected_seq} is not JSON",
-                    self.events_file
-                ));
+            let Some((parsed, malformed)) = self.event_line(&line, expected_seq) else {
                 broken = true;
                 continue;
             };
-            let seq = value.get("seq").and_then(Value::as_u64);
-            if seq != Some(expected_seq) {
-                self.fail(match seq {
-                    Some(seq) if seq > expected_seq => format!(
-                        "event seq {expected_seq} is missing (the events jump to seq {seq}): an event was dropped or moved"
-                    ),
-                    Some(seq) => format!("event seq {seq} is out of order or repeated (expected seq {expected_seq})"),
-                    None => format!("{}: a line without a seq after seq {}", self.events_file, expected_seq),
-                });
-                broken = true;
-                continue;
-            }
-            let Some(given) = value.get("leaf").and_then(Value::as_str).and_then(unhex32) else {
-                self.fail(format!("event seq {expected_seq}: no leaf hash"));
-                broken = true;
-                continue;
-            };
-            if let Some(key) = value.as_object().and_then(|line| {
-                line.keys()
-                    .find(|key| !matches!(key.as_str(), "seq" | "leaf" | "event" | "content"))
-            }) {
-                self.fail(format!(
-                    "event seq {expected_seq}: unexpected field `{key}` beside the event"
-                ));
-            }
-            if value.get("event").is_none() {
-                self.report.events_withheld += 1;
-                if self.all_in_full {
-                    self.fail(format!(
-                        "event seq {expected_seq} is withheld (only its leaf hash), but the manifest exports every event in full"
-                    ));
-                }
-            }
-            if let Some(event) = value.get("event") {
-                self.report.events_with_body += 1;
-                match event.get("kind").and_then(Value::as_str) {
-                    Some("change") => {
-                        self.changes.insert(hex(&Sha256::digest(canonicalize(event))));
-                    }
-                    Some("document") => {
-                        if let Some(sha) = event.pointer("/attrs/sha256").and_then(Value::as_str) {
-                            self.documents.insert(sha.to_owned());
-                        }
-                    }
-                    _ => {}
-                }
-                if self.with_content
-                    && let Some(Value::Object(digests)) = event.get("content")
-                {
-                    let clear = value.get("content").and_then(Value::as_object);
-                    let missing = digests
-                        .keys()
-                        .filter(|field| !clear.is_some_and(|clear| clear.contains_key(*field)))
-                        .count();
-                    self.report.content_missing += missing as u64;
-                }
-                if leaf_hash(&canonicalize(event)) != given {
-                    self.fail(format!(
-                        "event seq {expected_seq} was changed: its canonical form does not hash to the leaf the log committed"
-                    ));
-                }
-                if event.get("seq").and_then(Value::as_u64) != Some(expected_seq) {
-                    self.fail(format!("event seq {expected_seq}: the event names another seq"));
-                }
-                if let Some(Value::Object(content)) = value.get("content") {
-                    for (field, clear) in content {
-                        let digest = event
-                            .pointer(&format!("/content/{}", pointer_escape(field)))
-                            .and_then(Value::as_str);
-                        let computed = clear
-                            .get("salt")
-                            .and_then(Value::as_str)
-                            .and_then(unhex32)
-                            .and_then(|salt| {
-                                let text = clear.get("text").and_then(Value::as_str)?;
-                                let mut hasher = Sha256::new();
-                                hasher.update(salt);
-                                hasher.update(text.as_bytes());
-                                Some(format!("sha256:{}", hex(&hasher.finalize())))
-                            });
-                        if computed.is_none() || computed.as_deref() != digest {
-                            self.fail(format!(
-                                "event seq {expected_seq}: content `{field}` does not match its committed digest"
-                            ));
-                        }
+            match &parsed.event {
+                None => {
+                    self.report.events_withheld += 1;
+                    if self.all_in_full {
+                        self.fail(format!(
+                            "event seq {expected_seq} is withheld (only its leaf hash), but the manifest exports every event in full"
+                        ));
                     }
                 }
+                Some(event) => self.event(&parsed, event, &malformed),
             }
-            if let Some(received) = value.pointer("/event/received").and_then(Value::as_str) {
+            if let Some(received) = parsed
+                .event
+                .as_ref()
+                .and_then(|event| event.get("received"))
+                .and_then(Value::as_str)
+            {
                 self.report.last_received = Some(received.to_owned());
             }
-            frontier.push(given);
+            frontier.push(parsed.leaf);
             if self.held.is_some_and(|(size, _)| size == frontier.size()) {
                 self.check_held(frontier.size(), &frontier.root());
             }
@@ -639,6 +460,131 @@ impl BundleVerifier {
             ));
         }
         Ok(())
+    }
+
+    /// Read the line for `expected_seq`: its [`EventLine`], and the content fields whose clear text does not
+    /// fit [`ClearContent`]; `None` (with the failure recorded) when the events cannot be followed past it.
+    fn event_line(&mut self, text: &str, expected_seq: u64) -> Option<(EventLine, BTreeSet<String>)> {
+        // Every line the writer writes reads as an `EventLine`; the rest are read field by field, to say
+        // what is wrong with them.
+        match serde_json::from_str::<EventLine>(text) {
+            Ok(line) if self.out_of_place(line.seq, expected_seq) => None,
+            Ok(line) => Some((line, BTreeSet::new())),
+            Err(_) => self.irregular_line(text, expected_seq),
+        }
+    }
+
+    /// Whether a line's seq is not the one expected there (the failure recorded).
+    fn out_of_place(&mut self, seq: u64, expected_seq: u64) -> bool {
+        if seq == expected_seq {
+            return false;
+        }
+        self.fail(if seq > expected_seq {
+            format!(
+                "event seq {expected_seq} is missing (the events jump to seq {seq}): an event was dropped or moved"
+            )
+        } else {
+            format!("event seq {seq} is out of order or repeated (expected seq {expected_seq})")
+        });
+        true
+    }
+
+    /// A line that does not read as an [`EventLine`]: what is wrong with it, in order, and what of it can
+    /// still be checked.
+    fn irregular_line(&mut self, text: &str, expected_seq: u64) -> Option<(EventLine, BTreeSet<String>)> {
+        let Ok(value) = serde_json::from_str::<Value>(text) else {
+            self.fail(format!(
+                "{}: the line for seq {expected_seq} is not JSON",
+                self.events_file
+            ));
+            return None;
+        };
+        let Some(seq) = value.get("seq").and_then(Value::as_u64) else {
+            self.fail(format!(
+                "{}: a line without a seq after seq {expected_seq}",
+                self.events_file
+            ));
+            return None;
+        };
+        if self.out_of_place(seq, expected_seq) {
+            return None;
+        }
+        let Some(leaf) = value.get("leaf").and_then(Value::as_str).and_then(unhex32) else {
+            self.fail(format!("event seq {expected_seq}: no leaf hash"));
+            return None;
+        };
+        if let Some(key) = value.as_object().and_then(|line| {
+            line.keys()
+                .find(|key| !matches!(key.as_str(), "seq" | "leaf" | "event" | "content"))
+        }) {
+            self.fail(format!(
+                "event seq {expected_seq}: unexpected field `{key}` beside the event"
+            ));
+        }
+        let mut line = EventLine::withheld(seq, leaf);
+        line.event = value.get("event").cloned();
+        let mut malformed = BTreeSet::new();
+        if let Some(Value::Object(content)) = value.get("content") {
+            for (field, clear) in content {
+                match serde_json::from_value::<ClearContent>(clear.clone()) {
+                    Ok(clear) => {
+                        line.content.insert(field.clone(), clear);
+                    }
+                    Err(_) => {
+                        malformed.insert(field.clone());
+                    }
+                }
+            }
+        }
+        Some((line, malformed))
+    }
+
+    /// The checks of an event carried in full (`line.event`): its leaf, its seq, and its clear content against
+    /// its digests; change and document events are noted for their own files.
+    fn event(&mut self, line: &EventLine, event: &Value, malformed: &BTreeSet<String>) {
+        let seq = line.seq;
+        self.report.events_with_body += 1;
+        match event.get("kind").and_then(Value::as_str) {
+            Some("change") => {
+                self.changes.insert(hex(&Sha256::digest(canonicalize(event))));
+            }
+            Some("document") => {
+                if let Some(sha) = event.pointer("/attrs/sha256").and_then(Value::as_str) {
+                    self.documents.insert(sha.to_owned());
+                }
+            }
+            _ => {}
+        }
+        let digests = event.get("content").and_then(Value::as_object);
+        if self.with_content
+            && let Some(digests) = digests
+        {
+            let missing = digests
+                .keys()
+                .filter(|field| !line.content.contains_key(*field) && !malformed.contains(*field))
+                .count();
+            self.report.content_missing += missing as u64;
+        }
+        if leaf_hash(&canonicalize(event)) != line.leaf {
+            self.fail(format!(
+                "event seq {seq} was changed: its canonical form does not hash to the leaf the log committed"
+            ));
+        }
+        if event.get("seq").and_then(Value::as_u64) != Some(seq) {
+            self.fail(format!("event seq {seq}: the event names another seq"));
+        }
+        let fields: BTreeSet<&String> = line.content.keys().chain(malformed).collect();
+        for field in fields {
+            let digest = digests
+                .and_then(|digests| digests.get(field))
+                .and_then(Value::as_str);
+            let computed = line.content.get(field).map(ClearContent::digest);
+            if computed.is_none() || computed.as_deref() != digest {
+                self.fail(format!(
+                    "event seq {seq}: content `{field}` does not match its committed digest"
+                ));
+            }
+        }
     }
 
     /// Finish: every listed file seen, every check done.
@@ -667,10 +613,6 @@ impl BundleVerifier {
         }
         self.report
     }
-}
-
-fn pointer_escape(field: &str) -> String {
-    field.replace('~', "~0").replace('/', "~1")
 }
 
 fn short(digest: &str) -> &str {

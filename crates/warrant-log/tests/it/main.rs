@@ -1,5 +1,6 @@
 //! Integration tests through the public API only: published RFC 6962 test
-//! vectors, and tamper scenarios run through the streaming log verifier.
+//! vectors, tamper scenarios run through the streaming log verifier, and
+//! evidence bundles written and verified.
 
 #![allow(
     clippy::unwrap_used,
@@ -8,5 +9,6 @@
     clippy::panic
 )]
 
+mod bundle;
 mod log;
 mod rfc6962;
