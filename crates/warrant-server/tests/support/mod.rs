@@ -55,9 +55,56 @@ pub async fn call(
     path: &str,
     body: Payload,
 ) -> (u16, Value) {
+    let answer = call_raw(router, bearer, method, path, &[], body).await;
+    (answer.status, answer.json())
+}
+
+/// A JSON request body.
+pub fn json_body(value: &Value) -> Payload {
+    Some(("application/json", serde_json::to_vec(value).unwrap()))
+}
+
+/// A whole answer: status, headers and the body's bytes.
+pub struct Raw {
+    pub status: u16,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Raw {
+    /// The body as JSON (`Null` if it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The `Content-Type` header, if any.
+    pub fn content_type(&self) -> Option<&str> {
+        self.headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+    }
+}
+
+/// One request through `router` with extra headers, answered in full (status, headers, bytes).
+pub async fn call_raw(
+    router: &axum::Router,
+    bearer: Option<&str>,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Payload,
+) -> Raw {
     let mut request = Request::builder().method(method).uri(path);
     if let Some(bearer) = bearer {
         request = request.header("Authorization", format!("Bearer {bearer}"));
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     let body = match body {
         Some((content_type, bytes)) => {
@@ -68,8 +115,14 @@ pub async fn call(
     };
     let response = router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
     let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
-        .unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        .unwrap()
+        .to_vec();
+    Raw {
+        status,
+        headers,
+        body,
+    }
 }
