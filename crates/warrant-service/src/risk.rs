@@ -5,16 +5,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{Value, json};
 use warrant_api::ErrorCode;
+use warrant_api::risk as wire;
 use warrant_core::change::ChangeContext;
 use warrant_core::identity::Principal;
 use warrant_core::monitor::facts::hour_of;
 use warrant_core::registry::Registry;
-use warrant_core::risk::impact::{ImpactAssessment, assess};
-use warrant_core::risk::register::{Risk, RiskStatus, TreatRequest};
-use warrant_core::risk::{Classification, Finding, Observed, analyze, classify};
-use warrant_store::{Store, StoreError};
+use warrant_core::registry::manifest::{RiskClass, Sensitivity};
+use warrant_core::risk::impact::{FindingLine, ImpactAssessment, Reach, assess};
+use warrant_core::risk::register::{Risk, RiskChange, RiskOp, RiskStatus, TreatRequest, Treatment};
+use warrant_core::risk::{AccessGraph, Classification, Edge, Finding, Node, Observed, analyze, classify};
+use warrant_store::{ImpactVersion, Store, StoreError};
 
 use crate::blocking;
 use crate::error::{Result, ServiceError};
@@ -45,7 +46,11 @@ pub fn analysis(
 }
 
 /// Run the analysis and bring the register in line with it; returns what changed.
-pub async fn assess_and_record(store: &Store, principal: &Principal, now: DateTime<Utc>) -> Result<Value> {
+pub async fn assess_and_record(
+    store: &Store,
+    principal: &Principal,
+    now: DateTime<Utc>,
+) -> Result<wire::Assessed> {
     store.flush_rollups().await?;
     let registry = store.registry();
     let (reader, analysed) = (store.clone(), registry.clone());
@@ -61,39 +66,49 @@ pub async fn assess_and_record(store: &Store, principal: &Principal, now: DateTi
             },
         )
         .await?;
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for change in &changes {
-        *counts.entry(change.op.as_str()).or_default() += 1;
+        *counts.entry(change.op.as_str().to_owned()).or_default() += 1;
     }
-    Ok(
-        json!({"changes": counts, "changed": changes, "register": register_summary(&store.risks()?, now.date_naive())}),
-    )
+    Ok(wire::Assessed {
+        changes: counts,
+        changed: changes.iter().map(change_to_wire).collect(),
+        register: register_summary(&store.risks()?, now.date_naive()),
+    })
 }
 
 /// The register's counts: total, by status, and how many are past their review date on `today`.
-pub fn register_summary(risks: &[Risk], today: NaiveDate) -> Value {
-    let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
+pub fn register_summary(risks: &[Risk], today: NaiveDate) -> wire::RegisterSummary {
+    let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
     for risk in risks {
-        *by_status.entry(risk.status.as_str()).or_default() += 1;
+        *by_status.entry(risk.status.as_str().to_owned()).or_default() += 1;
     }
     let overdue = risks
         .iter()
         .filter(|risk| risk.status != RiskStatus::Closed && risk.review_due < today)
         .count();
-    json!({"total": risks.len(), "by_status": by_status, "review_overdue": overdue})
+    wire::RegisterSummary {
+        total: risks.len(),
+        by_status,
+        review_overdue: overdue,
+    }
 }
 
 /// The findings, the classification and the register's counts, as of `now`.
-pub fn findings(store: &Store, now: DateTime<Utc>) -> Result<Value> {
+pub fn findings(store: &Store, now: DateTime<Utc>) -> Result<wire::RiskReport> {
     let registry = store.registry();
     let (findings, classification) = analysis(store, &registry, now)?;
     let open = findings.iter().filter(|finding| finding.status == "open").count();
-    Ok(json!({
-        "summary": {"findings": findings.len(), "open": open, "mitigated": findings.len() - open},
-        "classification": classification,
-        "findings": findings,
-        "register": register_summary(&store.risks()?, now.date_naive()),
-    }))
+    Ok(wire::RiskReport {
+        summary: wire::FindingsSummary {
+            findings: findings.len(),
+            open,
+            mitigated: findings.len() - open,
+        },
+        classification: classification.iter().map(classification_to_wire).collect(),
+        findings: findings.iter().map(finding_to_wire).collect(),
+        register: register_summary(&store.risks()?, now.date_naive()),
+    })
 }
 
 /// A register status named on the wire.
@@ -116,7 +131,7 @@ pub fn register(
     status: Option<RiskStatus>,
     agent: Option<&str>,
     today: NaiveDate,
-) -> Result<Value> {
+) -> Result<wire::Register> {
     let risks = store.risks()?;
     let summary = register_summary(&risks, today);
     let mut items: Vec<_> = risks
@@ -125,14 +140,18 @@ pub fn register(
         .filter(|risk| agent.is_none_or(|agent| risk.agent.split(',').any(|id| id == agent)))
         .collect();
     items.sort_by(|a, b| b.score.cmp(&a.score).then(a.id.cmp(&b.id)));
-    Ok(json!({"summary": summary, "items": items}))
+    Ok(wire::Register {
+        summary,
+        items: items.iter().map(risk_to_wire).collect(),
+    })
 }
 
-pub fn risk(store: &Store, id: &str) -> Result<Risk> {
+pub fn risk(store: &Store, id: &str) -> Result<wire::Risk> {
     store
         .risks()?
-        .into_iter()
+        .iter()
         .find(|risk| risk.id == id)
+        .map(risk_to_wire)
         .ok_or_else(|| ServiceError::not_found(format!("no risk `{id}`")))
 }
 
@@ -142,8 +161,8 @@ pub async fn treat(
     id: String,
     request: TreatRequest,
     context: ChangeContext,
-) -> Result<Value> {
-    Ok(json!(store.treat_risk(id, request, context).await?))
+) -> Result<wire::RiskChange> {
+    Ok(change_to_wire(&store.treat_risk(id, request, context).await?))
 }
 
 /// The impact assessment of `agent` as generated as of `now`.
@@ -159,12 +178,12 @@ pub fn draft(store: &Store, agent: &str, now: DateTime<Utc>) -> Result<ImpactAss
 pub struct ImpactView {
     pub agent: String,
     pub draft: ImpactAssessment,
-    pub versions: Vec<warrant_store::ImpactVersion>,
+    pub versions: Vec<ImpactVersion>,
 }
 
 impl ImpactView {
     /// The latest recorded version, if it says what the draft says.
-    pub fn current(&self) -> Option<&warrant_store::ImpactVersion> {
+    pub fn current(&self) -> Option<&ImpactVersion> {
         self.versions
             .last()
             .filter(|latest| latest.assessment == self.draft)
@@ -172,31 +191,34 @@ impl ImpactView {
 
     /// The document: the latest recorded version if it is current, else the draft.
     pub fn markdown(&self) -> String {
-        let header = self.current().map(|version| json!(version));
+        let header = self
+            .current()
+            .and_then(|version| serde_json::to_value(impact_version_to_wire(version)).ok());
         self.draft.to_markdown(header.as_ref())
     }
 
-    pub fn to_json(&self) -> Value {
+    pub fn to_wire(&self) -> wire::Impact {
         let current = self.current();
-        let listed: Vec<Value> = self
-            .versions
-            .iter()
-            .map(|version| {
-                json!({
-                    "version": version.version, "digest": version.digest, "recorded_at": version.recorded_at,
-                    "recorded_by": version.recorded_by, "recorded_seq": version.recorded_seq,
-                    "approved_by": version.approved_by, "approved_at": version.approved_at,
-                    "approved_seq": version.approved_seq,
+        wire::Impact {
+            agent: self.agent.clone(),
+            current_version: current.map(|version| version.version),
+            changed_since_latest: current.is_none() && !self.versions.is_empty(),
+            assessment: assessment_to_wire(&self.draft),
+            versions: self
+                .versions
+                .iter()
+                .map(|version| wire::ImpactVersionInfo {
+                    version: version.version,
+                    digest: version.digest.clone(),
+                    recorded_at: version.recorded_at.clone(),
+                    recorded_by: version.recorded_by.clone(),
+                    recorded_seq: version.recorded_seq,
+                    approved_by: version.approved_by.clone(),
+                    approved_at: version.approved_at.clone(),
+                    approved_seq: version.approved_seq,
                 })
-            })
-            .collect();
-        json!({
-            "agent": self.agent,
-            "current_version": current.map(|version| version.version),
-            "changed_since_latest": current.is_none() && !self.versions.is_empty(),
-            "assessment": self.draft,
-            "versions": listed,
-        })
+                .collect(),
+        }
     }
 }
 
@@ -209,12 +231,235 @@ pub fn impact(store: &Store, agent: &str, now: DateTime<Utc>) -> Result<ImpactVi
 }
 
 /// Keep the assessment generated now as a new version; the same assessment as the latest version is not kept
-/// twice (`false`).
-pub async fn record_impact(store: &Store, agent: String, context: ChangeContext) -> Result<(Value, bool)> {
+/// twice (`new` is false, and the answer is that latest version).
+pub async fn record_impact(
+    store: &Store,
+    agent: String,
+    context: ChangeContext,
+) -> Result<wire::ImpactRecorded> {
     store.flush_rollups().await?;
     let reader = store.clone();
     let now = context.time;
     let draft = blocking(move || draft(&reader, &agent, now)).await?;
     let (version, new) = store.record_impact(draft, context).await?;
-    Ok((json!(version), new))
+    Ok(wire::ImpactRecorded {
+        new,
+        version: impact_version_to_wire(&version),
+    })
+}
+
+/// Approve a recorded version of an agent's impact assessment.
+pub async fn approve_impact(
+    store: &Store,
+    agent: String,
+    version: u64,
+    context: ChangeContext,
+) -> Result<wire::ImpactVersion> {
+    let version = store.approve_impact(agent, version, context).await?;
+    Ok(impact_version_to_wire(&version))
+}
+
+/// The tool-access graph (of a registry's active agents) as the API gives it.
+pub fn graph_to_wire(graph: &AccessGraph) -> wire::AccessGraph {
+    let graph = &graph.graph;
+    let label = |index| graph.node_weight(index).map(Node::label);
+    wire::AccessGraph {
+        nodes: graph
+            .node_weights()
+            .map(|node| wire::GraphNode {
+                id: node.label(),
+                node: node_to_wire(node),
+            })
+            .collect(),
+        edges: graph
+            .raw_edges()
+            .iter()
+            .filter_map(|edge| {
+                Some(wire::GraphEdge {
+                    from: label(edge.source())?,
+                    to: label(edge.target())?,
+                    edge: edge_to_wire(edge.weight),
+                })
+            })
+            .collect(),
+    }
+}
+
+fn node_to_wire(node: &Node) -> wire::NodeKind {
+    match node {
+        Node::DataSource { id, sensitivity } => wire::NodeKind::DataSource {
+            id: id.clone(),
+            sensitivity: sensitivity_to_wire(*sensitivity),
+        },
+        Node::Tool { id } => wire::NodeKind::Tool { id: id.clone() },
+        Node::Agent { id } => wire::NodeKind::Agent { id: id.clone() },
+        Node::External => wire::NodeKind::External,
+        Node::UntrustedInput => wire::NodeKind::UntrustedInput,
+    }
+}
+
+fn edge_to_wire(edge: Edge) -> wire::EdgeKind {
+    match edge {
+        Edge::Reads => wire::EdgeKind::Reads,
+        Edge::Feeds => wire::EdgeKind::Feeds,
+        Edge::Writes => wire::EdgeKind::Writes,
+        Edge::Sends => wire::EdgeKind::Sends,
+        Edge::Triggers => wire::EdgeKind::Triggers,
+    }
+}
+
+fn sensitivity_to_wire(sensitivity: Sensitivity) -> wire::Sensitivity {
+    match sensitivity {
+        Sensitivity::Public => wire::Sensitivity::Public,
+        Sensitivity::Internal => wire::Sensitivity::Internal,
+        Sensitivity::Confidential => wire::Sensitivity::Confidential,
+        Sensitivity::Restricted => wire::Sensitivity::Restricted,
+    }
+}
+
+fn risk_class_to_wire(class: RiskClass) -> wire::RiskClass {
+    match class {
+        RiskClass::Minimal => wire::RiskClass::Minimal,
+        RiskClass::Limited => wire::RiskClass::Limited,
+        RiskClass::High => wire::RiskClass::High,
+    }
+}
+
+pub fn finding_to_wire(finding: &Finding) -> wire::Finding {
+    wire::Finding {
+        id: finding.id.clone(),
+        kind: finding.kind.to_owned(),
+        severity: finding.severity.to_owned(),
+        agent: finding.agent.clone(),
+        summary: finding.summary.clone(),
+        path: finding.path.clone(),
+        status: finding.status.to_owned(),
+        mitigation: finding.mitigation.clone(),
+        controls: finding
+            .controls
+            .iter()
+            .map(|control| (*control).to_owned())
+            .collect(),
+        treatment: finding.treatment.clone(),
+    }
+}
+
+pub fn classification_to_wire(class: &Classification) -> wire::Classification {
+    wire::Classification {
+        agent: class.agent.clone(),
+        declared: risk_class_to_wire(class.declared),
+        computed: risk_class_to_wire(class.computed),
+        reasons: class.reasons.clone(),
+        eu_ai_act_hint: class.eu_ai_act_hint.clone(),
+    }
+}
+
+fn status_to_wire(status: RiskStatus) -> wire::RiskStatus {
+    match status {
+        RiskStatus::Open => wire::RiskStatus::Open,
+        RiskStatus::Mitigated => wire::RiskStatus::Mitigated,
+        RiskStatus::Accepted => wire::RiskStatus::Accepted,
+        RiskStatus::Closed => wire::RiskStatus::Closed,
+    }
+}
+
+fn treatment_to_wire(treatment: Treatment) -> wire::Treatment {
+    match treatment {
+        Treatment::Accept => wire::Treatment::Accept,
+        Treatment::Mitigate => wire::Treatment::Mitigate,
+        Treatment::Transfer => wire::Treatment::Transfer,
+        Treatment::Avoid => wire::Treatment::Avoid,
+    }
+}
+
+fn op_to_wire(op: RiskOp) -> wire::RiskOp {
+    match op {
+        RiskOp::Opened => wire::RiskOp::Opened,
+        RiskOp::Updated => wire::RiskOp::Updated,
+        RiskOp::Reopened => wire::RiskOp::Reopened,
+        RiskOp::Closed => wire::RiskOp::Closed,
+        RiskOp::Treated => wire::RiskOp::Treated,
+    }
+}
+
+pub fn risk_to_wire(risk: &Risk) -> wire::Risk {
+    wire::Risk {
+        id: risk.id.clone(),
+        kind: risk.kind.clone(),
+        agent: risk.agent.clone(),
+        summary: risk.summary.clone(),
+        path: risk.path.clone(),
+        controls: risk.controls.clone(),
+        severity: risk.severity.clone(),
+        likelihood: risk.likelihood,
+        impact: risk.impact,
+        score: risk.score,
+        level: risk.level.clone(),
+        owner: risk.owner.clone(),
+        treatment: risk.treatment.map(treatment_to_wire),
+        plan: risk.plan.clone(),
+        suggested_treatment: risk.suggested_treatment.clone(),
+        status: status_to_wire(risk.status),
+        mitigation: risk.mitigation.clone(),
+        review_due: risk.review_due,
+        opened_at: risk.opened_at.clone(),
+        updated_at: risk.updated_at.clone(),
+        closed_at: risk.closed_at.clone(),
+        closed_evidence: risk.closed_evidence.clone(),
+    }
+}
+
+pub fn change_to_wire(change: &RiskChange) -> wire::RiskChange {
+    wire::RiskChange {
+        op: op_to_wire(change.op),
+        risk: risk_to_wire(&change.risk),
+        changed: change.changed.iter().map(|field| (*field).to_owned()).collect(),
+    }
+}
+
+pub fn assessment_to_wire(assessment: &ImpactAssessment) -> wire::ImpactAssessment {
+    let reach = |reach: &Reach| wire::Reach {
+        object: reach.object.clone(),
+        nature: reach.nature.clone(),
+        via: reach.via.clone(),
+    };
+    let finding = |line: &FindingLine| wire::FindingLine {
+        id: line.id.clone(),
+        severity: line.severity.clone(),
+        status: line.status.clone(),
+        summary: line.summary.clone(),
+    };
+    wire::ImpactAssessment {
+        agent: assessment.agent.clone(),
+        purpose: assessment.purpose.clone(),
+        owner: assessment.owner.clone(),
+        declared_risk_class: assessment.declared_risk_class.clone(),
+        computed_risk_class: assessment.computed_risk_class.clone(),
+        classification_reasons: assessment.classification_reasons.clone(),
+        eu_ai_act_hint: assessment.eu_ai_act_hint.clone(),
+        decision_scope: assessment.decision_scope.clone(),
+        affected: assessment.affected.clone(),
+        reach: assessment.reach.iter().map(reach).collect(),
+        cascade: assessment.cascade.clone(),
+        cascade_depth: assessment.cascade_depth,
+        oversight: assessment.oversight.clone(),
+        findings: assessment.findings.iter().map(finding).collect(),
+        gaps: assessment.gaps.clone(),
+        controls: assessment.controls.clone(),
+    }
+}
+
+pub fn impact_version_to_wire(version: &ImpactVersion) -> wire::ImpactVersion {
+    wire::ImpactVersion {
+        agent: version.agent.clone(),
+        version: version.version,
+        digest: version.digest.clone(),
+        recorded_at: version.recorded_at.clone(),
+        recorded_by: version.recorded_by.clone(),
+        recorded_seq: version.recorded_seq,
+        approved_by: version.approved_by.clone(),
+        approved_at: version.approved_at.clone(),
+        approved_seq: version.approved_seq,
+        assessment: assessment_to_wire(&version.assessment),
+    }
 }

@@ -1,12 +1,15 @@
 //! `warrant risk` (findings, the graph, the register and its treatments) and `warrant impact`.
 
+use std::collections::BTreeMap;
+
 use axum::http::Method;
 use serde_json::{Map, Value};
+use warrant_api::risk as wire;
 
 use crate::Failure;
 use crate::cli::{Cli, Output, RiskCommand};
 use crate::client::{Client, encode};
-use crate::output::{print, table, text};
+use crate::output::{print_as, table};
 
 pub fn risk(cli: &Cli, client: &Client, command: Option<&RiskCommand>) -> Result<(), Failure> {
     match command {
@@ -19,53 +22,45 @@ pub fn risk(cli: &Cli, client: &Client, command: Option<&RiskCommand>) -> Result
                 print!("{}", String::from_utf8_lossy(&bytes));
                 return Ok(());
             }
-            let answer = client.get("/v1/risk/graph")?;
-            print(cli.output, &answer, |graph| {
+            let answer: wire::AccessGraph = client.get_as("/v1/risk/graph")?;
+            print_as(cli.output, &answer, |graph| {
                 table(
                     &["from", "edge", "to"],
                     graph
-                        .get("edges")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default()
+                        .edges
                         .iter()
-                        .map(|edge| vec![text(edge, "/from"), text(edge, "/edge"), text(edge, "/to")])
+                        .map(|edge| vec![edge.from.clone(), edge.edge.as_str().to_owned(), edge.to.clone()])
                         .collect(),
                 )
             });
         }
         None | Some(RiskCommand::Findings) => {
-            let answer = client.get("/v1/risk")?;
-            print(cli.output, &answer, render_risk);
+            let answer: wire::RiskReport = client.get_as("/v1/risk")?;
+            print_as(cli.output, &answer, render_risk);
         }
         Some(RiskCommand::Assess) => {
-            let answer = client.call(Method::POST, "/v1/risk/assess", None)?;
-            print(cli.output, &answer, |answer| {
+            let answer: wire::Assessed = client.call_as(Method::POST, "/v1/risk/assess", None)?;
+            print_as(cli.output, &answer, |answer| {
                 let mut out = format!(
                     "risk register updated: {}\n\n",
-                    answer
-                        .get("changes")
-                        .and_then(Value::as_object)
-                        .filter(|changes| !changes.is_empty())
-                        .map(|changes| changes
+                    if answer.changes.is_empty() {
+                        "no change".to_owned()
+                    } else {
+                        answer
+                            .changes
                             .iter()
                             .map(|(op, count)| format!("{count} {op}"))
                             .collect::<Vec<_>>()
-                            .join(", "))
-                        .unwrap_or_else(|| "no change".into())
+                            .join(", ")
+                    }
                 );
-                for change in answer
-                    .get("changed")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
+                for change in &answer.changed {
                     out.push_str(&format!(
                         "  {:<9} {} [{}] {}\n",
-                        text(change, "/op"),
-                        text(change, "/risk/id"),
-                        text(change, "/risk/status"),
-                        text(change, "/risk/closed_evidence")
+                        change.op.as_str(),
+                        change.risk.id,
+                        change.risk.status.as_str(),
+                        or_dash(change.risk.closed_evidence.as_deref())
                     ));
                 }
                 out
@@ -79,30 +74,28 @@ pub fn risk(cli: &Cli, client: &Client, command: Option<&RiskCommand>) -> Result
             if let Some(agent) = agent {
                 query.push(format!("agent={}", encode(agent)));
             }
-            let answer = client.get(&format!("/v1/risk/register?{}", query.join("&")))?;
-            print(cli.output, &answer, |answer| {
+            let answer: wire::Register = client.get_as(&format!("/v1/risk/register?{}", query.join("&")))?;
+            print_as(cli.output, &answer, |answer| {
                 let rows = answer
-                    .get("items")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
+                    .items
+                    .iter()
                     .map(|risk| {
                         vec![
-                            text(risk, "/id"),
-                            text(risk, "/level"),
-                            format!("{}x{}", text(risk, "/likelihood"), text(risk, "/impact")),
-                            text(risk, "/status"),
-                            text(risk, "/treatment"),
-                            text(risk, "/owner"),
-                            text(risk, "/review_due"),
+                            risk.id.clone(),
+                            risk.level.clone(),
+                            format!("{}x{}", risk.likelihood, risk.impact),
+                            risk.status.as_str().to_owned(),
+                            or_dash(risk.treatment.map(wire::Treatment::as_str)),
+                            risk.owner.clone(),
+                            risk.review_due.to_string(),
                         ]
                     })
                     .collect();
                 format!(
                     "RISK REGISTER: {} risks ({}), {} reviews overdue\n\n{}",
-                    text(answer, "/summary/total"),
-                    crate::output::counts(answer.pointer("/summary/by_status")),
-                    text(answer, "/summary/review_overdue"),
+                    answer.summary.total,
+                    counts(&answer.summary.by_status),
+                    answer.summary.review_overdue,
                     table(
                         &[
                             "risk",
@@ -119,8 +112,8 @@ pub fn risk(cli: &Cli, client: &Client, command: Option<&RiskCommand>) -> Result
             });
         }
         Some(RiskCommand::Show { id }) => {
-            let answer = client.get(&format!("/v1/risk/register/{}", encode(id)))?;
-            print(cli.output, &answer, render_one);
+            let answer: wire::Risk = client.get_as(&format!("/v1/risk/register/{}", encode(id)))?;
+            print_as(cli.output, &answer, render_one);
         }
         Some(RiskCommand::Treat {
             id,
@@ -142,27 +135,21 @@ pub fn risk(cli: &Cli, client: &Client, command: Option<&RiskCommand>) -> Result
                     body.insert(name.into(), value.clone().into());
                 }
             }
-            let answer = client.call(
+            let answer: wire::RiskChange = client.call_as(
                 Method::POST,
                 &format!("/v1/risk/register/{}/treat", encode(id)),
                 Some(("application/json", Value::Object(body).to_string().into_bytes())),
             )?;
-            print(cli.output, &answer, |change| {
+            print_as(cli.output, &answer, |change| {
                 format!(
                     "{} ({}): {}\n",
-                    text(change, "/risk/id"),
-                    text(change, "/risk/status"),
-                    change
-                        .get("changed")
-                        .and_then(Value::as_array)
-                        .map(|fields| fields
-                            .iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(", "))
-                        .filter(|fields| !fields.is_empty())
-                        .map(|fields| format!("changed {fields}"))
-                        .unwrap_or_else(|| "nothing changed".into())
+                    change.risk.id,
+                    change.risk.status.as_str(),
+                    if change.changed.is_empty() {
+                        "nothing changed".to_owned()
+                    } else {
+                        format!("changed {}", change.changed.join(", "))
+                    }
                 )
             });
         }
@@ -170,48 +157,49 @@ pub fn risk(cli: &Cli, client: &Client, command: Option<&RiskCommand>) -> Result
     Ok(())
 }
 
-fn render_one(risk: &Value) -> String {
+/// An optional field as display text: absent as `-`.
+fn or_dash(value: Option<&str>) -> String {
+    value.unwrap_or("-").to_owned()
+}
+
+/// `{"a": 1, "b": 2}` as `1 a, 2 b`: counts for a headline.
+fn counts(counts: &BTreeMap<String, usize>) -> String {
+    counts
+        .iter()
+        .map(|(name, count)| format!("{count} {}", name.replace('_', " ")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A list of strings as JSON, as the tables show controls.
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_default()
+}
+
+fn render_one(risk: &wire::Risk) -> String {
     let mut out = format!(
         "{}  [{}] {}\n{}\n\n",
-        text(risk, "/id"),
-        text(risk, "/level").to_uppercase(),
-        text(risk, "/status"),
-        text(risk, "/summary")
+        risk.id,
+        risk.level.to_uppercase(),
+        risk.status.as_str(),
+        risk.summary
     );
-    let path = risk
-        .get("path")
-        .and_then(Value::as_array)
-        .map(|path| {
-            path.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(" -> ")
-        })
-        .unwrap_or_default();
     for (label, value) in [
-        ("path", path),
+        ("path", risk.path.join(" -> ")),
         (
             "likelihood x impact",
-            format!(
-                "{} x {} = {}",
-                text(risk, "/likelihood"),
-                text(risk, "/impact"),
-                text(risk, "/score")
-            ),
+            format!("{} x {} = {}", risk.likelihood, risk.impact, risk.score),
         ),
-        ("owner", text(risk, "/owner")),
-        ("treatment", text(risk, "/treatment")),
-        ("plan", text(risk, "/plan")),
-        ("suggested", text(risk, "/suggested_treatment")),
-        ("mitigated by", text(risk, "/mitigation")),
-        (
-            "controls",
-            risk.get("controls").map(Value::to_string).unwrap_or_default(),
-        ),
-        ("review due", text(risk, "/review_due")),
-        ("opened", text(risk, "/opened_at")),
-        ("closed", text(risk, "/closed_at")),
-        ("evidence", text(risk, "/closed_evidence")),
+        ("owner", risk.owner.clone()),
+        ("treatment", or_dash(risk.treatment.map(wire::Treatment::as_str))),
+        ("plan", or_dash(risk.plan.as_deref())),
+        ("suggested", risk.suggested_treatment.clone()),
+        ("mitigated by", or_dash(risk.mitigation.as_deref())),
+        ("controls", json_list(&risk.controls)),
+        ("review due", risk.review_due.to_string()),
+        ("opened", risk.opened_at.clone()),
+        ("closed", or_dash(risk.closed_at.as_deref())),
+        ("evidence", or_dash(risk.closed_evidence.as_deref())),
     ] {
         if !value.is_empty() && value != "-" {
             out.push_str(&format!("{label:>20}: {value}\n"));
@@ -238,32 +226,35 @@ pub fn impact(
         )
     });
     if let Some(version) = approve {
-        let answer = client.call(Method::POST, &format!("{path}/versions/{version}/approve"), body)?;
-        print(cli.output, &answer, |version| {
+        let answer: wire::ImpactVersion =
+            client.call_as(Method::POST, &format!("{path}/versions/{version}/approve"), body)?;
+        print_as(cli.output, &answer, |version| {
             format!(
                 "impact assessment of {} version {} approved by {} (seq {})\n",
-                text(version, "/agent"),
-                text(version, "/version"),
-                text(version, "/approved_by"),
-                text(version, "/approved_seq")
+                version.agent,
+                version.version,
+                or_dash(version.approved_by.as_deref()),
+                version
+                    .approved_seq
+                    .map_or_else(|| "-".to_owned(), |seq| seq.to_string())
             )
         });
         return Ok(());
     }
     if record {
-        let answer = client.call(Method::POST, &path, body)?;
-        print(cli.output, &answer, |answer| {
+        let answer: wire::ImpactRecorded = client.call_as(Method::POST, &path, body)?;
+        print_as(cli.output, &answer, |answer| {
             format!(
                 "impact assessment of {} {} version {} (digest {}, seq {})\n",
-                text(answer, "/version/agent"),
-                if answer.get("new").and_then(Value::as_bool) == Some(true) {
+                answer.version.agent,
+                if answer.new {
                     "recorded as"
                 } else {
                     "unchanged since"
                 },
-                text(answer, "/version/version"),
-                text(answer, "/version/digest"),
-                text(answer, "/version/recorded_seq")
+                answer.version.version,
+                answer.version.digest,
+                answer.version.recorded_seq
             )
         });
         return Ok(());
@@ -276,18 +267,16 @@ pub fn impact(
         print!("{}", String::from_utf8_lossy(&bytes));
         return Ok(());
     }
-    let answer = client.get(&path)?;
-    print(cli.output, &answer, |answer| {
-        let versions = answer
-            .get("versions")
-            .and_then(Value::as_array)
-            .map(Vec::len)
-            .unwrap_or(0);
+    let answer: wire::Impact = client.get_as(&path)?;
+    print_as(cli.output, &answer, |answer| {
         format!(
-            "{}\nrecorded versions: {versions}; current version: {}{}\n(-o md for the document)\n",
-            text(answer, "/agent"),
-            text(answer, "/current_version"),
-            if answer.get("changed_since_latest").and_then(Value::as_bool) == Some(true) {
+            "{}\nrecorded versions: {}; current version: {}{}\n(-o md for the document)\n",
+            answer.agent,
+            answer.versions.len(),
+            answer
+                .current_version
+                .map_or_else(|| "-".to_owned(), |version| version.to_string()),
+            if answer.changed_since_latest {
                 "; the facts changed since the latest version: record a new one (`--record`)"
             } else {
                 ""
@@ -297,70 +286,39 @@ pub fn impact(
     Ok(())
 }
 
-fn render_risk(report: &Value) -> String {
+fn render_risk(report: &wire::RiskReport) -> String {
     let mut out = format!(
         "RISK ASSESSMENT: {} findings, {} open, {} mitigated\n\n",
-        text(report, "/summary/findings"),
-        text(report, "/summary/open"),
-        text(report, "/summary/mitigated")
+        report.summary.findings, report.summary.open, report.summary.mitigated
     );
-    for finding in report
-        .get("findings")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
-    {
+    for finding in &report.findings {
         out.push_str(&format!(
             "[{}] {} ({}): {}\n    path: {}\n",
-            text(&finding, "/severity").to_uppercase(),
-            text(&finding, "/kind"),
-            text(&finding, "/status"),
-            text(&finding, "/summary"),
-            finding
-                .get("path")
-                .and_then(Value::as_array)
-                .map(|path| path
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(" -> "))
-                .unwrap_or_default()
+            finding.severity.to_uppercase(),
+            finding.kind,
+            finding.status,
+            finding.summary,
+            finding.path.join(" -> ")
         ));
-        match finding.get("mitigation").and_then(Value::as_str) {
+        match &finding.mitigation {
             Some(mitigation) => out.push_str(&format!("    mitigated by: {mitigation}\n")),
-            None => out.push_str(&format!("    treatment: {}\n", text(&finding, "/treatment"))),
+            None => out.push_str(&format!("    treatment: {}\n", finding.treatment)),
         }
-        out.push_str(&format!(
-            "    controls: {}\n",
-            finding.get("controls").map(Value::to_string).unwrap_or_default()
-        ));
+        out.push_str(&format!("    controls: {}\n", json_list(&finding.controls)));
     }
     out.push_str("\nRISK CLASS (declared against computed)\n");
     out.push_str(&table(
         &["agent", "declared", "computed", "why", "eu ai act hint"],
         report
-            .get("classification")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
+            .classification
             .iter()
             .map(|class| {
                 vec![
-                    text(class, "/agent"),
-                    text(class, "/declared"),
-                    text(class, "/computed"),
-                    class
-                        .get("reasons")
-                        .and_then(Value::as_array)
-                        .map(|reasons| {
-                            reasons
-                                .iter()
-                                .filter_map(Value::as_str)
-                                .collect::<Vec<_>>()
-                                .join("; ")
-                        })
-                        .unwrap_or_default(),
-                    text(class, "/eu_ai_act_hint"),
+                    class.agent.clone(),
+                    class.declared.as_str().to_owned(),
+                    class.computed.as_str().to_owned(),
+                    class.reasons.join("; "),
+                    or_dash(class.eu_ai_act_hint.as_deref()),
                 ]
             })
             .collect(),

@@ -98,8 +98,7 @@ pub struct Risk {
 }
 
 /// What happened to a risk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RiskOp {
     Opened,
     Updated,
@@ -121,7 +120,7 @@ impl RiskOp {
 }
 
 /// One change to the register, to be written with its `risk` event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RiskChange {
     pub op: RiskOp,
     pub risk: Risk,

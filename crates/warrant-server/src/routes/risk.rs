@@ -8,8 +8,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use warrant_api::ErrorCode;
+use warrant_api::risk as wire;
 use warrant_core::change::ChangeContext;
 use warrant_core::risk::AccessGraph;
 use warrant_core::risk::register::TreatRequest;
@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::extract::{Json, OptionalJson, Query};
 use crate::routes::monitor::Reason;
 
-type JsonResponse = Result<axum::Json<Value>, ApiError>;
+type JsonResponse<T> = Result<axum::Json<T>, ApiError>;
 
 fn context(caller: &Caller, reason: Option<String>) -> ChangeContext {
     ChangeContext {
@@ -31,7 +31,7 @@ fn context(caller: &Caller, reason: Option<String>) -> ChangeContext {
     }
 }
 
-pub async fn findings(State(state): State<AppState>) -> JsonResponse {
+pub async fn findings(State(state): State<AppState>) -> JsonResponse<wire::RiskReport> {
     state.store.flush_rollups().await?;
     let store = state.store.clone();
     Ok(axum::Json(
@@ -40,7 +40,7 @@ pub async fn findings(State(state): State<AppState>) -> JsonResponse {
 }
 
 /// `POST /v1/risk/assess`: run the analysis and update the register (admin).
-pub async fn assess_register(State(state): State<AppState>, caller: Caller) -> JsonResponse {
+pub async fn assess_register(State(state): State<AppState>, caller: Caller) -> JsonResponse<wire::Assessed> {
     Ok(axum::Json(
         risk::assess_and_record(&state.store, caller.principal(), Utc::now()).await?,
     ))
@@ -53,7 +53,10 @@ pub struct RegisterQuery {
     agent: Option<String>,
 }
 
-pub async fn register(State(state): State<AppState>, Query(query): Query<RegisterQuery>) -> JsonResponse {
+pub async fn register(
+    State(state): State<AppState>,
+    Query(query): Query<RegisterQuery>,
+) -> JsonResponse<wire::Register> {
     let status = query.status.as_deref().map(risk::parse_risk_status).transpose()?;
     let store = state.store.clone();
     Ok(axum::Json(
@@ -62,11 +65,9 @@ pub async fn register(State(state): State<AppState>, Query(query): Query<Registe
     ))
 }
 
-pub async fn risk(State(state): State<AppState>, Path(id): Path<String>) -> JsonResponse {
+pub async fn risk(State(state): State<AppState>, Path(id): Path<String>) -> JsonResponse<wire::Risk> {
     let store = state.store.clone();
-    Ok(axum::Json(
-        blocking(move || Ok(json!(risk::risk(&store, &id)?))).await?,
-    ))
+    Ok(axum::Json(blocking(move || risk::risk(&store, &id)).await?))
 }
 
 #[derive(Deserialize)]
@@ -83,7 +84,7 @@ pub async fn treat(
     caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<TreatBody>,
-) -> JsonResponse {
+) -> JsonResponse<wire::RiskChange> {
     Ok(axum::Json(
         risk::treat(&state.store, id, body.request, context(&caller, body.reason)).await?,
     ))
@@ -123,7 +124,7 @@ pub async fn impact(
         )
             .into_response()
     } else {
-        axum::Json(view.to_json()).into_response()
+        axum::Json(view.to_wire()).into_response()
     })
 }
 
@@ -134,10 +135,14 @@ pub async fn record_impact(
     caller: Caller,
     Path(agent): Path<String>,
     OptionalJson(body): OptionalJson<Reason>,
-) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
-    let (version, new) = risk::record_impact(&state.store, agent, context(&caller, body.reason)).await?;
-    let status = if new { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, axum::Json(json!({"new": new, "version": version}))))
+) -> Result<(StatusCode, axum::Json<wire::ImpactRecorded>), ApiError> {
+    let recorded = risk::record_impact(&state.store, agent, context(&caller, body.reason)).await?;
+    let status = if recorded.new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(recorded)))
 }
 
 /// `POST /v1/impact/{agent}/versions/{version}/approve` (approver or admin).
@@ -146,12 +151,10 @@ pub async fn approve_impact(
     caller: Caller,
     Path((agent, version)): Path<(String, u64)>,
     OptionalJson(body): OptionalJson<Reason>,
-) -> JsonResponse {
-    let version = state
-        .store
-        .approve_impact(agent, version, context(&caller, body.reason))
-        .await?;
-    Ok(axum::Json(json!(version)))
+) -> JsonResponse<wire::ImpactVersion> {
+    Ok(axum::Json(
+        risk::approve_impact(&state.store, agent, version, context(&caller, body.reason)).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -166,7 +169,7 @@ pub async fn graph(
 ) -> Result<Response, ApiError> {
     let graph = AccessGraph::build(&state.store.registry());
     match query.format.as_deref() {
-        None | Some("json") => Ok(axum::Json(graph.to_json()).into_response()),
+        None | Some("json") => Ok(axum::Json(risk::graph_to_wire(&graph)).into_response()),
         Some("dot") => Ok(([(header::CONTENT_TYPE, "text/vnd.graphviz")], graph.to_dot()).into_response()),
         Some(other) => Err(ApiError::bad_request(
             ErrorCode::InvalidQuery,
