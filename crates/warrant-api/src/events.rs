@@ -59,6 +59,7 @@ pub struct Erased {
     /// The events whose content was erased.
     pub events: Vec<u64>,
     pub fields: u64,
-    /// The `erasure` event that records it; none when there was nothing to erase.
+    /// The `erasure` event that records it (a request that finds nothing is recorded too; only the
+    /// retention sweep records nothing when nothing expired).
     pub seq: Option<u64>,
 }

@@ -2,7 +2,7 @@
 //! are for readers (and agent tokens polling their own agents' calls); approving and denying are for approvers
 //! and admins, never the person who raised the call.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::Utc;
 use serde::Deserialize;
 use warrant_api::Items;
@@ -12,7 +12,7 @@ use warrant_service::{approvals, blocking};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::{Json, Query};
+use crate::extract::{OptionalJson, Path, Query};
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -45,7 +45,7 @@ pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(body): Json<DecideRequest>,
+    OptionalJson(body): OptionalJson<DecideRequest>,
 ) -> Result<axum::Json<Approval>, ApiError> {
     let decided = approvals::decide(
         &state.store,
@@ -63,7 +63,7 @@ pub async fn deny(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(body): Json<DecideRequest>,
+    OptionalJson(body): OptionalJson<DecideRequest>,
 ) -> Result<axum::Json<Approval>, ApiError> {
     let decided = approvals::decide(
         &state.store,

@@ -1,7 +1,7 @@
 //! `POST /v1/events` (one event, a JSON array or NDJSON; a batch is all or nothing) and `GET /v1/events/{seq}`
 //! (the event, its leaf hash and its inclusion proof to the latest checkpoint).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::Utc;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -14,7 +14,7 @@ use warrant_store::{Principal, StoreError};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::{Body, utf8};
+use crate::extract::{Body, Path, utf8};
 
 pub async fn append(
     State(state): State<AppState>,

@@ -1,7 +1,7 @@
 //! The registry API (`warrant_service::registry`): list and show agents, tools, data sources and AI systems;
 //! apply manifests; delete; and the change log.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::Value;
 use warrant_api::Items;
@@ -13,7 +13,7 @@ use warrant_store::ChangeFilter;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::{Body, Query, utf8};
+use crate::extract::{Body, Path, Query, utf8};
 
 type Answer<T> = Result<axum::Json<T>, ApiError>;
 

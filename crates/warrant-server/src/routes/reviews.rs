@@ -1,6 +1,6 @@
 //! Access reviews of tool grants and the kill switch over HTTP (`warrant_service::reviews`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::Utc;
 use serde::Deserialize;
 use warrant_api::Items;
@@ -10,7 +10,7 @@ use warrant_service::reviews;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::{Json, Query};
+use crate::extract::{Json, Path, Query};
 
 #[derive(Deserialize)]
 pub struct DueQuery {

@@ -1,6 +1,6 @@
 //! `/v1/tokens` (`warrant_service::tokens`): issue, list and revoke tokens.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use warrant_api::Items;
@@ -11,7 +11,7 @@ use warrant_service::{blocking, tokens};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::{Json, OptionalJson};
+use crate::extract::{Json, OptionalJson, Path};
 
 pub async fn create(
     State(state): State<AppState>,
