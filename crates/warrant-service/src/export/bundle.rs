@@ -2,20 +2,25 @@
 //! directory (or `.tar.gz`) an auditor verifies offline with the log's public key (`warrant verify BUNDLE
 //! --key KEY`, `warrant_log::bundle`). The format is described there.
 //!
-//! Events stream from the store in chunks and each file is hashed as it is written, so memory stays flat
-//! however long the period. The period is widened to the checkpoints around it: the start checkpoint is the
-//! latest signed at or before `from`, the end checkpoint the first signed at or after `to` (or one signed
-//! now), and the bundle carries every event between them.
+//! The store reads; `warrant_log::bundle::BundleWriter` owns the files and the manifest. Events stream from
+//! the store in chunks and each file is hashed as it is written, so memory stays flat however long the
+//! period. The period is widened to the checkpoints around it: the start checkpoint is the latest signed at
+//! or before `from`, the end checkpoint the first signed at or after `to` (or one signed now), and the bundle
+//! carries every event between them.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
 use warrant_core::event::format_time;
-use warrant_log::bundle::{FORMAT, signature_body};
+use warrant_log::bundle::{
+    BOUNDARY, Boundary, BundleWriteError, BundleWriter, CHANGES_FILE, CONSISTENCY, CheckpointRef,
+    ClearContent, ConsistencyProof, DOCUMENTS_DIR, END_CHECKPOINT, EVENTS_FILE, EventLine, EventsInfo,
+    MANIFEST_FILE, Manifest, Period, SIGNATURE_FILE, START_CHECKPOINT, START_FRONTIER, StartFrontier,
+};
 use warrant_store::{Store, StoreError};
 
 /// What to export.
@@ -54,63 +59,17 @@ pub enum ExportError {
     Other(String),
 }
 
-/// A file being written: hashed and counted as it goes.
-struct Hashed {
-    path: String,
-    full: PathBuf,
-    out: BufWriter<File>,
-    hasher: Sha256,
-    size: u64,
-}
-
-impl Hashed {
-    fn create(dir: &Path, path: &str) -> Result<Hashed, ExportError> {
-        let full = dir.join(path);
-        let io = |source| ExportError::Io {
-            path: full.clone(),
-            source,
-        };
-        if let Some(parent) = full.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
+impl From<BundleWriteError> for ExportError {
+    fn from(error: BundleWriteError) -> ExportError {
+        match error {
+            BundleWriteError::Io { path, source } => ExportError::Io { path, source },
+            BundleWriteError::Format(message) => ExportError::Other(message),
         }
-        Ok(Hashed {
-            path: path.to_owned(),
-            out: BufWriter::new(File::create(&full).map_err(io)?),
-            full,
-            hasher: Sha256::new(),
-            size: 0,
-        })
-    }
-
-    fn write(&mut self, bytes: &[u8]) -> Result<(), ExportError> {
-        self.hasher.update(bytes);
-        self.size += bytes.len() as u64;
-        self.out.write_all(bytes).map_err(|source| ExportError::Io {
-            path: self.full.clone(),
-            source,
-        })
-    }
-
-    fn finish(mut self) -> Result<Value, ExportError> {
-        self.out.flush().map_err(|source| ExportError::Io {
-            path: self.full.clone(),
-            source,
-        })?;
-        Ok(json!({"path": self.path, "sha256": hex::encode(self.hasher.finalize()), "size": self.size}))
     }
 }
 
-/// Write one whole file into the bundle; returns its manifest entry.
-fn write_file(dir: &Path, path: &str, bytes: &[u8]) -> Result<Value, ExportError> {
-    let mut file = Hashed::create(dir, path)?;
-    file.write(bytes)?;
-    file.finish()
-}
-
-fn pretty(value: &Value) -> Vec<u8> {
-    let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
-    bytes.push(b'\n');
-    bytes
+fn failed(error: impl std::fmt::Display) -> ExportError {
+    ExportError::Other(error.to_string())
 }
 
 /// Events per read from the store.
@@ -139,10 +98,7 @@ pub async fn export(
             dir.display()
         )));
     }
-    std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
-        path: dir.to_owned(),
-        source,
-    })?;
+    let mut bundle = BundleWriter::create(dir)?;
     store.flush_rollups().await?;
     store.checkpoint().await?;
     let from = format_time(&request.from);
@@ -155,31 +111,31 @@ pub async fn export(
             .ok_or_else(|| ExportError::Invalid("the log is empty: nothing to export".into()))?,
     };
     let start_size = start.as_ref().map_or(0, |start| start.size);
-    let mut files = Vec::new();
     if let Some(start) = &start {
-        files.push(write_file(dir, "checkpoints/start.txt", start.note.as_bytes())?);
+        bundle.write(START_CHECKPOINT, start.note.as_bytes())?;
     }
-    files.push(write_file(dir, "checkpoints/end.txt", end.note.as_bytes())?);
-    let frontier = store
-        .compact_range(start_size)
-        .map_err(|error| ExportError::Other(error.to_string()))?;
-    files.push(write_file(
-        dir,
-        "proofs/start-frontier.json",
-        &pretty(&json!({"size": start_size, "hashes": frontier.iter().map(hex::encode).collect::<Vec<_>>()})),
-    )?);
+    bundle.write(END_CHECKPOINT, end.note.as_bytes())?;
+    let frontier = store.compact_range(start_size).map_err(failed)?;
+    bundle.write_json(
+        START_FRONTIER,
+        &StartFrontier {
+            size: Some(start_size),
+            hashes: frontier,
+        },
+    )?;
     let consistency = if start_size == 0 {
         Vec::new()
     } else {
-        store
-            .consistency_proof(start_size, end.size)
-            .map_err(|error| ExportError::Other(error.to_string()))?
+        store.consistency_proof(start_size, end.size).map_err(failed)?
     };
-    files.push(write_file(
-        dir,
-        "proofs/consistency.json",
-        &pretty(&json!({"from": start_size, "to": end.size, "proof": consistency.iter().map(hex::encode).collect::<Vec<_>>()})),
-    )?);
+    bundle.write_json(
+        CONSISTENCY,
+        &ConsistencyProof {
+            from: Some(start_size),
+            to: Some(end.size),
+            proof: consistency,
+        },
+    )?;
 
     // The last event before the start checkpoint, with its proof: it shows the period's start is covered
     // (it was received before the period began), so no prefix of the period can be cut off.
@@ -190,22 +146,21 @@ pub async fn export(
             .ok_or_else(|| {
                 ExportError::Other(format!("event {} is missing from the store", start_size - 1))
             })?;
-        let proof = store
-            .inclusion_proof(boundary.seq, start_size)
-            .map_err(|error| ExportError::Other(error.to_string()))?;
-        files.push(write_file(
-            dir,
-            "proofs/boundary.json",
-            &pretty(&json!({
-                "seq": boundary.seq, "leaf": hex::encode(boundary.leaf), "event": boundary.body,
-                "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
-            })),
-        )?);
+        let proof = store.inclusion_proof(boundary.seq, start_size).map_err(failed)?;
+        bundle.write_json(
+            BOUNDARY,
+            &Boundary {
+                seq: Some(boundary.seq),
+                leaf: Some(boundary.leaf),
+                event: boundary.body,
+                proof,
+            },
+        )?;
     }
 
     // The events, streamed; registry changes and access reviews are also gathered for their own files.
-    let mut events_file = Hashed::create(dir, "events.ndjson")?;
-    let mut changes_file = Hashed::create(dir, "registry/changes.ndjson")?;
+    let mut events_file = bundle.start(EVENTS_FILE)?;
+    let mut changes_file = bundle.start(CHANGES_FILE)?;
     let mut reviews = Vec::new();
     let mut documents: Vec<String> = Vec::new();
     let total = end.size - start_size;
@@ -237,38 +192,25 @@ pub async fn export(
                 in_period += 1;
             }
             let line = if included {
-                let mut line =
-                    json!({"seq": event.seq, "leaf": hex::encode(event.leaf), "event": event.body});
-                if request.with_content
-                    && !event.content.is_empty()
-                    && let Some(object) = line.as_object_mut()
-                {
-                    object.insert("content".into(), Value::Object(event.content));
+                let mut line = EventLine::full(event.seq, event.leaf, event.body);
+                if request.with_content {
+                    line.content = clear_content(event.seq, event.content)?;
                 }
                 line
             } else {
-                json!({"seq": event.seq, "leaf": hex::encode(event.leaf)})
+                EventLine::withheld(event.seq, event.leaf)
             };
-            match (
-                line.pointer("/event/kind").and_then(Value::as_str),
-                line.get("event"),
-            ) {
-                (Some("change"), Some(event)) => {
-                    let mut text = serde_json::to_vec(event).unwrap_or_default();
-                    text.push(b'\n');
-                    changes_file.write(&text)?;
-                }
-                (Some("review"), Some(event)) => reviews.push(event.clone()),
-                (Some("document"), Some(event)) => {
-                    if let Some(sha) = event.pointer("/attrs/sha256").and_then(Value::as_str) {
+            match (line.kind(), &line.event) {
+                (Some("change"), Some(body)) => changes_file.write_line(body)?,
+                (Some("review"), Some(body)) => reviews.push(body.clone()),
+                (Some("document"), Some(body)) => {
+                    if let Some(sha) = body.pointer("/attrs/sha256").and_then(Value::as_str) {
                         documents.push(sha.to_owned());
                     }
                 }
                 _ => {}
             }
-            let mut text = serde_json::to_vec(&line).unwrap_or_default();
-            text.push(b'\n');
-            events_file.write(&text)?;
+            events_file.write_line(&line)?;
             written += 1;
         }
         progress(written, total);
@@ -278,31 +220,23 @@ pub async fn export(
             )));
         }
     }
-    files.push(events_file.finish()?);
-    files.push(changes_file.finish()?);
-    files.push(write_file(
-        dir,
-        "registry/start.json",
-        &pretty(&json!(store.registry_at(start_size)?)),
-    )?);
-    files.push(write_file(
-        dir,
-        "registry/end.json",
-        &pretty(&json!(store.registry_at(end.size)?)),
-    )?);
+    bundle.close(events_file)?;
+    bundle.close(changes_file)?;
+    bundle.write_json("registry/start.json", &store.registry_at(start_size)?)?;
+    bundle.write_json("registry/end.json", &store.registry_at(end.size)?)?;
     // The documents whose hashes the period's events log, so an auditor can read what the SoA cites.
     documents.sort();
     documents.dedup();
     for sha in &documents {
         if let Some(content) = store.document_content(sha)? {
-            files.push(write_file(dir, &format!("documents/{sha}"), &content)?);
+            bundle.write(&format!("{DOCUMENTS_DIR}{sha}"), &content)?;
         }
     }
 
     // The documents of the period, as the auditor reads them.
     let reports = crate::export::report::reports(store, request, &reviews, start_size, end.size).await?;
     for (path, bytes) in &reports.files {
-        files.push(write_file(dir, path, bytes)?);
+        bundle.write(path, bytes)?;
     }
     let html = crate::export::report::html(
         &reports,
@@ -315,65 +249,74 @@ pub async fn export(
         },
         request,
     );
-    files.push(write_file(dir, "report.html", html.as_bytes())?);
+    bundle.write("report.html", html.as_bytes())?;
 
-    let manifest = json!({
-        "format": FORMAT,
-        "origin": store.origin(),
-        "organization": reports.organization,
-        "period": {"from": from, "to": to},
-        "created_at": format_time(&Utc::now()),
-        "key": store.verifier_key(),
-        "start": {"size": start_size, "time": start.as_ref().map(|start| start.time.clone())},
-        "end": {"size": end.size, "time": end.time},
-        "events": {
-            "file": "events.ndjson", "first_seq": start_size, "count": written, "in_period": in_period,
-            "with_content": request.with_content,
-            "agents": if request.agents.is_empty() { Value::Null } else { json!(request.agents) },
-        },
-        "files": files,
+    let mut manifest = Manifest::new(start_size, end.size);
+    manifest.origin = Some(store.origin().to_owned());
+    manifest.organization = reports.organization.clone();
+    manifest.period = Period {
+        from: Some(from),
+        to: Some(to),
+    };
+    manifest.created_at = Some(format_time(&Utc::now()));
+    manifest.key = Some(store.verifier_key().to_owned());
+    manifest.start = CheckpointRef {
+        size: start_size,
+        time: start.as_ref().map(|start| start.time.clone()),
+    };
+    manifest.end = CheckpointRef {
+        size: end.size,
+        time: Some(end.time.clone()),
+    };
+    manifest.events = Some(EventsInfo {
+        file: EVENTS_FILE.to_owned(),
+        first_seq: start_size,
+        count: written,
+        in_period,
+        with_content: request.with_content,
+        agents: (!request.agents.is_empty()).then(|| request.agents.clone()),
     });
-    let manifest_bytes = pretty(&manifest);
-    std::fs::write(dir.join("manifest.json"), &manifest_bytes).map_err(|source| ExportError::Io {
-        path: dir.join("manifest.json"),
-        source,
-    })?;
-    let signature = store.sign(&signature_body(&manifest_bytes))?;
-    std::fs::write(dir.join("manifest.sig"), signature).map_err(|source| ExportError::Io {
-        path: dir.join("manifest.sig"),
-        source,
-    })?;
+    let unsigned = bundle.finish(manifest)?;
+    let signature = store.sign(&unsigned.signature_body())?;
+    let manifest = unsigned.seal(&signature)?;
     Ok(ExportSummary {
         dir: dir.to_owned(),
         start_size,
         end_size: end.size,
         events: written,
         events_in_period: in_period,
-        files: files.len(),
+        files: manifest.files.len(),
         report: dir.join("report.html"),
     })
+}
+
+/// An event's clear content as the store reads it (`{salt, text}` by field) for its line.
+fn clear_content(
+    seq: u64,
+    content: serde_json::Map<String, Value>,
+) -> Result<BTreeMap<String, ClearContent>, ExportError> {
+    content
+        .into_iter()
+        .map(|(field, clear)| {
+            let clear = serde_json::from_value(clear)
+                .map_err(|error| ExportError::Other(format!("event {seq}: content `{field}`: {error}")))?;
+            Ok((field, clear))
+        })
+        .collect()
 }
 
 /// The files of a bundle directory in the order a verifier reads them: the manifest and its signature, then
 /// the manifest's list.
 pub fn bundle_order(dir: &Path) -> Result<Vec<String>, ExportError> {
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).map_err(|source| {
-            ExportError::Io {
-                path: dir.join("manifest.json"),
-                source,
-            }
-        })?)
-        .map_err(|error| ExportError::Other(format!("manifest.json: {error}")))?;
-    let mut order = vec!["manifest.json".to_owned(), "manifest.sig".to_owned()];
-    order.extend(
-        manifest
-            .get("files")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|file| file.get("path").and_then(Value::as_str).map(str::to_owned)),
-    );
+    let path = dir.join(MANIFEST_FILE);
+    let bytes = std::fs::read(&path).map_err(|source| ExportError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let manifest =
+        Manifest::parse(&bytes).map_err(|error| ExportError::Other(format!("{MANIFEST_FILE}: {error}")))?;
+    let mut order = vec![MANIFEST_FILE.to_owned(), SIGNATURE_FILE.to_owned()];
+    order.extend(manifest.files.into_iter().map(|file| file.path));
     Ok(order)
 }
 
