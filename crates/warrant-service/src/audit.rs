@@ -4,8 +4,9 @@
 //! the report with its management-review inputs (9.3.2).
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 use warrant_api::ErrorCode;
+use warrant_api::compliance as api;
 use warrant_core::change::ChangeContext;
 use warrant_core::compliance::audit::{Grade, Nonconformity, SampleOutcome, grade_gap, grade_sample};
 use warrant_core::compliance::report::{Implementation, SoaRow};
@@ -13,31 +14,45 @@ use warrant_core::identity::Principal;
 use warrant_store::Store;
 
 use crate::blocking;
-use crate::compliance::{assess, sample_items};
+use crate::compliance::{assess, sample_items, wire};
 use crate::error::{Result, ServiceError};
 
 /// The largest sample per control an audit may take.
 pub const MAX_AUDIT_SAMPLE: usize = 100;
 
 /// The audit plan: every implemented control is sampled; the rest are reviewed for nonconformities.
-pub fn plan(rows: &[SoaRow], n: usize) -> Value {
-    let sampled: Vec<Value> = rows
+pub fn plan(rows: &[SoaRow], n: usize) -> api::AuditPlan {
+    let sampled = rows
         .iter()
         .filter(|row| row.status == Implementation::Implemented)
-        .map(|row| json!({"control": row.control, "title": row.title, "samples": n, "owner": row.owner}))
+        .map(|row| api::PlannedSample {
+            control: row.control.clone(),
+            title: row.title.clone(),
+            samples: n,
+            owner: row.owner.clone(),
+        })
         .collect();
-    let reviewed: Vec<Value> = rows
+    let reviewed = rows
         .iter()
         .filter(|row| row.applicable && row.status != Implementation::Implemented)
-        .map(|row| json!({"control": row.control, "title": row.title, "status": row.status, "owner": row.owner}))
+        .map(|row| api::PlannedReview {
+            control: row.control.clone(),
+            title: row.title.clone(),
+            status: wire::implementation(row.status),
+            owner: row.owner.clone(),
+        })
         .collect();
-    json!({"sample_per_control": n, "sampled": sampled, "reviewed": reviewed})
+    api::AuditPlan {
+        sample_per_control: n,
+        sampled,
+        reviewed,
+    }
 }
 
 /// An audit's findings, before they are recorded.
 pub struct Findings {
-    /// The report as kept and answered (with its management-review inputs).
-    pub report: Value,
+    /// The report as kept and answered (with its management-review inputs); no id yet.
+    pub report: api::AuditReport,
     /// The nonconformities it raised.
     pub raised: Vec<Nonconformity>,
 }
@@ -61,18 +76,13 @@ pub fn report(store: &Store, n: usize, seed: Option<u64>, now: DateTime<Utc>) ->
     let mut nonconformities: Vec<Nonconformity> = Vec::new();
     for row in &rows {
         if row.status == Implementation::Implemented {
-            let sample = sample_items(store, &row.control, n, seed)?;
-            let items = sample
-                .get("items")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+            let items = sample_items(store, &row.control, n, seed)?.items;
             let outcome = SampleOutcome {
                 sampled: items.len(),
                 failed: items
                     .iter()
-                    .filter(|item| item.get("verified") != Some(&Value::Bool(true)))
-                    .filter_map(|item| item.get("seq").and_then(Value::as_u64))
+                    .filter(|item| !item.verified)
+                    .map(|item| item.seq)
                     .collect(),
             };
             nonconformities.extend(grade_sample(row, &outcome, checkpoint.size, now));
@@ -83,16 +93,35 @@ pub fn report(store: &Store, n: usize, seed: Option<u64>, now: DateTime<Utc>) ->
             } else {
                 "proof failed"
             };
-            let sampled: Vec<Value> = items
+            let sampled = items
                 .iter()
-                .map(|item| json!({"seq": item.get("seq"), "kind": item.pointer("/event/kind"), "verified": item.get("verified")}))
+                .map(|item| api::AuditedEvent {
+                    seq: item.seq,
+                    kind: item
+                        .event
+                        .get("kind")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    verified: item.verified,
+                })
                 .collect();
-            controls.push(
-                json!({"control": row.control, "title": row.title, "result": result, "sampled": sampled}),
-            );
+            controls.push(api::AuditedControl {
+                control: row.control.clone(),
+                title: row.title.clone(),
+                result: result.to_owned(),
+                sampled: Some(sampled),
+                status: None,
+            });
         } else if let Some(nc) = grade_gap(row, now) {
             nonconformities.push(nc);
-            controls.push(json!({"control": row.control, "title": row.title, "result": "nonconformity recorded", "status": row.status}));
+            controls.push(api::AuditedControl {
+                control: row.control.clone(),
+                title: row.title.clone(),
+                result: "nonconformity recorded".to_owned(),
+                sampled: None,
+                status: Some(wire::implementation(row.status)),
+            });
         }
     }
     let gaps = assessment.gaps()?;
@@ -104,33 +133,73 @@ pub fn report(store: &Store, n: usize, seed: Option<u64>, now: DateTime<Utc>) ->
         .count();
     let incidents = store.incidents()?;
     let risks = store.risks()?;
-    let summary = json!({
-        "controls_sampled": controls.iter().filter(|control| control["sampled"].is_array()).count(),
-        "items_verified": controls.iter().filter_map(|control| control["sampled"].as_array()).flatten()
-            .filter(|item| item["verified"] == true).count(),
-        "nonconformities": nonconformities.len(),
-        "major": nonconformities.iter().filter(|nc| nc.grade == Grade::Major).count(),
-        "minor": nonconformities.iter().filter(|nc| nc.grade == Grade::Minor).count(),
-    });
-    let report = json!({
-        "scope": "ISO/IEC 42001:2023 Annex A controls in the Statement of Applicability",
-        "checkpoint": {"size": checkpoint.size, "root": hex::encode(checkpoint.root)},
-        "seed": seed,
-        "sample_per_control": n,
-        "summary": summary,
-        "controls": controls,
-        "nonconformities": nonconformities,
-        "management_review": {
-            "clause": "9.3.2",
-            "previous_audit": previous.map(|audit| json!({"id": audit.id, "at": audit.at})),
-            "changes_since_previous": changes_since,
-            "performance": {"controls": gaps.controls_summary, "clauses": gaps.clauses_summary},
-            "incidents": {"total": incidents.len(), "open": incidents.iter().filter(|incident| incident.status != warrant_core::incident::IncidentStatus::Closed).count()},
-            "risks": {"total": risks.len(), "open": risks.iter().filter(|risk| risk.status == warrant_core::risk::register::RiskStatus::Open).count()},
-            "opportunities": gaps.controls.iter().filter(|row| row.gap != "have" && row.gap != "excluded")
-                .take(5).map(|row| format!("{} {}: {}", row.id, row.title, row.next_step.clone().unwrap_or_default())).collect::<Vec<_>>(),
+    let sampled = || controls.iter().filter_map(|control| control.sampled.as_ref());
+    let summary = api::AuditSummary {
+        controls_sampled: sampled().count(),
+        items_verified: sampled().flatten().filter(|item| item.verified).count(),
+        nonconformities: nonconformities.len(),
+        major: nonconformities
+            .iter()
+            .filter(|nc| nc.grade == Grade::Major)
+            .count(),
+        minor: nonconformities
+            .iter()
+            .filter(|nc| nc.grade == Grade::Minor)
+            .count(),
+    };
+    let management_review = api::ManagementReview {
+        clause: "9.3.2".to_owned(),
+        previous_audit: previous.map(|audit| api::PreviousAudit {
+            id: audit.id.clone(),
+            at: audit.at.clone(),
+        }),
+        changes_since_previous: changes_since,
+        performance: wire::gap_summary(&gaps),
+        incidents: api::OpenCount {
+            total: incidents.len(),
+            open: incidents
+                .iter()
+                .filter(|incident| incident.status != warrant_core::incident::IncidentStatus::Closed)
+                .count(),
         },
-    });
+        risks: api::OpenCount {
+            total: risks.len(),
+            open: risks
+                .iter()
+                .filter(|risk| risk.status == warrant_core::risk::register::RiskStatus::Open)
+                .count(),
+        },
+        opportunities: gaps
+            .controls
+            .iter()
+            .filter(|row| row.gap != "have" && row.gap != "excluded")
+            .take(5)
+            .map(|row| {
+                format!(
+                    "{} {}: {}",
+                    row.id,
+                    row.title,
+                    row.next_step.clone().unwrap_or_default()
+                )
+            })
+            .collect(),
+    };
+    let report = api::AuditReport {
+        scope: "ISO/IEC 42001:2023 Annex A controls in the Statement of Applicability".to_owned(),
+        checkpoint: api::AuditCheckpoint {
+            size: checkpoint.size,
+            root: hex::encode(checkpoint.root),
+        },
+        seed,
+        sample_per_control: n,
+        summary,
+        controls,
+        nonconformities: nonconformities.iter().map(wire::nonconformity).collect(),
+        management_review,
+        id: None,
+        seq: None,
+        at: None,
+    };
     Ok(Findings {
         report,
         raised: nonconformities,
@@ -138,7 +207,7 @@ pub fn report(store: &Store, n: usize, seed: Option<u64>, now: DateTime<Utc>) ->
 }
 
 /// The plan of an audit over `rows`, sampling `n` items per implemented control.
-pub fn audit_plan(store: &Store, now: DateTime<Utc>) -> Result<Value> {
+pub fn audit_plan(store: &Store, now: DateTime<Utc>) -> Result<api::AuditPlan> {
     Ok(plan(&assess(store, now)?.soa()?, 5))
 }
 
@@ -149,7 +218,7 @@ pub async fn run(
     seed: Option<u64>,
     principal: &Principal,
     now: DateTime<Utc>,
-) -> Result<Value> {
+) -> Result<api::AuditReport> {
     if n == 0 || n > MAX_AUDIT_SAMPLE {
         return Err(ServiceError::invalid(
             ErrorCode::InvalidRequest,
@@ -160,9 +229,10 @@ pub async fn run(
     store.checkpoint().await?;
     let reader = store.clone();
     let findings = blocking(move || report(&reader, n, seed, now)).await?;
+    let kept = serde_json::to_value(&findings.report).map_err(|error| ServiceError::internal(&error))?;
     let record = store
         .record_audit(
-            findings.report,
+            kept,
             findings.raised,
             ChangeContext {
                 principal: principal.clone(),
@@ -171,7 +241,30 @@ pub async fn run(
             },
         )
         .await?;
-    Ok(record.report)
+    Ok(api::AuditReport {
+        id: Some(record.id),
+        seq: Some(record.seq),
+        at: Some(record.at),
+        ..findings.report
+    })
+}
+
+/// Every internal audit's report, the latest first.
+pub fn audits(store: &Store) -> Result<Vec<api::AuditReport>> {
+    store
+        .audits()?
+        .into_iter()
+        .map(|audit| {
+            serde_json::from_value(audit.report).map_err(|error| {
+                ServiceError::internal(&format!("the report of {} does not read back: {error}", audit.id))
+            })
+        })
+        .collect()
+}
+
+/// Every nonconformity, open ones first.
+pub fn nonconformities(store: &Store) -> Result<Vec<api::Nonconformity>> {
+    Ok(store.nonconformities()?.iter().map(wire::nonconformity).collect())
 }
 
 /// Close a nonconformity with the corrective action taken (ISO/IEC 42001 10.2).
@@ -180,6 +273,8 @@ pub async fn close_nonconformity(
     id: String,
     action: String,
     context: ChangeContext,
-) -> Result<Nonconformity> {
-    Ok(store.close_nonconformity(id, action, context).await?)
+) -> Result<api::Nonconformity> {
+    Ok(wire::nonconformity(
+        &store.close_nonconformity(id, action, context).await?,
+    ))
 }

@@ -1,12 +1,16 @@
 //! The ISO/IEC 42001 and EU AI Act engine as operations: the assessment (every evidence rule over the facts
 //! the store holds, as of a time), the documents built from it (SoA, gaps, crosswalk, readiness), the evidence
-//! index and seeded samples with their proofs, and documented information kept as evidence.
+//! index and seeded samples with their proofs, and documented information kept as evidence. The answers are
+//! `warrant_api::compliance` types, converted from the domain's in [`wire`].
+
+pub mod wire;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 use warrant_api::ErrorCode;
+use warrant_api::compliance as api;
 use warrant_core::change::ChangeContext;
 use warrant_core::compliance::audit::NcStatus;
 use warrant_core::compliance::catalog::Catalog;
@@ -211,12 +215,16 @@ impl Assessment {
 }
 
 /// How many controls there are, how many apply, and how many have each status.
-pub fn soa_summary(rows: &[SoaRow]) -> Value {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+pub fn soa_summary(rows: &[SoaRow]) -> api::SoaSummary {
+    let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
     for row in rows {
-        *counts.entry(row.status.as_str()).or_default() += 1;
+        *by_status.entry(row.status.as_str().to_owned()).or_default() += 1;
     }
-    json!({"controls": rows.len(), "applicable": rows.iter().filter(|row| row.applicable).count(), "by_status": counts})
+    api::SoaSummary {
+        controls: rows.len(),
+        applicable: rows.iter().filter(|row| row.applicable).count(),
+        by_status,
+    }
 }
 
 fn csv_field(text: &str) -> String {
@@ -338,19 +346,34 @@ pub fn soa_markdown(
     }
     out
 }
+
 /// The SoA as the API answers it in JSON.
-pub fn soa_json(store: &Store, assessment: &Assessment, rows: &[SoaRow], now: DateTime<Utc>) -> Value {
-    json!({
-        "organization": assessment.registry.organization().map(|org| org.name.clone()),
-        "generated_at": warrant_core::event::format_time(&now),
-        "log_size": store.size(),
-        "summary": soa_summary(rows),
-        "controls": rows,
-    })
+pub fn soa_report(store: &Store, assessment: &Assessment, rows: &[SoaRow], now: DateTime<Utc>) -> api::Soa {
+    api::Soa {
+        organization: assessment.registry.organization().map(|org| org.name.clone()),
+        generated_at: warrant_core::event::format_time(&now),
+        log_size: store.size(),
+        summary: soa_summary(rows),
+        controls: rows.iter().map(wire::soa_row).collect(),
+    }
+}
+
+/// The gap report as the API answers it.
+pub fn gaps_report(assessment: &Assessment) -> Result<api::Gaps> {
+    Ok(wire::gaps(&assessment.gaps()?))
+}
+
+/// The EU AI Act crosswalk as the API answers it, with task due dates checked against `today`.
+pub fn crosswalk_report(assessment: &Assessment, today: chrono::NaiveDate) -> Result<api::Crosswalk> {
+    Ok(wire::crosswalk(&assessment.crosswalk(today)?))
 }
 
 /// The readiness estimate and the gap summary it rests on.
-pub fn readiness_report(store: &Store, assessment: &Assessment, now: DateTime<Utc>) -> Result<Value> {
+pub fn readiness_report(
+    store: &Store,
+    assessment: &Assessment,
+    now: DateTime<Utc>,
+) -> Result<api::ReadinessReport> {
     let gaps = assessment.gaps()?;
     let open = store
         .nonconformities()?
@@ -374,10 +397,10 @@ pub fn readiness_report(store: &Store, assessment: &Assessment, now: DateTime<Ut
         last_audit,
         high_risk_agents,
     };
-    Ok(json!({
-        "readiness": readiness(catalog()?, &assessment.registry, &gaps, &facts),
-        "gaps": {"controls": gaps.controls_summary, "clauses": gaps.clauses_summary},
-    }))
+    Ok(api::ReadinessReport {
+        readiness: wire::readiness(&readiness(catalog()?, &assessment.registry, &gaps, &facts)),
+        gaps: wire::gap_summary(&gaps),
+    })
 }
 
 /// An RFC 3339 time or a date, as the hour it falls in.
@@ -396,18 +419,26 @@ fn hour_bound(text: Option<&str>, name: &str) -> Result<Option<i64>> {
 }
 
 /// How many events evidence `control` between `from` (inclusive) and `to` (exclusive), from the index.
-pub fn evidence(store: &Store, control: &str, from: Option<&str>, to: Option<&str>) -> Result<Value> {
+pub fn evidence(
+    store: &Store,
+    control: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<api::EvidenceCount> {
     let first = hour_bound(from, "from")?.unwrap_or(i64::MIN);
     // `to` is exclusive: the hours before it.
     let last = hour_bound(to, "to")?.map_or(i64::MAX, |hour| hour - 1);
     let index = store.evidence_index(Some((first, last)))?;
     let entry = index.get(control).cloned().unwrap_or_default();
-    Ok(json!({
-        "control": control,
-        "title": catalog()?.title(control),
-        "from": from, "to": to,
-        "count": entry.count, "first_seq": entry.first_seq, "last_seq": entry.last_seq,
-    }))
+    Ok(api::EvidenceCount {
+        control: control.to_owned(),
+        title: catalog()?.title(control).map(str::to_owned),
+        from: from.map(str::to_owned),
+        to: to.map(str::to_owned),
+        count: entry.count,
+        first_seq: entry.first_seq,
+        last_seq: entry.last_seq,
+    })
 }
 
 /// The largest evidence sample one request may ask for.
@@ -425,7 +456,7 @@ pub fn check_sample(n: usize) -> Result<()> {
 }
 
 /// `n` evidence items of `control` picked by `seed`, each with its inclusion proof to the latest checkpoint.
-pub fn sample_items(store: &Store, control: &str, n: usize, seed: u64) -> Result<Value> {
+pub fn sample_items(store: &Store, control: &str, n: usize, seed: u64) -> Result<api::EvidenceSample> {
     check_sample(n)?;
     let checkpoint = store
         .latest_checkpoint()?
@@ -442,19 +473,30 @@ pub fn sample_items(store: &Store, control: &str, n: usize, seed: u64) -> Result
         let verified =
             warrant_log::proof::verify_inclusion(&event.leaf, seq, checkpoint.size, &proof, &checkpoint.root)
                 .is_ok();
-        items.push(json!({
-            "seq": seq,
-            "leaf": hex::encode(event.leaf),
-            "event": event.body,
-            "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
-            "verified": verified,
-        }));
+        items.push(api::SampledEvent {
+            seq,
+            leaf: hex::encode(event.leaf),
+            event: event.body,
+            proof: proof.iter().map(hex::encode).collect(),
+            verified,
+        });
     }
-    Ok(json!({
-        "control": control, "n": n, "seed": seed,
-        "checkpoint": {"size": checkpoint.size, "root": hex::encode(checkpoint.root), "note": checkpoint.note},
-        "items": items,
-    }))
+    Ok(api::EvidenceSample {
+        control: control.to_owned(),
+        n,
+        seed,
+        checkpoint: warrant_api::events::CheckpointRef {
+            size: checkpoint.size,
+            root: hex::encode(checkpoint.root),
+            note: checkpoint.note,
+        },
+        items,
+    })
+}
+
+/// Every document kept as evidence.
+pub fn documents(store: &Store) -> Result<Vec<api::Document>> {
+    Ok(store.documents()?.iter().map(wire::document).collect())
 }
 
 /// At most this many bytes per document.
@@ -470,13 +512,13 @@ pub struct NewDocument {
     pub content: Vec<u8>,
 }
 
-/// Keep `document` as evidence; the same bytes kept before are not kept twice (`false`).
+/// Keep `document` as evidence; the same bytes kept before are not kept twice (`new` is false).
 pub async fn add_document(
     store: &Store,
     document: NewDocument,
     principal: &Principal,
     now: DateTime<Utc>,
-) -> Result<(warrant_store::Document, bool)> {
+) -> Result<api::AddedDocument> {
     if document.content.is_empty() {
         return Err(ServiceError::invalid(
             ErrorCode::EmptyDocument,
@@ -518,7 +560,7 @@ pub async fn add_document(
         ));
     }
     let title = document.title.unwrap_or_else(|| document.name.clone());
-    Ok(store
+    let (kept, new) = store
         .add_document(
             document.name,
             title,
@@ -530,5 +572,9 @@ pub async fn add_document(
                 time: now,
             },
         )
-        .await?)
+        .await?;
+    Ok(api::AddedDocument {
+        new,
+        document: wire::document(&kept),
+    })
 }

@@ -9,8 +9,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
-use warrant_api::ErrorCode;
+use warrant_api::compliance::{
+    AddedDocument, AuditPlan, AuditReport, CloseNonconformity, Crosswalk, Document, EvidenceCount,
+    EvidenceSample, Gaps, Nonconformity, ReadinessReport, RunAudit,
+};
+use warrant_api::{ErrorCode, Items};
 use warrant_core::change::ChangeContext;
 use warrant_service::compliance::{self, Assessment, NewDocument};
 use warrant_service::{audit, blocking, export};
@@ -21,7 +24,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{Body, OptionalJson, Query};
 
-type JsonResponse = Result<axum::Json<Value>, ApiError>;
+type JsonResponse<T> = Result<axum::Json<T>, ApiError>;
 
 /// Count every committed event, then run every evidence rule and hand the assessment, as of now, to `build`
 /// on a blocking thread: the frame of each compliance document.
@@ -75,30 +78,33 @@ pub async fn get_soa(
                 ),
             )
                 .into_response(),
-            _ => axum::Json(compliance::soa_json(store, &assessment, &rows, now)).into_response(),
+            _ => axum::Json(compliance::soa_report(store, &assessment, &rows, now)).into_response(),
         })
     })
     .await
 }
 
 /// `GET /v1/compliance/gaps`.
-pub async fn get_gaps(State(state): State<AppState>) -> JsonResponse {
+pub async fn get_gaps(State(state): State<AppState>) -> JsonResponse<Gaps> {
     with_assessment(&state, |_, assessment, _| {
-        Ok(axum::Json(json!(assessment.gaps()?)))
+        Ok(axum::Json(compliance::gaps_report(&assessment)?))
     })
     .await
 }
 
 /// `GET /v1/compliance/crosswalk`.
-pub async fn get_crosswalk(State(state): State<AppState>) -> JsonResponse {
+pub async fn get_crosswalk(State(state): State<AppState>) -> JsonResponse<Crosswalk> {
     with_assessment(&state, |_, assessment, now| {
-        Ok(axum::Json(json!(assessment.crosswalk(now.date_naive())?)))
+        Ok(axum::Json(compliance::crosswalk_report(
+            &assessment,
+            now.date_naive(),
+        )?))
     })
     .await
 }
 
 /// `GET /v1/compliance/readiness`.
-pub async fn get_readiness(State(state): State<AppState>) -> JsonResponse {
+pub async fn get_readiness(State(state): State<AppState>) -> JsonResponse<ReadinessReport> {
     with_assessment(&state, |store, assessment, now| {
         Ok(axum::Json(compliance::readiness_report(store, &assessment, now)?))
     })
@@ -116,7 +122,10 @@ pub struct EvidenceQuery {
 
 /// `GET /v1/compliance/evidence?control=A.6.2.8&from=2026-07-01&to=2026-10-01`: how many events evidence the
 /// control in the period, from the index.
-pub async fn get_evidence(State(state): State<AppState>, Query(query): Query<EvidenceQuery>) -> JsonResponse {
+pub async fn get_evidence(
+    State(state): State<AppState>,
+    Query(query): Query<EvidenceQuery>,
+) -> JsonResponse<EvidenceCount> {
     state.store.flush_rollups().await?;
     let store = state.store.clone();
     Ok(axum::Json(
@@ -136,7 +145,10 @@ pub struct SampleQuery {
 }
 
 /// `GET /v1/compliance/sample?control=A.6.2.8&n=25&seed=7`: evidence items picked by the seed, with proofs.
-pub async fn get_sample(State(state): State<AppState>, Query(query): Query<SampleQuery>) -> JsonResponse {
+pub async fn get_sample(
+    State(state): State<AppState>,
+    Query(query): Query<SampleQuery>,
+) -> JsonResponse<EvidenceSample> {
     let n = query.n.unwrap_or(25);
     compliance::check_sample(n)?;
     state.store.flush_rollups().await?;
@@ -164,7 +176,7 @@ pub async fn add_document(
     caller: Caller,
     Query(query): Query<DocumentQuery>,
     Body(body): Body,
-) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+) -> Result<(StatusCode, axum::Json<AddedDocument>), ApiError> {
     let document = NewDocument {
         name: query.name,
         title: query.title,
@@ -172,19 +184,22 @@ pub async fn add_document(
         reason: query.reason,
         content: body.to_vec(),
     };
-    let (document, new) =
-        compliance::add_document(&state.store, document, caller.principal(), Utc::now()).await?;
+    let added = compliance::add_document(&state.store, document, caller.principal(), Utc::now()).await?;
     Ok((
-        if new { StatusCode::CREATED } else { StatusCode::OK },
-        axum::Json(json!({"new": new, "document": document})),
+        if added.new {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        axum::Json(added),
     ))
 }
 
-pub async fn list_documents(State(state): State<AppState>) -> JsonResponse {
+pub async fn list_documents(State(state): State<AppState>) -> JsonResponse<Items<Document>> {
     let store = state.store.clone();
-    Ok(axum::Json(
-        blocking(move || Ok(json!({"items": store.documents()?}))).await?,
-    ))
+    Ok(axum::Json(Items {
+        items: blocking(move || compliance::documents(&store)).await?,
+    }))
 }
 
 /// `GET /v1/documents/{sha256}`: the document's bytes.
@@ -202,14 +217,7 @@ pub async fn get_document(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], content).into_response())
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct AuditRequest {
-    n: Option<usize>,
-    seed: Option<u64>,
-}
-
-pub async fn audit_plan(State(state): State<AppState>) -> JsonResponse {
+pub async fn audit_plan(State(state): State<AppState>) -> JsonResponse<AuditPlan> {
     with_assessment(&state, |_, assessment, _| {
         Ok(axum::Json(audit::plan(&assessment.soa()?, 5)))
     })
@@ -220,8 +228,8 @@ pub async fn audit_plan(State(state): State<AppState>) -> JsonResponse {
 pub async fn audit_run(
     State(state): State<AppState>,
     caller: Caller,
-    OptionalJson(request): OptionalJson<AuditRequest>,
-) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    OptionalJson(request): OptionalJson<RunAudit>,
+) -> Result<(StatusCode, axum::Json<AuditReport>), ApiError> {
     let report = audit::run(
         &state.store,
         request.n.unwrap_or(5),
@@ -233,14 +241,11 @@ pub async fn audit_run(
     Ok((StatusCode::CREATED, axum::Json(report)))
 }
 
-pub async fn list_audits(State(state): State<AppState>) -> JsonResponse {
+pub async fn list_audits(State(state): State<AppState>) -> JsonResponse<Items<AuditReport>> {
     let store = state.store.clone();
-    Ok(axum::Json(
-        blocking(move || {
-            Ok(json!({"items": store.audits()?.into_iter().map(|audit| audit.report).collect::<Vec<_>>()}))
-        })
-        .await?,
-    ))
+    Ok(axum::Json(Items {
+        items: blocking(move || audit::audits(&store)).await?,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -282,17 +287,11 @@ pub async fn export_bundle(
         .into_response())
 }
 
-pub async fn list_nonconformities(State(state): State<AppState>) -> JsonResponse {
+pub async fn list_nonconformities(State(state): State<AppState>) -> JsonResponse<Items<Nonconformity>> {
     let store = state.store.clone();
-    Ok(axum::Json(
-        blocking(move || Ok(json!({"items": store.nonconformities()?}))).await?,
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CloseBody {
-    action: String,
+    Ok(axum::Json(Items {
+        items: blocking(move || audit::nonconformities(&store)).await?,
+    }))
 }
 
 /// `POST /v1/nonconformities/{id}/close`: the corrective action taken (approver or admin).
@@ -300,14 +299,14 @@ pub async fn close_nonconformity(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    crate::extract::Json(body): crate::extract::Json<CloseBody>,
-) -> JsonResponse {
+    crate::extract::Json(body): crate::extract::Json<CloseNonconformity>,
+) -> JsonResponse<Nonconformity> {
     let context = ChangeContext {
         principal: caller.principal().clone(),
         reason: None,
         time: Utc::now(),
     };
-    Ok(axum::Json(json!(
-        audit::close_nonconformity(&state.store, id, body.action, context).await?
-    )))
+    Ok(axum::Json(
+        audit::close_nonconformity(&state.store, id, body.action, context).await?,
+    ))
 }
