@@ -1,20 +1,28 @@
 //! `warrant soa`, `gaps`, `crosswalk`, `readiness`, `docs`, `audit` and `evidence`.
 
+use std::fmt::Display;
+
 use anyhow::{Context, anyhow};
 use axum::http::Method;
-use serde_json::{Value, json};
+use warrant_api::Items;
+use warrant_api::compliance::{
+    AddedDocument, AuditPlan, AuditReport, CloseNonconformity, Crosswalk, Document, EvidenceCount,
+    EvidenceSample, Gaps, Nonconformity, ReadinessReport, RunAudit, Soa,
+};
 
 use crate::Failure;
 use crate::cli::{AuditCommand, Cli, DocsCommand, EvidenceCommand, Output};
 use crate::client::{Client, encode};
-use crate::output::{counts, print, table, text};
+use crate::output::{print_as, table, text};
 
-fn array<'a>(value: &'a Value, pointer: &str) -> impl Iterator<Item = &'a Value> {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+/// An optional field as display text: absent as `-`.
+fn shown(value: Option<impl Display>) -> String {
+    value.map_or_else(|| "-".to_owned(), |value| value.to_string())
+}
+
+/// A status word for people: `not_started` as `not started`.
+fn words(status: &str) -> String {
+    status.replace('_', " ")
 }
 
 /// A document the API renders as text (`format=md|csv`).
@@ -33,23 +41,22 @@ pub fn soa(cli: &Cli, client: &Client) -> Result<(), Failure> {
         Output::Csv => return document(client, "/v1/compliance/soa?format=csv"),
         _ => {}
     }
-    let answer = client.get("/v1/compliance/soa")?;
-    print(cli.output, &answer, |soa| {
-        let rows = array(soa, "/controls")
+    let answer: Soa = client.get_as("/v1/compliance/soa")?;
+    print_as(cli.output, &answer, |soa| {
+        let rows = soa
+            .controls
+            .iter()
             .map(|row| {
                 vec![
-                    text(row, "/control"),
-                    text(row, "/title"),
-                    if row.get("applicable") == Some(&Value::Bool(true)) {
-                        "yes".into()
-                    } else {
-                        "no".into()
-                    },
-                    text(row, "/status").replace('_', " "),
-                    text(row, "/owner"),
-                    text(row, "/evidence_count"),
-                    array(row, "/sample_seqs")
-                        .map(Value::to_string)
+                    row.control.clone(),
+                    row.title.clone(),
+                    if row.applicable { "yes" } else { "no" }.to_owned(),
+                    words(row.status.as_str()),
+                    row.owner.clone(),
+                    row.evidence_count.to_string(),
+                    row.sample_seqs
+                        .iter()
+                        .map(u64::to_string)
                         .collect::<Vec<_>>()
                         .join(" "),
                 ]
@@ -57,11 +64,16 @@ pub fn soa(cli: &Cli, client: &Client) -> Result<(), Failure> {
             .collect();
         format!(
             "STATEMENT OF APPLICABILITY (ISO/IEC 42001:2023 Annex A){}: {}\n\n{}",
-            soa.get("organization")
-                .and_then(Value::as_str)
+            soa.organization
+                .as_deref()
                 .map(|name| format!(", {name}"))
                 .unwrap_or_default(),
-            counts(soa.pointer("/summary/by_status")),
+            soa.summary
+                .by_status
+                .iter()
+                .map(|(status, count)| format!("{count} {}", words(status)))
+                .collect::<Vec<_>>()
+                .join(", "),
             table(
                 &[
                     "control",
@@ -87,20 +99,14 @@ pub fn gaps(cli: &Cli, client: &Client, fail_on: Option<&str>) -> Result<(), Fai
             "--fail-on is missing or partial, not `{level}`"
         )));
     }
-    let answer = client.get("/v1/compliance/gaps")?;
+    let answer: Gaps = client.get_as("/v1/compliance/gaps")?;
     if cli.output == Output::Md {
         print!("{}", gaps_markdown(&answer));
     } else {
-        print(cli.output, &answer, render_gaps);
+        print_as(cli.output, &answer, render_gaps);
     }
-    let count = |group: &str, field: &str| {
-        answer
-            .pointer(&format!("/{group}/{field}"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
-    };
-    let missing = count("controls_summary", "missing") + count("clauses_summary", "missing");
-    let partial = count("controls_summary", "partial") + count("clauses_summary", "partial");
+    let missing = answer.controls_summary.missing + answer.clauses_summary.missing;
+    let partial = answer.controls_summary.partial + answer.clauses_summary.partial;
     match fail_on {
         Some("missing") if missing > 0 => Err(Failure::Check(anyhow!(
             "{missing} control(s) or clause(s) missing"
@@ -112,104 +118,96 @@ pub fn gaps(cli: &Cli, client: &Client, fail_on: Option<&str>) -> Result<(), Fai
     }
 }
 
+/// `12 have, 2 partial, 23 missing, 1 excluded`.
+fn summary(counts: &warrant_api::compliance::Counts) -> String {
+    format!(
+        "{} have, {} partial, {} missing, {} excluded",
+        counts.have, counts.partial, counts.missing, counts.excluded
+    )
+}
+
 /// The gap report as a Markdown document.
-fn gaps_markdown(gaps: &Value) -> String {
+fn gaps_markdown(gaps: &Gaps) -> String {
     let mut out = String::from("# Gap report: ISO/IEC 42001:2023\n\n");
-    for (label, group) in [
-        ("Annex A controls", "controls_summary"),
-        ("Clauses 4-10", "clauses_summary"),
+    for (label, counts) in [
+        ("Annex A controls", &gaps.controls_summary),
+        ("Clauses 4-10", &gaps.clauses_summary),
     ] {
-        out.push_str(&format!(
-            "- {label}: {} have, {} partial, {} missing, {} excluded\n",
-            text(gaps, &format!("/{group}/have")),
-            text(gaps, &format!("/{group}/partial")),
-            text(gaps, &format!("/{group}/missing")),
-            text(gaps, &format!("/{group}/excluded"))
-        ));
+        out.push_str(&format!("- {label}: {}\n", summary(counts)));
     }
-    for (title, group) in [("Controls", "/controls"), ("Clauses", "/clauses")] {
+    for (title, rows) in [("Controls", &gaps.controls), ("Clauses", &gaps.clauses)] {
         out.push_str(&format!(
             "\n## {title}\n\n| item | gap | why | next step |\n|---|---|---|---|\n"
         ));
-        for row in array(gaps, group) {
+        for row in rows {
             out.push_str(&format!(
                 "| {} {}{} | {} | {} | {} |\n",
-                text(row, "/id"),
-                text(row, "/title"),
-                if row.get("covered_by_iso27001") == Some(&Value::Bool(true)) {
+                row.id,
+                row.title,
+                if row.covered_by_iso27001 {
                     " (ISO 27001)"
                 } else {
                     ""
                 },
-                text(row, "/gap"),
-                text(row, "/reason").replace('|', "/"),
-                text(row, "/next_step").replace('|', "/")
+                row.gap,
+                row.reason.replace('|', "/"),
+                shown(row.next_step.as_deref()).replace('|', "/")
             ));
         }
     }
     out.push_str("\n## Agent-specific areas\n\n| area | have | partial | missing | what agents add |\n|---|---|---|---|---|\n");
-    for area in array(gaps, "/agent_areas") {
+    for area in &gaps.agent_areas {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} |\n",
-            text(area, "/title"),
-            text(area, "/have"),
-            text(area, "/partial"),
-            text(area, "/missing"),
-            text(area, "/agents_add").replace('|', "/")
+            area.title,
+            area.have,
+            area.partial,
+            area.missing,
+            area.agents_add.replace('|', "/")
         ));
     }
     out
 }
 
-fn render_gaps(gaps: &Value) -> String {
-    let summary = |group: &str| {
-        format!(
-            "{} have, {} partial, {} missing, {} excluded",
-            text(gaps, &format!("/{group}/have")),
-            text(gaps, &format!("/{group}/partial")),
-            text(gaps, &format!("/{group}/missing")),
-            text(gaps, &format!("/{group}/excluded"))
-        )
-    };
+fn render_gaps(gaps: &Gaps) -> String {
     let mut out = format!(
         "GAP REPORT\n  Annex A controls: {}\n  clauses 4-10:     {}\n{}\n",
-        summary("controls_summary"),
-        summary("clauses_summary"),
-        if gaps.get("iso27001_declared") == Some(&Value::Bool(true)) {
+        summary(&gaps.controls_summary),
+        summary(&gaps.clauses_summary),
+        if gaps.iso27001_declared {
             "  (ISO 27001 declared: rows marked [27001] are usually carried by the ISMS)\n"
         } else {
             ""
         }
     );
-    for (title, group) in [("CONTROLS", "/controls"), ("CLAUSES", "/clauses")] {
+    for (title, rows) in [("CONTROLS", &gaps.controls), ("CLAUSES", &gaps.clauses)] {
         out.push_str(&format!("\n{title} not fully evidenced\n"));
-        for row in array(gaps, group).filter(|row| !matches!(text(row, "/gap").as_str(), "have" | "excluded"))
+        for row in rows
+            .iter()
+            .filter(|row| !matches!(row.gap.as_str(), "have" | "excluded"))
         {
             out.push_str(&format!(
                 "  [{}] {} {}{}\n      why: {}\n      next: {}\n",
-                text(row, "/gap").to_uppercase(),
-                text(row, "/id"),
-                text(row, "/title"),
-                if row.get("covered_by_iso27001") == Some(&Value::Bool(true)) {
-                    " [27001]"
-                } else {
-                    ""
-                },
-                text(row, "/reason"),
-                text(row, "/next_step")
+                row.gap.to_uppercase(),
+                row.id,
+                row.title,
+                if row.covered_by_iso27001 { " [27001]" } else { "" },
+                row.reason,
+                shown(row.next_step.as_deref())
             ));
         }
     }
     out.push_str("\nAGENT-SPECIFIC AREAS (what agents add on top of ISO/IEC 42001)\n");
     out.push_str(&table(
         &["area", "have", "partial", "missing"],
-        array(gaps, "/agent_areas")
+        gaps.agent_areas
+            .iter()
             .map(|area| {
                 vec![
-                    text(area, "/title"),
-                    text(area, "/have"),
-                    text(area, "/partial"),
-                    text(area, "/missing"),
+                    area.title.clone(),
+                    area.have.to_string(),
+                    area.partial.to_string(),
+                    area.missing.to_string(),
                 ]
             })
             .collect(),
@@ -218,43 +216,42 @@ fn render_gaps(gaps: &Value) -> String {
 }
 
 pub fn crosswalk(cli: &Cli, client: &Client) -> Result<(), Failure> {
-    let answer = client.get("/v1/compliance/crosswalk")?;
-    print(cli.output, &answer, |crosswalk| {
+    let answer: Crosswalk = client.get_as("/v1/compliance/crosswalk")?;
+    print_as(cli.output, &answer, |crosswalk| {
         let mut out = format!(
             "EU AI ACT CROSSWALK ({} as amended by {})\n{}\n\n",
-            text(crosswalk, "/regulation"),
-            text(crosswalk, "/amended_by"),
-            text(crosswalk, "/note")
+            crosswalk.regulation, crosswalk.amended_by, crosswalk.note
         );
-        for article in array(crosswalk, "/articles") {
-            let supports: Vec<String> = array(article, "/supports")
+        for article in &crosswalk.articles {
+            let supports: Vec<String> = article
+                .supports
+                .iter()
                 .map(|support| {
                     format!(
                         "{} ({}, {})",
-                        text(support, "/reference"),
-                        text(support, "/strength"),
-                        text(support, "/status").replace('_', " ")
+                        support.reference,
+                        support.strength,
+                        words(support.status.as_str())
                     )
                 })
                 .collect();
-            let dates: Vec<String> = array(article, "/applies")
+            let dates: Vec<String> = article
+                .applies
+                .iter()
                 .map(|applies| {
-                    let (original, amended) = (text(applies, "/original"), text(applies, "/amended"));
+                    let (original, amended) = (applies.original, applies.amended);
                     if original == amended {
-                        format!("{}: {original}", text(applies, "/category"))
+                        format!("{}: {original}", applies.category)
                     } else {
-                        format!(
-                            "{}: {original} -> {amended} (2026/1744)",
-                            text(applies, "/category")
-                        )
+                        format!("{}: {original} -> {amended} (2026/1744)", applies.category)
                     }
                 })
                 .collect();
             out.push_str(&format!(
                 "{} {} [{}]\n    applies: {}\n    ISO 42001: {}\n",
-                text(article, "/article"),
-                text(article, "/title"),
-                text(article, "/coverage"),
+                article.article,
+                article.title,
+                article.coverage,
                 dates.join("; "),
                 if supports.is_empty() {
                     "-".into()
@@ -262,8 +259,10 @@ pub fn crosswalk(cli: &Cli, client: &Client) -> Result<(), Failure> {
                     supports.join(", ")
                 }
             ));
-            for note in
-                array(article, "/applies").filter_map(|applies| applies.get("note").and_then(Value::as_str))
+            for note in article
+                .applies
+                .iter()
+                .filter_map(|applies| applies.note.as_deref())
             {
                 out.push_str(&format!("    note: {note}\n"));
             }
@@ -271,24 +270,22 @@ pub fn crosswalk(cli: &Cli, client: &Client) -> Result<(), Failure> {
         out.push_str("\nOBLIGATIONS ISO/IEC 42001 DOES NOT COVER\n");
         out.push_str(&table(
             &["task", "article", "owner", "due", "status", "documents", "check"],
-            array(crosswalk, "/tasks")
+            crosswalk
+                .tasks
+                .iter()
                 .map(|task| {
                     vec![
-                        text(task, "/id"),
-                        text(task, "/article"),
-                        text(task, "/owner"),
+                        task.id.clone(),
+                        task.article.clone(),
+                        shown(task.owner.as_deref()),
                         format!(
                             "{}{}",
-                            text(task, "/due"),
-                            if task.get("overdue") == Some(&Value::Bool(true)) {
-                                " OVERDUE"
-                            } else {
-                                ""
-                            }
+                            shown(task.due),
+                            if task.overdue { " OVERDUE" } else { "" }
                         ),
-                        text(task, "/status"),
-                        array(task, "/documents").count().to_string(),
-                        text(task, "/check"),
+                        task.status.clone(),
+                        task.documents.len().to_string(),
+                        shown(task.check.as_deref()),
                     ]
                 })
                 .collect(),
@@ -299,46 +296,39 @@ pub fn crosswalk(cli: &Cli, client: &Client) -> Result<(), Failure> {
 }
 
 pub fn readiness(cli: &Cli, client: &Client) -> Result<(), Failure> {
-    let answer = client.get("/v1/compliance/readiness")?;
+    let answer: ReadinessReport = client.get_as("/v1/compliance/readiness")?;
     if cli.output == Output::Md {
         print!("{}", readiness_markdown(&answer));
         return Ok(());
     }
-    print(cli.output, &answer, |answer| {
-        let ready = answer.get("readiness").cloned().unwrap_or(Value::Null);
+    print_as(cli.output, &answer, |answer| {
+        let ready = &answer.readiness;
         let mut out = format!(
             "CERTIFICATION READINESS{}: current stage: {}\n\n",
             ready
-                .get("organization")
-                .and_then(Value::as_str)
+                .organization
+                .as_deref()
                 .map(|name| format!(", {name}"))
                 .unwrap_or_default(),
-            text(&ready, "/stage")
+            ready.stage
         );
-        for stage in array(&ready, "/stages") {
+        for stage in &ready.stages {
             out.push_str(&format!(
                 "  [{}] {}\n",
-                if stage.get("done") == Some(&Value::Bool(true)) {
-                    "x"
-                } else {
-                    " "
-                },
-                text(stage, "/name")
+                if stage.done { "x" } else { " " },
+                stage.name
             ));
-            for left in array(stage, "/left") {
-                out.push_str(&format!("        - {}\n", left.as_str().unwrap_or_default()));
+            for left in &stage.left {
+                out.push_str(&format!("        - {left}\n"));
             }
         }
         out.push_str(&format!(
             "\ndecision: {}\n  because: {}\nestimate: {}, {} ({})\n",
-            text(&ready, "/decision/recommendation").to_uppercase(),
-            array(&ready, "/decision/reasons")
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join("; "),
-            text(&ready, "/estimate/months"),
-            text(&ready, "/estimate/cost_usd"),
-            text(&ready, "/estimate/note")
+            ready.decision.recommendation.to_uppercase(),
+            ready.decision.reasons.join("; "),
+            ready.estimate.months,
+            ready.estimate.cost_usd,
+            ready.estimate.note
         ));
         out
     });
@@ -346,42 +336,40 @@ pub fn readiness(cli: &Cli, client: &Client) -> Result<(), Failure> {
 }
 
 /// The readiness assessment as a Markdown document.
-fn readiness_markdown(answer: &Value) -> String {
-    let ready = answer.get("readiness").cloned().unwrap_or(Value::Null);
+fn readiness_markdown(answer: &ReadinessReport) -> String {
+    let ready = &answer.readiness;
     let mut out = format!(
         "# Certification readiness{}\n\nCurrent stage: **{}**\n\n## Pathway\n\n",
         ready
-            .get("organization")
-            .and_then(Value::as_str)
+            .organization
+            .as_deref()
             .map(|name| format!(": {name}"))
             .unwrap_or_default(),
-        text(&ready, "/stage")
+        ready.stage
     );
-    for stage in array(&ready, "/stages") {
+    for stage in &ready.stages {
         out.push_str(&format!(
             "- [{}] {}\n",
-            if stage.get("done") == Some(&Value::Bool(true)) {
-                "x"
-            } else {
-                " "
-            },
-            text(stage, "/name")
+            if stage.done { "x" } else { " " },
+            stage.name
         ));
-        for left in array(stage, "/left").filter_map(Value::as_str) {
+        for left in &stage.left {
             out.push_str(&format!("  - {left}\n"));
         }
     }
     out.push_str(&format!(
         "\n## Decision\n\n{}\n\n{}\n\n## Estimate\n\n{}, {}. {}\n",
-        text(&ready, "/decision/recommendation"),
-        array(&ready, "/decision/reasons")
-            .filter_map(Value::as_str)
+        ready.decision.recommendation,
+        ready
+            .decision
+            .reasons
+            .iter()
             .map(|reason| format!("- {reason}"))
             .collect::<Vec<_>>()
             .join("\n"),
-        text(&ready, "/estimate/months"),
-        text(&ready, "/estimate/cost_usd"),
-        text(&ready, "/estimate/note")
+        ready.estimate.months,
+        ready.estimate.cost_usd,
+        ready.estimate.note
     ));
     out
 }
@@ -410,41 +398,34 @@ pub fn docs(cli: &Cli, client: &Client, command: &DocsCommand) -> Result<(), Fai
             if let Some(reason) = reason {
                 path.push_str(&format!("&reason={}", encode(reason)));
             }
-            let answer = client.call(Method::POST, &path, Some(("application/octet-stream", content)))?;
-            print(cli.output, &answer, |answer| {
+            let answer: AddedDocument =
+                client.call_as(Method::POST, &path, Some(("application/octet-stream", content)))?;
+            print_as(cli.output, &answer, |answer| {
                 format!(
                     "{} {} (sha256 {}, seq {}) for {}\n",
-                    if answer.get("new") == Some(&Value::Bool(true)) {
-                        "kept"
-                    } else {
-                        "already kept:"
-                    },
-                    text(answer, "/document/name"),
-                    text(answer, "/document/sha256"),
-                    text(answer, "/document/seq"),
-                    array(answer, "/document/controls")
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    if answer.new { "kept" } else { "already kept:" },
+                    answer.document.name,
+                    answer.document.sha256,
+                    answer.document.seq,
+                    answer.document.controls.join(", ")
                 )
             });
         }
         DocsCommand::List => {
-            let answer = client.get("/v1/documents")?;
-            print(cli.output, &answer, |answer| {
+            let answer: Items<Document> = client.get_as("/v1/documents")?;
+            print_as(cli.output, &answer, |answer| {
                 table(
                     &["sha256", "title", "controls", "added", "seq"],
-                    array(answer, "/items")
+                    answer
+                        .items
+                        .iter()
                         .map(|document| {
                             vec![
-                                text(document, "/sha256").chars().take(16).collect(),
-                                text(document, "/title"),
-                                array(document, "/controls")
-                                    .filter_map(Value::as_str)
-                                    .collect::<Vec<_>>()
-                                    .join(","),
-                                text(document, "/added_at"),
-                                text(document, "/seq"),
+                                document.sha256.chars().take(16).collect(),
+                                document.title.clone(),
+                                document.controls.join(","),
+                                document.added_at.clone(),
+                                document.seq.to_string(),
                             ]
                         })
                         .collect(),
@@ -458,27 +439,29 @@ pub fn docs(cli: &Cli, client: &Client, command: &DocsCommand) -> Result<(), Fai
 pub fn audit(cli: &Cli, client: &Client, command: &AuditCommand) -> Result<(), Failure> {
     match command {
         AuditCommand::Plan => {
-            let answer = client.get("/v1/audits/plan")?;
-            print(cli.output, &answer, |plan| {
+            let answer: AuditPlan = client.get_as("/v1/audits/plan")?;
+            print_as(cli.output, &answer, |plan| {
                 format!(
                     "INTERNAL AUDIT PLAN: sample {} evidence item(s) of each of {} implemented control(s) and verify their proofs; review {} control(s) not implemented\n\n{}\n{}",
-                    text(plan, "/sample_per_control"),
-                    array(plan, "/sampled").count(),
-                    array(plan, "/reviewed").count(),
+                    plan.sample_per_control,
+                    plan.sampled.len(),
+                    plan.reviewed.len(),
                     table(
                         &["sampled control", "title", "owner"],
-                        array(plan, "/sampled")
-                            .map(|row| vec![text(row, "/control"), text(row, "/title"), text(row, "/owner")])
+                        plan.sampled
+                            .iter()
+                            .map(|row| vec![row.control.clone(), row.title.clone(), row.owner.clone()])
                             .collect()
                     ),
                     table(
                         &["reviewed control", "title", "status", "owner"],
-                        array(plan, "/reviewed")
+                        plan.reviewed
+                            .iter()
                             .map(|row| vec![
-                                text(row, "/control"),
-                                text(row, "/title"),
-                                text(row, "/status").replace('_', " "),
-                                text(row, "/owner")
+                                row.control.clone(),
+                                row.title.clone(),
+                                words(row.status.as_str()),
+                                row.owner.clone()
                             ])
                             .collect()
                     )
@@ -486,31 +469,29 @@ pub fn audit(cli: &Cli, client: &Client, command: &AuditCommand) -> Result<(), F
             });
         }
         AuditCommand::Run { n, seed } => {
-            let body = match seed {
-                Some(seed) => json!({"n": n, "seed": seed}),
-                None => json!({"n": n}),
+            let body = RunAudit {
+                n: Some(*n),
+                seed: *seed,
             };
-            let answer = client.call(
-                Method::POST,
-                "/v1/audits/run",
-                Some(("application/json", body.to_string().into_bytes())),
-            )?;
-            print(cli.output, &answer, render_audit);
+            let answer: AuditReport = client.post_as("/v1/audits/run", &body)?;
+            print_as(cli.output, &answer, render_audit);
         }
         AuditCommand::Ncs => {
-            let answer = client.get("/v1/nonconformities")?;
-            print(cli.output, &answer, |answer| {
+            let answer: Items<Nonconformity> = client.get_as("/v1/nonconformities")?;
+            print_as(cli.output, &answer, |answer| {
                 table(
                     &["nonconformity", "grade", "status", "owner", "due", "finding"],
-                    array(answer, "/items")
+                    answer
+                        .items
+                        .iter()
                         .map(|nc| {
                             vec![
-                                text(nc, "/id"),
-                                text(nc, "/grade"),
-                                text(nc, "/status"),
-                                text(nc, "/owner"),
-                                text(nc, "/due"),
-                                text(nc, "/finding"),
+                                nc.id.clone(),
+                                nc.grade.as_str().to_owned(),
+                                nc.status.as_str().to_owned(),
+                                nc.owner.clone(),
+                                nc.due.to_string(),
+                                nc.finding.clone(),
                             ]
                         })
                         .collect(),
@@ -518,31 +499,30 @@ pub fn audit(cli: &Cli, client: &Client, command: &AuditCommand) -> Result<(), F
             });
         }
         AuditCommand::Close { id, action } => {
-            let answer = client.call(
-                Method::POST,
-                &format!("/v1/nonconformities/{}/close", encode(id)),
-                Some((
-                    "application/json",
-                    json!({"action": action}).to_string().into_bytes(),
-                )),
-            )?;
-            print(cli.output, &answer, |nc| {
-                format!("{} closed: {}\n", text(nc, "/id"), text(nc, "/closure"))
+            let body = CloseNonconformity {
+                action: action.clone(),
+            };
+            let answer: Nonconformity =
+                client.post_as(&format!("/v1/nonconformities/{}/close", encode(id)), &body)?;
+            print_as(cli.output, &answer, |nc| {
+                format!("{} closed: {}\n", nc.id, shown(nc.closure.as_deref()))
             });
         }
         AuditCommand::List => {
-            let answer = client.get("/v1/audits")?;
-            print(cli.output, &answer, |answer| {
+            let answer: Items<AuditReport> = client.get_as("/v1/audits")?;
+            print_as(cli.output, &answer, |answer| {
                 table(
                     &["audit", "at", "checkpoint", "verified", "nonconformities"],
-                    array(answer, "/items")
+                    answer
+                        .items
+                        .iter()
                         .map(|audit| {
                             vec![
-                                text(audit, "/id"),
-                                text(audit, "/at"),
-                                text(audit, "/checkpoint/size"),
-                                text(audit, "/summary/items_verified"),
-                                text(audit, "/summary/nonconformities"),
+                                shown(audit.id.as_deref()),
+                                shown(audit.at.as_deref()),
+                                audit.checkpoint.size.to_string(),
+                                audit.summary.items_verified.to_string(),
+                                audit.summary.nonconformities.to_string(),
                             ]
                         })
                         .collect(),
@@ -553,40 +533,41 @@ pub fn audit(cli: &Cli, client: &Client, command: &AuditCommand) -> Result<(), F
     Ok(())
 }
 
-fn render_audit(report: &Value) -> String {
+fn render_audit(report: &AuditReport) -> String {
     let mut out = format!(
         "INTERNAL AUDIT {} ({}), checkpoint {} (seed {})\n  {} control(s) sampled, {} evidence item(s) verified; {} nonconformity(ies): {} major, {} minor\n\nNONCONFORMITIES (10.2: corrective actions with owners and due dates)\n",
-        text(report, "/id"),
-        text(report, "/at"),
-        text(report, "/checkpoint/size"),
-        text(report, "/seed"),
-        text(report, "/summary/controls_sampled"),
-        text(report, "/summary/items_verified"),
-        text(report, "/summary/nonconformities"),
-        text(report, "/summary/major"),
-        text(report, "/summary/minor"),
+        shown(report.id.as_deref()),
+        shown(report.at.as_deref()),
+        report.checkpoint.size,
+        report.seed,
+        report.summary.controls_sampled,
+        report.summary.items_verified,
+        report.summary.nonconformities,
+        report.summary.major,
+        report.summary.minor,
     );
-    for nc in array(report, "/nonconformities") {
+    for nc in &report.nonconformities {
         out.push_str(&format!(
             "  {} [{}] {}: {}\n      action: {} (owner {}, due {})\n",
-            text(nc, "/id"),
-            text(nc, "/grade"),
-            text(nc, "/control"),
-            text(nc, "/finding"),
-            text(nc, "/corrective_action"),
-            text(nc, "/owner"),
-            text(nc, "/due")
+            nc.id,
+            nc.grade.as_str(),
+            nc.control,
+            nc.finding,
+            nc.corrective_action,
+            nc.owner,
+            nc.due
         ));
     }
+    let review = &report.management_review;
     out.push_str(&format!(
         "\nMANAGEMENT REVIEW INPUTS (9.3.2): {} registry change(s) since the previous audit; {} incident(s) ({} open); {} risk(s) ({} open)\n",
-        text(report, "/management_review/changes_since_previous"),
-        text(report, "/management_review/incidents/total"),
-        text(report, "/management_review/incidents/open"),
-        text(report, "/management_review/risks/total"),
-        text(report, "/management_review/risks/open"),
+        review.changes_since_previous,
+        review.incidents.total,
+        review.incidents.open,
+        review.risks.total,
+        review.risks.open,
     ));
-    for opportunity in array(report, "/management_review/opportunities").filter_map(Value::as_str) {
+    for opportunity in &review.opportunities {
         out.push_str(&format!("  - {opportunity}\n"));
     }
     out
@@ -595,39 +576,38 @@ fn render_audit(report: &Value) -> String {
 pub fn evidence(cli: &Cli, client: &Client, command: &EvidenceCommand) -> Result<(), Failure> {
     match command {
         EvidenceCommand::Sample { control, n, seed } => {
-            let answer = client.get(&format!(
+            let answer: EvidenceSample = client.get_as(&format!(
                 "/v1/compliance/sample?control={}&n={n}&seed={seed}",
                 encode(control)
             ))?;
-            print(cli.output, &answer, |sample| {
+            print_as(cli.output, &answer, |sample| {
                 let mut out = format!(
                     "{} evidence item(s) of {} (seed {}), proofs to checkpoint {}\n",
-                    array(sample, "/items").count(),
-                    text(sample, "/control"),
-                    text(sample, "/seed"),
-                    text(sample, "/checkpoint/size")
+                    sample.items.len(),
+                    sample.control,
+                    sample.seed,
+                    sample.checkpoint.size
                 );
                 out.push_str(&table(
                     &["seq", "kind", "agent", "time", "proof"],
-                    array(sample, "/items")
+                    sample
+                        .items
+                        .iter()
                         .map(|item| {
+                            // The event body is the log's own format, carried as free JSON.
                             vec![
-                                text(item, "/seq"),
-                                text(item, "/event/kind"),
-                                text(item, "/event/agent"),
-                                text(item, "/event/time"),
-                                if item.get("verified") == Some(&Value::Bool(true)) {
-                                    "verified".into()
-                                } else {
-                                    "FAILED".into()
-                                },
+                                item.seq.to_string(),
+                                text(&item.event, "/kind"),
+                                text(&item.event, "/agent"),
+                                text(&item.event, "/time"),
+                                if item.verified { "verified" } else { "FAILED" }.to_owned(),
                             ]
                         })
                         .collect(),
                 ));
                 out
             });
-            if array(&answer, "/items").any(|item| item.get("verified") != Some(&Value::Bool(true))) {
+            if answer.items.iter().any(|item| !item.verified) {
                 return Err(Failure::Check(anyhow!("an inclusion proof did not verify")));
             }
         }
@@ -653,15 +633,15 @@ pub fn evidence(cli: &Cli, client: &Client, command: &EvidenceCommand) -> Result
                     path.push_str(&format!("&{name}={}", encode(value)));
                 }
             }
-            let answer = client.get(&path)?;
-            print(cli.output, &answer, |answer| {
+            let answer: EvidenceCount = client.get_as(&path)?;
+            print_as(cli.output, &answer, |answer| {
                 format!(
                     "{} {}: {} event(s) (seqs {} to {})\n",
-                    text(answer, "/control"),
-                    text(answer, "/title"),
-                    text(answer, "/count"),
-                    text(answer, "/first_seq"),
-                    text(answer, "/last_seq")
+                    answer.control,
+                    shown(answer.title.as_deref()),
+                    answer.count,
+                    shown(answer.first_seq),
+                    shown(answer.last_seq)
                 )
             });
         }
