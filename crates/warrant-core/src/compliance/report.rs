@@ -61,7 +61,7 @@ impl Implementation {
 }
 
 /// What the evidence index holds for one control: tagged events, all time.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct IndexEntry {
     pub count: u64,
     pub first_seq: Option<u64>,

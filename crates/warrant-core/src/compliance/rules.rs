@@ -143,7 +143,7 @@ pub struct RuleResult {
 }
 
 /// A stored document, as the rules see it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DocumentFact {
     pub sha256: String,
     pub title: String,

@@ -1,18 +1,16 @@
 //! Whether and when to pursue certification, from the organisation's profile, and what it would take in time
 //! and money.
 
-use serde::Serialize;
-
 use crate::registry::manifest::Organization;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     /// `pursue certification now`, `certify within 12 months` or `monitor and prepare`.
     pub recommendation: &'static str,
     pub reasons: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Estimate {
     pub ai_systems: usize,
     pub months: String,

@@ -2,7 +2,6 @@
 //! with the certification decision and the estimate.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use super::applicability;
 use super::decision::{Decision, Estimate, decide, estimate};
@@ -12,14 +11,14 @@ use crate::registry::Registry;
 use crate::registry::manifest::Kind;
 
 /// A stage of the certification pathway.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Stage {
     pub name: &'static str,
     pub done: bool,
     pub left: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Readiness {
     pub organization: Option<String>,
     /// The first stage not done.
