@@ -2223,6 +2223,10 @@ async fn compliance_routes() {
     api.get("/v1/compliance/evidence?control=A.2.2&from=yesterday")
         .await
         .refused(400, ErrorCode::InvalidQuery);
+    // A typo is an error, not "no evidence".
+    api.get("/v1/compliance/evidence?control=A.99.1")
+        .await
+        .refused(400, ErrorCode::UnknownControl);
 
     // A seeded sample: the same seed picks the same events, each with a proof that verifies.
     let path = || at("/v1/compliance/sample", &[]).query(&format!("control={control}&n=3&seed=7"));
@@ -2255,6 +2259,9 @@ async fn compliance_routes() {
     api.get("/v1/compliance/sample?n=1")
         .await
         .refused(400, ErrorCode::InvalidQuery);
+    api.get("/v1/compliance/sample?control=A.99.1&n=1")
+        .await
+        .refused(400, ErrorCode::UnknownControl);
 
     // Documents: kept by content, listed, read back.
     let policy = b"# AI policy\n\nAgents act within their grants.\n";

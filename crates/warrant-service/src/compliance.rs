@@ -418,6 +418,23 @@ fn hour_bound(text: Option<&str>, name: &str) -> Result<Option<i64>> {
     .transpose()
 }
 
+/// `control` is an ISO/IEC 42001 control or clause, an EU AI Act article or a crosswalk task (400
+/// `unknown_control` otherwise): a typo answers with an error, not with "no evidence".
+pub fn check_control(catalog: &Catalog, control: &str) -> Result<()> {
+    let known = catalog.is_iso_ref(control)
+        || catalog.article(control).is_some()
+        || catalog.crosswalk.tasks.iter().any(|task| task.id == control);
+    if known {
+        return Ok(());
+    }
+    Err(ServiceError::invalid(
+        ErrorCode::UnknownControl,
+        format!(
+            "`{control}` is not an ISO/IEC 42001 control or clause, an EU AI Act article or a crosswalk task"
+        ),
+    ))
+}
+
 /// How many events evidence `control` between `from` (inclusive) and `to` (exclusive), from the index.
 pub fn evidence(
     store: &Store,
@@ -425,6 +442,7 @@ pub fn evidence(
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<api::EvidenceCount> {
+    check_control(catalog()?, control)?;
     let first = hour_bound(from, "from")?.unwrap_or(i64::MIN);
     // `to` is exclusive: the hours before it.
     let last = hour_bound(to, "to")?.map_or(i64::MAX, |hour| hour - 1);
@@ -444,8 +462,9 @@ pub fn evidence(
 /// The largest evidence sample one request may ask for.
 pub const MAX_SAMPLE: usize = 1000;
 
-/// A sample size is between 1 and [`MAX_SAMPLE`].
-pub fn check_sample(n: usize) -> Result<()> {
+/// A sample names a known control and asks for 1 to [`MAX_SAMPLE`] items.
+pub fn check_sample(control: &str, n: usize) -> Result<()> {
+    check_control(catalog()?, control)?;
     if n == 0 || n > MAX_SAMPLE {
         return Err(ServiceError::invalid(
             ErrorCode::InvalidQuery,
@@ -457,7 +476,7 @@ pub fn check_sample(n: usize) -> Result<()> {
 
 /// `n` evidence items of `control` picked by `seed`, each with its inclusion proof to the latest checkpoint.
 pub fn sample_items(store: &Store, control: &str, n: usize, seed: u64) -> Result<api::EvidenceSample> {
-    check_sample(n)?;
+    check_sample(control, n)?;
     let checkpoint = store
         .latest_checkpoint()?
         .ok_or_else(ServiceError::no_checkpoint)?;
@@ -541,17 +560,7 @@ pub async fn add_document(
         .map(str::to_owned)
         .collect();
     for control in &controls {
-        let known = catalog.is_iso_ref(control)
-            || catalog.article(control).is_some()
-            || catalog.crosswalk.tasks.iter().any(|task| task.id == *control);
-        if !known {
-            return Err(ServiceError::invalid(
-                ErrorCode::UnknownControl,
-                format!(
-                    "`{control}` is not an ISO/IEC 42001 control or clause, an EU AI Act article or a crosswalk task"
-                ),
-            ));
-        }
+        check_control(catalog, control)?;
     }
     if controls.is_empty() {
         return Err(ServiceError::invalid(

@@ -150,7 +150,7 @@ pub async fn get_sample(
     Query(query): Query<SampleQuery>,
 ) -> JsonResponse<EvidenceSample> {
     let n = query.n.unwrap_or(25);
-    compliance::check_sample(n)?;
+    compliance::check_sample(&query.control, n)?;
     state.store.flush_rollups().await?;
     state.store.checkpoint().await?;
     let store = state.store.clone();
