@@ -14,6 +14,7 @@ use crate::events::CheckpointRef;
 
 /// Where a control, clause or ISO item stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Implementation {
     Implemented,
@@ -37,6 +38,7 @@ impl Implementation {
 
 /// Where a control stands on one evidence rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Met {
     Missing,
@@ -56,6 +58,7 @@ impl Met {
 
 /// The evidence behind a rule's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceRef {
     pub count: u64,
@@ -67,6 +70,7 @@ pub struct EvidenceRef {
 
 /// One evidence rule's result for one control or clause.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RuleResult {
     pub rule: String,
@@ -79,6 +83,7 @@ pub struct RuleResult {
 
 /// One row of the Statement of Applicability: an Annex A control.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SoaRow {
     pub control: String,
@@ -105,6 +110,7 @@ pub struct SoaRow {
 
 /// How many controls there are, how many apply, and how many have each status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SoaSummary {
     pub controls: usize,
@@ -115,6 +121,7 @@ pub struct SoaSummary {
 
 /// `GET /v1/compliance/soa` (JSON): the Statement of Applicability, ISO/IEC 42001:2023 Annex A.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Soa {
     /// The declared `Organization`'s name.
@@ -129,6 +136,7 @@ pub struct Soa {
 
 /// How many items have, have in part, miss or exclude.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Counts {
     pub have: usize,
@@ -139,6 +147,7 @@ pub struct Counts {
 
 /// One line of the gap report: a control or a clause.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GapRow {
     pub id: String,
@@ -154,6 +163,7 @@ pub struct GapRow {
 
 /// An agent-governance area and how its controls stand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AreaRow {
     pub id: String,
@@ -166,6 +176,7 @@ pub struct AreaRow {
 
 /// `GET /v1/compliance/gaps`: what the organisation has, has in part or misses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Gaps {
     pub controls_summary: Counts,
@@ -179,6 +190,7 @@ pub struct Gaps {
 
 /// The gap report's summary: Annex A controls and clauses 4-10.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GapSummary {
     pub controls: Counts,
@@ -187,6 +199,7 @@ pub struct GapSummary {
 
 /// A kept document as the crosswalk lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DocumentRef {
     pub sha256: String,
@@ -196,6 +209,7 @@ pub struct DocumentRef {
 
 /// One support link of an article, with the live status of the ISO item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SupportRow {
     pub reference: String,
@@ -208,6 +222,7 @@ pub struct SupportRow {
 
 /// When an article applies to one category of system, under the original text and as amended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Applies {
     pub category: String,
@@ -219,6 +234,7 @@ pub struct Applies {
 
 /// An EU AI Act article and the support ISO/IEC 42001 gives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ArticleRow {
     pub article: String,
@@ -232,6 +248,7 @@ pub struct ArticleRow {
 
 /// An obligation ISO/IEC 42001 does not cover, tracked as a task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TaskRow {
     pub id: String,
@@ -253,6 +270,7 @@ pub struct TaskRow {
 
 /// `GET /v1/compliance/crosswalk`: the EU AI Act against ISO/IEC 42001.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Crosswalk {
     pub note: String,
@@ -264,6 +282,7 @@ pub struct Crosswalk {
 
 /// A stage of the certification pathway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
     pub name: String,
@@ -274,6 +293,8 @@ pub struct Stage {
 
 /// Whether and when to pursue certification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "CertificationDecision"))]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
     /// `pursue certification now`, `certify within 12 months` or `monitor and prepare`.
@@ -283,6 +304,7 @@ pub struct Decision {
 
 /// What certification would take in time and money: an estimate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Estimate {
     pub ai_systems: usize,
@@ -293,6 +315,7 @@ pub struct Estimate {
 
 /// The certification readiness assessment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Readiness {
     pub organization: Option<String>,
@@ -305,6 +328,7 @@ pub struct Readiness {
 
 /// `GET /v1/compliance/readiness`: the readiness assessment and the gap summary it rests on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReadinessReport {
     pub readiness: Readiness,
@@ -313,6 +337,7 @@ pub struct ReadinessReport {
 
 /// `GET /v1/compliance/evidence`: how many events evidence a control in a period, from the index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceCount {
     pub control: String,
@@ -328,6 +353,7 @@ pub struct EvidenceCount {
 
 /// One sampled evidence event with its inclusion proof.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SampledEvent {
     pub seq: u64,
@@ -342,6 +368,7 @@ pub struct SampledEvent {
 
 /// `GET /v1/compliance/sample`: evidence items of a control picked by a seed, with proofs to one checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceSample {
     pub control: String,
@@ -353,6 +380,7 @@ pub struct EvidenceSample {
 
 /// A document kept as evidence (documented information, ISO/IEC 42001 7.5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Document {
     pub sha256: String,
@@ -369,6 +397,7 @@ pub struct Document {
 
 /// `POST /v1/documents`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddedDocument {
     /// False when the same bytes were kept before (the answer is then the earlier document).
@@ -378,6 +407,7 @@ pub struct AddedDocument {
 
 /// An implemented control the audit samples.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PlannedSample {
     pub control: String,
@@ -388,6 +418,7 @@ pub struct PlannedSample {
 
 /// An applicable control not implemented, which the audit reviews.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PlannedReview {
     pub control: String,
@@ -398,6 +429,7 @@ pub struct PlannedReview {
 
 /// `GET /v1/audits/plan`: the internal audit plan (ISO/IEC 42001 9.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuditPlan {
     pub sample_per_control: usize,
@@ -407,6 +439,7 @@ pub struct AuditPlan {
 
 /// `POST /v1/audits/run`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RunAudit {
     /// Evidence items sampled per implemented control (default 5).
@@ -419,6 +452,7 @@ pub struct RunAudit {
 
 /// How serious a nonconformity is; it sets how soon it is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Grade {
     Major,
@@ -435,6 +469,7 @@ impl Grade {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum NcStatus {
     Open,
@@ -453,6 +488,7 @@ impl NcStatus {
 /// A tracked nonconformity (ISO/IEC 42001 10.2). Its id says what it is about (`nc-<control>`,
 /// `nc-<control>-proof`, `nc-<control>-no-samples`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Nonconformity {
     pub id: String,
@@ -481,6 +517,7 @@ pub struct Nonconformity {
 
 /// `POST /v1/nonconformities/{id}/close`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CloseNonconformity {
     /// The corrective action taken.
@@ -489,6 +526,7 @@ pub struct CloseNonconformity {
 
 /// The checkpoint an audit's samples are proved to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuditCheckpoint {
     pub size: u64,
@@ -496,6 +534,7 @@ pub struct AuditCheckpoint {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuditSummary {
     pub controls_sampled: usize,
@@ -507,6 +546,7 @@ pub struct AuditSummary {
 
 /// One evidence item an audit sampled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuditedEvent {
     pub seq: u64,
@@ -517,6 +557,7 @@ pub struct AuditedEvent {
 
 /// One control the audit looked at: an implemented one sampled, or an applicable one not implemented.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuditedControl {
     pub control: String,
@@ -533,6 +574,7 @@ pub struct AuditedControl {
 
 /// The audit before, as the management review cites it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PreviousAudit {
     pub id: String,
@@ -541,6 +583,7 @@ pub struct PreviousAudit {
 
 /// How many there are and how many are open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OpenCount {
     pub total: usize,
@@ -549,6 +592,7 @@ pub struct OpenCount {
 
 /// The management review's inputs (ISO/IEC 42001 9.3.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ManagementReview {
     /// `9.3.2`.
@@ -565,6 +609,7 @@ pub struct ManagementReview {
 
 /// An internal audit's report (`POST /v1/audits/run`, and each item of `GET /v1/audits`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuditReport {
     pub scope: String,

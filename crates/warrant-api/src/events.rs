@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 /// `POST /v1/events`: a batch is all or nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Accepted {
     pub accepted: usize,
@@ -17,6 +18,7 @@ pub struct Accepted {
 
 /// The checkpoint a proof is to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CheckpointRef {
     pub size: u64,
@@ -26,6 +28,7 @@ pub struct CheckpointRef {
 
 /// `GET /v1/events/{seq}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StoredEvent {
     pub seq: u64,
@@ -43,6 +46,7 @@ pub struct StoredEvent {
 
 /// `POST /v1/erase`: by data subject or by seqs, one of the two.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EraseRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,6 +58,7 @@ pub struct EraseRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Erased {
     /// The events whose content was erased.

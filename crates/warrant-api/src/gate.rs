@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 /// `POST /v1/authorize`: may `agent` call `tool` with `args` now?
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeRequest {
     pub agent: String,
@@ -26,6 +27,7 @@ pub struct AuthorizeRequest {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeContext {
     /// Recipients the user named at the start of the session; taken on a session's first call only.
@@ -35,6 +37,7 @@ pub struct AuthorizeContext {
 
 /// The gate's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Allow,
@@ -54,12 +57,14 @@ impl Decision {
 
 /// One reason for a decision: the rule that decided it and why, in words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Reason {
     pub rule: String,
     pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeResponse {
     pub decision: Decision,
@@ -73,6 +78,7 @@ pub struct AuthorizeResponse {
 
 /// An approval's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalStatus {
     Pending,
@@ -84,6 +90,7 @@ pub enum ApprovalStatus {
 
 /// A call the gate held for a human.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Approval {
     pub id: String,
@@ -105,6 +112,7 @@ pub struct Approval {
 
 /// `POST /v1/approvals/{id}/approve|deny`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DecideRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]

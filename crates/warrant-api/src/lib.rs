@@ -19,6 +19,8 @@ pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 
 /// A list answer: `{"items": [...]}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "ItemsOf{T}"))]
 #[serde(deny_unknown_fields)]
 pub struct Items<T> {
     pub items: Vec<T>,

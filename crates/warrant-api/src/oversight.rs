@@ -5,6 +5,7 @@ use serde_json::Value;
 
 /// An agent hands a case to a human.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Escalation {
     pub agent: String,
@@ -20,6 +21,7 @@ pub struct Escalation {
 
 /// A human reverses an agent's decision, outcome or output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Override {
     /// The seq of the decision, outcome or output being overridden.
@@ -32,6 +34,7 @@ pub struct Override {
 
 /// The event that records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Recorded {
     pub seq: Option<u64>,

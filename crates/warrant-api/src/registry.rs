@@ -6,6 +6,7 @@ use serde_json::Value;
 
 /// One registry change as applied.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AppliedChange {
     /// `create`, `update` or `delete`.
@@ -24,6 +25,7 @@ pub struct AppliedChange {
 
 /// `POST /v1/apply`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Applied {
     pub changes: Vec<AppliedChange>,
@@ -33,6 +35,7 @@ pub struct Applied {
 
 /// One problem in a manifest, in the `details` of a 400 `invalid_manifest`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ManifestProblem {
     pub document: usize,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// `POST /v1/reviews`: the result of reviewing one grant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RecordReview {
     pub agent: String,
@@ -16,6 +17,7 @@ pub struct RecordReview {
 
 /// `POST /v1/agents/{id}/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetStatus {
     pub status: String,
@@ -24,6 +26,7 @@ pub struct SetStatus {
 
 /// A grant due for review (`GET /v1/reviews/due`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReviewDue {
     pub agent: String,
@@ -39,6 +42,7 @@ pub struct ReviewDue {
 
 /// A recorded review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReviewRecorded {
     pub result: String,
@@ -50,6 +54,7 @@ pub struct ReviewRecorded {
 
 /// An agent's status after `POST /v1/agents/{id}/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StatusSet {
     pub id: String,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// Risk class in the EU AI Act's sense (Art. 6 and Annex III for `high`; Art. 50 transparency for `limited`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RiskClass {
     Minimal,
@@ -30,6 +31,7 @@ impl RiskClass {
 
 /// One risk the analysis found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Finding {
     /// Stable across runs: the kind and the subject.
@@ -53,6 +55,7 @@ pub struct Finding {
 
 /// The risk class the analysis computes for an agent, with why; compared with the declared one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Classification {
     pub agent: String,
@@ -65,6 +68,7 @@ pub struct Classification {
 
 /// Counts of the findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FindingsSummary {
     pub findings: usize,
@@ -74,6 +78,7 @@ pub struct FindingsSummary {
 
 /// The register's counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterSummary {
     pub total: usize,
@@ -85,6 +90,7 @@ pub struct RegisterSummary {
 
 /// `GET /v1/risk`: the findings, the risk class computed per agent, and the register's counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RiskReport {
     pub summary: FindingsSummary,
@@ -95,6 +101,7 @@ pub struct RiskReport {
 
 /// The four treatment options of ISO 31000 that ISO/IEC 42001 6.1.3 builds on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Treatment {
     Accept,
@@ -116,6 +123,7 @@ impl Treatment {
 
 /// Where a risk stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RiskStatus {
     /// The path exists and nothing in force stops it.
@@ -141,6 +149,7 @@ impl RiskStatus {
 
 /// One risk of the register.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Risk {
     /// The finding's stable id (kind and subject).
@@ -178,6 +187,7 @@ pub struct Risk {
 
 /// What happened to a risk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RiskOp {
     Opened,
@@ -201,6 +211,7 @@ impl RiskOp {
 
 /// One change to the register (`POST /v1/risk/register/{id}/treat` answers with one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RiskChange {
     pub op: RiskOp,
@@ -212,6 +223,7 @@ pub struct RiskChange {
 
 /// `POST /v1/risk/assess`: what one run of the analysis changed in the register.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Assessed {
     /// Operation (`opened`, `updated`, ...) → how many; empty when nothing changed.
@@ -222,6 +234,7 @@ pub struct Assessed {
 
 /// `GET /v1/risk/register`: the register, highest score first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Register {
     /// Counts over the whole register, whatever the filter.
@@ -231,6 +244,7 @@ pub struct Register {
 
 /// Data sensitivity, ordered: `public` < `internal` < `confidential` < `restricted`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Sensitivity {
     Public,
@@ -252,6 +266,7 @@ impl Sensitivity {
 
 /// What a node of the access graph is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum NodeKind {
     DataSource {
@@ -272,6 +287,7 @@ pub enum NodeKind {
 
 /// A node of the access graph.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GraphNode {
     /// `datasource:<id>`, `tool:<id>`, `agent:<id>`, `external` or `untrusted-input`.
@@ -281,6 +297,7 @@ pub struct GraphNode {
 
 /// What an edge means: the way data or control flows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeKind {
     Reads,
@@ -304,6 +321,7 @@ impl EdgeKind {
 
 /// An edge of the access graph, between two node ids.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GraphEdge {
     pub from: String,
@@ -313,6 +331,7 @@ pub struct GraphEdge {
 
 /// `GET /v1/risk/graph`: the tool-access graph of the registry's active agents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AccessGraph {
     pub nodes: Vec<GraphNode>,
@@ -321,6 +340,7 @@ pub struct AccessGraph {
 
 /// One thing the agent can touch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Reach {
     /// `tool:<id>` or `datasource:<id>`.
@@ -333,6 +353,7 @@ pub struct Reach {
 
 /// A finding, as the assessment lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FindingLine {
     pub id: String,
@@ -343,6 +364,7 @@ pub struct FindingLine {
 
 /// An impact assessment as generated from the registry and the findings (`?format=md` renders it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ImpactAssessment {
     pub agent: String,
@@ -368,6 +390,7 @@ pub struct ImpactAssessment {
 
 /// A recorded version of an impact assessment, as listed beside the draft (without the document).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ImpactVersionInfo {
     pub version: u64,
@@ -384,6 +407,7 @@ pub struct ImpactVersionInfo {
 /// A recorded version of an impact assessment, with the document
 /// (`POST /v1/impact/{agent}/versions/{version}/approve` answers with one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ImpactVersion {
     pub agent: String,
@@ -402,6 +426,7 @@ pub struct ImpactVersion {
 /// `GET /v1/impact/{agent}`: the assessment generated now, every recorded version, and whether the latest
 /// still says the same.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Impact {
     pub agent: String,
@@ -416,6 +441,7 @@ pub struct Impact {
 
 /// `POST /v1/impact/{agent}`: the version kept (201), or the latest one when it already says the same (200).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ImpactRecorded {
     pub new: bool,

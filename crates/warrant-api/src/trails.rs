@@ -7,6 +7,7 @@ use crate::events::CheckpointRef;
 
 /// What the id named.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Resolved {
     /// `trace`, `session` or `event`.
@@ -16,6 +17,7 @@ pub struct Resolved {
 
 /// Totals over a trail.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TrailSummary {
     pub events: usize,
@@ -33,6 +35,7 @@ pub struct TrailSummary {
 
 /// One step of a trail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TrailNode {
     pub seq: u64,
@@ -63,6 +66,7 @@ pub struct TrailNode {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Trail {
     pub id: String,

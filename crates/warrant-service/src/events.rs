@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use warrant_api::ErrorCode;
-use warrant_api::events::Accepted;
+use warrant_api::events::{Accepted, CheckpointRef, StoredEvent};
 use warrant_core::enrich::enrich;
 use warrant_core::event::{Event, EventError, EventKind, check_size};
 use warrant_core::identity::Principal;
@@ -37,7 +37,7 @@ const MAX_REPORTED_ERRORS: usize = 20;
 
 /// The event at `seq` (as the caller wrote it: a decimal seq), its content, leaf hash, and its inclusion proof
 /// to the latest checkpoint that covers it (a brand-new event has none yet).
-pub fn get(store: &Store, seq: &str) -> Result<Value> {
+pub fn get(store: &Store, seq: &str) -> Result<StoredEvent> {
     let seq: u64 = seq
         .parse()
         .map_err(|_| ServiceError::invalid(ErrorCode::InvalidSeq, format!("`{seq}` is not a seq")))?;
@@ -50,31 +50,33 @@ pub fn get(store: &Store, seq: &str) -> Result<Value> {
     let event = store
         .event(seq)?
         .ok_or_else(|| ServiceError::not_found(format!("no event {seq}")))?;
-    let mut answer = json!({
-        "seq": seq,
-        "event": event.body,
-        "content": event.content,
-        "leaf_hash": hex::encode(event.leaf),
-    });
-    if let Some(checkpoint) = store
+    let covering = store
         .latest_checkpoint()?
-        .filter(|checkpoint| checkpoint.size > seq)
-    {
-        let proof = store
-            .inclusion_proof(seq, checkpoint.size)
-            .map_err(crate::log::proof_error)?;
-        if let Some(object) = answer.as_object_mut() {
-            object.insert(
-                "checkpoint".into(),
-                json!({"size": checkpoint.size, "root": hex::encode(checkpoint.root), "note": checkpoint.note}),
-            );
-            object.insert(
-                "inclusion_proof".into(),
-                json!(proof.iter().map(hex::encode).collect::<Vec<_>>()),
-            );
+        .filter(|checkpoint| checkpoint.size > seq);
+    let (checkpoint, inclusion_proof) = match covering {
+        Some(checkpoint) => {
+            let proof = store
+                .inclusion_proof(seq, checkpoint.size)
+                .map_err(crate::log::proof_error)?;
+            (
+                Some(CheckpointRef {
+                    size: checkpoint.size,
+                    root: hex::encode(checkpoint.root),
+                    note: checkpoint.note,
+                }),
+                Some(proof.iter().map(hex::encode).collect()),
+            )
         }
-    }
-    Ok(answer)
+        None => (None, None),
+    };
+    Ok(StoredEvent {
+        seq,
+        event: event.body,
+        content: event.content,
+        leaf_hash: hex::encode(event.leaf),
+        checkpoint,
+        inclusion_proof,
+    })
 }
 
 /// Check a batch of event texts (as they arrived, so each size is checked before parsing) for `principal`:

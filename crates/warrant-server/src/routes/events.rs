@@ -3,10 +3,9 @@
 
 use axum::extract::State;
 use chrono::Utc;
-use serde_json::Value;
 use serde_json::value::RawValue;
 use warrant_api::ErrorCode;
-use warrant_api::events::Accepted;
+use warrant_api::events::{Accepted, StoredEvent};
 use warrant_core::event::Event;
 use warrant_service::{blocking, events};
 use warrant_store::{Principal, StoreError};
@@ -47,7 +46,7 @@ pub(crate) async fn store_events(
 pub async fn get_one(
     State(state): State<AppState>,
     Path(seq): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<StoredEvent>, ApiError> {
     let store = state.store.clone();
     Ok(axum::Json(
         blocking(move || warrant_service::events::get(&store, &seq)).await?,
