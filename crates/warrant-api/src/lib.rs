@@ -5,6 +5,7 @@
 pub mod compliance;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod gate;
 pub mod log;
 pub mod monitor;

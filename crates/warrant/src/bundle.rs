@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 use warrant_log::bundle::{BundleReport, BundleVerifier};
 use warrant_log::note::NoteVerifier;
 use warrant_service::export::{ExportRequest, export, pack};
@@ -16,7 +16,7 @@ use warrant_service::export::{ExportRequest, export, pack};
 use crate::Failure;
 use crate::cli::Cli;
 use crate::client::Client;
-use crate::output::print;
+use crate::output::{print, print_as};
 
 /// A date (the day's start, UTC) or an RFC 3339 time.
 pub fn parse_when(text: &str, name: &str) -> Result<DateTime<Utc>, Failure> {
@@ -30,6 +30,23 @@ pub fn parse_when(text: &str, name: &str) -> Result<DateTime<Utc>, Failure> {
 fn is_archive(path: &Path) -> bool {
     let name = path.to_string_lossy();
     name.ends_with(".tar.gz") || name.ends_with(".tgz")
+}
+
+/// What `warrant evidence export` wrote. A local export knows its counts; a download only where it went.
+#[derive(Debug, Default, serde::Serialize)]
+struct Exported {
+    out: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events_in_period: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    files: Option<usize>,
+    report: String,
 }
 
 /// `warrant evidence export`.
@@ -70,51 +87,64 @@ pub fn export_command(cli: &Cli, client: &Client, request: ExportRequest, out: &
                 pack(&dir, out).map_err(|error| Failure::Check(anyhow!(error)))?;
                 std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
             }
-            json!({
-                "out": out, "start_size": summary.start_size, "end_size": summary.end_size,
-                "events": summary.events, "events_in_period": summary.events_in_period, "files": summary.files,
-                "report": if is_archive(out) { "report.html (inside the archive)".to_owned() } else { summary.report.display().to_string() },
-            })
+            Exported {
+                out: out.display().to_string(),
+                start_size: Some(summary.start_size),
+                end_size: Some(summary.end_size),
+                events: Some(summary.events),
+                events_in_period: Some(summary.events_in_period),
+                files: Some(summary.files),
+                report: if is_archive(out) {
+                    "report.html (inside the archive)".to_owned()
+                } else {
+                    summary.report.display().to_string()
+                },
+            }
         }
         None => {
-            let body = json!({
-                "from": warrant_core::event::format_time(&request.from),
-                "to": warrant_core::event::format_time(&request.to),
-                "agents": request.agents, "with_content": request.with_content,
-            });
+            let body = warrant_api::export::ExportRequest {
+                from: warrant_core::event::format_time(&request.from),
+                to: warrant_core::event::format_time(&request.to),
+                agents: request.agents,
+                with_content: request.with_content,
+            };
+            let body = serde_json::to_vec(&body).context("encoding request")?;
             let archive = if is_archive(out) {
                 out.to_owned()
             } else {
                 out.with_extension("tar.gz")
             };
-            client.download(
-                "/v1/evidence/export",
-                ("application/json", body.to_string().into_bytes()),
-                &archive,
-            )?;
+            client.download("/v1/evidence/export", ("application/json", body), &archive)?;
             if !is_archive(out) {
                 unpack(&archive, out)?;
                 std::fs::remove_file(&archive).with_context(|| format!("removing {}", archive.display()))?;
             }
-            json!({"out": out, "report": if is_archive(out) { "report.html (inside the archive)".to_owned() } else { out.join("report.html").display().to_string() }})
+            Exported {
+                out: out.display().to_string(),
+                report: if is_archive(out) {
+                    "report.html (inside the archive)".to_owned()
+                } else {
+                    out.join("report.html").display().to_string()
+                },
+                ..Exported::default()
+            }
         }
     };
-    print(cli.output, &summary, |summary| {
+    print_as(cli.output, &summary, |summary| {
         format!(
             "evidence bundle written to {}{}\nreport: {}\nverify offline: warrant verify {} --key '<the log key>'\n",
-            summary.get("out").and_then(Value::as_str).unwrap_or_default(),
+            summary.out,
             summary
-                .get("events")
-                .and_then(Value::as_u64)
+                .events
                 .map(|events| format!(
                     " ({events} events between checkpoints {} and {}, {} files)",
-                    summary.get("start_size").and_then(Value::as_u64).unwrap_or(0),
-                    summary.get("end_size").and_then(Value::as_u64).unwrap_or(0),
-                    summary.get("files").and_then(Value::as_u64).unwrap_or(0)
+                    summary.start_size.unwrap_or(0),
+                    summary.end_size.unwrap_or(0),
+                    summary.files.unwrap_or(0)
                 ))
                 .unwrap_or_default(),
-            summary.get("report").and_then(Value::as_str).unwrap_or_default(),
-            summary.get("out").and_then(Value::as_str).unwrap_or_default()
+            summary.report,
+            summary.out
         )
     });
     Ok(())

@@ -248,22 +248,11 @@ pub async fn list_audits(State(state): State<AppState>) -> JsonResponse<Items<Au
     }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExportBody {
-    from: String,
-    to: String,
-    #[serde(default)]
-    agents: Vec<String>,
-    #[serde(default)]
-    with_content: bool,
-}
-
 /// `POST /v1/evidence/export`: the signed evidence bundle of a period, as a `.tar.gz` (auditor or admin). It is
 /// built in the data directory and streamed from disk, so memory stays flat.
 pub async fn export_bundle(
     State(state): State<AppState>,
-    crate::extract::Json(body): crate::extract::Json<ExportBody>,
+    crate::extract::Json(body): crate::extract::Json<warrant_api::export::ExportRequest>,
 ) -> Result<Response, ApiError> {
     let request = export::ExportRequest::parse(&body.from, &body.to, body.agents, body.with_content)?;
     let archive = export::archive(&state.store, request, Utc::now()).await?;
