@@ -6,7 +6,8 @@
 //! the store in chunks and each file is hashed as it is written, so memory stays flat however long the
 //! period. The period is widened to the checkpoints around it: the start checkpoint is the latest signed at
 //! or before `from`, the end checkpoint the first signed at or after `to` (or one signed now), and the bundle
-//! carries every event between them.
+//! carries every event between them. The reports are as of the period's end, `to` (or the export, for a
+//! period not over yet), whatever checkpoint the period widens to.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -101,6 +102,10 @@ pub async fn export(
     let mut bundle = BundleWriter::create(dir)?;
     store.flush_rollups().await?;
     store.checkpoint().await?;
+    // One time for the whole export: the manifest's `created_at` and the report's "generated".
+    let exported_at = Utc::now();
+    // The reports are as of the period's end; a period that has not ended yet is reported as it stands now.
+    let as_of = request.to.min(exported_at);
     let from = format_time(&request.from);
     let to = format_time(&request.to);
     let start = store.checkpoint_before(&from)?;
@@ -234,7 +239,9 @@ pub async fn export(
     }
 
     // The documents of the period, as the auditor reads them.
-    let reports = crate::export::report::reports(store, request, &reviews, start_size, end.size).await?;
+    let reports =
+        crate::export::report::reports(store, request, &reviews, start_size, end.size, as_of, exported_at)
+            .await?;
     for (path, bytes) in &reports.files {
         bundle.write(path, bytes)?;
     }
@@ -246,6 +253,7 @@ pub async fn export(
             end_root: hex::encode(end.root),
             events: written,
             in_period,
+            generated: exported_at,
         },
         request,
     );
@@ -258,7 +266,7 @@ pub async fn export(
         from: Some(from),
         to: Some(to),
     };
-    manifest.created_at = Some(format_time(&Utc::now()));
+    manifest.created_at = Some(format_time(&exported_at));
     manifest.key = Some(store.verifier_key().to_owned());
     manifest.start = CheckpointRef {
         size: start_size,

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use warrant_core::compliance::report::SoaRow;
 use warrant_core::monitor::facts::hour_of;
@@ -39,6 +39,8 @@ pub struct Reports {
     pub appendix: BTreeMap<u64, Value>,
     /// The seqs the bundle carries: `[start, end)`.
     pub range: (u64, u64),
+    /// The time the reports are as of: the period's end, or the export when the period has not ended.
+    pub as_of: DateTime<Utc>,
 }
 
 /// What the bundle's checkpoints and events cover, for the report's header.
@@ -48,6 +50,8 @@ pub struct Seal {
     pub end_root: String,
     pub events: u64,
     pub in_period: u64,
+    /// When the bundle was written.
+    pub generated: DateTime<Utc>,
 }
 
 fn json_bytes(value: &Value) -> Vec<u8> {
@@ -56,19 +60,51 @@ fn json_bytes(value: &Value) -> Vec<u8> {
     bytes
 }
 
+/// What `as_of` is, in words: the period's end, or the export for a period not over.
+fn as_of_is(as_of: DateTime<Utc>, request: &ExportRequest) -> &'static str {
+    if as_of < request.to {
+        "the export, as the period has not ended"
+    } else {
+        "the period's end"
+    }
+}
+
+/// The SoA's Markdown with the time its statuses are as of, under its "Generated" line.
+fn with_as_of(mut markdown: String, as_of: DateTime<Utc>, request: &ExportRequest) -> String {
+    let line = format!(
+        "- As of: {} ({}; the evidence rules' clocks are set to it)\n",
+        as_of.format("%Y-%m-%d %H:%M UTC"),
+        as_of_is(as_of, request)
+    );
+    let at = markdown.find("\n- Generated:").and_then(|generated| {
+        let rest = markdown.get(generated + 1..)?;
+        Some(generated + 1 + rest.find('\n')? + 1)
+    });
+    match at {
+        Some(at) => markdown.insert_str(at, &line),
+        None => markdown.push_str(&format!("\n{line}")),
+    }
+    markdown
+}
+
 fn failed(error: impl std::fmt::Display) -> ExportError {
     ExportError::Other(error.to_string())
 }
 
-/// Build every report of the bundle (blocking reads; called from the export).
+/// Build every report of the bundle (blocking reads; called from the export), as of `as_of`: the period's
+/// end (or the export, for a period not over yet). The clocks are set to it (the assessment and its evidence
+/// windows, the crosswalk's date, the risk analysis, incidents' Art. 73 deadlines, access reviews due,
+/// approvals expired, the monitoring windows); what they read is the store as it stands at the export.
 pub async fn reports(
     store: &Store,
     request: &ExportRequest,
     reviews: &[Value],
     start_size: u64,
     end_size: u64,
+    as_of: DateTime<Utc>,
+    generated: DateTime<Utc>,
 ) -> Result<Reports, ExportError> {
-    let now = Utc::now();
+    let now = as_of;
     let assessment = assess(store, now).map_err(|error| failed(error.message))?;
     let registry = assessment.registry.clone();
     let soa = assessment.soa().map_err(|error| failed(error.message))?;
@@ -87,7 +123,7 @@ pub async fn reports(
         .collect();
     let alerts = store.alerts(None)?;
     let params: crate::monitor::Params = serde_json::from_value(json!({})).map_err(failed)?;
-    let monitoring = crate::monitor::report(store, &registry, &params, request.to)?;
+    let monitoring = crate::monitor::report(store, &registry, &params, now)?;
     let mut impacts = Vec::new();
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     for agent in registry.agents() {
@@ -113,11 +149,15 @@ pub async fn reports(
         ("reports/soa.csv".to_owned(), soa_csv(&soa).into_bytes()),
         (
             "reports/soa.md".to_owned(),
-            soa_markdown(
-                registry.organization().map(|org| org.name.as_str()),
-                checkpoint.as_ref(),
-                &soa,
-                now,
+            with_as_of(
+                soa_markdown(
+                    registry.organization().map(|org| org.name.as_str()),
+                    checkpoint.as_ref(),
+                    &soa,
+                    generated,
+                ),
+                as_of,
+                request,
             )
             .into_bytes(),
         ),
@@ -208,6 +248,7 @@ pub async fn reports(
     }
     Ok(Reports {
         range: (start_size, end_size),
+        as_of,
         organization: registry.organization().map(|org| org.name.clone()),
         origin: store.origin().to_owned(),
         key: store.verifier_key().to_owned(),
@@ -459,6 +500,7 @@ pub fn html(reports: &Reports, seal: &Seal, request: &ExportRequest) -> String {
         end_root,
         events,
         in_period,
+        generated,
     } = seal;
     let organization = reports
         .organization
@@ -473,8 +515,10 @@ pub fn html(reports: &Reports, seal: &Seal, request: &ExportRequest) -> String {
 <tr><th>Verification</th><td id=\"verification\">This page does not verify itself. Run <code class=\"wrap\">warrant verify BUNDLE --key KEY</code> \
 with the log key you hold (this log's key is <code class=\"wrap\">{key}</code>: compare it, and the end root above, with what you received \
 before). It checks the manifest's signature, every file's hash and both checkpoints, and rebuilds the end root from the start checkpoint and \
-every event, so a changed, dropped, reordered or withheld event fails. The reports are warrant's statements at export time, sealed by \
-their hashes, not recomputed from the events.</td></tr><tr><th>Generated</th><td>{generated}</td></tr></table></header>",
+every event, so a changed, dropped, reordered or withheld event fails. The reports are warrant's statements as of {as_of} ({as_of_is}): \
+deadlines, reviews due and evidence windows are judged at that time, from the records warrant held at the export. They are sealed by \
+their hashes, not recomputed from the events.</td></tr><tr><th>Reports as of</th><td id=\"as-of\">{as_of} ({as_of_is})</td></tr>\
+<tr><th>Generated</th><td>{generated} (when the bundle was exported)</td></tr></table></header>",
         org = esc(&organization),
         from = esc(&warrant_core::event::format_time(&request.from)),
         to = esc(&warrant_core::event::format_time(&request.to)),
@@ -492,7 +536,9 @@ their hashes, not recomputed from the events.</td></tr><tr><th>Generated</th><td
         } else {
             format!("; in full only for {}", esc(&request.agents.join(", ")))
         },
-        generated = esc(&warrant_core::event::format_time(&Utc::now())),
+        as_of = esc(&warrant_core::event::format_time(&reports.as_of)),
+        as_of_is = as_of_is(reports.as_of, request),
+        generated = esc(&warrant_core::event::format_time(generated)),
     );
     // Statement of Applicability.
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
