@@ -1,5 +1,6 @@
-//! warrant-log: the verifiable evidence log format, with no I/O, so an
-//! auditor can build it alone and check a log.
+//! warrant-log: the verifiable evidence log format, with no I/O beyond the
+//! files of a bundle it is asked to write or read, so an auditor can build it
+//! alone and check a log.
 //!
 //! Events are RFC 8785 canonical JSON ([`canonical`]), hashed into an
 //! RFC 9162 Merkle tree ([`hash`], [`frontier`], [`proof`]). The log commits

@@ -4,15 +4,51 @@
 pub mod bundle;
 mod report;
 
-pub use self::bundle::{ExportError, ExportRequest, ExportSummary, bundle_order, export, pack};
+pub use self::bundle::{bundle_order, export, pack};
 
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use warrant_api::ErrorCode;
-use warrant_store::Store;
+use warrant_store::{Store, StoreError};
 
 use crate::error::{Result, ServiceError};
+
+/// What to export.
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Only these agents' events in full (others as their leaf hashes); all when empty.
+    pub agents: Vec<String>,
+    /// Clear content (with its salts) beside each event's digests.
+    pub with_content: bool,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExportSummary {
+    pub dir: PathBuf,
+    pub start_size: u64,
+    pub end_size: u64,
+    pub events: u64,
+    pub events_in_period: u64,
+    pub files: usize,
+    pub report: PathBuf,
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("writing the bundle at {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Other(String),
+}
 
 impl ExportRequest {
     /// A request from the wire: `from` and `to` are dates (YYYY-MM-DD) or RFC 3339 times.

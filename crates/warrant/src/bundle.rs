@@ -396,7 +396,7 @@ pub fn verify_bundle(
                     report.content_missing
                 ));
             }
-            out.push_str("  the reports are warrant's statements at export time, sealed by their hashes, not recomputed from the events\n");
+            out.push_str("  the reports are warrant's statements as of the period's end (or the export, if earlier), sealed by their hashes, not recomputed from the events\n");
         } else {
             out.push_str(&format!(
                 "bundle verification FAILED: {} problem(s)\n",

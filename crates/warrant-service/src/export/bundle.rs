@@ -12,9 +12,9 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde_json::Value;
 use warrant_core::event::format_time;
 use warrant_log::bundle::{
@@ -22,43 +22,9 @@ use warrant_log::bundle::{
     ClearContent, ConsistencyProof, DOCUMENTS_DIR, END_CHECKPOINT, EVENTS_FILE, EventLine, EventsInfo,
     MANIFEST_FILE, Manifest, Period, SIGNATURE_FILE, START_CHECKPOINT, START_FRONTIER, StartFrontier,
 };
-use warrant_store::{Store, StoreError};
+use warrant_store::Store;
 
-/// What to export.
-#[derive(Debug, Clone)]
-pub struct ExportRequest {
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-    /// Only these agents' events in full (others as their leaf hashes); all when empty.
-    pub agents: Vec<String>,
-    /// Clear content (with its salts) beside each event's digests.
-    pub with_content: bool,
-}
-
-/// What an export wrote.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ExportSummary {
-    pub dir: PathBuf,
-    pub start_size: u64,
-    pub end_size: u64,
-    pub events: u64,
-    pub events_in_period: u64,
-    pub files: usize,
-    pub report: PathBuf,
-}
-
-/// Why an export failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("writing the bundle at {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{0}")]
-    Other(String),
-}
+use crate::export::{ExportError, ExportRequest, ExportSummary};
 
 impl From<BundleWriteError> for ExportError {
     fn from(error: BundleWriteError) -> ExportError {

@@ -13,7 +13,7 @@ use warrant_core::monitor::facts::hour_of;
 use warrant_store::Store;
 
 use crate::compliance::{assess, soa_csv, soa_markdown};
-use crate::export::bundle::{ExportError, ExportRequest};
+use crate::export::{ExportError, ExportRequest};
 
 /// Appendix events at most (the latest referenced).
 const MAX_APPENDIX: usize = 400;
