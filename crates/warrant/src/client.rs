@@ -273,6 +273,16 @@ pub fn answer(status: u16, bytes: &[u8]) -> Result<Value, Failure> {
     })
 }
 
+/// [`answer`], read into the API's wire type `T`.
+pub fn answer_as<T: serde::de::DeserializeOwned>(status: u16, bytes: &[u8]) -> Result<T, Failure> {
+    let value = answer(status, bytes)?;
+    serde_json::from_value(value).map_err(|error| {
+        Failure::Check(anyhow::anyhow!(
+            "the answer is not what this warrant expects: {error}"
+        ))
+    })
+}
+
 /// Percent-encode a query value.
 pub fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());

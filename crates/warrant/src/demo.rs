@@ -14,6 +14,8 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow};
 use axum::http::Method;
 use serde_json::{Value, json};
+use warrant_api::registry::Applied;
+use warrant_api::{compliance, gate, risk, tokens};
 use warrant_core::registry::manifest::Kind;
 use warrant_core::role::Role;
 use warrant_server::{AppState, ServerConfig};
@@ -21,7 +23,7 @@ use warrant_store::{DataDirLock, Principal, Store, StoreConfig};
 
 use crate::Failure;
 use crate::cli::{Cli, ServeArgs};
-use crate::client::{answer, call_router, call_router_as};
+use crate::client::{answer, answer_as, call_router, call_router_as};
 use crate::commands::serve_store;
 
 /// The demo organisation's registry.
@@ -98,7 +100,7 @@ async fn build(store: &Store) -> Result<Option<runs::Featured>, Failure> {
                 Some(("application/yaml", text.into_bytes())),
             )
             .await?;
-            answer(status, &bytes)
+            answer_as::<Applied>(status, &bytes)
         }
     };
     apply(
@@ -128,7 +130,7 @@ async fn build(store: &Store) -> Result<Option<runs::Featured>, Failure> {
         "shorter verification questions for premium clients",
     )
     .await?;
-    if changed.pointer("/changes/0/substantial") != Some(&Value::Bool(true)) {
+    if !changed.changes.first().is_some_and(|change| change.substantial) {
         return Err(Failure::Check(anyhow!(
             "the demo's prompt change was not recorded as substantial"
         )));
@@ -148,75 +150,65 @@ async fn build(store: &Store) -> Result<Option<runs::Featured>, Failure> {
 async fn risk_story(
     router: &axum::Router,
     committee: &axum::Router,
-    treatment: impl std::future::Future<Output = Result<Value, Failure>>,
+    treatment: impl std::future::Future<Output = Result<Applied, Failure>>,
 ) -> Result<(), Failure> {
     const PATH: &str = "exfiltration:support-agent:send-email";
     println!("risk assessment (warrant risk assess):");
-    let post = |path: String, body: Option<Value>| {
+    let assess = || {
         let router = router.clone();
         async move {
-            let body = body.map(|body| ("application/json", body.to_string().into_bytes()));
-            let (status, bytes) = call_router(&router, Method::POST, &path, body).await?;
-            answer(status, &bytes)
+            let (status, bytes) = call_router(&router, Method::POST, "/v1/risk/assess", None).await?;
+            answer_as::<risk::Assessed>(status, &bytes)
         }
     };
-    let first = post("/v1/risk/assess".into(), None).await?;
-    let show = |risk: &Value| {
+    let first = assess().await?;
+    let show = |risk: &risk::Risk| {
         format!(
             "{} [{} {}x{}, {}]{}",
-            risk.get("id").and_then(Value::as_str).unwrap_or_default(),
-            risk.get("level").and_then(Value::as_str).unwrap_or_default(),
-            risk.get("likelihood").and_then(Value::as_u64).unwrap_or_default(),
-            risk.get("impact").and_then(Value::as_u64).unwrap_or_default(),
-            risk.get("status").and_then(Value::as_str).unwrap_or_default(),
-            risk.get("mitigation")
-                .and_then(Value::as_str)
+            risk.id,
+            risk.level,
+            risk.likelihood,
+            risk.impact,
+            risk.status.as_str(),
+            risk.mitigation
+                .as_deref()
                 .map(|by| format!(" mitigated by {by}"))
                 .unwrap_or_default()
         )
     };
-    let changed = first
-        .get("changed")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let find = |id: &str| {
-        changed
+    let find = |assessed: &risk::Assessed, id: &str| {
+        assessed
+            .changed
             .iter()
-            .find(|change| change.pointer("/risk/id").and_then(Value::as_str) == Some(id))
-            .and_then(|change| change.get("risk"))
-            .cloned()
+            .find(|change| change.risk.id == id)
+            .map(|change| change.risk.clone())
     };
     println!(
         "  {} risks opened; {} open",
-        changed.len(),
-        first.pointer("/register/by_status/open").unwrap_or(&Value::Null)
+        first.changed.len(),
+        first.register.by_status.get("open").copied().unwrap_or_default()
     );
-    let exfiltration =
-        find(PATH).ok_or_else(|| Failure::Check(anyhow!("the demo's exfiltration path was not found")))?;
+    let exfiltration = find(&first, PATH)
+        .ok_or_else(|| Failure::Check(anyhow!("the demo's exfiltration path was not found")))?;
     println!("  {}", show(&exfiltration));
-    if let Some(combined) = find("combined:payments-agent+support-agent") {
+    if let Some(combined) = find(&first, "combined:payments-agent+support-agent") {
         println!("  {}", show(&combined));
     }
-    post(
-        format!("/v1/risk/register/{}/treat", crate::client::encode(PATH)),
-        Some(
-            json!({"treatment": "mitigate", "owner": "head-of-customer-service",
-            "plan": "turn on the gate's exfiltration taint rule for the support agent"}),
-        ),
+    let treat = serde_json::json!({"treatment": "mitigate", "owner": "head-of-customer-service",
+        "plan": "turn on the gate's exfiltration taint rule for the support agent"});
+    let (status, bytes) = call_router(
+        router,
+        Method::POST,
+        &format!("/v1/risk/register/{}/treat", crate::client::encode(PATH)),
+        Some(("application/json", treat.to_string().into_bytes())),
     )
     .await?;
+    answer(status, &bytes)?;
     treatment.await?;
-    let second = post("/v1/risk/assess".into(), None).await?;
-    let after = second
-        .get("changed")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .find(|change| change.pointer("/risk/id").and_then(Value::as_str) == Some(PATH))
-        .and_then(|change| change.get("risk"))
+    let second = assess().await?;
+    let after = find(&second, PATH)
         .ok_or_else(|| Failure::Check(anyhow!("the treatment did not change the exfiltration risk")))?;
-    println!("  after the treatment: {}", show(after));
+    println!("  after the treatment: {}", show(&after));
     let version = record_and_approve(
         router,
         committee,
@@ -337,12 +329,8 @@ async fn record_and_approve(
     reason: &str,
 ) -> Result<u64, Failure> {
     let (status, bytes) = call_router(router, Method::POST, &format!("/v1/impact/{agent}"), None).await?;
-    let recorded = answer(status, &bytes)?;
-    let version = recorded
-        .pointer("/version/version")
-        .and_then(Value::as_u64)
-        .unwrap_or(1);
-    let body = json!({"reason": reason}).to_string().into_bytes();
+    let version = answer_as::<risk::ImpactRecorded>(status, &bytes)?.version.version;
+    let body = serde_json::json!({"reason": reason}).to_string().into_bytes();
     let (status, bytes) = call_router(
         committee,
         Method::POST,
@@ -391,93 +379,62 @@ async fn compliance_story(router: &axum::Router, committee: &axum::Router) -> Re
     }
     // The register follows what four weeks of traffic showed (the server does this every minute).
     call(Method::POST, "/v1/risk/assess".into(), None).await?;
-    let audit = call(
-        Method::POST,
-        "/v1/audits/run".into(),
-        Some(("application/json", br#"{"n": 3}"#.to_vec())),
-    )
-    .await?;
-    let soa = call(Method::GET, "/v1/compliance/soa".into(), None).await?;
-    let gaps = call(Method::GET, "/v1/compliance/gaps".into(), None).await?;
-    let ready = call(Method::GET, "/v1/compliance/readiness".into(), None).await?;
-    let number = |value: &Value, pointer: &str| value.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
+    let audit: compliance::AuditReport = typed(
+        call(
+            Method::POST,
+            "/v1/audits/run".into(),
+            Some(("application/json", br#"{"n": 3}"#.to_vec())),
+        )
+        .await?,
+    )?;
+    let soa: compliance::Soa = typed(call(Method::GET, "/v1/compliance/soa".into(), None).await?)?;
+    let gaps: compliance::Gaps = typed(call(Method::GET, "/v1/compliance/gaps".into(), None).await?)?;
+    let ready: compliance::ReadinessReport =
+        typed(call(Method::GET, "/v1/compliance/readiness".into(), None).await?)?;
     println!("compliance (warrant soa, warrant gaps, warrant readiness):");
     println!(
         "  Statement of Applicability: {} controls, {} applicable; {}",
-        number(&soa, "/summary/controls"),
-        number(&soa, "/summary/applicable"),
-        crate::output::counts(soa.pointer("/summary/by_status"))
+        soa.summary.controls,
+        soa.summary.applicable,
+        crate::output::counts(&soa.summary.by_status)
     );
-    if let Some(row) = soa.get("controls").and_then(Value::as_array).and_then(|rows| {
-        rows.iter()
-            .find(|row| row.get("control").and_then(Value::as_str) == Some("A.8.4"))
-    }) {
+    if let Some(row) = soa.controls.iter().find(|row| row.control == "A.8.4") {
         println!(
             "  A.8.4 Communication of incidents: {}, evidence seqs {} (the incidents above)",
-            row.get("status").and_then(Value::as_str).unwrap_or_default(),
-            row.get("sample_seqs").map(Value::to_string).unwrap_or_default()
+            row.status.as_str(),
+            serde_json::to_string(&row.sample_seqs).unwrap_or_default()
         );
     }
     println!(
         "  gaps: controls {} have / {} partial / {} missing; clauses {} / {} / {}",
-        number(&gaps, "/controls_summary/have"),
-        number(&gaps, "/controls_summary/partial"),
-        number(&gaps, "/controls_summary/missing"),
-        number(&gaps, "/clauses_summary/have"),
-        number(&gaps, "/clauses_summary/partial"),
-        number(&gaps, "/clauses_summary/missing")
+        gaps.controls_summary.have,
+        gaps.controls_summary.partial,
+        gaps.controls_summary.missing,
+        gaps.clauses_summary.have,
+        gaps.clauses_summary.partial,
+        gaps.clauses_summary.missing
     );
     for row in gaps
-        .get("controls")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .chain(
-            gaps.get("clauses")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten(),
-        )
-        .filter(|row| {
-            matches!(
-                row.get("gap").and_then(Value::as_str),
-                Some("partial" | "missing")
-            )
-        })
+        .controls
+        .iter()
+        .chain(&gaps.clauses)
+        .filter(|row| matches!(row.gap.as_str(), "partial" | "missing"))
         .take(4)
     {
-        println!(
-            "    [{}] {} {}: {}",
-            row.get("gap").and_then(Value::as_str).unwrap_or_default(),
-            row.get("id").and_then(Value::as_str).unwrap_or_default(),
-            row.get("title").and_then(Value::as_str).unwrap_or_default(),
-            row.get("reason").and_then(Value::as_str).unwrap_or_default()
-        );
+        println!("    [{}] {} {}: {}", row.gap, row.id, row.title, row.reason);
     }
     println!(
         "  internal audit {}: {} evidence items' proofs verified, {} nonconformities",
-        audit.get("id").and_then(Value::as_str).unwrap_or_default(),
-        number(&audit, "/summary/items_verified"),
-        number(&audit, "/summary/nonconformities")
+        audit.id.as_deref().unwrap_or_default(),
+        audit.summary.items_verified,
+        audit.summary.nonconformities
     );
     println!(
         "  readiness: stage `{}`; {} ({}, {})",
-        ready
-            .pointer("/readiness/stage")
-            .and_then(Value::as_str)
-            .unwrap_or_default(),
-        ready
-            .pointer("/readiness/decision/recommendation")
-            .and_then(Value::as_str)
-            .unwrap_or_default(),
-        ready
-            .pointer("/readiness/estimate/months")
-            .and_then(Value::as_str)
-            .unwrap_or_default(),
-        ready
-            .pointer("/readiness/estimate/cost_usd")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
+        ready.readiness.stage,
+        ready.readiness.decision.recommendation,
+        ready.readiness.estimate.months,
+        ready.readiness.estimate.cost_usd
     );
     Ok(())
 }
@@ -602,8 +559,14 @@ async fn agent_tokens(router: &axum::Router) -> Result<AgentTokens, Failure> {
     let create = |name: &'static str, agents: &'static [&'static str]| {
         let router = router.clone();
         async move {
-            let body = serde_json::to_vec(&json!({"name": name, "role": "agent", "agents": agents}))
-                .map_err(|error| Failure::Check(error.into()))?;
+            let request = tokens::CreateToken {
+                name: name.to_owned(),
+                role: "agent".to_owned(),
+                agents: agents.iter().map(|agent| (*agent).to_owned()).collect(),
+                person: None,
+                expires: None,
+            };
+            let body = serde_json::to_vec(&request).map_err(|error| Failure::Check(error.into()))?;
             let (status, bytes) = call_router(
                 &router,
                 Method::POST,
@@ -611,12 +574,7 @@ async fn agent_tokens(router: &axum::Router) -> Result<AgentTokens, Failure> {
                 Some(("application/json", body)),
             )
             .await?;
-            let created = answer(status, &bytes)?;
-            created
-                .get("token")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| Failure::Check(anyhow::anyhow!("the token answer has no secret")))
+            Ok::<String, Failure>(answer_as::<tokens::NewToken>(status, &bytes)?.token)
         }
     };
     let tokens = AgentTokens {
@@ -634,22 +592,74 @@ async fn agent_tokens(router: &axum::Router) -> Result<AgentTokens, Failure> {
 async fn gate_story(router: &axum::Router, tokens: &AgentTokens) -> Result<(), Failure> {
     println!("policy gate:");
     let session = "support-session-1042";
+    let call = |agent: &str, tool: &str, session: Option<&str>, args: Value, named: &[&str]| {
+        gate::AuthorizeRequest {
+            agent: agent.to_owned(),
+            tool: tool.to_owned(),
+            args: args.as_object().cloned(),
+            session: session.map(str::to_owned),
+            context: gate::AuthorizeContext {
+                user_named: named.iter().map(|name| (*name).to_owned()).collect(),
+            },
+            ..gate::AuthorizeRequest::default()
+        }
+    };
+    let customer = "anna.berg@northwind-customer.example";
     let steps = [
-        json!({"agent": "support-agent", "tool": "crm-read", "session": session,
-            "args": {"customer_id": "c-1042"}, "context": {"user_named": ["anna.berg@northwind-customer.example"]}}),
-        json!({"agent": "support-agent", "tool": "send-email", "session": session,
-            "args": {"to": "anna.berg@northwind-customer.example", "subject": "Your refund"}}),
-        json!({"agent": "support-agent", "tool": "send-email", "session": session,
-            "args": {"to": "records@data-broker.example", "subject": "Customer export"}}),
-        json!({"agent": "payments-agent", "tool": "payment-initiate", "args": {"amount_eur": 22000}}),
-        json!({"agent": "support-agent", "tool": "refund-issue", "args": {"amount_eur": 180}}),
-        json!({"agent": "payments-agent", "tool": "payment-initiate", "args": {"amount_eur": 21000}}),
-        json!({"agent": "payments-agent", "tool": "payment-initiate", "args": {"amount_eur": 9500}}),
+        call(
+            "support-agent",
+            "crm-read",
+            Some(session),
+            json!({"customer_id": "c-1042"}),
+            &[customer],
+        ),
+        call(
+            "support-agent",
+            "send-email",
+            Some(session),
+            json!({"to": customer, "subject": "Your refund"}),
+            &[],
+        ),
+        call(
+            "support-agent",
+            "send-email",
+            Some(session),
+            json!({"to": "records@data-broker.example", "subject": "Customer export"}),
+            &[],
+        ),
+        call(
+            "payments-agent",
+            "payment-initiate",
+            None,
+            json!({"amount_eur": 22000}),
+            &[],
+        ),
+        call(
+            "support-agent",
+            "refund-issue",
+            None,
+            json!({"amount_eur": 180}),
+            &[],
+        ),
+        call(
+            "payments-agent",
+            "payment-initiate",
+            None,
+            json!({"amount_eur": 21000}),
+            &[],
+        ),
+        call(
+            "payments-agent",
+            "payment-initiate",
+            None,
+            json!({"amount_eur": 9500}),
+            &[],
+        ),
     ];
     for step in steps {
         let body = serde_json::to_vec(&step).map_err(|error| Failure::Check(error.into()))?;
-        let token = match step.get("agent").and_then(Value::as_str) {
-            Some("payments-agent") => &tokens.payments,
+        let token = match step.agent.as_str() {
+            "payments-agent" => &tokens.payments,
             _ => &tokens.support,
         };
         let (status, bytes) = call_router_as(
@@ -660,20 +670,18 @@ async fn gate_story(router: &axum::Router, tokens: &AgentTokens) -> Result<(), F
             Some(("application/json", body)),
         )
         .await?;
-        let decision = answer(status, &bytes)?;
+        let decision = answer_as::<gate::AuthorizeResponse>(status, &bytes)?;
         let reason = decision
-            .pointer("/reasons/0/text")
-            .and_then(Value::as_str)
+            .reasons
+            .first()
+            .map(|reason| reason.text.as_str())
             .unwrap_or_default();
         println!(
             "  {} -> {} {}: {} ({reason})",
-            step.get("agent").and_then(Value::as_str).unwrap_or_default(),
-            step.get("tool").and_then(Value::as_str).unwrap_or_default(),
-            step.get("args").unwrap_or(&Value::Null),
-            decision
-                .get("decision")
-                .and_then(Value::as_str)
-                .unwrap_or_default(),
+            step.agent,
+            step.tool,
+            Value::Object(step.args.clone().unwrap_or_default()),
+            decision.decision.as_str(),
         );
     }
     Ok(())
@@ -752,4 +760,10 @@ fn report(store: &Store) {
         store.size(),
         store.origin()
     );
+}
+
+/// A JSON answer read into its wire type.
+fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Failure> {
+    serde_json::from_value(value)
+        .map_err(|error| Failure::Check(anyhow!("an answer of another shape: {error}")))
 }

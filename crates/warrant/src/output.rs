@@ -28,17 +28,12 @@ pub fn print_as<T: serde::Serialize>(format: Output, value: &T, table: impl FnOn
 }
 
 /// `{"a": 1, "b": 2}` as `1 a, 2 b`: counts for a headline.
-pub fn counts(value: Option<&Value>) -> String {
-    value
-        .and_then(Value::as_object)
-        .map(|counts| {
-            counts
-                .iter()
-                .map(|(name, count)| format!("{count} {}", name.replace('_', " ")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
+pub fn counts(counts: &std::collections::BTreeMap<String, usize>) -> String {
+    counts
+        .iter()
+        .map(|(name, count)| format!("{count} {}", name.replace('_', " ")))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A plain text table: a header row and left-aligned columns.
