@@ -42,37 +42,31 @@ pub async fn get_one(
 }
 
 pub async fn approve(
-    State(state): State<AppState>,
+    state: State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
-    OptionalJson(body): OptionalJson<DecideRequest>,
+    id: Path<String>,
+    body: OptionalJson<DecideRequest>,
 ) -> Result<axum::Json<Approval>, ApiError> {
-    let decided = approvals::decide(
-        &state.store,
-        id,
-        true,
-        body.reason,
-        caller.principal(),
-        Utc::now(),
-    )
-    .await?;
-    Ok(axum::Json(decided))
+    decide(state, caller, id, body, true).await
 }
 
 pub async fn deny(
+    state: State<AppState>,
+    caller: Caller,
+    id: Path<String>,
+    body: OptionalJson<DecideRequest>,
+) -> Result<axum::Json<Approval>, ApiError> {
+    decide(state, caller, id, body, false).await
+}
+
+async fn decide(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<DecideRequest>,
+    approve: bool,
 ) -> Result<axum::Json<Approval>, ApiError> {
-    let decided = approvals::decide(
-        &state.store,
-        id,
-        false,
-        body.reason,
-        caller.principal(),
-        Utc::now(),
-    )
-    .await?;
+    let now = Utc::now();
+    let decided = approvals::decide(&state.store, id, approve, body.reason, caller.principal(), now).await?;
     Ok(axum::Json(decided))
 }
