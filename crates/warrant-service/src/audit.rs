@@ -206,11 +206,6 @@ pub fn report(store: &Store, n: usize, seed: Option<u64>, now: DateTime<Utc>) ->
     })
 }
 
-/// The plan of an audit over `rows`, sampling `n` items per implemented control.
-pub fn audit_plan(store: &Store, now: DateTime<Utc>) -> Result<api::AuditPlan> {
-    Ok(plan(&assess(store, now)?.soa()?, 5))
-}
-
 /// Run an internal audit as of `now` and keep its report; nonconformities open, stay open or close.
 pub async fn run(
     store: &Store,
@@ -277,4 +272,9 @@ pub async fn close_nonconformity(
     Ok(wire::nonconformity(
         &store.close_nonconformity(id, action, context).await?,
     ))
+}
+
+/// The plan of an audit run as of `now`, with every rollup counted.
+pub async fn planned(store: &Store, now: DateTime<Utc>) -> Result<api::AuditPlan> {
+    crate::compliance::assessed(store, now, |_, assessment| Ok(plan(&assessment.soa()?, 5))).await
 }

@@ -14,9 +14,7 @@ use warrant_api::compliance as api;
 use warrant_core::change::ChangeContext;
 use warrant_core::compliance::audit::NcStatus;
 use warrant_core::compliance::catalog::Catalog;
-use warrant_core::compliance::report::{
-    self, DocumentRef, Gaps, ReadinessFacts, SoaRow, all_rules, crosswalk, gaps, readiness, soa,
-};
+use warrant_core::compliance::report::{self, DocumentRef, Gaps, ReadinessFacts, SoaRow, all_rules};
 use warrant_core::compliance::rules::{
     AlertFact, ChangeFact, DocumentFact, Facts, ImpactFact, RuleResult, evaluate,
 };
@@ -178,11 +176,16 @@ pub fn assess(store: &Store, now: DateTime<Utc>) -> Result<Assessment> {
 
 impl Assessment {
     pub fn soa(&self) -> Result<Vec<SoaRow>> {
-        Ok(soa(catalog()?, &self.registry, &self.results, &self.index))
+        Ok(report::soa(
+            catalog()?,
+            &self.registry,
+            &self.results,
+            &self.index,
+        ))
     }
 
     pub fn gaps(&self) -> Result<Gaps> {
-        Ok(gaps(catalog()?, &self.registry, &self.results))
+        Ok(report::gaps(catalog()?, &self.registry, &self.results))
     }
 
     /// The crosswalk, with the documents attached to articles and tasks.
@@ -204,7 +207,7 @@ impl Assessment {
                 )
             })
             .collect();
-        Ok(crosswalk(
+        Ok(report::crosswalk(
             catalog()?,
             &self.registry,
             &self.results,
@@ -398,7 +401,12 @@ pub fn readiness_report(
         high_risk_agents,
     };
     Ok(api::ReadinessReport {
-        readiness: wire::readiness(&readiness(catalog()?, &assessment.registry, &gaps, &facts)),
+        readiness: wire::readiness(&report::readiness(
+            catalog()?,
+            &assessment.registry,
+            &gaps,
+            &facts,
+        )),
         gaps: wire::gap_summary(&gaps),
     })
 }
@@ -586,4 +594,89 @@ pub async fn add_document(
         new,
         document: wire::document(&kept),
     })
+}
+
+/// Count every committed event, then run every evidence rule as of `now` and hand the assessment to `build`,
+/// off the async workers: the frame of each compliance document.
+pub async fn assessed<T: Send + 'static>(
+    store: &Store,
+    now: DateTime<Utc>,
+    build: impl FnOnce(&Store, Assessment) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    store.flush_rollups().await?;
+    let store = store.clone();
+    crate::blocking(move || {
+        let assessment = assess(&store, now)?;
+        build(&store, assessment)
+    })
+    .await
+}
+
+/// How the Statement of Applicability is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SoaFormat {
+    Json,
+    Csv,
+    Markdown,
+}
+
+impl SoaFormat {
+    /// `json`, `csv` or `md`.
+    pub fn parse(name: &str) -> Result<SoaFormat> {
+        match name {
+            "json" => Ok(SoaFormat::Json),
+            "csv" => Ok(SoaFormat::Csv),
+            "md" => Ok(SoaFormat::Markdown),
+            other => Err(ServiceError::invalid(
+                ErrorCode::InvalidQuery,
+                format!("`format` is json, csv or md, not `{other}`"),
+            )),
+        }
+    }
+}
+
+/// The Statement of Applicability in one of its forms.
+pub enum SoaDocument {
+    Json(Box<api::Soa>),
+    Csv(String),
+    Markdown(String),
+}
+
+/// The Statement of Applicability as of `now`.
+pub async fn soa(store: &Store, format: SoaFormat, now: DateTime<Utc>) -> Result<SoaDocument> {
+    assessed(store, now, move |store, assessment| {
+        let rows = assessment.soa()?;
+        Ok(match format {
+            SoaFormat::Csv => SoaDocument::Csv(soa_csv(&rows)),
+            SoaFormat::Markdown => SoaDocument::Markdown(soa_markdown(
+                assessment.registry.organization().map(|org| org.name.as_str()),
+                store.latest_checkpoint()?.as_ref(),
+                &rows,
+                now,
+            )),
+            SoaFormat::Json => SoaDocument::Json(Box::new(soa_report(store, &assessment, &rows, now))),
+        })
+    })
+    .await
+}
+
+/// The gap report as of `now`.
+pub async fn gaps(store: &Store, now: DateTime<Utc>) -> Result<api::Gaps> {
+    assessed(store, now, |_, assessment| gaps_report(&assessment)).await
+}
+
+/// The EU AI Act crosswalk as of `now`.
+pub async fn crosswalk(store: &Store, now: DateTime<Utc>) -> Result<api::Crosswalk> {
+    assessed(store, now, move |_, assessment| {
+        crosswalk_report(&assessment, now.date_naive())
+    })
+    .await
+}
+
+/// The certification readiness as of `now`.
+pub async fn readiness(store: &Store, now: DateTime<Utc>) -> Result<api::ReadinessReport> {
+    assessed(store, now, move |store, assessment| {
+        readiness_report(store, &assessment, now)
+    })
+    .await
 }

@@ -7,17 +7,16 @@
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Deserialize;
+use warrant_api::Items;
 use warrant_api::compliance::{
     AddedDocument, AuditPlan, AuditReport, CloseNonconformity, Crosswalk, Document, EvidenceCount,
     EvidenceSample, Gaps, Nonconformity, ReadinessReport, RunAudit,
 };
-use warrant_api::{ErrorCode, Items};
 use warrant_core::change::ChangeContext;
-use warrant_service::compliance::{self, Assessment, NewDocument};
+use warrant_service::compliance::{self, NewDocument, SoaDocument, SoaFormat};
 use warrant_service::{audit, blocking, export};
-use warrant_store::Store;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -25,22 +24,6 @@ use crate::error::ApiError;
 use crate::extract::{Body, OptionalJson, Query};
 
 type JsonResponse<T> = Result<axum::Json<T>, ApiError>;
-
-/// Count every committed event, then run every evidence rule and hand the assessment, as of now, to `build`
-/// on a blocking thread: the frame of each compliance document.
-async fn with_assessment<T: Send + 'static>(
-    state: &AppState,
-    build: impl FnOnce(&Store, Assessment, DateTime<Utc>) -> warrant_service::Result<T> + Send + 'static,
-) -> Result<T, ApiError> {
-    state.store.flush_rollups().await?;
-    let store = state.store.clone();
-    Ok(blocking(move || {
-        let now = Utc::now();
-        let assessment = compliance::assess(&store, now)?;
-        build(&store, assessment, now)
-    })
-    .await?)
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,62 +36,29 @@ pub async fn get_soa(
     State(state): State<AppState>,
     Query(query): Query<FormatQuery>,
 ) -> Result<Response, ApiError> {
-    let format = query.format.unwrap_or_else(|| "json".into());
-    if !matches!(format.as_str(), "json" | "csv" | "md") {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidQuery,
-            format!("`format` is json, csv or md, not `{format}`"),
-        ));
-    }
-    with_assessment(&state, move |store, assessment, now| {
-        let rows = assessment.soa()?;
-        Ok(match format.as_str() {
-            "csv" => (
-                [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-                compliance::soa_csv(&rows),
-            )
-                .into_response(),
-            "md" => (
-                [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
-                compliance::soa_markdown(
-                    assessment.registry.organization().map(|org| org.name.as_str()),
-                    store.latest_checkpoint()?.as_ref(),
-                    &rows,
-                    now,
-                ),
-            )
-                .into_response(),
-            _ => axum::Json(compliance::soa_report(store, &assessment, &rows, now)).into_response(),
-        })
+    let format = SoaFormat::parse(query.format.as_deref().unwrap_or("json"))?;
+    Ok(match compliance::soa(&state.store, format, Utc::now()).await? {
+        SoaDocument::Csv(text) => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response(),
+        SoaDocument::Markdown(text) => {
+            ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], text).into_response()
+        }
+        SoaDocument::Json(soa) => axum::Json(soa).into_response(),
     })
-    .await
 }
 
 /// `GET /v1/compliance/gaps`.
 pub async fn get_gaps(State(state): State<AppState>) -> JsonResponse<Gaps> {
-    with_assessment(&state, |_, assessment, _| {
-        Ok(axum::Json(compliance::gaps_report(&assessment)?))
-    })
-    .await
+    Ok(axum::Json(compliance::gaps(&state.store, Utc::now()).await?))
 }
 
 /// `GET /v1/compliance/crosswalk`.
 pub async fn get_crosswalk(State(state): State<AppState>) -> JsonResponse<Crosswalk> {
-    with_assessment(&state, |_, assessment, now| {
-        Ok(axum::Json(compliance::crosswalk_report(
-            &assessment,
-            now.date_naive(),
-        )?))
-    })
-    .await
+    Ok(axum::Json(compliance::crosswalk(&state.store, Utc::now()).await?))
 }
 
 /// `GET /v1/compliance/readiness`.
 pub async fn get_readiness(State(state): State<AppState>) -> JsonResponse<ReadinessReport> {
-    with_assessment(&state, |store, assessment, now| {
-        Ok(axum::Json(compliance::readiness_report(store, &assessment, now)?))
-    })
-    .await
+    Ok(axum::Json(compliance::readiness(&state.store, Utc::now()).await?))
 }
 
 #[derive(Deserialize)]
@@ -218,10 +168,7 @@ pub async fn get_document(
 }
 
 pub async fn audit_plan(State(state): State<AppState>) -> JsonResponse<AuditPlan> {
-    with_assessment(&state, |_, assessment, _| {
-        Ok(axum::Json(audit::plan(&assessment.soa()?, 5)))
-    })
-    .await
+    Ok(axum::Json(audit::planned(&state.store, Utc::now()).await?))
 }
 
 /// `POST /v1/audits/run`: an internal audit (admin).
