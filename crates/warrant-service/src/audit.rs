@@ -151,7 +151,7 @@ pub fn report(store: &Store, n: usize, seed: Option<u64>, now: DateTime<Utc>) ->
         clause: "9.3.2".to_owned(),
         previous_audit: previous.map(|audit| api::PreviousAudit {
             id: audit.id.clone(),
-            at: audit.at.clone(),
+            at: warrant_core::event::format_time(&audit.at),
         }),
         changes_since_previous: changes_since,
         performance: wire::gap_summary(&gaps),
@@ -239,7 +239,7 @@ pub async fn run(
     Ok(api::AuditReport {
         id: Some(record.id),
         seq: Some(record.seq),
-        at: Some(record.at),
+        at: Some(warrant_core::event::format_time(&record.at)),
         ..findings.report
     })
 }

@@ -96,21 +96,19 @@ pub fn assess(store: &Store, now: DateTime<Utc>) -> Result<Assessment> {
         .iter()
         .filter(|rule| rule.enabled)
         .count();
-    let checkpoint = store.latest_checkpoint()?.and_then(|checkpoint| {
+    let checkpoint = store.latest_checkpoint()?.map(|checkpoint| {
         let verified = checkpoint_verifies(store, &checkpoint);
-        Some((checkpoint.size, parse_time(&checkpoint.time)?, verified))
+        (checkpoint.size, checkpoint.time, verified)
     });
     let documents = store.documents()?;
     let document_facts: Vec<DocumentFact> = documents
         .iter()
-        .filter_map(|document| {
-            Some(DocumentFact {
-                sha256: document.sha256.clone(),
-                title: document.title.clone(),
-                controls: document.controls.clone(),
-                added_at: parse_time(&document.added_at)?,
-                seq: document.seq,
-            })
+        .map(|document| DocumentFact {
+            sha256: document.sha256.clone(),
+            title: document.title.clone(),
+            controls: document.controls.clone(),
+            added_at: document.added_at,
+            seq: document.seq,
         })
         .collect();
     let changes: Vec<ChangeFact> = store
@@ -148,10 +146,7 @@ pub fn assess(store: &Store, now: DateTime<Utc>) -> Result<Assessment> {
         checkpoint,
         documents: document_facts,
         changes,
-        audits: audits
-            .iter()
-            .filter_map(|audit| Some((parse_time(&audit.at)?, audit.seq)))
-            .collect(),
+        audits: audits.iter().map(|audit| (audit.at, audit.seq)).collect(),
         recent_seqs: store.recent_evidence(3)?,
         nonconformities: store
             .nonconformities()?
@@ -383,10 +378,7 @@ pub fn readiness_report(
         .iter()
         .filter(|nc| nc.status == NcStatus::Open)
         .count();
-    let last_audit = assessment
-        .audits
-        .first()
-        .and_then(|audit| Some((parse_time(&audit.at)?, open)));
+    let last_audit = assessment.audits.first().map(|audit| (audit.at, open));
     let high_risk_agents = assessment
         .classification
         .iter()

@@ -12,7 +12,7 @@ pub fn checkpoint_to_wire(origin: &str, checkpoint: &Checkpoint) -> wire::Checkp
         size: checkpoint.size,
         root: hex::encode(checkpoint.root),
         note: checkpoint.note.clone(),
-        time: checkpoint.time.clone(),
+        time: warrant_core::event::format_time(&checkpoint.time),
     }
 }
 

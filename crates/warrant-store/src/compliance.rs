@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -24,7 +25,7 @@ pub struct Document {
     pub title: String,
     pub controls: Vec<String>,
     pub size: u64,
-    pub added_at: String,
+    pub added_at: DateTime<Utc>,
     pub added_by: String,
     /// The `document` event that put its hash in the log.
     pub seq: u64,
@@ -34,7 +35,7 @@ pub struct Document {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditRecord {
     pub id: String,
-    pub at: String,
+    pub at: DateTime<Utc>,
     pub seq: u64,
     pub report: Value,
 }
@@ -314,7 +315,7 @@ impl Store {
                 title,
                 controls: all,
                 size: content.len() as u64,
-                added_at: format_time(&context.time),
+                added_at: context.time,
                 added_by: context.actor().to_owned(),
                 seq,
             };
@@ -330,7 +331,7 @@ impl Store {
                     json!(document.controls).to_string(),
                     document.size,
                     content,
-                    document.added_at,
+                    format_time(&document.added_at),
                     document.added_by,
                     document.seq
                 ],
@@ -378,7 +379,12 @@ impl Store {
                 "INSERT INTO audits (id, record, at, seq) VALUES (?1, ?2, ?3, ?4)",
                 params![id, report.to_string(), at, seq],
             )?;
-            Ok(AuditRecord { id, at, seq, report })
+            Ok(AuditRecord {
+                id,
+                at: context.time,
+                seq,
+                report,
+            })
         })
         .await
     }
@@ -443,8 +449,9 @@ impl Store {
         rows.into_iter()
             .map(|(id, at, seq, record)| {
                 Ok(AuditRecord {
+                    at: crate::read::stored_time(&at)
+                        .ok_or_else(|| StoreError::Damaged(format!("audit {id} has an unreadable time")))?,
                     id,
-                    at,
                     seq,
                     report: serde_json::from_str(&record)
                         .map_err(|error| StoreError::Damaged(error.to_string()))?,
@@ -465,7 +472,14 @@ fn document_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Document, St
             Err(error) => return Ok(Err(StoreError::Damaged(error.to_string()))),
         },
         size: row.get(4)?,
-        added_at: row.get(5)?,
+        added_at: match crate::read::stored_time(&row.get::<_, String>(5)?) {
+            Some(time) => time,
+            None => {
+                return Ok(Err(StoreError::Damaged(
+                    "a document has an unreadable time".into(),
+                )));
+            }
+        },
         added_by: row.get(6)?,
         seq: row.get(7)?,
     }))

@@ -9,6 +9,8 @@ use warrant_log::proof::{ProofError, consistency_proof, inclusion_proof};
 
 use crate::entry::StoredEvent;
 use crate::tree::{TreeSource, blob_hash};
+use chrono::{DateTime, Utc};
+
 use crate::{Store, StoreError};
 
 /// A signed checkpoint as stored.
@@ -18,7 +20,8 @@ pub struct Checkpoint {
     pub root: Hash,
     /// The C2SP signed note: checkpoint body and signature lines.
     pub note: String,
-    pub time: String,
+    /// When it was signed.
+    pub time: DateTime<Utc>,
 }
 
 /// Which change events to list.
@@ -267,10 +270,22 @@ pub(crate) fn checkpoint_row(row: &Row<'_>) -> rusqlite::Result<Result<Checkpoin
     let root = row.get_ref(1)?.as_blob()?;
     let note: String = row.get(2)?;
     let time: String = row.get(3)?;
+    let Some(time) = stored_time(&time) else {
+        return Ok(Err(StoreError::Damaged(format!(
+            "checkpoint {size} has an unreadable time"
+        ))));
+    };
     Ok(blob_hash(root).map(|root| Checkpoint {
         size,
         root,
         note,
         time,
     }))
+}
+
+/// A time as warrant stores it (RFC 3339, UTC).
+pub(crate) fn stored_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|time| time.with_timezone(&Utc))
 }

@@ -534,10 +534,10 @@ impl Writer {
         .to_body();
         let note = sign_note(&body, &self.identity.signer)
             .map_err(|error| StoreError::Damaged(format!("cannot sign checkpoint: {error}")))?;
-        let time = format_time(&Utc::now());
+        let time = Utc::now();
         self.connection.execute(
             "INSERT INTO checkpoints (size, root, note, time) VALUES (?1, ?2, ?3, ?4)",
-            (size, root.as_slice(), &note, &time),
+            (size, root.as_slice(), &note, &format_time(&time)),
         )?;
         self.last_checkpoint_size = size;
         Ok(Some(Checkpoint {

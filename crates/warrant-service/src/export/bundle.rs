@@ -236,11 +236,11 @@ pub async fn export(
     manifest.key = Some(store.verifier_key().to_owned());
     manifest.start = CheckpointRef {
         size: start_size,
-        time: start.as_ref().map(|start| start.time.clone()),
+        time: start.as_ref().map(|start| format_time(&start.time)),
     };
     manifest.end = CheckpointRef {
         size: end.size,
-        time: Some(end.time.clone()),
+        time: Some(format_time(&end.time)),
     };
     manifest.events = Some(EventsInfo {
         file: EVENTS_FILE.to_owned(),
