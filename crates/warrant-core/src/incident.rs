@@ -123,7 +123,7 @@ pub struct Incident {
 }
 
 /// The Art. 73 clock of a serious incident, as of a moment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Art73Clock {
     pub category: Art73Category,
     pub aware_at: String,

@@ -6,20 +6,26 @@ use std::collections::BTreeMap;
 
 use crate::ServiceError;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use warrant_api::ErrorCode;
+use serde::Deserialize;
+use serde_json::Value;
+use warrant_api::monitor as wire;
+use warrant_api::{ErrorCode, Items};
 use warrant_core::change::ChangeContext;
-use warrant_core::incident::{Frozen, Incident, IncidentUpdate};
+use warrant_core::incident::{
+    Art73Category, Art73Clock, Frozen, Incident, IncidentStatus, IncidentUpdate, Note,
+};
 use warrant_core::monitor::detect::{
-    self, Anomaly, AnomalyLimits, ApproverStats, BigramRow, BigramSpan, CostLine, DecidedApproval, Disparity,
-    Drift, RubberStamp, ToolRow, ToolSpan, UsageRow, Window, Windows,
+    self, Anomaly, AnomalyLimits, ApproverStats, BigramRow, BigramSpan, ChiSquareJson, CostLine,
+    DecidedApproval, Disparity, Drift, Gap, RubberStamp, SegmentRates, Shift, ToolRow, ToolSpan, UsageRow,
+    Window, Windows,
 };
 use warrant_core::monitor::facts::hour_of;
 use warrant_core::monitor::rules::{self, Findings, Firing};
 use warrant_core::registry::Registry;
 use warrant_core::registry::manifest::Detector;
-use warrant_store::{AlertRun, ApprovalStatus, ChangeFilter, IncidentOp, IncidentOutcome, Store, StoreError};
+use warrant_store::{
+    Alert, AlertRun, ApprovalStatus, ChangeFilter, IncidentOp, IncidentOutcome, Store, StoreError,
+};
 
 /// The window settings of a report.
 #[derive(Debug, Clone, Deserialize)]
@@ -164,7 +170,7 @@ pub fn cost(store: &Store, params: &Params, now: DateTime<Utc>) -> Result<Vec<Co
         .collect())
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Oversight {
     pub window: Window,
     pub approvers: Vec<ApproverStats>,
@@ -375,76 +381,105 @@ pub async fn evaluate_and_record(
 }
 
 /// The whole report, as `warrant monitor` prints it.
+pub fn full_report(
+    store: &Store,
+    registry: &Registry,
+    params: &Params,
+    now: DateTime<Utc>,
+) -> Result<wire::MonitorReport, StoreError> {
+    Ok(wire::MonitorReport {
+        windows: windows_to_wire(&params.windows(now)),
+        drift: drift(store, params, now)?.iter().map(drift_to_wire).collect(),
+        disparity: disparity(store, params, now)?
+            .iter()
+            .map(disparity_to_wire)
+            .collect(),
+        anomalies: anomalies(store, registry, params, &AnomalyLimits::default(), now)?
+            .iter()
+            .map(anomaly_to_wire)
+            .collect(),
+        cost: cost(store, params, now)?.iter().map(cost_to_wire).collect(),
+        oversight: oversight_to_wire(&oversight(store, params, &RubberStamp::default(), now)?),
+    })
+}
+
+/// [`full_report`] as JSON, as the evidence bundle keeps it.
 pub fn report(
     store: &Store,
     registry: &Registry,
     params: &Params,
     now: DateTime<Utc>,
 ) -> Result<Value, StoreError> {
-    Ok(json!({
-        "windows": params.windows(now),
-        "drift": drift(store, params, now)?,
-        "disparity": disparity(store, params, now)?,
-        "anomalies": anomalies(store, registry, params, &AnomalyLimits::default(), now)?,
-        "cost": cost(store, params, now)?,
-        "oversight": oversight(store, params, &RubberStamp::default(), now)?,
-    }))
+    serde_json::to_value(full_report(store, registry, params, now)?)
+        .map_err(|error| StoreError::Damaged(error.to_string()))
 }
 
 /// An incident with its Art. 73 clock as of `now`.
-pub fn incident_json(incident: &Incident, now: DateTime<Utc>) -> Value {
-    let mut value = json!(incident);
-    if let Some(object) = value.as_object_mut() {
-        object.insert("art73".into(), json!(incident.art73(now)));
+pub fn incident_view(incident: &Incident, now: DateTime<Utc>) -> wire::IncidentView {
+    wire::IncidentView {
+        incident: incident_to_wire(incident),
+        art73: incident.art73(now).as_ref().map(clock_to_wire),
     }
-    value
+}
+
+/// [`incident_view`] as JSON, as the evidence bundle keeps it.
+pub fn incident_json(incident: &Incident, now: DateTime<Utc>) -> Value {
+    serde_json::to_value(incident_view(incident, now)).unwrap_or(Value::Null)
 }
 
 /// Alerts in `status` (`firing` or `resolved`; all without one).
-pub fn alerts(store: &Store, status: Option<&str>) -> Result<Value, ServiceError> {
+pub fn alerts(store: &Store, status: Option<&str>) -> Result<Items<wire::Alert>, ServiceError> {
     if let Some(status) = status.filter(|status| !matches!(*status, "firing" | "resolved")) {
         return Err(ServiceError::invalid(
             ErrorCode::InvalidQuery,
             format!("`status` is `firing` or `resolved`, not `{status}`"),
         ));
     }
-    Ok(json!({"items": store.alerts(status)?}))
+    Ok(Items {
+        items: store.alerts(status)?.iter().map(alert_to_wire).collect(),
+    })
 }
 
-pub fn alert(store: &Store, id: &str) -> Result<Value, ServiceError> {
+pub fn alert(store: &Store, id: &str) -> Result<wire::Alert, ServiceError> {
     let alert = store
         .alert(id)?
         .ok_or_else(|| ServiceError::not_found(format!("no alert `{id}`")))?;
-    Ok(json!(alert))
+    Ok(alert_to_wire(&alert))
 }
 
-pub fn incidents(store: &Store, now: DateTime<Utc>) -> Result<Value, ServiceError> {
-    let items: Vec<Value> = store
-        .incidents()?
-        .iter()
-        .map(|incident| incident_json(incident, now))
-        .collect();
-    Ok(json!({"items": items}))
+pub fn incidents(store: &Store, now: DateTime<Utc>) -> Result<Items<wire::IncidentView>, ServiceError> {
+    Ok(Items {
+        items: store
+            .incidents()?
+            .iter()
+            .map(|incident| incident_view(incident, now))
+            .collect(),
+    })
 }
 
-pub fn incident(store: &Store, id: &str, now: DateTime<Utc>) -> Result<Value, ServiceError> {
+pub fn incident(store: &Store, id: &str, now: DateTime<Utc>) -> Result<wire::IncidentView, ServiceError> {
     let incident = store
         .incident(id)?
         .ok_or_else(|| ServiceError::not_found(format!("no incident `{id}`")))?;
-    Ok(incident_json(&incident, now))
+    Ok(incident_view(&incident, now))
 }
 
 /// Open an incident for an alert by hand.
-pub async fn promote(store: &Store, alert: String, context: ChangeContext) -> Result<Value, ServiceError> {
+pub async fn promote(
+    store: &Store,
+    alert: String,
+    context: ChangeContext,
+) -> Result<wire::IncidentView, ServiceError> {
     let checkpoint = frozen_checkpoint(store)?;
     let now = context.time;
     let outcome = store
         .incident_op(IncidentOp::Promote { alert, checkpoint }, context)
         .await?;
-    Ok(outcome
+    outcome
         .opened
         .first()
-        .map_or(Value::Null, |incident| incident_json(incident, now)))
+        .map(|incident| incident_view(incident, now))
+        .ok_or_else(|| ServiceError::internal(&"promoting an alert opened no incident"))
 }
 
 /// Change an incident (status, owner, root cause, Art. 73 classification, ...).
@@ -453,7 +488,7 @@ pub async fn update_incident(
     id: String,
     update: IncidentUpdate,
     context: ChangeContext,
-) -> Result<Value, ServiceError> {
+) -> Result<wire::IncidentView, ServiceError> {
     let now = context.time;
     let outcome = store
         .incident_op(
@@ -464,10 +499,18 @@ pub async fn update_incident(
             context,
         )
         .await?;
-    Ok(outcome
+    outcome
         .updated
         .as_ref()
-        .map_or(Value::Null, |incident| incident_json(incident, now)))
+        .map(|incident| incident_view(incident, now))
+        .ok_or_else(|| ServiceError::internal(&"updating an incident returned no incident"))
+}
+
+/// Recompute the rollups from the log.
+pub async fn rebuild(store: &Store) -> Result<wire::Rebuilt, ServiceError> {
+    Ok(wire::Rebuilt {
+        events: store.rebuild_rollups().await?,
+    })
 }
 
 /// One report by name, as of `now`: `drift`, `disparity`, `anomalies`, `cost` or `oversight`; all of them
@@ -478,25 +521,257 @@ pub fn named_report(
     which: Option<&str>,
     params: &Params,
     now: DateTime<Utc>,
-) -> Result<Value, ServiceError> {
-    let items = match which {
-        None => return Ok(report(store, registry, params, now)?),
-        Some("drift") => json!(drift(store, params, now)?),
-        Some("disparity") => json!(disparity(store, params, now)?),
-        Some("anomalies") => json!(anomalies(
+) -> Result<wire::Report, ServiceError> {
+    fn windowed<T, W>(windows: &Windows, items: &[T], to_wire: impl Fn(&T) -> W) -> wire::Windowed<W> {
+        wire::Windowed {
+            windows: windows_to_wire(windows),
+            items: items.iter().map(to_wire).collect(),
+        }
+    }
+    let windows = params.windows(now);
+    Ok(match which {
+        None => wire::Report::All(full_report(store, registry, params, now)?),
+        Some("drift") => wire::Report::Drift(windowed(&windows, &drift(store, params, now)?, drift_to_wire)),
+        Some("disparity") => wire::Report::Disparity(windowed(
+            &windows,
+            &disparity(store, params, now)?,
+            disparity_to_wire,
+        )),
+        Some("anomalies") => wire::Report::Anomalies(windowed(
+            &windows,
+            &anomalies(store, registry, params, &AnomalyLimits::default(), now)?,
+            anomaly_to_wire,
+        )),
+        Some("cost") => wire::Report::Cost(windowed(&windows, &cost(store, params, now)?, cost_to_wire)),
+        Some("oversight") => wire::Report::Oversight(oversight_to_wire(&oversight(
             store,
-            registry,
             params,
-            &AnomalyLimits::default(),
-            now
-        )?),
-        Some("cost") => json!(cost(store, params, now)?),
-        Some("oversight") => return Ok(json!(oversight(store, params, &RubberStamp::default(), now)?)),
+            &RubberStamp::default(),
+            now,
+        )?)),
         Some(other) => {
             return Err(ServiceError::not_found(format!(
                 "no report `{other}`; reports: drift, disparity, anomalies, cost, oversight"
             )));
         }
+    })
+}
+
+fn window_to_wire(window: &Window) -> wire::Window {
+    wire::Window {
+        from: window.from,
+        to: window.to,
+    }
+}
+
+pub fn windows_to_wire(windows: &Windows) -> wire::Windows {
+    wire::Windows {
+        current: window_to_wire(&windows.current),
+        baseline: window_to_wire(&windows.baseline),
+    }
+}
+
+fn chi_square_to_wire(test: &ChiSquareJson) -> wire::ChiSquare {
+    wire::ChiSquare {
+        statistic: test.statistic,
+        dof: test.dof,
+        p_value: test.p_value,
+    }
+}
+
+pub fn drift_to_wire(drift: &Drift) -> wire::Drift {
+    wire::Drift {
+        agent: drift.agent.clone(),
+        decision: drift.decision.clone(),
+        outcomes: drift.outcomes.clone(),
+        baseline: drift.baseline.clone(),
+        current: drift.current.clone(),
+        status: drift.status.to_owned(),
+        psi: drift.psi,
+        js_distance: drift.js_distance,
+        chi_square: drift.chi_square.as_ref().map(chi_square_to_wire),
+        level: drift.level.to_owned(),
+        samples: drift.samples.clone(),
+    }
+}
+
+pub fn disparity_to_wire(disparity: &Disparity) -> wire::Disparity {
+    let segment = |rates: &SegmentRates| wire::SegmentRates {
+        value: rates.value.clone(),
+        total: rates.total,
+        rates: rates.rates.clone(),
     };
-    Ok(json!({"windows": params.windows(now), "items": items}))
+    let gap = |gap: &Gap| wire::Gap {
+        outcome: gap.outcome.clone(),
+        high: gap.high.clone(),
+        low: gap.low.clone(),
+        gap: gap.gap,
+    };
+    let shift = |shift: &Shift| wire::Shift {
+        outcome: shift.outcome.clone(),
+        high: shift.high.clone(),
+        low: shift.low.clone(),
+        now: shift.now,
+        baseline: shift.baseline,
+        z: shift.z,
+    };
+    wire::Disparity {
+        agent: disparity.agent.clone(),
+        decision: disparity.decision.clone(),
+        segment: disparity.segment.clone(),
+        status: disparity.status.to_owned(),
+        segments: disparity.segments.iter().map(segment).collect(),
+        chi_square: disparity.chi_square.as_ref().map(chi_square_to_wire),
+        max_gap: disparity.max_gap.as_ref().map(gap),
+        baseline_gap: disparity.baseline_gap,
+        change: disparity.change,
+        shift: disparity.shift.as_ref().map(shift),
+        samples: disparity.samples.clone(),
+    }
+}
+
+pub fn anomaly_to_wire(anomaly: &Anomaly) -> wire::Anomaly {
+    wire::Anomaly {
+        kind: anomaly.kind.to_owned(),
+        agent: anomaly.agent.clone(),
+        subject: anomaly.subject.clone(),
+        value: anomaly.value,
+        baseline: anomaly.baseline,
+        detail: anomaly.detail.clone(),
+    }
+}
+
+pub fn cost_to_wire(line: &CostLine) -> wire::CostLine {
+    wire::CostLine {
+        scope: line.scope.to_owned(),
+        agent: line.agent.clone(),
+        name: line.name.clone(),
+        calls: line.calls,
+        errors: line.errors,
+        input_tokens: line.input_tokens,
+        output_tokens: line.output_tokens,
+        cost_usd: line.cost_usd,
+        p50_ms: line.p50_ms,
+        p95_ms: line.p95_ms,
+        p99_ms: line.p99_ms,
+    }
+}
+
+fn approver_to_wire(stats: &ApproverStats) -> wire::ApproverStats {
+    wire::ApproverStats {
+        approver: stats.approver.clone(),
+        decided: stats.decided,
+        approved: stats.approved,
+        denied: stats.denied,
+        approve_ratio: stats.approve_ratio,
+        median_latency_s: stats.median_latency_s,
+        rubber_stamp: stats.rubber_stamp,
+    }
+}
+
+pub fn oversight_to_wire(oversight: &Oversight) -> wire::Oversight {
+    wire::Oversight {
+        window: window_to_wire(&oversight.window),
+        approvers: oversight.approvers.iter().map(approver_to_wire).collect(),
+        pending: oversight.pending,
+        expired: oversight.expired,
+        median_latency_s: oversight.median_latency_s,
+        overrides: oversight.overrides.clone(),
+        escalations: oversight.escalations.clone(),
+    }
+}
+
+pub fn alert_to_wire(alert: &Alert) -> wire::Alert {
+    wire::Alert {
+        id: alert.id.clone(),
+        key: alert.key.clone(),
+        rule: alert.rule.clone(),
+        detector: alert.detector.clone(),
+        severity: alert.severity.clone(),
+        agent: alert.agent.clone(),
+        subject: alert.subject.clone(),
+        summary: alert.summary.clone(),
+        value: alert.value,
+        threshold: alert.threshold,
+        related: alert.related.clone(),
+        status: alert.status.clone(),
+        fired_seq: alert.fired_seq,
+        fired_at: alert.fired_at.clone(),
+        resolved_seq: alert.resolved_seq,
+        resolved_at: alert.resolved_at.clone(),
+        incident: alert.incident.clone(),
+    }
+}
+
+fn incident_status_to_wire(status: IncidentStatus) -> wire::IncidentStatus {
+    match status {
+        IncidentStatus::Open => wire::IncidentStatus::Open,
+        IncidentStatus::Investigating => wire::IncidentStatus::Investigating,
+        IncidentStatus::Mitigated => wire::IncidentStatus::Mitigated,
+        IncidentStatus::Closed => wire::IncidentStatus::Closed,
+    }
+}
+
+fn category_to_wire(category: Art73Category) -> wire::Art73Category {
+    match category {
+        Art73Category::General => wire::Art73Category::General,
+        Art73Category::WidespreadOrCriticalInfrastructure => {
+            wire::Art73Category::WidespreadOrCriticalInfrastructure
+        }
+        Art73Category::Death => wire::Art73Category::Death,
+    }
+}
+
+fn clock_to_wire(clock: &Art73Clock) -> wire::Art73Clock {
+    wire::Art73Clock {
+        category: category_to_wire(clock.category),
+        aware_at: clock.aware_at.clone(),
+        deadline: clock.deadline.clone(),
+        reported_at: clock.reported_at.clone(),
+        overdue: clock.overdue,
+    }
+}
+
+/// An incident as recorded, without its clock.
+pub fn incident_to_wire(incident: &Incident) -> wire::Incident {
+    let note = |note: &Note| wire::Note {
+        at: note.at.clone(),
+        by: note.by.clone(),
+        text: note.text.clone(),
+    };
+    wire::Incident {
+        id: incident.id.clone(),
+        title: incident.title.clone(),
+        severity: incident.severity.clone(),
+        status: incident_status_to_wire(incident.status),
+        owner: incident.owner.clone(),
+        what_happened: incident.what_happened.clone(),
+        detected_at: incident.detected_at.clone(),
+        agent: incident.agent.clone(),
+        alerts: incident.alerts.clone(),
+        related_seqs: incident.related_seqs.clone(),
+        checkpoint: incident.checkpoint.as_ref().map(|frozen| wire::FrozenCheckpoint {
+            size: frozen.size,
+            root: frozen.root.clone(),
+        }),
+        actions: incident.actions.iter().map(note).collect(),
+        communications: incident.communications.iter().map(note).collect(),
+        root_cause: incident.root_cause.clone(),
+        preventive_measures: incident.preventive_measures.clone(),
+        serious: incident.serious,
+        category: incident.category.map(category_to_wire),
+        aware_at: incident.aware_at.clone(),
+        reported_at: incident.reported_at.clone(),
+        closed_at: incident.closed_at.clone(),
+    }
+}
+
+/// What an evaluation did, as `POST /v1/monitor/evaluate` answers.
+pub fn outcome_to_wire(outcome: &IncidentOutcome) -> wire::Evaluated {
+    wire::Evaluated {
+        fired: outcome.fired.iter().map(alert_to_wire).collect(),
+        resolved: outcome.resolved.clone(),
+        opened: outcome.opened.iter().map(incident_to_wire).collect(),
+        updated: outcome.updated.as_ref().map(incident_to_wire),
+    }
 }

@@ -56,7 +56,7 @@ pub struct AlertRun {
 }
 
 /// What an operation on alerts and incidents did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct IncidentOutcome {
     pub fired: Vec<Alert>,
     pub resolved: Vec<String>,

@@ -3,23 +3,25 @@
 use anyhow::Context;
 use axum::http::Method;
 use serde_json::{Value, json};
+use warrant_api::Items;
+use warrant_api::monitor as wire;
 
 use crate::Failure;
 use crate::cli::{AlertCommand, Cli, IncidentCommand, MonitorArgs};
 use crate::client::{Client, encode};
-use crate::output::{items, print, table, text};
+use crate::output::{print_as, table};
 
 pub fn monitor(cli: &Cli, client: &Client, args: &MonitorArgs) -> Result<(), Failure> {
     if args.rebuild {
-        let answer = client.call(Method::POST, "/v1/monitor/rebuild", None)?;
-        print(cli.output, &answer, |answer| {
-            format!("rollups rebuilt from {} events\n", text(answer, "/events"))
+        let answer: wire::Rebuilt = client.call_as(Method::POST, "/v1/monitor/rebuild", None)?;
+        print_as(cli.output, &answer, |answer| {
+            format!("rollups rebuilt from {} events\n", answer.events)
         });
         return Ok(());
     }
     if args.evaluate {
-        let answer = client.call(Method::POST, "/v1/monitor/evaluate", None)?;
-        print(cli.output, &answer, render_evaluation);
+        let answer: wire::Evaluated = client.call_as(Method::POST, "/v1/monitor/evaluate", None)?;
+        print_as(cli.output, &answer, render_evaluated);
         return Ok(());
     }
     let mut query = vec![
@@ -33,48 +35,51 @@ pub fn monitor(cli: &Cli, client: &Client, args: &MonitorArgs) -> Result<(), Fai
     if let Some(decision) = &args.decision {
         query.push(format!("decision={}", encode(decision)));
     }
-    let answer = client.get(&format!("/v1/monitor?{}", query.join("&")))?;
-    print(cli.output, &answer, render_report);
+    let answer: wire::MonitorReport = client.get_as(&format!("/v1/monitor?{}", query.join("&")))?;
+    print_as(cli.output, &answer, render_report);
     Ok(())
 }
 
-fn number(value: &Value, pointer: &str, digits: usize) -> String {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_f64)
-        .map(|number| format!("{number:.digits$}"))
-        .unwrap_or_else(|| "-".into())
+/// A number with `digits` decimals; absent as `-`.
+fn number(value: Option<f64>, digits: usize) -> String {
+    value.map_or_else(|| "-".into(), |number| format!("{number:.digits$}"))
 }
 
-fn render_report(report: &Value) -> String {
-    let list = |name: &str| {
-        report
-            .get(name)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
+/// A p-value in scientific notation; absent as `-`.
+fn p_value(test: Option<&wire::ChiSquare>) -> String {
+    test.map_or_else(|| "-".into(), |test| format!("{:.2e}", test.p_value))
+}
+
+/// An optional field as display text: absent as `-`.
+fn or_dash(value: Option<&str>) -> String {
+    value.unwrap_or("-").to_owned()
+}
+
+/// A value as compact JSON, as the tables show lists and counts.
+fn json_text(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn render_report(report: &wire::MonitorReport) -> String {
     let mut out = String::from("DRIFT (current window against the baseline)\n");
     out.push_str(&table(
         &[
             "agent", "decision", "status", "psi", "js", "p", "level", "baseline", "current",
         ],
-        list("drift")
+        report
+            .drift
             .iter()
             .map(|drift| {
                 vec![
-                    text(drift, "/agent"),
-                    text(drift, "/decision"),
-                    text(drift, "/status"),
-                    number(drift, "/psi", 3),
-                    number(drift, "/js_distance", 3),
-                    drift
-                        .pointer("/chi_square/p_value")
-                        .and_then(Value::as_f64)
-                        .map_or("-".into(), |p| format!("{p:.2e}")),
-                    text(drift, "/level"),
-                    pairs(drift, "/baseline"),
-                    pairs(drift, "/current"),
+                    drift.agent.clone(),
+                    drift.decision.clone(),
+                    drift.status.clone(),
+                    number(drift.psi, 3),
+                    number(drift.js_distance, 3),
+                    p_value(drift.chi_square.as_ref()),
+                    drift.level.clone(),
+                    pairs(&drift.outcomes, &drift.baseline),
+                    pairs(&drift.outcomes, &drift.current),
                 ]
             })
             .collect(),
@@ -91,34 +96,29 @@ fn render_report(report: &Value) -> String {
             "change",
             "p",
         ],
-        list("disparity")
+        report
+            .disparity
             .iter()
             .map(|disparity| {
-                let gap = disparity
-                    .get("max_gap")
-                    .filter(|gap| !gap.is_null())
-                    .map_or("-".into(), |gap| {
-                        format!(
-                            "{} {}: {} vs {}: {:.0} pts",
-                            text(gap, "/outcome"),
-                            text(disparity, "/segment"),
-                            text(gap, "/high"),
-                            text(gap, "/low"),
-                            gap.get("gap").and_then(Value::as_f64).unwrap_or(0.0) * 100.0
-                        )
-                    });
+                let gap = disparity.max_gap.as_ref().map_or("-".into(), |gap| {
+                    format!(
+                        "{} {}: {} vs {}: {:.0} pts",
+                        gap.outcome,
+                        disparity.segment,
+                        gap.high,
+                        gap.low,
+                        gap.gap * 100.0
+                    )
+                });
                 vec![
-                    text(disparity, "/agent"),
-                    text(disparity, "/decision"),
-                    text(disparity, "/segment"),
-                    text(disparity, "/status"),
+                    disparity.agent.clone(),
+                    disparity.decision.clone(),
+                    disparity.segment.clone(),
+                    disparity.status.clone(),
                     gap,
-                    number(disparity, "/baseline_gap", 3),
-                    number(disparity, "/change", 3),
-                    disparity
-                        .pointer("/chi_square/p_value")
-                        .and_then(Value::as_f64)
-                        .map_or("-".into(), |p| format!("{p:.2e}")),
+                    number(disparity.baseline_gap, 3),
+                    number(disparity.change, 3),
+                    p_value(disparity.chi_square.as_ref()),
                 ]
             })
             .collect(),
@@ -126,14 +126,15 @@ fn render_report(report: &Value) -> String {
     out.push_str("\nANOMALIES\n");
     out.push_str(&table(
         &["kind", "agent", "subject", "detail"],
-        list("anomalies")
+        report
+            .anomalies
             .iter()
             .map(|anomaly| {
                 vec![
-                    text(anomaly, "/kind"),
-                    text(anomaly, "/agent"),
-                    text(anomaly, "/subject"),
-                    text(anomaly, "/detail"),
+                    anomaly.kind.clone(),
+                    anomaly.agent.clone(),
+                    anomaly.subject.clone(),
+                    anomaly.detail.clone(),
                 ]
             })
             .collect(),
@@ -153,33 +154,34 @@ fn render_report(report: &Value) -> String {
             "p95 ms",
             "p99 ms",
         ],
-        list("cost")
+        report
+            .cost
             .iter()
             .map(|line| {
                 vec![
-                    text(line, "/scope"),
-                    text(line, "/agent"),
-                    text(line, "/name"),
-                    text(line, "/calls"),
-                    text(line, "/errors"),
-                    text(line, "/input_tokens"),
-                    text(line, "/output_tokens"),
-                    number(line, "/cost_usd", 4),
-                    number(line, "/p50_ms", 1),
-                    number(line, "/p95_ms", 1),
-                    number(line, "/p99_ms", 1),
+                    line.scope.clone(),
+                    line.agent.clone(),
+                    line.name.clone(),
+                    line.calls.to_string(),
+                    line.errors.to_string(),
+                    line.input_tokens.to_string(),
+                    line.output_tokens.to_string(),
+                    number(Some(line.cost_usd), 4),
+                    number(line.p50_ms, 1),
+                    number(line.p95_ms, 1),
+                    number(line.p99_ms, 1),
                 ]
             })
             .collect(),
     ));
-    let oversight = report.get("oversight").cloned().unwrap_or(Value::Null);
+    let oversight = &report.oversight;
     out.push_str(&format!(
         "\nOVERSIGHT (current window): {} pending, {} expired, median decision time {} s; overrides {}, escalations {}\n",
-        text(&oversight, "/pending"),
-        text(&oversight, "/expired"),
-        number(&oversight, "/median_latency_s", 1),
-        oversight.get("overrides").map(Value::to_string).unwrap_or_default(),
-        oversight.get("escalations").map(Value::to_string).unwrap_or_default(),
+        oversight.pending,
+        oversight.expired,
+        number(oversight.median_latency_s, 1),
+        json_text(&oversight.overrides),
+        json_text(&oversight.escalations),
     ));
     out.push_str(&table(
         &[
@@ -192,20 +194,17 @@ fn render_report(report: &Value) -> String {
             "rubber stamp",
         ],
         oversight
-            .get("approvers")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
+            .approvers
             .iter()
             .map(|approver| {
                 vec![
-                    text(approver, "/approver"),
-                    text(approver, "/decided"),
-                    text(approver, "/approved"),
-                    text(approver, "/denied"),
-                    number(approver, "/approve_ratio", 2),
-                    number(approver, "/median_latency_s", 1),
-                    text(approver, "/rubber_stamp"),
+                    approver.approver.clone(),
+                    approver.decided.to_string(),
+                    approver.approved.to_string(),
+                    approver.denied.to_string(),
+                    number(Some(approver.approve_ratio), 2),
+                    number(Some(approver.median_latency_s), 1),
+                    approver.rubber_stamp.to_string(),
                 ]
             })
             .collect(),
@@ -214,47 +213,35 @@ fn render_report(report: &Value) -> String {
 }
 
 /// `outcome=count` pairs of a drift row.
-fn pairs(drift: &Value, pointer: &str) -> String {
-    let outcomes = drift
-        .get("outcomes")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let counts = drift
-        .pointer(pointer)
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+fn pairs(outcomes: &[String], counts: &[u64]) -> String {
     outcomes
         .iter()
         .zip(counts)
-        .map(|(outcome, count)| format!("{}={count}", outcome.as_str().unwrap_or_default()))
+        .map(|(outcome, count)| format!("{outcome}={count}"))
         .collect::<Vec<_>>()
         .join(" ")
 }
 
+/// [`render_evaluated`] for an evaluation's answer read as plain JSON.
 pub fn render_evaluation(outcome: &Value) -> String {
-    let list = |name: &str| {
-        outcome
-            .get(name)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
+    match serde_json::from_value::<wire::Evaluated>(outcome.clone()) {
+        Ok(outcome) => render_evaluated(&outcome),
+        Err(error) => format!("the evaluation's answer is not what this warrant expects: {error}\n"),
+    }
+}
+
+pub fn render_evaluated(outcome: &wire::Evaluated) -> String {
     let mut out = String::new();
     // Low-severity alerts (unused grants, new transitions) are counted, not listed: `warrant alerts list`.
-    let mut low: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    for alert in list("fired") {
-        if text(&alert, "/severity") == "low" {
-            *low.entry(text(&alert, "/rule")).or_default() += 1;
+    let mut low: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for alert in &outcome.fired {
+        if alert.severity == "low" {
+            *low.entry(alert.rule.as_str()).or_default() += 1;
             continue;
         }
         out.push_str(&format!(
             "alert {} fired ({}, {}): {}\n",
-            text(&alert, "/id"),
-            text(&alert, "/severity"),
-            text(&alert, "/rule"),
-            text(&alert, "/summary")
+            alert.id, alert.severity, alert.rule, alert.summary
         ));
     }
     if !low.is_empty() {
@@ -268,18 +255,15 @@ pub fn render_evaluation(outcome: &Value) -> String {
             counts.join(", ")
         ));
     }
-    for id in list("resolved") {
-        out.push_str(&format!("alert {} resolved\n", id.as_str().unwrap_or_default()));
+    for id in &outcome.resolved {
+        out.push_str(&format!("alert {id} resolved\n"));
     }
-    for incident in list("opened") {
+    for incident in &outcome.opened {
         out.push_str(&format!(
             "incident {} opened: {} (evidence seqs {})\n",
-            text(&incident, "/id"),
-            text(&incident, "/title"),
-            incident
-                .get("related_seqs")
-                .map(Value::to_string)
-                .unwrap_or_default()
+            incident.id,
+            incident.title,
+            json_text(&incident.related_seqs)
         ));
     }
     if out.is_empty() {
@@ -295,24 +279,25 @@ pub fn alerts(cli: &Cli, client: &Client, command: &AlertCommand) -> Result<(), 
                 Some(status) => format!("/v1/alerts?status={}", encode(status)),
                 None => "/v1/alerts".into(),
             };
-            let answer = client.get(&path)?;
-            print(cli.output, &answer, |answer| {
+            let answer: Items<wire::Alert> = client.get_as(&path)?;
+            print_as(cli.output, &answer, |answer| {
                 table(
                     &[
                         "id", "status", "severity", "rule", "agent", "subject", "incident", "fired",
                     ],
-                    items(answer)
+                    answer
+                        .items
                         .iter()
                         .map(|alert| {
                             vec![
-                                text(alert, "/id"),
-                                text(alert, "/status"),
-                                text(alert, "/severity"),
-                                text(alert, "/rule"),
-                                text(alert, "/agent"),
-                                text(alert, "/subject"),
-                                text(alert, "/incident"),
-                                text(alert, "/fired_at"),
+                                alert.id.clone(),
+                                alert.status.clone(),
+                                alert.severity.clone(),
+                                alert.rule.clone(),
+                                alert.agent.clone(),
+                                alert.subject.clone(),
+                                or_dash(alert.incident.as_deref()),
+                                alert.fired_at.clone(),
                             ]
                         })
                         .collect(),
@@ -321,28 +306,26 @@ pub fn alerts(cli: &Cli, client: &Client, command: &AlertCommand) -> Result<(), 
         }
         AlertCommand::Promote { id, reason } => {
             let body = serde_json::to_vec(&json!({"reason": reason})).context("encoding request")?;
-            let answer = client.call(
+            let answer: wire::IncidentView = client.call_as(
                 Method::POST,
                 &format!("/v1/alerts/{}/promote", encode(id)),
                 Some(("application/json", body)),
             )?;
-            print(cli.output, &answer, |incident| {
+            print_as(cli.output, &answer, |answer| {
                 format!(
                     "incident {} opened: {}\n",
-                    text(incident, "/id"),
-                    text(incident, "/title")
+                    answer.incident.id, answer.incident.title
                 )
             });
         }
     }
     Ok(())
 }
-
 pub fn incidents(cli: &Cli, client: &Client, command: &IncidentCommand) -> Result<(), Failure> {
     let (id, update) = match command {
         IncidentCommand::List => {
-            let answer = client.get("/v1/incidents")?;
-            print(cli.output, &answer, |answer| {
+            let answer: Items<wire::IncidentView> = client.get_as("/v1/incidents")?;
+            print_as(cli.output, &answer, |answer| {
                 table(
                     &[
                         "id",
@@ -354,18 +337,20 @@ pub fn incidents(cli: &Cli, client: &Client, command: &IncidentCommand) -> Resul
                         "art. 73 deadline",
                         "title",
                     ],
-                    items(answer)
+                    answer
+                        .items
                         .iter()
-                        .map(|incident| {
+                        .map(|view| {
+                            let incident = &view.incident;
                             vec![
-                                text(incident, "/id"),
-                                text(incident, "/status"),
-                                text(incident, "/severity"),
-                                text(incident, "/agent"),
-                                text(incident, "/owner"),
-                                text(incident, "/detected_at"),
-                                deadline(incident),
-                                text(incident, "/title"),
+                                incident.id.clone(),
+                                incident.status.as_str().to_owned(),
+                                incident.severity.clone(),
+                                or_dash(incident.agent.as_deref()),
+                                or_dash(incident.owner.as_deref()),
+                                incident.detected_at.clone(),
+                                deadline(view),
+                                incident.title.clone(),
                             ]
                         })
                         .collect(),
@@ -374,8 +359,8 @@ pub fn incidents(cli: &Cli, client: &Client, command: &IncidentCommand) -> Resul
             return Ok(());
         }
         IncidentCommand::Show { id } => {
-            let answer = client.get(&format!("/v1/incidents/{}", encode(id)))?;
-            print(cli.output, &answer, render_incident);
+            let answer: wire::IncidentView = client.get_as(&format!("/v1/incidents/{}", encode(id)))?;
+            print_as(cli.output, &answer, render_incident);
             return Ok(());
         }
         IncidentCommand::Update {
@@ -409,75 +394,70 @@ pub fn incidents(cli: &Cli, client: &Client, command: &IncidentCommand) -> Resul
         ),
     };
     let body = serde_json::to_vec(&update).context("encoding request")?;
-    let answer = client.call(
+    let answer: wire::IncidentView = client.call_as(
         Method::POST,
         &format!("/v1/incidents/{}", encode(id)),
         Some(("application/json", body)),
     )?;
-    print(cli.output, &answer, render_incident);
+    print_as(cli.output, &answer, render_incident);
     Ok(())
 }
 
-fn deadline(incident: &Value) -> String {
-    match incident.get("art73").filter(|clock| !clock.is_null()) {
+fn deadline(view: &wire::IncidentView) -> String {
+    match &view.art73 {
         None => "-".into(),
-        Some(clock) if clock.get("overdue") == Some(&Value::Bool(true)) => {
-            format!("{} OVERDUE", text(clock, "/deadline"))
-        }
-        Some(clock) => text(clock, "/deadline"),
+        Some(clock) if clock.overdue => format!("{} OVERDUE", clock.deadline),
+        Some(clock) => clock.deadline.clone(),
     }
 }
 
-fn render_incident(incident: &Value) -> String {
+fn render_incident(view: &wire::IncidentView) -> String {
+    let incident = &view.incident;
     let mut out = format!(
         "incident {} [{}] {}\nseverity {}, agent {}, owner {}, detected {}\n",
-        text(incident, "/id"),
-        text(incident, "/status"),
-        text(incident, "/title"),
-        text(incident, "/severity"),
-        text(incident, "/agent"),
-        text(incident, "/owner"),
-        text(incident, "/detected_at"),
+        incident.id,
+        incident.status.as_str(),
+        incident.title,
+        incident.severity,
+        or_dash(incident.agent.as_deref()),
+        or_dash(incident.owner.as_deref()),
+        incident.detected_at,
     );
-    out.push_str(&format!("what happened: {}\n", text(incident, "/what_happened")));
+    out.push_str(&format!("what happened: {}\n", incident.what_happened));
     out.push_str(&format!(
         "evidence: alerts {}, seqs {} (frozen at checkpoint {})\n",
-        incident.get("alerts").map(Value::to_string).unwrap_or_default(),
+        json_text(&incident.alerts),
+        json_text(&incident.related_seqs),
         incident
-            .get("related_seqs")
-            .map(Value::to_string)
-            .unwrap_or_default(),
-        text(incident, "/checkpoint/size"),
+            .checkpoint
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |checkpoint| checkpoint.size.to_string()),
     ));
-    out.push_str(&format!("root cause: {}\n", text(incident, "/root_cause")));
+    out.push_str(&format!(
+        "root cause: {}\n",
+        or_dash(incident.root_cause.as_deref())
+    ));
     out.push_str(&format!(
         "preventive measures: {}\n",
-        text(incident, "/preventive_measures")
+        or_dash(incident.preventive_measures.as_deref())
     ));
-    for (label, field) in [("action", "actions"), ("communication", "communications")] {
-        for note in incident
-            .get(field)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-        {
-            out.push_str(&format!(
-                "{label} {} by {}: {}\n",
-                text(&note, "/at"),
-                text(&note, "/by"),
-                text(&note, "/text")
-            ));
+    for (label, notes) in [
+        ("action", &incident.actions),
+        ("communication", &incident.communications),
+    ] {
+        for note in notes {
+            out.push_str(&format!("{label} {} by {}: {}\n", note.at, note.by, note.text));
         }
     }
-    if incident.get("serious") == Some(&Value::Bool(true)) {
+    if incident.serious {
+        let clock = view.art73.as_ref();
         out.push_str(&format!(
             "EU AI Act Art. 73: serious ({}), aware {}, report by {}{}\n",
-            text(incident, "/art73/category"),
-            text(incident, "/art73/aware_at"),
-            deadline(incident),
-            incident
-                .pointer("/art73/reported_at")
-                .and_then(Value::as_str)
+            or_dash(clock.map(|clock| clock.category.as_str())),
+            or_dash(clock.map(|clock| clock.aware_at.as_str())),
+            deadline(view),
+            clock
+                .and_then(|clock| clock.reported_at.as_deref())
                 .map(|at| format!(", reported {at}"))
                 .unwrap_or_default()
         ));

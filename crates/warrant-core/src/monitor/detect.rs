@@ -16,8 +16,6 @@ pub use disparity::{Disparity, Gap, MAX_SEGMENT_VALUES, SegmentRates, Shift, dis
 pub use drift::{Drift, drift};
 pub use oversight::{ApproverStats, DecidedApproval, RubberStamp, approvers};
 
-use serde::Serialize;
-
 use crate::monitor::histogram::Histogram;
 use crate::monitor::stats::ChiSquare;
 
@@ -69,7 +67,7 @@ pub struct UsageRow {
 }
 
 /// A half-open range of hours, `[from, to)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub from: i64,
     pub to: i64,
@@ -87,7 +85,7 @@ impl Window {
 
 /// The current window and the baseline it is compared with (by default the last 24 hours against the 7 days
 /// before them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Windows {
     pub current: Window,
     pub baseline: Window,
@@ -114,7 +112,7 @@ impl Windows {
 /// Below this many decisions in either window, drift and disparity say "insufficient data".
 pub const DEFAULT_MIN_SAMPLES: u64 = 30;
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ChiSquareJson {
     pub statistic: f64,
     pub dof: u32,

@@ -3,7 +3,8 @@
 use axum::extract::{Path, State};
 use chrono::Utc;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use warrant_api::Items;
+use warrant_api::monitor as wire;
 use warrant_core::change::ChangeContext;
 use warrant_core::incident::IncidentUpdate;
 use warrant_service::blocking;
@@ -14,14 +15,14 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{Json, OptionalJson, Query};
 
-type JsonResponse = Result<axum::Json<Value>, ApiError>;
+type JsonResponse<T> = Result<axum::Json<T>, ApiError>;
 
 /// `GET /v1/monitor` (everything) and `GET /v1/monitor/{report}`.
 pub async fn report(
     State(state): State<AppState>,
     report: Option<Path<String>>,
     Query(params): Query<Params>,
-) -> JsonResponse {
+) -> JsonResponse<wire::Report> {
     // The rollups include every event committed before this request.
     state.store.flush_rollups().await?;
     let store = state.store.clone();
@@ -34,15 +35,14 @@ pub async fn report(
 }
 
 /// `POST /v1/monitor/evaluate`: run every alert rule now.
-pub async fn evaluate(State(state): State<AppState>, caller: Caller) -> JsonResponse {
+pub async fn evaluate(State(state): State<AppState>, caller: Caller) -> JsonResponse<wire::Evaluated> {
     let outcome = monitor::evaluate_and_record(&state.store, caller.principal()).await?;
-    Ok(axum::Json(json!(outcome)))
+    Ok(axum::Json(monitor::outcome_to_wire(&outcome)))
 }
 
 /// `POST /v1/monitor/rebuild`: recompute the rollups from the log.
-pub async fn rebuild(State(state): State<AppState>) -> JsonResponse {
-    let counted = state.store.rebuild_rollups().await?;
-    Ok(axum::Json(json!({"events": counted})))
+pub async fn rebuild(State(state): State<AppState>) -> JsonResponse<wire::Rebuilt> {
+    Ok(axum::Json(monitor::rebuild(&state.store).await?))
 }
 
 #[derive(Deserialize)]
@@ -51,14 +51,17 @@ pub struct AlertQuery {
     status: Option<String>,
 }
 
-pub async fn list_alerts(State(state): State<AppState>, Query(query): Query<AlertQuery>) -> JsonResponse {
+pub async fn list_alerts(
+    State(state): State<AppState>,
+    Query(query): Query<AlertQuery>,
+) -> JsonResponse<Items<wire::Alert>> {
     let store = state.store.clone();
     Ok(axum::Json(
         blocking(move || monitor::alerts(&store, query.status.as_deref())).await?,
     ))
 }
 
-pub async fn get_alert(State(state): State<AppState>, Path(id): Path<String>) -> JsonResponse {
+pub async fn get_alert(State(state): State<AppState>, Path(id): Path<String>) -> JsonResponse<wire::Alert> {
     let store = state.store.clone();
     Ok(axum::Json(blocking(move || monitor::alert(&store, &id)).await?))
 }
@@ -83,19 +86,22 @@ pub async fn promote(
     caller: Caller,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<Reason>,
-) -> Result<(axum::http::StatusCode, axum::Json<Value>), ApiError> {
+) -> Result<(axum::http::StatusCode, axum::Json<wire::IncidentView>), ApiError> {
     let incident = monitor::promote(&state.store, id, context(&caller, body.reason)).await?;
     Ok((axum::http::StatusCode::CREATED, axum::Json(incident)))
 }
 
-pub async fn list_incidents(State(state): State<AppState>) -> JsonResponse {
+pub async fn list_incidents(State(state): State<AppState>) -> JsonResponse<Items<wire::IncidentView>> {
     let store = state.store.clone();
     Ok(axum::Json(
         blocking(move || monitor::incidents(&store, Utc::now())).await?,
     ))
 }
 
-pub async fn get_incident(State(state): State<AppState>, Path(id): Path<String>) -> JsonResponse {
+pub async fn get_incident(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> JsonResponse<wire::IncidentView> {
     let store = state.store.clone();
     Ok(axum::Json(
         blocking(move || monitor::incident(&store, &id, Utc::now())).await?,
@@ -108,7 +114,7 @@ pub async fn update_incident(
     caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<IncidentUpdate>,
-) -> JsonResponse {
+) -> JsonResponse<wire::IncidentView> {
     Ok(axum::Json(
         monitor::update_incident(&state.store, id, body, context(&caller, None)).await?,
     ))

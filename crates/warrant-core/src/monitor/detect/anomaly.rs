@@ -3,12 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
-
 use super::{BigramRow, ToolRow, Windows, round};
 use crate::registry::Registry;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Anomaly {
     /// `new_tool`, `new_transition`, `sequence_nll`, `rate_spike` or `unused_grant`.
     pub kind: &'static str,

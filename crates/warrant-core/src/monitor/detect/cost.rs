@@ -3,8 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use super::anomaly::{Anomaly, AnomalyLimits};
 use super::{ToolRow, UsageRow, Window, Windows, round};
 use crate::monitor::histogram::Histogram;
@@ -95,7 +93,7 @@ pub fn usage_anomalies(
     found
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CostLine {
     /// `agent`, `model`, `workflow` or `tool`.
     pub scope: &'static str,

@@ -3,13 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
-
 use super::{ChiSquareJson, DecisionRow, Windows, round, samples};
 use crate::monitor::facts::segment_pairs;
 use crate::monitor::stats::chi_square;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SegmentRates {
     pub value: String,
     pub total: u64,
@@ -17,7 +15,7 @@ pub struct SegmentRates {
     pub rates: BTreeMap<String, f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Gap {
     pub outcome: String,
     pub high: String,
@@ -25,7 +23,7 @@ pub struct Gap {
     pub gap: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Disparity {
     pub agent: String,
     pub decision: String,
@@ -49,7 +47,7 @@ pub struct Disparity {
     pub samples: Vec<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Shift {
     pub outcome: String,
     /// The segment value whose rate rose relative to `low`.

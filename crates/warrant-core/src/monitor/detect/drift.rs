@@ -3,12 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
-
 use super::{ChiSquareJson, DecisionRow, Window, Windows, round, samples};
 use crate::monitor::stats::{chi_square, js_distance, psi};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Drift {
     pub agent: String,
     pub decision: String,
