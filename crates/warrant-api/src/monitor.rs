@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// A half-open range of hours, `[from, to)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     pub from: i64,
@@ -18,6 +19,7 @@ pub struct Window {
 
 /// The current window and the baseline it is compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Windows {
     pub current: Window,
@@ -26,6 +28,7 @@ pub struct Windows {
 
 /// A chi-square test of independence.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChiSquare {
     pub statistic: f64,
@@ -35,6 +38,7 @@ pub struct ChiSquare {
 
 /// The outcome distribution of one (agent, decision), current window against the baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Drift {
     pub agent: String,
@@ -59,6 +63,7 @@ pub struct Drift {
 
 /// Outcome rates of one segment value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SegmentRates {
     pub value: String,
@@ -69,6 +74,7 @@ pub struct SegmentRates {
 
 /// The largest difference in an outcome's rate between two segment values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Gap {
     pub outcome: String,
@@ -79,6 +85,7 @@ pub struct Gap {
 
 /// Where the segments' relative treatment moved most.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Shift {
     pub outcome: String,
@@ -94,6 +101,7 @@ pub struct Shift {
 
 /// Outcome rates per segment value of one (agent, decision, segment attribute), now and in the baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Disparity {
     pub agent: String,
@@ -117,6 +125,7 @@ pub struct Disparity {
 
 /// A tool-usage, cost or latency anomaly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Anomaly {
     /// `new_tool`, `new_transition`, `sequence_nll`, `rate_spike`, `unused_grant`, `cost_spike` or
@@ -132,6 +141,7 @@ pub struct Anomaly {
 
 /// Calls, tokens, cost and latency of one agent, model, workflow or tool over the current window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CostLine {
     /// `agent`, `model`, `workflow` or `tool`.
@@ -150,6 +160,7 @@ pub struct CostLine {
 
 /// One approver's record over a window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ApproverStats {
     pub approver: String,
@@ -164,6 +175,7 @@ pub struct ApproverStats {
 
 /// The quality of human oversight over the current window (`GET /v1/monitor/oversight`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Oversight {
     pub window: Window,
@@ -182,6 +194,7 @@ pub struct Oversight {
 
 /// `GET /v1/monitor`: every report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MonitorReport {
     pub windows: Windows,
@@ -194,6 +207,8 @@ pub struct MonitorReport {
 
 /// `GET /v1/monitor/{drift|disparity|anomalies|cost}`: one report's lines, with the windows they cover.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "Windowed{T}"))]
 #[serde(deny_unknown_fields)]
 pub struct Windowed<T> {
     pub windows: Windows,
@@ -202,6 +217,7 @@ pub struct Windowed<T> {
 
 /// The answer of `GET /v1/monitor` or `GET /v1/monitor/{report}`; which one follows from the path.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum Report {
     All(MonitorReport),
@@ -214,6 +230,7 @@ pub enum Report {
 
 /// An alert raised by a monitoring rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Alert {
     pub id: String,
@@ -241,6 +258,7 @@ pub struct Alert {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentStatus {
     Open,
@@ -262,6 +280,7 @@ impl IncidentStatus {
 
 /// The EU AI Act Art. 73 deadline class of a serious incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Art73Category {
     /// 15 days.
@@ -284,6 +303,7 @@ impl Art73Category {
 
 /// A note in an incident's record: an action taken or a communication made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Note {
     pub at: String,
@@ -293,6 +313,7 @@ pub struct Note {
 
 /// The checkpoint that covered an incident's evidence when it was opened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FrozenCheckpoint {
     pub size: u64,
@@ -302,6 +323,7 @@ pub struct FrozenCheckpoint {
 
 /// An incident as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Incident {
     pub id: String,
@@ -330,6 +352,7 @@ pub struct Incident {
 
 /// The Art. 73 clock of a serious incident, as of the answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Art73Clock {
     pub category: Art73Category,
@@ -343,6 +366,7 @@ pub struct Art73Clock {
 /// An incident with its Art. 73 clock (`null` unless it is serious): how `/v1/incidents[/{id}]`,
 /// `POST /v1/incidents/{id}` and `POST /v1/alerts/{id}/promote` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IncidentView {
     #[serde(flatten)]
@@ -352,6 +376,7 @@ pub struct IncidentView {
 
 /// `POST /v1/monitor/evaluate`: what one evaluation of the alert rules did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Evaluated {
     pub fired: Vec<Alert>,
@@ -365,6 +390,7 @@ pub struct Evaluated {
 
 /// `POST /v1/monitor/rebuild`: the rollups recomputed from the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rebuilt {
     /// The events counted.
