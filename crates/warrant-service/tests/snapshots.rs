@@ -198,7 +198,7 @@ async fn statement_of_applicability_as_markdown_and_csv() {
 async fn gap_report() {
     let (_scratch, store) = store("gaps").await;
     let gaps = blocking(move || {
-        let gaps = assess(&store, time(NOW)).unwrap().gaps().unwrap();
+        let gaps = warrant_service::compliance::gaps_report(&assess(&store, time(NOW)).unwrap()).unwrap();
         serde_json::to_string_pretty(&gaps).unwrap() + "\n"
     })
     .await;

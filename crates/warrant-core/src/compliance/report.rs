@@ -20,16 +20,13 @@ pub use soa::{SoaRow, soa};
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use super::catalog::Catalog;
 use super::rules::{EvidenceRule, Met, RuleResult};
 use crate::registry::Registry;
 use crate::registry::manifest::{Applicability, Kind, Manifest};
 
 /// Where a control or clause stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Implementation {
     Implemented,
     Partial,

@@ -103,7 +103,7 @@ impl EvidenceRule {
 }
 
 /// Where a control stands on one rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Met {
     Missing,
@@ -122,7 +122,7 @@ impl Met {
 }
 
 /// Evidence behind a result.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EvidenceRef {
     pub count: u64,
     /// The time of the latest evidence.
@@ -132,7 +132,7 @@ pub struct EvidenceRef {
 }
 
 /// One rule's result for one control.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RuleResult {
     pub rule: String,
     pub control: String,

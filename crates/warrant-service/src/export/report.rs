@@ -12,7 +12,7 @@ use warrant_core::compliance::report::SoaRow;
 use warrant_core::monitor::facts::hour_of;
 use warrant_store::Store;
 
-use crate::compliance::{assess, soa_csv, soa_markdown};
+use crate::compliance::{assess, soa_csv, soa_markdown, wire};
 use crate::export::{ExportError, ExportRequest};
 
 /// Appendix events at most (the latest referenced).
@@ -108,12 +108,14 @@ pub async fn reports(
     let assessment = assess(store, now).map_err(|error| failed(error.message))?;
     let registry = assessment.registry.clone();
     let soa = assessment.soa().map_err(|error| failed(error.message))?;
-    let gaps = json!(assessment.gaps().map_err(|error| failed(error.message))?);
-    let crosswalk = json!(
-        assessment
+    let gaps = json!(wire::gaps(
+        &assessment.gaps().map_err(|error| failed(error.message))?
+    ));
+    let crosswalk = json!(wire::crosswalk(
+        &assessment
             .crosswalk(now.date_naive())
             .map_err(|error| failed(error.message))?
-    );
+    ));
     let (findings, classification) = crate::risk::analysis(store, &registry, now)?;
     let risks: Vec<Value> = store.risks()?.iter().map(|risk| json!(risk)).collect();
     let incidents: Vec<Value> = store
@@ -144,7 +146,7 @@ pub async fn reports(
     files.extend([
         (
             "reports/soa.json".to_owned(),
-            json_bytes(&json!({"controls": soa})),
+            json_bytes(&json!({"controls": soa.iter().map(wire::soa_row).collect::<Vec<_>>()})),
         ),
         ("reports/soa.csv".to_owned(), soa_csv(&soa).into_bytes()),
         (

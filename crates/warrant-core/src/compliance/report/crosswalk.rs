@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use serde::Serialize;
 
 use super::{Implementation, statuses};
 use crate::compliance::catalog::Catalog;
@@ -13,7 +12,7 @@ use crate::registry::Registry;
 use crate::registry::manifest::{Kind, Manifest, Obligation, ObligationStatus, Organization};
 
 /// A document as the crosswalk lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DocumentRef {
     pub sha256: String,
     pub title: String,
@@ -21,7 +20,7 @@ pub struct DocumentRef {
 }
 
 /// One support link of an article, with the live status of the ISO item.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SupportRow {
     pub reference: String,
     pub title: String,
@@ -30,7 +29,7 @@ pub struct SupportRow {
     pub status: Implementation,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ArticleRow {
     pub article: String,
     pub title: String,
@@ -41,7 +40,7 @@ pub struct ArticleRow {
     pub not_covered: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TaskRow {
     pub id: String,
     pub article: String,
@@ -58,7 +57,7 @@ pub struct TaskRow {
     pub evidence: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CrosswalkReport {
     pub note: String,
     pub regulation: String,

@@ -1,15 +1,13 @@
 //! The gap report: what the organisation has, has in part or misses, per control, per clause and per
 //! agent-governance area.
 
-use serde::Serialize;
-
 use super::{Implementation, applicability, results_by_id, status_of, statuses};
 use crate::compliance::catalog::Catalog;
 use crate::compliance::rules::{Met, RuleResult};
 use crate::registry::Registry;
 
 /// One line of the gap report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GapRow {
     pub id: String,
     pub title: String,
@@ -23,7 +21,7 @@ pub struct GapRow {
 }
 
 /// An agent-governance area and how its controls stand.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AreaRow {
     pub id: String,
     pub title: String,
@@ -33,7 +31,7 @@ pub struct AreaRow {
     pub agents_add: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Counts {
     pub have: usize,
     pub partial: usize,
@@ -53,7 +51,7 @@ impl Counts {
 }
 
 /// The gap report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Gaps {
     pub controls_summary: Counts,
     pub clauses_summary: Counts,

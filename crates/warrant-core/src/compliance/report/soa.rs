@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use serde::Serialize;
 
 use super::{Implementation, IndexEntry, applicability, results_by_id, status_of};
 use crate::compliance::catalog::Catalog;
@@ -12,7 +11,7 @@ use crate::compliance::rules::RuleResult;
 use crate::registry::Registry;
 
 /// One row of the Statement of Applicability.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SoaRow {
     pub control: String,
     pub title: String,
