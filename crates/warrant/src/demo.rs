@@ -443,16 +443,12 @@ async fn compliance_story(router: &axum::Router, committee: &axum::Router) -> Re
 /// disparity fire, and the high-severity alerts open an incident that links the prompt change.
 async fn monitoring_story(router: &axum::Router) -> Result<(), Failure> {
     let (status, bytes) = call_router(router, Method::POST, "/v1/monitor/evaluate", None).await?;
-    let outcome = answer(status, &bytes)?;
+    let outcome = answer_as::<warrant_api::monitor::Evaluated>(status, &bytes)?;
     println!("monitoring (warrant monitor --evaluate):");
-    for line in crate::monitor::render_evaluation(&outcome).lines() {
+    for line in crate::monitor::render_evaluated(&outcome).lines() {
         println!("  {line}");
     }
-    let opened = outcome
-        .get("opened")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
-    if opened == 0 {
+    if outcome.opened.is_empty() {
         return Err(Failure::Check(anyhow!(
             "the demo's routing change opened no incident; the monitoring story is broken"
         )));

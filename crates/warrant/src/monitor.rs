@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use axum::http::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use warrant_api::Items;
 use warrant_api::monitor as wire;
 
@@ -220,14 +220,6 @@ fn pairs(outcomes: &[String], counts: &[u64]) -> String {
         .map(|(outcome, count)| format!("{outcome}={count}"))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// [`render_evaluated`] for an evaluation's answer read as plain JSON.
-pub fn render_evaluation(outcome: &Value) -> String {
-    match serde_json::from_value::<wire::Evaluated>(outcome.clone()) {
-        Ok(outcome) => render_evaluated(&outcome),
-        Err(error) => format!("the evaluation's answer is not what this warrant expects: {error}\n"),
-    }
 }
 
 pub fn render_evaluated(outcome: &wire::Evaluated) -> String {
