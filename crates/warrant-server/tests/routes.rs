@@ -696,6 +696,11 @@ async fn registry_routes() {
 
     // The change log, filtered by kind and agent.
     let tool_changes: Items<Value> = api.get("/v1/changes?kind=tools").await.ok(200);
+    // A kind reads in the singular too, in any case.
+    for path in ["/v1/changes?kind=tool", "/v1/changes?kind=Tool"] {
+        let same: Items<Value> = api.get(path).await.ok(200);
+        assert_eq!(same.items, tool_changes.items, "{path}");
+    }
     let ops: Vec<(&str, &str)> = tool_changes
         .items
         .iter()
