@@ -20,7 +20,11 @@ pub fn collection_kind(collection: &str) -> Result<Kind> {
 pub fn parse_kind(name: &str) -> Result<Kind> {
     Kind::parse(name)
         .or_else(|| Kind::from_plural(&name.to_ascii_lowercase()))
-        .or_else(|| Kind::ALL.into_iter().find(|kind| kind.as_str().eq_ignore_ascii_case(name)))
+        .or_else(|| {
+            Kind::ALL
+                .into_iter()
+                .find(|kind| kind.as_str().eq_ignore_ascii_case(name))
+        })
         .ok_or_else(|| ServiceError::invalid(ErrorCode::InvalidKind, format!("unknown kind `{name}`")))
 }
 
