@@ -1,5 +1,6 @@
 //! `POST /v1/authorize` and `/v1/approvals`.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -101,10 +102,10 @@ pub struct Approval {
     pub reasons: Value,
     pub status: ApprovalStatus,
     pub requested_seq: u64,
-    pub requested_at: String,
-    pub expires_at: String,
+    pub requested_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
     pub decided_by: Option<String>,
-    pub decided_at: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
     pub decision_reason: Option<String>,
     pub used_seq: Option<u64>,
     pub requested_by: Option<String>,

@@ -1,11 +1,12 @@
 //! `/v1/monitor/*`, `/v1/alerts`, `/v1/incidents`: monitoring reports, alerts and incidents.
 //!
 //! Windows are half-open ranges of hours since the Unix epoch. The detectors' own labels (a drift's status
-//! and level, an anomaly's kind, an alert's severity and status) travel as the strings they give them; an
-//! incident's status and Art. 73 category are enums.
+//! and level, an anomaly's kind) travel as the strings they give them; severities, an alert's and an
+//! incident's status and the Art. 73 category are enums.
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A half-open range of hours, `[from, to)`.
@@ -238,8 +239,7 @@ pub struct Alert {
     pub key: String,
     pub rule: String,
     pub detector: String,
-    /// `low`, `medium` or `high`.
-    pub severity: String,
+    pub severity: Severity,
     pub agent: String,
     pub subject: String,
     pub summary: String,
@@ -247,14 +247,65 @@ pub struct Alert {
     pub threshold: f64,
     /// Evidence seqs behind the alert (recent decisions, the agent's latest substantial change).
     pub related: Vec<u64>,
-    /// `firing` or `resolved`.
-    pub status: String,
+    pub status: AlertStatus,
     pub fired_seq: u64,
-    pub fired_at: String,
+    pub fired_at: DateTime<Utc>,
     pub resolved_seq: Option<u64>,
-    pub resolved_at: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
     /// The incident it belongs to.
     pub incident: Option<String>,
+}
+
+/// How serious an alert or incident is; `high` and `critical` alerts open an incident by themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// Whether an alert's condition still holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    Firing,
+    Resolved,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Firing => "firing",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+}
+
+impl std::fmt::Display for AlertStatus {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -306,7 +357,7 @@ impl Art73Category {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Note {
-    pub at: String,
+    pub at: DateTime<Utc>,
     pub by: String,
     pub text: String,
 }
@@ -328,11 +379,11 @@ pub struct FrozenCheckpoint {
 pub struct Incident {
     pub id: String,
     pub title: String,
-    pub severity: String,
+    pub severity: Severity,
     pub status: IncidentStatus,
     pub owner: Option<String>,
     pub what_happened: String,
-    pub detected_at: String,
+    pub detected_at: DateTime<Utc>,
     pub agent: Option<String>,
     pub alerts: Vec<String>,
     /// Evidence seqs: the alert, the decisions behind it, the change that preceded it.
@@ -345,9 +396,9 @@ pub struct Incident {
     pub serious: bool,
     pub category: Option<Art73Category>,
     /// When the organisation became aware; the Art. 73 clock starts here (the detection time if unset).
-    pub aware_at: Option<String>,
-    pub reported_at: Option<String>,
-    pub closed_at: Option<String>,
+    pub aware_at: Option<DateTime<Utc>>,
+    pub reported_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 /// The Art. 73 clock of a serious incident, as of the answer.
@@ -356,9 +407,9 @@ pub struct Incident {
 #[serde(deny_unknown_fields)]
 pub struct Art73Clock {
     pub category: Art73Category,
-    pub aware_at: String,
-    pub deadline: String,
-    pub reported_at: Option<String>,
+    pub aware_at: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+    pub reported_at: Option<DateTime<Utc>>,
     /// Past the deadline and not reported.
     pub overdue: bool,
 }

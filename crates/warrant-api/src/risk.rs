@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Risk class in the EU AI Act's sense (Art. 6 and Annex III for `high`; Art. 50 transparency for `limited`).
@@ -396,11 +396,11 @@ pub struct ImpactVersionInfo {
     pub version: u64,
     /// SHA-256 of the assessment's JSON, as recorded in its event.
     pub digest: String,
-    pub recorded_at: String,
+    pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
     pub recorded_seq: u64,
     pub approved_by: Option<String>,
-    pub approved_at: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
     pub approved_seq: Option<u64>,
 }
 
@@ -414,11 +414,11 @@ pub struct ImpactVersion {
     pub version: u64,
     /// SHA-256 of the assessment's JSON, as recorded in its event.
     pub digest: String,
-    pub recorded_at: String,
+    pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
     pub recorded_seq: u64,
     pub approved_by: Option<String>,
-    pub approved_at: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
     pub approved_seq: Option<u64>,
     pub assessment: ImpactAssessment,
 }

@@ -8,7 +8,30 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::event::format_time;
+use crate::registry::manifest::Severity;
+
+/// Whether an alert's condition still holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    Firing,
+    Resolved,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Firing => "firing",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AlertStatus> {
+        [AlertStatus::Firing, AlertStatus::Resolved]
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -69,7 +92,7 @@ impl Art73Category {
 /// A note in an incident's record: an action taken or a communication made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Note {
-    pub at: String,
+    pub at: DateTime<Utc>,
     pub by: String,
     pub text: String,
 }
@@ -85,13 +108,13 @@ pub struct Frozen {
 pub struct Incident {
     pub id: String,
     pub title: String,
-    pub severity: String,
+    pub severity: Severity,
     #[serde(default)]
     pub status: IncidentStatus,
     #[serde(default)]
     pub owner: Option<String>,
     pub what_happened: String,
-    pub detected_at: String,
+    pub detected_at: DateTime<Utc>,
     #[serde(default)]
     pub agent: Option<String>,
     #[serde(default)]
@@ -115,20 +138,20 @@ pub struct Incident {
     pub category: Option<Art73Category>,
     /// When the organisation became aware; the Art. 73 clock starts here (the detection time if unset).
     #[serde(default)]
-    pub aware_at: Option<String>,
+    pub aware_at: Option<DateTime<Utc>>,
     #[serde(default)]
-    pub reported_at: Option<String>,
+    pub reported_at: Option<DateTime<Utc>>,
     #[serde(default)]
-    pub closed_at: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 /// The Art. 73 clock of a serious incident, as of a moment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Art73Clock {
     pub category: Art73Category,
-    pub aware_at: String,
-    pub deadline: String,
-    pub reported_at: Option<String>,
+    pub aware_at: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+    pub reported_at: Option<DateTime<Utc>>,
     /// Past the deadline and not reported.
     pub overdue: bool,
 }
@@ -140,22 +163,16 @@ impl Incident {
             return None;
         }
         let category = self.category.unwrap_or_default();
-        let aware_text = self.aware_at.clone().unwrap_or_else(|| self.detected_at.clone());
-        let aware = DateTime::parse_from_rfc3339(&aware_text)
-            .ok()?
-            .with_timezone(&Utc);
+        let aware = self.aware_at.unwrap_or(self.detected_at);
         let deadline = aware + Duration::days(category.days());
-        let reported = self
-            .reported_at
-            .as_deref()
-            .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
-            .map(|time| time.with_timezone(&Utc));
         Some(Art73Clock {
             category,
-            aware_at: format_time(&aware),
-            deadline: format_time(&deadline),
-            reported_at: self.reported_at.clone(),
-            overdue: reported.map_or(now > deadline, |reported| reported > deadline),
+            aware_at: aware,
+            deadline,
+            reported_at: self.reported_at,
+            overdue: self
+                .reported_at
+                .map_or(now > deadline, |reported| reported > deadline),
         })
     }
 }
@@ -190,30 +207,47 @@ impl IncidentUpdate {
     ) -> Result<Vec<&'static str>, String> {
         let mut next = incident.clone();
         let mut changed = Vec::new();
-        let time = |field: &str, text: &Option<String>| -> Result<Option<String>, String> {
+        let time = |field: &str, text: &Option<String>| -> Result<Option<DateTime<Utc>>, String> {
             text.as_deref()
                 .map(|text| {
                     DateTime::parse_from_rfc3339(text)
-                        .map(|time| format_time(&time.with_timezone(&Utc)))
+                        .map(|time| time.with_timezone(&Utc))
                         .map_err(|error| format!("`{field}`: `{text}` is not an RFC 3339 time: {error}"))
                 })
                 .transpose()
         };
-        let mut set = |field: &'static str, target: &mut Option<String>, value: Option<String>| {
+        fn set<T: PartialEq>(
+            changed: &mut Vec<&'static str>,
+            field: &'static str,
+            target: &mut Option<T>,
+            value: Option<T>,
+        ) {
             if value.is_some() && *target != value {
                 *target = value;
                 changed.push(field);
             }
-        };
-        set("owner", &mut next.owner, self.owner.clone());
-        set("root_cause", &mut next.root_cause, self.root_cause.clone());
+        }
+        set(&mut changed, "owner", &mut next.owner, self.owner.clone());
         set(
+            &mut changed,
+            "root_cause",
+            &mut next.root_cause,
+            self.root_cause.clone(),
+        );
+        set(
+            &mut changed,
             "preventive_measures",
             &mut next.preventive_measures,
             self.preventive_measures.clone(),
         );
-        set("aware_at", &mut next.aware_at, time("aware_at", &self.aware_at)?);
         set(
+            &mut changed,
+            "aware_at",
+            &mut next.aware_at,
+            time("aware_at", &self.aware_at)?,
+        );
+        set(
+            &mut changed,
             "reported_at",
             &mut next.reported_at,
             time("reported_at", &self.reported_at)?,
@@ -243,7 +277,7 @@ impl IncidentUpdate {
                     return Err("an incident is closed with its root cause: set `root_cause`".into());
                 }
                 next.status = status;
-                next.closed_at = (status == IncidentStatus::Closed).then(|| format_time(&now));
+                next.closed_at = (status == IncidentStatus::Closed).then_some(now);
                 changed.push("status");
             }
         }
@@ -261,7 +295,7 @@ impl IncidentUpdate {
             }
         }
         let note = |text: &String| Note {
-            at: format_time(&now),
+            at: now,
             by: by.to_owned(),
             text: text.clone(),
         };
@@ -282,8 +316,8 @@ impl IncidentUpdate {
 pub const RESOLVE_AFTER: u64 = 3;
 
 /// Whether a newly fired alert of `severity` opens an incident (or joins the open one for its condition).
-pub fn opens_incident(severity: &str) -> bool {
-    matches!(severity, "high" | "critical")
+pub fn opens_incident(severity: Severity) -> bool {
+    severity >= Severity::High
 }
 
 /// What one evaluation does to an alert that is firing and was not fired again.
@@ -318,10 +352,10 @@ pub struct AlertRef<'a> {
     pub rule: &'a str,
     pub subject: &'a str,
     pub summary: &'a str,
-    pub severity: &'a str,
+    pub severity: Severity,
     pub agent: &'a str,
     pub fired_seq: u64,
-    pub fired_at: &'a str,
+    pub fired_at: DateTime<Utc>,
 }
 
 impl Incident {
@@ -340,11 +374,11 @@ impl Incident {
         Incident {
             id,
             title: format!("{}: {}", alert.rule, alert.subject),
-            severity: alert.severity.to_owned(),
+            severity: alert.severity,
             status: IncidentStatus::default(),
             owner: None,
             what_happened: alert.summary.to_owned(),
-            detected_at: alert.fired_at.to_owned(),
+            detected_at: alert.fired_at,
             agent: (!alert.agent.is_empty()).then(|| alert.agent.to_owned()),
             alerts: vec![alert.id.to_owned()],
             related_seqs,
@@ -372,6 +406,8 @@ impl Incident {
 mod tests {
 
     use chrono::{DateTime, Utc};
+
+    use crate::registry::manifest::Severity;
 
     use super::{
         Clearing, Incident, IncidentUpdate, RESOLVE_AFTER, clearing, opens_incident, resolved_after,
@@ -407,7 +443,7 @@ mod tests {
             .unwrap();
         assert_eq!(changed, vec!["aware_at", "serious", "category"]);
         let clock = incident.art73(at("2026-11-04T07:59:00Z")).unwrap();
-        assert_eq!(clock.deadline, "2026-11-04T08:00:00Z");
+        assert_eq!(clock.deadline, at("2026-11-04T08:00:00Z"));
         assert!(!clock.overdue);
         assert!(incident.art73(at("2026-11-04T08:01:00Z")).unwrap().overdue);
         // A death: 10 days; reported in time, never overdue.
@@ -419,14 +455,14 @@ mod tests {
         .apply(&mut incident, "dpo", at("2026-11-10T00:00:00Z"))
         .unwrap();
         let clock = incident.art73(at("2027-01-01T00:00:00Z")).unwrap();
-        assert_eq!(clock.deadline, "2026-11-12T08:00:00Z");
+        assert_eq!(clock.deadline, at("2026-11-12T08:00:00Z"));
         assert!(!clock.overdue);
         // General: 15 days.
         let mut general = self::incident();
         general.serious = true;
         assert_eq!(
             general.art73(at("2026-11-16T10:00:01Z")).unwrap().deadline,
-            "2026-11-16T10:00:00Z"
+            at("2026-11-16T10:00:00Z")
         );
         assert!(general.art73(at("2026-11-16T10:00:01Z")).unwrap().overdue);
     }
@@ -471,7 +507,7 @@ mod tests {
         assert_eq!(clearing(true, false), Clearing::Unknown);
         assert!(!resolved_after(RESOLVE_AFTER - 1));
         assert!(resolved_after(RESOLVE_AFTER));
-        assert!(opens_incident("high") && opens_incident("critical"));
-        assert!(!opens_incident("medium") && !opens_incident("low"));
+        assert!(opens_incident(Severity::High) && opens_incident(Severity::Critical));
+        assert!(!opens_incident(Severity::Medium) && !opens_incident(Severity::Low));
     }
 }

@@ -19,6 +19,7 @@ use warrant_core::compliance::rules::{
     AlertFact, ChangeFact, DocumentFact, Facts, ImpactFact, RuleResult, evaluate,
 };
 use warrant_core::identity::Principal;
+use warrant_core::incident::AlertStatus;
 use warrant_core::registry::Registry;
 use warrant_core::registry::manifest::RiskClass;
 use warrant_core::risk::Classification;
@@ -28,12 +29,6 @@ use crate::error::{Failure, Result, ServiceError};
 
 pub fn catalog() -> Result<&'static Catalog> {
     Catalog::builtin().map_err(|error| ServiceError::internal(&error))
-}
-
-pub(crate) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|time| time.with_timezone(&Utc))
 }
 
 /// Everything the documents are built from, gathered once per request.
@@ -73,23 +68,21 @@ pub fn assess(store: &Store, now: DateTime<Utc>) -> Result<Assessment> {
                 version.agent.clone(),
                 ImpactFact {
                     version: version.version,
-                    approved_at: version.approved_at.as_deref().and_then(parse_time),
+                    approved_at: version.approved_at,
                     seq: version.approved_seq.unwrap_or(version.recorded_seq),
                 },
             )
         })
         .collect();
     let firing_alerts = store
-        .alerts(Some("firing"))?
+        .alerts(Some(AlertStatus::Firing))?
         .into_iter()
-        .filter_map(|alert| {
-            Some(AlertFact {
-                fired_at: parse_time(&alert.fired_at)?,
-                id: alert.id,
-                severity: alert.severity,
-                incident: alert.incident,
-                seq: alert.fired_seq,
-            })
+        .map(|alert| AlertFact {
+            fired_at: alert.fired_at,
+            id: alert.id,
+            severity: alert.severity,
+            incident: alert.incident,
+            seq: alert.fired_seq,
         })
         .collect();
     let monitoring_rules = warrant_core::monitor::rules::effective_rules(&registry)

@@ -11,6 +11,7 @@ use serde_json::Value;
 use warrant_api::monitor as wire;
 use warrant_api::{ErrorCode, Items};
 use warrant_core::change::ChangeContext;
+use warrant_core::incident::AlertStatus;
 use warrant_core::incident::{
     Art73Category, Art73Clock, Frozen, Incident, IncidentStatus, IncidentUpdate, Note,
 };
@@ -22,7 +23,7 @@ use warrant_core::monitor::detect::{
 use warrant_core::monitor::facts::hour_of;
 use warrant_core::monitor::rules::{self, Findings, Firing};
 use warrant_core::registry::Registry;
-use warrant_core::registry::manifest::Detector;
+use warrant_core::registry::manifest::{Detector, Severity};
 use warrant_store::{
     Alert, AlertRun, ApprovalStatus, ChangeFilter, IncidentOp, IncidentOutcome, Store, StoreError,
 };
@@ -189,10 +190,7 @@ pub fn oversight(
     now: DateTime<Utc>,
 ) -> Result<Oversight, StoreError> {
     let window = params.windows(now).current;
-    let in_window = |time: &str| {
-        DateTime::parse_from_rfc3339(time)
-            .is_ok_and(|time| window.contains(hour_of(&time.with_timezone(&Utc))))
-    };
+    let in_window = |time: &DateTime<Utc>| window.contains(hour_of(time));
     let approvals = store.approvals(None, now)?;
     let mut decided = Vec::new();
     let (mut pending, mut expired) = (0, 0);
@@ -210,12 +208,7 @@ pub fn oversight(
                 if !in_window(at) {
                     continue;
                 }
-                let seconds =
-                    |time: &str| DateTime::parse_from_rfc3339(time).map(|time| time.timestamp_millis());
-                let latency = match (seconds(at), seconds(&approval.requested_at)) {
-                    (Ok(decided), Ok(requested)) => (decided - requested).max(0) as f64 / 1000.0,
-                    _ => 0.0,
-                };
+                let latency = (*at - approval.requested_at).num_milliseconds().max(0) as f64 / 1000.0;
                 decided.push(DecidedApproval {
                     approver: by.clone(),
                     approved: approval.status != ApprovalStatus::Denied,
@@ -403,17 +396,6 @@ pub fn full_report(
     })
 }
 
-/// [`full_report`] as JSON, as the evidence bundle keeps it.
-pub fn report(
-    store: &Store,
-    registry: &Registry,
-    params: &Params,
-    now: DateTime<Utc>,
-) -> Result<Value, StoreError> {
-    serde_json::to_value(full_report(store, registry, params, now)?)
-        .map_err(|error| StoreError::Damaged(error.to_string()))
-}
-
 /// An incident with its Art. 73 clock as of `now`.
 pub fn incident_view(incident: &Incident, now: DateTime<Utc>) -> wire::IncidentView {
     wire::IncidentView {
@@ -422,19 +404,18 @@ pub fn incident_view(incident: &Incident, now: DateTime<Utc>) -> wire::IncidentV
     }
 }
 
-/// [`incident_view`] as JSON, as the evidence bundle keeps it.
-pub fn incident_json(incident: &Incident, now: DateTime<Utc>) -> Value {
-    serde_json::to_value(incident_view(incident, now)).unwrap_or(Value::Null)
-}
-
 /// Alerts in `status` (`firing` or `resolved`; all without one).
 pub fn alerts(store: &Store, status: Option<&str>) -> Result<Items<wire::Alert>, ServiceError> {
-    if let Some(status) = status.filter(|status| !matches!(*status, "firing" | "resolved")) {
-        return Err(ServiceError::invalid(
-            ErrorCode::InvalidQuery,
-            format!("`status` is `firing` or `resolved`, not `{status}`"),
-        ));
-    }
+    let status = status
+        .map(|text| {
+            AlertStatus::parse(text).ok_or_else(|| {
+                ServiceError::invalid(
+                    ErrorCode::InvalidQuery,
+                    format!("`status` is `firing` or `resolved`, not `{text}`"),
+                )
+            })
+        })
+        .transpose()?;
     Ok(Items {
         items: store.alerts(status)?.iter().map(alert_to_wire).collect(),
     })
@@ -687,19 +668,31 @@ pub fn alert_to_wire(alert: &Alert) -> wire::Alert {
         key: alert.key.clone(),
         rule: alert.rule.clone(),
         detector: alert.detector.clone(),
-        severity: alert.severity.clone(),
+        severity: severity_to_wire(alert.severity),
         agent: alert.agent.clone(),
         subject: alert.subject.clone(),
         summary: alert.summary.clone(),
         value: alert.value,
         threshold: alert.threshold,
         related: alert.related.clone(),
-        status: alert.status.clone(),
+        status: match alert.status {
+            AlertStatus::Firing => wire::AlertStatus::Firing,
+            AlertStatus::Resolved => wire::AlertStatus::Resolved,
+        },
         fired_seq: alert.fired_seq,
-        fired_at: alert.fired_at.clone(),
+        fired_at: alert.fired_at,
         resolved_seq: alert.resolved_seq,
-        resolved_at: alert.resolved_at.clone(),
+        resolved_at: alert.resolved_at,
         incident: alert.incident.clone(),
+    }
+}
+
+pub fn severity_to_wire(severity: Severity) -> wire::Severity {
+    match severity {
+        Severity::Low => wire::Severity::Low,
+        Severity::Medium => wire::Severity::Medium,
+        Severity::High => wire::Severity::High,
+        Severity::Critical => wire::Severity::Critical,
     }
 }
 
@@ -725,9 +718,9 @@ fn category_to_wire(category: Art73Category) -> wire::Art73Category {
 fn clock_to_wire(clock: &Art73Clock) -> wire::Art73Clock {
     wire::Art73Clock {
         category: category_to_wire(clock.category),
-        aware_at: clock.aware_at.clone(),
-        deadline: clock.deadline.clone(),
-        reported_at: clock.reported_at.clone(),
+        aware_at: clock.aware_at,
+        deadline: clock.deadline,
+        reported_at: clock.reported_at,
         overdue: clock.overdue,
     }
 }
@@ -735,18 +728,18 @@ fn clock_to_wire(clock: &Art73Clock) -> wire::Art73Clock {
 /// An incident as recorded, without its clock.
 pub fn incident_to_wire(incident: &Incident) -> wire::Incident {
     let note = |note: &Note| wire::Note {
-        at: note.at.clone(),
+        at: note.at,
         by: note.by.clone(),
         text: note.text.clone(),
     };
     wire::Incident {
         id: incident.id.clone(),
         title: incident.title.clone(),
-        severity: incident.severity.clone(),
+        severity: severity_to_wire(incident.severity),
         status: incident_status_to_wire(incident.status),
         owner: incident.owner.clone(),
         what_happened: incident.what_happened.clone(),
-        detected_at: incident.detected_at.clone(),
+        detected_at: incident.detected_at,
         agent: incident.agent.clone(),
         alerts: incident.alerts.clone(),
         related_seqs: incident.related_seqs.clone(),
@@ -760,9 +753,9 @@ pub fn incident_to_wire(incident: &Incident) -> wire::Incident {
         preventive_measures: incident.preventive_measures.clone(),
         serious: incident.serious,
         category: incident.category.map(category_to_wire),
-        aware_at: incident.aware_at.clone(),
-        reported_at: incident.reported_at.clone(),
-        closed_at: incident.closed_at.clone(),
+        aware_at: incident.aware_at,
+        reported_at: incident.reported_at,
+        closed_at: incident.closed_at,
     }
 }
 

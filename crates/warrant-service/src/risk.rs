@@ -210,11 +210,11 @@ impl ImpactView {
                 .map(|version| wire::ImpactVersionInfo {
                     version: version.version,
                     digest: version.digest.clone(),
-                    recorded_at: version.recorded_at.clone(),
+                    recorded_at: version.recorded_at,
                     recorded_by: version.recorded_by.clone(),
                     recorded_seq: version.recorded_seq,
                     approved_by: version.approved_by.clone(),
-                    approved_at: version.approved_at.clone(),
+                    approved_at: version.approved_at,
                     approved_seq: version.approved_seq,
                 })
                 .collect(),
@@ -454,11 +454,11 @@ pub fn impact_version_to_wire(version: &ImpactVersion) -> wire::ImpactVersion {
         agent: version.agent.clone(),
         version: version.version,
         digest: version.digest.clone(),
-        recorded_at: version.recorded_at.clone(),
+        recorded_at: version.recorded_at,
         recorded_by: version.recorded_by.clone(),
         recorded_seq: version.recorded_seq,
         approved_by: version.approved_by.clone(),
-        approved_at: version.approved_at.clone(),
+        approved_at: version.approved_at,
         approved_seq: version.approved_seq,
         assessment: assessment_to_wire(&version.assessment),
     }

@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::read::{opt_time_column, time_column};
 use crate::{Store, StoreError};
 
 /// An approval as stored, with its status as of `now` (a pending approval past its expiry reads as expired).
@@ -22,10 +23,10 @@ pub struct Approval {
     pub reasons: Value,
     pub status: ApprovalStatus,
     pub requested_seq: u64,
-    pub requested_at: String,
-    pub expires_at: String,
+    pub requested_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
     pub decided_by: Option<String>,
-    pub decided_at: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
     pub decision_reason: Option<String>,
     pub used_seq: Option<u64>,
     /// The principal that raised the held call (its id) and the person behind it; neither may decide it.
@@ -160,12 +161,11 @@ pub(crate) fn load(
 fn from_row(row: &Row<'_>, now: DateTime<Utc>) -> Result<Approval, StoreError> {
     let id: String = row.get(0)?;
     let status_text: String = row.get(6)?;
-    let expires_at: String = row.get(9)?;
+    let expires_at = time_column(row, 9)?;
     let reasons: String = row.get(5)?;
     let mut status = ApprovalStatus::parse(&status_text)
         .ok_or_else(|| StoreError::Damaged(format!("approval `{id}` has status `{status_text}`")))?;
-    let expired = DateTime::parse_from_rfc3339(&expires_at).map_or(true, |expiry| expiry <= now);
-    if expired && matches!(status, ApprovalStatus::Pending | ApprovalStatus::Approved) {
+    if expires_at <= now && matches!(status, ApprovalStatus::Pending | ApprovalStatus::Approved) {
         status = ApprovalStatus::Expired;
     }
     Ok(Approval {
@@ -177,10 +177,10 @@ fn from_row(row: &Row<'_>, now: DateTime<Utc>) -> Result<Approval, StoreError> {
         reasons: serde_json::from_str(&reasons).unwrap_or(Value::Null),
         status,
         requested_seq: row.get(7)?,
-        requested_at: row.get(8)?,
+        requested_at: time_column(row, 8)?,
         expires_at,
         decided_by: row.get(10)?,
-        decided_at: row.get(11)?,
+        decided_at: opt_time_column(row, 11)?,
         decision_reason: row.get(12)?,
         used_seq: row.get(13)?,
         requested_by: row.get(14)?,

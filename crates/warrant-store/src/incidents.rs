@@ -9,25 +9,29 @@
 //! opens an incident by itself, or joins the open incident of an earlier alert with the same key; others
 //! can be promoted by hand.
 
+use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 use warrant_core::change::ChangeContext;
 use warrant_core::event::{EventKind, format_time};
-use warrant_core::incident::{self, AlertRef, Clearing, Frozen, Incident, IncidentStatus, IncidentUpdate};
+use warrant_core::incident::{
+    self, AlertRef, AlertStatus, Clearing, Frozen, Incident, IncidentStatus, IncidentUpdate,
+};
 use warrant_core::monitor::rules::Firing;
+use warrant_core::registry::manifest::Severity;
 
 use crate::StoreError;
+use crate::read::{label_column, opt_time_column, time_column};
 use crate::writer::Log;
 
 /// An alert as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Alert {
     pub id: String,
     pub key: String,
     pub rule: String,
     pub detector: String,
-    pub severity: String,
+    pub severity: Severity,
     pub agent: String,
     pub subject: String,
     pub summary: String,
@@ -35,11 +39,11 @@ pub struct Alert {
     pub threshold: f64,
     /// Evidence seqs behind the alert (recent decisions, the agent's latest substantial change).
     pub related: Vec<u64>,
-    pub status: String,
+    pub status: AlertStatus,
     pub fired_seq: u64,
-    pub fired_at: String,
+    pub fired_at: DateTime<Utc>,
     pub resolved_seq: Option<u64>,
-    pub resolved_at: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
     pub incident: Option<String>,
 }
 
@@ -171,7 +175,7 @@ fn record(
         attrs.insert("status".into(), json!("firing"));
         attrs.insert("rule".into(), json!(fired.rule));
         attrs.insert("detector".into(), json!(fired.detector));
-        attrs.insert("severity".into(), json!(fired.severity));
+        attrs.insert("severity".into(), json!(fired.severity.as_str()));
         attrs.insert("subject".into(), json!(fired.subject));
         attrs.insert("summary".into(), json!(fired.summary));
         attrs.insert("value".into(), json!(fired.value));
@@ -187,7 +191,7 @@ fn record(
                 fired.key,
                 fired.rule,
                 fired.detector,
-                fired.severity,
+                fired.severity.as_str(),
                 fired.agent,
                 fired.subject,
                 fired.summary,
@@ -292,10 +296,10 @@ fn open(
             rule: &alert.rule,
             subject: &alert.subject,
             summary: &alert.summary,
-            severity: &alert.severity,
+            severity: alert.severity,
             agent: &alert.agent,
             fired_seq: alert.fired_seq,
-            fired_at: &alert.fired_at,
+            fired_at: alert.fired_at,
         },
         related,
         checkpoint,
@@ -359,18 +363,18 @@ fn alert_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
         key: row.get(1)?,
         rule: row.get(2)?,
         detector: row.get(3)?,
-        severity: row.get(4)?,
+        severity: label_column(row, 4, Severity::parse)?,
         agent: row.get(5)?,
         subject: row.get(6)?,
         summary: row.get(7)?,
         value: row.get(8)?,
         threshold: row.get(9)?,
         related: serde_json::from_str(&row.get::<_, String>(10)?).unwrap_or_default(),
-        status: row.get(11)?,
+        status: label_column(row, 11, AlertStatus::parse)?,
         fired_seq: row.get(12)?,
-        fired_at: row.get(13)?,
+        fired_at: time_column(row, 13)?,
         resolved_seq: row.get(14)?,
-        resolved_at: row.get(15)?,
+        resolved_at: opt_time_column(row, 15)?,
         incident: row.get(16)?,
     })
 }
@@ -407,13 +411,13 @@ pub(crate) fn load_alert(connection: &rusqlite::Connection, id: &str) -> Result<
 
 pub(crate) fn list_alerts(
     connection: &rusqlite::Connection,
-    status: Option<&str>,
+    status: Option<AlertStatus>,
 ) -> Result<Vec<Alert>, StoreError> {
     let mut statement = connection.prepare_cached(&format!(
         "SELECT {ALERT_COLUMNS} FROM alerts WHERE ?1 IS NULL OR status = ?1 ORDER BY fired_seq DESC LIMIT 1000"
     ))?;
     Ok(statement
-        .query_map([status], alert_row)?
+        .query_map([status.map(AlertStatus::as_str)], alert_row)?
         .collect::<Result<_, _>>()?)
 }
 

@@ -397,8 +397,11 @@ impl Store {
             .map_err(|_| StoreError::WriterStopped)
     }
 
-    /// Alerts, newest first (at most 1,000), optionally only those with `status` (`firing`, `resolved`).
-    pub fn alerts(&self, status: Option<&str>) -> Result<Vec<Alert>, StoreError> {
+    /// Alerts, newest first (at most 1,000), optionally only those with `status` .
+    pub fn alerts(
+        &self,
+        status: Option<warrant_core::incident::AlertStatus>,
+    ) -> Result<Vec<Alert>, StoreError> {
         self.read(|connection| incidents::list_alerts(connection, status))
     }
 

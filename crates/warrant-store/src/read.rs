@@ -289,3 +289,44 @@ pub(crate) fn stored_time(text: &str) -> Option<DateTime<Utc>> {
         .ok()
         .map(|time| time.with_timezone(&Utc))
 }
+
+/// A time column (RFC 3339 text); a value that does not parse is a damaged row, not a silent default.
+pub(crate) fn time_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let text: String = row.get(index)?;
+    parse_column(index, &text)
+}
+
+/// A nullable time column.
+pub(crate) fn opt_time_column(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let text: Option<String> = row.get(index)?;
+    text.map(|text| parse_column(index, &text)).transpose()
+}
+
+fn parse_column(index: usize, text: &str) -> rusqlite::Result<DateTime<Utc>> {
+    stored_time(text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            format!("`{text}` is not an RFC 3339 time").into(),
+        )
+    })
+}
+
+/// A column holding one of a closed set of labels (a status, a severity).
+pub(crate) fn label_column<T>(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+    parse: impl Fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            format!("`{text}` is not a known value").into(),
+        )
+    })
+}

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use warrant_core::change::ChangeContext;
-use warrant_core::event::{EventKind, format_time};
+use warrant_core::event::EventKind;
 use warrant_core::registry::Registry;
 use warrant_core::risk::Finding;
 use warrant_core::risk::impact::ImpactAssessment;
@@ -30,17 +30,17 @@ pub enum RecordError {
 }
 
 /// A stored version of an impact assessment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ImpactVersion {
     pub agent: String,
     pub version: u64,
     /// SHA-256 of the assessment's JSON, as recorded in its event.
     pub digest: String,
-    pub recorded_at: String,
+    pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
     pub recorded_seq: u64,
     pub approved_by: Option<String>,
-    pub approved_at: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
     pub approved_seq: Option<u64>,
     pub assessment: ImpactAssessment,
 }
@@ -155,7 +155,7 @@ impl Store {
                 agent: assessment.agent.clone(),
                 version,
                 digest: digest.clone(),
-                recorded_at: format_time(&context.time),
+                recorded_at: context.time,
                 recorded_by: context.actor().to_owned(),
                 recorded_seq: seq,
                 approved_by: None,
@@ -209,7 +209,7 @@ impl Store {
             }
             let seq = log.append(EventKind::ImpactAssessment, &agent, attrs, &context)?;
             stored.approved_by = Some(context.actor().to_owned());
-            stored.approved_at = Some(format_time(&context.time));
+            stored.approved_at = Some(context.time);
             stored.approved_seq = Some(seq);
             save_impact(log, &stored)?;
             Ok(ImpactVersion::from(stored))
@@ -224,11 +224,11 @@ struct StoredImpact {
     agent: String,
     version: u64,
     digest: String,
-    recorded_at: String,
+    recorded_at: DateTime<Utc>,
     recorded_by: String,
     recorded_seq: u64,
     approved_by: Option<String>,
-    approved_at: Option<String>,
+    approved_at: Option<DateTime<Utc>>,
     approved_seq: Option<u64>,
     assessment: ImpactAssessment,
 }

@@ -699,11 +699,7 @@ impl Writer {
             return Err(ApprovalError::SelfApproval(id.to_owned()).into());
         }
         let decision = if approve { "approved" } else { "denied" };
-        let latency_ms = chrono::DateTime::parse_from_rfc3339(&current.requested_at).map_or(0, |requested| {
-            (context.time - requested.with_timezone(&Utc))
-                .num_milliseconds()
-                .max(0)
-        });
+        let latency_ms = (context.time - current.requested_at).num_milliseconds().max(0);
         let mut attrs = serde_json::Map::new();
         attrs.insert("approval_id".into(), id.into());
         attrs.insert("tool".into(), current.tool.clone().into());

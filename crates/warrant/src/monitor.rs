@@ -5,6 +5,7 @@ use axum::http::Method;
 use serde_json::json;
 use warrant_api::Items;
 use warrant_api::monitor as wire;
+use warrant_core::event::format_time;
 
 use crate::Failure;
 use crate::cli::{AlertCommand, Cli, IncidentCommand, MonitorArgs};
@@ -227,7 +228,7 @@ pub fn render_evaluated(outcome: &wire::Evaluated) -> String {
     // Low-severity alerts (unused grants, new transitions) are counted, not listed: `warrant alerts list`.
     let mut low: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for alert in &outcome.fired {
-        if alert.severity == "low" {
+        if alert.severity == wire::Severity::Low {
             *low.entry(alert.rule.as_str()).or_default() += 1;
             continue;
         }
@@ -283,13 +284,13 @@ pub fn alerts(cli: &Cli, client: &Client, command: &AlertCommand) -> Result<(), 
                         .map(|alert| {
                             vec![
                                 alert.id.clone(),
-                                alert.status.clone(),
-                                alert.severity.clone(),
+                                alert.status.as_str().to_owned(),
+                                alert.severity.as_str().to_owned(),
                                 alert.rule.clone(),
                                 alert.agent.clone(),
                                 alert.subject.clone(),
                                 or_dash(alert.incident.as_deref()),
-                                alert.fired_at.clone(),
+                                format_time(&alert.fired_at),
                             ]
                         })
                         .collect(),
@@ -337,10 +338,10 @@ pub fn incidents(cli: &Cli, client: &Client, command: &IncidentCommand) -> Resul
                             vec![
                                 incident.id.clone(),
                                 incident.status.as_str().to_owned(),
-                                incident.severity.clone(),
+                                incident.severity.as_str().to_owned(),
                                 or_dash(incident.agent.as_deref()),
                                 or_dash(incident.owner.as_deref()),
-                                incident.detected_at.clone(),
+                                format_time(&incident.detected_at),
                                 deadline(view),
                                 incident.title.clone(),
                             ]
@@ -398,8 +399,8 @@ pub fn incidents(cli: &Cli, client: &Client, command: &IncidentCommand) -> Resul
 fn deadline(view: &wire::IncidentView) -> String {
     match &view.art73 {
         None => "-".into(),
-        Some(clock) if clock.overdue => format!("{} OVERDUE", clock.deadline),
-        Some(clock) => clock.deadline.clone(),
+        Some(clock) if clock.overdue => format!("{} OVERDUE", format_time(&clock.deadline)),
+        Some(clock) => format_time(&clock.deadline),
     }
 }
 
@@ -413,7 +414,7 @@ fn render_incident(view: &wire::IncidentView) -> String {
         incident.severity,
         or_dash(incident.agent.as_deref()),
         or_dash(incident.owner.as_deref()),
-        incident.detected_at,
+        format_time(&incident.detected_at),
     );
     out.push_str(&format!("what happened: {}\n", incident.what_happened));
     out.push_str(&format!(
@@ -438,7 +439,12 @@ fn render_incident(view: &wire::IncidentView) -> String {
         ("communication", &incident.communications),
     ] {
         for note in notes {
-            out.push_str(&format!("{label} {} by {}: {}\n", note.at, note.by, note.text));
+            out.push_str(&format!(
+                "{label} {} by {}: {}\n",
+                format_time(&note.at),
+                note.by,
+                note.text
+            ));
         }
     }
     if incident.serious {
@@ -446,11 +452,11 @@ fn render_incident(view: &wire::IncidentView) -> String {
         out.push_str(&format!(
             "EU AI Act Art. 73: serious ({}), aware {}, report by {}{}\n",
             or_dash(clock.map(|clock| clock.category.as_str())),
-            or_dash(clock.map(|clock| clock.aware_at.as_str())),
+            or_dash(clock.map(|clock| format_time(&clock.aware_at)).as_deref()),
             deadline(view),
             clock
-                .and_then(|clock| clock.reported_at.as_deref())
-                .map(|at| format!(", reported {at}"))
+                .and_then(|clock| clock.reported_at)
+                .map(|at| format!(", reported {}", format_time(&at)))
                 .unwrap_or_default()
         ));
     }

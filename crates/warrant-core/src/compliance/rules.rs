@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::incident::Incident;
 use crate::monitor::facts::hour_of;
 use crate::registry::Registry;
-use crate::registry::manifest::{RiskClass, Status as AgentStatus};
+use crate::registry::manifest::{RiskClass, Severity, Status as AgentStatus};
 use crate::risk::Classification;
 use crate::risk::register::{Risk, RiskStatus};
 
@@ -164,7 +164,7 @@ pub struct ImpactFact {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertFact {
     pub id: String,
-    pub severity: String,
+    pub severity: Severity,
     pub fired_at: DateTime<Utc>,
     pub incident: Option<String>,
     pub seq: u64,
@@ -606,10 +606,11 @@ fn event_logging(facts: &Facts<'_>, fresh: Duration) -> Outcome {
 }
 
 /// How long a firing alert may wait for handling, by severity.
-fn alert_sla(severity: &str) -> Duration {
-    match severity {
-        "critical" | "high" => Duration::days(1),
-        _ => Duration::days(7),
+fn alert_sla(severity: Severity) -> Duration {
+    if severity >= Severity::High {
+        Duration::days(1)
+    } else {
+        Duration::days(7)
     }
 }
 
@@ -636,7 +637,7 @@ fn monitoring(facts: &Facts<'_>) -> Outcome {
     let late: Vec<&str> = facts
         .firing_alerts
         .iter()
-        .filter(|alert| alert.incident.is_none() && facts.now - alert.fired_at > alert_sla(&alert.severity))
+        .filter(|alert| alert.incident.is_none() && facts.now - alert.fired_at > alert_sla(alert.severity))
         .map(|alert| alert.id.as_str())
         .collect();
     if !late.is_empty() {
@@ -744,8 +745,9 @@ fn incident_handling(facts: &Facts<'_>) -> Outcome {
         latest: facts
             .incidents
             .iter()
-            .map(|incident| incident.detected_at.clone())
-            .max(),
+            .map(|incident| incident.detected_at)
+            .max()
+            .and_then(|at| time(&at)),
         seqs: facts
             .incidents
             .iter()
@@ -770,7 +772,7 @@ fn incident_handling(facts: &Facts<'_>) -> Outcome {
     }
     let mut problems = Vec::new();
     for incident in facts.incidents {
-        if incident.communications.is_empty() && matches!(incident.severity.as_str(), "high" | "critical") {
+        if incident.communications.is_empty() && incident.severity >= Severity::High {
             problems.push(format!("{} has no communication record", incident.id));
         }
         if incident.art73(facts.now).is_some_and(|clock| clock.overdue) {

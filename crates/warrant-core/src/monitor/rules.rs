@@ -156,7 +156,7 @@ pub const SHIFT_Z: f64 = 3.0;
 pub struct Firing {
     pub rule: String,
     pub detector: &'static str,
-    pub severity: &'static str,
+    pub severity: Severity,
     /// Rule and subject: one alert per key while it fires.
     pub key: String,
     pub agent: String,
@@ -186,7 +186,7 @@ pub fn fire(rule: &AlertRule, findings: &Findings<'_>) -> Vec<Firing> {
             Firing {
                 rule: rule.id.clone(),
                 detector: rule.detector.as_str(),
-                severity: rule.severity.as_str(),
+                severity: rule.severity,
                 // Unambiguous whatever the names hold (tool names may contain `/`).
                 key: serde_json::json!([rule.id, agent, subject]).to_string(),
                 agent: agent.to_owned(),

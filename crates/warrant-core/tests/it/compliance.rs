@@ -281,7 +281,7 @@ fn monitoring_flips() {
     let mut facts = world.facts();
     facts.firing_alerts.push(AlertFact {
         id: "alt-1".into(),
-        severity: "high".into(),
+        severity: warrant_core::registry::manifest::Severity::High,
         fired_at: now() - Duration::hours(3),
         incident: None,
         seq: 3,

@@ -8,7 +8,10 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use warrant_api::monitor as monitor_wire;
+use warrant_api::risk as risk_wire;
 use warrant_core::compliance::report::SoaRow;
+use warrant_core::event::format_time;
 use warrant_core::monitor::facts::hour_of;
 use warrant_store::Store;
 
@@ -27,9 +30,9 @@ pub struct Reports {
     pub files: Vec<(String, Vec<u8>)>,
     pub soa: Vec<SoaRow>,
     pub gaps: Value,
-    pub incidents: Vec<Value>,
-    pub risks: Vec<Value>,
-    pub drift: Value,
+    pub incidents: Vec<monitor_wire::IncidentView>,
+    pub risks: Vec<risk_wire::Risk>,
+    pub drift: Vec<monitor_wire::Drift>,
     /// Day → outcome → decisions.
     pub decisions: BTreeMap<i64, BTreeMap<String, u64>>,
     /// Day → cost in US dollars.
@@ -54,7 +57,7 @@ pub struct Seal {
     pub generated: DateTime<Utc>,
 }
 
-fn json_bytes(value: &Value) -> Vec<u8> {
+fn json_bytes(value: &impl serde::Serialize) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
     bytes.push(b'\n');
     bytes
@@ -117,25 +120,36 @@ pub async fn reports(
             .map_err(|error| failed(error.message))?
     ));
     let (findings, classification) = crate::risk::analysis(store, &registry, now)?;
-    let risks: Vec<Value> = store.risks()?.iter().map(|risk| json!(risk)).collect();
-    let incidents: Vec<Value> = store
+    let risks: Vec<_> = store.risks()?.iter().map(crate::risk::risk_to_wire).collect();
+    let findings: Vec<_> = findings.iter().map(crate::risk::finding_to_wire).collect();
+    let classification: Vec<_> = classification
+        .iter()
+        .map(crate::risk::classification_to_wire)
+        .collect();
+    let incidents: Vec<_> = store
         .incidents()?
         .iter()
-        .map(|incident| crate::monitor::incident_json(incident, now))
+        .map(|incident| crate::monitor::incident_view(incident, now))
         .collect();
-    let alerts = store.alerts(None)?;
+    let alerts: Vec<_> = store
+        .alerts(None)?
+        .iter()
+        .map(crate::monitor::alert_to_wire)
+        .collect();
     let params: crate::monitor::Params = serde_json::from_value(json!({})).map_err(failed)?;
-    let monitoring = crate::monitor::report(store, &registry, &params, now)?;
+    let monitoring = crate::monitor::full_report(store, &registry, &params, now)?;
     let mut impacts = Vec::new();
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     for agent in registry.agents() {
-        let versions = store.impact_versions(&agent.id)?;
-        if let Some(latest) = versions.last() {
+        let stored = store.impact_versions(&agent.id)?;
+        if let Some(latest) = stored.last() {
+            let version = json!(crate::risk::impact_version_to_wire(latest));
             files.push((
                 format!("reports/impact/{}.md", agent.id),
-                latest.assessment.to_markdown(Some(&json!(latest))).into_bytes(),
+                latest.assessment.to_markdown(Some(&version)).into_bytes(),
             ));
         }
+        let versions: Vec<_> = stored.iter().map(crate::risk::impact_version_to_wire).collect();
         if !versions.is_empty() {
             impacts.push(json!({"agent": agent.id, "versions": versions}));
         }
@@ -219,14 +233,7 @@ pub async fn reports(
     let mut cited: BTreeSet<u64> = BTreeSet::new();
     cited.extend(soa.iter().flat_map(|row| row.sample_seqs.iter().copied()));
     for incident in &incidents {
-        cited.extend(
-            incident
-                .get("related_seqs")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_u64),
-        );
+        cited.extend(incident.incident.related_seqs.iter().copied());
     }
     let mut appendix = BTreeMap::new();
     for seq in cited
@@ -259,7 +266,7 @@ pub async fn reports(
         gaps,
         incidents,
         risks,
-        drift: monitoring.get("drift").cloned().unwrap_or(Value::Null),
+        drift: monitoring.drift.clone(),
         decisions,
         cost,
         audit,
@@ -442,17 +449,10 @@ fn cost_chart(cost: &BTreeMap<i64, f64>) -> String {
 }
 
 /// Bars of the drift PSI per decision, with the alert threshold.
-fn drift_chart(drift: &Value) -> String {
+fn drift_chart(drift: &[monitor_wire::Drift]) -> String {
     let items: Vec<(String, f64)> = drift
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|item| {
-            Some((
-                format!("{} / {}", text(item, "/agent"), text(item, "/decision")),
-                item.get("psi").and_then(Value::as_f64)?,
-            ))
-        })
+        .iter()
+        .filter_map(|item| Some((format!("{} / {}", item.agent, item.decision), item.psi?)))
         .collect();
     if items.is_empty() {
         return empty_chart("chart-drift", "Not enough decisions for a drift measure");
@@ -621,51 +621,54 @@ their hashes, not recomputed from the events.</td></tr><tr><th>Reports as of</th
     if reports.incidents.is_empty() {
         out.push_str("<p class=\"muted\">No incidents.</p>");
     }
-    for incident in &reports.incidents {
+    for monitor_wire::IncidentView { incident, .. } in &reports.incidents {
         let related: Vec<String> = incident
-            .get("related_seqs")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_u64)
-            .map(|seq| seq_link(seq, reports))
+            .related_seqs
+            .iter()
+            .map(|seq| seq_link(*seq, reports))
             .collect();
         let _ = write!(
             out,
             "<h3>{} [{}] {}</h3><p>{}</p><p>Status {}; owner {}; detected {}; root cause: {}. Evidence frozen at checkpoint {}. Trail: {}</p>",
-            esc(&text(incident, "/id")),
-            esc(&text(incident, "/severity")),
-            esc(&text(incident, "/title")),
-            esc(&text(incident, "/what_happened")),
-            esc(&text(incident, "/status")),
-            esc(&text(incident, "/owner")),
-            esc(&text(incident, "/detected_at")),
-            esc(&text(incident, "/root_cause")),
-            esc(&text(incident, "/checkpoint/size")),
+            esc(&incident.id),
+            incident.severity.as_str(),
+            esc(&incident.title),
+            esc(&incident.what_happened),
+            incident.status.as_str(),
+            esc(incident.owner.as_deref().unwrap_or_default()),
+            format_time(&incident.detected_at),
+            esc(incident.root_cause.as_deref().unwrap_or_default()),
+            incident
+                .checkpoint
+                .as_ref()
+                .map(|frozen| frozen.size.to_string())
+                .unwrap_or_default(),
             related.join(" → ")
         );
     }
     out.push_str("</section>");
     // Risks.
     out.push_str("<section id=\"risks\"><h2>Risk register</h2><table><tr><th>Risk</th><th>Level</th><th>Status</th><th>Treatment</th><th>Owner</th><th>Review</th></tr>");
-    let mut risks: Vec<&Value> = reports
+    let mut risks: Vec<&risk_wire::Risk> = reports
         .risks
         .iter()
-        .filter(|risk| text(risk, "/status") != "closed")
+        .filter(|risk| risk.status != risk_wire::RiskStatus::Closed)
         .collect();
-    risks.sort_by_key(|risk| std::cmp::Reverse(risk.get("score").and_then(Value::as_u64).unwrap_or(0)));
+    risks.sort_by_key(|risk| std::cmp::Reverse(risk.score));
     let shown = risks.len().min(25);
     for risk in risks.iter().take(shown) {
         let _ = write!(
             out,
             "<tr><td>{}<br><span class=\"muted\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&text(risk, "/id")),
-            esc(&text(risk, "/summary")),
-            esc(&text(risk, "/level")),
-            esc(&text(risk, "/status")),
-            esc(&text(risk, "/treatment")),
-            esc(&text(risk, "/owner")),
-            esc(&text(risk, "/review_due"))
+            esc(&risk.id),
+            esc(&risk.summary),
+            esc(&risk.level),
+            risk.status.as_str(),
+            risk.treatment
+                .map(risk_wire::Treatment::as_str)
+                .unwrap_or_default(),
+            esc(&risk.owner),
+            risk.review_due
         );
     }
     out.push_str("</table>");

@@ -85,8 +85,8 @@ pub(super) fn approvals(cli: &Cli, client: &Client, command: &ApprovalCommand) -
                             approval_status(approval.status).to_owned(),
                             approval.agent.clone(),
                             approval.tool.clone(),
-                            approval.requested_at.clone(),
-                            approval.expires_at.clone(),
+                            warrant_core::event::format_time(&approval.requested_at),
+                            warrant_core::event::format_time(&approval.expires_at),
                             text(&approval.reasons, "/0/text"),
                         ]
                     })
