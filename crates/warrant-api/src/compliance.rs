@@ -5,6 +5,7 @@
 //! crosswalk tasks (`log-retention`). Dates are `YYYY-MM-DD`, times RFC 3339.
 
 use std::collections::BTreeMap;
+use warrant_log::Seq;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -65,7 +66,7 @@ pub struct EvidenceRef {
     /// The time of the latest evidence.
     pub latest: Option<String>,
     /// Seqs of evidence events (the latest few).
-    pub seqs: Vec<u64>,
+    pub seqs: Vec<Seq>,
 }
 
 /// One evidence rule's result for one control or clause.
@@ -100,9 +101,9 @@ pub struct SoaRow {
     pub target_date: Option<NaiveDate>,
     /// Events tagged with the control (the evidence index), and the latest.
     pub evidence_count: u64,
-    pub latest_seq: Option<u64>,
+    pub latest_seq: Option<Seq>,
     /// A few evidence seqs to look at (from the rules, else the index).
-    pub sample_seqs: Vec<u64>,
+    pub sample_seqs: Vec<Seq>,
     pub rules: Vec<RuleResult>,
     /// An ISO/IEC 27001 management system usually carries much of it.
     pub iso27001: bool,
@@ -204,7 +205,7 @@ pub struct GapSummary {
 pub struct DocumentRef {
     pub sha256: String,
     pub title: String,
-    pub seq: u64,
+    pub seq: Seq,
 }
 
 /// One support link of an article, with the live status of the ISO item.
@@ -347,8 +348,8 @@ pub struct EvidenceCount {
     pub from: Option<String>,
     pub to: Option<String>,
     pub count: u64,
-    pub first_seq: Option<u64>,
-    pub last_seq: Option<u64>,
+    pub first_seq: Option<Seq>,
+    pub last_seq: Option<Seq>,
 }
 
 /// One sampled evidence event with its inclusion proof.
@@ -356,7 +357,7 @@ pub struct EvidenceCount {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SampledEvent {
-    pub seq: u64,
+    pub seq: Seq,
     /// The leaf hash.
     pub leaf: String,
     /// The committed event body, in the log's own format (docs/events.md).
@@ -392,7 +393,7 @@ pub struct Document {
     pub added_at: String,
     pub added_by: String,
     /// The `document` event that put its hash in the log.
-    pub seq: u64,
+    pub seq: Seq,
 }
 
 /// `POST /v1/documents`.
@@ -549,7 +550,7 @@ pub struct AuditSummary {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuditedEvent {
-    pub seq: u64,
+    pub seq: Seq,
     /// The event's kind.
     pub kind: String,
     pub verified: bool,
@@ -625,7 +626,7 @@ pub struct AuditReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seq: Option<u64>,
+    pub seq: Option<Seq>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
 }

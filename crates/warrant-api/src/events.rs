@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use warrant_log::Seq;
 
 /// `POST /v1/events`: a batch is all or nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -13,7 +14,7 @@ pub struct Accepted {
     /// Events whose `id` the log already holds: not stored twice.
     pub duplicates: usize,
     /// The seq of each event in the batch, in order (a duplicate's is the first copy's).
-    pub seqs: Vec<u64>,
+    pub seqs: Vec<Seq>,
 }
 
 /// The checkpoint a proof is to.
@@ -31,7 +32,7 @@ pub struct CheckpointRef {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StoredEvent {
-    pub seq: u64,
+    pub seq: Seq,
     /// The committed body (content as salted digests).
     pub event: Value,
     /// Clear content still held; erased fields are absent.
@@ -52,7 +53,7 @@ pub struct EraseRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seqs: Option<Vec<u64>>,
+    pub seqs: Option<Vec<Seq>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -62,9 +63,9 @@ pub struct EraseRequest {
 #[serde(deny_unknown_fields)]
 pub struct Erased {
     /// The events whose content was erased.
-    pub events: Vec<u64>,
+    pub events: Vec<Seq>,
     pub fields: u64,
     /// The `erasure` event that records it (a request that finds nothing is recorded too; only the
     /// retention sweep records nothing when nothing expired).
-    pub seq: Option<u64>,
+    pub seq: Option<Seq>,
 }

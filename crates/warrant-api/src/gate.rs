@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use warrant_log::Seq;
 
 /// `POST /v1/authorize`: may `agent` call `tool` with `args` now?
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -71,7 +72,7 @@ pub struct AuthorizeResponse {
     pub decision: Decision,
     pub reasons: Vec<Reason>,
     /// The `policy_decision` event that records it, committed before this answer.
-    pub seq: u64,
+    pub seq: Seq,
     /// Set when the call is held: the approval to wait for and to re-ask with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_id: Option<String>,
@@ -101,13 +102,13 @@ pub struct Approval {
     pub args_hash: String,
     pub reasons: Value,
     pub status: ApprovalStatus,
-    pub requested_seq: u64,
+    pub requested_seq: Seq,
     pub requested_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
     pub decision_reason: Option<String>,
-    pub used_seq: Option<u64>,
+    pub used_seq: Option<Seq>,
     pub requested_by: Option<String>,
 }
 

@@ -17,6 +17,7 @@ pub mod tokens;
 pub mod trails;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use warrant_log::Seq;
 
 /// A list answer: `{"items": [...]}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

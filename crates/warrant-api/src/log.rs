@@ -2,6 +2,7 @@
 //! checkpoints travel as the C2SP signed note text.
 
 use serde::{Deserialize, Serialize};
+use warrant_log::Seq;
 
 /// A signed checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,7 +30,7 @@ pub struct VerifierKey {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InclusionProof {
-    pub seq: u64,
+    pub seq: Seq,
     pub size: u64,
     pub leaf_hash: String,
     pub proof: Vec<String>,

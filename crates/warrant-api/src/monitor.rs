@@ -5,6 +5,7 @@
 //! incident's status and the Art. 73 category are enums.
 
 use std::collections::BTreeMap;
+use warrant_log::Seq;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -59,7 +60,7 @@ pub struct Drift {
     /// `none`, `moderate` (PSI ≥ 0.1) or `significant` (PSI ≥ 0.25).
     pub level: String,
     /// Seqs of recent decisions in the current window, for the trail.
-    pub samples: Vec<u64>,
+    pub samples: Vec<Seq>,
 }
 
 /// Outcome rates of one segment value.
@@ -121,7 +122,7 @@ pub struct Disparity {
     /// How far the segments' relative treatment moved (now against the baseline).
     pub change: Option<f64>,
     pub shift: Option<Shift>,
-    pub samples: Vec<u64>,
+    pub samples: Vec<Seq>,
 }
 
 /// A tool-usage, cost or latency anomaly.
@@ -246,11 +247,11 @@ pub struct Alert {
     pub value: f64,
     pub threshold: f64,
     /// Evidence seqs behind the alert (recent decisions, the agent's latest substantial change).
-    pub related: Vec<u64>,
+    pub related: Vec<Seq>,
     pub status: AlertStatus,
-    pub fired_seq: u64,
+    pub fired_seq: Seq,
     pub fired_at: DateTime<Utc>,
-    pub resolved_seq: Option<u64>,
+    pub resolved_seq: Option<Seq>,
     pub resolved_at: Option<DateTime<Utc>>,
     /// The incident it belongs to.
     pub incident: Option<String>,
@@ -387,7 +388,7 @@ pub struct Incident {
     pub agent: Option<String>,
     pub alerts: Vec<String>,
     /// Evidence seqs: the alert, the decisions behind it, the change that preceded it.
-    pub related_seqs: Vec<u64>,
+    pub related_seqs: Vec<Seq>,
     pub checkpoint: Option<FrozenCheckpoint>,
     pub actions: Vec<Note>,
     pub communications: Vec<Note>,

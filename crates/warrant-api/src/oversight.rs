@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use warrant_log::Seq;
 
 /// An agent hands a case to a human.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,7 +26,7 @@ pub struct Escalation {
 #[serde(deny_unknown_fields)]
 pub struct Override {
     /// The seq of the decision, outcome or output being overridden.
-    pub seq: u64,
+    pub seq: Seq,
     pub reason: String,
     /// What the human decided instead (any JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37,5 +38,5 @@ pub struct Override {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Recorded {
-    pub seq: Option<u64>,
+    pub seq: Option<Seq>,
 }

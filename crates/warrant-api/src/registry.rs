@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use warrant_log::Seq;
 
 /// One registry change as applied.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,7 +16,7 @@ pub struct AppliedChange {
     pub id: String,
     pub version: u64,
     /// The `change` event that records it.
-    pub seq: u64,
+    pub seq: Seq,
     /// A substantial modification (EU AI Act Art. 3(23)), and why.
     pub substantial: bool,
     pub substantial_reasons: Vec<String>,

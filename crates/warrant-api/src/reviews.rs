@@ -1,6 +1,7 @@
 //! `/v1/reviews` and `/v1/agents/{id}/status`.
 
 use serde::{Deserialize, Serialize};
+use warrant_log::Seq;
 
 /// `POST /v1/reviews`: the result of reviewing one grant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,9 +48,9 @@ pub struct ReviewDue {
 pub struct ReviewRecorded {
     pub result: String,
     /// The registry change it made (none when nothing changed).
-    pub change_seq: Option<u64>,
+    pub change_seq: Option<Seq>,
     /// The `review` event.
-    pub seq: Option<u64>,
+    pub seq: Option<Seq>,
 }
 
 /// An agent's status after `POST /v1/agents/{id}/status`.
@@ -61,5 +62,5 @@ pub struct StatusSet {
     pub status: String,
     /// False when the agent already had that status.
     pub changed: bool,
-    pub seq: Option<u64>,
+    pub seq: Option<Seq>,
 }

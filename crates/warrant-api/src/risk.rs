@@ -5,6 +5,7 @@
 //! the strings it gives them.
 
 use std::collections::BTreeMap;
+use warrant_log::Seq;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -398,10 +399,10 @@ pub struct ImpactVersionInfo {
     pub digest: String,
     pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
-    pub recorded_seq: u64,
+    pub recorded_seq: Seq,
     pub approved_by: Option<String>,
     pub approved_at: Option<DateTime<Utc>>,
-    pub approved_seq: Option<u64>,
+    pub approved_seq: Option<Seq>,
 }
 
 /// A recorded version of an impact assessment, with the document
@@ -416,10 +417,10 @@ pub struct ImpactVersion {
     pub digest: String,
     pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
-    pub recorded_seq: u64,
+    pub recorded_seq: Seq,
     pub approved_by: Option<String>,
     pub approved_at: Option<DateTime<Utc>>,
-    pub approved_seq: Option<u64>,
+    pub approved_seq: Option<Seq>,
     pub assessment: ImpactAssessment,
 }
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use warrant_log::Seq;
 
 use crate::events::CheckpointRef;
 
@@ -38,7 +39,7 @@ pub struct TrailSummary {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TrailNode {
-    pub seq: u64,
+    pub seq: Seq,
     pub kind: String,
     pub time: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

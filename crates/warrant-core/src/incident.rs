@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use warrant_log::Seq;
 
 use crate::registry::manifest::Severity;
 
@@ -121,7 +122,7 @@ pub struct Incident {
     pub alerts: Vec<String>,
     /// Evidence seqs: the alert, the decisions behind it, the change that preceded it.
     #[serde(default)]
-    pub related_seqs: Vec<u64>,
+    pub related_seqs: Vec<Seq>,
     #[serde(default)]
     pub checkpoint: Option<Frozen>,
     #[serde(default)]
@@ -354,7 +355,7 @@ pub struct AlertRef<'a> {
     pub summary: &'a str,
     pub severity: Severity,
     pub agent: &'a str,
-    pub fired_seq: u64,
+    pub fired_seq: Seq,
     pub fired_at: DateTime<Utc>,
 }
 
@@ -365,7 +366,7 @@ impl Incident {
     pub fn open_for(
         id: String,
         alert: &AlertRef<'_>,
-        related: Vec<u64>,
+        related: Vec<Seq>,
         checkpoint: Option<Frozen>,
     ) -> Incident {
         let mut related_seqs = vec![alert.fired_seq];
@@ -396,7 +397,7 @@ impl Incident {
     }
 
     /// The same condition fired again while this incident is open: one incident, more evidence.
-    pub fn join(&mut self, alert: &str, fired_seq: u64) {
+    pub fn join(&mut self, alert: &str, fired_seq: Seq) {
         self.alerts.push(alert.to_owned());
         self.related_seqs.push(fired_seq);
     }

@@ -14,13 +14,14 @@
 //! itself (only forged ids can do that) is cut and the event placed at the top.
 
 use std::collections::HashMap;
+use warrant_log::Seq;
 
 use serde_json::{Map, Value};
 
 /// An event as the store returns it for a trail: the committed body and the clear content (where not erased).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrailEvent {
-    pub seq: u64,
+    pub seq: Seq,
     pub body: Value,
     pub content: Map<String, Value>,
 }
@@ -28,7 +29,7 @@ pub struct TrailEvent {
 /// One step of a trail.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
-    pub seq: u64,
+    pub seq: Seq,
     pub kind: String,
     pub time: String,
     pub agent: Option<String>,
@@ -162,7 +163,7 @@ fn parents(events: &[TrailEvent]) -> Vec<Option<usize>> {
             main.insert(key, index);
         }
     }
-    let by_seq: HashMap<u64, usize> = events
+    let by_seq: HashMap<Seq, usize> = events
         .iter()
         .enumerate()
         .map(|(index, event)| (event.seq, index))
@@ -192,7 +193,7 @@ fn parents(events: &[TrailEvent]) -> Vec<Option<usize>> {
                 return Some(owner);
             }
             if let Some(requested) = body.pointer("/attrs/requested_seq").and_then(Value::as_u64)
-                && let Some(&asked) = by_seq.get(&requested)
+                && let Some(&asked) = by_seq.get(&Seq(requested))
             {
                 return Some(asked);
             }
@@ -464,7 +465,7 @@ mod tests {
 
     fn event(seq: u64, body: Value) -> TrailEvent {
         TrailEvent {
-            seq,
+            seq: warrant_log::Seq(seq),
             body,
             content: Map::new(),
         }

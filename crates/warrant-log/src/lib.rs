@@ -15,6 +15,7 @@ pub mod frontier;
 pub mod hash;
 pub mod note;
 pub mod proof;
+pub mod seq;
 pub mod verify;
 
 pub use canonical::canonicalize;
@@ -26,4 +27,5 @@ pub use proof::{
     LeafSlice, LeafSliceError, ProofError, SubtreeSource, VerifyError, consistency_proof, inclusion_proof,
     verify_consistency, verify_inclusion,
 };
+pub use seq::Seq;
 pub use verify::{Finding, LogVerifier, VerifyReport};

@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::sync::Mutex;
+use warrant_log::Seq;
 
 use axum::http::Method;
 use chrono::Utc;
@@ -1536,13 +1537,20 @@ async fn log_routes() {
     assert!(checkpoints.items.is_empty());
     // With a size, a proof needs no checkpoint (and names none).
     let unsigned: InclusionProof = api.get("/v1/log/proof/inclusion?seq=0&size=2").await.ok(200);
-    assert_eq!((unsigned.seq, unsigned.size, unsigned.proof.len()), (0, 2, 1));
+    assert_eq!(
+        (unsigned.seq, unsigned.size, unsigned.proof.len()),
+        (Seq(0), 2, 1)
+    );
     assert!(unsigned.root.is_none() && unsigned.checkpoint.is_none());
 
     let appended: Accepted = api.post_as(&agent, "/v1/events", &event).await.ok(200);
     let seq = appended.seqs[0];
     let first = sign(&api).await;
-    assert_eq!(first.size, seq + 1, "the checkpoint covers every committed event");
+    assert_eq!(
+        first.size,
+        seq.get() + 1,
+        "the checkpoint covers every committed event"
+    );
     assert!(is_hex(&first.root, 64), "{first:?}");
     assert!(first.origin.starts_with("warrant/default/"), "{}", first.origin);
     assert!(
@@ -1569,7 +1577,7 @@ async fn log_routes() {
     // A second checkpoint over one more event.
     let appended: Accepted = api.post_as(&agent, "/v1/events", &event).await.ok(200);
     let second = sign(&api).await;
-    assert_eq!(second.size, appended.seqs[0] + 1);
+    assert_eq!(second.size, appended.seqs[0].get() + 1);
     let listed: Items<Checkpoint> = api.get("/v1/log/checkpoints").await.ok(200);
     assert_eq!(listed.items, [first.clone(), second.clone()]);
 
@@ -1589,7 +1597,7 @@ async fn log_routes() {
     let path: Vec<[u8; 32]> = proof.proof.iter().map(|step| hash(step)).collect();
     warrant_log::proof::verify_inclusion(
         &hash(&proof.leaf_hash),
-        seq,
+        seq.get(),
         proof.size,
         &path,
         &hash(&second.root),

@@ -6,6 +6,7 @@
 pub mod wire;
 
 use std::collections::BTreeMap;
+use warrant_log::Seq;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -239,7 +240,7 @@ pub fn soa_csv(rows: &[SoaRow]) -> String {
         "control,title,objective,applicable,decided,justification,status,owner,plan,target_date,evidence_count,latest_seq,sample_seqs,basis\n",
     );
     for row in rows {
-        let samples: Vec<String> = row.sample_seqs.iter().map(u64::to_string).collect();
+        let samples: Vec<String> = row.sample_seqs.iter().map(Seq::to_string).collect();
         let basis = basis(row);
         let fields = [
             row.control.clone(),
@@ -307,7 +308,7 @@ pub fn soa_markdown(
                 "; seqs {}",
                 row.sample_seqs
                     .iter()
-                    .map(u64::to_string)
+                    .map(Seq::to_string)
                     .collect::<Vec<_>>()
                     .join(", ")
             )
@@ -482,9 +483,14 @@ pub fn sample_items(store: &Store, control: &str, n: usize, seed: u64) -> Result
         let proof = store
             .inclusion_proof(seq, checkpoint.size)
             .map_err(crate::log::proof_error)?;
-        let verified =
-            warrant_log::proof::verify_inclusion(&event.leaf, seq, checkpoint.size, &proof, &checkpoint.root)
-                .is_ok();
+        let verified = warrant_log::proof::verify_inclusion(
+            &event.leaf,
+            seq.get(),
+            checkpoint.size,
+            &proof,
+            &checkpoint.root,
+        )
+        .is_ok();
         items.push(api::SampledEvent {
             seq,
             leaf: hex::encode(event.leaf),

@@ -9,6 +9,7 @@ use warrant_core::enrich::enrich;
 use warrant_core::event::{Event, EventError, EventKind, check_size};
 use warrant_core::identity::Principal;
 use warrant_core::role::Role;
+use warrant_log::Seq;
 use warrant_store::{Appended, Store, StoreError};
 
 use crate::error::{Failure, Result, ServiceError};
@@ -38,10 +39,10 @@ const MAX_REPORTED_ERRORS: usize = 20;
 /// The event at `seq` (as the caller wrote it: a decimal seq), its content, leaf hash, and its inclusion proof
 /// to the latest checkpoint that covers it (a brand-new event has none yet).
 pub fn get(store: &Store, seq: &str) -> Result<StoredEvent> {
-    let seq: u64 = seq
+    let seq: Seq = seq
         .parse()
         .map_err(|_| ServiceError::invalid(ErrorCode::InvalidSeq, format!("`{seq}` is not a seq")))?;
-    if seq >= store.size() {
+    if !seq.within(store.size()) {
         return Err(ServiceError::not_found(format!(
             "no event {seq}: the log holds {} event(s)",
             store.size()
@@ -52,7 +53,7 @@ pub fn get(store: &Store, seq: &str) -> Result<StoredEvent> {
         .ok_or_else(|| ServiceError::not_found(format!("no event {seq}")))?;
     let covering = store
         .latest_checkpoint()?
-        .filter(|checkpoint| checkpoint.size > seq);
+        .filter(|checkpoint| seq.within(checkpoint.size));
     let (checkpoint, inclusion_proof) = match covering {
         Some(checkpoint) => {
             let proof = store
@@ -242,7 +243,7 @@ pub async fn erase(
         (Some(subject), None) if !subject.trim().is_empty() => warrant_store::ErasureTarget::Subject(subject),
         (None, Some(seqs)) if !seqs.is_empty() => {
             let size = store.size();
-            if let Some(seq) = seqs.iter().find(|seq| **seq >= size) {
+            if let Some(seq) = seqs.iter().find(|seq| !seq.within(size)) {
                 return Err(ServiceError::invalid(
                     ErrorCode::OutOfRange,
                     format!("no event {seq}; the log has {size}"),

@@ -2,6 +2,7 @@
 
 use warrant_api::ErrorCode;
 use warrant_api::log as wire;
+use warrant_log::Seq;
 use warrant_store::{Checkpoint, ProofRequestError, Store};
 
 use crate::error::{Result, ServiceError};
@@ -45,7 +46,7 @@ fn hex_list(hashes: &[[u8; 32]]) -> Vec<String> {
 }
 
 /// The inclusion proof of `seq` in the tree of `size` (the latest checkpoint's without one).
-pub fn inclusion(store: &Store, seq: u64, size: Option<u64>) -> Result<wire::InclusionProof> {
+pub fn inclusion(store: &Store, seq: Seq, size: Option<u64>) -> Result<wire::InclusionProof> {
     let size = match size {
         Some(size) => size,
         None => {

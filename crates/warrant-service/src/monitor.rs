@@ -3,6 +3,7 @@
 //! runs in the server, and `warrant monitor --evaluate`.
 
 use std::collections::BTreeMap;
+use warrant_log::Seq;
 
 use crate::ServiceError;
 use chrono::{DateTime, Utc};
@@ -304,7 +305,7 @@ pub fn evaluate(store: &Store, registry: &Registry, now: DateTime<Utc>) -> Resul
         ));
     }
     // The change that may explain it: the agent's latest substantial modification.
-    let mut changes: BTreeMap<String, Option<u64>> = BTreeMap::new();
+    let mut changes: BTreeMap<String, Option<Seq>> = BTreeMap::new();
     for firing in firings.iter_mut().filter(|firing| !firing.agent.is_empty()) {
         let change = match changes.get(&firing.agent) {
             Some(change) => *change,

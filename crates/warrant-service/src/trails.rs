@@ -58,7 +58,9 @@ fn summary_to_wire(summary: Summary) -> wire::TrailSummary {
 /// event is newer than every checkpoint.
 fn node_to_wire(node: Node, checkpoint_size: u64) -> wire::TrailNode {
     wire::TrailNode {
-        proof: (node.seq < checkpoint_size)
+        proof: node
+            .seq
+            .within(checkpoint_size)
             .then(|| format!("/v1/log/proof/inclusion?seq={}&size={checkpoint_size}", node.seq)),
         seq: node.seq,
         kind: node.kind,

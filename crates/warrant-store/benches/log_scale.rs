@@ -91,9 +91,11 @@ fn main() {
         state ^= state >> 7;
         state ^= state << 17;
         let seq = state % checkpoint.size;
-        let leaf: Hash = store.event(seq).unwrap().unwrap().leaf;
+        let leaf: Hash = store.event(warrant_log::Seq(seq)).unwrap().unwrap().leaf;
         let started = Instant::now();
-        let proof = store.inclusion_proof(seq, checkpoint.size).unwrap();
+        let proof = store
+            .inclusion_proof(warrant_log::Seq(seq), checkpoint.size)
+            .unwrap();
         build.push(started.elapsed());
         let started = Instant::now();
         verify_inclusion(&leaf, seq, checkpoint.size, &proof, &checkpoint.root).unwrap();

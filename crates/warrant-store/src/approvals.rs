@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use warrant_log::Seq;
 
 use crate::read::{opt_time_column, time_column};
 use crate::{Store, StoreError};
@@ -22,13 +23,13 @@ pub struct Approval {
     /// The gate's reasons for asking, as JSON.
     pub reasons: Value,
     pub status: ApprovalStatus,
-    pub requested_seq: u64,
+    pub requested_seq: Seq,
     pub requested_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
     pub decision_reason: Option<String>,
-    pub used_seq: Option<u64>,
+    pub used_seq: Option<Seq>,
     /// The principal that raised the held call (its id) and the person behind it; neither may decide it.
     pub requested_by: Option<String>,
     pub requested_person: Option<String>,

@@ -3,6 +3,7 @@
 //! hash in the log), and internal audits.
 
 use std::collections::BTreeMap;
+use warrant_log::Seq;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
@@ -28,7 +29,7 @@ pub struct Document {
     pub added_at: DateTime<Utc>,
     pub added_by: String,
     /// The `document` event that put its hash in the log.
-    pub seq: u64,
+    pub seq: Seq,
 }
 
 /// A stored internal audit.
@@ -36,7 +37,7 @@ pub struct Document {
 pub struct AuditRecord {
     pub id: String,
     pub at: DateTime<Utc>,
-    pub seq: u64,
+    pub seq: Seq,
     pub report: Value,
 }
 
@@ -88,13 +89,13 @@ impl Store {
     }
 
     /// The latest few evidence seqs of every control: the last tagged event of its latest hours.
-    pub fn recent_evidence(&self, per_control: usize) -> Result<BTreeMap<String, Vec<u64>>, StoreError> {
+    pub fn recent_evidence(&self, per_control: usize) -> Result<BTreeMap<String, Vec<Seq>>, StoreError> {
         let rows = self.rows(
             "SELECT control, last_seq FROM rollup_evidence ORDER BY control, hour DESC",
             [],
-            |row| Ok((row.get::<_, String>(0)?, row.get::<_, u64>(1)?)),
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, Seq>(1)?)),
         )?;
-        let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        let mut out: BTreeMap<String, Vec<Seq>> = BTreeMap::new();
         for (control, seq) in rows {
             let seqs = out.entry(control).or_default();
             if seqs.len() < per_control {
@@ -168,7 +169,7 @@ impl Store {
         n: usize,
         seed: u64,
         size: u64,
-    ) -> Result<Vec<u64>, StoreError> {
+    ) -> Result<Vec<Seq>, StoreError> {
         let hours = self.rows(
             "SELECT hour, count, first_seq, last_seq FROM rollup_evidence WHERE control = ?1 AND first_seq < ?2
              ORDER BY hour",
@@ -177,7 +178,7 @@ impl Store {
         )?;
         let total: u64 = hours.iter().map(|(_, count, _, _)| count).sum();
         let mut random = SplitMix64::new(seed);
-        let mut chosen: Vec<u64> = Vec::new();
+        let mut chosen: Vec<Seq> = Vec::new();
         let mut attempts = 0;
         while chosen.len() < n.min(total as usize) && attempts < n * 20 {
             attempts += 1;
@@ -211,14 +212,14 @@ impl Store {
         control: &str,
         from: u64,
         to: u64,
-        chosen: &[u64],
-    ) -> Result<Option<u64>, StoreError> {
+        chosen: &[Seq],
+    ) -> Result<Option<Seq>, StoreError> {
         self.read(|connection| {
             let mut statement = connection
                 .prepare_cached("SELECT seq, body FROM events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq")?;
             let mut rows = statement.query(params![from, to])?;
             while let Some(row) = rows.next()? {
-                let seq: u64 = row.get(0)?;
+                let seq: Seq = row.get(0)?;
                 if chosen.contains(&seq) {
                     continue;
                 }
@@ -441,7 +442,7 @@ impl Store {
                 Ok((
                     row.get::<_, String>(0)?,
                     row.get::<_, String>(1)?,
-                    row.get::<_, u64>(2)?,
+                    row.get::<_, Seq>(2)?,
                     row.get::<_, String>(3)?,
                 ))
             },
@@ -502,7 +503,7 @@ fn load_nonconformities(log: &crate::writer::Log<'_, '_>) -> Result<Vec<Nonconfo
 fn save_nonconformity(
     log: &crate::writer::Log<'_, '_>,
     record: &Nonconformity,
-    seq: u64,
+    seq: Seq,
 ) -> Result<(), StoreError> {
     log.transaction.execute(
         "INSERT INTO nonconformities (id, record, status, updated_seq) VALUES (?1, ?2, ?3, ?4)

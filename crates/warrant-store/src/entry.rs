@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use warrant_core::change::ChangeContext;
 use warrant_core::event::{Event, format_time};
 use warrant_core::identity::Principal;
+use warrant_log::Seq;
 use warrant_log::canonical::canonicalize;
 
 use crate::StoreError;
@@ -23,7 +24,7 @@ use crate::StoreError;
 /// An event as stored: the committed body and, where not erased, the clear content beside it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
-    pub seq: u64,
+    pub seq: Seq,
     /// The committed JSON (what the leaf hash covers), with content as digests.
     pub body: Value,
     /// Clear content by field, for fields not erased.
@@ -186,7 +187,7 @@ fn prepare_one(
 
 impl Prepared {
     /// The entry's canonical bytes at `seq`, and its leaf hash.
-    pub fn seal(&self, seq: u64) -> (Vec<u8>, [u8; 32]) {
+    pub fn seal(&self, seq: Seq) -> (Vec<u8>, [u8; 32]) {
         let mut body = Vec::with_capacity(self.before_seq.len() + self.after_seq.len() + 32);
         body.extend_from_slice(&self.before_seq);
         body.extend_from_slice(b",\"seq\":");
@@ -238,7 +239,7 @@ mod tests {
                 .pop()
                 .unwrap();
             for seq in [0, 7, 12_345_678_901] {
-                let (bytes, _) = prepared.seal(seq);
+                let (bytes, _) = prepared.seal(warrant_log::Seq(seq));
                 let parsed: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
                 assert_eq!(parsed["seq"], json!(seq));
                 assert_eq!(

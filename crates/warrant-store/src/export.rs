@@ -3,6 +3,7 @@
 //! itself is written by `warrant_server::bundle`.
 
 use std::collections::BTreeMap;
+use warrant_log::Seq;
 
 use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
@@ -16,7 +17,7 @@ use crate::{ProofRequestError, Store, StoreError};
 /// One event as a bundle carries it.
 #[derive(Debug, Clone)]
 pub struct ExportedEvent {
-    pub seq: u64,
+    pub seq: Seq,
     pub leaf: Hash,
     /// The committed body (canonical JSON, content as digests).
     pub body: Value,
@@ -87,7 +88,7 @@ impl Store {
             let mut rows = statement.query(params![from, to, limit as u64])?;
             let mut events = Vec::new();
             while let Some(row) = rows.next()? {
-                let seq: u64 = row.get(0)?;
+                let seq: Seq = row.get(0)?;
                 let body: Vec<u8> = row.get(1)?;
                 let leaf: Vec<u8> = row.get(2)?;
                 let leaf: Hash = leaf.try_into().map_err(|_| {
@@ -112,7 +113,7 @@ impl Store {
                     "SELECT seq, field, salt, text FROM content WHERE seq >= ?1 AND seq <= ?2",
                 )?;
                 let mut rows = statement.query(params![first, last])?;
-                let mut by_seq: BTreeMap<u64, Map<String, Value>> = BTreeMap::new();
+                let mut by_seq: BTreeMap<Seq, Map<String, Value>> = BTreeMap::new();
                 while let Some(row) = rows.next()? {
                     let salt: Vec<u8> = row.get(2)?;
                     let text: String = row.get(3)?;

@@ -19,6 +19,7 @@ use warrant_core::incident::{
 };
 use warrant_core::monitor::rules::Firing;
 use warrant_core::registry::manifest::Severity;
+use warrant_log::Seq;
 
 use crate::StoreError;
 use crate::read::{label_column, opt_time_column, time_column};
@@ -38,11 +39,11 @@ pub struct Alert {
     pub value: f64,
     pub threshold: f64,
     /// Evidence seqs behind the alert (recent decisions, the agent's latest substantial change).
-    pub related: Vec<u64>,
+    pub related: Vec<Seq>,
     pub status: AlertStatus,
-    pub fired_seq: u64,
+    pub fired_seq: Seq,
     pub fired_at: DateTime<Utc>,
-    pub resolved_seq: Option<u64>,
+    pub resolved_seq: Option<Seq>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub incident: Option<String>,
 }
@@ -284,7 +285,7 @@ fn record(
 fn open(
     log: &mut Log<'_, '_>,
     alert: &Alert,
-    related: Vec<u64>,
+    related: Vec<Seq>,
     checkpoint: Option<Frozen>,
     context: &ChangeContext,
 ) -> Result<Incident, StoreError> {
@@ -329,8 +330,8 @@ fn incident_attrs(incident: &Incident, op: &str, by: &str) -> Map<String, Value>
 fn save_incident(
     transaction: &Transaction<'_>,
     incident: &Incident,
-    opened_seq: Option<u64>,
-    seq: u64,
+    opened_seq: Option<Seq>,
+    seq: Seq,
 ) -> Result<(), StoreError> {
     let record = serde_json::to_string(incident).map_err(|error| StoreError::Damaged(error.to_string()))?;
     match opened_seq {

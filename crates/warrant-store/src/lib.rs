@@ -26,6 +26,7 @@ mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
+use warrant_log::Seq;
 
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
@@ -112,7 +113,7 @@ pub enum RemoveError {
 pub struct AppliedChange {
     pub change: PlannedChange,
     pub version: u64,
-    pub seq: u64,
+    pub seq: Seq,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -125,14 +126,14 @@ pub struct ApplyOutcome {
 /// `seq` is the original's and nothing new was stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {
-    pub seq: u64,
+    pub seq: Seq,
     pub duplicate: bool,
 }
 
 /// Which events' content to erase.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErasureTarget {
-    Seqs(Vec<u64>),
+    Seqs(Vec<Seq>),
     /// Every event whose `attrs.subject` is this data subject.
     Subject(String),
     /// Content past its agent's or data source's retention period at `now`.
@@ -145,9 +146,9 @@ pub enum ErasureTarget {
 /// (none for a retention sweep that found nothing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Erased {
-    pub events: Vec<u64>,
+    pub events: Vec<Seq>,
     pub fields: u64,
-    pub seq: Option<u64>,
+    pub seq: Option<Seq>,
 }
 
 /// Settings fixed when a data directory is first created.
@@ -329,7 +330,7 @@ impl Store {
         principal: &Principal,
         approval: Option<NewApproval>,
         consume: Option<String>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Seq, StoreError> {
         let time = event.time;
         if approval.is_none() && consume.is_none() {
             // Most decisions touch no approval: they share group commits with every other append.

@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
 use warrant_core::registry::manifest::Kind;
 use warrant_core::registry::{Registry, manifest_from_spec};
+use warrant_log::Seq;
 use warrant_log::hash::Hash;
 use warrant_log::proof::{ProofError, consistency_proof, inclusion_proof};
 
@@ -108,7 +109,7 @@ impl Store {
     }
 
     /// One event with its clear content (where not erased).
-    pub fn event(&self, seq: u64) -> Result<Option<StoredEvent>, StoreError> {
+    pub fn event(&self, seq: Seq) -> Result<Option<StoredEvent>, StoreError> {
         self.read(|connection| {
             let Some(mut event) = connection
                 .query_row(
@@ -167,8 +168,8 @@ impl Store {
     }
 
     /// The inclusion proof of event `seq` in the tree of `size` events.
-    pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, ProofRequestError> {
-        self.with_tree(size, |source| inclusion_proof(source, seq, size))
+    pub fn inclusion_proof(&self, seq: Seq, size: u64) -> Result<Vec<Hash>, ProofRequestError> {
+        self.with_tree(size, |source| inclusion_proof(source, seq.get(), size))
     }
 
     /// The consistency proof between the trees of `from` and `to` events.
@@ -234,7 +235,7 @@ pub(crate) fn load_registry(connection: &Connection) -> Result<Registry, StoreEr
     Ok(Registry::from_manifests(manifests))
 }
 
-pub(crate) fn load_content(connection: &Connection, seq: u64) -> Result<Map<String, Value>, StoreError> {
+pub(crate) fn load_content(connection: &Connection, seq: Seq) -> Result<Map<String, Value>, StoreError> {
     let mut statement =
         connection.prepare_cached("SELECT field, text FROM content WHERE seq = ?1 ORDER BY field")?;
     let mut rows = statement.query([seq])?;
@@ -250,7 +251,7 @@ pub(crate) fn load_content(connection: &Connection, seq: u64) -> Result<Map<Stri
 }
 
 pub(crate) fn stored_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredEvent, StoreError>> {
-    let seq: u64 = row.get(0)?;
+    let seq = Seq(row.get(0)?);
     let body = row.get_ref(1)?.as_blob()?;
     let leaf = row.get_ref(2)?.as_blob()?;
     Ok((|| {

@@ -3,6 +3,7 @@
 //! holds the whole history and the tables are only its latest state.
 
 use std::sync::Arc;
+use warrant_log::Seq;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
@@ -38,10 +39,10 @@ pub struct ImpactVersion {
     pub digest: String,
     pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
-    pub recorded_seq: u64,
+    pub recorded_seq: Seq,
     pub approved_by: Option<String>,
     pub approved_at: Option<DateTime<Utc>>,
-    pub approved_seq: Option<u64>,
+    pub approved_seq: Option<Seq>,
     pub assessment: ImpactAssessment,
 }
 
@@ -61,7 +62,7 @@ impl Store {
     ) -> Result<Vec<RiskChange>, StoreError> {
         self.transact(move |log| {
             let existing = load_risks(log)?;
-            let latest_change: Option<u64> =
+            let latest_change: Option<Seq> =
                 log.transaction
                     .query_row("SELECT max(seq) FROM registry_versions", [], |row| row.get(0))?;
             let evidence = format!(
@@ -226,10 +227,10 @@ struct StoredImpact {
     digest: String,
     recorded_at: DateTime<Utc>,
     recorded_by: String,
-    recorded_seq: u64,
+    recorded_seq: Seq,
     approved_by: Option<String>,
     approved_at: Option<DateTime<Utc>>,
-    approved_seq: Option<u64>,
+    approved_seq: Option<Seq>,
     assessment: ImpactAssessment,
 }
 
@@ -318,7 +319,7 @@ fn write_risk(log: &mut Log<'_, '_>, change: &RiskChange, context: &ChangeContex
     };
     let seq = log.append(EventKind::Risk, agent, attrs, context)?;
     let record = serde_json::to_string(risk).map_err(|error| StoreError::Damaged(error.to_string()))?;
-    let opened: Option<u64> = log
+    let opened: Option<Seq> = log
         .transaction
         .query_row("SELECT opened_seq FROM risks WHERE id = ?1", [&risk.id], |row| {
             row.get(0)

@@ -3,6 +3,7 @@
 //! query is bounded, so a huge session or a wide cascade costs at most [`MAX_EVENTS`] rows.
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
+use warrant_log::Seq;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
@@ -21,7 +22,7 @@ pub const MAX_EVENTS: usize = 20_000;
 pub enum TrailRoot {
     Trace(String),
     Session(String),
-    Event(u64),
+    Event(Seq),
 }
 
 /// The events of one trail, unordered, with their clear content.
@@ -48,7 +49,7 @@ fn gather(connection: &Connection, id: &str) -> Result<Option<TrailEvents>, Stor
         Some((prefix @ ("trace" | "session" | "seq"), rest)) => (Some(prefix), rest),
         _ => (None, id),
     };
-    let mut seqs: BTreeSet<u64> = BTreeSet::new();
+    let mut seqs: BTreeSet<Seq> = BTreeSet::new();
     let mut seeds: Vec<String> = Vec::new();
     let event = match (named, id.parse::<u64>()) {
         (None | Some("seq"), Ok(seq)) => connection
@@ -95,14 +96,14 @@ fn gather(connection: &Connection, id: &str) -> Result<Option<TrailEvents>, Stor
         if seqs.len() > MAX_EVENTS {
             break;
         }
-        for seq in by_trace.query_map(params![trace, MAX_EVENTS + 1], |row| row.get::<_, u64>(0))? {
+        for seq in by_trace.query_map(params![trace, MAX_EVENTS + 1], |row| row.get::<_, Seq>(0))? {
             seqs.insert(seq?);
         }
     }
     if seqs.len() > MAX_EVENTS {
         truncated = true;
         // Keep the earliest steps, and always the event that was asked for.
-        let mut kept: BTreeSet<u64> = seqs.iter().copied().take(MAX_EVENTS - 1).collect();
+        let mut kept: BTreeSet<Seq> = seqs.iter().copied().take(MAX_EVENTS - 1).collect();
         kept.extend(root_seq);
         seqs = kept;
     }
@@ -131,12 +132,12 @@ fn session_seeds(
     connection: &Connection,
     session: &str,
     seeds: &mut Vec<String>,
-    seqs: &mut BTreeSet<u64>,
+    seqs: &mut BTreeSet<Seq>,
 ) -> Result<(), StoreError> {
     let mut statement = connection
         .prepare_cached("SELECT seq, trace_id FROM events WHERE session = ?1 ORDER BY seq LIMIT ?2")?;
     let rows = statement.query_map(params![session, MAX_EVENTS + 1], |row| {
-        Ok((row.get::<_, u64>(0)?, row.get::<_, Option<String>>(1)?))
+        Ok((row.get::<_, Seq>(0)?, row.get::<_, Option<String>>(1)?))
     })?;
     let mut known: HashSet<String> = seeds.iter().cloned().collect();
     for row in rows {

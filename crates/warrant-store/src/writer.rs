@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, RwLock, Weak};
+use warrant_log::Seq;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -65,7 +66,7 @@ pub(crate) enum Request {
         approval: Option<Box<NewApproval>>,
         consume: Option<String>,
         now: DateTime<Utc>,
-        reply: oneshot::Sender<Result<u64, StoreError>>,
+        reply: oneshot::Sender<Result<Seq, StoreError>>,
     },
     DecideApproval {
         id: String,
@@ -112,7 +113,7 @@ impl Log<'_, '_> {
         agent: &str,
         attrs: serde_json::Map<String, serde_json::Value>,
         context: &ChangeContext,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Seq, StoreError> {
         let event = warrant_core::event::Event {
             id: None,
             time: context.time,
@@ -135,8 +136,8 @@ impl Log<'_, '_> {
     }
 
     /// The seq the next event will get.
-    pub fn next_seq(&self) -> u64 {
-        self.frontier.size()
+    pub fn next_seq(&self) -> Seq {
+        Seq(self.frontier.size())
     }
 }
 
@@ -338,17 +339,17 @@ impl Writer {
                     // Resent events are not counted again: count the stored ones one by one.
                     for (event, appended) in events.iter().zip(&appended) {
                         if !appended.duplicate {
-                            rollups.add(appended.seq, &event.facts);
+                            rollups.add(appended.seq.get(), &event.facts);
                         }
                     }
                 } else {
-                    let seqs: Vec<u64> = appended.iter().map(|appended| appended.seq).collect();
+                    let seqs: Vec<Seq> = appended.iter().map(|appended| appended.seq).collect();
                     let sums = std::mem::take(sums);
                     rollups.absorb(sums.with_seqs(|index| {
                         usize::try_from(index)
                             .ok()
                             .and_then(|index| seqs.get(index))
-                            .copied()
+                            .map(|seq| seq.get())
                             .unwrap_or(0)
                     }));
                 }
@@ -564,7 +565,7 @@ impl Writer {
                     transaction.prepare("SELECT seq FROM events WHERE subject = ?1 ORDER BY seq")?;
                 let seqs = statement
                     .query_map([subject], |row| row.get(0))?
-                    .collect::<Result<Vec<u64>, _>>()?;
+                    .collect::<Result<Vec<Seq>, _>>()?;
                 (seqs, Some(subject.clone()))
             }
             ErasureTarget::Expired { now } => (expired_content(&transaction, &self.registry, now)?, None),
@@ -611,7 +612,7 @@ impl Writer {
         approval: Option<NewApproval>,
         consume: Option<String>,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Seq, StoreError> {
         let mut frontier = self.frontier.clone();
         let mut tiles = Vec::new();
         let mut rollups = RollupBatch::default();
@@ -778,7 +779,7 @@ fn append_events(
     transaction: &Transaction<'_>,
     frontier: &mut Frontier,
     tiles: &mut Vec<Subtree>,
-    seen: &mut HashMap<String, u64>,
+    seen: &mut HashMap<String, Seq>,
     events: &[Prepared],
 ) -> Result<Vec<Appended>, StoreError> {
     let mut find = transaction.prepare_cached("SELECT seq FROM events WHERE client_id = ?1")?;
@@ -788,14 +789,14 @@ fn append_events(
         if let Some(id) = &event.columns.client_id {
             let existing = match seen.get(id) {
                 Some(seq) => Some(*seq),
-                None => find.query_row([id], |row| row.get::<_, u64>(0)).optional()?,
+                None => find.query_row([id], |row| row.get::<_, Seq>(0)).optional()?,
             };
             if let Some(seq) = existing {
                 appended.push(Appended { seq, duplicate: true });
                 continue;
             }
         }
-        let seq = frontier.size();
+        let seq = Seq(frontier.size());
         let (body, leaf) = event.seal(seq);
         frontier.push_with(leaf, |subtree| {
             if subtree.level >= TILE_LEVEL {
@@ -827,7 +828,7 @@ pub(crate) fn append_one(
     tiles: &mut Vec<Subtree>,
     event: Prepared,
     rollups: &mut RollupBatch,
-) -> Result<u64, StoreError> {
+) -> Result<Seq, StoreError> {
     let seq = append_events(
         transaction,
         frontier,
@@ -838,13 +839,13 @@ pub(crate) fn append_one(
     .first()
     .map(|appended| appended.seq)
     .ok_or_else(|| StoreError::Damaged("an event was not appended".into()))?;
-    rollups.add(seq, &event.facts);
+    rollups.add(seq.get(), &event.facts);
     Ok(seq)
 }
 
 /// An event with its seq, bytes and leaf, ready to insert.
 struct SealedRow<'a> {
-    seq: u64,
+    seq: Seq,
     body: Vec<u8>,
     leaf: [u8; 32],
     event: &'a Prepared,
@@ -894,7 +895,7 @@ fn expired_content(
     transaction: &Transaction<'_>,
     registry: &Registry,
     now: &DateTime<Utc>,
-) -> Result<Vec<u64>, StoreError> {
+) -> Result<Vec<Seq>, StoreError> {
     let cutoff = |days: u32| format_time(&(*now - chrono::Duration::days(i64::from(days))));
     let mut seqs = Vec::new();
     let mut by_agent = transaction.prepare_cached(
@@ -902,7 +903,7 @@ fn expired_content(
     )?;
     for agent in registry.agents() {
         if let Some(days) = agent.retention_days {
-            let rows = by_agent.query_map((&agent.id, cutoff(days)), |row| row.get::<_, u64>(0))?;
+            let rows = by_agent.query_map((&agent.id, cutoff(days)), |row| row.get::<_, Seq>(0))?;
             for row in rows {
                 seqs.push(row?);
             }
@@ -916,7 +917,7 @@ fn expired_content(
         if let warrant_core::registry::manifest::Manifest::DataSource(source) = source
             && let Some(days) = source.retention_days
         {
-            let rows = by_source.query_map((&source.id, cutoff(days)), |row| row.get::<_, u64>(0))?;
+            let rows = by_source.query_map((&source.id, cutoff(days)), |row| row.get::<_, Seq>(0))?;
             for row in rows {
                 seqs.push(row?);
             }
@@ -932,7 +933,7 @@ fn expired_content(
 fn erasure_event(
     target: &ErasureTarget,
     subject: Option<String>,
-    seqs: &[u64],
+    seqs: &[Seq],
     fields: u64,
     context: &ChangeContext,
 ) -> Event {

@@ -1,6 +1,7 @@
 //! The command line, as clap definitions. Names follow DESIGN.md's interface contract.
 
 use std::path::PathBuf;
+use warrant_log::Seq;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -228,7 +229,7 @@ pub enum Command {
     Override {
         /// The seq of the event being overridden.
         #[arg(long)]
-        seq: u64,
+        seq: Seq,
         #[arg(long)]
         reason: String,
         /// What the human decided instead, as JSON (a bare word is taken as a string).
@@ -247,7 +248,7 @@ pub enum Command {
         subject: Option<String>,
         /// One event (repeatable).
         #[arg(long)]
-        seq: Vec<u64>,
+        seq: Vec<Seq>,
         #[arg(long)]
         reason: Option<String>,
     },
@@ -290,7 +291,7 @@ pub enum LogCommand {
     /// Inclusion proof of one event (to the latest checkpoint unless --size).
     Proof {
         #[arg(long)]
-        seq: u64,
+        seq: Seq,
         #[arg(long)]
         size: Option<u64>,
     },

@@ -1,6 +1,7 @@
 //! `warrant soa`, `gaps`, `crosswalk`, `readiness`, `docs`, `audit` and `evidence`.
 
 use std::fmt::Display;
+use warrant_log::Seq;
 
 use anyhow::{Context, anyhow};
 use axum::http::Method;
@@ -56,7 +57,7 @@ pub fn soa(cli: &Cli, client: &Client) -> Result<(), Failure> {
                     row.evidence_count.to_string(),
                     row.sample_seqs
                         .iter()
-                        .map(u64::to_string)
+                        .map(Seq::to_string)
                         .collect::<Vec<_>>()
                         .join(" "),
                 ]

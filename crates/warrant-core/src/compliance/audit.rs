@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use warrant_log::Seq;
 
 use crate::compliance::report::{Implementation, SoaRow};
 
@@ -89,7 +90,7 @@ pub struct SampleOutcome {
     /// How many items were sampled.
     pub sampled: usize,
     /// The sampled seqs whose inclusion proofs did not verify.
-    pub failed: Vec<u64>,
+    pub failed: Vec<Seq>,
 }
 
 fn raise(

@@ -19,6 +19,7 @@ pub use readiness::{Readiness, ReadinessFacts, Stage, readiness};
 pub use soa::{SoaRow, soa};
 
 use std::collections::BTreeMap;
+use warrant_log::Seq;
 
 use super::catalog::Catalog;
 use super::rules::{EvidenceRule, Met, RuleResult};
@@ -61,8 +62,8 @@ impl Implementation {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IndexEntry {
     pub count: u64,
-    pub first_seq: Option<u64>,
-    pub last_seq: Option<u64>,
+    pub first_seq: Option<Seq>,
+    pub last_seq: Option<Seq>,
 }
 
 /// The built-in rules and the user's `EvidenceRule` manifests; a user rule with a built-in's id replaces it.

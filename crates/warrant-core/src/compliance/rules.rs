@@ -9,6 +9,7 @@
 //! [`evaluate`] turns one rule and the [`Facts`] into a result per control it names.
 
 use std::collections::BTreeMap;
+use warrant_log::Seq;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -128,7 +129,7 @@ pub struct EvidenceRef {
     /// The time of the latest evidence.
     pub latest: Option<String>,
     /// Seqs of evidence events (the latest few).
-    pub seqs: Vec<u64>,
+    pub seqs: Vec<Seq>,
 }
 
 /// One rule's result for one control.
@@ -149,7 +150,7 @@ pub struct DocumentFact {
     pub title: String,
     pub controls: Vec<String>,
     pub added_at: DateTime<Utc>,
-    pub seq: u64,
+    pub seq: Seq,
 }
 
 /// The latest approved impact assessment of an agent.
@@ -157,7 +158,7 @@ pub struct DocumentFact {
 pub struct ImpactFact {
     pub version: u64,
     pub approved_at: Option<DateTime<Utc>>,
-    pub seq: u64,
+    pub seq: Seq,
 }
 
 /// A firing alert.
@@ -167,13 +168,13 @@ pub struct AlertFact {
     pub severity: Severity,
     pub fired_at: DateTime<Utc>,
     pub incident: Option<String>,
-    pub seq: u64,
+    pub seq: Seq,
 }
 
 /// A registry change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeFact {
-    pub seq: u64,
+    pub seq: Seq,
     pub object: String,
     pub substantial: bool,
     pub has_reason: bool,
@@ -201,9 +202,9 @@ pub struct Facts<'a> {
     pub documents: Vec<DocumentFact>,
     pub changes: Vec<ChangeFact>,
     /// Internal audits: when each ran, and its seq.
-    pub audits: Vec<(DateTime<Utc>, u64)>,
+    pub audits: Vec<(DateTime<Utc>, Seq)>,
     /// The latest evidence seqs per control, from the tag index.
-    pub recent_seqs: BTreeMap<String, Vec<u64>>,
+    pub recent_seqs: BTreeMap<String, Vec<Seq>>,
     /// Nonconformities from internal audits: (id, due date, still open).
     pub nonconformities: Vec<(String, Option<NaiveDate>, bool)>,
 }

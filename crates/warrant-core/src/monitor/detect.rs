@@ -18,6 +18,7 @@ pub use oversight::{ApproverStats, DecidedApproval, RubberStamp, approvers};
 
 use crate::monitor::histogram::Histogram;
 use crate::monitor::stats::ChiSquare;
+use warrant_log::Seq;
 
 /// Decisions of one (hour, agent, decision, segment, outcome), with the latest event's seq as a sample.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,7 +29,7 @@ pub struct DecisionRow {
     pub segment: String,
     pub outcome: String,
     pub count: u64,
-    pub sample_seq: u64,
+    pub sample_seq: Seq,
 }
 
 /// Calls of one tool by one agent in one hour.
@@ -130,8 +131,8 @@ impl From<ChiSquare> for ChiSquareJson {
 }
 
 /// Up to five seqs, latest first.
-fn samples<'a>(rows: impl Iterator<Item = &'a DecisionRow>) -> Vec<u64> {
-    let mut seqs: Vec<u64> = rows.map(|row| row.sample_seq).collect();
+fn samples<'a>(rows: impl Iterator<Item = &'a DecisionRow>) -> Vec<Seq> {
+    let mut seqs: Vec<Seq> = rows.map(|row| row.sample_seq).collect();
     seqs.sort_unstable_by(|a, b| b.cmp(a));
     seqs.dedup();
     seqs.truncate(5);

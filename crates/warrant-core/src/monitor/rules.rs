@@ -3,6 +3,7 @@
 //! raised once and stays up, deduplicated, while the condition holds.
 
 use serde::Serialize;
+use warrant_log::Seq;
 
 use crate::monitor::detect::{
     Anomaly, AnomalyLimits, ApproverStats, DEFAULT_MIN_SAMPLES, Disparity, Drift, RubberStamp,
@@ -165,7 +166,7 @@ pub struct Firing {
     pub value: f64,
     pub threshold: f64,
     /// Seqs of evidence behind it (recent decisions).
-    pub related: Vec<u64>,
+    pub related: Vec<Seq>,
 }
 
 /// What the detectors found, for one rule's windows.
@@ -182,7 +183,7 @@ pub fn fire(rule: &AlertRule, findings: &Findings<'_>) -> Vec<Firing> {
     let agent_matches = |agent: &str| rule.agent.as_deref().is_none_or(|wanted| wanted == agent);
     let decision_matches = |decision: &str| rule.decision.as_deref().is_none_or(|wanted| wanted == decision);
     let firing =
-        |agent: &str, subject: String, summary: String, value: f64, threshold: f64, related: Vec<u64>| {
+        |agent: &str, subject: String, summary: String, value: f64, threshold: f64, related: Vec<Seq>| {
             Firing {
                 rule: rule.id.clone(),
                 detector: rule.detector.as_str(),

@@ -2,6 +2,7 @@
 //! partial and missing.
 
 use std::collections::BTreeMap;
+use warrant_log::Seq;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use warrant_core::compliance::catalog::Catalog;
@@ -170,7 +171,7 @@ impl World {
                 ImpactFact {
                     version: 1,
                     approved_at: Some(now() - Duration::days(10)),
-                    seq: 7,
+                    seq: Seq(7),
                 },
             )]),
             incidents: &self.incidents,
@@ -184,15 +185,15 @@ impl World {
                 title: "AI policy".into(),
                 controls: vec!["A.2.2".into()],
                 added_at: now() - Duration::days(30),
-                seq: 9,
+                seq: Seq(9),
             }],
             changes: vec![ChangeFact {
-                seq: 1,
+                seq: Seq(1),
                 object: "Agent/scorer".into(),
                 substantial: true,
                 has_reason: true,
             }],
-            audits: vec![(now() - Duration::days(40), 50)],
+            audits: vec![(now() - Duration::days(40), Seq(50))],
             recent_seqs: BTreeMap::new(),
             nonconformities: Vec::new(),
         }
@@ -284,7 +285,7 @@ fn monitoring_flips() {
         severity: warrant_core::registry::manifest::Severity::High,
         fired_at: now() - Duration::hours(3),
         incident: None,
-        seq: 3,
+        seq: Seq(3),
     });
     assert_eq!(met("monitoring", &facts), Met::Implemented);
     facts.firing_alerts[0].fired_at = now() - Duration::days(2);
@@ -308,7 +309,7 @@ fn impact_assessments_flip() {
         ImpactFact {
             version: 2,
             approved_at: Some(now() - Duration::days(100)),
-            seq: 8,
+            seq: Seq(8),
         },
     );
     assert_eq!(met("impact-assessments", &facts), Met::Implemented);
@@ -380,7 +381,7 @@ fn internal_audit_flips() {
     let world = World::new(REGISTRY);
     let mut facts = world.facts();
     assert_eq!(met("internal-audit", &facts), Met::Implemented);
-    facts.audits = vec![(now() - Duration::days(400), 50)];
+    facts.audits = vec![(now() - Duration::days(400), Seq(50))];
     assert_eq!(met("internal-audit", &facts), Met::Partial);
     facts.audits.clear();
     assert_eq!(met("internal-audit", &facts), Met::Missing);

@@ -10,6 +10,7 @@ use warrant_core::monitor::histogram::Histogram;
 use warrant_core::monitor::rules::{Findings, default_rules, fire};
 use warrant_core::registry::Registry;
 use warrant_core::registry::manifest::Detector;
+use warrant_log::Seq;
 
 /// The hour the current window ends in.
 const NOW: i64 = 500_000;
@@ -58,7 +59,7 @@ fn decisions(
                     segment: format!(r#"{{"client_value":"{segment}"}}"#),
                     outcome: (*outcome).into(),
                     count,
-                    sample_seq: hour as u64,
+                    sample_seq: Seq(hour as u64),
                 });
             }
         }
@@ -188,7 +189,7 @@ fn below_the_minimum_sample_drift_says_insufficient_data() {
         segment: "{}".into(),
         outcome: "standard".into(),
         count: 5,
-        sample_seq: 1,
+        sample_seq: Seq(1),
     }];
     let drift = &detect::drift(&rows, &windows(), 30)[0];
     assert_eq!((drift.status, drift.psi), ("insufficient_data", None));

@@ -30,7 +30,7 @@ pub async fn key(State(state): State<AppState>) -> Answer<VerifierKey> {
 
 #[derive(Deserialize)]
 pub struct InclusionQuery {
-    seq: u64,
+    seq: warrant_api::Seq,
     size: Option<u64>,
 }
 

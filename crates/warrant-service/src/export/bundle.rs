@@ -121,7 +121,7 @@ pub async fn export(
         bundle.write_json(
             BOUNDARY,
             &Boundary {
-                seq: Some(boundary.seq),
+                seq: Some(boundary.seq.get()),
                 leaf: Some(boundary.leaf),
                 event: boundary.body,
                 proof,
@@ -139,13 +139,13 @@ pub async fn export(
     let mut next = start_size;
     while next < end.size {
         let events = store.export_events(next, end.size, CHUNK, request.with_content)?;
-        let Some(last) = events.last().map(|event| event.seq) else {
+        let Some(last) = events.last().map(|event| event.seq.get()) else {
             return Err(ExportError::Other(format!(
                 "event {next} is missing from the store"
             )));
         };
         for event in events {
-            if event.seq != next {
+            if event.seq.get() != next {
                 return Err(ExportError::Other(format!(
                     "event {next} is missing from the store"
                 )));
@@ -163,13 +163,13 @@ pub async fn export(
                 in_period += 1;
             }
             let line = if included {
-                let mut line = EventLine::full(event.seq, event.leaf, event.body);
+                let mut line = EventLine::full(event.seq.get(), event.leaf, event.body);
                 if request.with_content {
-                    line.content = clear_content(event.seq, event.content)?;
+                    line.content = clear_content(event.seq.get(), event.content)?;
                 }
                 line
             } else {
-                EventLine::withheld(event.seq, event.leaf)
+                EventLine::withheld(event.seq.get(), event.leaf)
             };
             match (line.kind(), &line.event) {
                 (Some("change"), Some(body)) => changes_file.write_line(body)?,

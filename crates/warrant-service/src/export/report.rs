@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use warrant_log::Seq;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -39,7 +40,7 @@ pub struct Reports {
     pub cost: BTreeMap<i64, f64>,
     pub audit: Option<Value>,
     /// Referenced events by seq, for the appendix.
-    pub appendix: BTreeMap<u64, Value>,
+    pub appendix: BTreeMap<Seq, Value>,
     /// The seqs the bundle carries: `[start, end)`.
     pub range: (u64, u64),
     /// The time the reports are as of: the period's end, or the export when the period has not ended.
@@ -230,7 +231,7 @@ pub async fn reports(
     }
 
     // The events the documents cite, within the bundle's range.
-    let mut cited: BTreeSet<u64> = BTreeSet::new();
+    let mut cited: BTreeSet<Seq> = BTreeSet::new();
     cited.extend(soa.iter().flat_map(|row| row.sample_seqs.iter().copied()));
     for incident in &incidents {
         cited.extend(incident.incident.related_seqs.iter().copied());
@@ -239,10 +240,10 @@ pub async fn reports(
     for seq in cited
         .into_iter()
         .rev()
-        .filter(|seq| *seq < end_size)
+        .filter(|seq| seq.within(end_size))
         .take(MAX_APPENDIX)
     {
-        if seq < start_size {
+        if seq.get() < start_size {
             continue;
         }
         if let Some(event) = store.event(seq)? {
@@ -300,10 +301,10 @@ fn text(value: &Value, pointer: &str) -> String {
 
 /// A link to a cited event: to the appendix when it is there, else its place in the events file, or a plain
 /// note that the bundle does not carry it.
-fn seq_link(seq: u64, reports: &Reports) -> String {
+fn seq_link(seq: Seq, reports: &Reports) -> String {
     if reports.appendix.contains_key(&seq) {
         format!("<a href=\"#seq-{seq}\">#{seq}</a>")
-    } else if (reports.range.0..reports.range.1).contains(&seq) {
+    } else if (reports.range.0..reports.range.1).contains(&seq.get()) {
         format!("<span title=\"in events.ndjson\">#{seq}</span>")
     } else {
         format!(

@@ -2,6 +2,7 @@
 //! the content of recorded events.
 
 use std::path::Path;
+use warrant_log::Seq;
 
 use anyhow::anyhow;
 use axum::http::Method;
@@ -21,8 +22,8 @@ use crate::output::print_as;
 struct Ingested {
     accepted: u64,
     duplicates: u64,
-    first_seq: Option<u64>,
-    last_seq: Option<u64>,
+    first_seq: Option<Seq>,
+    last_seq: Option<Seq>,
 }
 
 pub(super) fn ingest(cli: &Cli, client: &Client, file: &Path, batch: usize) -> Result<(), Failure> {
@@ -95,7 +96,7 @@ pub(super) fn erase(
     cli: &Cli,
     client: &Client,
     subject: Option<&str>,
-    seqs: &[u64],
+    seqs: &[Seq],
     reason: Option<&str>,
 ) -> Result<(), Failure> {
     let request = match (subject, seqs.is_empty()) {

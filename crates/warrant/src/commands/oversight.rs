@@ -4,6 +4,7 @@ use serde::Serialize;
 use warrant_api::Items;
 use warrant_api::oversight::Recorded;
 use warrant_api::reviews::{RecordReview, ReviewDue, ReviewRecorded, SetStatus, StatusSet};
+use warrant_log::Seq;
 
 use crate::Failure;
 use crate::cli::{Cli, ReviewCommand};
@@ -11,7 +12,7 @@ use crate::client::{Client, encode};
 use crate::output::{print_as, table};
 
 /// An optional seq as the tables show it.
-fn seq_text(seq: Option<u64>) -> String {
+fn seq_text(seq: Option<Seq>) -> String {
     seq.map_or_else(|| "-".to_owned(), |seq| seq.to_string())
 }
 

@@ -2,6 +2,7 @@
 //! status, and the obligations it does not cover, tracked as tasks.
 
 use std::collections::BTreeMap;
+use warrant_log::Seq;
 
 use chrono::NaiveDate;
 
@@ -16,7 +17,7 @@ use crate::registry::manifest::{Kind, Manifest, Obligation, ObligationStatus, Or
 pub struct DocumentRef {
     pub sha256: String,
     pub title: String,
-    pub seq: u64,
+    pub seq: Seq,
 }
 
 /// One support link of an article, with the live status of the ISO item.

@@ -2,6 +2,7 @@
 //! owner, plan and evidence.
 
 use std::collections::BTreeMap;
+use warrant_log::Seq;
 
 use chrono::NaiveDate;
 
@@ -27,9 +28,9 @@ pub struct SoaRow {
     pub target_date: Option<NaiveDate>,
     /// Events tagged with the control (the evidence index), and the latest.
     pub evidence_count: u64,
-    pub latest_seq: Option<u64>,
+    pub latest_seq: Option<Seq>,
     /// A few evidence seqs to look at (from the rules, else the index).
-    pub sample_seqs: Vec<u64>,
+    pub sample_seqs: Vec<Seq>,
     pub rules: Vec<RuleResult>,
     /// An ISO/IEC 27001 management system usually carries much of it.
     pub iso27001: bool,
@@ -58,7 +59,7 @@ pub fn soa(
                 Implementation::Excluded
             };
             let entry = index.get(&control.id).cloned().unwrap_or_default();
-            let mut samples: Vec<u64> = found
+            let mut samples: Vec<Seq> = found
                 .iter()
                 .flat_map(|result| result.evidence.seqs.iter().copied())
                 .collect();

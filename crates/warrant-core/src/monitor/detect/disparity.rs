@@ -2,6 +2,7 @@
 //! relative treatment moved.
 
 use std::collections::{BTreeMap, BTreeSet};
+use warrant_log::Seq;
 
 use super::{ChiSquareJson, DecisionRow, Windows, round, samples};
 use crate::monitor::facts::segment_pairs;
@@ -44,7 +45,7 @@ pub struct Disparity {
     pub change: Option<f64>,
     /// Where that change is.
     pub shift: Option<Shift>,
-    pub samples: Vec<u64>,
+    pub samples: Vec<Seq>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -2,6 +2,7 @@
 //! baseline, by PSI, Jensen-Shannon distance and a chi-square test.
 
 use std::collections::{BTreeMap, BTreeSet};
+use warrant_log::Seq;
 
 use super::{ChiSquareJson, DecisionRow, Window, Windows, round, samples};
 use crate::monitor::stats::{chi_square, js_distance, psi};
@@ -21,7 +22,7 @@ pub struct Drift {
     /// `none`, `moderate` (PSI ≥ 0.1) or `significant` (PSI ≥ 0.25).
     pub level: &'static str,
     /// Seqs of recent decisions in the current window, for the trail.
-    pub samples: Vec<u64>,
+    pub samples: Vec<Seq>,
 }
 
 /// Outcome distribution of each (agent, decision) in the current window against the baseline.
