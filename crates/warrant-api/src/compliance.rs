@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use warrant_log::Seq;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -501,14 +501,14 @@ pub struct Nonconformity {
     pub due: NaiveDate,
     pub status: NcStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub opened_at: Option<String>,
+    pub opened_at: Option<DateTime<Utc>>,
     /// The audits that raised it, oldest first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raised_in: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reopened_at: Option<String>,
+    pub reopened_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub closed_at: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_by: Option<String>,
     /// The corrective action taken, or why a later audit closed it.

@@ -179,9 +179,9 @@ pub struct Risk {
     /// The control in force that covers the path.
     pub mitigation: Option<String>,
     pub review_due: NaiveDate,
-    pub opened_at: String,
-    pub updated_at: String,
-    pub closed_at: Option<String>,
+    pub opened_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
     /// Why the risk was closed: the analysis no longer finds the path, as of this log position.
     pub closed_evidence: Option<String>,
 }

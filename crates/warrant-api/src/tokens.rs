@@ -65,7 +65,7 @@ pub struct Token {
     pub role: String,
     pub agents: BTreeSet<String>,
     pub person: String,
-    pub created: String,
+    pub created: DateTime<Utc>,
     pub expires: Option<DateTime<Utc>>,
     pub revoked: Option<DateTime<Utc>>,
     pub last_used: Option<DateTime<Utc>>,

@@ -402,9 +402,9 @@ pub fn risk_to_wire(risk: &Risk) -> wire::Risk {
         status: status_to_wire(risk.status),
         mitigation: risk.mitigation.clone(),
         review_due: risk.review_due,
-        opened_at: risk.opened_at.clone(),
-        updated_at: risk.updated_at.clone(),
-        closed_at: risk.closed_at.clone(),
+        opened_at: risk.opened_at,
+        updated_at: risk.updated_at,
+        closed_at: risk.closed_at,
         closed_evidence: risk.closed_evidence.clone(),
     }
 }

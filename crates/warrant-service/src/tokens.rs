@@ -133,7 +133,7 @@ pub fn to_wire(token: &TokenInfo, now: DateTime<Utc>) -> wire::Token {
         role: token.role.as_str().to_owned(),
         agents: token.agents.clone(),
         person: token.person.clone(),
-        created: token.created.clone(),
+        created: token.created,
         expires: token.expires,
         revoked: token.revoked,
         last_used: token.last_used,

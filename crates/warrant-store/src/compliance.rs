@@ -355,7 +355,7 @@ impl Store {
             let id = format!("audit-{}", log.next_seq());
             let at = format_time(&context.time);
             let existing = load_nonconformities(log)?;
-            let sync = audit::sync(&existing, &raised, &id, &at);
+            let sync = audit::sync(&existing, &raised, &id, context.time);
             let mut attrs = Map::new();
             attrs.insert("audit_id".into(), id.clone().into());
             attrs.insert("by".into(), context.actor().to_owned().into());
@@ -417,11 +417,13 @@ impl Store {
                 .into_iter()
                 .find(|known| known.id == id)
                 .ok_or_else(|| RecordError::NotFound(format!("no nonconformity `{id}`")))?;
-            let record = audit::close(&known, &action, context.actor(), &format_time(&context.time))
-                .map_err(|error| match error {
-                    audit::CloseError::NoAction => RecordError::Invalid(error.to_string()),
-                    audit::CloseError::AlreadyClosed(_) => RecordError::Conflict(error.to_string()),
-                })?;
+            let record =
+                audit::close(&known, &action, context.actor(), context.time).map_err(
+                    |error| match error {
+                        audit::CloseError::NoAction => RecordError::Invalid(error.to_string()),
+                        audit::CloseError::AlreadyClosed(_) => RecordError::Conflict(error.to_string()),
+                    },
+                )?;
             let mut attrs = Map::new();
             attrs.insert("op".into(), "nonconformity_closed".into());
             attrs.insert("nonconformity".into(), json!(record));

@@ -50,7 +50,7 @@ pub struct TokenInfo {
     pub role: Role,
     pub agents: BTreeSet<String>,
     pub person: String,
-    pub created: String,
+    pub created: DateTime<Utc>,
     pub expires: Option<DateTime<Utc>>,
     pub revoked: Option<DateTime<Utc>>,
     pub last_used: Option<DateTime<Utc>>,
@@ -166,7 +166,7 @@ fn info_from_row(row: &rusqlite::Row<'_>) -> Result<TokenInfo, StoreError> {
         expires,
         revoked,
         last_used,
-        created: row.get(9)?,
+        created: crate::read::time_column(row, 9)?,
         unbound,
     })
 }
@@ -235,7 +235,7 @@ pub(crate) fn create(
         role: spec.role,
         agents,
         person,
-        created,
+        created: context.time,
         expires: spec.expires,
         revoked: None,
         last_used: None,

@@ -197,8 +197,15 @@ fn render_one(risk: &wire::Risk) -> String {
         ("mitigated by", or_dash(risk.mitigation.as_deref())),
         ("controls", json_list(&risk.controls)),
         ("review due", risk.review_due.to_string()),
-        ("opened", risk.opened_at.clone()),
-        ("closed", or_dash(risk.closed_at.as_deref())),
+        ("opened", warrant_core::event::format_time(&risk.opened_at)),
+        (
+            "closed",
+            or_dash(
+                risk.closed_at
+                    .map(|at| warrant_core::event::format_time(&at))
+                    .as_deref(),
+            ),
+        ),
         ("evidence", or_dash(risk.closed_evidence.as_deref())),
     ] {
         if !value.is_empty() && value != "-" {

@@ -54,14 +54,14 @@ pub struct Nonconformity {
     pub due: NaiveDate,
     pub status: NcStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub opened_at: Option<String>,
+    pub opened_at: Option<DateTime<Utc>>,
     /// The audits that raised it, oldest first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raised_in: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reopened_at: Option<String>,
+    pub reopened_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub closed_at: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_by: Option<String>,
     /// The corrective action taken, or why a later audit closed it.
@@ -201,21 +201,21 @@ pub struct Sync {
 /// Bring the tracked nonconformities in line with what audit `audit` (recorded at `at`) raised: a new one
 /// opens, one raised again stays open with the new finding (a closed one reopens with a new due date), and
 /// an open one this audit no longer raises is closed with that as its evidence.
-pub fn sync(existing: &[Nonconformity], raised: &[Nonconformity], audit: &str, at: &str) -> Sync {
+pub fn sync(existing: &[Nonconformity], raised: &[Nonconformity], audit: &str, at: DateTime<Utc>) -> Sync {
     let mut outcome = Sync::default();
     for nc in raised {
         let mut record = match existing.iter().find(|known| known.id == nc.id) {
             Some(known) => {
                 let mut record = known.clone();
                 if record.status == NcStatus::Closed {
-                    record.reopened_at = Some(at.to_owned());
+                    record.reopened_at = Some(at);
                     record.due = nc.due;
                 }
                 record.finding.clone_from(&nc.finding);
                 record
             }
             None => Nonconformity {
-                opened_at: Some(at.to_owned()),
+                opened_at: Some(at),
                 raised_in: Some(Vec::new()),
                 ..nc.clone()
             },
@@ -231,7 +231,7 @@ pub fn sync(existing: &[Nonconformity], raised: &[Nonconformity], audit: &str, a
         if known.status == NcStatus::Open && !still {
             let mut record = known.clone();
             record.status = NcStatus::Closed;
-            record.closed_at = Some(at.to_owned());
+            record.closed_at = Some(at);
             record.closure = Some(format!(
                 "not raised again by {audit}: its evidence now meets the rule"
             ));
@@ -252,7 +252,12 @@ pub enum CloseError {
 }
 
 /// Close `record` with the corrective action taken, by `by`, at `at`.
-pub fn close(record: &Nonconformity, action: &str, by: &str, at: &str) -> Result<Nonconformity, CloseError> {
+pub fn close(
+    record: &Nonconformity,
+    action: &str,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<Nonconformity, CloseError> {
     if action.trim().is_empty() {
         return Err(CloseError::NoAction);
     }
@@ -261,7 +266,7 @@ pub fn close(record: &Nonconformity, action: &str, by: &str, at: &str) -> Result
     }
     Ok(Nonconformity {
         status: NcStatus::Closed,
-        closed_at: Some(at.to_owned()),
+        closed_at: Some(at),
         closed_by: Some(by.to_owned()),
         closure: Some(action.to_owned()),
         ..record.clone()
@@ -271,6 +276,10 @@ pub fn close(record: &Nonconformity, action: &str, by: &str, at: &str) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn time(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
 
     fn nc(id: &str, status: NcStatus) -> Nonconformity {
         Nonconformity {
@@ -282,7 +291,7 @@ mod tests {
             owner: "ops".into(),
             due: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
             status,
-            opened_at: Some("2025-12-01T00:00:00Z".into()),
+            opened_at: Some(time("2025-12-01T00:00:00Z")),
             raised_in: Some(vec!["audit-1".into()]),
             reopened_at: None,
             closed_at: None,
@@ -301,14 +310,19 @@ mod tests {
             raised_in: None,
             ..nc("nc-c", NcStatus::Open)
         };
-        let outcome = sync(&existing, &[again, fresh], "audit-2", "2026-02-01T00:00:00Z");
+        let outcome = sync(
+            &existing,
+            &[again, fresh],
+            "audit-2",
+            time("2026-02-01T00:00:00Z"),
+        );
         let by_id = |id: &str| outcome.changed.iter().find(|nc| nc.id == id).unwrap();
         assert_eq!(by_id("nc-a").finding, "new finding");
         assert_eq!(
             by_id("nc-a").raised_in.as_deref(),
             Some(&["audit-1".to_owned(), "audit-2".to_owned()][..])
         );
-        assert_eq!(by_id("nc-c").opened_at.as_deref(), Some("2026-02-01T00:00:00Z"));
+        assert_eq!(by_id("nc-c").opened_at, Some(time("2026-02-01T00:00:00Z")));
         assert_eq!(
             by_id("nc-c").raised_in.as_deref(),
             Some(&["audit-2".to_owned()][..])
@@ -322,22 +336,25 @@ mod tests {
         let existing = [nc("nc-a", NcStatus::Closed)];
         let mut again = nc("nc-a", NcStatus::Open);
         again.due = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
-        let outcome = sync(&existing, &[again], "audit-3", "2026-02-01T00:00:00Z");
+        let outcome = sync(&existing, &[again], "audit-3", time("2026-02-01T00:00:00Z"));
         let record = &outcome.changed[0];
         assert_eq!(record.status, NcStatus::Open);
         assert_eq!(record.due, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
-        assert_eq!(record.reopened_at.as_deref(), Some("2026-02-01T00:00:00Z"));
+        assert_eq!(record.reopened_at, Some(time("2026-02-01T00:00:00Z")));
         assert!(outcome.closed.is_empty());
     }
 
     #[test]
     fn closing_needs_an_action_and_an_open_record() {
         let open = nc("nc-a", NcStatus::Open);
-        assert_eq!(close(&open, "  ", "alice", "t"), Err(CloseError::NoAction));
-        let closed = close(&open, "rotated the key", "alice", "t").unwrap();
+        assert_eq!(
+            close(&open, "  ", "alice", time("2026-02-01T00:00:00Z")),
+            Err(CloseError::NoAction)
+        );
+        let closed = close(&open, "rotated the key", "alice", time("2026-02-01T00:00:00Z")).unwrap();
         assert_eq!(closed.closed_by.as_deref(), Some("alice"));
         assert_eq!(
-            close(&closed, "again", "bob", "t"),
+            close(&closed, "again", "bob", time("2026-02-01T00:00:00Z")),
             Err(CloseError::AlreadyClosed("nc-a".into()))
         );
     }

@@ -800,7 +800,12 @@ fn incident_handling(facts: &Facts<'_>) -> Outcome {
 fn risk_treatment(facts: &Facts<'_>) -> Outcome {
     let evidence = EvidenceRef {
         count: facts.risks.len() as u64,
-        latest: facts.risks.iter().map(|risk| risk.updated_at.clone()).max(),
+        latest: facts
+            .risks
+            .iter()
+            .map(|risk| risk.updated_at)
+            .max()
+            .and_then(|at| time(&at)),
         seqs: Vec::new(),
     };
     if facts.risks.is_empty() {

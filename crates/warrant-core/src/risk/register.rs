@@ -90,9 +90,9 @@ pub struct Risk {
     /// The control in force that covers the path.
     pub mitigation: Option<String>,
     pub review_due: NaiveDate,
-    pub opened_at: String,
-    pub updated_at: String,
-    pub closed_at: Option<String>,
+    pub opened_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
     /// Why the risk was closed: the analysis no longer finds the path, as of this log position.
     pub closed_evidence: Option<String>,
 }
@@ -212,8 +212,8 @@ fn from_finding(finding: &Finding, registry: &Registry, now: DateTime<Utc>) -> R
             .date_naive()
             .checked_add_days(Days::new(review_days(finding.severity)))
             .unwrap_or(now.date_naive()),
-        opened_at: crate::event::format_time(&now),
-        updated_at: crate::event::format_time(&now),
+        opened_at: now,
+        updated_at: now,
         closed_at: None,
         closed_evidence: None,
     };
@@ -289,7 +289,7 @@ pub fn sync(
                 changed.dedup();
                 risk.closed_at = None;
                 risk.closed_evidence = None;
-                risk.updated_at = crate::event::format_time(&now);
+                risk.updated_at = now;
                 changes.push(RiskChange {
                     op: RiskOp::Reopened,
                     risk,
@@ -300,7 +300,7 @@ pub fn sync(
                 let mut risk = (*risk).clone();
                 let changed = refresh(&mut risk, finding);
                 if !changed.is_empty() {
-                    risk.updated_at = crate::event::format_time(&now);
+                    risk.updated_at = now;
                     changes.push(RiskChange {
                         op: RiskOp::Updated,
                         risk,
@@ -314,8 +314,8 @@ pub fn sync(
         if risk.status != RiskStatus::Closed && !found.contains(risk.id.as_str()) {
             let mut risk = risk.clone();
             risk.status = RiskStatus::Closed;
-            risk.closed_at = Some(crate::event::format_time(&now));
-            risk.updated_at = crate::event::format_time(&now);
+            risk.closed_at = Some(now);
+            risk.updated_at = now;
             risk.closed_evidence = Some(format!("the analysis no longer finds this path ({evidence})"));
             changes.push(RiskChange {
                 op: RiskOp::Closed,
@@ -400,7 +400,7 @@ pub fn treat(risk: &Risk, request: &TreatRequest, now: DateTime<Utc>) -> Result<
             changed.push("review_due");
         }
     }
-    next.updated_at = crate::event::format_time(&now);
+    next.updated_at = now;
     Ok(RiskChange {
         op: RiskOp::Treated,
         risk: next,

@@ -255,10 +255,10 @@ pub fn nonconformity(nc: &Nonconformity) -> api::Nonconformity {
         owner: nc.owner.clone(),
         due: nc.due,
         status: nc_status(nc.status),
-        opened_at: nc.opened_at.clone(),
+        opened_at: nc.opened_at,
         raised_in: nc.raised_in.clone(),
-        reopened_at: nc.reopened_at.clone(),
-        closed_at: nc.closed_at.clone(),
+        reopened_at: nc.reopened_at,
+        closed_at: nc.closed_at,
         closed_by: nc.closed_by.clone(),
         closure: nc.closure.clone(),
     }
