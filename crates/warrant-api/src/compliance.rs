@@ -127,7 +127,7 @@ pub struct SoaSummary {
 pub struct Soa {
     /// The declared `Organization`'s name.
     pub organization: Option<String>,
-    pub generated_at: String,
+    pub generated_at: DateTime<Utc>,
     /// The evidence log's size when it was built.
     pub log_size: u64,
     pub summary: SoaSummary,
@@ -390,7 +390,7 @@ pub struct Document {
     /// The controls, clauses, articles or crosswalk tasks it evidences.
     pub controls: Vec<String>,
     pub size: u64,
-    pub added_at: String,
+    pub added_at: DateTime<Utc>,
     pub added_by: String,
     /// The `document` event that put its hash in the log.
     pub seq: Seq,

@@ -343,7 +343,7 @@ pub fn soa_markdown(
 pub fn soa_report(store: &Store, assessment: &Assessment, rows: &[SoaRow], now: DateTime<Utc>) -> api::Soa {
     api::Soa {
         organization: assessment.registry.organization().map(|org| org.name.clone()),
-        generated_at: warrant_core::event::format_time(&now),
+        generated_at: now,
         log_size: store.size(),
         summary: soa_summary(rows),
         controls: rows.iter().map(wire::soa_row).collect(),

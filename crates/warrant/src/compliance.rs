@@ -425,7 +425,7 @@ pub fn docs(cli: &Cli, client: &Client, command: &DocsCommand) -> Result<(), Fai
                                 document.sha256.chars().take(16).collect(),
                                 document.title.clone(),
                                 document.controls.join(","),
-                                document.added_at.clone(),
+                                warrant_core::event::format_time(&document.added_at),
                                 document.seq.to_string(),
                             ]
                         })

@@ -225,7 +225,7 @@ pub fn document(document: &warrant_store::Document) -> api::Document {
         title: document.title.clone(),
         controls: document.controls.clone(),
         size: document.size,
-        added_at: warrant_core::event::format_time(&document.added_at),
+        added_at: document.added_at,
         added_by: document.added_by.clone(),
         seq: document.seq,
     }
