@@ -286,6 +286,11 @@ impl Registry {
                 errors.push(document_error(number, manifest, field, message));
             }
         }
+        if let Manifest::McpServer(server) = manifest {
+            for (field, message) in server.problems() {
+                errors.push(document_error(number, manifest, field, message));
+            }
+        }
         if let Manifest::Policy(policy) = manifest
             && let Err(diagnostic) = crate::gate::check_user_policy(&policy.id, &policy.policy)
         {
@@ -342,6 +347,7 @@ pub fn manifest_from_spec(kind: Kind, spec: &Value) -> Option<Manifest> {
         Kind::EvidenceRule => serde_json::from_value(spec).ok().map(Manifest::EvidenceRule),
         Kind::Obligation => serde_json::from_value(spec).ok().map(Manifest::Obligation),
         Kind::IdentityProvider => serde_json::from_value(spec).ok().map(Manifest::IdentityProvider),
+        Kind::McpServer => serde_json::from_value(spec).ok().map(Manifest::McpServer),
     }
 }
 
@@ -382,6 +388,13 @@ fn references(manifest: &Manifest) -> Vec<(Kind, String, String)> {
         Manifest::AlertRule(rule) => {
             if let Some(agent) = &rule.agent {
                 refs.push((Kind::Agent, agent.clone(), "agent".into()));
+            }
+        }
+        Manifest::McpServer(server) => {
+            for (name, binding) in &server.tools {
+                if let Some(tool) = &binding.tool {
+                    refs.push((Kind::Tool, tool.clone(), format!("tools.{name}.tool")));
+                }
             }
         }
         Manifest::Tool(_)

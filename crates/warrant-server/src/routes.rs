@@ -6,6 +6,7 @@ pub(crate) mod compliance;
 mod erase;
 mod events;
 pub(crate) mod log;
+mod mcp;
 mod monitor;
 mod oversight;
 mod registry;
@@ -116,6 +117,7 @@ pub fn routes(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
     .get("/v1/tokens", Administer, tokens::list)
     .post("/v1/tokens", Administer, tokens::create)
     .post("/v1/tokens/{id}/revoke", Administer, tokens::revoke)
+    .get("/v1/mcp/{server}/agents/{agent}", ActForAgent, mcp::view)
     .get("/v1/{collection}", Read, registry::list)
     .get("/v1/{collection}/{id}", Read, registry::get_one)
     .delete("/v1/{collection}/{id}", Administer, registry::remove)

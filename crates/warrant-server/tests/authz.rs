@@ -204,6 +204,9 @@ fn sample(route: &RouteSpec, agent: &str) -> Option<(String, Payload)> {
             json(json!({"agent": agent, "reason": "needs a person"})),
         )),
         (Action::ActForAgent, "/v1/traces") => Some((route.path.into(), json(otlp_span(agent)))),
+        (Action::ActForAgent, "/v1/mcp/{server}/agents/{agent}") => {
+            Some((format!("/v1/mcp/crm/agents/{agent}"), None))
+        }
         (Action::ReadApproval, "/v1/approvals/{id}") => {
             Some((format!("/v1/approvals/{}", approval_of(agent)), None))
         }

@@ -109,6 +109,7 @@ fn spec() -> Spec {
     spec.get::<log::Checkpoint>("/v1/log/checkpoint");
     spec.get::<Items<log::Checkpoint>>("/v1/log/checkpoints");
     spec.get::<log::VerifierKey>("/v1/log/key");
+    spec.get::<warrant_api::mcp::McpView>("/v1/mcp/{server}/agents/{agent}");
     spec.get::<log::InclusionProof>("/v1/log/proof/inclusion");
     spec.get::<log::ConsistencyProof>("/v1/log/proof/consistency");
     spec.op::<events::Accepted>("post", "/v1/events", "200");

@@ -18,7 +18,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::sync::Mutex;
-use warrant_log::Seq;
 
 use axum::http::Method;
 use chrono::Utc;
@@ -28,6 +27,7 @@ use sha2::{Digest, Sha256};
 use warrant_api::events::{Accepted, Erased, StoredEvent};
 use warrant_api::gate::{Approval, ApprovalStatus, AuthorizeResponse, Decision};
 use warrant_api::log::{Checkpoint, ConsistencyProof, InclusionProof, VerifierKey};
+use warrant_api::mcp::McpView;
 use warrant_api::oversight::Recorded;
 use warrant_api::registry::{Applied, AppliedChange, ManifestProblem};
 use warrant_api::tokens::{NewToken, Token, TokenStatus};
@@ -35,6 +35,7 @@ use warrant_api::trails::Trail;
 use warrant_api::{ErrorBody, ErrorCode, Items};
 use warrant_core::change::ChangeContext;
 use warrant_core::role::Role;
+use warrant_log::Seq;
 use warrant_server::{AppState, RouteSpec, ServerConfig};
 use warrant_store::{Principal, Store, StoreConfig, TokenSpec};
 
@@ -213,6 +214,8 @@ const COMPLIANCE: &[Route] = &[
     both("POST", "/v1/nonconformities/{id}/close"),
 ];
 
+const MCP: &[Route] = &[both("GET", "/v1/mcp/{server}/agents/{agent}")];
+
 const AREAS: &[&[Route]] = &[
     SYSTEM,
     REGISTRY_ROUTES,
@@ -223,6 +226,7 @@ const AREAS: &[&[Route]] = &[
     MONITOR,
     RISK,
     COMPLIANCE,
+    MCP,
 ];
 
 // ---------------------------------------------------------------------------------------------------------
@@ -2516,6 +2520,68 @@ async fn compliance_routes() {
         .await
         .refused(400, ErrorCode::MalformedJson);
     api.covered(COMPLIANCE);
+}
+
+const MCP_SERVER: &str = "\
+kind: McpServer
+id: crm-mcp
+transport: stdio
+command: crm-server
+args: [--readonly]
+env: [CRM_TOKEN]
+tools:
+  lookup: {tool: crm-read, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}
+";
+
+/// The gateway's view of an upstream: its binding to registry tools and what the agent may see.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_routes() {
+    let api = Api::new("mcp").await;
+    let applied: Applied = api
+        .send(
+            Some(&api.admin),
+            POST,
+            "/v1/apply",
+            Some(("application/yaml", MCP_SERVER.as_bytes().to_vec())),
+        )
+        .await
+        .ok(200);
+    assert_eq!(applied.changes.len(), 1, "{applied:?}");
+    let route = "/v1/mcp/{server}/agents/{agent}";
+    let view: McpView = api
+        .get_as(&api.agent, at(route, &["crm-mcp", "mailer"]))
+        .await
+        .ok(200);
+    assert_eq!(
+        (view.server.as_str(), view.agent.as_str(), view.transport.as_str()),
+        ("crm-mcp", "mailer", "stdio")
+    );
+    assert_eq!(
+        (view.command.as_deref(), view.args.as_slice(), view.env.as_slice()),
+        (
+            Some("crm-server"),
+            &["--readonly".to_owned()][..],
+            &["CRM_TOKEN".to_owned()][..]
+        )
+    );
+    let lookup = &view.bindings["lookup"];
+    assert_eq!(lookup.tool, "crm-read");
+    assert_eq!(lookup.sha256.as_deref().map(str::len), Some(64));
+    assert_eq!(view.granted, ["crm-read", "send-email"]);
+    assert_eq!(view.declared, ["crm-read", "send-email", "spare-tool"]);
+    // An admin may look at any agent's view; an agent token only at its own.
+    let helper: McpView = api.get(at(route, &["crm-mcp", "helper"])).await.ok(200);
+    assert_eq!(helper.granted, ["crm-read"]);
+    api.get_as(&api.agent, at(route, &["crm-mcp", "helper"]))
+        .await
+        .refused(403, ErrorCode::AgentMismatch);
+    api.get(at(route, &["no-such", "mailer"]))
+        .await
+        .refused(404, ErrorCode::NotFound);
+    api.get(at(route, &["crm-mcp", "nobody"]))
+        .await
+        .refused(404, ErrorCode::NotFound);
+    api.covered(MCP);
 }
 
 /// Before anything is logged there is no checkpoint to sample against: 409 `no_checkpoint`.

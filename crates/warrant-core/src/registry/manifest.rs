@@ -5,6 +5,8 @@
 //! field name is an error instead of a silently ignored setting. Their JSON form (with defaults filled in) is
 //! what the store keeps and what the change log diffs.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -24,10 +26,11 @@ pub enum Kind {
     EvidenceRule,
     Obligation,
     IdentityProvider,
+    McpServer,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Agent,
         Kind::Tool,
         Kind::DataSource,
@@ -41,6 +44,7 @@ impl Kind {
         Kind::EvidenceRule,
         Kind::Obligation,
         Kind::IdentityProvider,
+        Kind::McpServer,
     ];
 
     /// The spelling used in manifests (`kind: DataSource`).
@@ -59,6 +63,7 @@ impl Kind {
             Kind::EvidenceRule => "EvidenceRule",
             Kind::Obligation => "Obligation",
             Kind::IdentityProvider => "IdentityProvider",
+            Kind::McpServer => "McpServer",
         }
     }
 
@@ -78,6 +83,7 @@ impl Kind {
             Kind::EvidenceRule => "evidencerules",
             Kind::Obligation => "obligations",
             Kind::IdentityProvider => "identity-providers",
+            Kind::McpServer => "mcp-servers",
         }
     }
 
@@ -112,6 +118,7 @@ pub enum Manifest {
     EvidenceRule(crate::compliance::rules::EvidenceRule),
     Obligation(Obligation),
     IdentityProvider(IdentityProvider),
+    McpServer(McpServer),
 }
 
 impl Manifest {
@@ -130,6 +137,7 @@ impl Manifest {
             Manifest::EvidenceRule(_) => Kind::EvidenceRule,
             Manifest::Obligation(_) => Kind::Obligation,
             Manifest::IdentityProvider(_) => Kind::IdentityProvider,
+            Manifest::McpServer(_) => Kind::McpServer,
         }
     }
 
@@ -148,6 +156,7 @@ impl Manifest {
             Manifest::EvidenceRule(rule) => &rule.id,
             Manifest::Obligation(obligation) => &obligation.id,
             Manifest::IdentityProvider(provider) => &provider.id,
+            Manifest::McpServer(server) => &server.id,
         }
     }
 
@@ -167,6 +176,7 @@ impl Manifest {
             Manifest::EvidenceRule(rule) => serde_json::to_value(rule),
             Manifest::Obligation(obligation) => serde_json::to_value(obligation),
             Manifest::IdentityProvider(provider) => serde_json::to_value(provider),
+            Manifest::McpServer(server) => serde_json::to_value(server),
         };
         // These types hold only strings, numbers, booleans, dates and lists, which always serialise.
         value.unwrap_or(serde_json::Value::Null)
@@ -311,6 +321,97 @@ pub struct IdentityProvider {
 
 fn default_agent_claim() -> String {
     "sub".into()
+}
+
+/// An MCP server warrant fronts (`warrant mcp`, `/mcp/{id}`): how to reach it, and which registry `Tool` each
+/// of its tools is. A tool it lists that maps to no declared Tool is hidden from agents; one whose definition
+/// no longer matches its pinned digest is hidden until the new digest is applied (tool poisoning, rug pulls).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpServer {
+    pub id: String,
+    pub transport: McpTransport,
+    /// `stdio`: the program warrant starts, its arguments, and the names of environment variables passed on
+    /// to it (values come from warrant's own environment, never from the manifest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    /// `http`: the Streamable HTTP endpoint, and headers whose values come from environment variables
+    /// (header name → variable name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers_from_env: BTreeMap<String, String>,
+    /// Upstream tool name → what warrant knows of it. A tool not listed here is the registry Tool
+    /// `<server>.<tool>`, unpinned.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tools: BTreeMap<String, McpToolBinding>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum McpTransport {
+    Stdio,
+    Http,
+}
+
+/// One upstream tool: the registry Tool it is, and the digest of the definition someone approved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpToolBinding {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// SHA-256 (hex) of the canonical JSON of the tool's `{name, description, inputSchema}` as approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+impl McpServer {
+    /// The registry Tool id an upstream tool is.
+    pub fn tool_id(&self, upstream_tool: &str) -> String {
+        self.tools
+            .get(upstream_tool)
+            .and_then(|binding| binding.tool.clone())
+            .unwrap_or_else(|| format!("{}.{upstream_tool}", self.id))
+    }
+
+    /// What makes the manifest unusable, by field.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        match self.transport {
+            McpTransport::Stdio => {
+                if self
+                    .command
+                    .as_deref()
+                    .is_none_or(|command| command.trim().is_empty())
+                {
+                    problems.push((
+                        "command",
+                        "a stdio server needs the `command` that starts it".into(),
+                    ));
+                }
+                if self.url.is_some() {
+                    problems.push(("url", "`url` is for `transport: http`".into()));
+                }
+            }
+            McpTransport::Http => match &self.url {
+                Some(url) if url.starts_with("http://") || url.starts_with("https://") => {}
+                Some(url) => problems.push(("url", format!("`{url}` is not an http(s) URL"))),
+                None => problems.push(("url", "an http server needs its `url`".into())),
+            },
+        }
+        for binding in self.tools.values() {
+            if let Some(sha) = &binding.sha256
+                && (sha.len() != 64 || !sha.bytes().all(|byte| byte.is_ascii_hexdigit()))
+            {
+                problems.push(("tools", format!("`{sha}` is not a SHA-256 in hex")));
+            }
+        }
+        problems
+    }
 }
 
 impl IdentityProvider {

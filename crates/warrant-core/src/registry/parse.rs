@@ -109,6 +109,7 @@ fn parse_document(
         Kind::EvidenceRule => typed(body).map(Manifest::EvidenceRule),
         Kind::Obligation => typed(body).map(Manifest::Obligation),
         Kind::IdentityProvider => typed(body).map(Manifest::IdentityProvider),
+        Kind::McpServer => typed(body).map(Manifest::McpServer),
     };
     typed
         .map(Some)

@@ -41,7 +41,7 @@ pub fn two_agents() -> String {
             )
         })
         .collect::<String>()
-        + "kind: Tool\nid: lookup\naccess: read\negress: internal\n"
+        + "kind: Tool\nid: lookup\naccess: read\negress: internal\n---\nkind: McpServer\nid: crm\ntransport: stdio\ncommand: crm-server\n"
 }
 
 /// A request body and its content type.

@@ -196,6 +196,29 @@ pub(super) fn get(cli: &Cli, client: &Client, collection: &str, id: Option<&str>
                     })
                     .collect(),
             ),
+            Kind::McpServer => table(
+                &["id", "transport", "endpoint", "tools bound"],
+                rows.iter()
+                    .map(|server| {
+                        let endpoint = server
+                            .get("command")
+                            .or_else(|| server.get("url"))
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned();
+                        let bound = server
+                            .get("tools")
+                            .and_then(Value::as_object)
+                            .map_or(0, serde_json::Map::len);
+                        vec![
+                            text(server, "/id"),
+                            text(server, "/transport"),
+                            endpoint,
+                            bound.to_string(),
+                        ]
+                    })
+                    .collect(),
+            ),
             Kind::Obligation => table(
                 &["task", "owner", "due", "status"],
                 rows.iter()
