@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use warrant_log::Seq;
 
 /// An upstream MCP server as the gateway sees it for one agent: how to reach it, how its tools map to the
 /// registry, and which registry tools the agent may see.
@@ -35,4 +36,77 @@ pub struct McpView {
 pub struct McpBinding {
     pub tool: String,
     pub sha256: Option<String>,
+}
+
+/// `POST /v1/mcp/{server}/agents/{agent}/tools`: the tool definitions an upstream listed, as it listed them
+/// (`name`, `description`, `inputSchema`, and whatever else it sent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ToolListing {
+    pub tools: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Which listed tools the agent may see, and why the others are hidden. A hidden tool's evidence (`seq`) is
+/// recorded once per upstream, tool and definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ToolReview {
+    pub visible: Vec<VisibleTool>,
+    pub hidden: Vec<HiddenTool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct VisibleTool {
+    /// The upstream's name for it.
+    pub name: String,
+    /// The registry Tool it is.
+    pub tool: String,
+    /// SHA-256 of its definition (see `definition_digest`).
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HiddenTool {
+    pub name: String,
+    pub tool: String,
+    pub reason: HiddenReason,
+    /// SHA-256 of the definition the upstream listed.
+    pub sha256: String,
+    /// The approved digest, for a changed definition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved: Option<String>,
+    /// The evidence of the hiding (undeclared and changed tools only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<Seq>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum HiddenReason {
+    /// The registry declares no Tool for it.
+    Undeclared,
+    /// The agent holds no grant for it.
+    NotGranted,
+    /// Its description or input schema is not the approved one.
+    Changed,
+    /// The upstream listed the same name twice.
+    Duplicate,
+}
+
+impl HiddenReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HiddenReason::Undeclared => "undeclared",
+            HiddenReason::NotGranted => "not_granted",
+            HiddenReason::Changed => "changed",
+            HiddenReason::Duplicate => "duplicate",
+        }
+    }
 }

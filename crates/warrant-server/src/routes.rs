@@ -118,6 +118,11 @@ pub fn routes(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
     .post("/v1/tokens", Administer, tokens::create)
     .post("/v1/tokens/{id}/revoke", Administer, tokens::revoke)
     .get("/v1/mcp/{server}/agents/{agent}", ActForAgent, mcp::view)
+    .post(
+        "/v1/mcp/{server}/agents/{agent}/tools",
+        ActForAgent,
+        mcp::review_tools,
+    )
     .get("/v1/{collection}", Read, registry::list)
     .get("/v1/{collection}/{id}", Read, registry::get_one)
     .delete("/v1/{collection}/{id}", Administer, registry::remove)

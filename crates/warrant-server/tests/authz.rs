@@ -207,6 +207,10 @@ fn sample(route: &RouteSpec, agent: &str) -> Option<(String, Payload)> {
         (Action::ActForAgent, "/v1/mcp/{server}/agents/{agent}") => {
             Some((format!("/v1/mcp/crm/agents/{agent}"), None))
         }
+        (Action::ActForAgent, "/v1/mcp/{server}/agents/{agent}/tools") => Some((
+            format!("/v1/mcp/crm/agents/{agent}/tools"),
+            json(serde_json::json!({"tools": [{"name": "lookup", "inputSchema": {"type": "object"}}]})),
+        )),
         (Action::ReadApproval, "/v1/approvals/{id}") => {
             Some((format!("/v1/approvals/{}", approval_of(agent)), None))
         }

@@ -110,6 +110,11 @@ fn spec() -> Spec {
     spec.get::<Items<log::Checkpoint>>("/v1/log/checkpoints");
     spec.get::<log::VerifierKey>("/v1/log/key");
     spec.get::<warrant_api::mcp::McpView>("/v1/mcp/{server}/agents/{agent}");
+    spec.post::<warrant_api::mcp::ToolListing, warrant_api::mcp::ToolReview>(
+        "/v1/mcp/{server}/agents/{agent}/tools",
+        "200",
+        false,
+    );
     spec.get::<log::InclusionProof>("/v1/log/proof/inclusion");
     spec.get::<log::ConsistencyProof>("/v1/log/proof/consistency");
     spec.op::<events::Accepted>("post", "/v1/events", "200");

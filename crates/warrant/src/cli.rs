@@ -135,6 +135,16 @@ pub enum Command {
         #[arg(long)]
         span_id: Option<String>,
     },
+    /// Be the MCP server an MCP host starts (stdio): start the upstream `McpServer` as a child and relay,
+    /// with the registry deciding what the agent sees and the gate deciding every tool call.
+    Mcp {
+        /// The agent the host runs (an agent token must be bound to it).
+        #[arg(long)]
+        agent: String,
+        /// The `McpServer` id of the upstream.
+        #[arg(long)]
+        upstream: String,
+    },
     /// The decision path of a trace, a session or an event: every step as a tree, with its proof.
     Trail {
         /// A trace id (32 hex), a session id or an event seq.

@@ -5,6 +5,7 @@ mod events;
 mod gate;
 mod get;
 mod log;
+mod mcp;
 mod oversight;
 mod registry;
 mod serve;
@@ -22,6 +23,7 @@ use self::events::{erase, ingest};
 use self::gate::{AuthorizeCall, approvals, authorize};
 use self::get::get;
 pub(crate) use self::log::verify;
+pub(crate) use self::mcp::mcp;
 use self::oversight::{oversight, reviews, set_agent_status};
 use self::registry::{apply, changes, delete};
 pub(crate) use self::serve::{serve, serve_store};
@@ -131,9 +133,9 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         Command::Erase { subject, seq, reason } => {
             erase(cli, &client, subject.as_deref(), seq, reason.as_deref())
         }
-        Command::Serve(_) | Command::Demo { .. } | Command::Verify { .. } => Err(Failure::Usage(anyhow!(
-            "this command does not run through the API"
-        ))),
+        Command::Serve(_) | Command::Demo { .. } | Command::Verify { .. } | Command::Mcp { .. } => Err(
+            Failure::Usage(anyhow!("this command does not run through the API")),
+        ),
     }?;
     Ok(ExitCode::SUCCESS)
 }

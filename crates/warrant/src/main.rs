@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         .init();
     let result = match &cli.command {
         Command::Serve(args) => commands::serve(&cli, args),
+        Command::Mcp { agent, upstream } => commands::mcp(&cli, agent, upstream),
         Command::Demo { no_serve, serve } => demo::run(&cli, *no_serve, serve),
         Command::Verify {
             path,

@@ -17,6 +17,7 @@ mod crash;
 mod erase;
 mod events;
 mod identity;
+mod mcp;
 mod monitor;
 mod otlp;
 mod proof;

@@ -5,7 +5,6 @@
 //! The Python clients live in a venv made by `bash .ci/setup` (`target/pyenv`), or `WARRANT_TEST_PYTHON`.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::{Value, json};
@@ -17,7 +16,7 @@ use warrant_log::proof::verify_inclusion;
 use warrant_otlp::Message;
 use warrant_otlp::build::{int, request, span, string};
 
-use crate::support::{Scratch, Server};
+use crate::support::{Scratch, Server, python, workspace};
 
 /// Agents and models the traces name, on top of nothing else.
 const REGISTRY: &str = "\
@@ -55,22 +54,6 @@ oversight: human-on-the-loop
 tools:
   - {tool: crm-read, access: read, approved_by: head-of-support}
 ";
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn python() -> PathBuf {
-    if let Some(path) = std::env::var_os("WARRANT_TEST_PYTHON") {
-        return PathBuf::from(path);
-    }
-    let venv = workspace().join("target/pyenv/bin/python");
-    assert!(
-        venv.exists(),
-        "the OpenTelemetry Python SDK is not installed: run `bash .ci/setup` (or set WARRANT_TEST_PYTHON)"
-    );
-    venv
-}
 
 fn start() -> (Scratch, Server, String, String) {
     let scratch = Scratch::new();

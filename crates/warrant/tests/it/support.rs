@@ -359,3 +359,22 @@ pub fn event(id: Option<&str>, note: &str) -> Value {
     }
     event
 }
+
+/// The repository's root.
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The Python with the tests' real clients (the OpenTelemetry and MCP SDKs): the venv `bash .ci/setup`
+/// makes at `target/pyenv`, or `WARRANT_TEST_PYTHON`.
+pub fn python() -> PathBuf {
+    if let Some(path) = std::env::var_os("WARRANT_TEST_PYTHON") {
+        return PathBuf::from(path);
+    }
+    let venv = workspace().join("target/pyenv/bin/python");
+    assert!(
+        venv.exists(),
+        "the Python SDKs are not installed: run `bash .ci/setup` (or set WARRANT_TEST_PYTHON)"
+    );
+    venv
+}

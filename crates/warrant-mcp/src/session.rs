@@ -1,0 +1,797 @@
+//! One gateway session: the messages between one host and one upstream, for one agent.
+//!
+//! Client messages arrive through [`Gateway::from_client`], upstream messages through
+//! [`Gateway::from_upstream`]; what the gateway sends goes out on the two channels given to
+//! [`Gateway::new`], in order. A transport (stdio here, Streamable HTTP in the server) owns the wires.
+//!
+//! What is governed:
+//! - `tools/list` answers: the governor sorts the listed definitions; only the visible ones reach the host.
+//! - `tools/call`: a tool the agent cannot see is an unknown tool (JSON-RPC -32602). Otherwise the gate
+//!   decides with the full arguments and the session; only an `allow` is forwarded, and the call and its
+//!   result are recorded. A deny or a hold is a tool result with `isError: true` that says why, so the model
+//!   can correct itself. A held call, made again with the same arguments once approved, carries its approval.
+//! - nothing else: the handshake, notifications, resources and upstream-to-host requests pass unchanged.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+use tokio::sync::{mpsc, oneshot};
+use warrant_api::gate::{AuthorizeContext, AuthorizeRequest, AuthorizeResponse, Decision};
+
+use crate::governor::Governor;
+use crate::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, Message, PARSE_ERROR};
+
+/// `_meta` keys a host may set for warrant; they are removed before the call goes upstream.
+pub const META_SESSION: &str = "warrant/session";
+pub const META_USER_NAMED: &str = "warrant/user_named";
+pub const META_APPROVAL: &str = "warrant/approval_id";
+/// The decision a refused call's result carries in its `_meta`.
+pub const META_DECISION: &str = "warrant/decision";
+
+/// The 2026-07-28 envelope: each request names its protocol version in `_meta` under this prefix.
+const ENVELOPE_PREFIX: &str = "io.modelcontextprotocol/";
+const MAX_LIST_PAGES: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// The `McpServer` id of the upstream.
+    pub server: String,
+    pub agent: String,
+    /// The gateway's session id: the gate's session unless a call names its own in `_meta`.
+    pub session: String,
+    /// How long to wait for the upstream's answer to a call.
+    pub call_timeout: Duration,
+    /// How long to wait for the upstream's answer to the gateway's own requests (a tool listing).
+    pub own_timeout: Duration,
+}
+
+impl GatewayConfig {
+    pub fn new(server: &str, agent: &str) -> GatewayConfig {
+        GatewayConfig {
+            server: server.to_owned(),
+            agent: agent.to_owned(),
+            session: format!("mcp-{}", random_hex(8)),
+            call_timeout: Duration::from_secs(300),
+            own_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A request sent upstream whose answer someone waits for.
+enum Pending {
+    /// A client request relayed as it came: the answer goes back as it comes. Keeps the client's id, to
+    /// answer with an error if the upstream goes away.
+    Relay(Value),
+    /// A governed client request or the gateway's own: the answer goes to the task that sent it.
+    Waiter(oneshot::Sender<Value>),
+}
+
+pub struct Gateway {
+    config: GatewayConfig,
+    governor: Arc<dyn Governor>,
+    /// The trace of this session's calls, unless a call carries a W3C `traceparent` in `_meta`.
+    trace_id: String,
+    root_span: String,
+    to_client: mpsc::UnboundedSender<Value>,
+    to_upstream: mpsc::UnboundedSender<Value>,
+    pending: Mutex<HashMap<String, Pending>>,
+    /// Upstream tool name → registry Tool id, for the tools the agent may see; `None` until listed.
+    visible: Mutex<Option<HashMap<String, String>>>,
+    /// Held calls by (tool, arguments): the approval a retry carries.
+    held: Mutex<HashMap<String, String>>,
+    /// The client's `initialize` params (handshake-era protocols), replayed to a restarted upstream.
+    handshake: Mutex<Option<Map<String, Value>>>,
+    /// Sessions whose `invocation` event is recorded.
+    started: tokio::sync::Mutex<HashSet<String>>,
+    next_own: AtomicU64,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Gateway {
+    pub fn new(
+        config: GatewayConfig,
+        governor: Arc<dyn Governor>,
+        to_client: mpsc::UnboundedSender<Value>,
+        to_upstream: mpsc::UnboundedSender<Value>,
+    ) -> Arc<Gateway> {
+        Arc::new(Gateway {
+            config,
+            governor,
+            trace_id: random_hex(16),
+            root_span: random_hex(8),
+            to_client,
+            to_upstream,
+            pending: Mutex::new(HashMap::new()),
+            visible: Mutex::new(None),
+            held: Mutex::new(HashMap::new()),
+            handshake: Mutex::new(None),
+            started: tokio::sync::Mutex::new(HashSet::new()),
+            next_own: AtomicU64::new(1),
+        })
+    }
+
+    pub fn config(&self) -> &GatewayConfig {
+        &self.config
+    }
+
+    /// The client's `initialize` params, if it used the handshake.
+    pub fn handshake(&self) -> Option<Map<String, Value>> {
+        lock(&self.handshake).clone()
+    }
+
+    /// One message from the host (a line of stdio, the body of an HTTP POST).
+    pub fn from_client(self: &Arc<Self>, bytes: &[u8]) {
+        let value: Value = match serde_json::from_slice(bytes) {
+            Ok(value) => value,
+            Err(error) => {
+                self.send_client(jsonrpc::error(
+                    None,
+                    PARSE_ERROR,
+                    format!("not JSON: {error}"),
+                    None,
+                ));
+                return;
+            }
+        };
+        match jsonrpc::classify(&value) {
+            Message::Invalid { id, reason } => {
+                // An invalid response cannot be answered; anything else gets an error naming the problem.
+                let answer = jsonrpc::error(id, INVALID_REQUEST, reason, None);
+                self.send_client(answer);
+            }
+            Message::Request { id, method, params } => {
+                let id = id.clone();
+                match method {
+                    "tools/call" => {
+                        let gateway = self.clone();
+                        tokio::spawn(async move {
+                            let answer = gateway.call(&id, value).await;
+                            gateway.send_client(answer);
+                        });
+                    }
+                    "tools/list" => {
+                        let gateway = self.clone();
+                        tokio::spawn(async move {
+                            let answer = gateway.list(&id, value).await;
+                            gateway.send_client(answer);
+                        });
+                    }
+                    _ => {
+                        if method == "initialize" {
+                            *lock(&self.handshake) = params.cloned();
+                        }
+                        lock(&self.pending).insert(jsonrpc::id_key(&id), Pending::Relay(id));
+                        self.send_upstream(value);
+                    }
+                }
+            }
+            Message::Notification { .. } | Message::Response { .. } => self.send_upstream(value),
+        }
+    }
+
+    /// One message from the upstream.
+    pub fn from_upstream(&self, bytes: &[u8]) {
+        let value: Value = match serde_json::from_slice(bytes) {
+            Ok(value) => value,
+            Err(error) => {
+                tracing::warn!(server = %self.config.server, "the upstream sent a line that is not JSON ({error}); dropped");
+                return;
+            }
+        };
+        match jsonrpc::classify(&value) {
+            Message::Response { id } => {
+                let waiting = lock(&self.pending).remove(&jsonrpc::id_key(id));
+                match waiting {
+                    Some(Pending::Waiter(waiter)) => {
+                        let _ = waiter.send(value);
+                    }
+                    Some(Pending::Relay(_)) | None => self.send_client(value),
+                }
+            }
+            Message::Notification { method } => {
+                if method == "notifications/tools/list_changed" {
+                    *lock(&self.visible) = None;
+                }
+                self.send_client(value);
+            }
+            Message::Request { .. } => self.send_client(value),
+            Message::Invalid { id, reason } => {
+                tracing::warn!(server = %self.config.server, "the upstream sent an invalid message ({reason}); dropped");
+                // A request the upstream botched still deserves an answer, so it does not wait forever.
+                if let Some(id) = id {
+                    let waiting = lock(&self.pending).remove(&jsonrpc::id_key(id));
+                    let answer = jsonrpc::error(
+                        Some(id),
+                        INTERNAL_ERROR,
+                        format!(
+                            "the upstream `{}` answered with an invalid message: {reason}",
+                            self.config.server
+                        ),
+                        None,
+                    );
+                    match waiting {
+                        Some(Pending::Waiter(waiter)) => {
+                            let _ = waiter.send(answer);
+                        }
+                        Some(Pending::Relay(_)) => self.send_client(answer),
+                        None => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// The upstream went away: every request waiting on it is answered with an error now.
+    pub fn upstream_gone(&self, why: &str) {
+        let pending: Vec<Pending> = lock(&self.pending).drain().map(|(_, pending)| pending).collect();
+        for pending in pending {
+            match pending {
+                Pending::Relay(id) => self.send_client(jsonrpc::error(
+                    Some(&id),
+                    INTERNAL_ERROR,
+                    format!("the upstream `{}` {why}; try again", self.config.server),
+                    None,
+                )),
+                // The waiting task sees its channel close and answers for itself.
+                Pending::Waiter(_) => {}
+            }
+        }
+    }
+
+    /// A request id of the gateway's own and the channel its answer arrives on. The caller sends the request.
+    pub fn own_request_id(&self) -> (Value, oneshot::Receiver<Value>) {
+        let id = json!(format!(
+            "warrant-{}",
+            self.next_own.fetch_add(1, Ordering::Relaxed)
+        ));
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.pending).insert(jsonrpc::id_key(&id), Pending::Waiter(sender));
+        (id, receiver)
+    }
+
+    fn send_client(&self, value: Value) {
+        let _ = self.to_client.send(value);
+    }
+
+    fn send_upstream(&self, value: Value) {
+        let _ = self.to_upstream.send(value);
+    }
+
+    /// Send `message` (a request with id `id`) upstream and wait for its answer.
+    async fn exchange(&self, id: &Value, message: Value, timeout: Duration) -> Result<Value, String> {
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.pending).insert(jsonrpc::id_key(id), Pending::Waiter(sender));
+        self.send_upstream(message);
+        match tokio::time::timeout(timeout, receiver).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(_)) => Err(format!(
+                "the upstream `{}` went away before answering",
+                self.config.server
+            )),
+            Err(_) => {
+                lock(&self.pending).remove(&jsonrpc::id_key(id));
+                Err(format!(
+                    "the upstream `{}` did not answer within {} s",
+                    self.config.server,
+                    timeout.as_secs()
+                ))
+            }
+        }
+    }
+
+    /// A client's `tools/list`: forwarded, and its answer cut to what the agent may see.
+    async fn list(&self, id: &Value, message: Value) -> Value {
+        let first_page = message.pointer("/params/cursor").is_none();
+        let answer = match self.exchange(id, message, self.config.call_timeout).await {
+            Ok(answer) => answer,
+            Err(why) => return jsonrpc::error(Some(id), INTERNAL_ERROR, why, None),
+        };
+        let Some(tools) = answer.pointer("/result/tools").and_then(Value::as_array) else {
+            return answer; // an error, or a result without tools: nothing to hide
+        };
+        match self.sort(tools).await {
+            Ok((kept, visible)) => {
+                let mut cache = lock(&self.visible);
+                match cache.as_mut() {
+                    Some(known) if !first_page => known.extend(visible),
+                    _ => *cache = Some(visible),
+                }
+                drop(cache);
+                let mut answer = answer;
+                if let Some(slot) = answer.pointer_mut("/result/tools") {
+                    *slot = Value::Array(kept);
+                }
+                answer
+            }
+            Err(why) => jsonrpc::error(Some(id), INTERNAL_ERROR, why, None),
+        }
+    }
+
+    /// Sort listed definitions with the governor: the ones to show (in the upstream's order) and the
+    /// visible names' registry ids.
+    async fn sort(&self, tools: &[Value]) -> Result<(Vec<Value>, HashMap<String, String>), String> {
+        let definitions: Vec<Map<String, Value>> = tools
+            .iter()
+            .filter_map(|tool| tool.as_object().cloned())
+            .collect();
+        let review = self.governor.review_tools(definitions).await.map_err(|error| {
+            format!(
+                "warrant could not check the tools of `{}`, so none are shown: {error}",
+                self.config.server
+            )
+        })?;
+        let visible: HashMap<String, String> = review
+            .visible
+            .into_iter()
+            .map(|tool| (tool.name, tool.tool))
+            .collect();
+        let mut shown = HashSet::new();
+        let kept = tools
+            .iter()
+            .filter(|tool| {
+                tool.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|name| visible.contains_key(name) && shown.insert(name.to_owned()))
+            })
+            .cloned()
+            .collect();
+        Ok((kept, visible))
+    }
+
+    /// The registry Tool `name` is, if the agent may see it; lists the upstream's tools first if this
+    /// session has not yet (`envelope`: the 2026-07-28 `_meta` keys to send with that listing).
+    async fn visible_tool(
+        &self,
+        name: &str,
+        envelope: &Map<String, Value>,
+    ) -> Result<Option<String>, String> {
+        if let Some(known) = lock(&self.visible).as_ref() {
+            return Ok(known.get(name).cloned());
+        }
+        let mut all = HashMap::new();
+        let mut cursor: Option<Value> = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let mut params = Map::new();
+            if !envelope.is_empty() {
+                params.insert("_meta".into(), Value::Object(envelope.clone()));
+            }
+            if let Some(cursor) = cursor.take() {
+                params.insert("cursor".into(), cursor);
+            }
+            let (id, receiver) = self.own_request_id();
+            self.send_upstream(jsonrpc::request(id.clone(), "tools/list", params));
+            let answer = match tokio::time::timeout(self.config.own_timeout, receiver).await {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(_)) => {
+                    return Err(format!(
+                        "the upstream `{}` went away while listing its tools",
+                        self.config.server
+                    ));
+                }
+                Err(_) => {
+                    lock(&self.pending).remove(&jsonrpc::id_key(&id));
+                    return Err(format!(
+                        "the upstream `{}` did not list its tools in time",
+                        self.config.server
+                    ));
+                }
+            };
+            let Some(tools) = answer.pointer("/result/tools").and_then(Value::as_array) else {
+                return Err(format!(
+                    "the upstream `{}` did not list its tools: {}",
+                    self.config.server,
+                    answer.get("error").unwrap_or(&Value::Null)
+                ));
+            };
+            let (_, visible) = self.sort(tools).await?;
+            all.extend(visible);
+            match answer.pointer("/result/nextCursor") {
+                Some(next) if !next.is_null() => cursor = Some(next.clone()),
+                _ => break,
+            }
+        }
+        let tool = all.get(name).cloned();
+        *lock(&self.visible) = Some(all);
+        Ok(tool)
+    }
+
+    /// A client's `tools/call`, governed. Returns the answer for the client.
+    async fn call(&self, id: &Value, mut message: Value) -> Value {
+        let invalid = |why: String| jsonrpc::error(Some(id), INVALID_PARAMS, why, None);
+        let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) else {
+            return invalid("tools/call needs `params` with the tool's `name`".into());
+        };
+        let Some(name) = params.get("name").and_then(Value::as_str).map(str::to_owned) else {
+            return invalid("tools/call needs a string `name`".into());
+        };
+        let args = match params.get("arguments") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(args)) => args.clone(),
+            Some(_) => return invalid("`arguments` must be an object".into()),
+        };
+        let meta = match params.get_mut("_meta") {
+            None => Map::new(),
+            Some(Value::Object(meta)) => {
+                // What the host says to warrant stays here; the upstream sees the rest of `_meta`.
+                let seen = meta.clone();
+                for key in [META_SESSION, META_USER_NAMED, META_APPROVAL] {
+                    meta.remove(key);
+                }
+                seen
+            }
+            Some(_) => return invalid("`_meta` must be an object".into()),
+        };
+        let context = match CallContext::read(&meta) {
+            Ok(context) => context,
+            Err(why) => return invalid(why),
+        };
+        let envelope: Map<String, Value> = meta
+            .iter()
+            .filter(|(key, _)| key.starts_with(ENVELOPE_PREFIX))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        let modern = envelope.contains_key("io.modelcontextprotocol/protocolVersion");
+
+        let tool = match self.visible_tool(&name, &envelope).await {
+            Ok(Some(tool)) => tool,
+            Ok(None) => return invalid(format!("unknown tool: {name}")),
+            Err(why) => return jsonrpc::error(Some(id), INTERNAL_ERROR, why, None),
+        };
+        let session = context
+            .session
+            .clone()
+            .unwrap_or_else(|| self.config.session.clone());
+        let (trace_id, parent_span) = match &context.trace {
+            Some((trace, span)) => (trace.clone(), span.clone()),
+            None => (self.trace_id.clone(), self.root_span.clone()),
+        };
+        if context.trace.is_none()
+            && let Err(why) = self.start(&session).await
+        {
+            return not_forwarded(id, &why);
+        }
+        let held_key = format!(
+            "{name}\u{0}{}",
+            String::from_utf8_lossy(&warrant_log::canonicalize(&Value::Object(args.clone())))
+        );
+        let approval_id = context
+            .approval_id
+            .clone()
+            .or_else(|| lock(&self.held).get(&held_key).cloned());
+        let span = random_hex(8);
+        let request = AuthorizeRequest {
+            agent: self.config.agent.clone(),
+            tool: tool.clone(),
+            args: Some(args.clone()),
+            session: Some(session.clone()),
+            trace_id: Some(trace_id.clone()),
+            span_id: Some(span.clone()),
+            approval_id,
+            context: AuthorizeContext {
+                user_named: context.user_named.clone(),
+            },
+        };
+        let decision = match self.governor.authorize(request).await {
+            Ok(decision) => decision,
+            Err(error) => return not_forwarded(id, &format!("warrant could not decide it: {error}")),
+        };
+        match decision.decision {
+            Decision::Deny => return refusal(id, &decision, modern, denied_text(&name, &decision)),
+            Decision::ApprovalRequired => {
+                if let Some(approval) = &decision.approval_id {
+                    lock(&self.held).insert(held_key, approval.clone());
+                }
+                return refusal(id, &decision, modern, held_text(&name, &decision));
+            }
+            Decision::Allow => {
+                lock(&self.held).remove(&held_key);
+            }
+        }
+
+        let started = Utc::now();
+        let clock = Instant::now();
+        let answer = match self.exchange(id, message, self.config.call_timeout).await {
+            Ok(answer) => answer,
+            Err(why) => jsonrpc::error(Some(id), INTERNAL_ERROR, why, None),
+        };
+        let latency_ms = clock.elapsed().as_secs_f64() * 1000.0;
+        let call = Call {
+            id,
+            name: &name,
+            tool: &tool,
+            session: &session,
+            trace_id: &trace_id,
+            parent_span: &parent_span,
+            span: &span,
+        };
+        let events = self.call_events(&call, args, &answer, started, latency_ms);
+        if let Err(error) = self.governor.record(events).await {
+            // The upstream has acted: hiding its answer would only make the agent act twice. The decision that
+            // let the call through is already durable; the missing result is said loudly.
+            tracing::error!(server = %self.config.server, tool = %name, "the result of an allowed call could not be recorded: {error}");
+        }
+        answer
+    }
+
+    /// Record the session's `invocation` (the root of its trail) once, before its first call is decided.
+    async fn start(&self, session: &str) -> Result<(), String> {
+        let mut started = self.started.lock().await;
+        if started.contains(session) {
+            return Ok(());
+        }
+        let client = self
+            .handshake()
+            .and_then(|params| params.get("clientInfo").cloned())
+            .unwrap_or(Value::Null);
+        let event = json!({
+            "id": format!("mcp-invocation:{}:{}", self.trace_id, session),
+            "time": now(),
+            "agent": self.config.agent,
+            "kind": "invocation",
+            "trace_id": self.trace_id,
+            "span_id": self.root_span,
+            "session": session,
+            "attrs": {
+                "name": format!("mcp {}", self.config.server),
+                "workflow": format!("mcp:{}", self.config.server),
+                "mcp_server": self.config.server,
+                "mcp_client": client,
+            },
+        });
+        self.governor
+            .record(vec![event])
+            .await
+            .map_err(|error| format!("warrant could not record the session's start: {error}"))?;
+        started.insert(session.to_owned());
+        Ok(())
+    }
+
+    fn call_events(
+        &self,
+        call: &Call<'_>,
+        args: Map<String, Value>,
+        answer: &Value,
+        started: chrono::DateTime<Utc>,
+        latency_ms: f64,
+    ) -> Vec<Value> {
+        let call_id = jsonrpc::id_key(call.id);
+        let failed = answer.get("error").is_some()
+            || answer.pointer("/result/isError").and_then(Value::as_bool) == Some(true);
+        let result = answer
+            .get("result")
+            .or_else(|| answer.get("error"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        vec![
+            json!({
+                "id": format!("mcp-call:{}:{}", call.trace_id, call.span),
+                "time": started.to_rfc3339_opts(SecondsFormat::Micros, true),
+                "agent": self.config.agent,
+                "kind": "tool_call",
+                "trace_id": call.trace_id,
+                "span_id": call.span,
+                "parent_span_id": call.parent_span,
+                "session": call.session,
+                "attrs": {
+                    "tool": call.tool,
+                    "call_id": call_id,
+                    "latency_ms": (latency_ms * 1000.0).round() / 1000.0,
+                    "mcp_server": self.config.server,
+                    "mcp_tool": call.name,
+                },
+                "content": {"args": args},
+            }),
+            json!({
+                "id": format!("mcp-result:{}:{}", call.trace_id, call.span),
+                "time": now(),
+                "agent": self.config.agent,
+                "kind": "tool_result",
+                "trace_id": call.trace_id,
+                "parent_span_id": call.span,
+                "session": call.session,
+                "attrs": {
+                    "tool": call.tool,
+                    "call_id": call_id,
+                    "status": if failed { "error" } else { "ok" },
+                },
+                "content": {"result": result},
+            }),
+        ]
+    }
+}
+
+struct Call<'a> {
+    id: &'a Value,
+    name: &'a str,
+    tool: &'a str,
+    session: &'a str,
+    trace_id: &'a str,
+    parent_span: &'a str,
+    span: &'a str,
+}
+
+/// What a call's `_meta` tells warrant.
+#[derive(Debug, Default, PartialEq)]
+struct CallContext {
+    session: Option<String>,
+    user_named: Vec<String>,
+    approval_id: Option<String>,
+    /// (trace id, parent span id) from a W3C `traceparent`.
+    trace: Option<(String, String)>,
+}
+
+impl CallContext {
+    fn read(meta: &Map<String, Value>) -> Result<CallContext, String> {
+        let text = |key: &str| -> Result<Option<String>, String> {
+            match meta.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(text)) if !text.trim().is_empty() => Ok(Some(text.clone())),
+                Some(_) => Err(format!("`_meta.{key}` must be a non-empty string")),
+            }
+        };
+        let user_named = match meta.get(META_USER_NAMED) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| format!("`_meta.{META_USER_NAMED}` must be a list of strings"))?,
+            Some(_) => return Err(format!("`_meta.{META_USER_NAMED}` must be a list of strings")),
+        };
+        // A malformed traceparent is ignored, as W3C Trace Context asks of a receiver.
+        let trace = meta
+            .get("traceparent")
+            .and_then(Value::as_str)
+            .and_then(traceparent);
+        Ok(CallContext {
+            session: text(META_SESSION)?,
+            user_named,
+            approval_id: text(META_APPROVAL)?,
+            trace,
+        })
+    }
+}
+
+/// (trace id, span id) of a version-00 W3C `traceparent`, if it is well formed and not all zeros.
+fn traceparent(header: &str) -> Option<(String, String)> {
+    let mut parts = header.trim().split('-');
+    let (version, trace, span, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |text: &str, len: usize| {
+        text.len() == len
+            && text
+                .bytes()
+                .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
+            && text.bytes().any(|byte| byte != b'0')
+    };
+    (version == "00" && parts.next().is_none() && hex(trace, 32) && hex(span, 16) && flags.len() == 2)
+        .then(|| (trace.to_owned(), span.to_owned()))
+}
+
+fn reasons_text(decision: &AuthorizeResponse) -> String {
+    decision
+        .reasons
+        .iter()
+        .map(|reason| format!("{}: {}", reason.rule, reason.text))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn denied_text(name: &str, decision: &AuthorizeResponse) -> String {
+    format!(
+        "warrant denied this call to `{name}` (evidence seq {}): {}. The call was not made.",
+        decision.seq,
+        reasons_text(decision)
+    )
+}
+
+fn held_text(name: &str, decision: &AuthorizeResponse) -> String {
+    let approval = decision.approval_id.as_deref().unwrap_or("(none)");
+    format!(
+        "warrant held this call to `{name}` for human approval: approval {approval} (evidence seq {}): {}. \
+         The call was not made. An approver decides it with `warrant approvals approve {approval}` or \
+         `warrant approvals deny {approval} --reason ...`; once approved, make the same call again with the \
+         same arguments and it is allowed once.",
+        decision.seq,
+        reasons_text(decision)
+    )
+}
+
+/// A tool result that tells the model why the call did not happen.
+fn refusal(id: &Value, decision: &AuthorizeResponse, modern: bool, text: String) -> Value {
+    let mut result = json!({
+        "content": [{"type": "text", "text": text}],
+        "isError": true,
+        "_meta": {META_DECISION: {
+            "decision": decision.decision.as_str(),
+            "reasons": decision.reasons,
+            "seq": decision.seq,
+            "approval_id": decision.approval_id,
+        }},
+    });
+    if modern && let Some(object) = result.as_object_mut() {
+        object.insert("resultType".into(), "complete".into());
+    }
+    json!({"jsonrpc": "2.0", "id": id, "result": result})
+}
+
+/// Fail closed: the call was not forwarded because warrant could not decide or record it.
+fn not_forwarded(id: &Value, why: &str) -> Value {
+    jsonrpc::error(
+        Some(id),
+        INTERNAL_ERROR,
+        format!("the call was not forwarded: {why}"),
+        None,
+    )
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// `bytes` random bytes as lowercase hex (never all zeros, as W3C ids must not be).
+pub fn random_hex(bytes: usize) -> String {
+    loop {
+        let mut buffer = vec![0u8; bytes];
+        if getrandom::getrandom(&mut buffer).is_err() {
+            // No entropy source: fall back to the clock, still unique within this process.
+            let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+            for (index, byte) in buffer.iter_mut().enumerate() {
+                *byte = (nanos >> ((index % 8) * 8)) as u8 ^ index as u8;
+            }
+        }
+        if buffer.iter().any(|byte| *byte != 0) {
+            return hex::encode(buffer);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_meta_names_session_recipients_approval_and_trace() {
+        let meta = json!({
+            "warrant/session": "s1",
+            "warrant/user_named": ["a@example.com"],
+            "warrant/approval_id": "apr_1",
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        });
+        let context = CallContext::read(meta.as_object().unwrap()).unwrap();
+        assert_eq!(
+            context,
+            CallContext {
+                session: Some("s1".into()),
+                user_named: vec!["a@example.com".into()],
+                approval_id: Some("apr_1".into()),
+                trace: Some((
+                    "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+                    "00f067aa0ba902b7".into()
+                )),
+            }
+        );
+        for bad in [
+            json!({"warrant/session": 3}),
+            json!({"warrant/user_named": "a"}),
+            json!({"warrant/user_named": [1]}),
+        ] {
+            assert!(CallContext::read(bad.as_object().unwrap()).is_err(), "{bad}");
+        }
+        for ignored in [
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+        ] {
+            assert_eq!(traceparent(ignored), None, "{ignored}");
+        }
+        assert_eq!(random_hex(8).len(), 16);
+    }
+}
