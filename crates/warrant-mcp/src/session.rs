@@ -424,6 +424,9 @@ impl Gateway {
                 for key in [META_SESSION, META_USER_NAMED, META_APPROVAL] {
                     meta.remove(key);
                 }
+                if meta.is_empty() {
+                    params.remove("_meta");
+                }
                 seen
             }
             Some(_) => return invalid("`_meta` must be an object".into()),

@@ -126,14 +126,17 @@ impl Supervisor {
     ) {
         loop {
             tokio::select! {
-                message = queue.recv() => {
-                    let Some(message) = message else { break };
-                    self.deliver(message).await;
-                }
+                // A death is seen before the next message: that message starts a new child instead of
+                // failing on the dead one's pipe.
+                biased;
                 Some(generation) = deaths.recv() => {
                     if self.current.as_ref().is_some_and(|running| running.generation == generation) {
                         self.current = None;
                     }
+                }
+                message = queue.recv() => {
+                    let Some(message) = message else { break };
+                    self.deliver(message).await;
                 }
             }
         }
