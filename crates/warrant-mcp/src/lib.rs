@@ -18,6 +18,7 @@
 //! call is not forwarded (fail closed).
 
 pub mod governor;
+pub mod http;
 pub mod jsonrpc;
 pub mod session;
 pub mod stdio;

@@ -44,6 +44,26 @@ pub struct ChildSpec {
     pub env: Vec<String>,
 }
 
+/// Start the upstream child for `gateway` and keep delivering `queue` to it (restarting it when it exits)
+/// until the queue closes or the task is aborted (which kills the child). Fails if the first start fails,
+/// so a command that cannot run is reported before the host's first message.
+pub async fn supervise(
+    gateway: Arc<Gateway>,
+    child: ChildSpec,
+    queue: mpsc::UnboundedReceiver<Value>,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let (died, deaths) = mpsc::unbounded_channel::<u64>();
+    let mut supervisor = Supervisor {
+        spec: child,
+        gateway,
+        current: None,
+        generation: 0,
+        died,
+    };
+    supervisor.start().await?;
+    Ok(tokio::spawn(supervisor.run(queue, deaths)))
+}
+
 /// Relay between the host on `input`/`output` and the upstream child until the host closes `input`.
 pub async fn serve<R, W>(
     config: GatewayConfig,
@@ -71,17 +91,7 @@ where
         }
     });
 
-    let (died, deaths) = mpsc::unbounded_channel::<u64>();
-    let mut supervisor = Supervisor {
-        spec: child,
-        gateway: gateway.clone(),
-        current: None,
-        generation: 0,
-        died,
-    };
-    // Start the upstream now, so a command that cannot run is reported before the host's first message.
-    supervisor.start().await?;
-    let upstream = tokio::spawn(supervisor.run(upstream_queue, deaths));
+    let upstream = supervise(gateway.clone(), child, upstream_queue).await?;
 
     let mut lines = BufReader::new(input).lines();
     loop {

@@ -8,6 +8,7 @@ mod auth;
 mod error;
 mod extract;
 mod identity;
+mod mcp;
 mod metrics;
 mod routes;
 
@@ -65,6 +66,8 @@ pub struct AppState {
     /// Set only for in-process use by the CLI on a local data directory: requests without a token act as
     /// this principal. Never set by `warrant serve`.
     pub local_principal: Option<Principal>,
+    /// The MCP gateway's live sessions (`/mcp/{upstream}`).
+    pub mcp: Arc<mcp::Sessions>,
 }
 
 impl AppState {
@@ -76,6 +79,7 @@ impl AppState {
             gate: Arc::new(warrant_service::gate::GateRuntime::default()),
             identity: Arc::new(identity::Providers::default()),
             local_principal: None,
+            mcp: Arc::default(),
         }
     }
 }

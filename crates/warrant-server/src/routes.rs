@@ -123,6 +123,8 @@ pub fn routes(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
         ActForAgent,
         mcp::review_tools,
     )
+    .post("/mcp/{upstream}", ActForAgent, mcp::gateway)
+    .delete("/mcp/{upstream}", ActForAgent, mcp::end)
     .get("/v1/{collection}", Read, registry::list)
     .get("/v1/{collection}/{id}", Read, registry::get_one)
     .delete("/v1/{collection}/{id}", Administer, registry::remove)

@@ -211,6 +211,11 @@ fn sample(route: &RouteSpec, agent: &str) -> Option<(String, Payload)> {
             format!("/v1/mcp/crm/agents/{agent}/tools"),
             json(serde_json::json!({"tools": [{"name": "lookup", "inputSchema": {"type": "object"}}]})),
         )),
+        (Action::ActForAgent, "/mcp/{upstream}") if route.method == Method::POST => Some((
+            format!("/mcp/crm?agent={agent}"),
+            json(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"})),
+        )),
+        (Action::ActForAgent, "/mcp/{upstream}") => Some((format!("/mcp/crm?agent={agent}"), None)),
         (Action::ReadApproval, "/v1/approvals/{id}") => {
             Some((format!("/v1/approvals/{}", approval_of(agent)), None))
         }

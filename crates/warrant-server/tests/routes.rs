@@ -217,6 +217,8 @@ const COMPLIANCE: &[Route] = &[
 const MCP: &[Route] = &[
     both("GET", "/v1/mcp/{server}/agents/{agent}"),
     both("POST", "/v1/mcp/{server}/agents/{agent}/tools"),
+    both("POST", "/mcp/{upstream}"),
+    both("DELETE", "/mcp/{upstream}"),
 ];
 
 const AREAS: &[&[Route]] = &[
@@ -2536,6 +2538,12 @@ tools:
   lookup: {tool: crm-read, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}
   ask: {tool: crm-read}
   mail: {tool: send-email}
+---
+kind: McpServer
+id: answers
+transport: stdio
+command: python3
+args: [-c, \"import json, sys\\nfor line in sys.stdin:\\n    m = json.loads(line)\\n    if 'id' in m and 'method' in m:\\n        print(json.dumps({'jsonrpc': '2.0', 'id': m['id'], 'result': {'echo': m['method']}}), flush=True)\\n\"]
 ";
 
 /// The gateway's view of an upstream: its binding to registry tools and what the agent may see.
@@ -2551,7 +2559,7 @@ async fn mcp_routes() {
         )
         .await
         .ok(200);
-    assert_eq!(applied.changes.len(), 1, "{applied:?}");
+    assert_eq!(applied.changes.len(), 2, "{applied:?}");
     let route = "/v1/mcp/{server}/agents/{agent}";
     let view: McpView = api
         .get_as(&api.agent, at(route, &["crm-mcp", "mailer"]))
@@ -2668,7 +2676,135 @@ async fn mcp_routes() {
     api.post(at(tools, &["no-such", "mailer"]), &json!({"tools": []}))
         .await
         .refused(404, ErrorCode::NotFound);
+
+    // The gateway over Streamable HTTP: a session opened by `initialize` (its id in a header), a stateless
+    // request, a notification (202), messages that are not JSON-RPC (400), an unknown session (404).
+    let gateway = "/mcp/{upstream}";
+    let rpc = |id: u64, method: &str| json!({"jsonrpc": "2.0", "id": id, "method": method, "params": {}});
+    let opened = api
+        .post_as(&api.agent, at(gateway, &["answers"]), &rpc(1, "initialize"))
+        .await;
+    let answer: Value = opened.ok(200);
+    assert_eq!(
+        (&answer["id"], &answer["result"]["echo"]),
+        (&json!(1), &json!("initialize"))
+    );
+    let session = opened.headers["mcp-session-id"].to_str().unwrap().to_owned();
+    assert!(session.starts_with("mcp-"), "{session}");
+    let answer: Value = in_session(&api, &session, rpc(2, "resources/list")).await.ok(200);
+    assert_eq!(answer["result"]["echo"], "resources/list");
+    assert_eq!(
+        in_session(
+            &api,
+            &session,
+            json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        )
+        .await
+        .status,
+        202
+    );
+    let refused = in_session(&api, &session, json!({"jsonrpc": "1.0", "id": 3, "method": "x"})).await;
+    assert_eq!(
+        (refused.status, &refused.json()["error"]["code"]),
+        (400, &json!(-32600))
+    );
+    let stateless: Value = api
+        .send_with(
+            Some(&api.admin),
+            POST,
+            at(gateway, &["answers"]).query("agent=mailer"),
+            &[("mcp-method", "server/discover")],
+            json_body(&rpc(4, "server/discover")),
+        )
+        .await
+        .ok(200);
+    assert_eq!(stateless["result"]["echo"], "server/discover");
+    let mismatch = api
+        .send_with(
+            Some(&api.admin),
+            POST,
+            at(gateway, &["answers"]).query("agent=mailer"),
+            &[("mcp-method", "tools/list")],
+            json_body(&rpc(5, "server/discover")),
+        )
+        .await;
+    assert_eq!(
+        (mismatch.status, &mismatch.json()["error"]["code"]),
+        (400, &json!(-32600))
+    );
+    let unknown = api
+        .send_with(
+            Some(&api.agent),
+            POST,
+            at(gateway, &["answers"]),
+            &[("mcp-session-id", "mcp-0")],
+            json_body(&rpc(6, "ping")),
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+    // An admin names the agent; a credential for another agent, or for none, may not speak through it.
+    api.post(at(gateway, &["answers"]), &rpc(7, "ping"))
+        .await
+        .refused(403, ErrorCode::AgentMismatch);
+    api.post_as(
+        &api.agent,
+        at(gateway, &["answers"]).query("agent=helper"),
+        &rpc(8, "ping"),
+    )
+    .await
+    .refused(403, ErrorCode::AgentMismatch);
+    api.post_as(&api.agent, at(gateway, &["no-such"]), &rpc(9, "initialize"))
+        .await
+        .refused(404, ErrorCode::NotFound);
+    api.post_as(&api.agent, at(gateway, &["crm-mcp"]), &rpc(10, "initialize"))
+        .await
+        .refused(502, ErrorCode::Internal);
+
+    // Ending sessions: the one named, then all of the agent's on the upstream.
+    let ended: Value = api
+        .send_with(
+            Some(&api.agent),
+            DELETE,
+            at(gateway, &["answers"]),
+            &[("mcp-session-id", &session)],
+            None,
+        )
+        .await
+        .ok(200);
+    assert_eq!(ended["ended"], 1);
+    assert_eq!(in_session(&api, &session, rpc(11, "ping")).await.status, 404);
+    api.send_with(
+        Some(&api.agent),
+        DELETE,
+        at(gateway, &["answers"]),
+        &[("mcp-session-id", &session)],
+        None,
+    )
+    .await
+    .refused(404, ErrorCode::NotFound);
+    let ended: Value = api
+        .send(
+            Some(&api.admin),
+            DELETE,
+            at(gateway, &["answers"]).query("agent=mailer"),
+            None,
+        )
+        .await
+        .ok(200);
+    assert_eq!(ended["ended"], 1, "the stateless session");
     api.covered(MCP);
+}
+
+/// One message to the MCP gateway's upstream `answers` in session `session`, as the `mailer` agent.
+async fn in_session(api: &Api, session: &str, body: Value) -> Raw {
+    api.send_with(
+        Some(&api.agent),
+        POST,
+        at("/mcp/{upstream}", &["answers"]),
+        &[("mcp-session-id", session)],
+        json_body(&body),
+    )
+    .await
 }
 
 /// Before anything is logged there is no checkpoint to sample against: 409 `no_checkpoint`.

@@ -56,6 +56,7 @@ fn crates_depend_only_downwards() {
                 "warrant-api",
                 "warrant-core",
                 "warrant-log",
+                "warrant-mcp",
                 "warrant-otlp",
                 "warrant-service",
                 "warrant-store",

@@ -29,7 +29,7 @@ impl Drop for Scratch {
     }
 }
 
-/// Two agents, [`OWN`] and [`OTHER`], each granted the read-only tool `lookup`.
+/// Two agents, [`OWN`] and [`OTHER`], each granted the read-only tool `lookup`, and the MCP upstream `crm`.
 pub fn two_agents() -> String {
     [OWN, OTHER]
         .iter()
@@ -41,8 +41,20 @@ pub fn two_agents() -> String {
             )
         })
         .collect::<String>()
-        + "kind: Tool\nid: lookup\naccess: read\negress: internal\n---\nkind: McpServer\nid: crm\ntransport: stdio\ncommand: crm-server\n"
+        + "kind: Tool\nid: lookup\naccess: read\negress: internal\n---\n"
+        + &format!(
+            "kind: McpServer\nid: crm\ntransport: stdio\ncommand: python3\nargs: [-c, {}]\n",
+            serde_json::to_string(UPSTREAM).unwrap()
+        )
 }
+
+/// An MCP upstream that answers every request with an empty result (for routes that reach one).
+const UPSTREAM: &str = "import json, sys
+for line in sys.stdin:
+    message = json.loads(line)
+    if 'id' in message and 'method' in message:
+        print(json.dumps({'jsonrpc': '2.0', 'id': message['id'], 'result': {}}), flush=True)
+";
 
 /// A request body and its content type.
 pub type Payload = Option<(&'static str, Vec<u8>)>;

@@ -108,17 +108,28 @@ fn gateway_command(url: &str) -> String {
 
 /// Run the SDK client through the gateway with `steps`; its output lines (the first is the connection).
 fn client(url: &str, token: &str, protocol: &str, steps: &Value, env: &[(&str, &str)]) -> Vec<Value> {
+    run_client(&["--stdio", &gateway_command(url)], token, protocol, steps, env)
+}
+
+/// The same, over Streamable HTTP to `warrant serve`'s `/mcp/crm` (the agent is the token's).
+fn http_client(url: &str, token: &str, protocol: &str, steps: &Value) -> Vec<Value> {
+    let endpoint = format!("{url}/mcp/crm");
+    let header = format!("Authorization=Bearer {token}");
+    run_client(
+        &["--http", &endpoint, "--header", &header],
+        token,
+        protocol,
+        steps,
+        &[],
+    )
+}
+
+fn run_client(door: &[&str], token: &str, protocol: &str, steps: &Value, env: &[(&str, &str)]) -> Vec<Value> {
     let mut command = Command::new(python());
     command
         .arg(fixture("client.py"))
-        .args([
-            "--protocol",
-            protocol,
-            "--timeout",
-            "60",
-            "--stdio",
-            &gateway_command(url),
-        ])
+        .args(["--protocol", protocol, "--timeout", "60"])
+        .args(door)
         .env("WARRANT_TOKEN", token)
         .env_remove("WARRANT_SERVER")
         .env_remove("WARRANT_DATA")
@@ -289,6 +300,72 @@ fn decisions(steps: &[Value], tool: &str) -> Vec<String> {
         .filter(|step| step["kind"] == "policy_decision" && step["attrs"]["tool"] == tool)
         .map(|step| step["attrs"]["decision"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// Over Streamable HTTP (`/mcp/crm` on the server, the agent named by its token) the same rules hold: only
+/// granted tools are listed, an unknown tool is -32602, a send after a confidential read is held, and the
+/// session's calls form one trail.
+#[test]
+fn over_streamable_http_the_gateway_governs_the_same_way() {
+    let gateway = start(None);
+    for protocol in PROTOCOLS {
+        let session = format!("http-{protocol}");
+        let meta = json!({"warrant/session": session});
+        let steps = json!([
+            {"op": "list_tools"},
+            {"op": "call_tool", "name": "lookup_customer", "arguments": {"customer_id": "c7"}, "meta": meta},
+            {"op": "call_tool", "name": "search_kb", "arguments": {"query": "x"}, "meta": meta},
+            {"op": "call_tool", "name": "send_email", "meta": meta,
+             "arguments": {"to": "eve@evil.example", "subject": "s", "body": "b"}},
+        ]);
+        let lines = http_client(&gateway.server.url, &gateway.agent, protocol, &steps);
+        assert_eq!(
+            names(&lines[1]),
+            ["lookup_customer", "send_email", "echo"],
+            "{protocol}"
+        );
+        assert_eq!(lines[2]["isError"], false, "{lines:?}");
+        assert!(text(&lines[2]).contains("Customer c7"), "{lines:?}");
+        assert_eq!(lines[3]["error"]["code"], -32602, "{lines:?}");
+        assert_eq!(lines[4]["isError"], true, "{lines:?}");
+        assert!(text(&lines[4]).contains("held this call"), "{lines:?}");
+        let steps = session_events(&gateway.server, gateway.server.admin(), &session);
+        assert_eq!(
+            kinds(&steps),
+            [
+                "invocation",
+                "policy_decision crm-lookup",
+                "tool_call crm-lookup",
+                "tool_result crm-lookup",
+                "policy_decision send-email",
+            ],
+            "{protocol}: {steps:#?}"
+        );
+    }
+    // Without a credential for one agent the gateway does not open.
+    let admin = gateway.server.admin().to_owned();
+    let lines_or_fatal = Command::new(python())
+        .arg(fixture("client.py"))
+        .args([
+            "--http",
+            &format!("{}/mcp/crm", gateway.server.url),
+            "--header",
+            &format!("Authorization=Bearer {admin}"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .and_then(|mut child| {
+            drop(child.stdin.take());
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(
+        lines_or_fatal.status.code(),
+        Some(2),
+        "an admin token names no agent"
+    );
 }
 
 /// Reading confidential data and then mailing an address the user never named is held; an approver decides
