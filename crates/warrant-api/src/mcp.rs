@@ -110,3 +110,28 @@ impl HiddenReason {
         }
     }
 }
+
+/// `POST /v1/mcp/{server}/agents/{agent}/resources`: may the agent read this resource of the upstream?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ResourceRequest {
+    pub uri: String,
+}
+
+/// The answer: the DataSource the resource belongs to and its sensitivity (a read is a `data_access` of it),
+/// or why the agent may not read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ResourceAccess {
+    pub uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// `public`, `internal`, `confidential` or `restricted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitivity: Option<String>,
+    /// Set when the read is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}

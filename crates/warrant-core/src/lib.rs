@@ -9,6 +9,7 @@ pub mod event;
 pub mod gate;
 pub mod identity;
 pub mod incident;
+pub mod mcp;
 pub mod monitor;
 pub mod registry;
 pub mod reviews;

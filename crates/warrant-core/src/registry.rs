@@ -137,6 +137,13 @@ impl Registry {
         }
     }
 
+    pub fn mcp_server(&self, id: &str) -> Option<&manifest::McpServer> {
+        match self.get(Kind::McpServer, id) {
+            Some(Manifest::McpServer(server)) => Some(server),
+            _ => None,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.objects.len()
     }
@@ -395,6 +402,9 @@ fn references(manifest: &Manifest) -> Vec<(Kind, String, String)> {
                 if let Some(tool) = &binding.tool {
                     refs.push((Kind::Tool, tool.clone(), format!("tools.{name}.tool")));
                 }
+            }
+            for (prefix, source) in &server.resources {
+                refs.push((Kind::DataSource, source.clone(), format!("resources.{prefix}")));
             }
         }
         Manifest::Tool(_)

@@ -8,6 +8,8 @@ pub const INVALID_REQUEST: i64 = -32600;
 pub const METHOD_NOT_FOUND: i64 = -32601;
 pub const INVALID_PARAMS: i64 = -32602;
 pub const INTERNAL_ERROR: i64 = -32603;
+/// MCP's code for a resource that does not exist (or, here, that the agent may not read).
+pub const RESOURCE_NOT_FOUND: i64 = -32002;
 
 /// One message, by shape (JSON-RPC 2.0 §4–5). Batches are not part of MCP since 2025-06-18.
 #[derive(Debug, PartialEq)]

@@ -23,7 +23,9 @@ use tokio::sync::{mpsc, oneshot};
 use warrant_api::gate::{AuthorizeContext, AuthorizeRequest, AuthorizeResponse, Decision};
 
 use crate::governor::Governor;
-use crate::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, Message, PARSE_ERROR};
+use crate::jsonrpc::{
+    self, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, Message, PARSE_ERROR, RESOURCE_NOT_FOUND,
+};
 
 /// `_meta` keys a host may set for warrant; they are removed before the call goes upstream.
 pub const META_SESSION: &str = "warrant/session";
@@ -73,9 +75,6 @@ enum Pending {
 pub struct Gateway {
     config: GatewayConfig,
     governor: Arc<dyn Governor>,
-    /// The trace of this session's calls, unless a call carries a W3C `traceparent` in `_meta`.
-    trace_id: String,
-    root_span: String,
     to_client: mpsc::UnboundedSender<Value>,
     to_upstream: mpsc::UnboundedSender<Value>,
     pending: Mutex<HashMap<String, Pending>>,
@@ -85,8 +84,9 @@ pub struct Gateway {
     held: Mutex<HashMap<String, String>>,
     /// The client's `initialize` params (handshake-era protocols), replayed to a restarted upstream.
     handshake: Mutex<Option<Map<String, Value>>>,
-    /// Sessions whose `invocation` event is recorded.
-    started: tokio::sync::Mutex<HashSet<String>>,
+    /// Sessions whose `invocation` event is recorded, with the trace and root span of each: a session is
+    /// one trace (one trail), unless its calls carry a W3C `traceparent` of their own.
+    started: tokio::sync::Mutex<HashMap<String, (String, String)>>,
     next_own: AtomicU64,
 }
 
@@ -104,15 +104,13 @@ impl Gateway {
         Arc::new(Gateway {
             config,
             governor,
-            trace_id: random_hex(16),
-            root_span: random_hex(8),
             to_client,
             to_upstream,
             pending: Mutex::new(HashMap::new()),
             visible: Mutex::new(None),
             held: Mutex::new(HashMap::new()),
             handshake: Mutex::new(None),
-            started: tokio::sync::Mutex::new(HashSet::new()),
+            started: tokio::sync::Mutex::new(HashMap::new()),
             next_own: AtomicU64::new(1),
         })
     }
@@ -160,6 +158,13 @@ impl Gateway {
                         let gateway = self.clone();
                         tokio::spawn(async move {
                             let answer = gateway.list(&id, value).await;
+                            gateway.send_client(answer);
+                        });
+                    }
+                    "resources/read" => {
+                        let gateway = self.clone();
+                        tokio::spawn(async move {
+                            let answer = gateway.read_resource(&id, value).await;
                             gateway.send_client(answer);
                         });
                     }
@@ -416,30 +421,10 @@ impl Gateway {
             Some(Value::Object(args)) => args.clone(),
             Some(_) => return invalid("`arguments` must be an object".into()),
         };
-        let meta = match params.get_mut("_meta") {
-            None => Map::new(),
-            Some(Value::Object(meta)) => {
-                // What the host says to warrant stays here; the upstream sees the rest of `_meta`.
-                let seen = meta.clone();
-                for key in [META_SESSION, META_USER_NAMED, META_APPROVAL] {
-                    meta.remove(key);
-                }
-                if meta.is_empty() {
-                    params.remove("_meta");
-                }
-                seen
-            }
-            Some(_) => return invalid("`_meta` must be an object".into()),
-        };
-        let context = match CallContext::read(&meta) {
-            Ok(context) => context,
+        let (context, envelope) = match CallContext::take(params) {
+            Ok(read) => read,
             Err(why) => return invalid(why),
         };
-        let envelope: Map<String, Value> = meta
-            .iter()
-            .filter(|(key, _)| key.starts_with(ENVELOPE_PREFIX))
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect();
         let modern = envelope.contains_key("io.modelcontextprotocol/protocolVersion");
 
         let tool = match self.visible_tool(&name, &envelope).await {
@@ -447,19 +432,10 @@ impl Gateway {
             Ok(None) => return invalid(format!("unknown tool: {name}")),
             Err(why) => return jsonrpc::error(Some(id), INTERNAL_ERROR, why, None),
         };
-        let session = context
-            .session
-            .clone()
-            .unwrap_or_else(|| self.config.session.clone());
-        let (trace_id, parent_span) = match &context.trace {
-            Some((trace, span)) => (trace.clone(), span.clone()),
-            None => (self.trace_id.clone(), self.root_span.clone()),
+        let (session, trace_id, parent_span) = match self.place(&context).await {
+            Ok(place) => place,
+            Err(why) => return not_forwarded(id, &why),
         };
-        if context.trace.is_none()
-            && let Err(why) = self.start(&session).await
-        {
-            return not_forwarded(id, &why);
-        }
         let held_key = format!(
             "{name}\u{0}{}",
             String::from_utf8_lossy(&warrant_log::canonicalize(&Value::Object(args.clone())))
@@ -523,23 +499,115 @@ impl Gateway {
         answer
     }
 
-    /// Record the session's `invocation` (the root of its trail) once, before its first call is decided.
-    async fn start(&self, session: &str) -> Result<(), String> {
+    /// Where a governed request belongs: its session, trace and parent span. A session without a trace of
+    /// its own gets the gateway's, rooted in an `invocation` recorded before its first request.
+    async fn place(&self, context: &CallContext) -> Result<(String, String, String), String> {
+        let session = context
+            .session
+            .clone()
+            .unwrap_or_else(|| self.config.session.clone());
+        match &context.trace {
+            Some((trace, span)) => Ok((session, trace.clone(), span.clone())),
+            None => {
+                let (trace, span) = self.start(&session).await?;
+                Ok((session, trace, span))
+            }
+        }
+    }
+
+    /// A client's `resources/read`: a read of the data source the resource belongs to. Forwarded only if the
+    /// agent may read it; its content reaches the agent only once the read is recorded as a `data_access`
+    /// (which raises the session's sensitivity, as any read does).
+    async fn read_resource(&self, id: &Value, mut message: Value) -> Value {
+        let invalid = |why: String| jsonrpc::error(Some(id), INVALID_PARAMS, why, None);
+        let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) else {
+            return invalid("resources/read needs `params` with the resource's `uri`".into());
+        };
+        let Some(uri) = params.get("uri").and_then(Value::as_str).map(str::to_owned) else {
+            return invalid("resources/read needs a string `uri`".into());
+        };
+        let context = match CallContext::take(params) {
+            Ok((context, _)) => context,
+            Err(why) => return invalid(why),
+        };
+        let access = match self.governor.resource(uri.clone()).await {
+            Ok(access) => access,
+            Err(error) => {
+                return not_forwarded(id, &format!("warrant could not decide the read: {error}"));
+            }
+        };
+        let (Some(source), None) = (&access.source, &access.refused) else {
+            let why = access.refused.as_deref().unwrap_or("no data source");
+            return jsonrpc::error(
+                Some(id),
+                RESOURCE_NOT_FOUND,
+                format!("resource not available: {why}"),
+                Some(json!({"uri": uri})),
+            );
+        };
+        let (session, trace_id, parent_span) = match self.place(&context).await {
+            Ok(place) => place,
+            Err(why) => return not_forwarded(id, &why),
+        };
+        let answer = match self.exchange(id, message, self.config.call_timeout).await {
+            Ok(answer) => answer,
+            Err(why) => return jsonrpc::error(Some(id), INTERNAL_ERROR, why, None),
+        };
+        let Some(contents) = answer.pointer("/result/contents").and_then(Value::as_array) else {
+            return answer; // an error: nothing was read
+        };
+        let event = json!({
+            "id": format!("mcp-read:{}:{}", trace_id, random_hex(8)),
+            "time": now(),
+            "agent": self.config.agent,
+            "kind": "data_access",
+            "trace_id": trace_id,
+            "span_id": random_hex(8),
+            "parent_span_id": parent_span,
+            "session": session,
+            "attrs": {
+                "source": source,
+                "sensitivity": access.sensitivity,
+                "operation": "read",
+                "records": contents.len(),
+                "uri": uri,
+                "mcp_server": self.config.server,
+            },
+            "content": {"contents": contents},
+        });
+        if let Err(error) = self.governor.record(vec![event]).await {
+            // The agent must not hold data whose reading the session's taint does not know of.
+            return jsonrpc::error(
+                Some(id),
+                INTERNAL_ERROR,
+                format!(
+                    "the resource was read but warrant could not record the read, so it is withheld: {error}"
+                ),
+                None,
+            );
+        }
+        answer
+    }
+
+    /// Record the session's `invocation` (the root of its trail) once, before its first request is decided;
+    /// the session's trace id and root span.
+    async fn start(&self, session: &str) -> Result<(String, String), String> {
         let mut started = self.started.lock().await;
-        if started.contains(session) {
-            return Ok(());
+        if let Some(root) = started.get(session) {
+            return Ok(root.clone());
         }
         let client = self
             .handshake()
             .and_then(|params| params.get("clientInfo").cloned())
             .unwrap_or(Value::Null);
+        let (trace_id, span_id) = (random_hex(16), random_hex(8));
         let event = json!({
-            "id": format!("mcp-invocation:{}:{}", self.trace_id, session),
+            "id": format!("mcp-invocation:{trace_id}"),
             "time": now(),
             "agent": self.config.agent,
             "kind": "invocation",
-            "trace_id": self.trace_id,
-            "span_id": self.root_span,
+            "trace_id": trace_id,
+            "span_id": span_id,
             "session": session,
             "attrs": {
                 "name": format!("mcp {}", self.config.server),
@@ -552,8 +620,8 @@ impl Gateway {
             .record(vec![event])
             .await
             .map_err(|error| format!("warrant could not record the session's start: {error}"))?;
-        started.insert(session.to_owned());
-        Ok(())
+        started.insert(session.to_owned(), (trace_id.clone(), span_id.clone()));
+        Ok((trace_id, span_id))
     }
 
     fn call_events(
@@ -631,6 +699,31 @@ struct CallContext {
 }
 
 impl CallContext {
+    /// Read what a request's `params._meta` tells warrant and remove it, so the upstream sees the rest of
+    /// `_meta`. Also returns the 2026-07-28 envelope keys the request carries.
+    fn take(params: &mut Map<String, Value>) -> Result<(CallContext, Map<String, Value>), String> {
+        let meta = match params.get_mut("_meta") {
+            None => Map::new(),
+            Some(Value::Object(meta)) => {
+                let seen = meta.clone();
+                for key in [META_SESSION, META_USER_NAMED, META_APPROVAL] {
+                    meta.remove(key);
+                }
+                if meta.is_empty() {
+                    params.remove("_meta");
+                }
+                seen
+            }
+            Some(_) => return Err("`_meta` must be an object".into()),
+        };
+        let context = CallContext::read(&meta)?;
+        let envelope = meta
+            .into_iter()
+            .filter(|(key, _)| key.starts_with(ENVELOPE_PREFIX))
+            .collect();
+        Ok((context, envelope))
+    }
+
     fn read(meta: &Map<String, Value>) -> Result<CallContext, String> {
         let text = |key: &str| -> Result<Option<String>, String> {
             match meta.get(key) {

@@ -211,8 +211,11 @@ impl Supervisor {
                     gateway.from_upstream(line.as_bytes());
                 }
             }
-            tracing::warn!(%server, "the upstream closed its output");
-            let _ = died.send(generation);
+            // While the session lasts the supervisor listens: then this is the upstream exiting on its own.
+            // After the host hung up the supervisor is gone and stopped the child itself.
+            if died.send(generation).is_ok() {
+                tracing::warn!(%server, "the upstream closed its output");
+            }
             gateway.upstream_gone("exited");
         });
         self.current = Some(Running {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::{Map, Value};
 use warrant_api::gate::{AuthorizeRequest, AuthorizeResponse};
-use warrant_api::mcp::{ToolListing, ToolReview};
+use warrant_api::mcp::{ResourceAccess, ToolListing, ToolReview};
 use warrant_core::identity::Principal;
 use warrant_log::Seq;
 use warrant_mcp::governor::Answer;
@@ -145,6 +145,19 @@ impl Governor for ServiceGovernor {
                 Utc::now(),
             )
             .await
+            .map_err(refused)
+        })
+    }
+
+    fn resource(&self, uri: String) -> Answer<'_, ResourceAccess> {
+        Box::pin(async move {
+            mcp::resource(
+                &self.state.store,
+                &self.principal,
+                &self.server,
+                &self.agent,
+                &uri,
+            )
             .map_err(refused)
         })
     }

@@ -123,6 +123,11 @@ pub fn routes(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
         ActForAgent,
         mcp::review_tools,
     )
+    .post(
+        "/v1/mcp/{server}/agents/{agent}/resources",
+        ActForAgent,
+        mcp::resource,
+    )
     .post("/mcp/{upstream}", ActForAgent, mcp::gateway)
     .delete("/mcp/{upstream}", ActForAgent, mcp::end)
     .get("/v1/{collection}", Read, registry::list)

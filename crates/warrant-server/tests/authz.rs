@@ -211,6 +211,10 @@ fn sample(route: &RouteSpec, agent: &str) -> Option<(String, Payload)> {
             format!("/v1/mcp/crm/agents/{agent}/tools"),
             json(serde_json::json!({"tools": [{"name": "lookup", "inputSchema": {"type": "object"}}]})),
         )),
+        (Action::ActForAgent, "/v1/mcp/{server}/agents/{agent}/resources") => Some((
+            format!("/v1/mcp/crm/agents/{agent}/resources"),
+            json(json!({"uri": "crm://customers/c1"})),
+        )),
         (Action::ActForAgent, "/mcp/{upstream}") if route.method == Method::POST => Some((
             format!("/mcp/crm?agent={agent}"),
             json(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"})),

@@ -115,6 +115,11 @@ fn spec() -> Spec {
         "200",
         false,
     );
+    spec.post::<warrant_api::mcp::ResourceRequest, warrant_api::mcp::ResourceAccess>(
+        "/v1/mcp/{server}/agents/{agent}/resources",
+        "200",
+        false,
+    );
     spec.get::<log::InclusionProof>("/v1/log/proof/inclusion");
     spec.get::<log::ConsistencyProof>("/v1/log/proof/consistency");
     spec.op::<events::Accepted>("post", "/v1/events", "200");

@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use warrant_api::events::{Accepted, Erased, StoredEvent};
 use warrant_api::gate::{Approval, ApprovalStatus, AuthorizeResponse, Decision};
 use warrant_api::log::{Checkpoint, ConsistencyProof, InclusionProof, VerifierKey};
-use warrant_api::mcp::{HiddenReason, McpView, ToolReview};
+use warrant_api::mcp::{HiddenReason, McpView, ResourceAccess, ToolReview};
 use warrant_api::oversight::Recorded;
 use warrant_api::registry::{Applied, AppliedChange, ManifestProblem};
 use warrant_api::tokens::{NewToken, Token, TokenStatus};
@@ -217,6 +217,7 @@ const COMPLIANCE: &[Route] = &[
 const MCP: &[Route] = &[
     both("GET", "/v1/mcp/{server}/agents/{agent}"),
     both("POST", "/v1/mcp/{server}/agents/{agent}/tools"),
+    both("POST", "/v1/mcp/{server}/agents/{agent}/resources"),
     both("POST", "/mcp/{upstream}"),
     both("DELETE", "/mcp/{upstream}"),
 ];
@@ -2538,6 +2539,8 @@ tools:
   lookup: {tool: crm-read, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}
   ask: {tool: crm-read}
   mail: {tool: send-email}
+resources:
+  \"crm://customers/\": crm
 ---
 kind: McpServer
 id: answers
@@ -2676,6 +2679,52 @@ async fn mcp_routes() {
     api.post(at(tools, &["no-such", "mailer"]), &json!({"tools": []}))
         .await
         .refused(404, ErrorCode::NotFound);
+
+    // A resource read: the data source of the longest matching prefix, if the agent declares it.
+    let resources = "/v1/mcp/{server}/agents/{agent}/resources";
+    let access: ResourceAccess = api
+        .post_as(
+            &api.agent,
+            at(resources, &["crm-mcp", "mailer"]),
+            &json!({"uri": "crm://customers/c1"}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            access.source.as_deref(),
+            access.sensitivity.as_deref(),
+            access.refused
+        ),
+        (Some("crm"), Some("confidential"), None)
+    );
+    let helper: ResourceAccess = api
+        .post(
+            at(resources, &["crm-mcp", "helper"]),
+            &json!({"uri": "crm://customers/c1"}),
+        )
+        .await
+        .ok(200);
+    assert!(helper.refused.unwrap().contains("does not declare"));
+    let elsewhere: ResourceAccess = api
+        .post(
+            at(resources, &["crm-mcp", "mailer"]),
+            &json!({"uri": "file:///etc/passwd"}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(elsewhere.source, None);
+    assert!(elsewhere.refused.unwrap().contains("no resource prefix"));
+    api.post_as(
+        &api.agent,
+        at(resources, &["crm-mcp", "helper"]),
+        &json!({"uri": "x"}),
+    )
+    .await
+    .refused(403, ErrorCode::AgentMismatch);
+    api.post(at(resources, &["crm-mcp", "mailer"]), &json!({"url": "x"}))
+        .await
+        .refused(400, ErrorCode::MalformedJson);
 
     // The gateway over Streamable HTTP: a session opened by `initialize` (its id in a header), a stateless
     // request, a notification (202), messages that are not JSON-RPC (400), an unknown session (404).

@@ -8,11 +8,15 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use warrant_api::ErrorCode;
-use warrant_api::mcp::{HiddenReason, HiddenTool, McpBinding, McpView, ToolListing, ToolReview, VisibleTool};
+use warrant_api::mcp::{
+    HiddenReason, HiddenTool, McpBinding, McpView, ResourceAccess, ToolListing, ToolReview, VisibleTool,
+};
 use warrant_core::event::{Event, EventKind};
 use warrant_core::identity::Principal;
-use warrant_core::registry::manifest::{Kind, Manifest, McpServer, McpTransport};
-use warrant_store::Store;
+use warrant_core::mcp as tools;
+use warrant_core::registry::manifest::{Kind, McpServer, McpTransport};
+use warrant_log::Seq;
+use warrant_store::{ChangeFilter, Store, StoreError};
 
 use crate::error::{Result, ServiceError};
 use crate::identity::act_for;
@@ -62,12 +66,58 @@ pub fn view(store: &Store, principal: &Principal, server: &str, agent: &str) -> 
 }
 
 fn upstream(registry: &warrant_core::registry::Registry, server: &str) -> Result<McpServer> {
-    match registry.get(Kind::McpServer, server) {
-        Some(Manifest::McpServer(manifest)) => Ok(manifest.clone()),
-        _ => Err(ServiceError::not_found(format!(
+    match registry.mcp_server(server) {
+        Some(manifest) => Ok(manifest.clone()),
+        None => Err(ServiceError::not_found(format!(
             "no McpServer `{server}` in the registry"
         ))),
     }
+}
+
+/// Whether `agent` may read resource `uri` of upstream `server`: the resource must fall under a prefix the
+/// manifest maps to a DataSource, and the agent must declare that data source. The gateway records the read
+/// as a `data_access` of it, which raises the session's sensitivity like any other read.
+pub fn resource(
+    store: &Store,
+    principal: &Principal,
+    server: &str,
+    agent: &str,
+    uri: &str,
+) -> Result<ResourceAccess> {
+    act_for(principal, agent)?;
+    let registry = store.registry();
+    let manifest = upstream(&registry, server)?;
+    let Some(holder) = registry.agent(agent) else {
+        return Err(ServiceError::not_found(format!(
+            "no agent `{agent}` in the registry"
+        )));
+    };
+    let refused = |why: String| ResourceAccess {
+        uri: uri.to_owned(),
+        source: None,
+        sensitivity: None,
+        refused: Some(why),
+    };
+    let Some(source) = manifest.resource_source(uri) else {
+        return Ok(refused(format!(
+            "`{uri}` falls under no resource prefix of the McpServer `{server}`, so it maps to no data source"
+        )));
+    };
+    if !holder.data_sources.iter().any(|declared| declared == source) {
+        return Ok(refused(format!(
+            "`{uri}` is data source `{source}`, which agent `{agent}` does not declare"
+        )));
+    }
+    let sensitivity = registry
+        .data_source(source)
+        .and_then(|source| serde_json::to_value(source.sensitivity).ok())
+        .and_then(|value| value.as_str().map(str::to_owned));
+    Ok(ResourceAccess {
+        uri: uri.to_owned(),
+        source: Some(source.to_owned()),
+        sensitivity,
+        refused: None,
+    })
 }
 
 /// The digest a tool definition is pinned by: SHA-256 (hex) of the RFC 8785 canonical JSON of its `name`,
@@ -83,10 +133,10 @@ pub fn definition_digest(definition: &Map<String, Value>) -> String {
     hex::encode(Sha256::digest(warrant_log::canonicalize(&pinned)))
 }
 
-/// Sort an upstream's `tools/list` for `agent`: visible are the tools that map to a registry Tool the agent
-/// holds a grant for and whose definition is the approved one (when the manifest pins a digest). An
-/// undeclared tool or a changed definition is recorded once per upstream, tool and definition (a `change`
-/// event, `op: mcp_tool_hidden`), so the registry's owners see what an upstream started to offer.
+/// Sort an upstream's `tools/list` for `agent` (see [`warrant_core::mcp`]): visible are the tools that map
+/// to a registry Tool the agent holds a grant for and whose definition is the approved one. A change of a
+/// tool's state (pinned on first use, hidden as undeclared or changed, shown again) is recorded as a `change`
+/// event on the `McpServer`, so the registry's owners see what an upstream started to offer.
 pub async fn review_tools(
     store: &Store,
     principal: &Principal,
@@ -104,12 +154,7 @@ pub async fn review_tools(
         )));
     };
     let granted: BTreeSet<&str> = holder.tools.iter().map(|grant| grant.tool.as_str()).collect();
-    let mut review = ToolReview {
-        visible: Vec::new(),
-        hidden: Vec::new(),
-    };
-    let mut seen = BTreeSet::new();
-    let mut evidence = Vec::new();
+    let mut listed = Vec::with_capacity(listing.tools.len());
     for definition in &listing.tools {
         let Some(name) = definition.get("name").and_then(Value::as_str) else {
             return Err(ServiceError::invalid(
@@ -117,66 +162,54 @@ pub async fn review_tools(
                 "every listed tool needs a string `name`",
             ));
         };
-        let tool = manifest.tool_id(name);
-        let sha256 = definition_digest(definition);
-        let approved = manifest
-            .tools
-            .get(name)
-            .and_then(|binding| binding.sha256.clone());
-        let reason = if !seen.insert(name.to_owned()) {
-            Some(HiddenReason::Duplicate)
-        } else if registry.tool(&tool).is_none() {
-            Some(HiddenReason::Undeclared)
-        } else if approved.as_ref().is_some_and(|approved| *approved != sha256) {
-            Some(HiddenReason::Changed)
-        } else if !granted.contains(tool.as_str()) {
-            Some(HiddenReason::NotGranted)
-        } else {
-            None
-        };
-        match reason {
+        listed.push((name.to_owned(), definition_digest(definition)));
+    }
+    let records = records(store)?;
+    let sorted = tools::sort(&registry, &manifest, &records, &granted, &listed);
+
+    let mut review = ToolReview {
+        visible: Vec::new(),
+        hidden: Vec::new(),
+    };
+    let mut evidence = Vec::new();
+    for (sorted, definition) in sorted.into_iter().zip(&listing.tools) {
+        if let Some((op, reason)) = sorted.record {
+            let previous = records.get(&manifest.id, &sorted.name).map(|record| record.seq);
+            let event = tool_event(&manifest, agent, &sorted, op, reason, previous, definition, now);
+            // A hidden tool's `seq` is the evidence of its hiding, not of a pin recorded meanwhile.
+            let hiding = matches!(
+                sorted.hidden,
+                Some(tools::Hidden::Undeclared | tools::Hidden::Changed)
+            );
+            evidence.push((hiding.then_some(review.hidden.len()), event));
+        }
+        match sorted.hidden {
             None => review.visible.push(VisibleTool {
-                name: name.to_owned(),
-                tool,
-                sha256,
+                name: sorted.name,
+                tool: sorted.tool,
+                sha256: sorted.sha256,
             }),
             Some(reason) => {
-                if matches!(reason, HiddenReason::Undeclared | HiddenReason::Changed) {
-                    evidence.push((
-                        review.hidden.len(),
-                        hidden_event(
-                            &manifest,
-                            agent,
-                            name,
-                            &tool,
-                            reason,
-                            &sha256,
-                            approved.as_deref(),
-                            definition,
-                            now,
-                        ),
-                    ));
-                }
+                let seq = records
+                    .get(&manifest.id, &sorted.name)
+                    .filter(|record| record.state == tools::State::Hidden(reason))
+                    .map(|record| record.seq);
                 review.hidden.push(HiddenTool {
-                    name: name.to_owned(),
-                    tool,
-                    reason,
-                    sha256,
-                    approved: if reason == HiddenReason::Changed {
-                        approved
-                    } else {
-                        None
-                    },
-                    seq: None,
+                    name: sorted.name,
+                    tool: sorted.tool,
+                    reason: hidden_reason(reason),
+                    sha256: sorted.sha256,
+                    approved: sorted.approved,
+                    seq,
                 });
             }
         }
     }
     if !evidence.is_empty() {
-        let (indexes, events): (Vec<usize>, Vec<Event>) = evidence.into_iter().unzip();
+        let (indexes, events): (Vec<Option<usize>>, Vec<Event>) = evidence.into_iter().unzip();
         let appended = store.append(events, principal, now).await?;
         for (index, appended) in indexes.into_iter().zip(appended) {
-            if let Some(hidden) = review.hidden.get_mut(index) {
+            if let Some(hidden) = index.and_then(|index| review.hidden.get_mut(index)) {
                 hidden.seq = Some(appended.seq);
             }
         }
@@ -184,34 +217,66 @@ pub async fn review_tools(
     Ok(review)
 }
 
-/// The `change` event for a hidden tool. Its idempotency key names the upstream, the tool and the definition,
-/// so listing the same tools again records nothing new.
+/// What the log says of every upstream's tools.
+pub fn records(store: &Store) -> std::result::Result<tools::Records, StoreError> {
+    let changes = store.changes(&ChangeFilter {
+        kind: Some(Kind::McpServer),
+        ..ChangeFilter::default()
+    })?;
+    Ok(tools::Records::from_changes(changes.iter().filter_map(
+        |change| {
+            change
+                .body
+                .get("attrs")
+                .and_then(Value::as_object)
+                .map(|attrs| (change.seq, attrs))
+        },
+    )))
+}
+
+fn hidden_reason(reason: tools::Hidden) -> HiddenReason {
+    match reason {
+        tools::Hidden::Undeclared => HiddenReason::Undeclared,
+        tools::Hidden::Changed => HiddenReason::Changed,
+        tools::Hidden::NotGranted => HiddenReason::NotGranted,
+        tools::Hidden::Duplicate => HiddenReason::Duplicate,
+    }
+}
+
+/// The `change` event recording a tool's new state. Its idempotency key names the upstream, the tool, the
+/// state, the definition and the record it follows, so two sessions listing the same change at once record
+/// it once.
 #[allow(clippy::too_many_arguments)]
-fn hidden_event(
+fn tool_event(
     manifest: &McpServer,
     agent: &str,
-    name: &str,
-    tool: &str,
-    reason: HiddenReason,
-    sha256: &str,
-    approved: Option<&str>,
+    sorted: &tools::Sorted,
+    op: &str,
+    reason: Option<tools::Hidden>,
+    previous: Option<Seq>,
     definition: &Map<String, Value>,
     now: DateTime<Utc>,
 ) -> Event {
     let mut attrs = Map::new();
-    attrs.insert("op".into(), "mcp_tool_hidden".into());
+    attrs.insert("op".into(), op.into());
     attrs.insert("object_kind".into(), Kind::McpServer.as_str().into());
     attrs.insert("object_id".into(), manifest.id.clone().into());
-    attrs.insert("upstream_tool".into(), name.into());
-    attrs.insert("tool".into(), tool.into());
-    attrs.insert("reason".into(), reason.as_str().into());
-    attrs.insert("sha256".into(), sha256.into());
-    if let Some(approved) = approved {
-        attrs.insert("approved_sha256".into(), approved.into());
+    attrs.insert("upstream_tool".into(), sorted.name.clone().into());
+    attrs.insert("tool".into(), sorted.tool.clone().into());
+    if let Some(reason) = reason {
+        attrs.insert("reason".into(), reason.as_str().into());
+    }
+    attrs.insert("sha256".into(), sorted.sha256.clone().into());
+    if let Some(approved) = &sorted.approved {
+        attrs.insert("approved_sha256".into(), approved.clone().into());
     }
     attrs.insert("definition".into(), Value::Object(definition.clone()));
+    let after = previous.map_or_else(|| "-".to_owned(), |seq| seq.to_string());
     Event {
-        id: Some(format!("mcp-hidden:{}:{name}:{sha256}", manifest.id)),
+        id: Some(format!(
+            "mcp-tool:{}:{}:{op}:{}:{after}",
+            manifest.id, sorted.name, sorted.sha256
+        )),
         time: now,
         agent: Some(agent.to_owned()),
         kind: EventKind::Change,

@@ -250,6 +250,7 @@ pub fn evaluate(store: &Store, registry: &Registry, now: DateTime<Utc>) -> Resul
     let rules = rules::effective_rules(registry);
     let mut firings: Vec<Firing> = Vec::new();
     let mut tool_data: BTreeMap<(i64, i64, i64), ToolData> = BTreeMap::new();
+    let mut hidden_tools = None;
     for rule in &rules {
         let (current_hours, baseline_hours, min_samples) = rules::rule_windows(rule);
         let params = Params {
@@ -259,6 +260,26 @@ pub fn evaluate(store: &Store, registry: &Registry, now: DateTime<Utc>) -> Resul
             baseline_hours,
             min_samples,
         };
+        if rule.detector == Detector::HiddenTool {
+            if hidden_tools.is_none() {
+                let records = crate::mcp::records(store)?;
+                hidden_tools = Some(
+                    records
+                        .still_hidden(registry)
+                        .map(|(record, reason)| (record.clone(), reason))
+                        .collect::<Vec<_>>(),
+                );
+            }
+            let hidden = hidden_tools.as_deref().unwrap_or_default();
+            firings.extend(rules::fire(
+                rule,
+                &Findings {
+                    hidden_tools: hidden,
+                    ..Findings::default()
+                },
+            ));
+            continue;
+        }
         let (drift, disparity, anomalies, approvers) = match rule.detector {
             Detector::Drift => (
                 self::drift(store, &params, now)?,
@@ -301,6 +322,7 @@ pub fn evaluate(store: &Store, registry: &Registry, now: DateTime<Utc>) -> Resul
                 disparity: &disparity,
                 anomalies: &anomalies,
                 approvers: &approvers,
+                ..Findings::default()
             },
         ));
     }

@@ -39,6 +39,10 @@ pub fn analysis(
         unused_since_hour: Some(hour_of(&now) - UNUSED_DAYS * 24),
         accesses: store.observed_accesses()?,
         gate: store.gate_coverage()?,
+        hidden_tools: crate::mcp::records(store)?
+            .still_hidden(registry)
+            .map(|(record, reason)| (record.clone(), reason))
+            .collect(),
     };
     let findings = analyze(registry, Some(&observed));
     let classification = classify(registry, &findings);

@@ -17,7 +17,8 @@ pub struct SessionState {
     pub untrusted_from: Option<String>,
     /// Recipients the user named at the start of the session, lowercased.
     pub user_named: BTreeSet<String>,
-    /// Calls and events seen; recipients can only be named before the first.
+    /// Calls and events seen (the invocation that starts a run aside); recipients can only be named before
+    /// the first.
     pub history: u64,
 }
 
@@ -61,6 +62,8 @@ impl SessionState {
                 }
                 return;
             }
+            // The run's start (the user's request) is not a step of it: recipients may still be named.
+            EventKind::Invocation => return,
             EventKind::DataAccess => {
                 let declared = event
                     .attrs

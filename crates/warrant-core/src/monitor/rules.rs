@@ -5,6 +5,7 @@
 use serde::Serialize;
 use warrant_log::Seq;
 
+use crate::mcp::{Hidden, Record as McpRecord};
 use crate::monitor::detect::{
     Anomaly, AnomalyLimits, ApproverStats, DEFAULT_MIN_SAMPLES, Disparity, Drift, RubberStamp,
 };
@@ -111,6 +112,12 @@ pub fn default_rules() -> Vec<AlertRule> {
             2.0,
             "a tool's or model's p99 latency doubled",
         ),
+        rule(
+            Detector::HiddenTool,
+            Severity::Medium,
+            1.0,
+            "an MCP upstream offers a tool the registry does not declare, or changed an approved tool",
+        ),
     ]
 }
 
@@ -176,6 +183,8 @@ pub struct Findings<'a> {
     pub disparity: &'a [Disparity],
     pub anomalies: &'a [Anomaly],
     pub approvers: &'a [ApproverStats],
+    /// MCP upstream tools hidden from every agent (undeclared, or a changed definition), and why.
+    pub hidden_tools: &'a [(McpRecord, Hidden)],
 }
 
 /// The firings of `rule` among `findings`.
@@ -284,6 +293,34 @@ pub fn fire(rule: &AlertRule, findings: &Findings<'_>) -> Vec<Firing> {
                 }
             }
         }
+        Detector::HiddenTool => {
+            for (record, reason) in findings.hidden_tools {
+                let what = match reason {
+                    Hidden::Changed => format!(
+                        "changed the definition of `{}` (now sha256 {}); it is hidden from every agent until \
+                         the new definition is approved (pin its digest in the McpServer manifest)",
+                        record.name,
+                        short(&record.sha256)
+                    ),
+                    _ => format!(
+                        "offers `{}`, which maps to no declared Tool (`{}`); it is hidden from every agent \
+                         until the registry declares it",
+                        record.name, record.tool
+                    ),
+                };
+                out.push(firing(
+                    "",
+                    format!("{}/{}", record.server, record.name),
+                    format!(
+                        "the MCP upstream `{}` {what}; seen at seq {}",
+                        record.server, record.seq
+                    ),
+                    1.0,
+                    rule.threshold.unwrap_or(1.0),
+                    vec![record.seq],
+                ));
+            }
+        }
         Detector::RubberStamp => {
             for approver in findings.approvers.iter().filter(|approver| approver.rubber_stamp) {
                 out.push(firing(
@@ -308,4 +345,9 @@ pub fn fire(rule: &AlertRule, findings: &Findings<'_>) -> Vec<Firing> {
     let mut seen = std::collections::BTreeSet::new();
     out.retain(|firing| seen.insert(firing.key.clone()));
     out
+}
+
+/// The first 12 hex digits of a digest, enough to tell two definitions apart in a sentence.
+fn short(sha256: &str) -> &str {
+    sha256.get(..12).unwrap_or(sha256)
 }

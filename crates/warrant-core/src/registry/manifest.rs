@@ -349,6 +349,10 @@ pub struct McpServer {
     /// `<server>.<tool>`, unpinned.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tools: BTreeMap<String, McpToolBinding>,
+    /// Resource URI prefix → the DataSource a `resources/read` under it reads (the longest prefix wins; `""`
+    /// covers every resource). A resource under no prefix is not served to agents.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resources: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -376,6 +380,15 @@ impl McpServer {
             .get(upstream_tool)
             .and_then(|binding| binding.tool.clone())
             .unwrap_or_else(|| format!("{}.{upstream_tool}", self.id))
+    }
+
+    /// The DataSource resource `uri` belongs to: the one of the longest declared prefix it starts with.
+    pub fn resource_source(&self, uri: &str) -> Option<&str> {
+        self.resources
+            .iter()
+            .filter(|(prefix, _)| uri.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(_, source)| source.as_str())
     }
 
     /// What makes the manifest unusable, by field.
@@ -529,6 +542,9 @@ pub enum Detector {
     CostSpike,
     /// A tool's or model's p99 latency far above its baseline; threshold: ratio (default 2).
     LatencyRegression,
+    /// An MCP upstream offers a tool the registry does not declare, or changed an approved tool's
+    /// definition; it fires while the tool stays hidden.
+    HiddenTool,
 }
 
 impl Detector {
@@ -544,6 +560,7 @@ impl Detector {
             Detector::RubberStamp => "rubber_stamp",
             Detector::CostSpike => "cost_spike",
             Detector::LatencyRegression => "latency_regression",
+            Detector::HiddenTool => "hidden_tool",
         }
     }
 }

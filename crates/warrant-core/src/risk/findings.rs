@@ -43,6 +43,8 @@ pub struct Observed {
     /// Per agent: tool calls in the log, and the gate's decisions for it. Controls the gate enforces (taint
     /// rules, approval policies, group limits) are in force only for an agent whose calls pass the gate.
     pub gate: BTreeMap<String, (u64, u64)>,
+    /// MCP upstream tools hidden from every agent: undeclared, or a definition changed since approval.
+    pub hidden_tools: Vec<(crate::mcp::Record, crate::mcp::Hidden)>,
 }
 
 /// An agent whose logged tool calls mostly never asked the gate: (calls, decisions).
@@ -625,6 +627,7 @@ fn declared_vs_observed(registry: &Registry, observed: &Observed) -> Vec<Finding
             ));
         }
     }
+    findings.extend(hidden_mcp_tools(observed));
     findings.extend(observed_data_sources(registry, observed));
     findings.extend(write_grants_only_read(registry, observed));
     if let Some(since) = observed.unused_since_hour {
@@ -667,6 +670,49 @@ fn declared_vs_observed(registry: &Registry, observed: &Observed) -> Vec<Finding
 }
 
 /// Data sources seen in events that the registry does not declare, or does not declare for that agent.
+/// An MCP upstream offering what the registry does not account for: an undeclared tool is an unmanaged
+/// resource of the AI system, a changed definition a supplier change nobody approved.
+fn hidden_mcp_tools(observed: &Observed) -> impl Iterator<Item = Finding> + '_ {
+    observed.hidden_tools.iter().map(|(record, reason)| {
+        let (kind, severity, summary, treatment) = match reason {
+            crate::mcp::Hidden::Changed => (
+                "mcp_tool_changed",
+                "high",
+                format!(
+                    "the MCP upstream `{}` changed the definition of `{}` since it was approved (seq {}); \
+                     the gateway hides it from every agent",
+                    record.server, record.name, record.seq
+                ),
+                "review the new description and input schema for injected instructions; approve it by \
+                 pinning its sha256 in the McpServer manifest, or stop using the upstream",
+            ),
+            _ => (
+                "mcp_undeclared_tool",
+                "medium",
+                format!(
+                    "the MCP upstream `{}` offers `{}`, which maps to no declared Tool `{}` (seq {}); the \
+                     gateway hides it from every agent",
+                    record.server, record.name, record.tool, record.seq
+                ),
+                "declare the Tool (access, egress, sensitivity) and grant it where needed, or have the \
+                 upstream stop offering it",
+            ),
+        };
+        Finding {
+            id: format!("{kind}:{}:{}", record.server, record.name),
+            kind,
+            severity,
+            agent: String::new(),
+            summary,
+            path: vec![format!("mcp:{}", record.server), format!("tool:{}", record.tool)],
+            status: "open",
+            mitigation: None,
+            controls: vec!["A.4.4", "A.10.3", "A.6.2.6"],
+            treatment: treatment.into(),
+        }
+    })
+}
+
 fn observed_data_sources(registry: &Registry, observed: &Observed) -> Vec<Finding> {
     let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
     for access in &observed.accesses {

@@ -245,6 +245,7 @@ fn the_log_is_compared_with_the_registry() {
         unused_since_hour: Some(50),
         accesses: Vec::new(),
         gate: Default::default(),
+        hidden_tools: Vec::new(),
     };
     let findings = analyze(&registry, Some(&observed));
     let kinds: Vec<(&str, &str)> = findings

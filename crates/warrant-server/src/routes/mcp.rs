@@ -13,7 +13,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::Value;
 use warrant_api::ErrorCode;
-use warrant_api::mcp::{McpView, ToolListing, ToolReview};
+use warrant_api::mcp::{McpView, ResourceAccess, ResourceRequest, ToolListing, ToolReview};
 use warrant_core::identity::Principal;
 use warrant_mcp::GatewayConfig;
 use warrant_mcp::http::{HttpSession, Reply};
@@ -55,6 +55,22 @@ pub async fn review_tools(
     )
     .await?;
     Ok(axum::Json(review))
+}
+
+pub async fn resource(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((server, agent)): Path<(String, String)>,
+    Json(request): Json<ResourceRequest>,
+) -> Result<axum::Json<ResourceAccess>, ApiError> {
+    let principal = caller.principal();
+    Ok(axum::Json(mcp::resource(
+        &state.store,
+        principal,
+        &server,
+        &agent,
+        &request.uri,
+    )?))
 }
 
 #[derive(Debug, Deserialize)]

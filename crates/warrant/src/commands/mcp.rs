@@ -9,7 +9,7 @@ use anyhow::anyhow;
 use serde_json::{Map, Value};
 use warrant_api::events::Accepted;
 use warrant_api::gate::{AuthorizeRequest, AuthorizeResponse};
-use warrant_api::mcp::{McpView, ToolListing, ToolReview};
+use warrant_api::mcp::{McpView, ResourceAccess, ResourceRequest, ToolListing, ToolReview};
 use warrant_log::Seq;
 use warrant_mcp::governor::Answer;
 use warrant_mcp::stdio::ChildSpec;
@@ -87,6 +87,14 @@ impl Governor for ClientGovernor {
     fn authorize(&self, request: AuthorizeRequest) -> Answer<'_, AuthorizeResponse> {
         let client = self.client.clone();
         Box::pin(off_thread(move || client.post_as("/v1/authorize", &request)))
+    }
+
+    fn resource(&self, uri: String) -> Answer<'_, ResourceAccess> {
+        let client = self.client.clone();
+        let path = format!("{}/resources", self.base);
+        Box::pin(off_thread(move || {
+            client.post_as(&path, &ResourceRequest { uri })
+        }))
     }
 
     fn record(&self, events: Vec<Value>) -> Answer<'_, Vec<Seq>> {
