@@ -145,6 +145,10 @@ pub enum Command {
         #[arg(long)]
         upstream: String,
     },
+    /// The demo bank's support tools as an MCP server on stdio: the upstream `warrant demo` puts behind
+    /// the gateway.
+    #[command(hide = true)]
+    DemoUpstream,
     /// The decision path of a trace, a session or an event: every step as a tree, with its proof.
     Trail {
         /// A trace id (32 hex), a session id or an event seq.

@@ -133,9 +133,13 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         Command::Erase { subject, seq, reason } => {
             erase(cli, &client, subject.as_deref(), seq, reason.as_deref())
         }
-        Command::Serve(_) | Command::Demo { .. } | Command::Verify { .. } | Command::Mcp { .. } => Err(
-            Failure::Usage(anyhow!("this command does not run through the API")),
-        ),
+        Command::Serve(_)
+        | Command::Demo { .. }
+        | Command::DemoUpstream
+        | Command::Verify { .. }
+        | Command::Mcp { .. } => Err(Failure::Usage(anyhow!(
+            "this command does not run through the API"
+        ))),
     }?;
     Ok(ExitCode::SUCCESS)
 }

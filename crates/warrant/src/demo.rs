@@ -7,7 +7,9 @@
 //! OTLP ([`runs`]), and the demo ends on the trail of one high-value client. Later parts of the story (drift,
 //! the alert and the incident) arrive with the issues that build them.
 
+mod mcp;
 mod runs;
+pub mod upstream;
 
 use std::process::ExitCode;
 
@@ -103,13 +105,13 @@ async fn build(store: &Store) -> Result<Option<runs::Featured>, Failure> {
             answer_as::<Applied>(status, &bytes)
         }
     };
-    apply(
-        BANK.to_owned(),
-        "initial inventory of Northwind Bank's AI systems",
-    )
-    .await?;
-    let treated = BANK.replace(TAINT_OFF, "");
-    if treated == BANK {
+    // The MCP upstream is this very binary, in its `demo-upstream` mode.
+    let exe = std::env::current_exe().context("finding the warrant binary")?;
+    let command = serde_json::to_string(&exe.to_string_lossy()).context("quoting the binary's path")?;
+    let bank = BANK.replace("command: warrant-demo-upstream", &format!("command: {command}"));
+    apply(bank.clone(), "initial inventory of Northwind Bank's AI systems").await?;
+    let treated = bank.replace(TAINT_OFF, "");
+    if treated == bank {
         return Err(Failure::Check(anyhow!(
             "the demo bank has no taint rule to treat"
         )));
@@ -538,6 +540,21 @@ async fn show_trail(store: &Store, featured: &runs::Featured) -> Result<(), Fail
         featured.client, featured.trace_id
     );
     print!("{}", crate::trail::render(&trail));
+
+    let (status, bytes) = call_router(
+        &router,
+        Method::GET,
+        &format!("/v1/trails/{}", mcp::SESSION),
+        None,
+    )
+    .await?;
+    let trail: warrant_api::trails::Trail = serde_json::from_value(answer(status, &bytes)?)
+        .map_err(|error| Failure::Check(anyhow::anyhow!("the trail's answer: {error}")))?;
+    println!(
+        "\nthe support desk's MCP session (warrant trail {}):\n",
+        mcp::SESSION
+    );
+    print!("{}", crate::trail::render(&trail));
     Ok(())
 }
 
@@ -586,8 +603,8 @@ async fn agent_tokens(router: &axum::Router) -> Result<AgentTokens, Failure> {
 }
 
 async fn gate_story(router: &axum::Router, tokens: &AgentTokens) -> Result<(), Failure> {
+    mcp::story(router, &tokens.support).await?;
     println!("policy gate:");
-    let session = "support-session-1042";
     let call = |agent: &str, tool: &str, session: Option<&str>, args: Value, named: &[&str]| {
         gate::AuthorizeRequest {
             agent: agent.to_owned(),
@@ -600,29 +617,7 @@ async fn gate_story(router: &axum::Router, tokens: &AgentTokens) -> Result<(), F
             ..gate::AuthorizeRequest::default()
         }
     };
-    let customer = "anna.berg@northwind-customer.example";
     let steps = [
-        call(
-            "support-agent",
-            "crm-read",
-            Some(session),
-            json!({"customer_id": "c-1042"}),
-            &[customer],
-        ),
-        call(
-            "support-agent",
-            "send-email",
-            Some(session),
-            json!({"to": customer, "subject": "Your refund"}),
-            &[],
-        ),
-        call(
-            "support-agent",
-            "send-email",
-            Some(session),
-            json!({"to": "records@data-broker.example", "subject": "Customer export"}),
-            &[],
-        ),
         call(
             "payments-agent",
             "payment-initiate",

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => commands::serve(&cli, args),
         Command::Mcp { agent, upstream } => commands::mcp(&cli, agent, upstream),
         Command::Demo { no_serve, serve } => demo::run(&cli, *no_serve, serve),
+        Command::DemoUpstream => Ok(demo::upstream::run()),
         Command::Verify {
             path,
             key,
