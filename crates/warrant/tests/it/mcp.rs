@@ -177,13 +177,17 @@ fn text(line: &Value) -> &str {
 
 /// The events of one session, in log order.
 fn session_events(server: &Server, token: &str, session: &str) -> Vec<Value> {
+    trail_steps(&server.get_ok(&format!("/v1/trails/{session}"), token))
+}
+
+/// A trail's steps, flattened, in log order.
+fn trail_steps(trail: &Value) -> Vec<Value> {
     fn flatten(nodes: &[Value], into: &mut Vec<Value>) {
         for node in nodes {
             into.push(node.clone());
             flatten(node["children"].as_array().unwrap(), into);
         }
     }
-    let trail = server.get_ok(&format!("/v1/trails/{session}"), token);
     let mut steps = Vec::new();
     flatten(trail["nodes"].as_array().expect("trail nodes"), &mut steps);
     steps.sort_by_key(|step| step["seq"].as_u64());
@@ -858,4 +862,44 @@ for line in sys.stdin:
             "{upstream}: the gateway ends when the host closes its input"
         );
     }
+}
+
+/// The demo runs the support agent's tools through the gateway (its own binary as the upstream), and
+/// `warrant trail` shows the MCP session: the invocation, each call with its decision, and the held send.
+#[test]
+fn the_demo_support_session_goes_through_the_gateway() {
+    let scratch = Scratch::new();
+    let data = scratch.data();
+    let demo = crate::support::local(&data, &["demo", "--no-serve"]).expect_code(0);
+    assert!(
+        demo.stdout
+            .contains("the agent sees: lookup_customer, send_email, issue_refund"),
+        "{}",
+        demo.stdout
+    );
+    let trail = crate::support::local(&data, &["-o", "json", "trail", "support-session-1042"])
+        .expect_code(0)
+        .json();
+    let steps = trail_steps(&trail);
+    assert_eq!(
+        kinds(&steps),
+        [
+            "invocation",
+            "policy_decision crm-read",
+            "tool_call crm-read",
+            "tool_result crm-read",
+            "policy_decision send-email",
+            "tool_call send-email",
+            "tool_result send-email",
+            "policy_decision send-email",
+        ],
+        "{trail:#}"
+    );
+    assert_eq!(steps[0]["attrs"]["mcp_server"], "support-tools");
+    assert_eq!(
+        steps[7]["attrs"]["decision"], "approval_required",
+        "{:#}",
+        steps[7]
+    );
+    assert!(steps.iter().all(|step| step["proof"].is_string()), "{trail:#}");
 }
