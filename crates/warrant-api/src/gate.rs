@@ -90,6 +90,18 @@ pub enum ApprovalStatus {
     Expired,
 }
 
+impl ApprovalStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Pending => "pending",
+            ApprovalStatus::Approved => "approved",
+            ApprovalStatus::Denied => "denied",
+            ApprovalStatus::Used => "used",
+            ApprovalStatus::Expired => "expired",
+        }
+    }
+}
+
 /// A call the gate held for a human.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

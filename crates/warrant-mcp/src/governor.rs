@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use serde_json::{Map, Value};
-use warrant_api::gate::{AuthorizeRequest, AuthorizeResponse};
+use warrant_api::gate::{ApprovalStatus, AuthorizeRequest, AuthorizeResponse};
 use warrant_api::mcp::{ResourceAccess, ToolReview};
 use warrant_log::Seq;
 
@@ -27,6 +27,8 @@ pub trait Governor: Send + Sync + 'static {
     fn review_tools(&self, tools: Vec<Map<String, Value>>) -> Answer<'_, ToolReview>;
     /// Decide one call; the decision is durable before the answer.
     fn authorize(&self, request: AuthorizeRequest) -> Answer<'_, AuthorizeResponse>;
+    /// The state of an approval the agent asked for (to wait for an approver).
+    fn approval(&self, id: String) -> Answer<'_, ApprovalStatus>;
     /// Whether the agent may read a resource, and which data source it is.
     fn resource(&self, uri: String) -> Answer<'_, ResourceAccess>;
     /// Append events (the JSON event format), all or nothing; their seqs in order.

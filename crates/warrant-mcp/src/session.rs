@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
-use warrant_api::gate::{AuthorizeContext, AuthorizeRequest, AuthorizeResponse, Decision};
+use warrant_api::gate::{ApprovalStatus, AuthorizeContext, AuthorizeRequest, AuthorizeResponse, Decision};
 
 use crate::governor::Governor;
 use crate::jsonrpc::{
@@ -49,6 +49,10 @@ pub struct GatewayConfig {
     pub call_timeout: Duration,
     /// How long to wait for the upstream's answer to the gateway's own requests (a tool listing).
     pub own_timeout: Duration,
+    /// How long a held call waits for an approver, when the host's user chose to wait (elicitation).
+    pub approval_wait: Duration,
+    /// How often a waiting call asks warrant whether its approval was decided.
+    pub approval_poll: Duration,
 }
 
 impl GatewayConfig {
@@ -59,6 +63,8 @@ impl GatewayConfig {
             session: format!("mcp-{}", random_hex(8)),
             call_timeout: Duration::from_secs(300),
             own_timeout: Duration::from_secs(60),
+            approval_wait: Duration::from_secs(600),
+            approval_poll: Duration::from_millis(500),
         }
     }
 }
@@ -78,6 +84,8 @@ pub struct Gateway {
     to_client: mpsc::UnboundedSender<Value>,
     to_upstream: mpsc::UnboundedSender<Value>,
     pending: Mutex<HashMap<String, Pending>>,
+    /// The gateway's own requests to the client (an elicitation), by id, and who waits for the answer.
+    asked: Mutex<HashMap<String, oneshot::Sender<Value>>>,
     /// Upstream tool name → registry Tool id, for the tools the agent may see; `None` until listed.
     visible: Mutex<Option<HashMap<String, String>>>,
     /// Held calls by (tool, arguments): the approval a retry carries.
@@ -107,6 +115,7 @@ impl Gateway {
             to_client,
             to_upstream,
             pending: Mutex::new(HashMap::new()),
+            asked: Mutex::new(HashMap::new()),
             visible: Mutex::new(None),
             held: Mutex::new(HashMap::new()),
             handshake: Mutex::new(None),
@@ -177,7 +186,16 @@ impl Gateway {
                     }
                 }
             }
-            Message::Notification { .. } | Message::Response { .. } => self.send_upstream(value),
+            Message::Response { id } => {
+                // An answer to the gateway's own question stays here; any other goes to the upstream.
+                match lock(&self.asked).remove(&jsonrpc::id_key(id)) {
+                    Some(waiter) => {
+                        let _ = waiter.send(value);
+                    }
+                    None => self.send_upstream(value),
+                }
+            }
+            Message::Notification { .. } => self.send_upstream(value),
         }
     }
 
@@ -426,6 +444,8 @@ impl Gateway {
             Err(why) => return invalid(why),
         };
         let modern = envelope.contains_key("io.modelcontextprotocol/protocolVersion");
+        // A 2026-07-28 retry answering the gateway's elicitation (any other round trip is the upstream's).
+        let answered = take_approval_round(params);
 
         let tool = match self.visible_tool(&name, &envelope).await {
             Ok(Some(tool)) => tool,
@@ -440,39 +460,77 @@ impl Gateway {
             "{name}\u{0}{}",
             String::from_utf8_lossy(&warrant_log::canonicalize(&Value::Object(args.clone())))
         );
-        let approval_id = context
+        let mut approval_id = context
             .approval_id
             .clone()
             .or_else(|| lock(&self.held).get(&held_key).cloned());
-        let span = random_hex(8);
-        let request = AuthorizeRequest {
-            agent: self.config.agent.clone(),
-            tool: tool.clone(),
-            args: Some(args.clone()),
-            session: Some(session.clone()),
-            trace_id: Some(trace_id.clone()),
-            span_id: Some(span.clone()),
-            approval_id,
-            context: AuthorizeContext {
-                user_named: context.user_named.clone(),
-            },
-        };
-        let decision = match self.governor.authorize(request).await {
-            Ok(decision) => decision,
-            Err(error) => return not_forwarded(id, &format!("warrant could not decide it: {error}")),
-        };
-        match decision.decision {
-            Decision::Deny => return refusal(id, &decision, modern, denied_text(&name, &decision)),
-            Decision::ApprovalRequired => {
-                if let Some(approval) = &decision.approval_id {
-                    lock(&self.held).insert(held_key, approval.clone());
-                }
-                return refusal(id, &decision, modern, held_text(&name, &decision));
+        // The user chose to wait for the approver (the answer to a 2026-07-28 elicitation round).
+        let mut waited = false;
+        if let Some((approval, accepted)) = answered {
+            waited = true;
+            if !accepted {
+                let why = "the user chose not to wait for it; once an approver approves it, the same call \
+                           with the same arguments is allowed once";
+                return waited_text(id, &approval, why, modern);
             }
-            Decision::Allow => {
-                lock(&self.held).remove(&held_key);
+            if let Some(unusable) = self.await_approval(&approval).await {
+                return waited_text(id, &approval, &unusable, modern);
             }
+            approval_id = Some(approval);
         }
+        let span = random_hex(8);
+        let decision = loop {
+            let request = AuthorizeRequest {
+                agent: self.config.agent.clone(),
+                tool: tool.clone(),
+                args: Some(args.clone()),
+                session: Some(session.clone()),
+                trace_id: Some(trace_id.clone()),
+                span_id: Some(span.clone()),
+                approval_id: approval_id.clone(),
+                context: AuthorizeContext {
+                    user_named: context.user_named.clone(),
+                },
+            };
+            let decision = match self.governor.authorize(request).await {
+                Ok(decision) => decision,
+                Err(error) => {
+                    return not_forwarded(id, &format!("warrant could not decide it: {error}"));
+                }
+            };
+            match decision.decision {
+                Decision::Deny => return refusal(id, &decision, modern, denied_text(&name, &decision)),
+                Decision::ApprovalRequired => {
+                    let Some(approval) = decision.approval_id.clone() else {
+                        return refusal(id, &decision, modern, held_text(&name, &decision));
+                    };
+                    lock(&self.held).insert(held_key.clone(), approval.clone());
+                    let question = elicitation(&name, &decision, &approval);
+                    if waited || !self.client_elicits(&envelope) {
+                        return refusal(id, &decision, modern, held_text(&name, &decision));
+                    }
+                    if modern {
+                        // The stateless protocol asks the client through the result; it retries with the
+                        // user's answer, and the retry waits for the approver.
+                        return input_required(id, &approval, question);
+                    }
+                    waited = true;
+                    match self.ask_client("elicitation/create", question).await {
+                        Some(answer) if elicitation_accepted(&answer) => {}
+                        _ => return refusal(id, &decision, modern, held_text(&name, &decision)),
+                    }
+                    if let Some(unusable) = self.await_approval(&approval).await {
+                        return waited_text(id, &approval, &unusable, modern);
+                    }
+                    approval_id = Some(approval);
+                }
+                Decision::Allow => {
+                    lock(&self.held).remove(&held_key);
+                    break decision;
+                }
+            }
+        };
+        drop(decision);
 
         let started = Utc::now();
         let clock = Instant::now();
@@ -497,6 +555,61 @@ impl Gateway {
             tracing::error!(server = %self.config.server, tool = %name, "the result of an allowed call could not be recorded: {error}");
         }
         answer
+    }
+
+    /// Whether the host can put a question to its user (the elicitation capability).
+    fn client_elicits(&self, envelope: &Map<String, Value>) -> bool {
+        let per_request = envelope
+            .get("io.modelcontextprotocol/clientCapabilities")
+            .and_then(|capabilities| capabilities.get("elicitation"));
+        let handshake = self.handshake().and_then(|params| {
+            params
+                .get("capabilities")
+                .and_then(|capabilities| capabilities.get("elicitation"))
+                .cloned()
+        });
+        per_request.is_some() || handshake.is_some()
+    }
+
+    /// Put a request to the client (handshake-era: the gateway is its server) and wait for the answer;
+    /// `None` if none came in time.
+    async fn ask_client(&self, method: &str, params: Value) -> Option<Value> {
+        let id = json!(format!(
+            "warrant-ask-{}",
+            self.next_own.fetch_add(1, Ordering::Relaxed)
+        ));
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.asked).insert(jsonrpc::id_key(&id), sender);
+        let params = params.as_object().cloned().unwrap_or_default();
+        self.send_client(jsonrpc::request(id.clone(), method, params));
+        match tokio::time::timeout(self.config.approval_wait, receiver).await {
+            Ok(Ok(answer)) => Some(answer),
+            _ => {
+                lock(&self.asked).remove(&jsonrpc::id_key(&id));
+                None
+            }
+        }
+    }
+
+    /// Wait for an approver to decide `approval`: `None` once it is approved (usable), else why not (its
+    /// status, or that the wait ran out).
+    async fn await_approval(&self, approval: &str) -> Option<String> {
+        let deadline = Instant::now() + self.config.approval_wait;
+        loop {
+            match self.governor.approval(approval.to_owned()).await {
+                Ok(ApprovalStatus::Approved) => return None,
+                Ok(ApprovalStatus::Pending) => {}
+                Ok(status) => return Some(format!("it was {}", status.as_str())),
+                Err(error) => tracing::warn!(%approval, "reading the approval: {error}"),
+            }
+            if Instant::now() >= deadline {
+                return Some(format!(
+                    "no approver decided it within {} s",
+                    self.config.approval_wait.as_secs()
+                ));
+            }
+            tokio::time::sleep(self.config.approval_poll).await;
+        }
     }
 
     /// Where a governed request belongs: its session, trace and parent span. A session without a trace of
@@ -797,6 +910,70 @@ fn held_text(name: &str, decision: &AuthorizeResponse) -> String {
         decision.seq,
         reasons_text(decision)
     )
+}
+
+/// The `requestState` of the gateway's own 2026-07-28 elicitation round: it names the approval.
+const APPROVAL_STATE: &str = "warrant-approval:";
+/// The key of the gateway's question among a round's `inputRequests`.
+const APPROVAL_INPUT: &str = "warrant/approval";
+
+/// Take the user's answer to the gateway's elicitation out of a retried call's params: (approval id,
+/// accepted). A round trip that is not the gateway's is left for the upstream.
+fn take_approval_round(params: &mut Map<String, Value>) -> Option<(String, bool)> {
+    let approval = params
+        .get("requestState")
+        .and_then(Value::as_str)
+        .and_then(|state| state.strip_prefix(APPROVAL_STATE))?
+        .to_owned();
+    params.remove("requestState");
+    let responses = params.remove("inputResponses");
+    let accepted = responses
+        .as_ref()
+        .and_then(|responses| responses.get(APPROVAL_INPUT))
+        .is_some_and(elicitation_accepted);
+    Some((approval, accepted))
+}
+
+/// Whether an elicitation answer (a JSON-RPC response, or the bare result) says `accept`.
+fn elicitation_accepted(answer: &Value) -> bool {
+    let result = answer.get("result").unwrap_or(answer);
+    result.get("action").and_then(Value::as_str) == Some("accept")
+}
+
+/// The question put to the host's user when a call is held: wait here for the approver, or not.
+fn elicitation(name: &str, decision: &AuthorizeResponse, approval: &str) -> Value {
+    json!({
+        "message": format!(
+            "warrant held the call to `{name}` for human approval ({approval}): {}. An approver decides it \
+             (`warrant approvals approve {approval}`). Accept to wait here for the decision; decline to go on \
+             without the call.",
+            reasons_text(decision)
+        ),
+        "requestedSchema": {"type": "object", "properties": {}},
+    })
+}
+
+/// A 2026-07-28 `input_required` result carrying the gateway's question; the state names the approval.
+fn input_required(id: &Value, approval: &str, question: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "result": {
+        "resultType": "input_required",
+        "inputRequests": {APPROVAL_INPUT: {"method": "elicitation/create", "params": question}},
+        "requestState": format!("{APPROVAL_STATE}{approval}"),
+    }})
+}
+
+/// A held call the user waited for, which cannot go ahead.
+fn waited_text(id: &Value, approval: &str, why: &str, modern: bool) -> Value {
+    let mut result = json!({
+        "content": [{"type": "text", "text": format!(
+            "warrant held this call for approval {approval}, and {why}. The call was not made."
+        )}],
+        "isError": true,
+    });
+    if modern && let Some(object) = result.as_object_mut() {
+        object.insert("resultType".into(), "complete".into());
+    }
+    json!({"jsonrpc": "2.0", "id": id, "result": result})
 }
 
 /// A tool result that tells the model why the call did not happen.

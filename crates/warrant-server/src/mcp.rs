@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::{Map, Value};
-use warrant_api::gate::{AuthorizeRequest, AuthorizeResponse};
+use warrant_api::gate::{ApprovalStatus, AuthorizeRequest, AuthorizeResponse};
 use warrant_api::mcp::{ResourceAccess, ToolListing, ToolReview};
 use warrant_core::identity::Principal;
 use warrant_log::Seq;
 use warrant_mcp::governor::Answer;
 use warrant_mcp::http::HttpSession;
 use warrant_mcp::{Governor, GovernorError};
-use warrant_service::{events, gate, mcp};
+use warrant_service::{approvals, events, gate, mcp};
 
 use crate::AppState;
 
@@ -146,6 +146,14 @@ impl Governor for ServiceGovernor {
             )
             .await
             .map_err(refused)
+        })
+    }
+
+    fn approval(&self, id: String) -> Answer<'_, ApprovalStatus> {
+        Box::pin(async move {
+            approvals::get(&self.state.store, &self.principal, &id, Utc::now())
+                .map(|approval| approval.status)
+                .map_err(refused)
         })
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use serde_json::{Map, Value};
 use warrant_api::events::Accepted;
-use warrant_api::gate::{AuthorizeRequest, AuthorizeResponse};
+use warrant_api::gate::{Approval, ApprovalStatus, AuthorizeRequest, AuthorizeResponse};
 use warrant_api::mcp::{McpView, ResourceAccess, ResourceRequest, ToolListing, ToolReview};
 use warrant_log::Seq;
 use warrant_mcp::governor::Answer;
@@ -87,6 +87,15 @@ impl Governor for ClientGovernor {
     fn authorize(&self, request: AuthorizeRequest) -> Answer<'_, AuthorizeResponse> {
         let client = self.client.clone();
         Box::pin(off_thread(move || client.post_as("/v1/authorize", &request)))
+    }
+
+    fn approval(&self, id: String) -> Answer<'_, ApprovalStatus> {
+        let client = self.client.clone();
+        let path = format!("/v1/approvals/{}", encode(&id));
+        Box::pin(off_thread(move || {
+            let approval: Approval = client.get_as(&path)?;
+            Ok(approval.status)
+        }))
     }
 
     fn resource(&self, uri: String) -> Answer<'_, ResourceAccess> {

