@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use crate::governor::Governor;
 use crate::jsonrpc::{self, INTERNAL_ERROR, INVALID_REQUEST, Message, PARSE_ERROR};
 use crate::session::{Gateway, GatewayConfig};
-use crate::stdio::{ChildSpec, supervise};
+use crate::upstream::{UpstreamSpec, connect};
 
 /// What to send back for one POST.
 #[derive(Debug, PartialEq)]
@@ -60,16 +60,16 @@ impl Drop for HttpSession {
 }
 
 impl HttpSession {
-    /// Start the upstream child and the session around it.
+    /// Connect the upstream (a stdio child starts now) and the session around it.
     pub async fn start(
         config: GatewayConfig,
         governor: Arc<dyn Governor>,
-        child: ChildSpec,
+        upstream: UpstreamSpec,
     ) -> Result<HttpSession, String> {
         let (to_client, mut answers) = mpsc::unbounded_channel::<Value>();
         let (to_upstream, upstream_queue) = mpsc::unbounded_channel::<Value>();
         let gateway = Gateway::new(config, governor, to_client, to_upstream);
-        let upstream = supervise(gateway.clone(), child, upstream_queue).await?;
+        let upstream = connect(gateway.clone(), upstream, upstream_queue).await?;
         let waiting: Waiting = Arc::default();
         let routes = waiting.clone();
         let answering = gateway.clone();

@@ -22,6 +22,10 @@ pub mod http;
 pub mod jsonrpc;
 pub mod session;
 pub mod stdio;
+pub mod upstream;
+pub mod upstream_http;
+pub mod upstream_stdio;
 
 pub use governor::{Governor, GovernorError};
 pub use session::{Gateway, GatewayConfig};
+pub use upstream::UpstreamSpec;

@@ -16,9 +16,9 @@ use warrant_api::ErrorCode;
 use warrant_api::mcp::{McpView, ResourceAccess, ResourceRequest, ToolListing, ToolReview};
 use warrant_core::identity::Principal;
 use warrant_mcp::GatewayConfig;
+use warrant_mcp::UpstreamSpec;
 use warrant_mcp::http::{HttpSession, Reply};
 use warrant_mcp::jsonrpc;
-use warrant_mcp::stdio::ChildSpec;
 use warrant_service::{blocking, mcp};
 
 use crate::AppState;
@@ -202,19 +202,8 @@ async fn open(
         );
         blocking(move || mcp::view(&store, &principal, &upstream, &agent)).await?
     };
-    let (Some(command), "stdio") = (view.command.clone(), view.transport.as_str()) else {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidRequest,
-            format!(
-                "the McpServer `{upstream}` is not a stdio server with a command; /mcp fronts stdio upstreams"
-            ),
-        ));
-    };
-    let child = ChildSpec {
-        command,
-        args: view.args,
-        env: view.env,
-    };
+    let spec = UpstreamSpec::from_view(&view)
+        .map_err(|why| ApiError::new(StatusCode::BAD_GATEWAY, ErrorCode::Internal, why))?;
     let mut config = GatewayConfig::new(upstream, agent);
     config.session = id.to_owned();
     let governor = Arc::new(ServiceGovernor {
@@ -223,7 +212,7 @@ async fn open(
         server: upstream.to_owned(),
         agent: agent.to_owned(),
     });
-    let session = HttpSession::start(config, governor, child)
+    let session = HttpSession::start(config, governor, spec)
         .await
         .map_err(|why| ApiError::new(StatusCode::BAD_GATEWAY, ErrorCode::Internal, why))?;
     state.mcp.insert(id, agent, upstream, session).ok_or_else(|| {

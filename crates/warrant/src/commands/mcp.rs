@@ -11,8 +11,8 @@ use warrant_api::events::Accepted;
 use warrant_api::gate::{Approval, ApprovalStatus, AuthorizeRequest, AuthorizeResponse};
 use warrant_api::mcp::{McpView, ResourceAccess, ResourceRequest, ToolListing, ToolReview};
 use warrant_log::Seq;
+use warrant_mcp::UpstreamSpec;
 use warrant_mcp::governor::Answer;
-use warrant_mcp::stdio::ChildSpec;
 use warrant_mcp::{GatewayConfig, Governor, GovernorError};
 use warrant_store::StoreConfig;
 
@@ -25,27 +25,13 @@ pub fn mcp(cli: &Cli, agent: &str, upstream: &str) -> Result<ExitCode, Failure> 
     let client = Arc::new(connect(cli, &StoreConfig::default())?);
     let base = format!("/v1/mcp/{}/agents/{}", encode(upstream), encode(agent));
     let view: McpView = client.get_as(&base)?;
-    if view.transport != "stdio" {
-        return Err(Failure::Usage(anyhow!(
-            "`{upstream}` is reached over {}; `warrant mcp` starts stdio upstreams",
-            view.transport
-        )));
-    }
-    let command = view
-        .command
-        .clone()
-        .ok_or_else(|| Failure::Usage(anyhow!("the McpServer `{upstream}` names no command")))?;
-    let child = ChildSpec {
-        command,
-        args: view.args.clone(),
-        env: view.env.clone(),
-    };
+    let spec = UpstreamSpec::from_view(&view).map_err(|why| Failure::Usage(anyhow!(why)))?;
     let governor: Arc<dyn Governor> = Arc::new(ClientGovernor {
         client: client.clone(),
         base,
     });
     let config = GatewayConfig::new(upstream, agent);
-    let serve = warrant_mcp::stdio::serve(config, governor, child, tokio::io::stdin(), tokio::io::stdout());
+    let serve = warrant_mcp::stdio::serve(config, governor, spec, tokio::io::stdin(), tokio::io::stdout());
     let result = match client.local_store() {
         // On a local data directory the in-process router runs on the client's runtime already.
         Some((_, runtime)) => runtime.block_on(serve),

@@ -15,8 +15,8 @@ use warrant_api::events::Accepted;
 use warrant_api::gate::{Approval, ApprovalStatus, AuthorizeRequest, AuthorizeResponse};
 use warrant_api::mcp::{McpView, ResourceAccess, ResourceRequest, ToolListing, ToolReview};
 use warrant_log::Seq;
+use warrant_mcp::UpstreamSpec;
 use warrant_mcp::governor::Answer;
-use warrant_mcp::stdio::ChildSpec;
 use warrant_mcp::{GatewayConfig, Governor, GovernorError};
 
 use crate::Failure;
@@ -104,13 +104,7 @@ pub async fn story(router: &axum::Router, token: &str) -> Result<(), Failure> {
     let base = format!("/v1/mcp/{SERVER}/agents/{AGENT}");
     let (status, bytes) = call_router_as(router, Some(token), Method::GET, &base, None).await?;
     let view: McpView = answer_as(status, &bytes)?;
-    let child = ChildSpec {
-        command: view
-            .command
-            .ok_or_else(|| Failure::Check(anyhow!("the demo's McpServer names no command")))?,
-        args: view.args,
-        env: view.env,
-    };
+    let spec = UpstreamSpec::from_view(&view).map_err(|why| Failure::Check(anyhow!(why)))?;
     let governor = Arc::new(RouterGovernor {
         router: router.clone(),
         token: token.to_owned(),
@@ -121,7 +115,7 @@ pub async fn story(router: &axum::Router, token: &str) -> Result<(), Failure> {
     let gateway = tokio::spawn(warrant_mcp::stdio::serve(
         GatewayConfig::new(SERVER, AGENT),
         governor,
-        child,
+        spec,
         from_host,
         to_host,
     ));

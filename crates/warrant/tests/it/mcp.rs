@@ -448,6 +448,114 @@ fn a_resource_read_is_a_recorded_data_access_that_taints_the_session() {
     }
 }
 
+/// An upstream reached over Streamable HTTP (`transport: http`, the Python SDK's own HTTP server, answering
+/// handshake-era requests with SSE streams): the same listing, decisions and records, the manifest's headers
+/// sent with their values from the environment, and the upstream's session id kept.
+#[test]
+fn an_http_upstream_is_governed_the_same_way() {
+    let gateway = start(None);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let record = spot(&gateway.scratch, "http-upstream.ndjson");
+    let mut upstream = Command::new(python())
+        .arg(fixture("upstream.py"))
+        .args(["http", "--port", &port.to_string()])
+        .env("UPSTREAM_RECORD", &record)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the HTTP upstream did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let manifest = format!(
+        "{}---\nkind: McpServer\nid: crm-http\ntransport: http\nurl: http://127.0.0.1:{port}/mcp\n\
+         headers_from_env: {{X-Upstream-Key: UPSTREAM_KEY}}\n\
+         tools:\n  lookup_customer: {{tool: crm-lookup}}\n  send_email: {{tool: send-email}}\n",
+        registry(None)
+    );
+    let (status, answer) = gateway
+        .server
+        .apply("/v1/apply", gateway.server.admin(), &manifest);
+    assert_eq!(status, 200, "{answer}");
+    let command = format!(
+        "{WARRANT} --server {} mcp --agent support --upstream crm-http",
+        gateway.server.url
+    );
+    for protocol in PROTOCOLS {
+        let session = format!("http-upstream-{protocol}");
+        let meta = json!({"warrant/session": session});
+        let steps = json!([
+            {"op": "list_tools"},
+            {"op": "call_tool", "name": "lookup_customer", "arguments": {"customer_id": "c9"}, "meta": meta},
+            {"op": "call_tool", "name": "send_email", "meta": meta,
+             "arguments": {"to": "eve@evil.example", "subject": "s", "body": "b"}},
+        ]);
+        let lines = run_client(
+            &["--stdio", &command],
+            &gateway.agent,
+            protocol,
+            &steps,
+            &[("UPSTREAM_KEY", "key-for-the-crm")],
+        );
+        assert_eq!(names(&lines[1]), ["lookup_customer", "send_email"], "{protocol}");
+        assert_eq!(lines[2]["isError"], false, "{protocol}: {lines:?}");
+        assert!(text(&lines[2]).contains("Customer c9"), "{lines:?}");
+        assert_eq!(lines[3]["isError"], true, "{protocol}: {lines:?}");
+        assert!(text(&lines[3]).contains("held this call"), "{lines:?}");
+        let steps = session_events(&gateway.server, gateway.server.admin(), &session);
+        assert_eq!(
+            kinds(&steps),
+            [
+                "invocation",
+                "policy_decision crm-lookup",
+                "tool_call crm-lookup",
+                "tool_result crm-lookup",
+                "policy_decision send-email",
+            ],
+            "{protocol}: {steps:#?}"
+        );
+    }
+    let _ = upstream.kill();
+    let _ = upstream.wait();
+    let seen: Vec<Value> = std::fs::read_to_string(&record)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(
+        seen.iter()
+            .all(|request| request["headers"]["x-upstream-key"] == "key-for-the-crm"),
+        "{seen:#?}"
+    );
+    let calls: Vec<&Value> = seen
+        .iter()
+        .filter(|request| request["method"] == "tools/call")
+        .collect();
+    assert_eq!(
+        calls.len(),
+        2,
+        "one call per protocol reached the upstream: {seen:#?}"
+    );
+    assert!(
+        calls[0]["headers"]["mcp-session-id"].is_string(),
+        "the handshake-era call carries the upstream's session: {:#}",
+        calls[0]
+    );
+    assert_eq!(calls[1]["headers"]["mcp-method"], "tools/call", "{:#}", calls[1]);
+    assert_eq!(
+        calls[1]["headers"]["mcp-name"], "lookup_customer",
+        "{:#}",
+        calls[1]
+    );
+}
+
 /// A path beside the data directory (for the client's `signal` and `wait_file` steps).
 fn spot(scratch: &Scratch, name: &str) -> String {
     scratch.data().with_file_name(name).to_str().unwrap().to_owned()
