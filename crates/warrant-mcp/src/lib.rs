@@ -17,6 +17,7 @@
 //! in-process) sorts tool listings, decides calls and records events. If the governor cannot answer, the
 //! call is not forwarded (fail closed).
 
+pub mod bridge;
 pub mod governor;
 pub mod http;
 pub mod jsonrpc;

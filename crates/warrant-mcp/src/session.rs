@@ -13,7 +13,7 @@
 //! - nothing else: the handshake, notifications, resources and upstream-to-host requests pass unchanged.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
 use warrant_api::gate::{ApprovalStatus, AuthorizeContext, AuthorizeRequest, AuthorizeResponse, Decision};
 
+use crate::bridge;
 use crate::governor::Governor;
 use crate::jsonrpc::{
     self, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, Message, PARSE_ERROR, RESOURCE_NOT_FOUND,
@@ -34,9 +35,9 @@ pub const META_APPROVAL: &str = "warrant/approval_id";
 /// The decision a refused call's result carries in its `_meta`.
 pub const META_DECISION: &str = "warrant/decision";
 
-/// The 2026-07-28 envelope: each request names its protocol version in `_meta` under this prefix.
-const ENVELOPE_PREFIX: &str = "io.modelcontextprotocol/";
 const MAX_LIST_PAGES: usize = 100;
+/// Tries to record an allowed call's result (100 ms, 400 ms, 1.6 s apart).
+const RECORD_ATTEMPTS: u32 = 4;
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -86,6 +87,16 @@ pub struct Gateway {
     pending: Mutex<HashMap<String, Pending>>,
     /// The gateway's own requests to the client (an elicitation), by id, and who waits for the answer.
     asked: Mutex<HashMap<String, oneshot::Sender<Value>>>,
+    /// Records of allowed calls still being written.
+    recording: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Whether the gateway knows yet what the upstream speaks (probed on the first 2026-07-28 request).
+    settled: AtomicBool,
+    probing: tokio::sync::Mutex<()>,
+    /// The upstream's `initialize` result when it speaks only the handshake era and the host 2026-07-28:
+    /// the gateway then bridges (see [`crate::bridge`]).
+    bridged: Mutex<Option<Value>>,
+    /// Bridged requests awaiting their answer, by id: the method, to give the answer its modern fields.
+    modern_requests: Mutex<HashMap<String, String>>,
     /// Upstream tool name → registry Tool id, for the tools the agent may see; `None` until listed.
     visible: Mutex<Option<HashMap<String, String>>>,
     /// Held calls by (tool, arguments): the approval a retry carries.
@@ -116,6 +127,11 @@ impl Gateway {
             to_upstream,
             pending: Mutex::new(HashMap::new()),
             asked: Mutex::new(HashMap::new()),
+            recording: Mutex::new(Vec::new()),
+            settled: AtomicBool::new(false),
+            probing: tokio::sync::Mutex::new(()),
+            bridged: Mutex::new(None),
+            modern_requests: Mutex::new(HashMap::new()),
             visible: Mutex::new(None),
             held: Mutex::new(HashMap::new()),
             handshake: Mutex::new(None),
@@ -147,6 +163,22 @@ impl Gateway {
                 return;
             }
         };
+        let modern_request = bridge::version(&value).is_some()
+            || value.get("method").and_then(Value::as_str) == Some("server/discover");
+        if modern_request && !self.settled.load(Ordering::Acquire) {
+            // What the upstream speaks decides how this request goes to it: find out first.
+            let gateway = self.clone();
+            tokio::spawn(async move {
+                gateway.settle(&value).await;
+                gateway.dispatch(value);
+            });
+            return;
+        }
+        self.dispatch(value);
+    }
+
+    /// Route one parsed message from the host.
+    fn dispatch(self: &Arc<Self>, value: Value) {
         match jsonrpc::classify(&value) {
             Message::Invalid { id, reason } => {
                 // An invalid response cannot be answered; anything else gets an error naming the problem.
@@ -155,6 +187,16 @@ impl Gateway {
             }
             Message::Request { id, method, params } => {
                 let id = id.clone();
+                let bridged = lock(&self.bridged).clone();
+                if let Some(initialized) = bridged
+                    && let Some(version) = bridge::version(&value).map(str::to_owned)
+                {
+                    if method == "server/discover" {
+                        self.send_client(bridge::discover(&id, &initialized, &version));
+                        return;
+                    }
+                    lock(&self.modern_requests).insert(jsonrpc::id_key(&id), method.to_owned());
+                }
                 match method {
                     "tools/call" => {
                         let gateway = self.clone();
@@ -279,12 +321,70 @@ impl Gateway {
         (id, receiver)
     }
 
-    fn send_client(&self, value: Value) {
+    fn send_client(&self, mut value: Value) {
+        if let Some(id) = value.get("id").filter(|_| value.get("method").is_none())
+            && let Some(method) = lock(&self.modern_requests).remove(&jsonrpc::id_key(id))
+        {
+            bridge::modernise(&mut value, &method);
+        }
         let _ = self.to_client.send(value);
     }
 
-    fn send_upstream(&self, value: Value) {
+    fn send_upstream(&self, mut value: Value) {
+        if lock(&self.bridged).is_some() {
+            bridge::strip_envelope(&mut value);
+        }
         let _ = self.to_upstream.send(value);
+    }
+
+    /// Find out, once, whether the upstream speaks 2026-07-28 (it answers `server/discover` with the host's
+    /// version among its own) or only the handshake era: then the gateway initialises it with a handshake
+    /// made from `first`'s envelope and bridges from then on.
+    async fn settle(&self, first: &Value) {
+        let _probing = self.probing.lock().await;
+        if self.settled.load(Ordering::Acquire) {
+            return;
+        }
+        let version = bridge::version(first).unwrap_or("2026-07-28").to_owned();
+        let mut params = Map::new();
+        if let Some(meta) = first.pointer("/params/_meta") {
+            params.insert("_meta".into(), meta.clone());
+        }
+        let discovered = self.ask_upstream("server/discover", params).await;
+        let modern = discovered
+            .as_ref()
+            .and_then(|answer| answer.pointer("/result/supportedVersions"))
+            .and_then(Value::as_array)
+            .is_some_and(|versions| versions.iter().any(|known| known == version.as_str()));
+        if !modern {
+            let handshake = bridge::initialize_params(first);
+            let initialized = self.ask_upstream("initialize", handshake.clone()).await;
+            if let Some(result) = initialized.and_then(|answer| answer.get("result").cloned()) {
+                // Kept as the session's handshake, so a restarted upstream gets it again.
+                *lock(&self.handshake) = Some(handshake);
+                *lock(&self.bridged) = Some(result);
+                let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+                let _ = self.to_upstream.send(initialized);
+            } else {
+                tracing::warn!(server = %self.config.server, "the upstream answered neither server/discover nor initialize; messages pass as they are");
+            }
+        }
+        self.settled.store(true, Ordering::Release);
+    }
+
+    /// A request of the gateway's own to the upstream; its answer, or `None` if none came in time.
+    async fn ask_upstream(&self, method: &str, params: Map<String, Value>) -> Option<Value> {
+        let (id, answer) = self.own_request_id();
+        let _ = self
+            .to_upstream
+            .send(jsonrpc::request(id.clone(), method, params));
+        match tokio::time::timeout(self.config.own_timeout, answer).await {
+            Ok(Ok(answer)) => Some(answer),
+            _ => {
+                lock(&self.pending).remove(&jsonrpc::id_key(&id));
+                None
+            }
+        }
     }
 
     /// Send `message` (a request with id `id`) upstream and wait for its answer.
@@ -443,7 +543,7 @@ impl Gateway {
             Ok(read) => read,
             Err(why) => return invalid(why),
         };
-        let modern = envelope.contains_key("io.modelcontextprotocol/protocolVersion");
+        let modern = envelope.contains_key(bridge::PROTOCOL_VERSION);
         // A 2026-07-28 retry answering the gateway's elicitation (any other round trip is the upstream's).
         let answered = take_approval_round(params);
 
@@ -549,12 +649,44 @@ impl Gateway {
             span: &span,
         };
         let events = self.call_events(&call, args, &answer, started, latency_ms);
-        if let Err(error) = self.governor.record(events).await {
-            // The upstream has acted: hiding its answer would only make the agent act twice. The decision that
-            // let the call through is already durable; the missing result is said loudly.
-            tracing::error!(server = %self.config.server, tool = %name, "the result of an allowed call could not be recorded: {error}");
-        }
+        self.record_in_background(name, events);
         answer
+    }
+
+    /// Record an allowed call and its result off the answer's path. The decision that let the call through
+    /// is durable before the upstream saw it, and the gate counted the call then; the upstream has acted,
+    /// so the agent gets its answer at once (holding it back would only make the agent act twice). The
+    /// record is retried (its events have idempotency keys), and a failure after that is said loudly.
+    fn record_in_background(&self, tool: String, events: Vec<Value>) {
+        let governor = self.governor.clone();
+        let server = self.config.server.clone();
+        let task = tokio::spawn(async move {
+            let mut pause = Duration::from_millis(100);
+            for attempt in 1..=RECORD_ATTEMPTS {
+                match governor.record(events.clone()).await {
+                    Ok(_) => return,
+                    Err(error) if attempt == RECORD_ATTEMPTS => {
+                        tracing::error!(%server, %tool, "the result of an allowed call could not be recorded: {error}");
+                    }
+                    Err(_) => {
+                        tokio::time::sleep(pause).await;
+                        pause *= 4;
+                    }
+                }
+            }
+        });
+        // Detached, not aborted with the session: a record in flight when the host leaves still lands.
+        let mut recording = lock(&self.recording);
+        recording.retain(|task| !task.is_finished());
+        recording.push(task);
+    }
+
+    /// Wait until every call's record is written (or given up): before the gateway goes away.
+    pub async fn drain_records(&self) {
+        let recording = std::mem::take(&mut *lock(&self.recording));
+        for task in recording {
+            let _ = task.await;
+        }
     }
 
     /// Whether the host can put a question to its user (the elicitation capability).
@@ -832,7 +964,7 @@ impl CallContext {
         let context = CallContext::read(&meta)?;
         let envelope = meta
             .into_iter()
-            .filter(|(key, _)| key.starts_with(ENVELOPE_PREFIX))
+            .filter(|(key, _)| key.starts_with(bridge::ENVELOPE_PREFIX))
             .collect();
         Ok((context, envelope))
     }

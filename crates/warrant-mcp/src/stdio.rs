@@ -53,7 +53,9 @@ where
             }
         }
     }
-    // The host is gone: stop the upstream (dropping the supervisor kills the child) and stop writing.
+    // The host is gone: finish the records, stop the upstream (dropping the supervisor kills the child) and
+    // stop writing.
+    gateway.drain_records().await;
     upstream.abort();
     let _ = upstream.await;
     drop(gateway);

@@ -556,6 +556,49 @@ fn an_http_upstream_is_governed_the_same_way() {
     );
 }
 
+/// An upstream that speaks only the handshake era (warrant's own demo upstream) behind a 2026-07-28 host: the
+/// gateway finds out (its `server/discover` is refused), initialises the upstream itself, answers the host's
+/// `server/discover`, and relays each request without the envelope, its answer in the modern shape. A
+/// handshake-era host reaches the same upstream as it is.
+#[test]
+fn a_modern_host_reaches_a_handshake_era_upstream_through_the_gateway() {
+    let gateway = start(None);
+    let manifest = format!(
+        "{}---\nkind: McpServer\nid: desk\ntransport: stdio\ncommand: {WARRANT}\nargs: [demo-upstream]\n\
+         tools:\n  lookup_customer: {{tool: crm-lookup}}\n  send_email: {{tool: send-email}}\n",
+        registry(None)
+    );
+    let (status, answer) = gateway
+        .server
+        .apply("/v1/apply", gateway.server.admin(), &manifest);
+    assert_eq!(status, 200, "{answer}");
+    let command = format!(
+        "{WARRANT} --server {} mcp --agent support --upstream desk",
+        gateway.server.url
+    );
+    for protocol in PROTOCOLS {
+        let session = format!("bridge-{protocol}");
+        let meta = json!({"warrant/session": session});
+        let steps = json!([
+            {"op": "list_tools"},
+            {"op": "call_tool", "name": "lookup_customer", "arguments": {"customer_id": "c-77"}, "meta": meta},
+            {"op": "call_tool", "name": "send_email", "meta": meta,
+             "arguments": {"to": "eve@evil.example", "subject": "s", "body": "b"}},
+            {"op": "ping"},
+        ]);
+        let lines = run_client(&["--stdio", &command], &gateway.agent, protocol, &steps, &[]);
+        assert_eq!(
+            lines[0]["serverInfo"]["name"], "northwind-support-tools",
+            "{lines:?}"
+        );
+        assert_eq!(names(&lines[1]), ["lookup_customer", "send_email"], "{protocol}");
+        assert_eq!(lines[2]["isError"], false, "{protocol}: {lines:?}");
+        assert!(text(&lines[2]).contains("c-77"), "{lines:?}");
+        assert_eq!(lines[3]["isError"], true, "{protocol}: {lines:?}");
+        assert!(lines[4].get("error").is_none(), "{protocol}: {lines:?}");
+    }
+}
+
 /// A path beside the data directory (for the client's `signal` and `wait_file` steps).
 fn spot(scratch: &Scratch, name: &str) -> String {
     scratch.data().with_file_name(name).to_str().unwrap().to_owned()
