@@ -183,7 +183,7 @@ impl Session for Http {
             .agent
             .post(&self.url)
             .set("Authorization", &format!("Bearer {}", self.token))
-            .set("Accept", "application/json, text/event-stream");
+            .set("Accept", "application/json");
         if let Some(session) = &self.session {
             request = request.set("Mcp-Session-Id", session);
         }
