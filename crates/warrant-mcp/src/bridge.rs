@@ -10,7 +10,6 @@ use serde_json::{Map, Value, json};
 pub const ENVELOPE_PREFIX: &str = "io.modelcontextprotocol/";
 pub const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
-const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 
 /// The newest handshake-era version the gateway offers an upstream it initialises itself.
@@ -40,7 +39,9 @@ pub fn initialize_params(message: &Value) -> Map<String, Value> {
     let field = |key: &str, default: Value| meta.and_then(|meta| meta.get(key)).cloned().unwrap_or(default);
     let mut params = Map::new();
     params.insert("protocolVersion".into(), HANDSHAKE_VERSION.into());
-    params.insert("capabilities".into(), field(CLIENT_CAPABILITIES, json!({})));
+    // The host's capabilities are not passed on: a 2026-07-28 host takes no requests outside its own
+    // (elicitation, sampling and roots travel as input_required rounds), so the upstream is told of none.
+    params.insert("capabilities".into(), json!({}));
     params.insert(
         "clientInfo".into(),
         field(
@@ -107,11 +108,15 @@ mod tests {
     fn a_modern_request_loses_its_envelope_and_its_answer_gains_the_modern_fields() {
         let mut request = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
             PROTOCOL_VERSION: "2026-07-28", CLIENT_INFO: {"name": "ide", "version": "2"},
-            CLIENT_CAPABILITIES: {"elicitation": {}}}}});
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}}});
         assert_eq!(version(&request), Some("2026-07-28"));
         let params = initialize_params(&request);
         assert_eq!(params["clientInfo"]["name"], "ide");
-        assert_eq!(params["capabilities"], json!({"elicitation": {}}));
+        assert_eq!(
+            params["capabilities"],
+            json!({}),
+            "the host's capabilities are not promised"
+        );
         strip_envelope(&mut request);
         assert_eq!(request["params"], json!({}));
 

@@ -75,16 +75,17 @@ impl Routes {
         }
     }
 
-    /// The stream a message the host did not ask for travels on, if any is open.
-    fn stream_for(&self, message: &Value) -> Option<&mpsc::UnboundedSender<Value>> {
+    /// The stream a message the host did not ask for travels on, if any: progress on the stream of the
+    /// request it reports on; anything else on the newest open stream, unless the session is shared by
+    /// several hosts.
+    fn stream_for(&self, message: &Value, shared: bool) -> Option<&mpsc::UnboundedSender<Value>> {
         let token = message.pointer("/params/progressToken");
-        token
-            .and_then(|token| {
-                self.open
-                    .iter()
-                    .find(|open| open.progress.as_ref() == Some(token))
-            })
-            .or_else(|| self.open.last())
+        let own = token.and_then(|token| {
+            self.open
+                .iter()
+                .find(|open| open.progress.as_ref() == Some(token))
+        });
+        own.or_else(|| if shared { None } else { self.open.last() })
             .map(|open| &open.stream)
     }
 }
@@ -113,28 +114,32 @@ impl Drop for HttpSession {
 
 impl HttpSession {
     /// Connect the upstream (a stdio child starts now) and the session around it.
+    /// `shared`: the session serves every stateless request of one agent on one upstream, from any host;
+    /// then only progress for a request goes to that request's stream, and nothing else the upstream sends
+    /// on its own reaches a host (it could be another host's).
     pub async fn start(
         config: GatewayConfig,
         governor: Arc<dyn Governor>,
         upstream: UpstreamSpec,
+        shared: bool,
     ) -> Result<HttpSession, String> {
         let (to_client, mut answers) = mpsc::unbounded_channel::<Value>();
         let (to_upstream, upstream_queue) = mpsc::unbounded_channel::<Value>();
         let gateway = Gateway::new(config, governor, to_client, to_upstream);
         let upstream = connect(gateway.clone(), upstream, upstream_queue).await?;
         let routes: Shared = Arc::default();
-        let shared = routes.clone();
+        let routes_of_dispatcher = routes.clone();
         let answering = gateway.clone();
         let dispatcher = tokio::spawn(async move {
             while let Some(message) = answers.recv().await {
                 match jsonrpc::classify(&message) {
                     Message::Response { id } => {
                         let key = jsonrpc::id_key(id);
-                        lock(&shared).finish(&key, message);
+                        lock(&routes_of_dispatcher).finish(&key, message);
                     }
                     Message::Request { id, method, .. } => {
-                        let routes = lock(&shared);
-                        if let Some(stream) = routes.stream_for(&message) {
+                        let routes = lock(&routes_of_dispatcher);
+                        if let Some(stream) = routes.stream_for(&message, shared) {
                             let _ = stream.send(message.clone());
                             continue;
                         }
@@ -150,8 +155,8 @@ impl HttpSession {
                         answering.from_client(refusal.to_string().as_bytes());
                     }
                     Message::Notification { method } => {
-                        let routes = lock(&shared);
-                        match routes.stream_for(&message) {
+                        let routes = lock(&routes_of_dispatcher);
+                        match routes.stream_for(&message, shared) {
                             Some(stream) => {
                                 let _ = stream.send(message.clone());
                             }
@@ -208,7 +213,9 @@ impl HttpSession {
             return Reply::Refused(jsonrpc::error(Some(&id), INVALID_REQUEST, mismatch, None));
         }
         let key = jsonrpc::id_key(&id);
-        let timeout = self.gateway.config().call_timeout + Duration::from_secs(5);
+        // Long enough for a held call whose host chose to wait: the user's answer, the approver, the call.
+        let config = self.gateway.config();
+        let timeout = config.call_timeout + config.approval_wait * 2 + Duration::from_secs(5);
         let too_late = || {
             jsonrpc::error(
                 Some(&id),

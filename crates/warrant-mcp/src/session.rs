@@ -34,6 +34,8 @@ pub const META_USER_NAMED: &str = "warrant/user_named";
 pub const META_APPROVAL: &str = "warrant/approval_id";
 /// The decision a refused call's result carries in its `_meta`.
 pub const META_DECISION: &str = "warrant/decision";
+/// Every `_meta` key of warrant's starts so; none reaches the upstream.
+const WARRANT_META_PREFIX: &str = "warrant/";
 
 const MAX_LIST_PAGES: usize = 100;
 /// Tries to record an allowed call's result (100 ms, 400 ms, 1.6 s apart).
@@ -70,13 +72,24 @@ impl GatewayConfig {
     }
 }
 
-/// A request sent upstream whose answer someone waits for.
+/// A request sent upstream whose answer someone waits for, by the gateway's id for it. Every request goes
+/// upstream under an id of the gateway's own, so a host's id can never collide with another request in
+/// flight (its own, or the gateway's) and an answer can only reach whoever asked.
 enum Pending {
-    /// A client request relayed as it came: the answer goes back as it comes. Keeps the client's id, to
-    /// answer with an error if the upstream goes away.
+    /// A client request relayed as it came: the answer goes back with the client's id restored.
     Relay(Value),
-    /// A governed client request or the gateway's own: the answer goes to the task that sent it.
-    Waiter(oneshot::Sender<Value>),
+    /// A governed client request (with the client's id) or the gateway's own (none): the answer goes to the
+    /// task that sent it.
+    Waiter(oneshot::Sender<Value>, Option<Value>),
+}
+
+impl Pending {
+    fn client_id(&self) -> Option<&Value> {
+        match self {
+            Pending::Relay(id) => Some(id),
+            Pending::Waiter(_, id) => id.as_ref(),
+        }
+    }
 }
 
 pub struct Gateway {
@@ -223,7 +236,10 @@ impl Gateway {
                         if method == "initialize" {
                             *lock(&self.handshake) = params.cloned();
                         }
-                        lock(&self.pending).insert(jsonrpc::id_key(&id), Pending::Relay(id));
+                        let mut value = value;
+                        let ours = self.next_upstream_id();
+                        set_id(&mut value, ours.clone());
+                        lock(&self.pending).insert(jsonrpc::id_key(&ours), Pending::Relay(id));
                         self.send_upstream(value);
                     }
                 }
@@ -237,7 +253,29 @@ impl Gateway {
                     None => self.send_upstream(value),
                 }
             }
-            Message::Notification { .. } => self.send_upstream(value),
+            Message::Notification { method } => {
+                let cancelling = method == "notifications/cancelled";
+                let mut value = value;
+                if cancelling {
+                    // The host cancels by its id; the upstream knows the request by the gateway's.
+                    let cancelled = value.pointer("/params/requestId").cloned();
+                    let ours = cancelled.and_then(|cancelled| {
+                        lock(&self.pending)
+                            .iter()
+                            .find(|(_, pending)| pending.client_id() == Some(&cancelled))
+                            .and_then(|(key, _)| serde_json::from_str::<Value>(key).ok())
+                    });
+                    match ours {
+                        Some(ours) => {
+                            if let Some(slot) = value.pointer_mut("/params/requestId") {
+                                *slot = ours;
+                            }
+                        }
+                        None => return, // nothing of the host's is in flight under that id
+                    }
+                }
+                self.send_upstream(value);
+            }
         }
     }
 
@@ -254,10 +292,23 @@ impl Gateway {
             Message::Response { id } => {
                 let waiting = lock(&self.pending).remove(&jsonrpc::id_key(id));
                 match waiting {
-                    Some(Pending::Waiter(waiter)) => {
+                    Some(Pending::Waiter(waiter, client)) => {
+                        let mut value = value;
+                        if let Some(client) = client {
+                            set_id(&mut value, client);
+                        }
                         let _ = waiter.send(value);
                     }
-                    Some(Pending::Relay(_)) | None => self.send_client(value),
+                    Some(Pending::Relay(client)) => {
+                        let mut value = value;
+                        set_id(&mut value, client);
+                        self.send_client(value);
+                    }
+                    // Nobody waits (it timed out, or the id is not one of ours): an answer to a governed
+                    // request must not reach the agent outside its path, so it goes nowhere.
+                    None => {
+                        tracing::warn!(server = %self.config.server, "an answer nobody waits for came from the upstream; dropped");
+                    }
                 }
             }
             Message::Notification { method } => {
@@ -282,10 +333,18 @@ impl Gateway {
                         None,
                     );
                     match waiting {
-                        Some(Pending::Waiter(waiter)) => {
+                        Some(Pending::Waiter(waiter, client)) => {
+                            let mut answer = answer;
+                            if let Some(client) = client {
+                                set_id(&mut answer, client);
+                            }
                             let _ = waiter.send(answer);
                         }
-                        Some(Pending::Relay(_)) => self.send_client(answer),
+                        Some(Pending::Relay(client)) => {
+                            let mut answer = answer;
+                            set_id(&mut answer, client);
+                            self.send_client(answer);
+                        }
                         None => {}
                     }
                 }
@@ -305,20 +364,25 @@ impl Gateway {
                     None,
                 )),
                 // The waiting task sees its channel close and answers for itself.
-                Pending::Waiter(_) => {}
+                Pending::Waiter(..) => {}
             }
         }
     }
 
     /// A request id of the gateway's own and the channel its answer arrives on. The caller sends the request.
     pub fn own_request_id(&self) -> (Value, oneshot::Receiver<Value>) {
-        let id = json!(format!(
+        let id = self.next_upstream_id();
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.pending).insert(jsonrpc::id_key(&id), Pending::Waiter(sender, None));
+        (id, receiver)
+    }
+
+    /// A fresh id for a request going upstream.
+    fn next_upstream_id(&self) -> Value {
+        json!(format!(
             "warrant-{}",
             self.next_own.fetch_add(1, Ordering::Relaxed)
-        ));
-        let (sender, receiver) = oneshot::channel();
-        lock(&self.pending).insert(jsonrpc::id_key(&id), Pending::Waiter(sender));
-        (id, receiver)
+        ))
     }
 
     fn send_client(&self, mut value: Value) {
@@ -331,6 +395,7 @@ impl Gateway {
     }
 
     fn send_upstream(&self, mut value: Value) {
+        strip_warrant_meta(&mut value);
         if lock(&self.bridged).is_some() {
             bridge::strip_envelope(&mut value);
         }
@@ -347,19 +412,28 @@ impl Gateway {
         }
         let version = bridge::version(first).unwrap_or("2026-07-28").to_owned();
         let mut params = Map::new();
-        if let Some(meta) = first.pointer("/params/_meta") {
-            params.insert("_meta".into(), meta.clone());
+        if let Some(Value::Object(meta)) = first.pointer("/params/_meta") {
+            let envelope: Map<String, Value> = meta
+                .iter()
+                .filter(|(key, _)| key.starts_with(bridge::ENVELOPE_PREFIX))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect();
+            params.insert("_meta".into(), Value::Object(envelope));
         }
-        let discovered = self.ask_upstream("server/discover", params).await;
+        let Some(discovered) = self.ask_upstream("server/discover", params).await else {
+            // No answer at all (the upstream is down or slow): try again with the next request.
+            return;
+        };
         let modern = discovered
-            .as_ref()
-            .and_then(|answer| answer.pointer("/result/supportedVersions"))
+            .pointer("/result/supportedVersions")
             .and_then(Value::as_array)
             .is_some_and(|versions| versions.iter().any(|known| known == version.as_str()));
         if !modern {
             let handshake = bridge::initialize_params(first);
-            let initialized = self.ask_upstream("initialize", handshake.clone()).await;
-            if let Some(result) = initialized.and_then(|answer| answer.get("result").cloned()) {
+            let Some(initialized) = self.ask_upstream("initialize", handshake.clone()).await else {
+                return;
+            };
+            if let Some(result) = initialized.get("result").cloned() {
                 // Kept as the session's handshake, so a restarted upstream gets it again.
                 *lock(&self.handshake) = Some(handshake);
                 *lock(&self.bridged) = Some(result);
@@ -388,9 +462,11 @@ impl Gateway {
     }
 
     /// Send `message` (a request with id `id`) upstream and wait for its answer.
-    async fn exchange(&self, id: &Value, message: Value, timeout: Duration) -> Result<Value, String> {
+    async fn exchange(&self, id: &Value, mut message: Value, timeout: Duration) -> Result<Value, String> {
         let (sender, receiver) = oneshot::channel();
-        lock(&self.pending).insert(jsonrpc::id_key(id), Pending::Waiter(sender));
+        let ours = self.next_upstream_id();
+        set_id(&mut message, ours.clone());
+        lock(&self.pending).insert(jsonrpc::id_key(&ours), Pending::Waiter(sender, Some(id.clone())));
         self.send_upstream(message);
         match tokio::time::timeout(timeout, receiver).await {
             Ok(Ok(answer)) => Ok(answer),
@@ -399,7 +475,7 @@ impl Gateway {
                 self.config.server
             )),
             Err(_) => {
-                lock(&self.pending).remove(&jsonrpc::id_key(id));
+                lock(&self.pending).remove(&jsonrpc::id_key(&ours));
                 Err(format!(
                     "the upstream `{}` did not answer within {} s",
                     self.config.server,
@@ -566,6 +642,8 @@ impl Gateway {
             .or_else(|| lock(&self.held).get(&held_key).cloned());
         // The user chose to wait for the approver (the answer to a 2026-07-28 elicitation round).
         let mut waited = false;
+        // Only a round this gateway started, for this very call, counts: a made-up state waits for nothing.
+        let answered = answered.filter(|(approval, _)| lock(&self.held).get(&held_key) == Some(approval));
         if let Some((approval, accepted)) = answered {
             waited = true;
             if !accepted {
@@ -691,16 +769,20 @@ impl Gateway {
 
     /// Whether the host can put a question to its user (the elicitation capability).
     fn client_elicits(&self, envelope: &Map<String, Value>) -> bool {
-        let per_request = envelope
-            .get("io.modelcontextprotocol/clientCapabilities")
-            .and_then(|capabilities| capabilities.get("elicitation"));
+        if envelope.contains_key(bridge::PROTOCOL_VERSION) {
+            // A 2026-07-28 request says what its own client can do; a shared session's handshake is not it.
+            return envelope
+                .get("io.modelcontextprotocol/clientCapabilities")
+                .and_then(|capabilities| capabilities.get("elicitation"))
+                .is_some();
+        }
         let handshake = self.handshake().and_then(|params| {
             params
                 .get("capabilities")
                 .and_then(|capabilities| capabilities.get("elicitation"))
                 .cloned()
         });
-        per_request.is_some() || handshake.is_some()
+        handshake.is_some()
     }
 
     /// Put a request to the client (handshake-era: the gateway is its server) and wait for the answer;
@@ -1042,6 +1124,26 @@ fn held_text(name: &str, decision: &AuthorizeResponse) -> String {
         decision.seq,
         reasons_text(decision)
     )
+}
+
+fn set_id(message: &mut Value, id: Value) {
+    if let Some(object) = message.as_object_mut() {
+        object.insert("id".into(), id);
+    }
+}
+
+/// Remove what a host says to warrant (`_meta` keys `warrant/...`) from a message going upstream; an
+/// emptied `_meta` goes too.
+fn strip_warrant_meta(message: &mut Value) {
+    let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if let Some(Value::Object(meta)) = params.get_mut("_meta") {
+        meta.retain(|key, _| !key.starts_with(WARRANT_META_PREFIX));
+        if meta.is_empty() {
+            params.remove("_meta");
+        }
+    }
 }
 
 /// The `requestState` of the gateway's own 2026-07-28 elicitation round: it names the approval.

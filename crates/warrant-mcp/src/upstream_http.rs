@@ -29,6 +29,8 @@ pub struct HttpTarget {
 
 /// The most a single answer (a JSON body, or one SSE event) may hold.
 const MAX_MESSAGE: u64 = 16 << 20;
+/// POSTs one upstream connection has in flight at once; more wait their turn.
+const MAX_IN_FLIGHT: usize = 32;
 
 struct Connection {
     agent: ureq::Agent,
@@ -52,18 +54,27 @@ pub fn connect(
     let connection = Arc::new(Connection {
         agent: ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(10))
-            .timeout_read(gateway.config().call_timeout + Duration::from_secs(5))
+            // The whole exchange, body included: a stream kept open by keep-alive comments ends too.
+            .timeout(gateway.config().call_timeout + Duration::from_secs(5))
             .build(),
         target,
         session: Mutex::new(None),
         version: Mutex::new(None),
     });
+    // POSTs in flight at once: each holds a blocking thread, which the store's reads share.
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     tokio::spawn(async move {
         while let Some(message) = queue.recv().await {
             let (connection, gateway) = (connection.clone(), gateway.clone());
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
             // An `initialize` must have its session id before anything else goes out: it is sent in line.
             let initialize = message.get("method").and_then(Value::as_str) == Some("initialize");
-            let post = tokio::task::spawn_blocking(move || connection.deliver(&gateway, &message));
+            let post = tokio::task::spawn_blocking(move || {
+                connection.deliver(&gateway, &message);
+                drop(slot);
+            });
             if initialize {
                 let _ = post.await;
             }
@@ -167,10 +178,11 @@ impl Connection {
             .into_reader()
             .take(if streamed { u64::MAX } else { MAX_MESSAGE });
         let mut answered = false;
-        let mut deliver = |bytes: &[u8]| {
+        // Whether the request's answer has come: then the stream is not read further.
+        let mut deliver = |bytes: &[u8]| -> bool {
             let Ok(value) = serde_json::from_slice::<Value>(bytes) else {
                 gateway.from_upstream(bytes); // the gateway says what was wrong with it
-                return;
+                return false;
             };
             if value.get("id") == id && value.get("method").is_none() {
                 answered = true;
@@ -181,6 +193,7 @@ impl Connection {
                 }
             }
             gateway.from_upstream(bytes);
+            answered
         };
         if streamed {
             read_events(reader, &mut deliver).map_err(|error| Failure::Unreachable(error.to_string()))?;
@@ -234,8 +247,9 @@ impl std::fmt::Display for Failure {
 }
 
 /// Read a `text/event-stream` body, calling `event` with the data of each event (its `data:` lines joined
-/// by newlines), as the HTML event-stream format defines it.
-fn read_events(reader: impl Read, event: &mut impl FnMut(&[u8])) -> std::io::Result<()> {
+/// by newlines), as the HTML event-stream format defines it, until `event` says it has what it waited for.
+/// An event the stream ends in the middle of is discarded, as that format says.
+fn read_events(reader: impl Read, event: &mut impl FnMut(&[u8]) -> bool) -> std::io::Result<()> {
     let mut lines = BufReader::new(reader);
     let mut data: Vec<u8> = Vec::new();
     let mut line = Vec::new();
@@ -250,7 +264,9 @@ fn read_events(reader: impl Read, event: &mut impl FnMut(&[u8])) -> std::io::Res
         }
         if line.is_empty() {
             if !data.is_empty() {
-                event(&data);
+                if event(&data) {
+                    return Ok(());
+                }
                 data.clear();
             }
             continue;
@@ -267,9 +283,6 @@ fn read_events(reader: impl Read, event: &mut impl FnMut(&[u8])) -> std::io::Res
         }
         // `event:`, `id:`, `retry:` and comments carry nothing the gateway uses.
     }
-    if !data.is_empty() {
-        event(&data);
-    }
     Ok(())
 }
 
@@ -283,9 +296,21 @@ mod tests {
             b": comment\r\nevent: message\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\nid: 7\ndata: [2]\n\ndata: 3";
         let mut seen = Vec::new();
         read_events(&stream[..], &mut |data: &[u8]| {
-            seen.push(String::from_utf8_lossy(data).into_owned())
+            seen.push(String::from_utf8_lossy(data).into_owned());
+            false
         })
         .unwrap();
-        assert_eq!(seen, ["{\"a\":\n1}", "[2]", "3"]);
+        assert_eq!(
+            seen,
+            ["{\"a\":\n1}", "[2]"],
+            "the unterminated last event is discarded"
+        );
+        let mut first = Vec::new();
+        read_events(&stream[..], &mut |data: &[u8]| {
+            first.push(data.to_vec());
+            true
+        })
+        .unwrap();
+        assert_eq!(first.len(), 1, "reading stops once the answer is in");
     }
 }

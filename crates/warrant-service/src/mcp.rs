@@ -121,14 +121,18 @@ pub fn resource(
 }
 
 /// The digest a tool definition is pinned by: SHA-256 (hex) of the RFC 8785 canonical JSON of its `name`,
-/// `description` and `inputSchema` (an absent field counts as `null`). What a model reads and what it may
-/// send are covered; display-only fields (`title`, `icons`) are not, so restyling a tool does not hide it.
+/// `description`, `inputSchema`, `outputSchema` and `annotations` (an absent field counts as `null`). What a
+/// model reads, what it may send and get back, and the hints a host may act on (`readOnlyHint`,
+/// `destructiveHint`) are covered; display-only fields (`title`, `icons`) are not, so restyling a tool does
+/// not hide it.
 pub fn definition_digest(definition: &Map<String, Value>) -> String {
     let field = |name: &str| definition.get(name).cloned().unwrap_or(Value::Null);
     let pinned = json!({
         "name": field("name"),
         "description": field("description"),
         "inputSchema": field("inputSchema"),
+        "outputSchema": field("outputSchema"),
+        "annotations": field("annotations"),
     });
     hex::encode(Sha256::digest(warrant_log::canonicalize(&pinned)))
 }

@@ -368,7 +368,8 @@ pub enum McpTransport {
 pub struct McpToolBinding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
-    /// SHA-256 (hex) of the canonical JSON of the tool's `{name, description, inputSchema}` as approved.
+    /// SHA-256 (hex) of the canonical JSON of the tool's `{name, description, inputSchema, outputSchema,
+    /// annotations}` as approved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
 }

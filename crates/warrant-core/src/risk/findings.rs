@@ -669,7 +669,6 @@ fn declared_vs_observed(registry: &Registry, observed: &Observed) -> Vec<Finding
     findings
 }
 
-/// Data sources seen in events that the registry does not declare, or does not declare for that agent.
 /// An MCP upstream offering what the registry does not account for: an undeclared tool is an unmanaged
 /// resource of the AI system, a changed definition a supplier change nobody approved.
 fn hidden_mcp_tools(observed: &Observed) -> impl Iterator<Item = Finding> + '_ {
@@ -713,6 +712,7 @@ fn hidden_mcp_tools(observed: &Observed) -> impl Iterator<Item = Finding> + '_ {
     })
 }
 
+/// Data sources seen in events that the registry does not declare, or does not declare for that agent.
 fn observed_data_sources(registry: &Registry, observed: &Observed) -> Vec<Finding> {
     let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
     for access in &observed.accesses {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::sse::{Event, Sse};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
@@ -57,6 +57,9 @@ pub async fn review_tools(
     .await?;
     Ok(axum::Json(review))
 }
+
+/// The id prefix of the session every stateless request of one agent on one upstream shares.
+const STATELESS: &str = "stateless:";
 
 pub async fn resource(
     State(state): State<AppState>,
@@ -123,7 +126,7 @@ pub async fn gateway(
             }
         },
         (_, None) => {
-            let id = format!("stateless:{agent}:{upstream}");
+            let id = format!("{STATELESS}{agent}:{upstream}");
             match state.mcp.get(&id, &agent, &upstream) {
                 Some(session) => (session, None),
                 None => (open(&state, &principal, &agent, &upstream, &id).await?, None),
@@ -143,7 +146,8 @@ pub async fn gateway(
                 let event = Event::default().data(message.to_string());
                 Some((Ok::<_, std::convert::Infallible>(event), messages))
             });
-            Sse::new(events).into_response()
+            // Comments now and then keep proxies and clients from closing a stream that waits (an approval).
+            Sse::new(events).keep_alive(KeepAlive::default()).into_response()
         }
         Reply::Accepted => StatusCode::ACCEPTED.into_response(),
         Reply::Refused(error) => (StatusCode::BAD_REQUEST, axum::Json(error)).into_response(),
@@ -222,7 +226,8 @@ async fn open(
         server: upstream.to_owned(),
         agent: agent.to_owned(),
     });
-    let session = HttpSession::start(config, governor, spec)
+    let shared = id.starts_with(STATELESS);
+    let session = HttpSession::start(config, governor, spec, shared)
         .await
         .map_err(|why| ApiError::new(StatusCode::BAD_GATEWAY, ErrorCode::Internal, why))?;
     state.mcp.insert(id, agent, upstream, session).ok_or_else(|| {

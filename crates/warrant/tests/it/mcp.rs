@@ -633,6 +633,75 @@ fn upstream_notifications_reach_the_host_on_both_doors() {
     }
 }
 
+/// A host that reuses an id while a governed request with it is in flight (here a `ping` beside a
+/// `tools/list`) gets both answers, and the listing still comes filtered: every request goes upstream under
+/// an id of the gateway's own, so the upstream's raw listing cannot reach the host by a colliding id.
+#[test]
+fn a_reused_request_id_cannot_carry_an_unfiltered_answer() {
+    let gateway = start(None);
+    let mut child = Command::new(WARRANT)
+        .args([
+            "--server",
+            &gateway.server.url,
+            "mcp",
+            "--agent",
+            "support",
+            "--upstream",
+            "crm",
+        ])
+        .env("WARRANT_TOKEN", &gateway.agent)
+        .env_remove("WARRANT_DATA")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let mut output = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut answer = || -> Value {
+        loop {
+            let line: Value = serde_json::from_str(&output.next().unwrap().unwrap()).unwrap();
+            if line.get("method").is_none() {
+                return line;
+            }
+        }
+    };
+    writeln!(
+        input,
+        r#"{{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {{"protocolVersion": "2025-06-18", "capabilities": {{}}, "clientInfo": {{"name": "raw", "version": "0"}}}}}}"#
+    )
+    .unwrap();
+    input.flush().unwrap();
+    assert!(answer().get("result").is_some());
+    writeln!(
+        input,
+        r#"{{"jsonrpc": "2.0", "method": "notifications/initialized"}}"#
+    )
+    .unwrap();
+    writeln!(input, r#"{{"jsonrpc": "2.0", "id": 7, "method": "tools/list"}}"#).unwrap();
+    writeln!(input, r#"{{"jsonrpc": "2.0", "id": 7, "method": "ping"}}"#).unwrap();
+    input.flush().unwrap();
+    let answers = [answer(), answer()];
+    drop(input);
+    let _ = child.wait();
+    assert!(answers.iter().all(|answer| answer["id"] == 7), "{answers:?}");
+    let listing = answers
+        .iter()
+        .find(|answer| answer.pointer("/result/tools").is_some())
+        .unwrap_or_else(|| panic!("no listing among {answers:?}"));
+    let names: Vec<&str> = listing["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| tool["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["lookup_customer", "send_email", "echo"], "{listing}");
+    assert!(
+        answers.iter().any(|answer| answer["result"] == json!({})),
+        "the ping was answered: {answers:?}"
+    );
+}
+
 /// A path beside the data directory (for the client's `signal` and `wait_file` steps).
 fn spot(scratch: &Scratch, name: &str) -> String {
     scratch.data().with_file_name(name).to_str().unwrap().to_owned()
