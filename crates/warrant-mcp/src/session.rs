@@ -38,6 +38,8 @@ pub const META_DECISION: &str = "warrant/decision";
 const WARRANT_META_PREFIX: &str = "warrant/";
 
 const MAX_LIST_PAGES: usize = 100;
+/// Held calls a session remembers for their retry.
+const MAX_HELD: usize = 1024;
 /// Tries to record an allowed call's result (100 ms, 400 ms, 1.6 s apart).
 const RECORD_ATTEMPTS: u32 = 4;
 
@@ -377,6 +379,11 @@ impl Gateway {
         (id, receiver)
     }
 
+    /// Stop waiting for the answer to the gateway's own request `id` (it will not come, or nobody cares).
+    pub fn forget_request(&self, id: &Value) {
+        lock(&self.pending).remove(&jsonrpc::id_key(id));
+    }
+
     /// A fresh id for a request going upstream.
     fn next_upstream_id(&self) -> Value {
         json!(format!(
@@ -455,7 +462,7 @@ impl Gateway {
         match tokio::time::timeout(self.config.own_timeout, answer).await {
             Ok(Ok(answer)) => Some(answer),
             _ => {
-                lock(&self.pending).remove(&jsonrpc::id_key(&id));
+                self.forget_request(&id);
                 None
             }
         }
@@ -682,7 +689,7 @@ impl Gateway {
                     let Some(approval) = decision.approval_id.clone() else {
                         return refusal(id, &decision, modern, held_text(&name, &decision));
                     };
-                    lock(&self.held).insert(held_key.clone(), approval.clone());
+                    self.remember_held(&held_key, &approval);
                     let question = elicitation(&name, &decision, &approval);
                     if waited || !self.client_elicits(&envelope) {
                         return refusal(id, &decision, modern, held_text(&name, &decision));
@@ -765,6 +772,16 @@ impl Gateway {
         for task in recording {
             let _ = task.await;
         }
+    }
+
+    /// Remember the approval a held call's retry carries. Bounded: past [`MAX_HELD`] the calls held so far
+    /// lose their link (made again they are held again, or name their approval in `_meta`).
+    fn remember_held(&self, held_key: &str, approval: &str) {
+        let mut held = lock(&self.held);
+        if held.len() >= MAX_HELD && !held.contains_key(held_key) {
+            held.clear();
+        }
+        held.insert(held_key.to_owned(), approval.to_owned());
     }
 
     /// Whether the host can put a question to its user (the elicitation capability).

@@ -213,7 +213,13 @@ impl Connection {
             return Ok(()); // a stateless (2026-07-28) session: nothing to replay
         };
         let (id, _answer) = gateway.own_request_id();
-        self.post(gateway, &jsonrpc::request(id, "initialize", params), "initialize")?;
+        let sent = self.post(
+            gateway,
+            &jsonrpc::request(id.clone(), "initialize", params),
+            "initialize",
+        );
+        gateway.forget_request(&id);
+        sent?;
         let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
         self.post(gateway, &initialized, "").map(|_| ())
     }

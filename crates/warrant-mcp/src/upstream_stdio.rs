@@ -200,9 +200,17 @@ impl Supervisor {
             return Ok(()); // a stateless (2026-07-28) session: every request carries its own envelope
         };
         let (id, answer) = self.gateway.own_request_id();
-        self.write(&jsonrpc::request(id, "initialize", params)).await?;
+        if let Err(why) = self
+            .write(&jsonrpc::request(id.clone(), "initialize", params))
+            .await
+        {
+            self.gateway.forget_request(&id);
+            return Err(why);
+        }
         let timeout = self.gateway.config().own_timeout;
-        match tokio::time::timeout(timeout, answer).await {
+        let answered = tokio::time::timeout(timeout, answer).await;
+        self.gateway.forget_request(&id);
+        match answered {
             Ok(Ok(answer)) if answer.get("result").is_some() => {}
             Ok(Ok(answer)) => {
                 return Err(format!(
