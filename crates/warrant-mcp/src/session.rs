@@ -1279,6 +1279,83 @@ pub fn random_hex(bytes: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::governor::{Answer, GovernorError};
+    use warrant_api::mcp::{ResourceAccess, ToolReview};
+    use warrant_log::Seq;
+
+    /// A governor for the relay's own tests: nothing governed is asked of it.
+    struct Unused;
+
+    impl Governor for Unused {
+        fn review_tools(&self, _: Vec<Map<String, Value>>) -> Answer<'_, ToolReview> {
+            Box::pin(async { Err(GovernorError("not in this test".into())) })
+        }
+        fn authorize(&self, _: AuthorizeRequest) -> Answer<'_, AuthorizeResponse> {
+            Box::pin(async { Err(GovernorError("not in this test".into())) })
+        }
+        fn approval(&self, _: String) -> Answer<'_, ApprovalStatus> {
+            Box::pin(async { Err(GovernorError("not in this test".into())) })
+        }
+        fn resource(&self, _: String) -> Answer<'_, ResourceAccess> {
+            Box::pin(async { Err(GovernorError("not in this test".into())) })
+        }
+        fn record(&self, _: Vec<Value>) -> Answer<'_, Vec<Seq>> {
+            Box::pin(async { Err(GovernorError("not in this test".into())) })
+        }
+    }
+
+    /// The upstream knows a relayed request by the gateway's id only: the answer goes back under the host's
+    /// id, a host's cancellation is translated, one for nothing in flight goes nowhere, and an answer
+    /// nobody waits for is dropped.
+    #[tokio::test]
+    async fn relayed_requests_travel_under_the_gateways_ids() {
+        let (to_client, mut client) = mpsc::unbounded_channel();
+        let (to_upstream, mut upstream) = mpsc::unbounded_channel();
+        let gateway = Gateway::new(
+            GatewayConfig::new("crm", "support"),
+            Arc::new(Unused),
+            to_client,
+            to_upstream,
+        );
+        let host = |message: Value| gateway.from_client(message.to_string().as_bytes());
+
+        host(
+            json!({"jsonrpc": "2.0", "id": 5, "method": "prompts/get", "params": {"name": "p", "_meta": {"warrant/session": "s", "trace": 1}}}),
+        );
+        let sent = upstream.recv().await.unwrap();
+        let ours = sent["id"].clone();
+        assert_ne!(ours, json!(5));
+        assert_eq!(
+            sent["params"]["_meta"],
+            json!({"trace": 1}),
+            "warrant's keys stay here"
+        );
+
+        host(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 5}}));
+        let cancelled = upstream.recv().await.unwrap();
+        assert_eq!(cancelled["params"]["requestId"], ours);
+        host(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 99}}));
+
+        gateway.from_upstream(
+            json!({"jsonrpc": "2.0", "id": ours, "result": {"messages": []}})
+                .to_string()
+                .as_bytes(),
+        );
+        let answer = client.recv().await.unwrap();
+        assert_eq!(answer["id"], 5);
+        gateway.from_upstream(
+            json!({"jsonrpc": "2.0", "id": 5, "result": {}})
+                .to_string()
+                .as_bytes(),
+        );
+        host(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        assert_eq!(
+            upstream.recv().await.unwrap()["method"],
+            "notifications/initialized",
+            "the cancellation for nothing in flight was not sent"
+        );
+        assert!(client.try_recv().is_err(), "the stray answer was dropped");
+    }
 
     #[test]
     fn a_call_meta_names_session_recipients_approval_and_trace() {
