@@ -111,6 +111,14 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // What the first requests after a start would otherwise pay for while holding the others: the gate's
+    // compilation and ledger, and the rollup sums the store holds from its start (written now).
+    if let Err(error) = warrant_service::gate::warm_up(&state.store, &state.gate, chrono::Utc::now()).await {
+        tracing::warn!(error = %error.message, "warming the gate up failed; the first decision will");
+    }
+    if let Err(error) = state.store.flush_rollups().await {
+        tracing::warn!(%error, "writing the held rollup sums failed");
+    }
     let store = state.store.clone();
     let interval = state.config.checkpoint_interval;
     let checkpointer = tokio::spawn(async move {

@@ -247,6 +247,16 @@ fn reasons_json(decision: &Decision) -> Value {
     )
 }
 
+/// Make the gate ready before a server takes its first request: compile the gate for the current registry
+/// and rebuild the group ledger from the log. Otherwise the first decisions after a start pay for both
+/// while holding everyone else's (every concurrent first request read the whole ledger window at once).
+pub async fn warm_up(store: &Store, runtime: &GateRuntime, now: DateTime<Utc>) -> Result<()> {
+    let gate = runtime
+        .gate(store.registry())
+        .map_err(|error| ServiceError::internal(&error))?;
+    rebuild_state(store, runtime, &gate, "", None, now).await
+}
+
 /// After a restart, rebuild the ledger before the first decision and each session before its first decision.
 async fn rebuild_state(
     store: &Store,
