@@ -702,6 +702,34 @@ fn a_reused_request_id_cannot_carry_an_unfiltered_answer() {
     );
 }
 
+/// The third protocol version the gateway speaks, 2025-11-25 (handshake era, the newest before the stateless
+/// one), over both doors: listed, granted, held, as on the others.
+#[test]
+fn protocol_2025_11_25_is_governed_on_both_doors() {
+    let gateway = start(None);
+    let protocol = "2025-11-25";
+    let meta = json!({"warrant/session": "v1125"});
+    let steps = json!([
+        {"op": "list_tools"},
+        {"op": "call_tool", "name": "lookup_customer", "arguments": {"customer_id": "c5"}, "meta": meta},
+        {"op": "call_tool", "name": "send_email", "meta": meta,
+         "arguments": {"to": "eve@evil.example", "subject": "s", "body": "b"}},
+    ]);
+    for lines in [
+        client(&gateway.server.url, &gateway.agent, protocol, &steps, &[]),
+        http_client(&gateway.server.url, &gateway.agent, protocol, &steps),
+    ] {
+        assert_eq!(
+            names(&lines[1]),
+            ["lookup_customer", "send_email", "echo"],
+            "{lines:?}"
+        );
+        assert_eq!(lines[2]["isError"], false, "{lines:?}");
+        assert_eq!(lines[3]["isError"], true, "{lines:?}");
+        assert!(text(&lines[3]).contains("held this call"), "{lines:?}");
+    }
+}
+
 /// A path beside the data directory (for the client's `signal` and `wait_file` steps).
 fn spot(scratch: &Scratch, name: &str) -> String {
     scratch.data().with_file_name(name).to_str().unwrap().to_owned()
