@@ -582,7 +582,7 @@ impl Gateway {
                     ));
                 }
                 Err(_) => {
-                    lock(&self.pending).remove(&jsonrpc::id_key(&id));
+                    self.forget_request(&id);
                     return Err(format!(
                         "the upstream `{}` did not list its tools in time",
                         self.config.server
@@ -664,7 +664,8 @@ impl Gateway {
             approval_id = Some(approval);
         }
         let span = random_hex(8);
-        let decision = loop {
+        // Until an `allow`: a held call whose user waits for the approver is decided again with it.
+        loop {
             let request = AuthorizeRequest {
                 agent: self.config.agent.clone(),
                 tool: tool.clone(),
@@ -711,11 +712,10 @@ impl Gateway {
                 }
                 Decision::Allow => {
                     lock(&self.held).remove(&held_key);
-                    break decision;
+                    break;
                 }
             }
-        };
-        drop(decision);
+        }
 
         let started = Utc::now();
         let clock = Instant::now();
