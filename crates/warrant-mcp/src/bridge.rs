@@ -54,15 +54,7 @@ pub fn initialize_params(message: &Value) -> Map<String, Value> {
 
 /// Remove the envelope from a request going to a handshake-era upstream (an emptied `_meta` goes too).
 pub fn strip_envelope(message: &mut Value) {
-    let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) else {
-        return;
-    };
-    if let Some(Value::Object(meta)) = params.get_mut("_meta") {
-        meta.retain(|key, _| !key.starts_with(ENVELOPE_PREFIX));
-        if meta.is_empty() {
-            params.remove("_meta");
-        }
-    }
+    crate::jsonrpc::strip_meta(message, ENVELOPE_PREFIX);
 }
 
 /// The answer to a host's `server/discover`, from the upstream's `initialize` result.

@@ -98,6 +98,19 @@ pub fn request(id: Value, method: &str, params: Map<String, Value>) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
 }
 
+/// Remove the `params._meta` keys starting with `prefix` from a message (an emptied `_meta` goes too).
+pub fn strip_meta(message: &mut Value, prefix: &str) {
+    let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if let Some(Value::Object(meta)) = params.get_mut("_meta") {
+        meta.retain(|key, _| !key.starts_with(prefix));
+        if meta.is_empty() {
+            params.remove("_meta");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -402,7 +402,8 @@ impl Gateway {
     }
 
     fn send_upstream(&self, mut value: Value) {
-        strip_warrant_meta(&mut value);
+        // What a host says to warrant (`_meta` keys `warrant/...`) stays here.
+        jsonrpc::strip_meta(&mut value, WARRANT_META_PREFIX);
         if lock(&self.bridged).is_some() {
             bridge::strip_envelope(&mut value);
         }
@@ -1146,20 +1147,6 @@ fn held_text(name: &str, decision: &AuthorizeResponse) -> String {
 fn set_id(message: &mut Value, id: Value) {
     if let Some(object) = message.as_object_mut() {
         object.insert("id".into(), id);
-    }
-}
-
-/// Remove what a host says to warrant (`_meta` keys `warrant/...`) from a message going upstream; an
-/// emptied `_meta` goes too.
-fn strip_warrant_meta(message: &mut Value) {
-    let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) else {
-        return;
-    };
-    if let Some(Value::Object(meta)) = params.get_mut("_meta") {
-        meta.retain(|key, _| !key.starts_with(WARRANT_META_PREFIX));
-        if meta.is_empty() {
-            params.remove("_meta");
-        }
     }
 }
 

@@ -23,14 +23,8 @@ use crate::identity::act_for;
 
 /// What `agent` may see of upstream `server`. The principal must speak for the agent.
 pub fn view(store: &Store, principal: &Principal, server: &str, agent: &str) -> Result<McpView> {
-    act_for(principal, agent)?;
-    let registry = store.registry();
-    let manifest = upstream(&registry, server)?;
-    let Some(holder) = registry.agent(agent) else {
-        return Err(ServiceError::not_found(format!(
-            "no agent `{agent}` in the registry"
-        )));
-    };
+    let (registry, manifest) = upstream_for(store, principal, server, agent)?;
+    let holder = agent_of(&registry, agent)?;
     let bindings = manifest
         .tools
         .iter()
@@ -65,6 +59,29 @@ pub fn view(store: &Store, principal: &Principal, server: &str, agent: &str) -> 
     })
 }
 
+/// The registry, and upstream `server`'s manifest, for a principal speaking for `agent`.
+fn upstream_for(
+    store: &Store,
+    principal: &Principal,
+    server: &str,
+    agent: &str,
+) -> Result<(std::sync::Arc<warrant_core::registry::Registry>, McpServer)> {
+    act_for(principal, agent)?;
+    let registry = store.registry();
+    let manifest = upstream(&registry, server)?;
+    agent_of(&registry, agent)?;
+    Ok((registry, manifest))
+}
+
+fn agent_of<'a>(
+    registry: &'a warrant_core::registry::Registry,
+    agent: &str,
+) -> Result<&'a warrant_core::registry::manifest::Agent> {
+    registry
+        .agent(agent)
+        .ok_or_else(|| ServiceError::not_found(format!("no agent `{agent}` in the registry")))
+}
+
 fn upstream(registry: &warrant_core::registry::Registry, server: &str) -> Result<McpServer> {
     match registry.mcp_server(server) {
         Some(manifest) => Ok(manifest.clone()),
@@ -84,14 +101,8 @@ pub fn resource(
     agent: &str,
     uri: &str,
 ) -> Result<ResourceAccess> {
-    act_for(principal, agent)?;
-    let registry = store.registry();
-    let manifest = upstream(&registry, server)?;
-    let Some(holder) = registry.agent(agent) else {
-        return Err(ServiceError::not_found(format!(
-            "no agent `{agent}` in the registry"
-        )));
-    };
+    let (registry, manifest) = upstream_for(store, principal, server, agent)?;
+    let holder = agent_of(&registry, agent)?;
     let refused = |why: String| ResourceAccess {
         uri: uri.to_owned(),
         source: None,
@@ -149,14 +160,8 @@ pub async fn review_tools(
     listing: ToolListing,
     now: DateTime<Utc>,
 ) -> Result<ToolReview> {
-    act_for(principal, agent)?;
-    let registry = store.registry();
-    let manifest = upstream(&registry, server)?;
-    let Some(holder) = registry.agent(agent) else {
-        return Err(ServiceError::not_found(format!(
-            "no agent `{agent}` in the registry"
-        )));
-    };
+    let (registry, manifest) = upstream_for(store, principal, server, agent)?;
+    let holder = agent_of(&registry, agent)?;
     let granted: BTreeSet<&str> = holder.tools.iter().map(|grant| grant.tool.as_str()).collect();
     let mut listed = Vec::with_capacity(listing.tools.len());
     for definition in &listing.tools {

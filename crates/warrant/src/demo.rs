@@ -526,34 +526,29 @@ async fn show_trail(store: &Store, featured: &runs::Featured) -> Result<(), Fail
         local_principal: Some(Principal::local_as("demo:auditor", Role::Auditor)),
         ..AppState::new(store.clone(), ServerConfig::default())
     });
-    let (status, bytes) = call_router(
+    print_trail(
         &router,
-        Method::GET,
-        &format!("/v1/trails/{}", featured.trace_id),
-        None,
+        &featured.trace_id,
+        &format!(
+            "the trail of high-value {} (warrant trail {})",
+            featured.client, featured.trace_id
+        ),
     )
     .await?;
-    let trail: warrant_api::trails::Trail = serde_json::from_value(answer(status, &bytes)?)
-        .map_err(|error| Failure::Check(anyhow::anyhow!("the trail's answer: {error}")))?;
-    println!(
-        "\nthe trail of high-value {} (warrant trail {}):\n",
-        featured.client, featured.trace_id
-    );
-    print!("{}", crate::trail::render(&trail));
+    print_trail(
+        &router,
+        mcp::SESSION,
+        &format!("the support desk's MCP session (warrant trail {})", mcp::SESSION),
+    )
+    .await
+}
 
-    let (status, bytes) = call_router(
-        &router,
-        Method::GET,
-        &format!("/v1/trails/{}", mcp::SESSION),
-        None,
-    )
-    .await?;
+/// Print trail `id` under `heading`, as `warrant trail` would.
+async fn print_trail(router: &axum::Router, id: &str, heading: &str) -> Result<(), Failure> {
+    let (status, bytes) = call_router(router, Method::GET, &format!("/v1/trails/{id}"), None).await?;
     let trail: warrant_api::trails::Trail = serde_json::from_value(answer(status, &bytes)?)
         .map_err(|error| Failure::Check(anyhow::anyhow!("the trail's answer: {error}")))?;
-    println!(
-        "\nthe support desk's MCP session (warrant trail {}):\n",
-        mcp::SESSION
-    );
+    println!("\n{heading}:\n");
     print!("{}", crate::trail::render(&trail));
     Ok(())
 }

