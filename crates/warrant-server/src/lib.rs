@@ -71,6 +71,17 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Compile the gate for the registry just changed, on the changing request's time: otherwise the first
+    /// decisions after the change wait for the compilation, holding every decision behind them.
+    pub(crate) async fn compile_gate(&self) {
+        let (gate, store) = (self.gate.clone(), self.store.clone());
+        let compiled = tokio::task::spawn_blocking(move || gate.gate(store.registry()).map(|_| ())).await;
+        if let Ok(Err(error)) = compiled {
+            // The next decision compiles again and answers with the error; the change itself is committed.
+            tracing::warn!(%error, "the gate for the changed registry does not compile");
+        }
+    }
+
     pub fn new(store: Store, config: ServerConfig) -> AppState {
         AppState {
             store,

@@ -46,19 +46,8 @@ pub async fn apply(
     let text = utf8(&body)?.to_owned();
     let context = change_context(&caller, query.reason);
     let applied = registry::apply(&state.store, text, context).await?;
-    precompile_gate(&state).await;
+    state.compile_gate().await;
     Ok(axum::Json(applied))
-}
-
-/// Compile the gate for the registry just changed, on the changing request's time: otherwise the first
-/// decisions after the change wait for the compilation, holding every decision behind them.
-async fn precompile_gate(state: &AppState) {
-    let (gate, store) = (state.gate.clone(), state.store.clone());
-    let compiled = tokio::task::spawn_blocking(move || gate.gate(store.registry()).map(|_| ())).await;
-    if let Ok(Err(error)) = compiled {
-        // The next decision compiles again and answers with the error; the change itself is committed.
-        tracing::warn!(%error, "the gate for the changed registry does not compile");
-    }
 }
 
 pub async fn remove(
@@ -70,7 +59,7 @@ pub async fn remove(
     let kind = registry::collection_kind(&collection)?;
     let context = change_context(&caller, query.reason);
     let removed = registry::remove(&state.store, kind, id, context).await?;
-    precompile_gate(&state).await;
+    state.compile_gate().await;
     Ok(axum::Json(removed))
 }
 

@@ -42,6 +42,7 @@ pub async fn set_status(
         Utc::now(),
     )
     .await?;
+    state.compile_gate().await;
     Ok(axum::Json(answer))
 }
 
@@ -50,7 +51,7 @@ pub async fn record(
     caller: Caller,
     Json(request): Json<RecordReview>,
 ) -> Result<axum::Json<ReviewRecorded>, ApiError> {
-    Ok(axum::Json(
-        reviews::record(&state.store, request, caller.principal(), Utc::now()).await?,
-    ))
+    let recorded = reviews::record(&state.store, request, caller.principal(), Utc::now()).await?;
+    state.compile_gate().await;
+    Ok(axum::Json(recorded))
 }
