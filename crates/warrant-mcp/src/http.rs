@@ -236,28 +236,58 @@ impl HttpSession {
         self.gateway.from_client(body);
         match registered {
             Registered::Stream(receiver, ours) => {
-                let (routes, answer) = (self.routes.clone(), too_late());
+                let (routes, answer, gateway) = (self.routes.clone(), too_late(), self.gateway.clone());
+                // Watch the stream: answered (no sender left) ends the watch; a host that hung up abandons
+                // the request; past the deadline it is answered for.
                 tokio::spawn(async move {
-                    tokio::time::sleep(timeout).await;
-                    let mut routes = lock(&routes);
-                    // Only if this very request still waits (a later one may reuse its id).
-                    let still = match (routes.waiting.get(&key), ours.upgrade()) {
-                        (Some(Waiter::Stream(waiting)), Some(ours)) => waiting.same_channel(&ours),
-                        _ => false,
-                    };
-                    if still {
-                        routes.finish(&key, answer);
+                    let deadline = tokio::time::Instant::now() + timeout;
+                    loop {
+                        tokio::time::sleep(WATCH).await;
+                        let Some(stream) = ours.upgrade() else {
+                            return;
+                        };
+                        let mut routes = lock(&routes);
+                        // Only if this very request still waits (a later one may reuse its id).
+                        let still = matches!(
+                            routes.waiting.get(&key),
+                            Some(Waiter::Stream(waiting)) if waiting.same_channel(&stream)
+                        );
+                        if !still {
+                            return;
+                        }
+                        if stream.is_closed() {
+                            routes.waiting.remove(&key);
+                            routes.open.retain(|open| open.key != key);
+                            drop(routes);
+                            gateway.abandon(&id);
+                            return;
+                        }
+                        if tokio::time::Instant::now() >= deadline {
+                            routes.finish(&key, answer);
+                            return;
+                        }
                     }
                 });
                 Reply::Stream(receiver)
             }
-            Registered::Json(receiver) => match tokio::time::timeout(timeout, receiver).await {
-                Ok(Ok(answer)) => Reply::Answer(answer),
-                Ok(Err(_)) | Err(_) => {
-                    lock(&self.routes).waiting.remove(&key);
-                    Reply::Answer(too_late())
-                }
-            },
+            Registered::Json(receiver) => {
+                // Dropped before the answer came (the host hung up): the request is abandoned.
+                let mut guard = Abandoned {
+                    session: self,
+                    key: &key,
+                    id: &id,
+                    armed: true,
+                };
+                let reply = match tokio::time::timeout(timeout, receiver).await {
+                    Ok(Ok(answer)) => Reply::Answer(answer),
+                    Ok(Err(_)) | Err(_) => {
+                        lock(&self.routes).waiting.remove(&key);
+                        Reply::Answer(too_late())
+                    }
+                };
+                guard.armed = false;
+                reply
+            }
         }
     }
 
@@ -284,6 +314,26 @@ impl HttpSession {
         Some(Registered::Json(receiver))
     }
 }
+
+/// Marks a JSON request abandoned if its POST goes away before the answer (see [`Gateway::abandon`]).
+struct Abandoned<'a> {
+    session: &'a HttpSession,
+    key: &'a str,
+    id: &'a Value,
+    armed: bool,
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            lock(&self.session.routes).waiting.remove(self.key);
+            self.session.gateway.abandon(self.id);
+        }
+    }
+}
+
+/// How often an open stream is checked for a host that hung up.
+const WATCH: Duration = Duration::from_secs(1);
 
 /// How a registered request's answer will arrive.
 enum Registered {

