@@ -43,8 +43,39 @@ pub struct Headers {
 
 /// Who waits for a request's answer: a JSON POST, or the stream of an SSE one.
 enum Waiter {
-    Json(oneshot::Sender<Value>),
-    Stream(mpsc::UnboundedSender<Value>),
+    Json(oneshot::Sender<Value>, Restore),
+    Stream(mpsc::UnboundedSender<Value>, Restore),
+}
+
+/// What a shared session changed in a host's request, to give back in what the host receives: its id, and
+/// its progress token.
+#[derive(Clone, Default)]
+struct Restore {
+    id: Option<Value>,
+    progress: Option<(Value, Value)>,
+}
+
+impl Restore {
+    /// `message` as the host knows it: its own id on the answer, its own token on progress.
+    fn apply(&self, mut message: Value) -> Value {
+        if let Some(object) = message.as_object_mut() {
+            if let Some(id) = &self.id
+                && object.contains_key("id")
+                && !object.contains_key("method")
+            {
+                object.insert("id".into(), id.clone());
+            }
+            if let Some((ours, theirs)) = &self.progress
+                && let Some(token) = object
+                    .get_mut("params")
+                    .and_then(|params| params.get_mut("progressToken"))
+                && token == ours
+            {
+                *token = theirs.clone();
+            }
+        }
+        message
+    }
 }
 
 /// An SSE request still open: its id key, its progress token, its stream.
@@ -52,6 +83,7 @@ struct Open {
     key: String,
     progress: Option<Value>,
     stream: mpsc::UnboundedSender<Value>,
+    restore: Restore,
 }
 
 #[derive(Default)]
@@ -65,11 +97,11 @@ impl Routes {
     fn finish(&mut self, key: &str, answer: Value) {
         self.open.retain(|open| open.key != key);
         match self.waiting.remove(key) {
-            Some(Waiter::Json(waiter)) => {
-                let _ = waiter.send(answer);
+            Some(Waiter::Json(waiter, restore)) => {
+                let _ = waiter.send(restore.apply(answer));
             }
-            Some(Waiter::Stream(stream)) => {
-                let _ = stream.send(answer);
+            Some(Waiter::Stream(stream, restore)) => {
+                let _ = stream.send(restore.apply(answer));
             }
             None => {}
         }
@@ -78,7 +110,7 @@ impl Routes {
     /// The stream a message the host did not ask for travels on, if any: progress on the stream of the
     /// request it reports on; anything else on the newest open stream, unless the session is shared by
     /// several hosts.
-    fn stream_for(&self, message: &Value, shared: bool) -> Option<&mpsc::UnboundedSender<Value>> {
+    fn stream_for(&self, message: &Value, shared: bool) -> Option<(&mpsc::UnboundedSender<Value>, &Restore)> {
         let token = message.pointer("/params/progressToken");
         let own = token.and_then(|token| {
             self.open
@@ -86,7 +118,7 @@ impl Routes {
                 .find(|open| open.progress.as_ref() == Some(token))
         });
         own.or_else(|| if shared { None } else { self.open.last() })
-            .map(|open| &open.stream)
+            .map(|open| (&open.stream, &open.restore))
     }
 }
 
@@ -102,6 +134,10 @@ pub struct HttpSession {
     routes: Shared,
     upstream: JoinHandle<()>,
     dispatcher: JoinHandle<()>,
+    /// Shared by several hosts (see [`HttpSession::start`]): their ids and progress tokens are replaced by
+    /// the session's own, so two hosts that count alike never collide.
+    shared: bool,
+    renamed: std::sync::atomic::AtomicU64,
 }
 
 impl Drop for HttpSession {
@@ -139,8 +175,8 @@ impl HttpSession {
                     }
                     Message::Request { id, method, .. } => {
                         let routes = lock(&routes_of_dispatcher);
-                        if let Some(stream) = routes.stream_for(&message, shared) {
-                            let _ = stream.send(message.clone());
+                        if let Some((stream, restore)) = routes.stream_for(&message, shared) {
+                            let _ = stream.send(restore.apply(message.clone()));
                             continue;
                         }
                         drop(routes);
@@ -157,8 +193,8 @@ impl HttpSession {
                     Message::Notification { method } => {
                         let routes = lock(&routes_of_dispatcher);
                         match routes.stream_for(&message, shared) {
-                            Some(stream) => {
-                                let _ = stream.send(message.clone());
+                            Some((stream, restore)) => {
+                                let _ = stream.send(restore.apply(message.clone()));
                             }
                             None => {
                                 tracing::debug!(%method, "no stream open to the host for an upstream notification; dropped");
@@ -174,6 +210,8 @@ impl HttpSession {
             routes,
             upstream,
             dispatcher,
+            shared,
+            renamed: std::sync::atomic::AtomicU64::new(1),
         })
     }
 
@@ -212,7 +250,10 @@ impl HttpSession {
         if let Some(mismatch) = header_mismatch(headers, &method, name.as_deref()) {
             return Reply::Refused(jsonrpc::error(Some(&id), INVALID_REQUEST, mismatch, None));
         }
-        let key = jsonrpc::id_key(&id);
+        let (value, restore) = self.rename(value);
+        // The id the gateway knows the request by (the host's own, unless the session is shared).
+        let gateway_id = value.get("id").cloned().unwrap_or(Value::Null);
+        let key = jsonrpc::id_key(&gateway_id);
         // Long enough for a held call whose host chose to wait: the user's answer, the approver, the call.
         let config = self.gateway.config();
         let timeout = config.call_timeout + config.approval_wait * 2 + Duration::from_secs(5);
@@ -224,7 +265,7 @@ impl HttpSession {
                 None,
             )
         };
-        let registered = self.register(&key, &value, stream);
+        let registered = self.register(&key, &value, stream, restore);
         let Some(registered) = registered else {
             return Reply::Refused(jsonrpc::error(
                 Some(&id),
@@ -233,7 +274,7 @@ impl HttpSession {
                 None,
             ));
         };
-        self.gateway.from_client(body);
+        self.gateway.from_client(value.to_string().as_bytes());
         match registered {
             Registered::Stream(receiver, ours) => {
                 let (routes, answer, gateway) = (self.routes.clone(), too_late(), self.gateway.clone());
@@ -250,7 +291,7 @@ impl HttpSession {
                         // Only if this very request still waits (a later one may reuse its id).
                         let still = matches!(
                             routes.waiting.get(&key),
-                            Some(Waiter::Stream(waiting)) if waiting.same_channel(&stream)
+                            Some(Waiter::Stream(waiting, _)) if waiting.same_channel(&stream)
                         );
                         if !still {
                             return;
@@ -259,7 +300,7 @@ impl HttpSession {
                             routes.waiting.remove(&key);
                             routes.open.retain(|open| open.key != key);
                             drop(routes);
-                            gateway.abandon(&id);
+                            gateway.abandon(&gateway_id);
                             return;
                         }
                         if tokio::time::Instant::now() >= deadline {
@@ -275,7 +316,7 @@ impl HttpSession {
                 let mut guard = Abandoned {
                     session: self,
                     key: &key,
-                    id: &id,
+                    id: &gateway_id,
                     armed: true,
                 };
                 let reply = match tokio::time::timeout(timeout, receiver).await {
@@ -292,7 +333,7 @@ impl HttpSession {
     }
 
     /// Note who waits for request `key`'s answer; `None` if a request with that id is already in flight.
-    fn register(&self, key: &str, request: &Value, stream: bool) -> Option<Registered> {
+    fn register(&self, key: &str, request: &Value, stream: bool, restore: Restore) -> Option<Registered> {
         let mut routes = lock(&self.routes);
         if routes.waiting.contains_key(key) {
             return None;
@@ -301,17 +342,38 @@ impl HttpSession {
             let (sender, receiver) = mpsc::unbounded_channel();
             routes
                 .waiting
-                .insert(key.to_owned(), Waiter::Stream(sender.clone()));
+                .insert(key.to_owned(), Waiter::Stream(sender.clone(), restore.clone()));
             routes.open.push(Open {
                 key: key.to_owned(),
                 progress: request.pointer("/params/_meta/progressToken").cloned(),
                 stream: sender.clone(),
+                restore,
             });
             return Some(Registered::Stream(receiver, sender.downgrade()));
         }
         let (sender, receiver) = oneshot::channel();
-        routes.waiting.insert(key.to_owned(), Waiter::Json(sender));
+        routes
+            .waiting
+            .insert(key.to_owned(), Waiter::Json(sender, restore));
         Some(Registered::Json(receiver))
+    }
+
+    /// In a shared session, give a host's request an id (and a progress token) of the session's own; what to
+    /// give back to the host. Elsewhere the request stays as it came.
+    fn rename(&self, mut request: Value) -> (Value, Restore) {
+        if !self.shared {
+            return (request, Restore::default());
+        }
+        let serial = self.renamed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut restore = Restore::default();
+        if let Some(object) = request.as_object_mut() {
+            restore.id = object.insert("id".into(), format!("h{serial}").into());
+        }
+        if let Some(token) = request.pointer_mut("/params/_meta/progressToken") {
+            let ours = Value::from(format!("p{serial}"));
+            restore.progress = Some((ours.clone(), std::mem::replace(token, ours)));
+        }
+        (request, restore)
     }
 }
 

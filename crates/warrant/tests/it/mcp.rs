@@ -1048,6 +1048,33 @@ fn a_host_that_hangs_up_while_waiting_leaves_the_approval_unused() {
     assert_eq!(decisions(&steps, "send-email"), ["approval_required"]);
 }
 
+/// Stateless (2026-07-28) hosts of one agent share one gateway session on the HTTP door, and count their
+/// request ids alike: each still gets its own answers, never the other's and never a refusal.
+#[test]
+fn stateless_hosts_sharing_a_session_get_their_own_answers() {
+    let gateway = start(None);
+    let hosts: Vec<_> = ["ann", "bob"]
+        .into_iter()
+        .map(|host| {
+            let steps: Vec<Value> = (0..25)
+                .map(|n| json!({"op": "call_tool", "name": "echo", "arguments": {"text": format!("{host} {n}")}}))
+                .collect();
+            let (url, token) = (gateway.server.url.clone(), gateway.agent.clone());
+            std::thread::spawn(move || (host, http_client(&url, &token, "2026-07-28", &json!(steps))))
+        })
+        .collect();
+    for host in hosts {
+        let (name, lines) = host.join().unwrap();
+        for (n, line) in lines.iter().skip(1).enumerate() {
+            assert_eq!(
+                (line["isError"].as_bool(), text(line)),
+                (Some(false), format!("{name} {n}").as_str()),
+                "{lines:?}"
+            );
+        }
+    }
+}
+
 /// A tool whose definition is not the approved one is hidden (and on the record) until its new digest is
 /// approved in the registry; a later rug pull (a changed description) hides it again.
 #[test]
