@@ -77,6 +77,14 @@ impl GatewayConfig {
     }
 }
 
+/// Why a request sent upstream got no answer.
+enum NoAnswer {
+    /// The upstream went away (its requests were failed).
+    Gone,
+    /// None came in time.
+    Late,
+}
+
 /// A request sent upstream whose answer someone waits for, by the gateway's id for it. Every request goes
 /// upstream under an id of the gateway's own, so a host's id can never collide with another request in
 /// flight (its own, or the gateway's) and an answer can only reach whoever asked.
@@ -477,39 +485,45 @@ impl Gateway {
 
     /// A request of the gateway's own to the upstream; its answer, or `None` if none came in time.
     async fn ask_upstream(&self, method: &str, params: Map<String, Value>) -> Option<Value> {
-        let (id, answer) = self.own_request_id();
-        let _ = self
-            .to_upstream
-            .send(jsonrpc::request(id.clone(), method, params));
-        match tokio::time::timeout(self.config.own_timeout, answer).await {
-            Ok(Ok(answer)) => Some(answer),
-            _ => {
-                self.forget_request(&id);
-                None
-            }
-        }
+        let request = jsonrpc::request(Value::Null, method, params);
+        self.request_upstream(request, None, self.config.own_timeout)
+            .await
+            .ok()
     }
 
-    /// Send `message` (a request with id `id`) upstream and wait for its answer.
-    async fn exchange(&self, id: &Value, mut message: Value, timeout: Duration) -> Result<Value, String> {
-        let (sender, receiver) = oneshot::channel();
-        let ours = self.next_upstream_id();
-        set_id(&mut message, ours.clone());
-        lock(&self.pending).insert(jsonrpc::id_key(&ours), Pending::Waiter(sender, Some(id.clone())));
-        self.send_upstream(message);
-        match tokio::time::timeout(timeout, receiver).await {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(_)) => Err(format!(
-                "the upstream `{}` went away before answering",
-                self.config.server
-            )),
-            Err(_) => {
-                lock(&self.pending).remove(&jsonrpc::id_key(&ours));
-                Err(format!(
+    /// Send `message` (a client request with id `id`) upstream and wait for its answer.
+    async fn exchange(&self, id: &Value, message: Value, timeout: Duration) -> Result<Value, String> {
+        self.request_upstream(message, Some(id), timeout)
+            .await
+            .map_err(|missing| match missing {
+                NoAnswer::Gone => format!("the upstream `{}` went away before answering", self.config.server),
+                NoAnswer::Late => format!(
                     "the upstream `{}` did not answer within {} s",
                     self.config.server,
                     timeout.as_secs()
-                ))
+                ),
+            })
+    }
+
+    /// Send request `message` upstream under an id of the gateway's own and wait up to `timeout` for its
+    /// answer, which carries `client`'s id again when the request is a host's.
+    async fn request_upstream(
+        &self,
+        mut message: Value,
+        client: Option<&Value>,
+        timeout: Duration,
+    ) -> Result<Value, NoAnswer> {
+        let (sender, receiver) = oneshot::channel();
+        let ours = self.next_upstream_id();
+        set_id(&mut message, ours.clone());
+        lock(&self.pending).insert(jsonrpc::id_key(&ours), Pending::Waiter(sender, client.cloned()));
+        self.send_upstream(message);
+        match tokio::time::timeout(timeout, receiver).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(_)) => Err(NoAnswer::Gone),
+            Err(_) => {
+                self.forget_request(&ours);
+                Err(NoAnswer::Late)
             }
         }
     }
@@ -593,18 +607,19 @@ impl Gateway {
             if let Some(cursor) = cursor.take() {
                 params.insert("cursor".into(), cursor);
             }
-            let (id, receiver) = self.own_request_id();
-            self.send_upstream(jsonrpc::request(id.clone(), "tools/list", params));
-            let answer = match tokio::time::timeout(self.config.own_timeout, receiver).await {
-                Ok(Ok(answer)) => answer,
-                Ok(Err(_)) => {
+            let request = jsonrpc::request(Value::Null, "tools/list", params);
+            let answer = match self
+                .request_upstream(request, None, self.config.own_timeout)
+                .await
+            {
+                Ok(answer) => answer,
+                Err(NoAnswer::Gone) => {
                     return Err(format!(
                         "the upstream `{}` went away while listing its tools",
                         self.config.server
                     ));
                 }
-                Err(_) => {
-                    self.forget_request(&id);
+                Err(NoAnswer::Late) => {
                     return Err(format!(
                         "the upstream `{}` did not list its tools in time",
                         self.config.server
