@@ -173,7 +173,9 @@ pub async fn review_tools(
         };
         listed.push((name.to_owned(), definition_digest(definition)));
     }
-    let records = records(store)?;
+    // A read of the change log: off the async workers, as every store read is.
+    let reader = store.clone();
+    let records = crate::blocking(move || Ok(records(&reader)?)).await?;
     let sorted = tools::sort(&registry, &manifest, &records, &granted, &listed);
 
     let mut review = ToolReview {
