@@ -510,18 +510,7 @@ fn an_http_upstream_is_governed_the_same_way() {
         assert!(text(&lines[2]).contains("Customer c9"), "{lines:?}");
         assert_eq!(lines[3]["isError"], true, "{protocol}: {lines:?}");
         assert!(text(&lines[3]).contains("held this call"), "{lines:?}");
-        let steps = session_events(&gateway.server, gateway.server.admin(), &session);
-        assert_eq!(
-            kinds(&steps),
-            [
-                "invocation",
-                "policy_decision crm-lookup",
-                "tool_call crm-lookup",
-                "tool_result crm-lookup",
-                "policy_decision send-email",
-            ],
-            "{protocol}: {steps:#?}"
-        );
+        assert_looked_up_then_held(&gateway, &session, protocol);
     }
     let _ = upstream.kill();
     let _ = upstream.wait();
@@ -726,6 +715,23 @@ fn another_upstream(gateway: &Gateway, id: &str, transport: &str) -> String {
     )
 }
 
+/// The trail of a session that looked a customer up (allowed, forwarded, recorded) and then had its send to
+/// an outside address held.
+fn assert_looked_up_then_held(gateway: &Gateway, session: &str, protocol: &str) {
+    let steps = session_events(&gateway.server, gateway.server.admin(), session);
+    assert_eq!(
+        kinds(&steps),
+        [
+            "invocation",
+            "policy_decision crm-lookup",
+            "tool_call crm-lookup",
+            "tool_result crm-lookup",
+            "policy_decision send-email",
+        ],
+        "{protocol}: {steps:#?}"
+    );
+}
+
 /// List the tools, look a customer up, then mail an outside address: allowed, allowed, held.
 fn lookup_then_send(session: &str, customer: &str) -> Value {
     let meta = json!({"warrant/session": session});
@@ -785,18 +791,7 @@ fn over_streamable_http_the_gateway_governs_the_same_way() {
         assert_eq!(lines[3]["error"]["code"], -32602, "{lines:?}");
         assert_eq!(lines[4]["isError"], true, "{lines:?}");
         assert!(text(&lines[4]).contains("held this call"), "{lines:?}");
-        let steps = session_events(&gateway.server, gateway.server.admin(), &session);
-        assert_eq!(
-            kinds(&steps),
-            [
-                "invocation",
-                "policy_decision crm-lookup",
-                "tool_call crm-lookup",
-                "tool_result crm-lookup",
-                "policy_decision send-email",
-            ],
-            "{protocol}: {steps:#?}"
-        );
+        assert_looked_up_then_held(&gateway, &session, protocol);
     }
     // Without a credential for one agent the gateway does not open.
     let admin = gateway.server.admin().to_owned();
