@@ -75,10 +75,12 @@ impl AppState {
     /// decisions after the change wait for the compilation, holding every decision behind them.
     pub(crate) async fn compile_gate(&self) {
         let (gate, store) = (self.gate.clone(), self.store.clone());
-        let compiled = tokio::task::spawn_blocking(move || gate.gate(store.registry()).map(|_| ())).await;
+        let compiled =
+            tokio::task::spawn_blocking(move || warrant_service::gate::compiled(&store, &gate).map(|_| ()))
+                .await;
         if let Ok(Err(error)) = compiled {
             // The next decision compiles again and answers with the error; the change itself is committed.
-            tracing::warn!(%error, "the gate for the changed registry does not compile");
+            tracing::warn!(error = %error.message, "the gate for the changed registry does not compile");
         }
     }
 

@@ -80,9 +80,7 @@ pub async fn authorize(
 ) -> Result<AuthorizeResponse> {
     check(principal, request)?;
     let named = &request.context.user_named;
-    let gate = runtime
-        .gate(store.registry())
-        .map_err(|error| ServiceError::internal(&error))?;
+    let gate = compiled(store, runtime)?;
     let args = Value::Object(request.args.clone().unwrap_or_default());
     rebuild_state(
         store,
@@ -251,10 +249,15 @@ fn reasons_json(decision: &Decision) -> Value {
 /// and rebuild the group ledger from the log. Otherwise the first decisions after a start pay for both
 /// while holding everyone else's (every concurrent first request read the whole ledger window at once).
 pub async fn warm_up(store: &Store, runtime: &GateRuntime, now: DateTime<Utc>) -> Result<()> {
-    let gate = runtime
-        .gate(store.registry())
-        .map_err(|error| ServiceError::internal(&error))?;
+    let gate = compiled(store, runtime)?;
     rebuild_state(store, runtime, &gate, "", None, now).await
+}
+
+/// The gate for the registry as it stands, compiled once per registry version.
+pub fn compiled(store: &Store, runtime: &GateRuntime) -> Result<std::sync::Arc<Gate>> {
+    runtime
+        .gate(store.registry())
+        .map_err(|error| ServiceError::internal(&error))
 }
 
 /// After a restart, rebuild the ledger before the first decision and each session before its first decision.
