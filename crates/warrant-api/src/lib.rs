@@ -10,6 +10,7 @@ pub mod gate;
 pub mod log;
 pub mod mcp;
 pub mod monitor;
+pub mod notify;
 pub mod oversight;
 pub mod registry;
 pub mod reviews;

@@ -424,6 +424,9 @@ pub struct IncidentView {
     #[serde(flatten)]
     pub incident: Incident,
     pub art73: Option<Art73Clock>,
+    /// Who was told about the incident, what and when: its notification deliveries, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<crate::notify::Delivery>,
 }
 
 /// `POST /v1/monitor/evaluate`: what one evaluation of the alert rules did.

@@ -33,6 +33,22 @@ pub fn tags(kind: &str, attrs: &Map<String, Value>) -> Vec<String> {
         _ => &[],
     };
     tags.extend(more.iter().map(|tag| (*tag).to_owned()));
+    // Telling people is evidence for what it was about: incidents communicated (A.8.4, Art. 73), approvers
+    // reached (human oversight), alerts raised with someone (monitoring).
+    if kind == "notification" {
+        let about: &[&str] = match attrs
+            .get("subject")
+            .and_then(|subject| subject.get("kind"))
+            .and_then(Value::as_str)
+        {
+            Some("incident") => &["A.8.4", "Art.73"],
+            Some("approval") => &["A.9.2", "Art.14"],
+            Some("alert") => &["A.6.2.6", "9.1"],
+            Some("review") => &["A.9.2", "A.10.3"],
+            _ => &[],
+        };
+        tags.extend(about.iter().map(|tag| (*tag).to_owned()));
+    }
     if kind == "document"
         && let Some(Value::Array(controls)) = attrs.get("controls")
     {

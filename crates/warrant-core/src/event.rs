@@ -32,10 +32,12 @@ pub enum EventKind {
     Document,
     Audit,
     Token,
+    /// A delivery attempt of a notification and its outcome.
+    Notification,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 22] = [
+    pub const ALL: [EventKind; 23] = [
         EventKind::Invocation,
         EventKind::LlmCall,
         EventKind::Decision,
@@ -58,6 +60,7 @@ impl EventKind {
         EventKind::Document,
         EventKind::Audit,
         EventKind::Token,
+        EventKind::Notification,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +87,7 @@ impl EventKind {
             EventKind::Document => "document",
             EventKind::Audit => "audit",
             EventKind::Token => "token",
+            EventKind::Notification => "notification",
         }
     }
 
@@ -326,7 +330,7 @@ mod tests {
         check(
             json!({"time": "2026-11-26T10:30:00Z", "kind": "guess"}),
             expect![
-                "event 3, field `kind`: unknown kind `guess`, expected one of invocation, llm_call, decision, tool_call, tool_result, data_access, outcome, policy_decision, approval, escalation, override, review, change, alert, incident, erasure, session, risk, impact_assessment, document, audit, token"
+                "event 3, field `kind`: unknown kind `guess`, expected one of invocation, llm_call, decision, tool_call, tool_result, data_access, outcome, policy_decision, approval, escalation, override, review, change, alert, incident, erasure, session, risk, impact_assessment, document, audit, token, notification"
             ],
         );
         check(

@@ -45,6 +45,15 @@ pub enum IncidentStatus {
 }
 
 impl IncidentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentStatus::Open => "open",
+            IncidentStatus::Investigating => "investigating",
+            IncidentStatus::Mitigated => "mitigated",
+            IncidentStatus::Closed => "closed",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<IncidentStatus> {
         match text {
             "open" => Some(IncidentStatus::Open),

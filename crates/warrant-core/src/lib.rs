@@ -11,6 +11,7 @@ pub mod identity;
 pub mod incident;
 pub mod mcp;
 pub mod monitor;
+pub mod notify;
 pub mod registry;
 pub mod reviews;
 pub mod risk;

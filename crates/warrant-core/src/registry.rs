@@ -298,6 +298,11 @@ impl Registry {
                 errors.push(document_error(number, manifest, field, message));
             }
         }
+        if let Manifest::Notifier(notifier) = manifest {
+            for (field, message) in notifier.problems() {
+                errors.push(document_error(number, manifest, field, message));
+            }
+        }
         if let Manifest::Policy(policy) = manifest
             && let Err(diagnostic) = crate::gate::check_user_policy(&policy.id, &policy.policy)
         {
@@ -355,6 +360,7 @@ pub fn manifest_from_spec(kind: Kind, spec: &Value) -> Option<Manifest> {
         Kind::Obligation => serde_json::from_value(spec).ok().map(Manifest::Obligation),
         Kind::IdentityProvider => serde_json::from_value(spec).ok().map(Manifest::IdentityProvider),
         Kind::McpServer => serde_json::from_value(spec).ok().map(Manifest::McpServer),
+        Kind::Notifier => serde_json::from_value(spec).ok().map(Manifest::Notifier),
     }
 }
 
@@ -405,6 +411,14 @@ fn references(manifest: &Manifest) -> Vec<(Kind, String, String)> {
             }
             for (prefix, source) in &server.resources {
                 refs.push((Kind::DataSource, source.clone(), format!("resources.{prefix}")));
+            }
+        }
+        Manifest::Notifier(notifier) => {
+            for (index, agent) in notifier.agents.iter().enumerate() {
+                refs.push((Kind::Agent, agent.clone(), format!("agents[{index}]")));
+            }
+            for (index, group) in notifier.groups.iter().enumerate() {
+                refs.push((Kind::Group, group.clone(), format!("groups[{index}]")));
             }
         }
         Manifest::Tool(_)

@@ -39,6 +39,11 @@ pub struct ServerConfig {
     pub approval_ttl: Duration,
     /// How often the alert rules are evaluated; zero turns the evaluator off.
     pub monitor_interval: Duration,
+    /// How often notifications are planned and due deliveries sent; zero turns notifications off.
+    pub notify_interval: Duration,
+    /// The address people reach this server's console at, for the links in notifications
+    /// (`https://warrant.example.com`); none leaves messages without links.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +54,8 @@ impl Default for ServerConfig {
             retention_interval: Duration::from_secs(3600),
             approval_ttl: Duration::from_secs(3600),
             monitor_interval: Duration::from_secs(60),
+            notify_interval: Duration::from_millis(500),
+            public_url: None,
         }
     }
 }
@@ -159,11 +166,21 @@ pub async fn serve(
     ));
     let evaluator = (!state.config.monitor_interval.is_zero())
         .then(|| tokio::spawn(evaluations(state.store.clone(), state.config.monitor_interval)));
+    let notifier = (!state.config.notify_interval.is_zero()).then(|| {
+        tokio::spawn(notifications(
+            state.store.clone(),
+            state.config.notify_interval,
+            state.config.public_url.clone(),
+        ))
+    });
     let result = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
     checkpointer.abort();
     retention.abort();
+    if let Some(notifier) = notifier {
+        notifier.abort();
+    }
     if let Some(evaluator) = evaluator {
         evaluator.abort();
     }
@@ -203,6 +220,26 @@ async fn evaluations(store: Store, interval: Duration) {
                 .await
         {
             tracing::error!(%error, "risk assessment failed");
+        }
+    }
+}
+
+/// Plan notifications and send the due deliveries, on a cadence, forever. Off every request path: the gate
+/// and ingest write their rows and this reads them afterwards.
+async fn notifications(store: Store, interval: Duration, public_url: Option<String>) {
+    let mut planner = warrant_service::notify::Planner::new(public_url);
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let now = chrono::Utc::now();
+        match planner.plan(&store, now).await {
+            Ok(queued) if !queued.is_empty() => tracing::info!(queued = queued.len(), "notifications queued"),
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "planning notifications failed"),
+        }
+        if let Err(error) = warrant_service::notify::deliver_due(&store, now).await {
+            tracing::error!(%error, "delivering notifications failed");
         }
     }
 }

@@ -8,6 +8,7 @@ mod events;
 pub(crate) mod log;
 mod mcp;
 mod monitor;
+mod notify;
 mod oversight;
 mod registry;
 mod reviews;
@@ -117,6 +118,8 @@ pub fn routes(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
     .get("/v1/tokens", Administer, tokens::list)
     .post("/v1/tokens", Administer, tokens::create)
     .post("/v1/tokens/{id}/revoke", Administer, tokens::revoke)
+    .get("/v1/notifications", Read, notify::list)
+    .post("/v1/notifiers/{id}/test", Administer, notify::test)
     .get("/v1/mcp/{server}/agents/{agent}", ActForAgent, mcp::view)
     .post(
         "/v1/mcp/{server}/agents/{agent}/tools",

@@ -130,6 +130,8 @@ fn spec() -> Spec {
     spec.get::<trails::Trail>("/v1/trails/{id}");
     spec.post::<tokens::CreateToken, tokens::NewToken>("/v1/tokens", "201", false);
     spec.get::<Items<tokens::Token>>("/v1/tokens");
+    spec.get::<Items<warrant_api::notify::Delivery>>("/v1/notifications");
+    spec.op::<warrant_api::notify::Delivery>("post", "/v1/notifiers/{id}/test", "200");
     spec.post::<tokens::RevokeToken, tokens::Token>("/v1/tokens/{id}/revoke", "200", true);
     spec.get::<Items<reviews::ReviewDue>>("/v1/reviews/due");
     spec.post::<reviews::RecordReview, reviews::ReviewRecorded>("/v1/reviews", "200", false);

@@ -222,8 +222,14 @@ const MCP: &[Route] = &[
     both("DELETE", "/mcp/{upstream}"),
 ];
 
+const NOTIFY: &[Route] = &[
+    both("GET", "/v1/notifications"),
+    both("POST", "/v1/notifiers/{id}/test"),
+];
+
 const AREAS: &[&[Route]] = &[
     SYSTEM,
+    NOTIFY,
     REGISTRY_ROUTES,
     TOKENS,
     EVENTS,
@@ -2842,6 +2848,77 @@ async fn mcp_routes() {
         .ok(200);
     assert_eq!(ended["ended"], 1, "the stateless session");
     api.covered(MCP);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notification_routes() {
+    let api = Api::new("notify").await;
+    // A notifier whose secret is not set: the test message fails, says why, and is recorded all the same.
+    let notifier = "kind: Notifier\nid: ops\naudience: Operations\nurl: http://127.0.0.1:9/hooks\n\
+                    secret_env: WARRANT_ROUTES_TEST_SECRET_NEVER_SET\n";
+    let _: Value = api
+        .send(Some(&api.admin), POST, "/v1/apply", yaml(notifier))
+        .await
+        .ok(200);
+    let tested: Value = api
+        .send(
+            Some(&api.admin),
+            POST,
+            at("/v1/notifiers/{id}/test", &["ops"]),
+            None,
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            tested["state"].as_str(),
+            tested["attempts"].as_u64(),
+            tested["topic"].as_str()
+        ),
+        (Some("failed"), Some(1), Some("test")),
+        "{tested}"
+    );
+    assert!(
+        tested["last_error"]
+            .as_str()
+            .is_some_and(|error| error.contains("WARRANT_ROUTES_TEST_SECRET_NEVER_SET")),
+        "{tested}"
+    );
+    assert_eq!(tested["audience"], "Operations");
+    let seq = tested["last_seq"].as_u64().expect("the attempt is an event");
+    let event: Value = api.get(at("/v1/events/{seq}", &[&seq.to_string()])).await.ok(200);
+    assert_eq!(event["event"]["kind"], "notification", "{event}");
+    assert_eq!(event["event"]["attrs"]["outcome"], "failed", "{event}");
+    api.send(
+        Some(&api.admin),
+        POST,
+        at("/v1/notifiers/{id}/test", &["nobody"]),
+        None,
+    )
+    .await
+    .refused(404, ErrorCode::NotFound);
+
+    let listed: Items<Value> = api.get("/v1/notifications?state=failed").await.ok(200);
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0]["id"], tested["id"]);
+    let listed: Items<Value> = api
+        .get("/v1/notifications?subject=notifier:ops&notifier=ops&limit=5")
+        .await
+        .ok(200);
+    assert_eq!(listed.items.len(), 1);
+    let none: Items<Value> = api.get("/v1/notifications?state=delivered").await.ok(200);
+    assert!(none.items.is_empty());
+    api.get("/v1/notifications?state=lost")
+        .await
+        .refused(400, ErrorCode::InvalidQuery);
+    api.get("/v1/notifications?subject=incident")
+        .await
+        .refused(400, ErrorCode::InvalidQuery);
+    // Agents may not read deliveries; the role table holds for these routes too.
+    api.get_as(&api.agent, "/v1/notifications")
+        .await
+        .refused(403, ErrorCode::Forbidden);
+    api.covered(NOTIFY);
 }
 
 /// One message to the MCP gateway's upstream `answers` in session `session`, as the `mailer` agent.

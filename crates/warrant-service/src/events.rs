@@ -16,7 +16,7 @@ use crate::error::{Failure, Result, ServiceError};
 use crate::gate::GateRuntime;
 
 /// Kinds only warrant (or an admin importing history) writes.
-const GOVERNANCE_KINDS: [EventKind; 14] = [
+const GOVERNANCE_KINDS: [EventKind; 15] = [
     EventKind::Change,
     EventKind::Document,
     EventKind::Audit,
@@ -31,6 +31,7 @@ const GOVERNANCE_KINDS: [EventKind; 14] = [
     EventKind::Override,
     EventKind::Escalation,
     EventKind::Token,
+    EventKind::Notification,
 ];
 
 /// At most this many problems are listed when a batch is refused.

@@ -18,6 +18,7 @@ pub mod limits;
 pub mod log;
 pub mod mcp;
 pub mod monitor;
+pub mod notify;
 pub mod oversight;
 pub mod registry;
 pub mod reviews;

@@ -424,7 +424,20 @@ pub fn incident_view(incident: &Incident, now: DateTime<Utc>) -> wire::IncidentV
     wire::IncidentView {
         incident: incident_to_wire(incident),
         art73: incident.art73(now).as_ref().map(clock_to_wire),
+        notifications: Vec::new(),
     }
+}
+
+/// An incident's view with who was told about it (its notification deliveries).
+pub fn incident_view_told(
+    store: &Store,
+    incident: &Incident,
+    now: DateTime<Utc>,
+) -> Result<wire::IncidentView, ServiceError> {
+    Ok(wire::IncidentView {
+        notifications: crate::notify::about(store, "incident", &incident.id)?,
+        ..incident_view(incident, now)
+    })
 }
 
 /// Alerts in `status` (`firing` or `resolved`; all without one).
@@ -465,7 +478,7 @@ pub fn incident(store: &Store, id: &str, now: DateTime<Utc>) -> Result<wire::Inc
     let incident = store
         .incident(id)?
         .ok_or_else(|| ServiceError::not_found(format!("no incident `{id}`")))?;
-    Ok(incident_view(&incident, now))
+    incident_view_told(store, &incident, now)
 }
 
 /// Open an incident for an alert by hand.

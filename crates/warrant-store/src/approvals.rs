@@ -159,7 +159,7 @@ pub(crate) fn load(
         .transpose()
 }
 
-fn from_row(row: &Row<'_>, now: DateTime<Utc>) -> Result<Approval, StoreError> {
+pub(crate) fn from_row(row: &Row<'_>, now: DateTime<Utc>) -> Result<Approval, StoreError> {
     let id: String = row.get(0)?;
     let status_text: String = row.get(6)?;
     let expires_at = time_column(row, 9)?;

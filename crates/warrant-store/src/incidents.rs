@@ -348,10 +348,7 @@ fn save_incident(
 }
 
 fn status_text(incident: &Incident) -> String {
-    serde_json::to_value(incident.status)
-        .ok()
-        .and_then(|value| value.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    incident.status.as_str().to_owned()
 }
 
 const ALERT_COLUMNS: &str =
@@ -450,6 +447,49 @@ pub(crate) fn list_incidents(connection: &rusqlite::Connection) -> Result<Vec<In
             serde_json::from_str(&record)
                 .map_err(|_| StoreError::Damaged(format!("incident {id} does not parse")))?,
         );
+    }
+    Ok(incidents)
+}
+
+/// Alerts whose `column` (`fired_seq` or `resolved_seq`) lies in `from..to`, in log order.
+pub(crate) fn alerts_between(
+    connection: &rusqlite::Connection,
+    column: &str,
+    from: Seq,
+    to: Seq,
+) -> Result<Vec<Alert>, StoreError> {
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {ALERT_COLUMNS} FROM alerts WHERE {column} >= ?1 AND {column} < ?2 ORDER BY {column}"
+    ))?;
+    Ok(statement
+        .query_map(params![from, to], alert_row)?
+        .collect::<Result<_, _>>()?)
+}
+
+/// Incidents last updated in `from..to`, with the seqs they were opened and last updated at.
+pub(crate) fn incidents_between(
+    connection: &rusqlite::Connection,
+    from: Seq,
+    to: Seq,
+) -> Result<Vec<(Incident, Seq, Seq)>, StoreError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT id, record, opened_seq, updated_seq FROM incidents \
+         WHERE updated_seq >= ?1 AND updated_seq < ?2 ORDER BY updated_seq",
+    )?;
+    let rows = statement.query_map(params![from, to], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, Seq>(2)?,
+            row.get::<_, Seq>(3)?,
+        ))
+    })?;
+    let mut incidents = Vec::new();
+    for row in rows {
+        let (id, record, opened, updated) = row?;
+        let incident = serde_json::from_str(&record)
+            .map_err(|_| StoreError::Damaged(format!("incident {id} does not parse")))?;
+        incidents.push((incident, opened, updated));
     }
     Ok(incidents)
 }

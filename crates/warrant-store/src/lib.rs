@@ -14,6 +14,7 @@ mod export;
 mod incidents;
 mod keys;
 mod lock;
+mod notifications;
 mod read;
 mod records;
 mod rollups;
@@ -43,6 +44,9 @@ pub use crate::entry::{StoredEvent, content_digest};
 pub use crate::export::ExportedEvent;
 pub use crate::incidents::{Alert, AlertRun, IncidentError, IncidentOp, IncidentOutcome};
 pub use crate::lock::{DataDirLock, LockError};
+pub use crate::notifications::{
+    Attempt, Delivery, DeliveryFilter, DeliveryState, NewDelivery, NotifySources,
+};
 pub use crate::read::{ChangeFilter, Checkpoint, ProofRequestError};
 pub use crate::records::{ImpactVersion, RecordError};
 pub use crate::rollups::{KindRow, SEQUENCE_START};

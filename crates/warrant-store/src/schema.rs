@@ -308,6 +308,43 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE approvals ADD COLUMN requested_by TEXT;
     ALTER TABLE approvals ADD COLUMN requested_person TEXT;
     ",
+    // 9: notifications. The outbox of deliveries (one per notifier and notice, kept after delivery as the
+    // list `GET /v1/notifications` shows), the planner's cursor into the log, and indexes on the seqs the
+    // planner reads approvals, alerts and incidents by.
+    "
+    CREATE TABLE notifications (
+        id TEXT PRIMARY KEY,
+        notifier TEXT NOT NULL,
+        key TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        subject_kind TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        agent TEXT,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts BIGINT NOT NULL,
+        created_at TEXT NOT NULL,
+        next_at TEXT NOT NULL,
+        deadline TEXT NOT NULL,
+        last_status BIGINT,
+        last_error TEXT,
+        delivered_at TEXT,
+        last_seq BIGINT,
+        UNIQUE (notifier, key)
+    );
+    CREATE INDEX notifications_due ON notifications (state, next_at);
+    CREATE INDEX notifications_by_subject ON notifications (subject_kind, subject_id);
+    CREATE TABLE notify_state (
+        id BIGINT PRIMARY KEY,
+        cursor BIGINT NOT NULL
+    );
+    CREATE INDEX approvals_by_requested_seq ON approvals (requested_seq);
+    CREATE INDEX approvals_by_decided_seq ON approvals (decided_seq) WHERE decided_seq IS NOT NULL;
+    CREATE INDEX alerts_by_fired_seq ON alerts (fired_seq);
+    CREATE INDEX alerts_by_resolved_seq ON alerts (resolved_seq) WHERE resolved_seq IS NOT NULL;
+    CREATE INDEX incidents_by_updated_seq ON incidents (updated_seq);
+    ",
 ];
 
 /// Bring the database to the latest schema; returns the version it was at. (A log that predates the

@@ -271,6 +271,31 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Notifiers (`kind: Notifier` webhooks): send a test message.
+    Notifiers {
+        #[command(subcommand)]
+        command: NotifierCommand,
+    },
+    /// Notification deliveries and their state, newest first.
+    Notifications {
+        /// Only this notifier's.
+        #[arg(long)]
+        notifier: Option<String>,
+        /// pending, delivered or failed.
+        #[arg(long)]
+        state: Option<String>,
+        /// Only those about this record: `kind:id` (`incident:inc_…`, `approval:apr_…`).
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifierCommand {
+    /// Send a test message to the notifier now, once, and say how it went (the attempt is recorded).
+    Test { id: String },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -296,6 +321,13 @@ pub struct ServeArgs {
     /// Organisation name for a new data directory's log origin.
     #[arg(long, default_value = "default")]
     pub org: String,
+    /// The address people reach this server's console at, for the links in notifications (default: the
+    /// address it listens on).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Milliseconds between notification rounds (planning and sending what is due); 0 turns them off.
+    #[arg(long, default_value_t = 500)]
+    pub notify_interval_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]

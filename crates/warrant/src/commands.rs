@@ -91,6 +91,18 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         } => crate::risk::impact(cli, &client, agent, *record, *approve, reason.as_ref()),
         Command::Alerts { command } => crate::monitor::alerts(cli, &client, command),
         Command::Incidents { command } => crate::monitor::incidents(cli, &client, command),
+        Command::Notifiers { command } => crate::monitor::notifiers(cli, &client, command),
+        Command::Notifications {
+            notifier,
+            state,
+            subject,
+            limit,
+        } => crate::monitor::notifications(
+            cli,
+            &client,
+            [("notifier", notifier), ("state", state), ("subject", subject)],
+            *limit,
+        ),
         Command::Reviews { command } => reviews(cli, &client, command),
         Command::Escalate {
             agent,

@@ -8,7 +8,7 @@ use warrant_api::monitor as wire;
 use warrant_core::event::format_time;
 
 use crate::Failure;
-use crate::cli::{AlertCommand, Cli, IncidentCommand, MonitorArgs};
+use crate::cli::{AlertCommand, Cli, IncidentCommand, MonitorArgs, NotifierCommand};
 use crate::client::{Client, encode};
 use crate::output::{print_as, table};
 
@@ -447,6 +447,20 @@ fn render_incident(view: &wire::IncidentView) -> String {
             ));
         }
     }
+    for delivery in &view.notifications {
+        out.push_str(&format!(
+            "told {} ({}) of {}: {} after {} attempt(s){}\n",
+            delivery.audience.as_deref().unwrap_or(&delivery.notifier),
+            delivery.notifier,
+            delivery.topic,
+            delivery.state,
+            delivery.attempts,
+            delivery
+                .delivered_at
+                .map(|at| format!(", {}", format_time(&at)))
+                .unwrap_or_default(),
+        ));
+    }
     if incident.serious {
         let clock = view.art73.as_ref();
         out.push_str(&format!(
@@ -461,4 +475,81 @@ fn render_incident(view: &wire::IncidentView) -> String {
         ));
     }
     out
+}
+
+/// `warrant notifiers test ID`: exit 1 when the test message was not delivered.
+pub fn notifiers(cli: &Cli, client: &Client, command: &NotifierCommand) -> Result<(), Failure> {
+    let NotifierCommand::Test { id } = command;
+    let delivery: warrant_api::notify::Delivery =
+        client.call_as(Method::POST, &format!("/v1/notifiers/{}/test", encode(id)), None)?;
+    print_as(cli.output, &delivery, |delivery| {
+        format!(
+            "test message {} to {}: {}{}{}\n",
+            delivery.id,
+            delivery.notifier,
+            delivery.state,
+            delivery
+                .last_status
+                .map(|status| format!(" (HTTP {status})"))
+                .unwrap_or_default(),
+            delivery
+                .last_error
+                .as_deref()
+                .map(|error| format!(": {error}"))
+                .unwrap_or_default(),
+        )
+    });
+    if delivery.state == "delivered" {
+        Ok(())
+    } else {
+        Err(Failure::Check(anyhow::anyhow!(
+            "the test message to `{}` was not delivered",
+            delivery.notifier
+        )))
+    }
+}
+
+/// `warrant notifications`: deliveries and their state.
+pub fn notifications(
+    cli: &Cli,
+    client: &Client,
+    filters: [(&str, &Option<String>); 3],
+    limit: usize,
+) -> Result<(), Failure> {
+    let mut query = vec![format!("limit={limit}")];
+    for (name, value) in filters {
+        if let Some(value) = value {
+            query.push(format!("{name}={}", encode(value)));
+        }
+    }
+    let answer: Items<warrant_api::notify::Delivery> =
+        client.get_as(&format!("/v1/notifications?{}", query.join("&")))?;
+    print_as(cli.output, &answer, |answer| {
+        table(
+            &[
+                "id", "notifier", "topic", "about", "state", "attempts", "last", "created",
+            ],
+            answer
+                .items
+                .iter()
+                .map(|delivery| {
+                    vec![
+                        delivery.id.clone(),
+                        delivery.notifier.clone(),
+                        delivery.topic.clone(),
+                        format!("{}:{}", delivery.subject.kind, delivery.subject.id),
+                        delivery.state.clone(),
+                        delivery.attempts.to_string(),
+                        delivery
+                            .last_status
+                            .map(|status| status.to_string())
+                            .or_else(|| delivery.last_error.clone())
+                            .unwrap_or_default(),
+                        format_time(&delivery.created_at),
+                    ]
+                })
+                .collect(),
+        )
+    });
+    Ok(())
 }

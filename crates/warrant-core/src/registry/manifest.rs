@@ -1,5 +1,6 @@
 //! The manifest kinds of the registry (`Agent`, `Tool`, `DataSource`, `AISystem`, `Policy`, `Group`, `Model`,
-//! `AlertRule`, `Organization`, `Applicability`, `EvidenceRule`, `Obligation`) as users write them in YAML.
+//! `AlertRule`, `Organization`, `Applicability`, `EvidenceRule`, `Obligation`, `IdentityProvider`, `McpServer`,
+//! `Notifier`) as users write them in YAML.
 //!
 //! These types are a user-facing format on purpose: they derive serde with `deny_unknown_fields`, so a typo in a
 //! field name is an error instead of a silently ignored setting. Their JSON form (with defaults filled in) is
@@ -27,10 +28,11 @@ pub enum Kind {
     Obligation,
     IdentityProvider,
     McpServer,
+    Notifier,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Agent,
         Kind::Tool,
         Kind::DataSource,
@@ -45,6 +47,7 @@ impl Kind {
         Kind::Obligation,
         Kind::IdentityProvider,
         Kind::McpServer,
+        Kind::Notifier,
     ];
 
     /// The spelling used in manifests (`kind: DataSource`).
@@ -64,6 +67,7 @@ impl Kind {
             Kind::Obligation => "Obligation",
             Kind::IdentityProvider => "IdentityProvider",
             Kind::McpServer => "McpServer",
+            Kind::Notifier => "Notifier",
         }
     }
 
@@ -84,6 +88,7 @@ impl Kind {
             Kind::Obligation => "obligations",
             Kind::IdentityProvider => "identity-providers",
             Kind::McpServer => "mcp-servers",
+            Kind::Notifier => "notifiers",
         }
     }
 
@@ -119,6 +124,7 @@ pub enum Manifest {
     Obligation(Obligation),
     IdentityProvider(IdentityProvider),
     McpServer(McpServer),
+    Notifier(Notifier),
 }
 
 impl Manifest {
@@ -138,6 +144,7 @@ impl Manifest {
             Manifest::Obligation(_) => Kind::Obligation,
             Manifest::IdentityProvider(_) => Kind::IdentityProvider,
             Manifest::McpServer(_) => Kind::McpServer,
+            Manifest::Notifier(_) => Kind::Notifier,
         }
     }
 
@@ -157,6 +164,7 @@ impl Manifest {
             Manifest::Obligation(obligation) => &obligation.id,
             Manifest::IdentityProvider(provider) => &provider.id,
             Manifest::McpServer(server) => &server.id,
+            Manifest::Notifier(notifier) => &notifier.id,
         }
     }
 
@@ -177,6 +185,7 @@ impl Manifest {
             Manifest::Obligation(obligation) => serde_json::to_value(obligation),
             Manifest::IdentityProvider(provider) => serde_json::to_value(provider),
             Manifest::McpServer(server) => serde_json::to_value(server),
+            Manifest::Notifier(notifier) => serde_json::to_value(notifier),
         };
         // These types hold only strings, numbers, booleans, dates and lists, which always serialise.
         value.unwrap_or(serde_json::Value::Null)
@@ -830,4 +839,94 @@ pub enum ObligationStatus {
     InProgress,
     Done,
     NotApplicable,
+}
+
+/// Where warrant tells people what needs them: a webhook (generic JSON or a Slack-compatible incoming
+/// webhook) and the topics it wants, narrowed by agent, group or severity. Every delivery is signed with
+/// HMAC-SHA256 (the Standard Webhooks scheme) and retried for a bounded time; each attempt is a
+/// `notification` event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notifier {
+    pub id: String,
+    /// Who is told, in words (`Compliance office`): what the evidence says was informed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// The webhook's http(s) URL.
+    pub url: String,
+    #[serde(default)]
+    pub format: NotifierFormat,
+    /// Headers whose values come from environment variables (header name → variable name), read at each
+    /// delivery: a secret never sits in the registry.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers_from_env: BTreeMap<String, String>,
+    /// The signing secret: the name of an environment variable, or a file, holding it. A value starting
+    /// `whsec_` is base64 after the prefix (as Standard Webhooks libraries expect); any other is used as is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<String>,
+    /// The topics it wants (`approval.requested`, `incident.opened`, ...); none listed means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<String>,
+    /// Only about these agents, or the agents of these groups (neither: every agent).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Alerts and incidents below this severity are not sent (approvals and reviews have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_severity: Option<Severity>,
+    /// How long a failing delivery is retried before it is recorded as failed (default one day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_seconds: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifierFormat {
+    /// warrant's own JSON body (`type`, `subject`, `summary`, `data`, `link`).
+    #[default]
+    Json,
+    /// `{"text": ..., "blocks": [...]}` for Slack-compatible incoming webhooks.
+    Slack,
+}
+
+impl Notifier {
+    /// What makes the manifest unusable, by field.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+            problems.push(("url", format!("`{}` is not an http(s) URL", self.url)));
+        }
+        match (&self.secret_env, &self.secret_file) {
+            (None, None) => problems.push((
+                "secret_env",
+                "deliveries are signed: name the secret's environment variable (`secret_env`) or file (`secret_file`)"
+                    .into(),
+            )),
+            (Some(_), Some(_)) => problems.push((
+                "secret_file",
+                "give the secret one way: `secret_env` or `secret_file`, not both".into(),
+            )),
+            _ => {}
+        }
+        for topic in &self.topics {
+            if crate::notify::Topic::parse(topic).is_none() {
+                problems.push((
+                    "topics",
+                    format!(
+                        "`{topic}` is not a topic; the topics are {}",
+                        crate::notify::Topic::ALL
+                            .map(crate::notify::Topic::as_str)
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        if self.retry_seconds == Some(0) {
+            problems.push(("retry_seconds", "retry for at least one second".into()));
+        }
+        problems
+    }
 }

@@ -110,6 +110,7 @@ fn parse_document(
         Kind::Obligation => typed(body).map(Manifest::Obligation),
         Kind::IdentityProvider => typed(body).map(Manifest::IdentityProvider),
         Kind::McpServer => typed(body).map(Manifest::McpServer),
+        Kind::Notifier => typed(body).map(Manifest::Notifier),
     };
     typed
         .map(Some)

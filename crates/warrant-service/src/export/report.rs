@@ -130,8 +130,9 @@ pub async fn reports(
     let incidents: Vec<_> = store
         .incidents()?
         .iter()
-        .map(|incident| crate::monitor::incident_view(incident, now))
-        .collect();
+        .map(|incident| crate::monitor::incident_view_told(store, incident, now))
+        .collect::<Result<_, _>>()
+        .map_err(|error| failed(error.message))?;
     let alerts: Vec<_> = store
         .alerts(None)?
         .iter()
@@ -235,6 +236,12 @@ pub async fn reports(
     cited.extend(soa.iter().flat_map(|row| row.sample_seqs.iter().copied()));
     for incident in &incidents {
         cited.extend(incident.incident.related_seqs.iter().copied());
+        cited.extend(
+            incident
+                .notifications
+                .iter()
+                .filter_map(|delivery| delivery.last_seq),
+        );
     }
     let mut appendix = BTreeMap::new();
     for seq in cited
@@ -622,7 +629,12 @@ their hashes, not recomputed from the events.</td></tr><tr><th>Reports as of</th
     if reports.incidents.is_empty() {
         out.push_str("<p class=\"muted\">No incidents.</p>");
     }
-    for monitor_wire::IncidentView { incident, .. } in &reports.incidents {
+    for monitor_wire::IncidentView {
+        incident,
+        notifications,
+        ..
+    } in &reports.incidents
+    {
         let related: Vec<String> = incident
             .related_seqs
             .iter()
@@ -646,6 +658,30 @@ their hashes, not recomputed from the events.</td></tr><tr><th>Reports as of</th
                 .unwrap_or_default(),
             related.join(" → ")
         );
+        // Who was told, what and when (A.8.4): each delivery, with the event of its last attempt.
+        if !notifications.is_empty() {
+            out.push_str("<p>Told:</p><ul>");
+            for delivery in notifications {
+                let _ = write!(
+                    out,
+                    "<li>{} ({}): {} — {} after {} attempt(s){}{}</li>",
+                    esc(delivery.audience.as_deref().unwrap_or(&delivery.notifier)),
+                    esc(&delivery.topic),
+                    esc(&delivery.title),
+                    esc(&delivery.state),
+                    delivery.attempts,
+                    delivery
+                        .delivered_at
+                        .map(|at| format!(", {}", format_time(&at)))
+                        .unwrap_or_default(),
+                    delivery
+                        .last_seq
+                        .map(|seq| format!(", event {}", seq_link(seq, reports)))
+                        .unwrap_or_default(),
+                );
+            }
+            out.push_str("</ul>");
+        }
     }
     out.push_str("</section>");
     // Risks.

@@ -219,6 +219,32 @@ pub(super) fn get(cli: &Cli, client: &Client, collection: &str, id: Option<&str>
                     })
                     .collect(),
             ),
+            Kind::Notifier => table(
+                &["id", "audience", "format", "url", "topics"],
+                rows.iter()
+                    .map(|notifier| {
+                        let topics = notifier
+                            .get("topics")
+                            .and_then(Value::as_array)
+                            .map(|topics| {
+                                topics
+                                    .iter()
+                                    .filter_map(Value::as_str)
+                                    .collect::<Vec<_>>()
+                                    .join(",")
+                            })
+                            .filter(|topics| !topics.is_empty())
+                            .unwrap_or_else(|| "all".into());
+                        vec![
+                            text(notifier, "/id"),
+                            text(notifier, "/audience"),
+                            text(notifier, "/format"),
+                            text(notifier, "/url"),
+                            topics,
+                        ]
+                    })
+                    .collect(),
+            ),
             Kind::Obligation => table(
                 &["task", "owner", "due", "status"],
                 rows.iter()

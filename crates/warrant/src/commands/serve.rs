@@ -89,6 +89,8 @@ pub(crate) async fn serve_store(cli: &Cli, args: &ServeArgs, store: Store) -> Re
         retention_interval: std::time::Duration::from_secs(args.retention_interval_s.max(1)),
         approval_ttl: std::time::Duration::from_secs(args.approval_ttl_s.max(1)),
         monitor_interval: std::time::Duration::from_secs(args.monitor_interval_s),
+        notify_interval: std::time::Duration::from_millis(args.notify_interval_ms),
+        public_url: Some(args.public_url.clone().unwrap_or_else(|| url.clone())),
     };
     println!("warrant listening on {url} (data {})", cli.data.display());
     let state = AppState::new(store, config);

@@ -19,6 +19,7 @@ mod events;
 mod identity;
 mod mcp;
 mod monitor;
+mod notify;
 mod otlp;
 mod proof;
 mod registry;
