@@ -9,7 +9,7 @@ use crate::Seq;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub struct Subject {
+pub struct About {
     /// `approval`, `alert`, `incident`, `review` or `notifier` (a test message).
     pub kind: String,
     pub id: String,
@@ -28,7 +28,7 @@ pub struct Delivery {
     pub audience: Option<String>,
     /// `approval.requested`, `incident.opened`, ... or `test`.
     pub topic: String,
-    pub subject: Subject,
+    pub about: About,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
     pub title: String,

@@ -37,8 +37,8 @@ pub fn tags(kind: &str, attrs: &Map<String, Value>) -> Vec<String> {
     // reached (human oversight), alerts raised with someone (monitoring).
     if kind == "notification" {
         let about: &[&str] = match attrs
-            .get("subject")
-            .and_then(|subject| subject.get("kind"))
+            .get("about")
+            .and_then(|about| about.get("kind"))
             .and_then(Value::as_str)
         {
             Some("incident") => &["A.8.4", "Art.73"],

@@ -60,7 +60,7 @@ impl Topic {
     }
 
     /// The kind of record a notice on this topic is about (`approval`, `alert`, `incident`, `review`).
-    pub fn subject_kind(self) -> &'static str {
+    pub fn about_kind(self) -> &'static str {
         match self {
             Topic::ApprovalRequested | Topic::ApprovalDecided => "approval",
             Topic::AlertFired | Topic::AlertResolved => "alert",
@@ -82,7 +82,7 @@ impl std::fmt::Display for Topic {
 pub struct Notice {
     pub topic: Topic,
     /// The record's id (an approval, alert or incident id; `agent/tool` for a review).
-    pub subject: String,
+    pub about: String,
     pub agent: Option<String>,
     pub severity: Option<Severity>,
     /// One line a person reads first.
@@ -99,15 +99,15 @@ pub struct Notice {
 impl Notice {
     pub fn new(
         topic: Topic,
-        subject: impl Into<String>,
+        about: impl Into<String>,
         title: impl Into<String>,
         time: DateTime<Utc>,
     ) -> Notice {
-        let subject = subject.into();
+        let about = about.into();
         Notice {
-            key: format!("{topic}:{subject}"),
+            key: format!("{topic}:{about}"),
             topic,
-            subject,
+            about,
             agent: None,
             severity: None,
             title: title.into(),
@@ -163,9 +163,9 @@ impl Notifier {
 pub fn body(notice: &Notice, format: NotifierFormat, delivery: &str) -> Value {
     match format {
         NotifierFormat::Json => {
-            let mut subject = Map::new();
-            subject.insert("kind".into(), notice.topic.subject_kind().into());
-            subject.insert("id".into(), notice.subject.clone().into());
+            let mut about = Map::new();
+            about.insert("kind".into(), notice.topic.about_kind().into());
+            about.insert("id".into(), notice.about.clone().into());
             let details: Map<String, Value> = notice
                 .details
                 .iter()
@@ -175,7 +175,7 @@ pub fn body(notice: &Notice, format: NotifierFormat, delivery: &str) -> Value {
                 "id": delivery,
                 "type": notice.topic.as_str(),
                 "time": notice.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                "subject": subject,
+                "about": about,
                 "agent": notice.agent,
                 "severity": notice.severity.map(Severity::as_str),
                 "title": notice.title,
@@ -196,7 +196,7 @@ pub fn body(notice: &Notice, format: NotifierFormat, delivery: &str) -> Value {
                 "blocks": [
                     {"type": "section", "text": {"type": "mrkdwn", "text": text}},
                     {"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
-                        "{} · {} · delivery {}", notice.topic, notice.subject, delivery
+                        "{} · {} · delivery {}", notice.topic, notice.about, delivery
                     )}]}
                 ]
             })
@@ -342,7 +342,7 @@ oversight: human-in-the-loop
     }
 
     #[test]
-    fn bodies_carry_the_topic_subject_and_link() {
+    fn bodies_carry_the_topic_record_and_link() {
         let mut notice = Notice::new(
             Topic::ApprovalRequested,
             "apr_1",
@@ -353,7 +353,7 @@ oversight: human-in-the-loop
         notice.link = Some("https://warrant.example/approvals/apr_1".into());
         let generic = body(&notice, NotifierFormat::Json, "ntf_1");
         assert_eq!(generic["type"], "approval.requested");
-        assert_eq!(generic["subject"], json!({"kind": "approval", "id": "apr_1"}));
+        assert_eq!(generic["about"], json!({"kind": "approval", "id": "apr_1"}));
         assert_eq!(generic["details"]["Tool"], "pay <bank>");
         assert_eq!(generic["link"], "https://warrant.example/approvals/apr_1");
         let slack = body(&notice, NotifierFormat::Slack, "ntf_1");

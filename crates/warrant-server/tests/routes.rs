@@ -2902,7 +2902,7 @@ async fn notification_routes() {
     assert_eq!(listed.items.len(), 1);
     assert_eq!(listed.items[0]["id"], tested["id"]);
     let listed: Items<Value> = api
-        .get("/v1/notifications?subject=notifier:ops&notifier=ops&limit=5")
+        .get("/v1/notifications?about=notifier:ops&notifier=ops&limit=5")
         .await
         .ok(200);
     assert_eq!(listed.items.len(), 1);
@@ -2911,7 +2911,7 @@ async fn notification_routes() {
     api.get("/v1/notifications?state=lost")
         .await
         .refused(400, ErrorCode::InvalidQuery);
-    api.get("/v1/notifications?subject=incident")
+    api.get("/v1/notifications?about=incident")
         .await
         .refused(400, ErrorCode::InvalidQuery);
     // Agents may not read deliveries; the role table holds for these routes too.

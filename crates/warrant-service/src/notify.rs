@@ -243,10 +243,10 @@ fn notices(
         let Some(due) = review.due.filter(|due| *due <= now.date_naive()) else {
             continue;
         };
-        let subject = format!("{}/{}", review.agent, review.tool);
+        let about = format!("{}/{}", review.agent, review.tool);
         let mut notice = Notice::new(
             Topic::ReviewDue,
-            &subject,
+            &about,
             format!(
                 "Access review of {}'s grant of {} is due ({due})",
                 review.agent, review.tool
@@ -318,8 +318,8 @@ fn new_delivery(notifier: &Notifier, notice: &Notice, now: DateTime<Utc>) -> Res
         notifier: notifier.id.clone(),
         key: notice.key.clone(),
         topic: notice.topic.as_str().to_owned(),
-        subject_kind: notice.topic.subject_kind().to_owned(),
-        subject_id: notice.subject.clone(),
+        about_kind: notice.topic.about_kind().to_owned(),
+        about_id: notice.about.clone(),
         agent: notice.agent.clone(),
         title: notice.title.clone(),
         created_at: now,
@@ -553,7 +553,7 @@ pub struct Query {
     /// `pending`, `delivered` or `failed`.
     pub state: Option<String>,
     /// `kind:id`, e.g. `incident:inc_…`.
-    pub subject: Option<String>,
+    pub about: Option<String>,
     /// At most this many, newest first (default 100, at most 1,000).
     pub limit: Option<usize>,
 }
@@ -571,15 +571,15 @@ pub fn list(store: &Store, query: Query) -> Result<Items<wire::Delivery>> {
             })
         })
         .transpose()?;
-    let subject = query
-        .subject
+    let about = query
+        .about
         .map(|text| {
             text.split_once(':')
                 .map(|(kind, id)| (kind.to_owned(), id.to_owned()))
                 .ok_or_else(|| {
                     ServiceError::invalid(
                         ErrorCode::InvalidQuery,
-                        format!("`subject` is `kind:id` (e.g. `incident:inc_1`), not `{text}`"),
+                        format!("`about` is `kind:id` (e.g. `incident:inc_1`), not `{text}`"),
                     )
                 })
         })
@@ -587,7 +587,7 @@ pub fn list(store: &Store, query: Query) -> Result<Items<wire::Delivery>> {
     let filter = DeliveryFilter {
         notifier: query.notifier,
         state,
-        subject,
+        about,
         limit: query.limit.unwrap_or(100).clamp(1, 1000),
     };
     let registry = store.registry();
@@ -603,7 +603,7 @@ pub fn list(store: &Store, query: Query) -> Result<Items<wire::Delivery>> {
 /// The deliveries about one record (`incident`, `inc_…`), newest first.
 pub fn about(store: &Store, kind: &str, id: &str) -> Result<Vec<wire::Delivery>> {
     let filter = DeliveryFilter {
-        subject: Some((kind.to_owned(), id.to_owned())),
+        about: Some((kind.to_owned(), id.to_owned())),
         limit: 1000,
         ..DeliveryFilter::default()
     };
@@ -625,9 +625,9 @@ pub fn to_wire(delivery: &Delivery, registry: &Registry) -> wire::Delivery {
         notifier: delivery.notifier.clone(),
         audience,
         topic: delivery.topic.clone(),
-        subject: wire::Subject {
-            kind: delivery.subject_kind.clone(),
-            id: delivery.subject_id.clone(),
+        about: wire::About {
+            kind: delivery.about_kind.clone(),
+            id: delivery.about_id.clone(),
         },
         agent: delivery.agent.clone(),
         title: delivery.title.clone(),

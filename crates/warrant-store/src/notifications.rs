@@ -56,8 +56,8 @@ pub struct Delivery {
     pub id: String,
     pub notifier: String,
     pub topic: String,
-    pub subject_kind: String,
-    pub subject_id: String,
+    pub about_kind: String,
+    pub about_id: String,
     pub agent: Option<String>,
     /// The one line a person reads first (also in every attempt's event).
     pub title: String,
@@ -84,8 +84,8 @@ pub struct NewDelivery {
     /// Names the notice; a second delivery with the same notifier and key is not queued.
     pub key: String,
     pub topic: String,
-    pub subject_kind: String,
-    pub subject_id: String,
+    pub about_kind: String,
+    pub about_id: String,
     pub agent: Option<String>,
     pub title: String,
     pub body: String,
@@ -125,7 +125,7 @@ pub struct NotifySources {
     pub notifiers_since: Vec<(String, Seq)>,
 }
 
-const COLUMNS: &str = "id, notifier, topic, subject_kind, subject_id, agent, title, body, state, attempts, \
+const COLUMNS: &str = "id, notifier, topic, about_kind, about_id, agent, title, body, state, attempts, \
      created_at, next_at, deadline, last_status, last_error, delivered_at, last_seq";
 
 fn from_row(row: &Row<'_>) -> Result<Delivery, StoreError> {
@@ -137,8 +137,8 @@ fn from_row(row: &Row<'_>) -> Result<Delivery, StoreError> {
         id,
         notifier: row.get(1)?,
         topic: row.get(2)?,
-        subject_kind: row.get(3)?,
-        subject_id: row.get(4)?,
+        about_kind: row.get(3)?,
+        about_id: row.get(4)?,
         agent: row.get(5)?,
         title: row.get(6)?,
         body: row.get(7)?,
@@ -159,7 +159,7 @@ pub struct DeliveryFilter {
     pub notifier: Option<String>,
     pub state: Option<DeliveryState>,
     /// `(kind, id)` of the record they are about.
-    pub subject: Option<(String, String)>,
+    pub about: Option<(String, String)>,
     pub limit: usize,
 }
 
@@ -236,7 +236,7 @@ impl Store {
         self.transact(move |log| {
             let mut queued = Vec::new();
             let mut insert = log.transaction.prepare_cached(
-                "INSERT INTO notifications (id, notifier, key, topic, subject_kind, subject_id, agent, title, body, \
+                "INSERT INTO notifications (id, notifier, key, topic, about_kind, about_id, agent, title, body, \
                  state, attempts, created_at, next_at, deadline) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0, ?10, ?10, ?11) \
                  ON CONFLICT (notifier, key) DO NOTHING",
@@ -247,8 +247,8 @@ impl Store {
                     delivery.notifier,
                     delivery.key,
                     delivery.topic,
-                    delivery.subject_kind,
-                    delivery.subject_id,
+                    delivery.about_kind,
+                    delivery.about_id,
                     delivery.agent,
                     delivery.title,
                     delivery.body,
@@ -315,10 +315,10 @@ impl Store {
     /// Deliveries, newest first.
     pub fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {
         self.read(|connection| {
-            let (kind, id) = filter.subject.clone().unzip();
+            let (kind, id) = filter.about.clone().unzip();
             let mut statement = connection.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM notifications WHERE (?1 IS NULL OR notifier = ?1) \
-                 AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR (subject_kind = ?3 AND subject_id = ?4)) \
+                 AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR (about_kind = ?3 AND about_id = ?4)) \
                  ORDER BY created_at DESC, id LIMIT ?5"
             ))?;
             let rows = statement.query_map(
@@ -371,8 +371,8 @@ impl Store {
             }
             attrs.insert("topic".into(), delivery.topic.clone().into());
             attrs.insert(
-                "subject".into(),
-                json!({"kind": delivery.subject_kind, "id": delivery.subject_id}),
+                "about".into(),
+                json!({"kind": delivery.about_kind, "id": delivery.about_id}),
             );
             attrs.insert("title".into(), delivery.title.clone().into());
             attrs.insert(

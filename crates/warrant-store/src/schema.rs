@@ -317,8 +317,8 @@ const MIGRATIONS: &[&str] = &[
         notifier TEXT NOT NULL,
         key TEXT NOT NULL,
         topic TEXT NOT NULL,
-        subject_kind TEXT NOT NULL,
-        subject_id TEXT NOT NULL,
+        about_kind TEXT NOT NULL,
+        about_id TEXT NOT NULL,
         agent TEXT,
         title TEXT NOT NULL,
         body TEXT NOT NULL,
@@ -334,7 +334,7 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (notifier, key)
     );
     CREATE INDEX notifications_due ON notifications (state, next_at);
-    CREATE INDEX notifications_by_subject ON notifications (subject_kind, subject_id);
+    CREATE INDEX notifications_by_about ON notifications (about_kind, about_id);
     CREATE TABLE notify_state (
         id BIGINT PRIMARY KEY,
         cursor BIGINT NOT NULL

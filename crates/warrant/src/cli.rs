@@ -286,7 +286,7 @@ pub enum Command {
         state: Option<String>,
         /// Only those about this record: `kind:id` (`incident:inc_…`, `approval:apr_…`).
         #[arg(long)]
-        subject: Option<String>,
+        about: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },

@@ -95,12 +95,12 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         Command::Notifications {
             notifier,
             state,
-            subject,
+            about,
             limit,
         } => crate::monitor::notifications(
             cli,
             &client,
-            [("notifier", notifier), ("state", state), ("subject", subject)],
+            [("notifier", notifier), ("state", state), ("about", about)],
             *limit,
         ),
         Command::Reviews { command } => reviews(cli, &client, command),

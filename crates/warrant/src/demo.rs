@@ -7,6 +7,7 @@
 //! OTLP ([`runs`]), and the demo ends on the trail of one high-value client. Later parts of the story (drift,
 //! the alert and the incident) arrive with the issues that build them.
 
+mod inbox;
 mod mcp;
 mod runs;
 pub mod upstream;
@@ -60,10 +61,12 @@ pub fn run(cli: &Cli, no_serve: bool, serve: &ServeArgs) -> Result<ExitCode, Fai
         };
         let store = Store::open(&cli.data, &StoreConfig { org })
             .with_context(|| format!("cannot open {}", cli.data.display()))?;
-        let featured = build(&store).await?;
+        let inbox = inbox::Inbox::start(&cli.data)?;
+        let featured = build(&store, &inbox).await?;
         report(&store);
         if let Some(featured) = featured {
             show_chain(&store).await?;
+            show_told(&store, &inbox).await?;
             show_trail(&store, &featured).await?;
             evidence_bundle(cli, &store).await?;
         }
@@ -71,6 +74,7 @@ pub fn run(cli: &Cli, no_serve: bool, serve: &ServeArgs) -> Result<ExitCode, Fai
             store.checkpoint().await.context("signing a checkpoint")?;
             return Ok(());
         }
+        repoint_notifier(&store, &inbox).await?;
         serve_store(cli, serve, store).await
     })?;
     Ok(ExitCode::SUCCESS)
@@ -78,7 +82,7 @@ pub fn run(cli: &Cli, no_serve: bool, serve: &ServeArgs) -> Result<ExitCode, Fai
 
 /// Apply the bank, then the prompt change, the gate's story and the agents' traces, unless an earlier run
 /// already did. Returns the run to show as a trail.
-async fn build(store: &Store) -> Result<Option<runs::Featured>, Failure> {
+async fn build(store: &Store, inbox: &inbox::Inbox) -> Result<Option<runs::Featured>, Failure> {
     if store.registry().agent("onboarding-agent").is_some() {
         println!("the demo bank is already in this data directory; nothing to build");
         return Ok(None);
@@ -110,6 +114,11 @@ async fn build(store: &Store) -> Result<Option<runs::Featured>, Failure> {
     let command = serde_json::to_string(&exe.to_string_lossy()).context("quoting the binary's path")?;
     let bank = BANK.replace("command: warrant-demo-upstream", &format!("command: {command}"));
     apply(bank.clone(), "initial inventory of Northwind Bank's AI systems").await?;
+    apply(
+        inbox.notifier(),
+        "the compliance office hears of incidents and held calls",
+    )
+    .await?;
     let treated = bank.replace(TAINT_OFF, "");
     if treated == bank {
         return Err(Failure::Check(anyhow!(
@@ -516,6 +525,87 @@ async fn show_chain(store: &Store) -> Result<(), Failure> {
             .as_ref()
             .map_or(0, |checkpoint| checkpoint.size)
     );
+    Ok(())
+}
+
+/// The inbox listens on a new port each run: before serving a data directory an earlier run built, point
+/// its notifier at this run's inbox (a registry change like any other). Without a server nothing is sent, so
+/// `--no-serve` leaves the registry alone.
+async fn repoint_notifier(store: &Store, inbox: &inbox::Inbox) -> Result<(), Failure> {
+    let current = match store.registry().get(Kind::Notifier, "compliance-office") {
+        Some(warrant_core::registry::manifest::Manifest::Notifier(notifier)) => notifier.url.clone(),
+        _ => return Ok(()),
+    };
+    if current == inbox.url {
+        return Ok(());
+    }
+    let router = warrant_server::router(AppState {
+        local_principal: Some(Principal::local_as("demo:compliance-office", Role::Admin)),
+        ..AppState::new(store.clone(), ServerConfig::default())
+    });
+    let (status, bytes) = call_router(
+        &router,
+        Method::POST,
+        &format!(
+            "/v1/apply?reason={}",
+            crate::client::encode("the demo inbox moved")
+        ),
+        Some(("application/yaml", inbox.notifier().into_bytes())),
+    )
+    .await?;
+    answer_as::<Applied>(status, &bytes)?;
+    Ok(())
+}
+
+/// Tell the compliance office (one round of what the server's notifier loop does on its cadence), and show
+/// what its inbox accepted and the evidence of each delivery.
+async fn show_told(store: &Store, inbox: &inbox::Inbox) -> Result<(), Failure> {
+    let now = chrono::Utc::now();
+    let mut planner = warrant_service::notify::Planner::new(None);
+    planner
+        .plan(store, now)
+        .await
+        .map_err(|error| anyhow!("planning notifications: {error}"))?;
+    warrant_service::notify::deliver_due(store, now)
+        .await
+        .map_err(|error| anyhow!("delivering notifications: {error}"))?;
+    let mut deliveries = store
+        .deliveries(&warrant_store::DeliveryFilter {
+            notifier: Some("compliance-office".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .context("reading deliveries")?;
+    deliveries.sort_by_key(|delivery| delivery.last_seq);
+    let accepted = inbox.accepted();
+    println!("\nwho was told (warrant notifications):");
+    for delivery in &deliveries {
+        let verified = accepted
+            .iter()
+            .any(|message| message.id == delivery.id && message.topic == delivery.topic);
+        println!(
+            "  {} {}: {} [{}{}], notification event seq {}",
+            delivery.topic,
+            delivery.about_id,
+            delivery.title,
+            delivery.state.as_str(),
+            if verified {
+                ", signature checked by the inbox"
+            } else {
+                ""
+            },
+            delivery
+                .last_seq
+                .map_or_else(|| "-".into(), |seq| seq.to_string()),
+        );
+    }
+    if !deliveries.iter().any(|delivery| {
+        delivery.topic == "incident.opened" && delivery.state == warrant_store::DeliveryState::Delivered
+    }) {
+        return Err(Failure::Check(anyhow!(
+            "the compliance office was not told of the incident; the notification story is broken"
+        )));
+    }
     Ok(())
 }
 

@@ -537,7 +537,7 @@ pub fn notifications(
                         delivery.id.clone(),
                         delivery.notifier.clone(),
                         delivery.topic.clone(),
-                        format!("{}:{}", delivery.subject.kind, delivery.subject.id),
+                        format!("{}:{}", delivery.about.kind, delivery.about.id),
                         delivery.state.clone(),
                         delivery.attempts.to_string(),
                         delivery

@@ -210,18 +210,15 @@ fn hold(server: &Server, token: &str) -> String {
 }
 
 /// The deliveries about `subject` once `done` holds for them (at most 30 s).
-fn deliveries_when(server: &Server, subject: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+fn deliveries_when(server: &Server, about: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let answer = server.get_ok(&format!("/v1/notifications?subject={subject}"), server.admin());
+        let answer = server.get_ok(&format!("/v1/notifications?about={about}"), server.admin());
         let items = answer["items"].as_array().cloned().unwrap_or_default();
         if done(&items) {
             return items;
         }
-        assert!(
-            Instant::now() < deadline,
-            "deliveries about {subject}: {items:#?}"
-        );
+        assert!(Instant::now() < deadline, "deliveries about {about}: {items:#?}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -269,7 +266,7 @@ fn a_held_call_reaches_the_approver_signed_and_a_failing_receiver_gets_it_on_the
 
     let body: Value = serde_json::from_str(&received[2].body).unwrap();
     assert_eq!(body["type"], "approval.requested");
-    assert_eq!(body["subject"], json!({"kind": "approval", "id": approval}));
+    assert_eq!(body["about"], json!({"kind": "approval", "id": approval}));
     assert_eq!(body["agent"], "mailer");
     assert_eq!(
         body["link"],
@@ -308,7 +305,7 @@ fn a_held_call_reaches_the_approver_signed_and_a_failing_receiver_gets_it_on_the
         (Some("delivered"), Some(3), Some(id.as_str())),
         "{event}"
     );
-    assert_eq!(attrs["subject"], json!({"kind": "approval", "id": approval}));
+    assert_eq!(attrs["about"], json!({"kind": "approval", "id": approval}));
     let outcomes: Vec<Value> = (0..=last)
         .map(|seq| server.get_ok(&format!("/v1/events/{seq}"), server.admin()))
         .filter(|event| {
@@ -381,7 +378,7 @@ fn a_delivery_pending_when_the_server_is_killed_is_delivered_once_after_the_rest
         received.iter().all(|request| request.headers["webhook-id"] == id),
         "nothing else was sent: {received:#?}"
     );
-    let answer = restarted.get_ok(&format!("/v1/notifications?subject=approval:{approval}"), &admin);
+    let answer = restarted.get_ok(&format!("/v1/notifications?about=approval:{approval}"), &admin);
     let items = answer["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{answer}");
     assert_eq!(items[0]["state"], "delivered", "{answer}");
