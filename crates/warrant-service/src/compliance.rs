@@ -53,6 +53,32 @@ fn checkpoint_verifies(store: &Store, checkpoint: &warrant_store::Checkpoint) ->
         .is_some_and(|body| body.size == checkpoint.size && body.root == checkpoint.root)
 }
 
+/// Notifications delivered about incidents, by incident id: the audience told, when, and the event's seq.
+fn incidents_told(
+    store: &Store,
+    registry: &warrant_core::registry::Registry,
+) -> Result<BTreeMap<String, Vec<warrant_core::compliance::rules::Told>>> {
+    let delivered = store.deliveries(&warrant_store::DeliveryFilter {
+        state: Some(warrant_store::DeliveryState::Delivered),
+        about_kind: Some("incident".into()),
+        limit: 10_000,
+        ..Default::default()
+    })?;
+    let mut told: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    for delivery in delivered {
+        let (Some(at), Some(seq)) = (delivery.delivered_at, delivery.last_seq) else {
+            continue;
+        };
+        let audience = crate::notify::to_wire(&delivery, registry)
+            .audience
+            .unwrap_or_else(|| delivery.notifier.clone());
+        told.entry(delivery.about_id)
+            .or_default()
+            .push(warrant_core::compliance::rules::Told { audience, at, seq });
+    }
+    Ok(told)
+}
+
 /// Gather the facts as of `now` and run every evidence rule (blocking: call it off the async workers).
 pub fn assess(store: &Store, now: DateTime<Utc>) -> Result<Assessment> {
     let catalog = catalog()?;
@@ -147,6 +173,7 @@ pub fn assess(store: &Store, now: DateTime<Utc>) -> Result<Assessment> {
             .iter()
             .map(|nc| (nc.id.clone(), Some(nc.due), nc.status == NcStatus::Open))
             .collect(),
+        incidents_told: incidents_told(store, &registry)?,
     };
     let results: Vec<RuleResult> = all_rules(catalog, &registry)
         .iter()

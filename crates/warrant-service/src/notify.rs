@@ -584,10 +584,12 @@ pub fn list(store: &Store, query: Query) -> Result<Items<wire::Delivery>> {
                 })
         })
         .transpose()?;
+    let (about_kind, about_id) = about.unzip();
     let filter = DeliveryFilter {
         notifier: query.notifier,
         state,
-        about,
+        about_kind,
+        about_id,
         limit: query.limit.unwrap_or(100).clamp(1, 1000),
     };
     let registry = store.registry();
@@ -603,7 +605,8 @@ pub fn list(store: &Store, query: Query) -> Result<Items<wire::Delivery>> {
 /// The deliveries about one record (`incident`, `inc_…`), newest first.
 pub fn about(store: &Store, kind: &str, id: &str) -> Result<Vec<wire::Delivery>> {
     let filter = DeliveryFilter {
-        about: Some((kind.to_owned(), id.to_owned())),
+        about_kind: Some(kind.to_owned()),
+        about_id: Some(id.to_owned()),
         limit: 1000,
         ..DeliveryFilter::default()
     };

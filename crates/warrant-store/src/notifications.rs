@@ -158,8 +158,9 @@ fn from_row(row: &Row<'_>) -> Result<Delivery, StoreError> {
 pub struct DeliveryFilter {
     pub notifier: Option<String>,
     pub state: Option<DeliveryState>,
-    /// `(kind, id)` of the record they are about.
-    pub about: Option<(String, String)>,
+    /// The kind of record they are about (`incident`), and which one.
+    pub about_kind: Option<String>,
+    pub about_id: Option<String>,
     pub limit: usize,
 }
 
@@ -315,18 +316,17 @@ impl Store {
     /// Deliveries, newest first.
     pub fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {
         self.read(|connection| {
-            let (kind, id) = filter.about.clone().unzip();
             let mut statement = connection.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM notifications WHERE (?1 IS NULL OR notifier = ?1) \
-                 AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR (about_kind = ?3 AND about_id = ?4)) \
+                 AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR about_kind = ?3) AND (?4 IS NULL OR about_id = ?4) \
                  ORDER BY created_at DESC, id LIMIT ?5"
             ))?;
             let rows = statement.query_map(
                 params![
                     filter.notifier,
                     filter.state.map(DeliveryState::as_str),
-                    kind,
-                    id,
+                    filter.about_kind,
+                    filter.about_id,
                     filter.limit.max(1) as i64
                 ],
                 |row| Ok(from_row(row)),

@@ -66,7 +66,6 @@ pub fn run(cli: &Cli, no_serve: bool, serve: &ServeArgs) -> Result<ExitCode, Fai
         report(&store);
         if let Some(featured) = featured {
             show_chain(&store).await?;
-            show_told(&store, &inbox).await?;
             show_trail(&store, &featured).await?;
             evidence_bundle(cli, &store).await?;
         }
@@ -150,6 +149,7 @@ async fn build(store: &Store, inbox: &inbox::Inbox) -> Result<Option<runs::Featu
     gate_story(&router, &tokens).await?;
     let featured = runs::send(&router, &tokens.onboarding).await?;
     monitoring_story(&router).await?;
+    show_told(store, inbox).await?;
     compliance_story(&router, &committee).await?;
     Ok(Some(featured))
 }
@@ -411,8 +411,13 @@ async fn compliance_story(router: &axum::Router, committee: &axum::Router) -> Re
     );
     if let Some(row) = soa.controls.iter().find(|row| row.control == "A.8.4") {
         println!(
-            "  A.8.4 Communication of incidents: {}, evidence seqs {} (the incidents above)",
+            "  A.8.4 Communication of incidents: {} ({}), evidence seqs {}",
             row.status.as_str(),
+            row.rules
+                .iter()
+                .map(|rule| rule.reason.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
             serde_json::to_string(&row.sample_seqs).unwrap_or_default()
         );
     }
@@ -578,7 +583,7 @@ async fn show_told(store: &Store, inbox: &inbox::Inbox) -> Result<(), Failure> {
         .context("reading deliveries")?;
     deliveries.sort_by_key(|delivery| delivery.last_seq);
     let accepted = inbox.accepted();
-    println!("\nwho was told (warrant notifications):");
+    println!("who was told (warrant notifications):");
     for delivery in &deliveries {
         let verified = accepted
             .iter()

@@ -207,6 +207,17 @@ pub struct Facts<'a> {
     pub recent_seqs: BTreeMap<String, Vec<Seq>>,
     /// Nonconformities from internal audits: (id, due date, still open).
     pub nonconformities: Vec<(String, Option<NaiveDate>, bool)>,
+    /// Notifications delivered about incidents, by incident id.
+    pub incidents_told: BTreeMap<String, Vec<Told>>,
+}
+
+/// A notification delivered about an incident: who was told (the notifier's audience), when, and the seq of
+/// the delivery's `notification` event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Told {
+    pub audience: String,
+    pub at: DateTime<Utc>,
+    pub seq: Seq,
 }
 
 /// One result per control the rule names.
@@ -753,6 +764,7 @@ fn incident_handling(facts: &Facts<'_>) -> Outcome {
             .incidents
             .iter()
             .flat_map(|incident| incident.related_seqs.first().copied())
+            .chain(facts.incidents_told.values().flatten().map(|told| told.seq))
             .take(5)
             .collect(),
     };
@@ -773,8 +785,16 @@ fn incident_handling(facts: &Facts<'_>) -> Outcome {
     }
     let mut problems = Vec::new();
     for incident in facts.incidents {
-        if incident.communications.is_empty() && incident.severity >= Severity::High {
-            problems.push(format!("{} has no communication record", incident.id));
+        // A delivered notification is a communication on record, as a note written by hand is.
+        let told = facts
+            .incidents_told
+            .get(&incident.id)
+            .is_some_and(|told| !told.is_empty());
+        if incident.communications.is_empty() && !told && incident.severity >= Severity::High {
+            problems.push(format!(
+                "{} has no communication record (neither a note nor a delivered notification)",
+                incident.id
+            ));
         }
         if incident.art73(facts.now).is_some_and(|clock| clock.overdue) {
             problems.push(format!("{} is past its Art. 73 reporting deadline", incident.id));
@@ -784,10 +804,27 @@ fn incident_handling(facts: &Facts<'_>) -> Outcome {
         }
     }
     if problems.is_empty() {
+        let mut audiences: Vec<&str> = facts
+            .incidents_told
+            .values()
+            .flatten()
+            .map(|told| told.audience.as_str())
+            .collect();
+        audiences.sort_unstable();
+        audiences.dedup();
+        let told = if audiences.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} notification(s) delivered to {}",
+                facts.incidents_told.values().map(Vec::len).sum::<usize>(),
+                audiences.join(", ")
+            )
+        };
         (
             Met::Implemented,
             format!(
-                "{} incident(s), each with its communications and, when closed, a root cause",
+                "{} incident(s), each with its communications and, when closed, a root cause{told}",
                 facts.incidents.len()
             ),
             evidence,

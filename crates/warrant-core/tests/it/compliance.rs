@@ -196,6 +196,7 @@ impl World {
             audits: vec![(now() - Duration::days(40), Seq(50))],
             recent_seqs: BTreeMap::new(),
             nonconformities: Vec::new(),
+            incidents_told: BTreeMap::new(),
         }
     }
 }
