@@ -238,8 +238,17 @@ async fn notifications(store: Store, interval: Duration, public_url: Option<Stri
             Ok(_) => {}
             Err(error) => tracing::error!(%error, "planning notifications failed"),
         }
-        if let Err(error) = warrant_service::notify::deliver_due(&store, now).await {
-            tracing::error!(%error, "delivering notifications failed");
+        // A burst of notices is sent in full batches back to back, a few per tick, so a backlog drains
+        // without the loop holding on to the sequencer.
+        for _ in 0..8 {
+            match warrant_service::notify::deliver_due(&store, now).await {
+                Ok(sent) if sent == warrant_service::notify::BATCH => continue,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::error!(%error, "delivering notifications failed");
+                    break;
+                }
+            }
         }
     }
 }

@@ -35,7 +35,7 @@ use crate::{Result, ServiceError, blocking};
 /// How long one attempt may take, connecting included.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most this many deliveries are sent at once.
-const BATCH: usize = 32;
+pub const BATCH: usize = 32;
 /// A planner that queued nothing still saves its cursor this often, so a restart re-reads little.
 const SAVE_CURSOR_EVERY: Duration = Duration::from_secs(30);
 
@@ -327,85 +327,79 @@ fn new_delivery(notifier: &Notifier, notice: &Notice, now: DateTime<Utc>) -> Res
     })
 }
 
-/// Send every delivery due at `now` (at most [`BATCH`], concurrently) and record each attempt. Returns how
-/// many were attempted.
+/// Send every delivery due at `now` (at most [`BATCH`], concurrently) and record the attempts, all in one
+/// transaction. Returns how many were attempted: [`BATCH`] means more may be due.
 pub async fn deliver_due(store: &Store, now: DateTime<Utc>) -> Result<usize> {
     let reader = store.clone();
     let due = blocking(move || Ok(reader.due_deliveries(now, BATCH)?)).await?;
     let count = due.len();
-    let mut attempts = tokio::task::JoinSet::new();
-    for delivery in due {
-        let store = store.clone();
-        attempts.spawn(async move { attempt(&store, delivery).await });
-    }
-    while let Some(joined) = attempts.join_next().await {
-        match joined {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => tracing::error!(%error, "recording a notification attempt failed"),
-            Err(error) => tracing::error!(%error, "a notification attempt panicked"),
-        }
+    if count > 0 {
+        attempt(store, due).await?;
     }
     Ok(count)
 }
 
-/// One attempt at `delivery`, recorded; returns the delivery as it now is.
-async fn attempt(store: &Store, delivery: Delivery) -> Result<Delivery> {
+/// One attempt at each of `deliveries`, sent concurrently and recorded together; returns them as they now
+/// are.
+async fn attempt(store: &Store, deliveries: Vec<Delivery>) -> Result<Vec<Delivery>> {
     let registry = store.registry();
-    let notifier = match registry.get(Kind::Notifier, &delivery.notifier) {
-        Some(Manifest::Notifier(notifier)) => Some(notifier.clone()),
-        _ => None,
-    };
-    let (status, error, verdict) = match &notifier {
-        None => (
-            None,
-            Some("the notifier was removed".to_owned()),
-            Verdict::Refused,
-        ),
-        Some(notifier) => {
-            let (notifier, sent) = (notifier.clone(), delivery.clone());
-            match tokio::task::spawn_blocking(move || send(&notifier, &sent, Utc::now())).await {
-                Ok(Sent { status, error }) => (status, error, verdict(status)),
-                Err(error) => (None, Some(format!("the attempt failed: {error}")), Verdict::Retry),
+    let mut sends = tokio::task::JoinSet::new();
+    for delivery in deliveries {
+        let notifier = match registry.get(Kind::Notifier, &delivery.notifier) {
+            Some(Manifest::Notifier(notifier)) => Some(notifier.clone()),
+            _ => None,
+        };
+        sends.spawn_blocking(move || {
+            let sent = notifier
+                .as_ref()
+                .map(|notifier| send(notifier, &delivery, Utc::now()));
+            (delivery, notifier.and_then(|notifier| notifier.audience), sent)
+        });
+    }
+    let mut attempts = Vec::new();
+    while let Some(joined) = sends.join_next().await {
+        let (delivery, audience, sent) = joined.map_err(|error| ServiceError::internal(&error))?;
+        let (status, error, verdict) = match sent {
+            None => (
+                None,
+                Some("the notifier was removed".to_owned()),
+                Verdict::Refused,
+            ),
+            Some(Sent { status, error }) => (status, error, verdict(status)),
+        };
+        let now = Utc::now();
+        let failed_attempts = delivery.attempts + 1;
+        let (state, next_at, error) = match verdict {
+            Verdict::Delivered => (DeliveryState::Delivered, None, None),
+            Verdict::Refused => (DeliveryState::Failed, None, error),
+            Verdict::Retry => {
+                let next = now + retry_delay(failed_attempts, spread(&delivery.id));
+                if next > delivery.deadline {
+                    let error = format!(
+                        "{}; gave up after {failed_attempts} attempts, when the retry window closed",
+                        error.unwrap_or_else(|| "failed".into())
+                    );
+                    (DeliveryState::Failed, None, Some(error))
+                } else {
+                    (DeliveryState::Pending, Some(next), error)
+                }
             }
-        }
-    };
-    let now = Utc::now();
-    let failed_attempts = delivery.attempts + 1;
-    let (state, next_at, error) = match verdict {
-        Verdict::Delivered => (DeliveryState::Delivered, None, None),
-        Verdict::Refused => (DeliveryState::Failed, None, error),
-        Verdict::Retry => {
-            let next = now + retry_delay(failed_attempts, spread(&delivery.id));
-            if next > delivery.deadline {
-                let error = format!(
-                    "{}; gave up after {failed_attempts} attempts, when the retry window closed",
-                    error.unwrap_or_else(|| "failed".into())
-                );
-                (DeliveryState::Failed, None, Some(error))
-            } else {
-                (DeliveryState::Pending, Some(next), error)
-            }
-        }
-    };
-    let audience = notifier.and_then(|notifier| notifier.audience);
+        };
+        attempts.push(Attempt {
+            delivery: delivery.id,
+            audience,
+            status,
+            error,
+            state,
+            next_at,
+        });
+    }
     let context = ChangeContext {
         principal: Principal::warrant("notify"),
         reason: None,
-        time: now,
+        time: Utc::now(),
     };
-    Ok(store
-        .record_attempt(
-            Attempt {
-                delivery: delivery.id,
-                audience,
-                status,
-                error,
-                state,
-                next_at,
-            },
-            context,
-        )
-        .await?)
+    Ok(store.record_attempts(attempts, context).await?)
 }
 
 /// A number drawn from the delivery's id, to spread retries.
@@ -541,7 +535,10 @@ pub async fn test(
     let delivery = blocking(move || Ok(reader.delivery(&queued_id)?))
         .await?
         .ok_or_else(|| ServiceError::internal(&"the test delivery vanished"))?;
-    let delivery = attempt(store, delivery).await?;
+    let delivery = attempt(store, vec![delivery])
+        .await?
+        .pop()
+        .ok_or_else(|| ServiceError::internal(&"the test attempt was not recorded"))?;
     Ok(to_wire(&delivery, &registry))
 }
 

@@ -18,6 +18,7 @@ use warrant_log::Seq;
 use crate::approvals::{Approval, stamp};
 use crate::incidents::Alert;
 use crate::read::{opt_time_column, time_column};
+use crate::writer::Log;
 use crate::{Store, StoreError};
 
 /// A delivery's state.
@@ -335,100 +336,108 @@ impl Store {
         })
     }
 
-    /// Record one attempt: the delivery's new state and a `notification` event, in one transaction.
-    /// Returns the delivery as it now is.
-    pub async fn record_attempt(
+    /// Record attempts: each delivery's new state and a `notification` event per attempt, all in one
+    /// transaction. Returns the deliveries as they now are.
+    pub async fn record_attempts(
         &self,
-        attempt: Attempt,
+        attempts: Vec<Attempt>,
         context: ChangeContext,
-    ) -> Result<Delivery, StoreError> {
+    ) -> Result<Vec<Delivery>, StoreError> {
         self.transact(move |log| {
-            let delivery = log
-                .transaction
-                .query_row(
-                    &format!("SELECT {COLUMNS} FROM notifications WHERE id = ?1"),
-                    [&attempt.delivery],
-                    |row| Ok(from_row(row)),
-                )
-                .optional()?
-                .transpose()?
-                .ok_or_else(|| StoreError::Damaged(format!("no delivery `{}`", attempt.delivery)))?;
-            if delivery.state != DeliveryState::Pending {
-                // Recorded already (a test send racing the deliverer): the first outcome stands.
-                return Ok(delivery);
-            }
-            let number = delivery.attempts + 1;
-            let outcome = match attempt.state {
-                DeliveryState::Delivered => "delivered",
-                DeliveryState::Pending => "retrying",
-                DeliveryState::Failed => "failed",
-            };
-            let mut attrs = Map::new();
-            attrs.insert("delivery".into(), delivery.id.clone().into());
-            attrs.insert("notifier".into(), delivery.notifier.clone().into());
-            if let Some(audience) = &attempt.audience {
-                attrs.insert("audience".into(), audience.clone().into());
-            }
-            attrs.insert("topic".into(), delivery.topic.clone().into());
-            attrs.insert(
-                "about".into(),
-                json!({"kind": delivery.about_kind, "id": delivery.about_id}),
-            );
-            attrs.insert("title".into(), delivery.title.clone().into());
-            attrs.insert(
-                "body_sha256".into(),
-                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(delivery.body.as_bytes())).into(),
-            );
-            attrs.insert("attempt".into(), number.into());
-            attrs.insert("outcome".into(), outcome.into());
-            if let Some(status) = attempt.status {
-                attrs.insert("status".into(), status.into());
-            }
-            if let Some(error) = &attempt.error {
-                attrs.insert("error".into(), error.clone().into());
-            }
-            if let Some(next) = attempt
-                .next_at
-                .filter(|_| attempt.state == DeliveryState::Pending)
-            {
-                attrs.insert("next_attempt".into(), Value::String(stamp(&next)));
-            }
-            let seq = log.append(
-                EventKind::Notification,
-                delivery.agent.as_deref().unwrap_or_default(),
-                attrs,
-                &context,
-            )?;
-            let delivered_at = (attempt.state == DeliveryState::Delivered).then(|| stamp(&context.time));
-            let next_at = attempt
-                .next_at
-                .map(|next| stamp(&next))
-                .unwrap_or_else(|| stamp(&delivery.next_at));
-            log.transaction.execute(
-                "UPDATE notifications SET state = ?2, attempts = ?3, next_at = ?4, last_status = ?5, \
-                 last_error = ?6, delivered_at = ?7, last_seq = ?8 WHERE id = ?1",
-                params![
-                    delivery.id,
-                    attempt.state.as_str(),
-                    number,
-                    next_at,
-                    attempt.status,
-                    attempt.error,
-                    delivered_at,
-                    seq
-                ],
-            )?;
-            Ok(Delivery {
-                state: attempt.state,
-                attempts: number,
-                next_at: attempt.next_at.unwrap_or(delivery.next_at),
-                last_status: attempt.status,
-                last_error: attempt.error,
-                delivered_at: delivered_at.map(|_| context.time),
-                last_seq: Some(seq),
-                ..delivery
-            })
+            attempts
+                .into_iter()
+                .map(|attempt| record(log, attempt, &context))
+                .collect()
         })
         .await
     }
+}
+
+/// One attempt, in the writer's transaction.
+fn record(log: &mut Log<'_, '_>, attempt: Attempt, context: &ChangeContext) -> Result<Delivery, StoreError> {
+    let delivery = log
+        .transaction
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM notifications WHERE id = ?1"),
+            [&attempt.delivery],
+            |row| Ok(from_row(row)),
+        )
+        .optional()?
+        .transpose()?
+        .ok_or_else(|| StoreError::Damaged(format!("no delivery `{}`", attempt.delivery)))?;
+    if delivery.state != DeliveryState::Pending {
+        // Recorded already (a test send racing the deliverer): the first outcome stands.
+        return Ok(delivery);
+    }
+    let number = delivery.attempts + 1;
+    let outcome = match attempt.state {
+        DeliveryState::Delivered => "delivered",
+        DeliveryState::Pending => "retrying",
+        DeliveryState::Failed => "failed",
+    };
+    let mut attrs = Map::new();
+    attrs.insert("delivery".into(), delivery.id.clone().into());
+    attrs.insert("notifier".into(), delivery.notifier.clone().into());
+    if let Some(audience) = &attempt.audience {
+        attrs.insert("audience".into(), audience.clone().into());
+    }
+    attrs.insert("topic".into(), delivery.topic.clone().into());
+    attrs.insert(
+        "about".into(),
+        json!({"kind": delivery.about_kind, "id": delivery.about_id}),
+    );
+    attrs.insert("title".into(), delivery.title.clone().into());
+    attrs.insert(
+        "body_sha256".into(),
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(delivery.body.as_bytes())).into(),
+    );
+    attrs.insert("attempt".into(), number.into());
+    attrs.insert("outcome".into(), outcome.into());
+    if let Some(status) = attempt.status {
+        attrs.insert("status".into(), status.into());
+    }
+    if let Some(error) = &attempt.error {
+        attrs.insert("error".into(), error.clone().into());
+    }
+    if let Some(next) = attempt
+        .next_at
+        .filter(|_| attempt.state == DeliveryState::Pending)
+    {
+        attrs.insert("next_attempt".into(), Value::String(stamp(&next)));
+    }
+    let seq = log.append(
+        EventKind::Notification,
+        delivery.agent.as_deref().unwrap_or_default(),
+        attrs,
+        context,
+    )?;
+    let delivered_at = (attempt.state == DeliveryState::Delivered).then(|| stamp(&context.time));
+    let next_at = attempt
+        .next_at
+        .map(|next| stamp(&next))
+        .unwrap_or_else(|| stamp(&delivery.next_at));
+    log.transaction.execute(
+        "UPDATE notifications SET state = ?2, attempts = ?3, next_at = ?4, last_status = ?5, \
+         last_error = ?6, delivered_at = ?7, last_seq = ?8 WHERE id = ?1",
+        params![
+            delivery.id,
+            attempt.state.as_str(),
+            number,
+            next_at,
+            attempt.status,
+            attempt.error,
+            delivered_at,
+            seq
+        ],
+    )?;
+    Ok(Delivery {
+        state: attempt.state,
+        attempts: number,
+        next_at: attempt.next_at.unwrap_or(delivery.next_at),
+        last_status: attempt.status,
+        last_error: attempt.error,
+        delivered_at: delivered_at.map(|_| context.time),
+        last_seq: Some(seq),
+        ..delivery
+    })
 }
