@@ -425,10 +425,16 @@ fn send(notifier: &Notifier, delivery: &Delivery, now: DateTime<Utc>) -> Sent {
         Err(error) => return failed(error),
     };
     let timestamp = now.timestamp();
-    let mut request = ureq::AgentBuilder::new()
-        .timeout(ATTEMPT_TIMEOUT)
-        .redirects(0)
-        .build()
+    // One agent for every delivery: its TLS configuration is built once, and connections to a receiver
+    // that keeps them open are reused.
+    static AGENT: std::sync::OnceLock<ureq::Agent> = std::sync::OnceLock::new();
+    let agent = AGENT.get_or_init(|| {
+        ureq::AgentBuilder::new()
+            .timeout(ATTEMPT_TIMEOUT)
+            .redirects(0)
+            .build()
+    });
+    let mut request = agent
         .post(&notifier.url)
         .set("content-type", "application/json")
         .set("user-agent", concat!("warrant/", env!("CARGO_PKG_VERSION")))
