@@ -5,6 +5,7 @@
 //! implementation whether it runs against `--data` or `--server`.
 
 mod auth;
+mod console;
 mod error;
 mod extract;
 mod identity;
@@ -75,6 +76,8 @@ pub struct AppState {
     pub local_principal: Option<Principal>,
     /// The MCP gateway's live sessions (`/mcp/{upstream}`).
     pub mcp: Arc<mcp::Sessions>,
+    /// The web console's signed-in sessions.
+    pub console: Arc<console::Sessions>,
 }
 
 impl AppState {
@@ -100,6 +103,7 @@ impl AppState {
             identity: Arc::new(identity::Providers::default()),
             local_principal: None,
             mcp: Arc::default(),
+            console: Arc::default(),
         }
     }
 }
@@ -108,7 +112,8 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
     let (routes, _) = routes::routes(&state);
-    routes
+    console::routes()
+        .merge(routes)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_responses,

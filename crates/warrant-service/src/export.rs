@@ -106,3 +106,62 @@ pub async fn archive(store: &Store, request: ExportRequest, now: DateTime<Utc>) 
         name: format!("{name}.tar.gz"),
     })
 }
+
+/// Verify a bundle archive (`.tar.gz`, as `warrant evidence export` packs it: the manifest and its signature
+/// first) as it streams in: every file against the signed manifest, every event rebuilt into the end root.
+/// `held` is a checkpoint the auditor already holds (size, root). An error is an archive that cannot be read
+/// as a bundle at all; everything else is in the report's failures.
+pub fn verify_archive(
+    archive: impl std::io::Read,
+    key: warrant_log::note::NoteVerifier,
+    held: Option<(u64, [u8; 32])>,
+) -> std::result::Result<warrant_log::bundle::BundleReport, String> {
+    use std::io::Read;
+    let reading = |error: std::io::Error| format!("reading the archive: {error}");
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    let mut entries = tar.entries().map_err(reading)?;
+    let mut next = |expected: &str| -> std::result::Result<Vec<u8>, String> {
+        let mut entry = loop {
+            let entry = entries
+                .next()
+                .ok_or_else(|| format!("the archive ends before {expected}"))?
+                .map_err(reading)?;
+            if entry.header().entry_type() != tar::EntryType::Directory {
+                break entry;
+            }
+        };
+        let path = entry.path().map_err(reading)?.to_string_lossy().into_owned();
+        if path != format!("bundle/{expected}") {
+            return Err(format!(
+                "the archive holds {path} where bundle/{expected} must come: a bundle archive starts with its manifest and signature, as `warrant evidence export` packs it; unpack it and verify the directory"
+            ));
+        }
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).map_err(reading)?;
+        Ok(bytes)
+    };
+    let manifest = next("manifest.json")?;
+    let signature = String::from_utf8_lossy(&next("manifest.sig")?).into_owned();
+    let mut verifier = match warrant_log::bundle::BundleVerifier::open(&manifest, &signature, key) {
+        Ok(verifier) => verifier,
+        Err(error) => {
+            return Ok(warrant_log::bundle::BundleReport {
+                failures: vec![error.to_string()],
+                ..Default::default()
+            });
+        }
+    };
+    if let Some((size, root)) = held {
+        verifier.hold(size, root);
+    }
+    for entry in entries {
+        let mut entry = entry.map_err(reading)?;
+        if entry.header().entry_type() == tar::EntryType::Directory {
+            continue;
+        }
+        let path = entry.path().map_err(reading)?.to_string_lossy().into_owned();
+        let path = path.strip_prefix("bundle/").unwrap_or(&path).to_owned();
+        verifier.file(&path, &mut entry).map_err(reading)?;
+    }
+    Ok(verifier.finish())
+}

@@ -2,7 +2,6 @@
 //! (offline, with `warrant_log::bundle` only).
 
 use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -295,55 +294,7 @@ fn verify_archive(
     held: Option<(u64, [u8; 32])>,
 ) -> Result<BundleReport, Failure> {
     let file = File::open(archive).with_context(|| format!("opening {}", archive.display()))?;
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let mut entries = tar.entries().context("reading the archive")?;
-    let mut next = |expected: &str| -> Result<Vec<u8>, Failure> {
-        let mut entry = loop {
-            let entry = entries
-                .next()
-                .ok_or_else(|| Failure::Check(anyhow!("the archive ends before {expected}")))?
-                .context("reading the archive")?;
-            if entry.header().entry_type() != tar::EntryType::Directory {
-                break entry;
-            }
-        };
-        let path = entry
-            .path()
-            .context("reading the archive")?
-            .to_string_lossy()
-            .into_owned();
-        if path != format!("bundle/{expected}") {
-            return Err(Failure::Check(anyhow!(
-                "the archive holds {path} where bundle/{expected} must come: a bundle archive starts with its manifest and signature, as `warrant evidence export` packs it; unpack it and verify the directory"
-            )));
-        }
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).context("reading the archive")?;
-        Ok(bytes)
-    };
-    let manifest = next("manifest.json")?;
-    let signature = String::from_utf8_lossy(&next("manifest.sig")?).into_owned();
-    let mut verifier = match BundleVerifier::open(&manifest, &signature, key) {
-        Ok(verifier) => verifier,
-        Err(error) => return Ok(unopened(&error)),
-    };
-    if let Some((size, root)) = held {
-        verifier.hold(size, root);
-    }
-    for entry in entries {
-        let mut entry = entry.context("reading the archive")?;
-        if entry.header().entry_type() == tar::EntryType::Directory {
-            continue;
-        }
-        let path = entry
-            .path()
-            .context("reading the archive")?
-            .to_string_lossy()
-            .into_owned();
-        let path = path.strip_prefix("bundle/").unwrap_or(&path).to_owned();
-        verifier.file(&path, &mut entry).context("reading the archive")?;
-    }
-    Ok(verifier.finish())
+    warrant_service::export::verify_archive(file, key, held).map_err(|error| Failure::Check(anyhow!(error)))
 }
 
 /// `warrant verify BUNDLE --key KEY`: exit 0 when everything verifies, 1 with each failure named.

@@ -13,6 +13,7 @@ mod auth;
 mod authorize;
 mod bundle;
 mod compliance;
+mod console;
 mod crash;
 mod erase;
 mod events;
