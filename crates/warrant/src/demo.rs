@@ -71,6 +71,11 @@ pub fn run(cli: &Cli, no_serve: bool, serve: &ServeArgs) -> Result<ExitCode, Fai
         }
         if no_serve {
             store.checkpoint().await.context("signing a checkpoint")?;
+            println!(
+                "\nconsole: run `warrant --data {} serve` and open http://{}/ (sign in with its admin token)",
+                cli.data.display(),
+                serve.listen
+            );
             return Ok(());
         }
         repoint_notifier(&store, &inbox).await?;

@@ -72,6 +72,10 @@ pub async fn overview(
         ))
     })
     .await?;
+    // The log's state as of this page: the latest checkpoint's signature checked with the log's key, and the
+    // size and root it signs compared with the stored ones.
+    let store = state.store.clone();
+    let verified = blocking(move || warrant_service::log::verify_latest(&store)).await?;
     let readiness = compliance::readiness(&state.store, now).await?;
     let mut alert_table = Table::new(
         "alerts",
@@ -143,6 +147,11 @@ pub async fn overview(
                 @match &checkpoint {
                     Some(checkpoint) => { "latest signed checkpoint " (checkpoint.size) " at " (time(&checkpoint.time)) }
                     None => { "no checkpoint signed yet" }
+                }
+                @match verified {
+                    Some(true) => { "; its signature and root verified at " (time(&now)) }
+                    Some(false) => { strong class="error" { "; it does NOT verify: its signature or its stored root is wrong" } }
+                    None => {}
                 }
             }
         }
@@ -1321,15 +1330,19 @@ pub async fn compliance(
 ) -> PageResult {
     reads(&viewer)?;
     let now = Utc::now();
-    let (soa, gaps, readiness) = compliance::assessed(&state.store, now, move |store, assessment| {
-        let rows = assessment.soa()?;
-        Ok((
-            compliance::soa_report(store, &assessment, &rows, now),
-            compliance::gaps_report(&assessment)?,
-            compliance::readiness_report(store, &assessment, now)?,
-        ))
-    })
-    .await?;
+    let (soa, gaps, readiness, crosswalk, audits, nonconformities) =
+        compliance::assessed(&state.store, now, move |store, assessment| {
+            let rows = assessment.soa()?;
+            Ok((
+                compliance::soa_report(store, &assessment, &rows, now),
+                compliance::gaps_report(&assessment)?,
+                compliance::readiness_report(store, &assessment, now)?,
+                compliance::crosswalk_report(&assessment, now.date_naive())?,
+                warrant_service::audit::audits(store)?,
+                warrant_service::audit::nonconformities(store)?,
+            ))
+        })
+        .await?;
     let mut soa_table = Table::new(
         "soa",
         format!(
@@ -1408,7 +1421,106 @@ pub async fn compliance(
             Cell::text(text("detail")),
         ]);
     }
-    if let Some(answer) = csv_answer(&[&soa_table, &gap_table, &stages], query.csv.as_deref()) {
+    let mut articles = Table::new(
+        "crosswalk",
+        format!("EU AI Act crosswalk ({})", crosswalk.regulation),
+        &["Article", "Title", "ISO/IEC 42001 coverage", "Not covered"],
+    );
+    for row in &crosswalk.articles {
+        articles.row(vec![
+            Cell::text(&row.article),
+            Cell::text(&row.title),
+            Cell::text(&row.coverage),
+            Cell::text(row.not_covered.clone().unwrap_or_default()),
+        ]);
+    }
+    let mut tasks = Table::new(
+        "tasks",
+        "Obligations ISO/IEC 42001 does not cover",
+        &["Task", "Article", "Title", "Owner", "Due", "Status"],
+    );
+    for task in &crosswalk.tasks {
+        tasks.row(vec![
+            Cell::text(&task.id),
+            Cell::text(&task.article),
+            Cell::text(&task.title),
+            Cell::text(task.owner.clone().unwrap_or_default()),
+            Cell::text(task.due.map(|due| due.to_string()).unwrap_or_default()),
+            Cell::text(format!(
+                "{}{}",
+                task.status,
+                if task.overdue { " (OVERDUE)" } else { "" }
+            )),
+        ]);
+    }
+    let mut audit_table = Table::new(
+        "audits",
+        "Internal audits",
+        &[
+            "Audit",
+            "When",
+            "Controls sampled",
+            "Items verified",
+            "Nonconformities",
+            "Event",
+        ],
+    );
+    for audit in &audits {
+        audit_table.row(vec![
+            Cell::text(audit.id.clone().unwrap_or_default()),
+            Cell::text(audit.at.clone().unwrap_or_default()),
+            Cell::text(audit.summary.controls_sampled.to_string()),
+            Cell::text(audit.summary.items_verified.to_string()),
+            Cell::text(audit.summary.nonconformities.to_string()),
+            audit.seq.map(seq_link).unwrap_or_else(|| Cell::text("")),
+        ]);
+    }
+    let mut nc_table = Table::new(
+        "nonconformities",
+        "Nonconformities",
+        &[
+            "Id",
+            "Control",
+            "Grade",
+            "Finding",
+            "Corrective action",
+            "Owner",
+            "Due",
+            "Status",
+        ],
+    );
+    for nc in &nonconformities {
+        let value = serde_json::to_value(nc).unwrap_or(Value::Null);
+        let field = |name: &str| {
+            value
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        nc_table.row(vec![
+            Cell::text(&nc.id),
+            Cell::text(&nc.control),
+            Cell::text(field("grade")),
+            Cell::text(&nc.finding),
+            Cell::text(&nc.corrective_action),
+            Cell::text(&nc.owner),
+            Cell::text(nc.due.to_string()),
+            Cell::text(field("status")),
+        ]);
+    }
+    if let Some(answer) = csv_answer(
+        &[
+            &soa_table,
+            &gap_table,
+            &stages,
+            &articles,
+            &tasks,
+            &audit_table,
+            &nc_table,
+        ],
+        query.csv.as_deref(),
+    ) {
         return answer;
     }
     let content = html! {
@@ -1423,6 +1535,10 @@ pub async fn compliance(
         (soa_table.render("/compliance"))
         (gap_table.render("/compliance"))
         (stages.render("/compliance"))
+        (articles.render("/compliance"))
+        (tasks.render("/compliance"))
+        (audit_table.render("/compliance"))
+        (nc_table.render("/compliance"))
     };
     Ok(page(&viewer, "Compliance", "Compliance", content))
 }

@@ -93,6 +93,7 @@ pub(crate) async fn serve_store(cli: &Cli, args: &ServeArgs, store: Store) -> Re
         public_url: Some(args.public_url.clone().unwrap_or_else(|| url.clone())),
     };
     println!("warrant listening on {url} (data {})", cli.data.display());
+    println!("console: {url}/ (sign in with a token: `warrant token create --role approver --name NAME`)");
     let state = AppState::new(store, config);
     warrant_server::serve(state, listener, shutdown_signal())
         .await

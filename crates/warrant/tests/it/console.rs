@@ -278,7 +278,9 @@ fn the_console_works_for_approvers_admins_and_auditors_in_a_real_browser() {
     browser.click(&format!(
         "form[action='/approvals/{id}/decide'] button[value=approve]"
     ));
-    browser.wait_for("the decision", |page| page.contains("approved"));
+    browser.wait_for("the decision", |page| {
+        page.contains("Recently decided") && !page.contains(&format!("/approvals/{id}/decide"))
+    });
     let retried = authorize(
         &server,
         &agent,
@@ -307,7 +309,9 @@ fn the_console_works_for_approvers_admins_and_auditors_in_a_real_browser() {
     browser.sign_in(&url, &admin, "/agents/support-agent");
     browser.type_into("#status-reason", "investigating a data leak");
     browser.click("section.kill button");
-    browser.wait_for("the suspension", |page| page.contains("suspended"));
+    browser.wait_for("the suspension", |page| {
+        page.contains("agent-status\">suspended<")
+    });
     assert_eq!(browser.text("#agent-status"), "suspended");
     browser.screenshot("agent");
     let denied = authorize(&server, &agent, "crm-read", json!({"customer_id": "c-78"}), None);
