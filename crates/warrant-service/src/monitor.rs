@@ -396,6 +396,41 @@ pub async fn evaluate_and_record(
         .await
 }
 
+/// Decisions of one outcome on one day: `(day start, outcome, count)`.
+pub type DayCount = (DateTime<Utc>, String, u64);
+
+/// Decisions per day and outcome over the last `days` days (to `now`), per agent and decision name, from the
+/// hourly rollups: the distribution over time that drift summarises. Keys are `(agent, decision)`; each
+/// value is in day order.
+pub fn decision_series(
+    store: &Store,
+    days: i64,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<(String, String), Vec<DayCount>>, StoreError> {
+    let to_hour = now.timestamp().div_euclid(3600) + 1;
+    let from_hour = to_hour - days * 24;
+    let mut days_of: BTreeMap<(String, String), BTreeMap<(i64, String), u64>> = BTreeMap::new();
+    for row in store.decision_rows(from_hour, to_hour)? {
+        *days_of
+            .entry((row.agent, row.name))
+            .or_default()
+            .entry((row.hour.div_euclid(24), row.outcome))
+            .or_default() += row.count;
+    }
+    Ok(days_of
+        .into_iter()
+        .map(|(key, counts)| {
+            let series = counts
+                .into_iter()
+                .filter_map(|((day, outcome), count)| {
+                    DateTime::from_timestamp(day * 86_400, 0).map(|start| (start, outcome, count))
+                })
+                .collect();
+            (key, series)
+        })
+        .collect())
+}
+
 /// The whole report, as `warrant monitor` prints it.
 pub fn full_report(
     store: &Store,

@@ -849,6 +849,72 @@ fn share_bars(outcomes: &[String], baseline: &[u64], current: &[u64]) -> Markup 
     raw(svg)
 }
 
+/// Decisions per day, stacked by outcome, as inline SVG (one colour per outcome, in the legend's order).
+fn daily_chart(series: &[(DateTime<Utc>, String, u64)]) -> Markup {
+    const COLOURS: [&str; 6] = ["#34495e", "#b8c2cc", "#c0392b", "#2e86c1", "#8e44ad", "#d68910"];
+    let colour = |position: usize| COLOURS.get(position % COLOURS.len()).copied().unwrap_or("#000");
+    let mut outcomes: Vec<&str> = series.iter().map(|(_, outcome, _)| outcome.as_str()).collect();
+    outcomes.sort_unstable();
+    outcomes.dedup();
+    let mut days: Vec<DateTime<Utc>> = series.iter().map(|(day, _, _)| *day).collect();
+    days.sort_unstable();
+    days.dedup();
+    let total = |day: &DateTime<Utc>| -> u64 {
+        series
+            .iter()
+            .filter(|(d, _, _)| d == day)
+            .map(|(_, _, c)| c)
+            .sum()
+    };
+    let peak = days.iter().map(total).max().unwrap_or(1).max(1) as f64;
+    let (width, height, bar) = (14.0 * days.len().max(3) as f64, 90.0, 12.0);
+    let mut svg = format!(
+        "<svg class=\"daily\" viewBox=\"0 0 {width:.0} {:.0}\" width=\"{width:.0}\" height=\"{:.0}\" role=\"img\" aria-label=\"decisions per day by outcome\">",
+        height + 16.0,
+        height + 16.0
+    );
+    for (index, day) in days.iter().enumerate() {
+        let mut y = height;
+        for (position, outcome) in outcomes.iter().enumerate() {
+            let count: u64 = series
+                .iter()
+                .filter(|(d, o, _)| d == day && o == outcome)
+                .map(|(_, _, c)| *c)
+                .sum();
+            if count == 0 {
+                continue;
+            }
+            let h = count as f64 / peak * height;
+            y -= h;
+            svg.push_str(&format!(
+                "<rect x=\"{:.0}\" y=\"{y:.1}\" width=\"{bar}\" height=\"{h:.1}\" fill=\"{}\"><title>{} {}: {count}</title></rect>",
+                index as f64 * 14.0,
+                colour(position),
+                day.format("%Y-%m-%d"),
+                escape(outcome),
+            ));
+        }
+    }
+    if let (Some(first), Some(last)) = (days.first(), days.last()) {
+        svg.push_str(&format!(
+            "<text x=\"0\" y=\"{:.0}\" class=\"axis\">{}</text><text x=\"{width:.0}\" y=\"{:.0}\" class=\"axis\" text-anchor=\"end\">{}</text>",
+            height + 14.0,
+            first.format("%m-%d"),
+            height + 14.0,
+            last.format("%m-%d"),
+        ));
+    }
+    svg.push_str("</svg>");
+    html! {
+        (raw(svg))
+        ul class="legend" {
+            @for (position, outcome) in outcomes.iter().enumerate() {
+                li { span class="swatch" style=(format!("background: {}", colour(position))) {} (outcome) }
+            }
+        }
+    }
+}
+
 pub async fn monitoring(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -957,6 +1023,27 @@ pub async fn monitoring(
         ]);
     }
     let store = state.store.clone();
+    let series = blocking(move || Ok(monitor::decision_series(&store, 30, now)?)).await?;
+    let mut over_time = Table::new(
+        "decisions",
+        "Decisions per day over 30 days, by outcome",
+        &["Agent", "Decision", "Per day", "Total"],
+    );
+    for ((agent, decision), points) in &series {
+        let total: u64 = points.iter().map(|(_, _, count)| count).sum();
+        let text = points
+            .iter()
+            .map(|(day, outcome, count)| format!("{} {outcome} {count}", day.format("%Y-%m-%d")))
+            .collect::<Vec<_>>()
+            .join("; ");
+        over_time.row(vec![
+            Cell::text(agent),
+            Cell::text(decision),
+            Cell::markup(text, daily_chart(points)),
+            Cell::text(total.to_string()),
+        ]);
+    }
+    let store = state.store.clone();
     let alerts = blocking(move || Ok(monitor::alerts(&store, None)?.items)).await?;
     let mut alert_table = Table::new(
         "alerts",
@@ -984,11 +1071,15 @@ pub async fn monitoring(
             Cell::text(time(&alert.fired_at)),
         ]);
     }
-    if let Some(answer) = csv_answer(&[&drift, &disparity, &cost, &alert_table], query.csv.as_deref()) {
+    if let Some(answer) = csv_answer(
+        &[&over_time, &drift, &disparity, &cost, &alert_table],
+        query.csv.as_deref(),
+    ) {
         return answer;
     }
     let content = html! {
         p class="muted" { "Bars: grey the baseline share of each outcome, dark the current one. Drift is significant at PSI ≥ 0.25." }
+        (over_time.render("/monitoring"))
         (drift.render("/monitoring"))
         (disparity.render("/monitoring"))
         (cost.render("/monitoring"))
