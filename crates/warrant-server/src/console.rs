@@ -328,12 +328,14 @@ pub fn page(viewer: &Viewer, title: &str, active: &str, content: Markup) -> Resp
     (secure_headers(), body).into_response()
 }
 
+/// No script but the console's own file; style attributes (a trail step's indentation, a legend's swatch)
+/// are allowed, style elements and everything external are not.
 fn secure_headers() -> [(header::HeaderName, HeaderValue); 4] {
     [
         (
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; style-src-attr 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
             ),
         ),
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),

@@ -42,17 +42,6 @@ pub struct Assessment {
     pub audits: Vec<warrant_store::AuditRecord>,
 }
 
-/// Whether the store's latest checkpoint carries a valid signature by the log's key over its size and root.
-fn checkpoint_verifies(store: &Store, checkpoint: &warrant_store::Checkpoint) -> bool {
-    let Ok(verifier) = warrant_log::note::NoteVerifier::parse_vkey(store.verifier_key()) else {
-        return false;
-    };
-    warrant_log::note::open_note(&checkpoint.note, &[verifier])
-        .ok()
-        .and_then(|opened| warrant_log::checkpoint::Checkpoint::parse(&opened.body).ok())
-        .is_some_and(|body| body.size == checkpoint.size && body.root == checkpoint.root)
-}
-
 /// Notifications delivered about incidents, by incident id: the audience told, when, and the event's seq.
 fn incidents_told(
     store: &Store,
@@ -117,7 +106,7 @@ pub fn assess(store: &Store, now: DateTime<Utc>) -> Result<Assessment> {
         .filter(|rule| rule.enabled)
         .count();
     let checkpoint = store.latest_checkpoint()?.map(|checkpoint| {
-        let verified = checkpoint_verifies(store, &checkpoint);
+        let verified = crate::log::checkpoint_verifies(store, &checkpoint);
         (checkpoint.size, checkpoint.time, verified)
     });
     let documents = store.documents()?;

@@ -44,24 +44,20 @@ pub fn key(store: &Store) -> wire::VerifierKey {
 /// Whether the latest checkpoint holds up now: its note's signature verifies with the log's key, and the
 /// size and root the note signs are the ones stored beside it. `None` before the first checkpoint.
 pub fn verify_latest(store: &Store) -> Result<Option<bool>> {
-    use base64::Engine;
-    let Some(checkpoint) = store.latest_checkpoint()? else {
-        return Ok(None);
-    };
+    Ok(store
+        .latest_checkpoint()?
+        .map(|checkpoint| checkpoint_verifies(store, &checkpoint)))
+}
+
+/// Whether `checkpoint`'s note is signed by the log's key and signs the stored size and root.
+pub fn checkpoint_verifies(store: &Store, checkpoint: &Checkpoint) -> bool {
     let Ok(verifier) = warrant_log::note::NoteVerifier::parse_vkey(store.verifier_key()) else {
-        return Ok(Some(false));
+        return false;
     };
-    let Ok(opened) = warrant_log::note::open_note(&checkpoint.note, &[verifier]) else {
-        return Ok(Some(false));
-    };
-    let mut lines = opened.body.lines().skip(1);
-    let size = lines.next().and_then(|line| line.parse::<u64>().ok());
-    let root = lines
-        .next()
-        .and_then(|line| base64::engine::general_purpose::STANDARD.decode(line).ok());
-    Ok(Some(
-        size == Some(checkpoint.size) && root.as_deref() == Some(checkpoint.root.as_slice()),
-    ))
+    warrant_log::note::open_note(&checkpoint.note, &[verifier])
+        .ok()
+        .and_then(|opened| warrant_log::checkpoint::Checkpoint::parse(&opened.body).ok())
+        .is_some_and(|body| body.size == checkpoint.size && body.root == checkpoint.root)
 }
 
 fn hex_list(hashes: &[[u8; 32]]) -> Vec<String> {

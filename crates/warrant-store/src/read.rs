@@ -48,7 +48,11 @@ impl Store {
     /// Registry change events, oldest first.
     pub fn changes(&self, filter: &ChangeFilter) -> Result<Vec<StoredEvent>, StoreError> {
         self.read(|connection| {
-            let mut sql = String::from("SELECT seq, body, leaf FROM events WHERE kind = 'change'");
+            // The partial index holds only change events. Without statistics SQLite prefers walking the whole
+            // table in seq order to sorting the index's few rows: a scan of every event at every call.
+            let mut sql = String::from(
+                "SELECT seq, body, leaf FROM events INDEXED BY events_changes WHERE kind = 'change'",
+            );
             let mut params: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
             if let Some(agent) = &filter.agent {
                 sql.push_str(" AND agent = ?");

@@ -651,6 +651,20 @@ fn flatten_trail(trail: &warrant_api::trails::Trail) -> Vec<TrailRow> {
     rows
 }
 
+/// The steps in the order of `view`: the tree (steps under their cause), or the timeline (by time, flat).
+fn steps_in_view(trail: &warrant_api::trails::Trail, view: Option<&str>) -> (Vec<TrailRow>, &'static str) {
+    let mut rows = flatten_trail(trail);
+    if view == Some("timeline") {
+        rows.sort_by(|a, b| a.time.cmp(&b.time).then(a.seq.cmp(&b.seq)));
+        for row in &mut rows {
+            row.depth = 0;
+        }
+        (rows, "timeline")
+    } else {
+        (rows, "tree")
+    }
+}
+
 fn trail_rows_markup(rows: &[TrailRow], offset: usize, limit: usize) -> Markup {
     html! {
         @for row in rows.iter().skip(offset).take(limit) {
@@ -670,6 +684,8 @@ fn trail_rows_markup(rows: &[TrailRow], offset: usize, limit: usize) -> Markup {
 #[derive(Deserialize, Default)]
 pub struct TrailQuery {
     id: Option<String>,
+    /// `tree` (the default: steps under the step that caused them) or `timeline` (every step by time).
+    view: Option<String>,
     offset: Option<usize>,
     csv: Option<String>,
 }
@@ -703,7 +719,7 @@ pub async fn trail(
 ) -> PageResult {
     reads(&viewer)?;
     let trail = load_trail(&state, &id).await?;
-    let rows = flatten_trail(&trail);
+    let (rows, view) = steps_in_view(&trail, query.view.as_deref());
     if query.csv.as_deref() == Some("steps") {
         let mut table = Table::new(
             "steps",
@@ -737,8 +753,13 @@ pub async fn trail(
         @if !summary.decisions.is_empty() { p { "Decisions: " (summary.decisions.join(", ")) } }
         @if !summary.outcomes.is_empty() { p { "Outcomes: " (summary.outcomes.join(", ")) } }
         div class="table-head" {
-            h2 { "Decision path (tree and timeline)" }
-            a class="csv" href=(format!("/trails/{}?csv=steps", encode(&id))) download { "Download CSV" }
+            h2 { @if view == "tree" { "Decision path as a tree" } @else { "Decision path as a timeline" } }
+            @if view == "tree" {
+                a href=(format!("/trails/{}?view=timeline", encode(&id))) { "Show as a timeline" }
+            } @else {
+                a href=(format!("/trails/{}", encode(&id))) { "Show as a tree" }
+            }
+            a class="csv" href=(format!("/trails/{}?csv=steps&view={view}", encode(&id))) download { "Download CSV" }
         }
         div class="scroll" {
             table id="trail" {
@@ -748,8 +769,8 @@ pub async fn trail(
         }
         @if next < rows.len() {
             p {
-                a id="more" class="button" href=(format!("/trails/{}?offset={next}", encode(&id)))
-                    data-more=(format!("/trails/{}/rows?offset={next}", encode(&id))) data-into="trail-rows" {
+                a id="more" class="button" href=(format!("/trails/{}?offset={next}&view={view}", encode(&id)))
+                    data-more=(format!("/trails/{}/rows?offset={next}&view={view}", encode(&id))) data-into="trail-rows" {
                     "Show the next steps (" (rows.len() - next) " more)"
                 }
             }
@@ -767,11 +788,11 @@ pub async fn trail_rows(
 ) -> PageResult {
     reads(&viewer)?;
     let trail = load_trail(&state, &id).await?;
-    let rows = flatten_trail(&trail);
+    let (rows, view) = steps_in_view(&trail, query.view.as_deref());
     let offset = query.offset.unwrap_or(0).min(rows.len());
     let next = offset + TRAIL_PAGE;
     let more = if next < rows.len() {
-        format!("/trails/{}/rows?offset={next}", encode(&id))
+        format!("/trails/{}/rows?offset={next}&view={view}", encode(&id))
     } else {
         String::new()
     };
@@ -1005,20 +1026,44 @@ pub async fn monitoring(
         ],
     );
     let ms = |value: Option<f64>| value.map(|ms| format!("{ms:.0}")).unwrap_or_default();
-    for line in report
+    let shown: Vec<_> = report
         .cost
         .iter()
         .filter(|line| matches!(line.scope.as_str(), "agent" | "model"))
-    {
+        .collect();
+    let max_cost = shown
+        .iter()
+        .map(|line| line.cost_usd)
+        .fold(0.0, f64::max)
+        .max(f64::EPSILON);
+    let max_p95 = shown
+        .iter()
+        .filter_map(|line| line.p95_ms)
+        .fold(0.0, f64::max)
+        .max(f64::EPSILON);
+    // A bar beside a number: its share of the largest in the table.
+    let bar = |value: f64, max: f64, text: String| {
+        let width = (value / max * 120.0).clamp(0.0, 120.0);
+        Cell::markup(
+            text.clone(),
+            html! {
+                span class="meter" {
+                    (raw(format!("<svg width=\"124\" height=\"10\" aria-hidden=\"true\"><rect width=\"{width:.1}\" height=\"10\" class=\"meter\"></rect></svg>")))
+                    " " (text)
+                }
+            },
+        )
+    };
+    for line in &shown {
         cost.row(vec![
             Cell::text(&line.scope),
             Cell::text(&line.agent),
             Cell::text(&line.name),
             Cell::text(line.calls.to_string()),
             Cell::text(line.errors.to_string()),
-            Cell::text(format!("{:.4}", line.cost_usd)),
+            bar(line.cost_usd, max_cost, format!("{:.4}", line.cost_usd)),
             Cell::text(ms(line.p50_ms)),
-            Cell::text(ms(line.p95_ms)),
+            bar(line.p95_ms.unwrap_or(0.0), max_p95, ms(line.p95_ms)),
             Cell::text(ms(line.p99_ms)),
         ]);
     }
