@@ -106,7 +106,7 @@ impl Session {
     }
 }
 
-fn random_hex() -> Result<String, ServiceError> {
+pub(super) fn random_hex() -> Result<String, ServiceError> {
     let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes).map_err(|error| ServiceError::internal(&error))?;
     Ok(hex::encode(bytes))
@@ -529,7 +529,12 @@ pub fn routes() -> Router<AppState> {
         .route("/compliance", get(pages::compliance))
         .route("/evidence", get(pages::evidence))
         .route("/evidence/export", post(pages::export))
-        .route("/evidence/verify", post(pages::verify))
+        .route(
+            "/evidence/verify",
+            post(pages::verify).layer(axum::extract::DefaultBodyLimit::max(
+                pages::MAX_UPLOAD + 64 * 1024,
+            )),
+        )
 }
 
 async fn css() -> impl IntoResponse {

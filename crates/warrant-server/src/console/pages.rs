@@ -1753,9 +1753,10 @@ pub async fn export(
     viewer.require(Action::Export)?;
     let request = warrant_service::export::ExportRequest::parse(&form.from, &form.to, Vec::new(), false)?;
     let archive = warrant_service::export::archive(&state.store, request, Utc::now()).await?;
-    let bytes = tokio::fs::read(&archive.path)
+    let file = tokio::fs::File::open(&archive.path)
         .await
         .map_err(|error| PageError::from(warrant_service::ServiceError::internal(&error)))?;
+    // The open handle keeps the bytes readable; the name goes now so nothing is left behind.
     let _ = tokio::fs::remove_file(&archive.path).await;
     Ok((
         [
@@ -1765,57 +1766,82 @@ pub async fn export(
                 format!("attachment; filename=\"{}\"", archive.name),
             ),
         ],
-        bytes,
+        axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file)),
     )
         .into_response())
 }
 
 /// Largest bundle the page accepts for verification.
-const MAX_UPLOAD: usize = 512 * 1024 * 1024;
+pub(super) const MAX_UPLOAD: usize = 512 * 1024 * 1024;
 
 pub async fn verify(State(state): State<AppState>, viewer: Viewer, mut multipart: Multipart) -> PageResult {
     reads(&viewer)?;
+    let bad = |error: axum::extract::multipart::MultipartError| {
+        PageError::new(StatusCode::BAD_REQUEST, error.to_string())
+    };
+    let internal = |error: std::io::Error| PageError::from(warrant_service::ServiceError::internal(&error));
     let mut csrf = None;
-    let mut bundle = None;
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|error| PageError::new(StatusCode::BAD_REQUEST, error.to_string()))?
-    {
+    let mut upload: Option<std::path::PathBuf> = None;
+    let mut result = Ok(());
+    while let Some(mut field) = multipart.next_field().await.map_err(bad)? {
         match field.name() {
-            Some("csrf") => {
-                csrf = Some(
-                    field
-                        .text()
-                        .await
-                        .map_err(|error| PageError::new(StatusCode::BAD_REQUEST, error.to_string()))?,
-                )
-            }
+            Some("csrf") => csrf = Some(field.text().await.map_err(bad)?),
             Some("bundle") => {
-                let bytes = field
-                    .bytes()
-                    .await
-                    .map_err(|error| PageError::new(StatusCode::BAD_REQUEST, error.to_string()))?;
-                if bytes.len() > MAX_UPLOAD {
-                    return Err(PageError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "the bundle is larger than 512 MiB",
-                    ));
+                // Streamed to a file beside the data, never held whole in memory.
+                let path =
+                    std::env::temp_dir().join(format!("warrant-upload-{}.tar.gz", super::random_hex()?));
+                let mut file = tokio::fs::File::create(&path).await.map_err(internal)?;
+                upload = Some(path);
+                let mut size = 0usize;
+                while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                    size += chunk.len();
+                    if size > MAX_UPLOAD {
+                        result = Err(PageError::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "the bundle is larger than 512 MiB",
+                        ));
+                        break;
+                    }
+                    tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+                        .await
+                        .map_err(internal)?;
                 }
-                bundle = Some(bytes);
+                tokio::io::AsyncWriteExt::flush(&mut file)
+                    .await
+                    .map_err(internal)?;
             }
             _ => {}
         }
     }
+    let outcome = verify_upload(&state, &viewer, csrf, upload.clone(), result).await;
+    if let Some(path) = upload {
+        let _ = tokio::fs::remove_file(path).await;
+    }
+    outcome
+}
+
+async fn verify_upload(
+    state: &AppState,
+    viewer: &Viewer,
+    csrf: Option<String>,
+    upload: Option<std::path::PathBuf>,
+    received: Result<(), PageError>,
+) -> PageResult {
     viewer.check_csrf(csrf.as_deref().unwrap_or_default())?;
-    let bundle =
-        bundle.ok_or_else(|| PageError::new(StatusCode::BAD_REQUEST, "choose a bundle file to verify"))?;
+    received?;
+    let path =
+        upload.ok_or_else(|| PageError::new(StatusCode::BAD_REQUEST, "choose a bundle file to verify"))?;
     let store = state.store.clone();
     let (report, checkpoints, key) = blocking(move || {
         let key = warrant_service::log::key(&store);
         let verifier = warrant_log::note::NoteVerifier::parse_vkey(&key.verifier_key)
             .map_err(|error| warrant_service::ServiceError::internal(&error))?;
-        let report = warrant_service::export::verify_archive(std::io::Cursor::new(bundle), verifier, None);
+        let report = match std::fs::File::open(&path) {
+            Ok(file) => {
+                warrant_service::export::verify_archive(std::io::BufReader::new(file), verifier, None)
+            }
+            Err(error) => Err(format!("reading the upload: {error}")),
+        };
         Ok((report, warrant_service::log::checkpoints(&store)?, key))
     })
     .await?;
@@ -1839,13 +1865,13 @@ pub async fn verify(State(state): State<AppState>, viewer: Viewer, mut multipart
         },
     };
     let content = evidence_content(
-        &viewer,
+        viewer,
         &checkpoints,
         &key.verifier_key,
         Utc::now().date_naive(),
         Some(verified),
     );
-    Ok(page(&viewer, "Evidence", "Evidence", content))
+    Ok(page(viewer, "Evidence", "Evidence", content))
 }
 
 /// Text for hand-built markup (the SVG charts).

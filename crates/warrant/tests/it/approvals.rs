@@ -5,32 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Scratch, Server, local};
-
-const MAILER: &str = "
-kind: Tool
-id: crm-read
-access: read
-egress: internal
-sensitivity: confidential
----
-kind: Tool
-id: send-email
-access: write
-egress: external
-recipient_arg: to
----
-kind: Agent
-id: mailer
-purpose: Answers customers by email
-owner: head-of-support
-risk_class: limited
-decision_scope: execute
-oversight: human-on-the-loop
-tools:
-  - {tool: crm-read, access: read, approved_by: cso}
-  - {tool: send-email, access: write, approved_by: cso}
-";
+use crate::support::{MAILER, Scratch, Server, local};
 
 fn ask(server: &Server, token: &str, to: &str, approval: Option<&str>) -> Value {
     let mut request = json!({"agent": "mailer", "tool": "send-email", "session": "s-9", "args": {"to": to}});

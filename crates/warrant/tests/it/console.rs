@@ -71,6 +71,8 @@ impl Browser {
             http,
             shots,
         };
+        // Finding an element waits for it up to 10 s: a form's submission navigates after its click answers.
+        browser.command("POST", "timeouts", json!({"implicit": 10_000}));
         browser.command(
             "POST",
             "goog/cdp/execute",
@@ -173,6 +175,19 @@ impl Browser {
         assert!(self.url().contains("/login"), "signed out: {}", self.url());
         self.type_into("#token", token);
         self.click("form button[type=submit]");
+        self.wait_until_left_login();
+    }
+
+    fn wait_until_left_login(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.url().contains("/login") {
+            assert!(
+                Instant::now() < deadline,
+                "still on the sign-in page: {}",
+                self.source()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Sign in with another token from wherever the browser is (a page the last token could not open).
@@ -180,6 +195,7 @@ impl Browser {
         self.go(&format!("{server}/login?next={next}"));
         self.type_into("#token", token);
         self.click("form button[type=submit]");
+        self.wait_until_left_login();
     }
 
     fn sign_out(&self) {

@@ -13,35 +13,10 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::support::{Scratch, Server, local, warrant};
+use crate::support::{MAILER, Scratch, Server, local, warrant};
 
 /// The receiver's secret, as the notifier's file holds it (`whsec_` + base64, the Standard Webhooks form).
 const KEY: &[u8] = b"a-shared-secret-of-the-compliance-office";
-
-const REGISTRY: &str = "
-kind: Tool
-id: crm-read
-access: read
-egress: internal
-sensitivity: confidential
----
-kind: Tool
-id: send-email
-access: write
-egress: external
-recipient_arg: to
----
-kind: Agent
-id: mailer
-purpose: Answers customers by email
-owner: head-of-support
-risk_class: limited
-decision_scope: execute
-oversight: human-on-the-loop
-tools:
-  - {tool: crm-read, access: read, approved_by: cso}
-  - {tool: send-email, access: write, approved_by: cso}
-";
 
 /// One request the receiver got, and what it answered.
 #[derive(Debug, Clone)]
@@ -179,7 +154,7 @@ fn setup(scratch: &Scratch, url: &str, extra: &str) {
         "---\nkind: Notifier\nid: compliance-office\naudience: Compliance office\nurl: {url}\n\
          secret_file: {secret}\n{extra}"
     );
-    let registry = scratch.file("registry.yaml", &format!("{REGISTRY}{notifier}"));
+    let registry = scratch.file("registry.yaml", &format!("{MAILER}{notifier}"));
     local(&scratch.data(), &["apply", "-f", &registry]).expect_code(0);
 }
 

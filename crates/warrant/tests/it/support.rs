@@ -47,6 +47,33 @@ tools:
 data_sources: [customer-notes]
 ";
 
+/// A mailer agent that reads confidential customer data and sends e-mail: a send to an address nobody
+/// named, after a read, is held for approval.
+pub const MAILER: &str = "
+kind: Tool
+id: crm-read
+access: read
+egress: internal
+sensitivity: confidential
+---
+kind: Tool
+id: send-email
+access: write
+egress: external
+recipient_arg: to
+---
+kind: Agent
+id: mailer
+purpose: Answers customers by email
+owner: head-of-support
+risk_class: limited
+decision_scope: execute
+oversight: human-on-the-loop
+tools:
+  - {tool: crm-read, access: read, approved_by: cso}
+  - {tool: send-email, access: write, approved_by: cso}
+";
+
 /// The number of documents in [`BASE_REGISTRY`].
 pub const BASE_DOCUMENTS: u64 = 4;
 
