@@ -182,7 +182,7 @@ struct Shared {
     registry: RwLock<Arc<Registry>>,
     tokens: RwLock<tokens::Tokens>,
     tree: Arc<RwLock<TreeCache>>,
-    readers: Mutex<Vec<Connection>>,
+    readers: ReaderPool,
     origin: String,
     verifier_key: String,
     /// The log's signing key, for what the store signs outside the sequencer (a bundle's manifest).
@@ -215,7 +215,7 @@ impl Store {
             registry: RwLock::new(Arc::new(registry.clone())),
             tokens: RwLock::new(tokens),
             tree: tree.clone(),
-            readers: Mutex::new(Vec::new()),
+            readers: ReaderPool::default(),
             origin: log_identity.origin.clone(),
             verifier_key: log_identity.verifier_key.clone(),
             signer: log_identity.signer.clone(),
@@ -548,25 +548,14 @@ impl Store {
         })
     }
 
-    /// Run `read` on a pooled read-only connection.
+    /// Run `read` on a pooled read-only connection. The pool keeps at most [`READERS`] connections: a caller
+    /// finding them all busy waits for one (up to [`READER_WAIT`]); only past that does it get a connection of
+    /// its own, closed after the read, so a burst never leaves memory behind and a read that nests another
+    /// cannot deadlock.
     pub fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let connection = {
-            let mut pool = self
-                .shared
-                .readers
-                .lock()
-                .map_err(|_| StoreError::WriterStopped)?;
-            pool.pop()
-        };
-        let connection = match connection {
-            Some(connection) => connection,
-            None => open_connection(&self.shared.dir.join(DATABASE_FILE))?,
-        };
-        let result = read(&connection);
-        if let Ok(mut pool) = self.shared.readers.lock() {
-            pool.push(connection);
-        }
-        result
+        let path = self.shared.dir.join(DATABASE_FILE);
+        let lease = self.shared.readers.take(|| open_reader(&path))?;
+        read(lease.connection())
     }
 
     fn send(&self, request: Request) -> Result<(), StoreError> {
@@ -633,6 +622,111 @@ pub fn random_id(prefix: &str) -> Result<String, StoreError> {
     Ok(format!("{prefix}{}", hex::encode(keys::random_bytes::<16>()?)))
 }
 
+/// Connections the reader pool keeps open.
+const READERS: usize = 8;
+/// How long a read waits for a pooled connection before it opens one of its own.
+const READER_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// Page cache per reader: with [`READERS`] of them and the writer's 64 MiB, the process's page caches stay
+/// under 200 MiB however many requests read at once.
+const READER_CACHE_KIB: i64 = 16 * 1024;
+
+/// The reader connections: at most [`READERS`] open and kept; callers wait for a free one.
+#[derive(Default)]
+struct ReaderPool {
+    state: Mutex<PoolState>,
+    freed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct PoolState {
+    idle: Vec<Connection>,
+    /// Pooled connections open, idle or lent.
+    open: usize,
+}
+
+/// A connection lent by the pool; it goes back when the lease is dropped (also when the read panics).
+struct Lease<'a> {
+    pool: &'a ReaderPool,
+    connection: Option<Connection>,
+    /// Kept by the pool after use (a transient one, opened past the wait, is closed).
+    pooled: bool,
+}
+
+impl Lease<'_> {
+    fn connection(&self) -> &Connection {
+        match &self.connection {
+            Some(connection) => connection,
+            None => unreachable!("a lease holds its connection until it is dropped"),
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let Some(connection) = self.connection.take() else {
+            return;
+        };
+        if !self.pooled {
+            return;
+        }
+        match self.pool.state.lock() {
+            Ok(mut state) => state.idle.push(connection),
+            Err(_) => return,
+        }
+        self.pool.freed.notify_one();
+    }
+}
+
+impl ReaderPool {
+    fn take(&self, open: impl Fn() -> Result<Connection, StoreError>) -> Result<Lease<'_>, StoreError> {
+        let lease = |connection, pooled| Lease {
+            pool: self,
+            connection: Some(connection),
+            pooled,
+        };
+        let deadline = std::time::Instant::now() + READER_WAIT;
+        let mut state = self.state.lock().map_err(|_| StoreError::WriterStopped)?;
+        loop {
+            if let Some(connection) = state.idle.pop() {
+                return Ok(lease(connection, true));
+            }
+            if state.open < READERS {
+                state.open += 1;
+                drop(state);
+                return match open() {
+                    Ok(connection) => Ok(lease(connection, true)),
+                    Err(error) => {
+                        if let Ok(mut state) = self.state.lock() {
+                            state.open -= 1;
+                        }
+                        Err(error)
+                    }
+                };
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                drop(state);
+                tracing::warn!(
+                    "every pooled reader was busy for {READER_WAIT:?}; reading on a connection of its own"
+                );
+                return Ok(lease(open()?, false));
+            }
+            state = self
+                .freed
+                .wait_timeout(state, left)
+                .map_err(|_| StoreError::WriterStopped)?
+                .0;
+        }
+    }
+}
+
+/// A reader connection: the common settings with a smaller page cache.
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let connection = open_connection(path)?;
+    connection.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
+    Ok(connection)
+}
+
 /// Open a connection with the settings every connection needs. WAL lets readers run beside the one writer;
 /// `synchronous = FULL` makes each commit durable before it returns, which acknowledgements rely on.
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -644,4 +738,46 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     connection.pragma_update(None, "cache_size", -65536)?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
     Ok(connection)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_readers_waits_for_the_pool_and_leaves_no_more_connections_than_it_keeps() {
+        let dir = std::env::temp_dir().join(format!("warrant-pool-{}", random_id("").unwrap_or_default()));
+        let store = Store::open(&dir, &StoreConfig::default()).unwrap_or_else(|error| panic!("{error}"));
+        let answers: Vec<u64> = std::thread::scope(|scope| {
+            let readers: Vec<_> = (0..4 * READERS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        store.read(|connection| {
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            Ok(connection.query_row("SELECT 7", [], |row| row.get::<_, u64>(0))?)
+                        })
+                    })
+                })
+                .collect();
+            readers
+                .into_iter()
+                .map(|reader| match reader.join() {
+                    Ok(Ok(answer)) => answer,
+                    other => panic!("a reader failed: {other:?}"),
+                })
+                .collect()
+        });
+        assert_eq!(answers, vec![7; 4 * READERS]);
+        let state = store
+            .shared
+            .readers
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        assert_eq!(state.open, READERS, "the pool opened only as many as it keeps");
+        assert_eq!(state.idle.len(), READERS, "every connection came back");
+        drop(state);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
