@@ -21,7 +21,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use warrant_store::{Principal, Store};
 
 pub use crate::error::ApiError;
@@ -45,6 +45,9 @@ pub struct ServerConfig {
     /// The address people reach this server's console at, for the links in notifications
     /// (`https://warrant.example.com`); none leaves messages without links.
     pub public_url: Option<String>,
+    /// Requests handled at once; past it a request is answered 503 with `Retry-After` instead of queueing
+    /// (each one may hold a body of up to `body_limit`). Liveness and metrics are never refused.
+    pub max_in_flight: usize,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +60,7 @@ impl Default for ServerConfig {
             monitor_interval: Duration::from_secs(60),
             notify_interval: Duration::from_millis(500),
             public_url: None,
+            max_in_flight: 1024,
         }
     }
 }
@@ -78,6 +82,8 @@ pub struct AppState {
     pub mcp: Arc<mcp::Sessions>,
     /// The web console's signed-in sessions.
     pub console: Arc<console::Sessions>,
+    /// Permits for requests in flight (`ServerConfig::max_in_flight`).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -96,6 +102,7 @@ impl AppState {
 
     pub fn new(store: Store, config: ServerConfig) -> AppState {
         AppState {
+            in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
             store,
             config,
             metrics: Arc::new(Metrics::default()),
@@ -114,6 +121,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, _) = routes::routes(&state);
     console::routes()
         .merge(routes)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), admit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_responses,
@@ -301,6 +309,31 @@ async fn retention_sweeps(store: Store, interval: Duration) {
             Err(error) => tracing::error!(%error, "retention sweep failed"),
         }
     }
+}
+
+/// Admit a request only while fewer than `max_in_flight` are being handled: past that, 503 with
+/// `Retry-After: 1` at once, rather than a queue that grows with every client (and holds their bodies).
+async fn admit(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if matches!(request.uri().path(), "/healthz" | "/metrics") {
+        return next.run(request).await;
+    }
+    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
+        let mut response = ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            warrant_api::ErrorCode::Unavailable,
+            "the server is handling as many requests as it takes; retry shortly",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    next.run(request).await
 }
 
 async fn count_responses(

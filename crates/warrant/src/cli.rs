@@ -328,6 +328,9 @@ pub struct ServeArgs {
     /// Milliseconds between notification rounds (planning and sending what is due); 0 turns them off.
     #[arg(long, default_value_t = 500)]
     pub notify_interval_ms: u64,
+    /// Requests handled at once; more are answered 503 with Retry-After.
+    #[arg(long, default_value_t = 1024)]
+    pub max_in_flight: usize,
 }
 
 #[derive(Debug, Subcommand)]
