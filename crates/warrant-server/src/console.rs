@@ -184,7 +184,7 @@ impl FromRequestParts<AppState> for Viewer {
                 .uri
                 .path_and_query()
                 .map(|path| path.as_str())
-                .filter(|path| path.starts_with('/') && !path.starts_with("//"))
+                .filter(|path| local_path(path))
                 .unwrap_or("/");
             Redirect::to(&format!("/login?next={}", encode(next))).into_response()
         };
@@ -485,6 +485,15 @@ pub fn csv_answer(tables: &[&Table], asked: Option<&str>) -> Option<PageResult> 
     })
 }
 
+/// Whether `path` stays on this server: an absolute path, not `//host` nor `/\\host` (which browsers read as
+/// another host), so a sign-in link cannot send a person elsewhere.
+fn local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && !path.chars().any(char::is_control)
+}
+
 /// Percent-encode for a query value.
 pub fn encode(text: &str) -> String {
     let mut out = String::new();
@@ -599,7 +608,7 @@ pub struct LoginForm {
 async fn login(State(state): State<AppState>, axum::Form(form): axum::Form<LoginForm>) -> Response {
     let next = form
         .next
-        .filter(|next| next.starts_with('/') && !next.starts_with("//"))
+        .filter(|next| local_path(next))
         .unwrap_or_else(|| "/".into());
     let token = form.token.trim().to_owned();
     if state.store.authenticate(&token, chrono::Utc::now()).is_err() {
@@ -666,4 +675,30 @@ pub fn reads(viewer: &Viewer) -> Result<(), PageError> {
         ));
     }
     viewer.require(Action::Read)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_only_returns_to_this_server() {
+        assert!(local_path("/approvals?x=1"));
+        for elsewhere in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "evil",
+            "/\tx",
+        ] {
+            assert!(!local_path(elsewhere), "{elsewhere}");
+        }
+    }
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        let mut table = Table::new("t", "T", &["a", "b"]);
+        table.row(vec![Cell::text("=cmd()"), Cell::text("x, \"y\"")]);
+        assert_eq!(table.csv(), "a,b\r\n'=cmd(),\"x, \"\"y\"\"\"\r\n");
+    }
 }
