@@ -99,3 +99,29 @@ pub fn to_wire(approval: &Approval) -> wire::Approval {
         requested_by: approval.requested_by.clone(),
     }
 }
+
+/// The exact arguments of a held call, as its `policy_decision` recorded them (`null` once erased).
+pub fn arguments(store: &Store, approval: &wire::Approval) -> Result<serde_json::Value> {
+    Ok(store
+        .event(approval.requested_seq)?
+        .and_then(|event| event.content.get("args").cloned())
+        .unwrap_or(serde_json::Value::Null))
+}
+
+/// Why the gate held a call, for people: the `text` of each reason (`{rule, text}`), joined.
+pub fn reasons_text(reasons: &serde_json::Value) -> String {
+    match reasons {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|item| {
+                item.get("text")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| item.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}

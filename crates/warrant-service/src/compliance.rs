@@ -58,8 +58,7 @@ fn incidents_told(
         let (Some(at), Some(seq)) = (delivery.delivered_at, delivery.last_seq) else {
             continue;
         };
-        let audience = crate::notify::to_wire(&delivery, registry)
-            .audience
+        let audience = crate::notify::audience(registry, &delivery.notifier)
             .unwrap_or_else(|| delivery.notifier.clone());
         told.entry(delivery.about_id)
             .or_default()

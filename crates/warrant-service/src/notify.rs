@@ -144,7 +144,7 @@ fn notices(
         )
         .detail("Agent", &approval.agent)
         .detail("Tool", &approval.tool)
-        .detail("Why", reasons_text(&approval.reasons))
+        .detail("Why", crate::approvals::reasons_text(&approval.reasons))
         .detail("Expires", stamp(&approval.expires_at));
         if let Some(session) = &approval.session {
             notice = notice.detail("Session", session);
@@ -285,24 +285,6 @@ fn incident_notice(
     notice.severity = Some(incident.severity);
     notice.link = link(format!("/incidents/{}", incident.id));
     notice
-}
-
-fn reasons_text(reasons: &serde_json::Value) -> String {
-    match reasons {
-        serde_json::Value::Array(items) => items
-            .iter()
-            .map(|item| {
-                item.get("message")
-                    .or_else(|| item.get("reason"))
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| item.to_string())
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-        serde_json::Value::Null => String::new(),
-        other => other.to_string(),
-    }
 }
 
 fn stamp(time: &DateTime<Utc>) -> String {
@@ -621,15 +603,19 @@ pub fn about(store: &Store, kind: &str, id: &str) -> Result<Vec<wire::Delivery>>
         .collect())
 }
 
-pub fn to_wire(delivery: &Delivery, registry: &Registry) -> wire::Delivery {
-    let audience = match registry.get(Kind::Notifier, &delivery.notifier) {
+/// Who a notifier tells, in words, as its manifest says.
+pub fn audience(registry: &Registry, notifier: &str) -> Option<String> {
+    match registry.get(Kind::Notifier, notifier) {
         Some(Manifest::Notifier(notifier)) => notifier.audience.clone(),
         _ => None,
-    };
+    }
+}
+
+pub fn to_wire(delivery: &Delivery, registry: &Registry) -> wire::Delivery {
     wire::Delivery {
         id: delivery.id.clone(),
         notifier: delivery.notifier.clone(),
-        audience,
+        audience: audience(registry, &delivery.notifier),
         topic: delivery.topic.clone(),
         about: wire::About {
             kind: delivery.about_kind.clone(),

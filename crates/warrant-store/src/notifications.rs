@@ -154,6 +154,18 @@ fn from_row(row: &Row<'_>) -> Result<Delivery, StoreError> {
     })
 }
 
+/// One delivery by id.
+fn load(connection: &rusqlite::Connection, id: &str) -> Result<Option<Delivery>, StoreError> {
+    connection
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM notifications WHERE id = ?1"),
+            [id],
+            |row| Ok(from_row(row)),
+        )
+        .optional()?
+        .transpose()
+}
+
 /// Which deliveries `Store::deliveries` lists.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeliveryFilter {
@@ -302,16 +314,7 @@ impl Store {
     }
 
     pub fn delivery(&self, id: &str) -> Result<Option<Delivery>, StoreError> {
-        self.read(|connection| {
-            connection
-                .query_row(
-                    &format!("SELECT {COLUMNS} FROM notifications WHERE id = ?1"),
-                    [id],
-                    |row| Ok(from_row(row)),
-                )
-                .optional()?
-                .transpose()
-        })
+        self.read(|connection| load(connection, id))
     }
 
     /// Deliveries, newest first.
@@ -355,15 +358,7 @@ impl Store {
 
 /// One attempt, in the writer's transaction.
 fn record(log: &mut Log<'_, '_>, attempt: Attempt, context: &ChangeContext) -> Result<Delivery, StoreError> {
-    let delivery = log
-        .transaction
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM notifications WHERE id = ?1"),
-            [&attempt.delivery],
-            |row| Ok(from_row(row)),
-        )
-        .optional()?
-        .transpose()?
+    let delivery = load(log.transaction, &attempt.delivery)?
         .ok_or_else(|| StoreError::Damaged(format!("no delivery `{}`", attempt.delivery)))?;
     if delivery.state != DeliveryState::Pending {
         // Recorded already (a test send racing the deliverer): the first outcome stands.

@@ -32,24 +32,6 @@ fn seq_link(seq: impl std::fmt::Display) -> Cell {
     Cell::link(format!("#{seq}"), format!("/events/{seq}"))
 }
 
-fn reasons_text(reasons: &Value) -> String {
-    match reasons {
-        Value::Array(items) => items
-            .iter()
-            .map(|item| {
-                item.get("text")
-                    .or_else(|| item.get("message"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| item.to_string())
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Overview
 
@@ -85,7 +67,7 @@ pub async fn overview(
     for alert in &alerts {
         alert_table.row(vec![
             Cell::link(&alert.id, format!("/alerts/{}", alert.id)),
-            Cell::text(format!("{:?}", alert.severity).to_lowercase()),
+            Cell::text(alert.severity.as_str()),
             Cell::link(&alert.agent, format!("/agents/{}", alert.agent)),
             Cell::text(&alert.summary),
             Cell::text(time(&alert.fired_at)),
@@ -174,11 +156,7 @@ async fn inbox(state: &AppState, viewer: &Viewer) -> Result<(Table, Markup), Pag
         let pending = approvals::list(&store, Some(ApprovalStatus::Pending), now)?;
         let mut args = BTreeMap::new();
         for approval in &pending {
-            let event = warrant_service::events::get(&store, &approval.requested_seq.to_string())?;
-            args.insert(
-                approval.id.clone(),
-                event.content.get("args").cloned().unwrap_or(Value::Null),
-            );
+            args.insert(approval.id.clone(), approvals::arguments(&store, approval)?);
         }
         Ok((pending, args))
     })
@@ -213,7 +191,7 @@ async fn inbox(state: &AppState, viewer: &Viewer) -> Result<(Table, Markup), Pag
             Cell::link(&approval.agent, format!("/agents/{}", approval.agent)),
             Cell::text(&approval.tool),
             Cell::markup(arguments.clone(), html! { pre class="args" { (arguments) } }),
-            Cell::text(reasons_text(&approval.reasons)),
+            Cell::text(approvals::reasons_text(&approval.reasons)),
             match &approval.session {
                 Some(session) => Cell::link(session, format!("/trails/{}", encode(session))),
                 None => Cell::text("-"),
@@ -262,7 +240,7 @@ pub async fn approvals(
             Cell::link(&approval.id, format!("/approvals/{}", approval.id)),
             Cell::text(&approval.agent),
             Cell::text(&approval.tool),
-            Cell::text(format!("{:?}", approval.status).to_lowercase()),
+            Cell::text(approval.status.as_str()),
             Cell::text(approval.decided_by.clone().unwrap_or_default()),
             Cell::text(approval.decision_reason.clone().unwrap_or_default()),
             Cell::text(approval.decided_at.as_ref().map(time).unwrap_or_default()),
@@ -294,27 +272,27 @@ pub async fn approval(State(state): State<AppState>, viewer: Viewer, Path(id): P
     let lookup = id.clone();
     let (approval, args, trail) = blocking(move || {
         let approval = approvals::get(&store, &principal, &lookup, now)?;
-        let event = warrant_service::events::get(&store, &approval.requested_seq.to_string())?;
+        let args = approvals::arguments(&store, &approval)?;
         let trail = approval
             .session
             .as_deref()
             .map(|session| trails::get(&store, session))
             .transpose()?;
-        Ok((approval, event.content.get("args").cloned(), trail))
+        Ok((approval, args, trail))
     })
     .await?;
     let content = html! {
         dl class="facts" {
             dt { "Agent" } dd { a href=(format!("/agents/{}", approval.agent)) { (approval.agent) } }
             dt { "Tool" } dd { (approval.tool) }
-            dt { "Status" } dd { (format!("{:?}", approval.status).to_lowercase()) }
-            dt { "Why it was held" } dd { (reasons_text(&approval.reasons)) }
+            dt { "Status" } dd { (approval.status.as_str()) }
+            dt { "Why it was held" } dd { (approvals::reasons_text(&approval.reasons)) }
             dt { "Requested" } dd { (time(&approval.requested_at)) " (event " a href=(format!("/events/{}", approval.requested_seq)) { "#" (approval.requested_seq) } ")" }
             dt { "Expires" } dd { (time(&approval.expires_at)) }
             @if let Some(by) = &approval.decided_by { dt { "Decided by" } dd { (by) } }
         }
         h2 { "Arguments" }
-        pre class="args" { (args.map(|args| serde_json::to_string_pretty(&args).unwrap_or_default()).unwrap_or_default()) }
+        pre class="args" { (serde_json::to_string_pretty(&args).unwrap_or_default()) }
         @if matches!(approval.status, WireStatus::Pending) && viewer.may(Action::DecideApproval) {
             h2 { "Decide" }
             (decide_form(&viewer, &approval.id))
@@ -1107,8 +1085,8 @@ pub async fn monitoring(
     for alert in alerts.iter().take(200) {
         alert_table.row(vec![
             Cell::link(&alert.id, format!("/alerts/{}", alert.id)),
-            Cell::text(format!("{:?}", alert.status).to_lowercase()),
-            Cell::text(format!("{:?}", alert.severity).to_lowercase()),
+            Cell::text(alert.status.as_str()),
+            Cell::text(alert.severity.as_str()),
             Cell::text(&alert.rule),
             Cell::text(&alert.agent),
             Cell::text(&alert.summary),
@@ -1141,8 +1119,8 @@ pub async fn alert(State(state): State<AppState>, viewer: Viewer, Path(id): Path
     let content = html! {
         dl class="facts" {
             dt { "Summary" } dd { (alert.summary) }
-            dt { "Status" } dd { (format!("{:?}", alert.status).to_lowercase()) }
-            dt { "Severity" } dd { (format!("{:?}", alert.severity).to_lowercase()) }
+            dt { "Status" } dd { (alert.status.as_str()) }
+            dt { "Severity" } dd { (alert.severity.as_str()) }
             dt { "Rule" } dd { (alert.rule) }
             dt { "Agent" } dd { a href=(format!("/agents/{}", alert.agent)) { (alert.agent) } }
             dt { "Value / threshold" } dd { (format!("{:.3} / {:.3}", alert.value, alert.threshold)) }
@@ -1415,10 +1393,10 @@ pub async fn risks(
             Cell::text(&item.summary),
             Cell::text(&item.level),
             Cell::text(item.score.to_string()),
-            Cell::text(format!("{:?}", item.status).to_lowercase()),
+            Cell::text(item.status.as_str()),
             Cell::text(
                 item.treatment
-                    .map(|treatment| format!("{treatment:?}").to_lowercase())
+                    .map(|treatment| treatment.as_str())
                     .unwrap_or_default(),
             ),
             Cell::text(&item.owner),

@@ -251,6 +251,12 @@ fn a_held_call_reaches_the_approver_signed_and_a_failing_receiver_gets_it_on_the
         body["details"]["Tool"].as_str().unwrap().contains("send-email"),
         "{body}"
     );
+    // Why it was held, in the gate's words (not its JSON).
+    let why = body["details"]["Why"].as_str().unwrap();
+    assert!(
+        why.contains("outsider@example.org") && !why.contains('{'),
+        "{body}"
+    );
 
     // Every attempt is in the log, linked to the approval; the delivery says how it went.
     let deliveries = deliveries_when(&server, &format!("approval:{approval}"), |items| {
