@@ -303,6 +303,11 @@ impl Registry {
                 errors.push(document_error(number, manifest, field, message));
             }
         }
+        if let Manifest::Witness(witness) = manifest {
+            for (field, message) in witness.problems() {
+                errors.push(document_error(number, manifest, field, message));
+            }
+        }
         if let Manifest::Policy(policy) = manifest
             && let Err(diagnostic) = crate::gate::check_user_policy(&policy.id, &policy.policy)
         {
@@ -361,6 +366,7 @@ pub fn manifest_from_spec(kind: Kind, spec: &Value) -> Option<Manifest> {
         Kind::IdentityProvider => serde_json::from_value(spec).ok().map(Manifest::IdentityProvider),
         Kind::McpServer => serde_json::from_value(spec).ok().map(Manifest::McpServer),
         Kind::Notifier => serde_json::from_value(spec).ok().map(Manifest::Notifier),
+        Kind::Witness => serde_json::from_value(spec).ok().map(Manifest::Witness),
     }
 }
 
@@ -429,7 +435,8 @@ fn references(manifest: &Manifest) -> Vec<(Kind, String, String)> {
         | Manifest::Applicability(_)
         | Manifest::EvidenceRule(_)
         | Manifest::Obligation(_)
-        | Manifest::IdentityProvider(_) => {}
+        | Manifest::IdentityProvider(_)
+        | Manifest::Witness(_) => {}
     }
     refs
 }

@@ -69,6 +69,17 @@ pub struct BundleReport {
     pub last_received: Option<String>,
     /// The size of the held checkpoint the bundle's log was found to agree with.
     pub held_matched: Option<u64>,
+    /// The trusted witnesses whose cosignatures on the end checkpoint verified.
+    pub end_cosigned_by: Vec<String>,
+}
+
+/// What the auditor brings beside the log's key: a checkpoint held from before, and the witnesses (with how
+/// many of them must have cosigned the end checkpoint).
+#[derive(Debug, Clone, Default)]
+pub struct BundleTrust {
+    pub held: Option<(u64, Hash)>,
+    pub witnesses: Vec<crate::cosignature::CosignatureVerifier>,
+    pub quorum: usize,
 }
 
 impl BundleReport {
@@ -116,6 +127,9 @@ pub struct BundleVerifier {
     period: (Option<String>, Option<String>),
     /// A checkpoint the auditor already holds (size, root): the bundle's log must agree with it.
     held: Option<(u64, Hash)>,
+    /// Witnesses trusted, and how many must have cosigned the end checkpoint.
+    witnesses: Vec<crate::cosignature::CosignatureVerifier>,
+    quorum: usize,
 }
 
 impl BundleVerifier {
@@ -161,8 +175,19 @@ impl BundleVerifier {
             changes: BTreeSet::new(),
             documents: BTreeSet::new(),
             held: None,
+            witnesses: Vec::new(),
+            quorum: 0,
             period: (manifest.period.from, manifest.period.to),
         })
+    }
+
+    /// Apply what the auditor trusts beside the key (see [`BundleTrust`]).
+    pub fn trust(&mut self, trust: BundleTrust) {
+        if let Some((size, root)) = trust.held {
+            self.hold(size, root);
+        }
+        self.witnesses = trust.witnesses;
+        self.quorum = trust.quorum;
     }
 
     /// Compare the bundle's log with a checkpoint the auditor already holds (from an earlier bundle, or
@@ -265,10 +290,47 @@ impl BundleVerifier {
         }
     }
 
+    /// The end checkpoint's cosignatures by the trusted witnesses, against the quorum asked for.
+    fn cosignatures(&mut self, path: &str, bytes: &[u8]) {
+        if self.witnesses.is_empty() && self.quorum == 0 {
+            return;
+        }
+        let text = String::from_utf8_lossy(bytes);
+        match crate::cosignature::verify_cosignatures(&text, &self.witnesses) {
+            Ok(found) => {
+                self.report.end_cosigned_by =
+                    found.into_iter().map(|cosignature| cosignature.witness).collect();
+            }
+            Err(error) => {
+                self.fail(format!("{path}: a cosignature does not verify: {error}"));
+                return;
+            }
+        }
+        let have = self.report.end_cosigned_by.len();
+        if have < self.quorum {
+            let missing: Vec<&str> = self
+                .witnesses
+                .iter()
+                .map(|witness| witness.name())
+                .filter(|name| !self.report.end_cosigned_by.iter().any(|found| found == name))
+                .collect();
+            self.fail(format!(
+                "{path}: cosigned by {have} of the {} witnesses required (missing: {}): the checkpoint was not witnessed",
+                self.quorum,
+                missing.join(", ")
+            ));
+        }
+    }
+
     fn small_file(&mut self, path: &str, bytes: &[u8]) {
         match path {
             START_CHECKPOINT => self.start = self.checkpoint(path, bytes, self.report.start_size),
-            END_CHECKPOINT => self.end = self.checkpoint(path, bytes, self.report.end_size),
+            END_CHECKPOINT => {
+                self.end = self.checkpoint(path, bytes, self.report.end_size);
+                if self.end.is_some() {
+                    self.cosignatures(path, bytes);
+                }
+            }
             START_FRONTIER => {
                 let start_root = if self.report.start_size == 0 {
                     Some(empty_root())

@@ -5,18 +5,21 @@
 //! Events are RFC 8785 canonical JSON ([`canonical`]), hashed into an
 //! RFC 9162 Merkle tree ([`hash`], [`frontier`], [`proof`]). The log commits
 //! to its state with C2SP tlog-checkpoints ([`checkpoint`]) signed as C2SP
-//! signed notes with Ed25519 ([`note`]). [`verify`] checks a whole log in one
-//! streaming pass.
+//! signed notes with Ed25519 ([`note`]), which independent witnesses cosign
+//! ([`cosignature`], over the [`witness`] protocol). [`verify`] checks a whole
+//! log in one streaming pass.
 
 pub mod bundle;
 pub mod canonical;
 pub mod checkpoint;
+pub mod cosignature;
 pub mod frontier;
 pub mod hash;
 pub mod note;
 pub mod proof;
 pub mod seq;
 pub mod verify;
+pub mod witness;
 
 pub use canonical::canonicalize;
 pub use checkpoint::{Checkpoint, CheckpointError};

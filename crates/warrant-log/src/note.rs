@@ -11,11 +11,11 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 /// Signature type byte for Ed25519 in key IDs and key strings.
-const ED25519_TYPE: u8 = 0x01;
+pub(crate) const ED25519_TYPE: u8 = 0x01;
 /// Notes with more signatures are rejected; the spec requires accepting at least 16.
 const MAX_SIGNATURES: usize = 100;
-const SIGNATURE_PREFIX: &str = "\u{2014} ";
-const SKEY_PREFIX: &str = "PRIVATE+KEY+";
+pub(crate) const SIGNATURE_PREFIX: &str = "\u{2014} ";
+pub(crate) const SKEY_PREFIX: &str = "PRIVATE+KEY+";
 
 /// Why a note could not be signed or opened, or a key not parsed.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -125,9 +125,14 @@ pub fn unverified_body(text: &str) -> Option<&str> {
 /// The C2SP key ID: the first four bytes, big-endian, of
 /// SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key).
 pub fn key_id(name: &str, key: &VerifyingKey) -> u32 {
+    typed_key_id(name, ED25519_TYPE, key)
+}
+
+/// SHA-256(name ‖ 0x0A ‖ type ‖ public key)[:4], big-endian: the key ID of any signature type.
+pub(crate) fn typed_key_id(name: &str, kind: u8, key: &VerifyingKey) -> u32 {
     let digest = Sha256::new()
         .chain_update(name.as_bytes())
-        .chain_update([b'\n', ED25519_TYPE])
+        .chain_update([b'\n', kind])
         .chain_update(key.as_bytes())
         .finalize();
     let (id, _) = digest.split_first_chunk::<4>().unwrap_or((&[0; 4], &[]));
@@ -152,7 +157,7 @@ impl NoteSigner {
     pub fn parse_skey(skey: &str) -> Result<Self, NoteError> {
         let rest = skey.strip_prefix(SKEY_PREFIX).ok_or(NoteError::BadSignerKey)?;
         let (name, id, key) = split_key_string(rest).ok_or(NoteError::BadSignerKey)?;
-        let seed = decode_typed_key(key).ok_or(NoteError::BadSignerKey)?;
+        let seed = decode_typed_key(key, ED25519_TYPE).ok_or(NoteError::BadSignerKey)?;
         let signer = Self::from_secret_bytes(name, &seed)?;
         if signer.key_id != id {
             return Err(NoteError::BadSignerKey);
@@ -164,7 +169,7 @@ impl NoteSigner {
     pub fn skey(&self) -> String {
         format!(
             "{SKEY_PREFIX}{}",
-            key_string(&self.name, self.key_id, self.key.as_bytes())
+            key_string(&self.name, self.key_id, ED25519_TYPE, self.key.as_bytes())
         )
     }
 
@@ -213,7 +218,7 @@ impl NoteVerifier {
     /// checking that the key ID matches the name and key.
     pub fn parse_vkey(vkey: &str) -> Result<Self, NoteError> {
         let (name, id, key) = split_key_string(vkey).ok_or(NoteError::BadVerifierKey)?;
-        let bytes = decode_typed_key(key).ok_or(NoteError::BadVerifierKey)?;
+        let bytes = decode_typed_key(key, ED25519_TYPE).ok_or(NoteError::BadVerifierKey)?;
         let key = VerifyingKey::from_bytes(&bytes).map_err(|_| NoteError::BadVerifierKey)?;
         let verifier = Self::new(name, key)?;
         if verifier.key_id != id {
@@ -224,7 +229,7 @@ impl NoteVerifier {
 
     /// The verifier key string accepted by [`NoteVerifier::parse_vkey`].
     pub fn vkey(&self) -> String {
-        key_string(&self.name, self.key_id, self.key.as_bytes())
+        key_string(&self.name, self.key_id, ED25519_TYPE, self.key.as_bytes())
     }
 
     pub fn name(&self) -> &str {
@@ -242,7 +247,7 @@ impl NoteVerifier {
 
 /// Key names must be non-empty and free of Unicode whitespace and '+', so
 /// that both signature lines and key strings split unambiguously.
-fn check_name(name: String) -> Result<String, NoteError> {
+pub(crate) fn check_name(name: String) -> Result<String, NoteError> {
     if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '+') {
         return Err(NoteError::BadKeyName(name));
     }
@@ -250,7 +255,7 @@ fn check_name(name: String) -> Result<String, NoteError> {
 }
 
 /// Rules shared by note texts and whole signed notes.
-fn check_text(text: &str) -> Result<(), NoteError> {
+pub(crate) fn check_text(text: &str) -> Result<(), NoteError> {
     if !text.ends_with('\n') {
         return Err(NoteError::MissingFinalNewline);
     }
@@ -262,13 +267,13 @@ fn check_text(text: &str) -> Result<(), NoteError> {
 
 /// Splits at the last blank line: the text keeps its final newline, the
 /// signature block follows the blank line.
-fn split_note(text: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_note(text: &str) -> Option<(&str, &str)> {
     let at = text.rfind("\n\n")?;
     Some((text.get(..=at)?, text.get(at + 2..)?))
 }
 
 /// `— <name> <base64(key id ‖ signature)>` into name, key ID and signature bytes.
-fn parse_signature_line(line: &str) -> Result<(&str, u32, Vec<u8>), NoteError> {
+pub(crate) fn parse_signature_line(line: &str) -> Result<(&str, u32, Vec<u8>), NoteError> {
     let malformed = || NoteError::MalformedSignature(line.to_owned());
     let rest = line.strip_prefix(SIGNATURE_PREFIX).ok_or_else(malformed)?;
     let (name, encoded) = rest.split_once(' ').ok_or_else(malformed)?;
@@ -285,7 +290,7 @@ fn parse_signature_line(line: &str) -> Result<(&str, u32, Vec<u8>), NoteError> {
 
 /// `<name>+<8 hex digits>+<base64>` into its three parts. Only the first two
 /// '+' separate: base64 key material may itself contain '+'.
-fn split_key_string(text: &str) -> Option<(&str, u32, &str)> {
+pub(crate) fn split_key_string(text: &str) -> Option<(&str, u32, &str)> {
     let mut parts = text.splitn(3, '+');
     let (name, id, key) = (parts.next()?, parts.next()?, parts.next()?);
     if id.len() != 8 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -294,19 +299,19 @@ fn split_key_string(text: &str) -> Option<(&str, u32, &str)> {
     Some((name, u32::from_str_radix(id, 16).ok()?, key))
 }
 
-/// Decodes base64(0x01 ‖ 32 key bytes).
-fn decode_typed_key(encoded: &str) -> Option<[u8; 32]> {
+/// Decodes base64(type ‖ 32 key bytes), refusing another type.
+pub(crate) fn decode_typed_key(encoded: &str, expected: u8) -> Option<[u8; 32]> {
     let bytes = STANDARD.decode(encoded).ok()?;
     let (&kind, key) = bytes.split_first()?;
-    if kind != ED25519_TYPE {
+    if kind != expected {
         return None;
     }
     key.try_into().ok()
 }
 
-fn key_string(name: &str, key_id: u32, key: &[u8; 32]) -> String {
+pub(crate) fn key_string(name: &str, key_id: u32, kind: u8, key: &[u8; 32]) -> String {
     let mut typed = Vec::with_capacity(33);
-    typed.push(ED25519_TYPE);
+    typed.push(kind);
     typed.extend_from_slice(key);
     format!("{name}+{key_id:08x}+{}", STANDARD.encode(typed))
 }

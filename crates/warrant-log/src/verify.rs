@@ -91,6 +91,16 @@ pub enum Finding {
     CheckpointNotChecked { size: u64, tree_size: u64 },
     /// The checkpoint covers more events than the log holds: events were removed from the end.
     CheckpointBeyondLog { size: u64, log_size: u64 },
+    /// A clear content field does not match the salted digest its event committed to.
+    ContentMismatch { seq: u64, field: String },
+    /// Clear content is stored for a field the event never committed to (or for an event not in the log).
+    ContentNotCommitted { seq: u64, field: String },
+    /// A checkpoint row's stored size or root differs from its own signed note.
+    CheckpointRowMismatch { size: u64 },
+    /// Events past the tree head the writer sealed: they were not written by warrant.
+    UnaccountedEvents { first: u64, last: u64, sealed: u64 },
+    /// The sealed tree head does not verify, or the events under it no longer have its root.
+    HeadMismatch { size: u64, reason: String },
 }
 
 impl LogVerifier {
@@ -227,6 +237,21 @@ impl LogVerifier {
         }
     }
 
+    /// Report a finding the caller made about what it stored beside the log (content, checkpoint rows).
+    pub fn add_finding(&mut self, finding: Finding) {
+        self.report(finding);
+    }
+
+    /// Rows fed so far: the size of the recomputed tree.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// The root of the tree recomputed over the rows fed so far.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
     /// Ends the run: checkpoints still waiting cover events the log does not have.
     pub fn finish(mut self) -> VerifyReport {
         let log_size = self.frontier.size();
@@ -357,6 +382,25 @@ impl fmt::Display for Finding {
                 f,
                 "checkpoint of size {size} could not be checked: it was read after {tree_size} events"
             ),
+            Self::ContentMismatch { seq, field } => write!(
+                f,
+                "event {seq}: clear content `{field}` does not match its committed digest: it was edited"
+            ),
+            Self::ContentNotCommitted { seq, field } => write!(
+                f,
+                "event {seq}: clear content `{field}` is stored, but the event never committed to it: it was added"
+            ),
+            Self::CheckpointRowMismatch { size } => write!(
+                f,
+                "checkpoint of size {size}: the stored size and root disagree with its signed note: the row was edited"
+            ),
+            Self::UnaccountedEvents { first, last, sealed } => write!(
+                f,
+                "events {first} to {last} were not written by warrant: the head its writer sealed covers {sealed} events"
+            ),
+            Self::HeadMismatch { size, reason } => {
+                write!(f, "the sealed tree head (size {size}) does not hold: {reason}")
+            }
             Self::CheckpointBeyondLog { size, log_size } => write!(
                 f,
                 "checkpoint of size {size} covers more events than the log holds ({log_size}): \

@@ -12,6 +12,7 @@ mod identity;
 mod mcp;
 mod metrics;
 mod routes;
+pub mod witness;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +49,8 @@ pub struct ServerConfig {
     /// Requests handled at once; past it a request is answered 503 with `Retry-After` instead of queueing
     /// (each one may hold a body of up to `body_limit`). Liveness and metrics are never refused.
     pub max_in_flight: usize,
+    /// How many `kind: Witness` cosignatures a checkpoint needs, and whether the log publishes only those.
+    pub witness_policy: warrant_service::witness::WitnessPolicy,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +64,7 @@ impl Default for ServerConfig {
             notify_interval: Duration::from_millis(500),
             public_url: None,
             max_in_flight: 1024,
+            witness_policy: warrant_service::witness::WitnessPolicy::default(),
         }
     }
 }
@@ -84,6 +88,8 @@ pub struct AppState {
     pub console: Arc<console::Sessions>,
     /// Permits for requests in flight (`ServerConfig::max_in_flight`).
     pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// What the witnesses last said (for `/healthz`, `/metrics` and the published checkpoint).
+    pub witnesses: Arc<warrant_service::witness::WitnessBoard>,
 }
 
 impl AppState {
@@ -103,6 +109,7 @@ impl AppState {
     pub fn new(store: Store, config: ServerConfig) -> AppState {
         AppState {
             in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
+            witnesses: Arc::new(warrant_service::witness::WitnessBoard::new(config.witness_policy)),
             store,
             config,
             metrics: Arc::new(Metrics::default()),
@@ -173,6 +180,12 @@ pub async fn serve(
             }
         }
     });
+    // Witnessing runs beside checkpointing, not in it: a witness that does not answer delays only itself.
+    let witnessing = tokio::spawn(witness_rounds(
+        state.store.clone(),
+        state.witnesses.clone(),
+        interval,
+    ));
     let retention = tokio::spawn(retention_sweeps(
         state.store.clone(),
         state.config.retention_interval,
@@ -190,6 +203,7 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     checkpointer.abort();
+    witnessing.abort();
     retention.abort();
     if let Some(notifier) = notifier {
         notifier.abort();
@@ -204,6 +218,22 @@ pub async fn serve(
         tracing::warn!(%error, "recording token use failed");
     }
     result
+}
+
+/// Submit the latest checkpoint to the witnesses on the checkpoint cadence, forever.
+async fn witness_rounds(
+    store: Store,
+    board: Arc<warrant_service::witness::WitnessBoard>,
+    interval: Duration,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = warrant_service::witness::witness_round(&store, &board).await {
+            tracing::error!(%error, "witnessing failed");
+        }
+    }
 }
 
 /// Evaluate the alert rules on a cadence, forever (alerts fire and resolve, high ones open incidents), and

@@ -109,12 +109,12 @@ pub async fn archive(store: &Store, request: ExportRequest, now: DateTime<Utc>) 
 
 /// Verify a bundle archive (`.tar.gz`, as `warrant evidence export` packs it: the manifest and its signature
 /// first) as it streams in: every file against the signed manifest, every event rebuilt into the end root.
-/// `held` is a checkpoint the auditor already holds (size, root). An error is an archive that cannot be read
+/// `trust` is what the auditor holds beside the key: a checkpoint from before, the witnesses and their quorum. An error is an archive that cannot be read
 /// as a bundle at all; everything else is in the report's failures.
 pub fn verify_archive(
     archive: impl std::io::Read,
     key: warrant_log::note::NoteVerifier,
-    held: Option<(u64, [u8; 32])>,
+    trust: warrant_log::bundle::BundleTrust,
 ) -> std::result::Result<warrant_log::bundle::BundleReport, String> {
     use std::io::Read;
     let reading = |error: std::io::Error| format!("reading the archive: {error}");
@@ -151,9 +151,7 @@ pub fn verify_archive(
             });
         }
     };
-    if let Some((size, root)) = held {
-        verifier.hold(size, root);
-    }
+    verifier.trust(trust);
     for entry in entries {
         let mut entry = entry.map_err(reading)?;
         if entry.header().entry_type() == tar::EntryType::Directory {

@@ -25,6 +25,7 @@ pub mod reviews;
 pub mod risk;
 pub mod tokens;
 pub mod trails;
+pub mod witness;
 
 pub use crate::error::{Failure, Result, ServiceError};
 

@@ -12,7 +12,8 @@ pub fn checkpoint_to_wire(origin: &str, checkpoint: &Checkpoint) -> wire::Checkp
         origin: origin.to_owned(),
         size: checkpoint.size,
         root: hex::encode(checkpoint.root),
-        note: checkpoint.note.clone(),
+        // With the witnesses' cosignatures: the log's own signature still verifies (other keys are ignored).
+        note: checkpoint.cosigned_note(),
         time: warrant_core::event::format_time(&checkpoint.time),
     }
 }
@@ -22,6 +23,14 @@ pub fn latest(store: &Store) -> Result<wire::Checkpoint> {
     let checkpoint = store
         .latest_checkpoint()?
         .ok_or_else(|| ServiceError::not_found("no checkpoint has been signed yet"))?;
+    Ok(checkpoint_to_wire(store.origin(), &checkpoint))
+}
+
+/// The checkpoint the log publishes under its witness policy (see `witness::published_checkpoint`).
+pub fn published(store: &Store, board: &crate::witness::WitnessBoard) -> Result<wire::Checkpoint> {
+    let checkpoint = crate::witness::published_checkpoint(store, board)?.ok_or_else(|| {
+        ServiceError::not_found("no checkpoint has been published yet (the witness policy fails closed)")
+    })?;
     Ok(checkpoint_to_wire(store.origin(), &checkpoint))
 }
 

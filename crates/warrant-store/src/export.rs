@@ -29,7 +29,7 @@ impl Store {
     /// The latest checkpoint signed at or before `time` (RFC 3339, as checkpoints store it).
     pub fn checkpoint_before(&self, time: &str) -> Result<Option<Checkpoint>, StoreError> {
         self.checkpoint_where(
-            "SELECT size, root, note, time FROM checkpoints WHERE time <= ?1 ORDER BY size DESC LIMIT 1",
+            "SELECT size, root, note, time, cosignatures FROM checkpoints WHERE time <= ?1 ORDER BY size DESC LIMIT 1",
             time,
         )
     }
@@ -37,7 +37,7 @@ impl Store {
     /// The first checkpoint signed at or after `time`.
     pub fn checkpoint_after(&self, time: &str) -> Result<Option<Checkpoint>, StoreError> {
         self.checkpoint_where(
-            "SELECT size, root, note, time FROM checkpoints WHERE time >= ?1 ORDER BY size LIMIT 1",
+            "SELECT size, root, note, time, cosignatures FROM checkpoints WHERE time >= ?1 ORDER BY size LIMIT 1",
             time,
         )
     }

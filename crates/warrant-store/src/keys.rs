@@ -17,6 +17,8 @@ pub(crate) struct LogIdentity {
     pub origin: String,
     pub signer: NoteSigner,
     pub verifier_key: String,
+    /// Seals the tree head in every write transaction (head.rs).
+    pub seal: crate::head::HeadSeal,
 }
 
 /// Load the signing key, or create it (and with it the log's origin) on first open.
@@ -45,6 +47,7 @@ pub(crate) fn load_or_create(dir: &Path, config: &StoreConfig) -> Result<LogIden
     Ok(LogIdentity {
         origin: signer.name().to_owned(),
         verifier_key: signer.vkey(),
+        seal: crate::head::HeadSeal::new(&signer),
         signer,
     })
 }

@@ -11,6 +11,7 @@ mod approvals;
 mod compliance;
 mod entry;
 mod export;
+mod head;
 mod incidents;
 mod keys;
 mod lock;
@@ -23,6 +24,8 @@ mod tokens;
 mod trail;
 mod tree;
 mod verify;
+mod witness_db;
+mod witnessing;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +56,7 @@ pub use crate::rollups::{KindRow, SEQUENCE_START};
 pub use crate::tokens::{AuthError, NewToken, TokenInfo, TokenSpec};
 pub use crate::trail::{MAX_EVENTS, MAX_TRACES, TrailEvents, TrailRoot};
 pub use crate::verify::verify_data_dir;
+pub use crate::witness_db::{RefusedRequest, TrustedLogs, WitnessDb};
 pub use warrant_core::identity::{Principal, PrincipalKind};
 
 use crate::tree::TreeCache;
@@ -197,7 +201,7 @@ impl Store {
             source,
         })?;
         let mut connection = open_connection(&dir.join(DATABASE_FILE))?;
-        schema::migrate(&mut connection)?;
+        let migrated_from = schema::migrate(&mut connection)?;
         // Count what the rollups missed: the sums a crashed writer held, or a log older than the rollups. Not
         // while a server holds the directory: its writer still holds sums for those events and would write
         // them again.
@@ -207,7 +211,20 @@ impl Store {
         let log_identity = keys::load_or_create(dir, config)?;
         let registry = read::load_registry(&connection)?;
         let tokens = tokens::load(&connection)?;
-        let tree = Arc::new(RwLock::new(TreeCache::load(&connection)?));
+        let cache = TreeCache::load(&connection)?;
+        // Nothing is signed over events warrant did not write (head.rs). A running server checks its own at
+        // its start.
+        if DataDirLock::holder(dir).is_none() {
+            head::check_at_open(
+                &mut connection,
+                migrated_from < schema::HEAD_VERSION,
+                &log_identity.seal,
+                &log_identity.signer.verifier(),
+                cache.frontier.size(),
+                |connection, size| Ok(cache.frontier_at(connection, size)?.root()),
+            )?;
+        }
+        let tree = Arc::new(RwLock::new(cache));
         let (sender, receiver) = std::sync::mpsc::channel();
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),

@@ -23,6 +23,15 @@ pub struct Checkpoint {
     pub note: String,
     /// When it was signed.
     pub time: DateTime<Utc>,
+    /// The witnesses' cosignature lines collected for it (C2SP tlog-cosignature), each ending in a newline.
+    pub cosignatures: String,
+}
+
+impl Checkpoint {
+    /// The signed note with the witnesses' cosignatures added: what the log publishes.
+    pub fn cosigned_note(&self) -> String {
+        warrant_log::cosignature::with_signature_lines(&self.note, &self.cosignatures)
+    }
 }
 
 /// Which change events to list.
@@ -148,7 +157,7 @@ impl Store {
         self.read(|connection| {
             connection
                 .query_row(
-                    "SELECT size, root, note, time FROM checkpoints WHERE size = ?1",
+                    "SELECT size, root, note, time, cosignatures FROM checkpoints WHERE size = ?1",
                     [size],
                     checkpoint_row,
                 )
@@ -160,8 +169,8 @@ impl Store {
     /// Every checkpoint, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
         self.read(|connection| {
-            let mut statement =
-                connection.prepare("SELECT size, root, note, time FROM checkpoints ORDER BY size")?;
+            let mut statement = connection
+                .prepare("SELECT size, root, note, time, cosignatures FROM checkpoints ORDER BY size")?;
             let rows = statement.query_map([], checkpoint_row)?;
             let mut checkpoints = Vec::new();
             for row in rows {
@@ -215,7 +224,7 @@ impl Store {
 pub(crate) fn latest_checkpoint(connection: &Connection) -> Result<Option<Checkpoint>, StoreError> {
     connection
         .query_row(
-            "SELECT size, root, note, time FROM checkpoints ORDER BY size DESC LIMIT 1",
+            "SELECT size, root, note, time, cosignatures FROM checkpoints ORDER BY size DESC LIMIT 1",
             [],
             checkpoint_row,
         )
@@ -280,11 +289,23 @@ pub(crate) fn checkpoint_row(row: &Row<'_>) -> rusqlite::Result<Result<Checkpoin
             "checkpoint {size} has an unreadable time"
         ))));
     };
-    Ok(blob_hash(root).map(|root| Checkpoint {
-        size,
-        root,
-        note,
-        time,
+    let cosignatures: String = row.get(4)?;
+    Ok(blob_hash(root).and_then(|root| {
+        // The columns are an index into the note, never a second truth: a row whose columns disagree with
+        // its signed note was edited.
+        let signed = warrant_log::note::unverified_body(&note).and_then(|body| warrant_log::Checkpoint::parse(body).ok());
+        match signed {
+            Some(signed) if signed.size == size && signed.root == root => Ok(Checkpoint {
+                size,
+                root,
+                note,
+                time,
+                cosignatures,
+            }),
+            _ => Err(StoreError::Damaged(format!(
+                "checkpoint {size}: the stored size and root disagree with its signed note; run `warrant verify`"
+            ))),
+        }
     }))
 }
 

@@ -345,7 +345,27 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX alerts_by_resolved_seq ON alerts (resolved_seq) WHERE resolved_seq IS NOT NULL;
     CREATE INDEX incidents_by_updated_seq ON incidents (updated_seq);
     ",
+    // 10: witnesses. Each checkpoint keeps the cosignature lines witnesses returned for it; `witness_state` is
+    // the size each witness last cosigned (the `old` of the next request). `head` is the tree head sealed by
+    // the sequencer in every write transaction (head.rs): events past it were not written by warrant.
+    "
+    ALTER TABLE checkpoints ADD COLUMN cosignatures TEXT NOT NULL DEFAULT '';
+    CREATE TABLE witness_state (
+        witness TEXT PRIMARY KEY,
+        size BIGINT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    CREATE TABLE head (
+        id BIGINT PRIMARY KEY CHECK (id = 1),
+        size BIGINT NOT NULL,
+        root BLOB NOT NULL,
+        seal BLOB NOT NULL
+    );
+    ",
 ];
+
+/// The schema version that added the sealed tree head (head.rs).
+pub(crate) const HEAD_VERSION: usize = 10;
 
 /// Bring the database to the latest schema; returns the version it was at. (A log that predates the
 /// rollups is counted into them by the catch-up every open runs: `rollup_state` starts at seq 0.)

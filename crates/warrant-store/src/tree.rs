@@ -37,24 +37,28 @@ impl TreeCache {
             let hash = blob_hash(row.get_ref(2)?.as_blob()?)?;
             cache.record(Subtree { level, index, hash })?;
         }
-        // The right edge: one perfect subtree per set bit of `size`, largest first.
+        cache.frontier = cache.frontier_at(connection, size)?;
+        Ok(cache)
+    }
+
+    /// The right edge of the tree of the first `size` events: one perfect subtree per set bit of `size`,
+    /// largest first. Its root is the root of that tree.
+    pub fn frontier_at(&self, connection: &Connection, size: u64) -> Result<Frontier, StoreError> {
+        let mut source = TreeSource {
+            cache: self,
+            connection,
+            chunk: None,
+        };
         let mut hashes = Vec::new();
         let mut start = 0u64;
         for level in (0..64u32).rev() {
             if size & (1 << level) == 0 {
                 continue;
             }
-            let mut source = TreeSource {
-                cache: &cache,
-                connection,
-                chunk: None,
-            };
             hashes.push(source.perfect(level, start)?);
             start += 1 << level;
         }
-        cache.frontier =
-            Frontier::from_parts(size, hashes).map_err(|error| StoreError::Damaged(error.to_string()))?;
-        Ok(cache)
+        Frontier::from_parts(size, hashes).map_err(|error| StoreError::Damaged(error.to_string()))
     }
 
     /// Keep a completed subtree if it is at a stored level. Subtrees arrive in order.

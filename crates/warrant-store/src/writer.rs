@@ -318,6 +318,7 @@ impl Writer {
             return;
         }
         let mut frontier = self.frontier.clone();
+        let seal = self.identity.seal.clone();
         let mut tiles = Vec::new();
         let result = (|| {
             let transaction = self
@@ -355,7 +356,7 @@ impl Writer {
                 }
                 outcomes.push(appended);
             }
-            store_tiles(&transaction, &tiles)?;
+            store_tree(&transaction, &frontier, &tiles, &seal)?;
             transaction.commit()?;
             Ok::<_, StoreError>((outcomes, rollups, flushing))
         })();
@@ -478,6 +479,7 @@ impl Writer {
             return Ok(Vec::new());
         }
         let mut frontier = self.frontier.clone();
+        let seal = self.identity.seal.clone();
         let mut tiles = Vec::new();
         let mut rollups = RollupBatch::default();
         let transaction = self
@@ -512,7 +514,7 @@ impl Writer {
             )?;
             applied.push(AppliedChange { change, version, seq });
         }
-        store_tiles(&transaction, &tiles)?;
+        store_tree(&transaction, &frontier, &tiles, &seal)?;
         transaction.commit()?;
         let planned: Vec<PlannedChange> = applied.iter().map(|applied| applied.change.clone()).collect();
         self.registry.apply(&planned);
@@ -546,6 +548,7 @@ impl Writer {
             root,
             note,
             time,
+            cosignatures: String::new(),
         }))
     }
 
@@ -553,6 +556,7 @@ impl Writer {
     /// committed digests stay, so every leaf, root and proof still verifies.
     fn erase(&mut self, target: ErasureTarget, context: &ChangeContext) -> Result<Erased, StoreError> {
         let mut frontier = self.frontier.clone();
+        let seal = self.identity.seal.clone();
         let mut tiles = Vec::new();
         let mut rollups = RollupBatch::default();
         let transaction = self
@@ -595,7 +599,7 @@ impl Writer {
             context,
         )?;
         let seq = append_one(&transaction, &mut frontier, &mut tiles, event, &mut rollups)?;
-        store_tiles(&transaction, &tiles)?;
+        store_tree(&transaction, &frontier, &tiles, &seal)?;
         transaction.commit()?;
         self.hold(rollups);
         self.publish_tree(frontier, tiles);
@@ -614,6 +618,7 @@ impl Writer {
         now: DateTime<Utc>,
     ) -> Result<Seq, StoreError> {
         let mut frontier = self.frontier.clone();
+        let seal = self.identity.seal.clone();
         let mut tiles = Vec::new();
         let mut rollups = RollupBatch::default();
         let transaction = self
@@ -650,7 +655,7 @@ impl Writer {
                 ),
             )?;
         }
-        store_tiles(&transaction, &tiles)?;
+        store_tree(&transaction, &frontier, &tiles, &seal)?;
         transaction.commit()?;
         self.hold(rollups);
         self.publish_tree(frontier, tiles);
@@ -660,6 +665,7 @@ impl Writer {
     /// Record alerts, promote one, or update an incident: the rows and their events in one transaction.
     fn transact(&mut self, run: Operation) -> Result<Box<dyn std::any::Any + Send>, StoreError> {
         let mut frontier = self.frontier.clone();
+        let seal = self.identity.seal.clone();
         let mut tiles = Vec::new();
         let mut rollups = RollupBatch::default();
         let transaction = self
@@ -671,7 +677,7 @@ impl Writer {
             tiles: &mut tiles,
             rollups: &mut rollups,
         })?;
-        store_tiles(&transaction, &tiles)?;
+        store_tree(&transaction, &frontier, &tiles, &seal)?;
         transaction.commit()?;
         self.hold(rollups);
         self.publish_tree(frontier, tiles);
@@ -735,6 +741,7 @@ impl Writer {
         };
         let event = prepare_single(event, context)?;
         let mut frontier = self.frontier.clone();
+        let seal = self.identity.seal.clone();
         let mut tiles = Vec::new();
         let mut rollups = RollupBatch::default();
         let transaction = self
@@ -749,7 +756,7 @@ impl Writer {
         if updated == 0 {
             return Err(ApprovalError::Raced(id.to_owned()).into());
         }
-        store_tiles(&transaction, &tiles)?;
+        store_tree(&transaction, &frontier, &tiles, &seal)?;
         transaction.commit()?;
         self.hold(rollups);
         self.publish_tree(frontier, tiles);
@@ -880,13 +887,20 @@ fn insert_rows(transaction: &Transaction<'_>, rows: &[SealedRow<'_>]) -> Result<
     Ok(())
 }
 
-fn store_tiles(transaction: &Transaction<'_>, tiles: &[Subtree]) -> Result<(), StoreError> {
+/// Store the transaction's completed tiles and seal the tree head it leaves, so an event that reaches the
+/// database any other way is seen as unaccounted for.
+fn store_tree(
+    transaction: &Transaction<'_>,
+    frontier: &Frontier,
+    tiles: &[Subtree],
+    seal: &crate::head::HeadSeal,
+) -> Result<(), StoreError> {
     let mut insert =
         transaction.prepare_cached("INSERT INTO tiles (level, idx, hash) VALUES (?1, ?2, ?3)")?;
     for tile in tiles {
         insert.execute((tile.level, tile.index, tile.hash.as_slice()))?;
     }
-    Ok(())
+    crate::head::write(transaction, seal, frontier.size(), &frontier.root())
 }
 
 /// Seqs of events whose content has outlived its retention: the agent's `retention_days`, or for

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use warrant_log::bundle::{BundleReport, BundleVerifier};
+use warrant_log::bundle::{BundleReport, BundleTrust, BundleVerifier};
+use warrant_log::cosignature::CosignatureVerifier;
 use warrant_log::note::NoteVerifier;
 use warrant_service::export::{ExportRequest, export, pack};
 
@@ -230,11 +231,7 @@ fn held_checkpoint(file: &Path, key: &NoteVerifier) -> Result<(u64, [u8; 32]), F
     Ok((checkpoint.size, checkpoint.root))
 }
 
-pub(crate) fn verify_dir(
-    dir: &Path,
-    key: NoteVerifier,
-    held: Option<(u64, [u8; 32])>,
-) -> Result<BundleReport, Failure> {
+pub(crate) fn verify_dir(dir: &Path, key: NoteVerifier, trust: BundleTrust) -> Result<BundleReport, Failure> {
     let read = |name: &str| {
         std::fs::read(dir.join(name)).with_context(|| format!("reading {}", dir.join(name).display()))
     };
@@ -244,9 +241,7 @@ pub(crate) fn verify_dir(
         Ok(verifier) => verifier,
         Err(error) => return Ok(unopened(&error)),
     };
-    if let Some((size, root)) = held {
-        verifier.hold(size, root);
-    }
+    verifier.trust(trust);
     let listed: Vec<String> = verifier.files().to_vec();
     for path in &listed {
         let full = dir.join(path);
@@ -288,34 +283,72 @@ fn walk(dir: &Path) -> Result<Vec<String>, Failure> {
     Ok(out)
 }
 
-fn verify_archive(
-    archive: &Path,
-    key: NoteVerifier,
-    held: Option<(u64, [u8; 32])>,
-) -> Result<BundleReport, Failure> {
+fn verify_archive(archive: &Path, key: NoteVerifier, trust: BundleTrust) -> Result<BundleReport, Failure> {
     let file = File::open(archive).with_context(|| format!("opening {}", archive.display()))?;
-    warrant_service::export::verify_archive(file, key, held).map_err(|error| Failure::Check(anyhow!(error)))
+    warrant_service::export::verify_archive(file, key, trust).map_err(|error| Failure::Check(anyhow!(error)))
+}
+
+/// A `--witness` value: `NAME=VKEY` (the name must be the key's) or the vkey alone.
+fn witness_key(text: &str) -> Result<CosignatureVerifier, Failure> {
+    let (name, vkey) = match text.split_once('=') {
+        Some((name, vkey)) if !name.contains('+') => (Some(name), vkey),
+        _ => (None, text),
+    };
+    let verifier = CosignatureVerifier::parse_vkey(vkey.trim()).map_err(|error| {
+        Failure::Usage(anyhow!(
+            "--witness {text}: not a witness key (`<name>+<id>+<base64 key>`, type 0x04): {error}"
+        ))
+    })?;
+    if let Some(name) = name
+        && name != verifier.name()
+    {
+        return Err(Failure::Usage(anyhow!(
+            "--witness {name}=...: the key is {}'s, not {name}'s",
+            verifier.name()
+        )));
+    }
+    Ok(verifier)
 }
 
 /// `warrant verify BUNDLE --key KEY`: exit 0 when everything verifies, 1 with each failure named.
 pub fn verify_bundle(
     cli: &Cli,
     path: &Path,
-    key: Option<&str>,
-    checkpoint: Option<&Path>,
+    options: &crate::commands::VerifyOptions<'_>,
 ) -> Result<ExitCode, Failure> {
-    let key = verifier_key(key)?;
-    let held = checkpoint.map(|file| held_checkpoint(file, &key)).transpose()?;
+    let key = verifier_key(options.key)?;
+    let held = options
+        .checkpoint
+        .map(|file| held_checkpoint(file, &key))
+        .transpose()?;
+    let witnesses = options
+        .witnesses
+        .iter()
+        .map(|witness| witness_key(witness))
+        .collect::<Result<Vec<_>, _>>()?;
+    let quorum = options.policy.unwrap_or(witnesses.len());
+    if quorum > witnesses.len() {
+        return Err(Failure::Usage(anyhow!(
+            "--policy {quorum} asks for more cosignatures than the {} --witness keys given",
+            witnesses.len()
+        )));
+    }
+    let trust = BundleTrust {
+        held,
+        witnesses,
+        quorum,
+    };
     let report = if is_archive(path) {
-        verify_archive(path, key, held)?
+        verify_archive(path, key, trust)?
     } else {
-        verify_dir(path, key, held)?
+        verify_dir(path, key, trust)?
     };
     let answer = json!({
         "ok": report.ok(), "failures": report.failures, "files": report.files, "events": report.events,
         "events_with_body": report.events_with_body, "events_withheld": report.events_withheld,
         "content_missing": report.content_missing, "start_size": report.start_size, "end_size": report.end_size,
         "end_root": report.end_root, "covered_from": report.covered_from, "last_received": report.last_received,
+        "end_cosigned_by": report.end_cosigned_by,
     });
     print(cli.output, &answer, |_| {
         let mut out = String::new();
@@ -338,6 +371,13 @@ pub fn verify_bundle(
                 report.covered_from.as_deref().unwrap_or("the log's start"),
                 report.last_received.as_deref().unwrap_or("-")
             ));
+            if !report.end_cosigned_by.is_empty() {
+                out.push_str(&format!(
+                    "  end checkpoint cosigned by {} witness(es): {}\n",
+                    report.end_cosigned_by.len(),
+                    report.end_cosigned_by.join(", ")
+                ));
+            }
             if let Some(size) = report.held_matched {
                 out.push_str(&format!("  agrees with the checkpoint you hold (size {size})\n"));
             }

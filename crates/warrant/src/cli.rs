@@ -110,6 +110,16 @@ pub enum Command {
         /// checkpoints/end.txt, or one published); the bundle's log must agree with it.
         #[arg(long, value_name = "FILE")]
         checkpoint: Option<PathBuf>,
+        /// For a bundle: a witness whose cosignature counts (`NAME=VKEY`, or the witness's vkey alone;
+        /// repeatable).
+        #[arg(long = "witness", value_name = "NAME=KEY")]
+        witnesses: Vec<String>,
+        /// For a bundle: how many of the --witness keys must have cosigned the end checkpoint (default: all).
+        #[arg(long, value_name = "K")]
+        policy: Option<usize>,
+        /// For a data directory: also fail (exit 1) when events lie past the last signed checkpoint.
+        #[arg(long)]
+        strict: bool,
     },
     /// Ask the policy gate whether an agent may call a tool now (the decision is recorded as evidence).
     Authorize {
@@ -145,6 +155,9 @@ pub enum Command {
         #[arg(long)]
         upstream: String,
     },
+    /// A standalone C2SP witness for other logs (`serve`), and its key (`keygen`).
+    #[command(subcommand)]
+    Witness(WitnessCommand),
     /// The demo bank's support tools as an MCP server on stdio: the upstream `warrant demo` puts behind
     /// the gateway.
     #[command(hide = true)]
@@ -331,6 +344,48 @@ pub struct ServeArgs {
     /// Requests handled at once; more are answered 503 with Retry-After.
     #[arg(long, default_value_t = 1024)]
     pub max_in_flight: usize,
+    /// Cosignatures a checkpoint needs from the `kind: Witness` witnesses (default: all of them).
+    #[arg(long, value_name = "K")]
+    pub witness_quorum: Option<usize>,
+    /// `closed`: publish (serve and export) only checkpoints with the quorum's cosignatures; `open`: publish
+    /// the latest and report the shortfall in /healthz and /metrics.
+    #[arg(long, value_enum, default_value_t = WitnessFail::Open)]
+    pub witness_fail: WitnessFail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WitnessFail {
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WitnessCommand {
+    /// Run a C2SP tlog-witness: cosign the checkpoints of the logs given, each only if it is consistent with
+    /// every checkpoint of that log cosigned before.
+    Serve {
+        /// The witness's key file (`PRIVATE+KEY+<name>+...`, from `warrant witness keygen`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// A log to witness: `ORIGIN=VKEY` (or the log's vkey alone; see `warrant log key`). Repeatable.
+        #[arg(long = "log", value_name = "ORIGIN=KEY", required = true)]
+        logs: Vec<String>,
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:7788")]
+        listen: String,
+        /// The witness's state (SQLite; default: `witness.db` beside the key file).
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+    },
+    /// Create a witness key and print its verifier key (what logs and auditors configure).
+    Keygen {
+        /// The witness's name, a schema-less URL by convention (`witness.example.com/w1`).
+        #[arg(long)]
+        name: String,
+        /// Where to write the secret key (refused if the file exists).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ mod oversight;
 mod registry;
 mod serve;
 mod tokens;
+mod witness;
 
 use std::io::Read;
 use std::path::Path;
@@ -22,12 +23,13 @@ use warrant_store::StoreConfig;
 use self::events::{erase, ingest};
 use self::gate::{AuthorizeCall, approvals, authorize};
 use self::get::get;
-pub(crate) use self::log::verify;
+pub(crate) use self::log::{VerifyOptions, verify};
 pub(crate) use self::mcp::mcp;
 use self::oversight::{oversight, reviews, set_agent_status};
 use self::registry::{apply, changes, delete};
 pub(crate) use self::serve::{serve, serve_store};
 use self::tokens::token;
+pub(crate) use self::witness::witness;
 use crate::Failure;
 use crate::cli::{AgentCommand, Cli, Command};
 use crate::client::{Client, encode};
@@ -149,7 +151,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         | Command::Demo { .. }
         | Command::DemoUpstream
         | Command::Verify { .. }
-        | Command::Mcp { .. } => Err(Failure::Usage(anyhow!(
+        | Command::Mcp { .. }
+        | Command::Witness(_) => Err(Failure::Usage(anyhow!(
             "this command does not run through the API"
         ))),
     }?;

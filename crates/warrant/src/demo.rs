@@ -315,7 +315,7 @@ async fn evidence_bundle(cli: &Cli, store: &Store) -> Result<(), Failure> {
         .map_err(|error| Failure::Check(anyhow!(error)))?;
     let key = warrant_log::note::NoteVerifier::parse_vkey(store.verifier_key())
         .map_err(|error| Failure::Check(anyhow!(error)))?;
-    let report = crate::bundle::verify_dir(&dir, key, None)?;
+    let report = crate::bundle::verify_dir(&dir, key, Default::default())?;
     if !report.ok() {
         return Err(Failure::Check(anyhow!(
             "the demo's evidence bundle did not verify: {}",

@@ -44,13 +44,27 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Serve(args) => commands::serve(&cli, args),
         Command::Mcp { agent, upstream } => commands::mcp(&cli, agent, upstream),
+        Command::Witness(command) => commands::witness(command),
         Command::Demo { no_serve, serve } => demo::run(&cli, *no_serve, serve),
         Command::DemoUpstream => Ok(demo::upstream::run()),
         Command::Verify {
             path,
             key,
             checkpoint,
-        } => commands::verify(&cli, path.as_deref(), key.as_deref(), checkpoint.as_deref()),
+            witnesses,
+            policy,
+            strict,
+        } => commands::verify(
+            &cli,
+            path.as_deref(),
+            &commands::VerifyOptions {
+                key: key.as_deref(),
+                checkpoint: checkpoint.as_deref(),
+                witnesses,
+                policy: *policy,
+                strict: *strict,
+            },
+        ),
         _ => commands::run(&cli),
     };
     match result {

@@ -29,10 +29,11 @@ pub enum Kind {
     IdentityProvider,
     McpServer,
     Notifier,
+    Witness,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::Agent,
         Kind::Tool,
         Kind::DataSource,
@@ -48,6 +49,7 @@ impl Kind {
         Kind::IdentityProvider,
         Kind::McpServer,
         Kind::Notifier,
+        Kind::Witness,
     ];
 
     /// The spelling used in manifests (`kind: DataSource`).
@@ -68,6 +70,7 @@ impl Kind {
             Kind::IdentityProvider => "IdentityProvider",
             Kind::McpServer => "McpServer",
             Kind::Notifier => "Notifier",
+            Kind::Witness => "Witness",
         }
     }
 
@@ -89,6 +92,7 @@ impl Kind {
             Kind::IdentityProvider => "identity-providers",
             Kind::McpServer => "mcp-servers",
             Kind::Notifier => "notifiers",
+            Kind::Witness => "witnesses",
         }
     }
 
@@ -125,6 +129,7 @@ pub enum Manifest {
     IdentityProvider(IdentityProvider),
     McpServer(McpServer),
     Notifier(Notifier),
+    Witness(Witness),
 }
 
 impl Manifest {
@@ -145,6 +150,7 @@ impl Manifest {
             Manifest::IdentityProvider(_) => Kind::IdentityProvider,
             Manifest::McpServer(_) => Kind::McpServer,
             Manifest::Notifier(_) => Kind::Notifier,
+            Manifest::Witness(_) => Kind::Witness,
         }
     }
 
@@ -165,6 +171,7 @@ impl Manifest {
             Manifest::IdentityProvider(provider) => &provider.id,
             Manifest::McpServer(server) => &server.id,
             Manifest::Notifier(notifier) => &notifier.id,
+            Manifest::Witness(witness) => &witness.id,
         }
     }
 
@@ -186,6 +193,7 @@ impl Manifest {
             Manifest::IdentityProvider(provider) => serde_json::to_value(provider),
             Manifest::McpServer(server) => serde_json::to_value(server),
             Manifest::Notifier(notifier) => serde_json::to_value(notifier),
+            Manifest::Witness(witness) => serde_json::to_value(witness),
         };
         // These types hold only strings, numbers, booleans, dates and lists, which always serialise.
         value.unwrap_or(serde_json::Value::Null)
@@ -880,6 +888,41 @@ pub struct Notifier {
     /// How long a failing delivery is retried before it is recorded as failed (default one day).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_seconds: Option<u32>,
+}
+
+/// An independent party that cosigns the log's checkpoints (C2SP tlog-witness): warrant submits each new
+/// checkpoint with a consistency proof to `<url>/add-checkpoint` and keeps the cosignatures that verify with
+/// `key`. A log rewritten behind the server's back is refused by every witness that saw it before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Witness {
+    pub id: String,
+    /// The witness's submission prefix (http or https).
+    pub url: String,
+    /// Its cosignature verifier key, `<name>+<key id>+<base64(0x04 ‖ Ed25519 public key)>`.
+    pub key: String,
+    /// Who runs it, in words (`External auditor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+}
+
+impl Witness {
+    /// What makes the manifest unusable, by field.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+            problems.push(("url", format!("`{}` is not an http(s) URL", self.url)));
+        }
+        if let Err(error) = warrant_log::cosignature::CosignatureVerifier::parse_vkey(&self.key) {
+            problems.push((
+                "key",
+                format!(
+                    "not a witness key (`<name>+<key id>+<base64 key>`, type 0x04 cosignature/v1): {error}"
+                ),
+            ));
+        }
+        problems
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -111,6 +111,7 @@ fn parse_document(
         Kind::IdentityProvider => typed(body).map(Manifest::IdentityProvider),
         Kind::McpServer => typed(body).map(Manifest::McpServer),
         Kind::Notifier => typed(body).map(Manifest::Notifier),
+        Kind::Witness => typed(body).map(Manifest::Witness),
     };
     typed
         .map(Some)

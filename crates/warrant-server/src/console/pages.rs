@@ -1815,9 +1815,11 @@ async fn verify_upload(
         let verifier = warrant_log::note::NoteVerifier::parse_vkey(&key.verifier_key)
             .map_err(|error| warrant_service::ServiceError::internal(&error))?;
         let report = match std::fs::File::open(&path) {
-            Ok(file) => {
-                warrant_service::export::verify_archive(std::io::BufReader::new(file), verifier, None)
-            }
+            Ok(file) => warrant_service::export::verify_archive(
+                std::io::BufReader::new(file),
+                verifier,
+                warrant_log::bundle::BundleTrust::default(),
+            ),
             Err(error) => Err(format!("reading the upload: {error}")),
         };
         Ok((report, warrant_service::log::checkpoints(&store)?, key))

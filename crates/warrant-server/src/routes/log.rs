@@ -14,8 +14,10 @@ use crate::extract::Query;
 type Answer<T> = Result<axum::Json<T>, ApiError>;
 
 pub async fn checkpoint(State(state): State<AppState>) -> Answer<Checkpoint> {
-    let store = state.store.clone();
-    Ok(axum::Json(blocking(move || log::latest(&store)).await?))
+    let (store, board) = (state.store.clone(), state.witnesses.clone());
+    Ok(axum::Json(
+        blocking(move || log::published(&store, &board)).await?,
+    ))
 }
 
 pub async fn checkpoints(State(state): State<AppState>) -> Answer<Items<Checkpoint>> {

@@ -9,15 +9,143 @@ use crate::AppState;
 /// The OpenAPI 3.1 description of this API, written by hand and checked against the router by a test.
 const OPENAPI: &str = include_str!("../openapi.json");
 
-pub async fn healthz() -> &'static str {
-    "ok\n"
+/// Liveness: `ok`, and with witnesses configured, how witnessing stands (always 200: the server is alive;
+/// `degraded` or `refused` on the first line says the log is not witnessed as its policy asks).
+pub async fn healthz(State(state): State<AppState>) -> String {
+    let report = state.witnesses.report();
+    if report.witnesses.is_empty() {
+        return "ok\n".into();
+    }
+    let status = if report.refused() {
+        "refused"
+    } else if report.met() {
+        "ok"
+    } else {
+        "degraded"
+    };
+    let mut out = format!(
+        "{status}\nwitness policy: {} of {}, fail {}\nlatest checkpoint: {}\nwitnessed checkpoint: {}\n",
+        report.required,
+        report.witnesses.len(),
+        if report.policy.fail_closed {
+            "closed"
+        } else {
+            "open"
+        },
+        report.latest_size,
+        report
+            .witnessed_size
+            .map_or_else(|| "none".to_owned(), |size| size.to_string()),
+    );
+    for (id, health) in &report.witnesses {
+        let state = match (&health.problem, health.refused) {
+            (Some(problem), true) => format!("REFUSED: {problem}"),
+            (Some(problem), false) => format!("failing: {problem}"),
+            (None, _) => format!(
+                "ok, cosigned size {}",
+                health
+                    .size
+                    .map_or_else(|| "-".to_owned(), |size| size.to_string())
+            ),
+        };
+        out.push_str(&format!("witness {id}: {state}\n"));
+    }
+    out
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let body = state
+    let mut body = state
         .metrics
         .render(state.store.size(), state.store.registry().len());
+    body.push_str(&witness_metrics(&state.witnesses.report()));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+/// A per-witness metric: name, help, type and how to read it.
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&warrant_service::witness::WitnessHealth) -> u64,
+);
+
+fn witness_metrics(report: &warrant_service::witness::WitnessReport) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if report.witnesses.is_empty() {
+        return out;
+    }
+    let gauge = |out: &mut String, name: &str, help: &str, kind: &str| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+    gauge(
+        &mut out,
+        "warrant_witness_quorum_met",
+        "1 when the latest checkpoint has the cosignatures the policy requires.",
+        "gauge",
+    );
+    let _ = writeln!(out, "warrant_witness_quorum_met {}", u8::from(report.met()));
+    gauge(
+        &mut out,
+        "warrant_witness_fail_closed",
+        "1 when only witnessed checkpoints are published.",
+        "gauge",
+    );
+    let _ = writeln!(
+        out,
+        "warrant_witness_fail_closed {}",
+        u8::from(report.policy.fail_closed)
+    );
+    gauge(
+        &mut out,
+        "warrant_witnessed_size",
+        "Size of the latest checkpoint with the required cosignatures.",
+        "gauge",
+    );
+    let _ = writeln!(
+        out,
+        "warrant_witnessed_size {}",
+        report.witnessed_size.unwrap_or(0)
+    );
+    let series: [Series; 5] = [
+        (
+            "warrant_witness_catch_ups_total",
+            "409 answers followed: the witness held another size than this log knew.",
+            "counter",
+            |health| health.catch_ups,
+        ),
+        (
+            "warrant_witness_cosignatures_total",
+            "Cosignatures collected from the witness by this process.",
+            "counter",
+            |health| health.cosignatures,
+        ),
+        (
+            "warrant_witness_failures_total",
+            "Submissions to the witness that ended without a cosignature.",
+            "counter",
+            |health| health.failures,
+        ),
+        (
+            "warrant_witness_refused",
+            "1 when the witness refused the log as inconsistent with what it cosigned before.",
+            "gauge",
+            |health| u64::from(health.refused),
+        ),
+        (
+            "warrant_witness_size",
+            "The size the witness last cosigned.",
+            "gauge",
+            |health| health.size.unwrap_or(0),
+        ),
+    ];
+    for (name, help, kind, value) in series {
+        gauge(&mut out, name, help, kind);
+        for (id, health) in &report.witnesses {
+            let _ = writeln!(out, "{name}{{witness=\"{id}\"}} {}", value(health));
+        }
+    }
+    out
 }
 
 pub async fn openapi() -> impl IntoResponse {

@@ -245,6 +245,19 @@ pub(super) fn get(cli: &Cli, client: &Client, collection: &str, id: Option<&str>
                     })
                     .collect(),
             ),
+            Kind::Witness => table(
+                &["id", "operator", "url", "key"],
+                rows.iter()
+                    .map(|witness| {
+                        vec![
+                            text(witness, "/id"),
+                            text(witness, "/operator"),
+                            text(witness, "/url"),
+                            text(witness, "/key"),
+                        ]
+                    })
+                    .collect(),
+            ),
             Kind::Obligation => table(
                 &["task", "owner", "due", "status"],
                 rows.iter()

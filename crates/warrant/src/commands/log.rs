@@ -60,12 +60,21 @@ fn proof_lines(hashes: &[String]) -> String {
 }
 
 /// `warrant verify`: recompute the log of a data directory. Exit 1 if anything does not verify.
+/// What `warrant verify` is given beside the path.
+pub(crate) struct VerifyOptions<'a> {
+    pub key: Option<&'a str>,
+    pub checkpoint: Option<&'a Path>,
+    pub witnesses: &'a [String],
+    pub policy: Option<usize>,
+    pub strict: bool,
+}
+
 pub(crate) fn verify(
     cli: &Cli,
     path: Option<&Path>,
-    key: Option<&str>,
-    checkpoint: Option<&Path>,
+    options: &VerifyOptions<'_>,
 ) -> Result<ExitCode, Failure> {
+    let VerifyOptions { key, checkpoint, .. } = *options;
     if cli.server.is_some() && path.is_none() {
         return Err(Failure::Usage(anyhow!(
             "verify checks stored data itself, not a server's word for it: run it on the data directory (--data or PATH)"
@@ -74,11 +83,11 @@ pub(crate) fn verify(
     if let Some(path) = path
         && crate::bundle::is_bundle(path)
     {
-        return crate::bundle::verify_bundle(cli, path, key, checkpoint);
+        return crate::bundle::verify_bundle(cli, path, options);
     }
-    if checkpoint.is_some() {
+    if checkpoint.is_some() || !options.witnesses.is_empty() || options.policy.is_some() {
         return Err(Failure::Usage(anyhow!(
-            "--checkpoint is for verifying an evidence bundle"
+            "--checkpoint, --witness and --policy are for verifying an evidence bundle"
         )));
     }
     let dir = path.unwrap_or(&cli.data);
@@ -126,14 +135,17 @@ pub(crate) fn verify(
         ));
         if report.unsigned_tail > 0 {
             out.push_str(&format!(
-                "; {} newer events await their next checkpoint",
-                report.unsigned_tail
+                "; {} events (from seq {}) are past the last signed checkpoint: UNVERIFIED until the next one{}",
+                report.unsigned_tail,
+                report.events - report.unsigned_tail,
+                if options.strict { " (--strict)" } else { "" }
             ));
         }
         out.push('\n');
         out
     });
-    Ok(if report.is_ok() {
+    let strict_fail = options.strict && report.unsigned_tail > 0;
+    Ok(if report.is_ok() && !strict_fail {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -92,6 +92,10 @@ pub(crate) async fn serve_store(cli: &Cli, args: &ServeArgs, store: Store) -> Re
         notify_interval: std::time::Duration::from_millis(args.notify_interval_ms),
         public_url: Some(args.public_url.clone().unwrap_or_else(|| url.clone())),
         max_in_flight: args.max_in_flight.max(1),
+        witness_policy: warrant_service::witness::WitnessPolicy {
+            quorum: args.witness_quorum,
+            fail_closed: args.witness_fail == crate::cli::WitnessFail::Closed,
+        },
     };
     println!("warrant listening on {url} (data {})", cli.data.display());
     println!("console: {url}/ (sign in with a token: `warrant token create --role approver --name NAME`)");

@@ -28,3 +28,4 @@ mod risk;
 mod server;
 mod support;
 mod tamper;
+mod witness;

@@ -33,7 +33,11 @@ impl Fixture {
         local(&dir, &["demo", "--no-serve"]).expect_code(0);
         let first_checkpoint = row_count(&dir);
         let lines: String = (0..INGESTED)
-            .map(|index| format!("{}\n", event(None, &format!("tamper target {index}"))))
+            .map(|index| {
+                let mut event = event(None, &format!("tamper target {index}"));
+                event["content"] = serde_json::json!({"message": format!("hello customer {index}")});
+                format!("{event}\n")
+            })
             .collect();
         let file = scratch.file("events.ndjson", &lines);
         local(&dir, &["ingest", &file]).expect_code(0);
@@ -299,4 +303,110 @@ fn an_altered_checkpoint_size_is_reported() {
         )),
         "{run:?}"
     );
+}
+
+// The three tampering cases that once passed local verification (issue "Witnessed checkpoints and a verifier
+// that trusts nothing on disk"): each must now fail, naming what broke.
+
+#[test]
+fn a_forged_row_appended_with_a_correct_leaf_is_named_and_never_signed() {
+    let fixture = Fixture::new();
+    let seq = fixture.size;
+    let mut forged: Value = serde_json::from_slice(&fixture.body(seq - 1)).expect("a JSON body");
+    forged["seq"] = Value::from(seq);
+    forged["attrs"]["note"] = Value::String("forged".into());
+    let forged = serde_json::to_vec(&forged).expect("encoding");
+    fixture
+        .database()
+        .execute(
+            "INSERT INTO events (seq, body, leaf, kind, agent, time) VALUES (?1, ?2, ?3, 'decision', 'helper-agent', '2026-11-26T09:30:00.123Z')",
+            (seq, &forged, leaf_hash(&forged)),
+        )
+        .expect("appending the forged row");
+    let run = fixture.verify_fails();
+    assert!(
+        run.stdout
+            .contains(&format!("events {seq} to {seq} were not written by warrant")),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.contains("past the last signed checkpoint: UNVERIFIED"),
+        "{run:?}"
+    );
+    // Opening the log to write (and sign) refuses, naming the rows.
+    let run = local(&fixture.dir, &["demo", "--no-serve"]);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("events {seq} to {seq} were not written by warrant"))
+            && run.stderr.contains("refusing to sign"),
+        "{run:?}"
+    );
+    let signed: u64 = fixture
+        .database()
+        .query_row("SELECT MAX(size) FROM checkpoints", [], |row| row.get(0))
+        .expect("the latest checkpoint");
+    assert_eq!(signed, fixture.size, "nothing was signed over the forged row");
+}
+
+#[test]
+fn clear_content_edited_in_place_is_named_by_seq_and_field() {
+    let fixture = Fixture::new();
+    let seq = fixture.target();
+    let changed = fixture
+        .database()
+        .execute(
+            "UPDATE content SET text = '\"hello attacker\"' WHERE seq = ?1 AND field = 'message'",
+            [seq],
+        )
+        .expect("editing the content");
+    assert_eq!(changed, 1);
+    let run = fixture.verify_fails();
+    assert!(
+        run.stdout.contains(&format!(
+            "event {seq}: clear content `message` does not match its committed digest"
+        )),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn an_overwritten_checkpoint_root_column_is_named_and_never_served() {
+    let fixture = Fixture::new();
+    fixture
+        .database()
+        .execute(
+            "UPDATE checkpoints SET root = zeroblob(32) WHERE size = ?1",
+            [fixture.size],
+        )
+        .expect("overwriting the root");
+    let run = fixture.verify_fails();
+    assert!(
+        run.stdout.contains(&format!(
+            "checkpoint of size {}: the stored size and root disagree with its signed note",
+            fixture.size
+        )),
+        "{run:?}"
+    );
+    // What serves checkpoints refuses the row instead of serving a root its note does not sign.
+    let run = local(&fixture.dir, &["log", "checkpoint"]);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("disagree with its signed note"), "{run:?}");
+}
+
+#[test]
+fn events_past_the_last_checkpoint_fail_only_a_strict_verification() {
+    let fixture = Fixture::new();
+    // Written by warrant, but the checkpoint over them is gone (as after a crash before the next one).
+    fixture
+        .database()
+        .execute("DELETE FROM checkpoints WHERE size = ?1", [fixture.size])
+        .expect("dropping the last checkpoint");
+    let run = local(&fixture.dir, &["verify"]).expect_code(0);
+    assert!(
+        run.stdout.contains("past the last signed checkpoint: UNVERIFIED"),
+        "{run:?}"
+    );
+    let run = local(&fixture.dir, &["verify", "--strict"]);
+    assert_eq!(run.code, 1, "{run:?}");
 }

@@ -1,0 +1,92 @@
+//! The log's side of witnessing: the cosignatures collected for each checkpoint, and the size each witness
+//! last cosigned (the `old` of the next `add-checkpoint`).
+
+use rusqlite::OptionalExtension;
+
+use crate::read::Checkpoint;
+use crate::{Store, StoreError};
+
+impl Store {
+    /// The size `witness` last cosigned, as this log knows it (none: never, or forgotten).
+    pub fn witness_size(&self, witness: &str) -> Result<Option<u64>, StoreError> {
+        let witness = witness.to_owned();
+        self.read(move |connection| {
+            Ok(connection
+                .query_row(
+                    "SELECT size FROM witness_state WHERE witness = ?1",
+                    [&witness],
+                    |row| row.get(0),
+                )
+                .optional()?)
+        })
+    }
+
+    /// Record that `witness` holds `size` (from a 409 answer, or with a cosignature).
+    pub async fn set_witness_size(&self, witness: String, size: u64) -> Result<(), StoreError> {
+        self.transact(move |log| {
+            set_size(log.transaction, &witness, size)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Keep a verified cosignature `line` (ending in a newline) of `witness` on the checkpoint of `size`.
+    pub async fn add_cosignature(&self, witness: String, size: u64, line: String) -> Result<(), StoreError> {
+        self.transact(move |log| {
+            let current: Option<String> = log
+                .transaction
+                .query_row(
+                    "SELECT cosignatures FROM checkpoints WHERE size = ?1",
+                    [size],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let Some(current) = current else {
+                return Err(StoreError::Damaged(format!(
+                    "no checkpoint of size {size} to cosign"
+                )));
+            };
+            if !current
+                .split_terminator('\n')
+                .any(|kept| format!("{kept}\n") == line)
+            {
+                log.transaction.execute(
+                    "UPDATE checkpoints SET cosignatures = ?1 WHERE size = ?2",
+                    (format!("{current}{line}"), size),
+                )?;
+            }
+            set_size(log.transaction, &witness, size)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The latest checkpoints that carry any cosignature, newest first (at most `limit`).
+    pub fn cosigned_checkpoints(&self, limit: u64) -> Result<Vec<Checkpoint>, StoreError> {
+        self.read(move |connection| {
+            let mut statement = connection.prepare(
+                "SELECT size, root, note, time, cosignatures FROM checkpoints WHERE cosignatures <> ''
+                 ORDER BY size DESC LIMIT ?1",
+            )?;
+            let rows = statement.query_map([limit], crate::read::checkpoint_row)?;
+            let mut checkpoints = Vec::new();
+            for row in rows {
+                checkpoints.push(row??);
+            }
+            Ok(checkpoints)
+        })
+    }
+}
+
+fn set_size(transaction: &rusqlite::Transaction<'_>, witness: &str, size: u64) -> Result<(), StoreError> {
+    transaction.execute(
+        "INSERT INTO witness_state (witness, size, updated) VALUES (?1, ?2, ?3)
+         ON CONFLICT (witness) DO UPDATE SET size = excluded.size, updated = excluded.updated",
+        (
+            witness,
+            size,
+            warrant_core::event::format_time(&chrono::Utc::now()),
+        ),
+    )?;
+    Ok(())
+}
