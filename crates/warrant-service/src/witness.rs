@@ -150,6 +150,20 @@ pub async fn witness_round(store: &Store, board: &WitnessBoard) -> Result<(), St
             outcomes.push(outcome);
         }
     }
+    // Every cosignature of the round in one transaction: one commit, not one per witness.
+    let lines: Vec<(String, String)> = outcomes
+        .iter()
+        .filter_map(|(id, outcome)| outcome.as_ref().ok().map(|done| (id.clone(), done.line.clone())))
+        .collect();
+    if let Err(error) = store.add_cosignatures(latest.size, lines).await {
+        for (_, outcome) in &mut outcomes {
+            if outcome.is_ok() {
+                *outcome = Err(Problem::new(format!(
+                    "its cosignature could not be stored: {error}"
+                )));
+            }
+        }
+    }
     let required = policy.quorum.unwrap_or(configured.len()).min(configured.len());
     let witnessed = witnessed_checkpoint(store, &configured, required)?;
     let mut report = board.lock();
@@ -233,6 +247,8 @@ fn keys(configured: &[(Witness, CosignatureVerifier)]) -> Vec<CosignatureVerifie
 struct Submitted {
     size: u64,
     catch_ups: u64,
+    /// The verified cosignature line, to store.
+    line: String,
 }
 
 /// Why a submission did not end in a cosignature.
@@ -254,7 +270,7 @@ impl Problem {
     }
 }
 
-/// One witness, one checkpoint: submit, follow 409s, keep the cosignature. Returns the size cosigned.
+/// One witness, one checkpoint: submit, follow 409s, verify the cosignature (the caller stores it).
 async fn submit(
     store: &Store,
     witness: &Witness,
@@ -301,13 +317,10 @@ async fn submit(
                         "it answered without a cosignature by its key".into(),
                     ));
                 };
-                store
-                    .add_cosignature(witness.id.clone(), latest.size, cosignature.line)
-                    .await
-                    .map_err(stored)?;
                 return Ok(Submitted {
                     size: latest.size,
                     catch_ups,
+                    line: cosignature.line,
                 });
             }
             Answer::Status(409, text) => {

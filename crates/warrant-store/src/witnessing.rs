@@ -30,8 +30,12 @@ impl Store {
         .await
     }
 
-    /// Keep a verified cosignature `line` (ending in a newline) of `witness` on the checkpoint of `size`.
-    pub async fn add_cosignature(&self, witness: String, size: u64, line: String) -> Result<(), StoreError> {
+    /// Keep verified cosignature lines (each ending in a newline) on the checkpoint of `size`, one per
+    /// witness, in one transaction, and record that those witnesses hold `size`.
+    pub async fn add_cosignatures(&self, size: u64, lines: Vec<(String, String)>) -> Result<(), StoreError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
         self.transact(move |log| {
             let current: Option<String> = log
                 .transaction
@@ -41,21 +45,24 @@ impl Store {
                     |row| row.get(0),
                 )
                 .optional()?;
-            let Some(current) = current else {
+            let Some(mut current) = current else {
                 return Err(StoreError::Damaged(format!(
                     "no checkpoint of size {size} to cosign"
                 )));
             };
-            if !current
-                .split_terminator('\n')
-                .any(|kept| format!("{kept}\n") == line)
-            {
-                log.transaction.execute(
-                    "UPDATE checkpoints SET cosignatures = ?1 WHERE size = ?2",
-                    (format!("{current}{line}"), size),
-                )?;
+            for (witness, line) in &lines {
+                if !current
+                    .split_terminator('\n')
+                    .any(|kept| format!("{kept}\n") == *line)
+                {
+                    current.push_str(line);
+                }
+                set_size(log.transaction, witness, size)?;
             }
-            set_size(log.transaction, &witness, size)?;
+            log.transaction.execute(
+                "UPDATE checkpoints SET cosignatures = ?1 WHERE size = ?2",
+                (current, size),
+            )?;
             Ok(())
         })
         .await

@@ -528,3 +528,65 @@ fn rewrite_event(dir: &Path, seq: u64) {
         .unwrap();
     database.execute("DELETE FROM checkpoints", []).unwrap();
 }
+
+#[test]
+fn failing_closed_publishes_only_witnessed_checkpoints() {
+    let scratch = Scratch::new();
+    let dir = scratch.data();
+    let log_key = local(&dir, &["log", "key"])
+        .expect_code(0)
+        .stdout
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let (key, vkey) = keygen(&scratch, "witness.example/solo");
+    let witness = Witness::start(&key, &dir.with_file_name("solo.db"), &log_key, "127.0.0.1:0");
+    let server = Server::start(
+        &dir,
+        &[
+            "--checkpoint-interval-ms",
+            "200",
+            "--witness-fail",
+            "closed",
+            "--witness-quorum",
+            "1",
+        ],
+    );
+    let admin = server.admin().to_owned();
+    let manifest = format!("kind: Witness\nid: solo\nurl: {}\nkey: {vkey}\n", witness.url);
+    assert_eq!(server.apply("/v1/apply", &admin, &manifest).0, 200);
+    let size = ingest(&server, &admin, 0, 10);
+    wait_health(&server, "the witness", witnessed(size));
+    let published = server.get_ok("/v1/log/checkpoint", &admin)["size"]
+        .as_u64()
+        .unwrap();
+    assert!(published >= size);
+
+    // The witness goes away: the log keeps every event, but publishes nothing it did not cosign.
+    witness.kill();
+    let grown = ingest(&server, &admin, 10, 10);
+    let health = wait_health(&server, "the shortfall reported", |health| {
+        health.starts_with("degraded\n")
+            && health
+                .lines()
+                .find_map(|line| line.strip_prefix("latest checkpoint: "))
+                .is_some_and(|latest| latest.parse::<u64>().is_ok_and(|latest| latest >= grown))
+    });
+    assert!(health.contains("witness policy: 1 of 1, fail closed"), "{health}");
+    assert!(
+        health.contains(&format!("witnessed checkpoint: {published}\n")),
+        "{health}"
+    );
+    assert_eq!(
+        server.get_ok("/v1/log/checkpoint", &admin)["size"].as_u64(),
+        Some(published),
+        "the published checkpoint waits for the witness"
+    );
+    let metrics = text(&format!("{}/metrics", server.url));
+    assert!(metrics.contains("warrant_witness_fail_closed 1"), "{metrics}");
+    assert!(
+        metrics.contains(&format!("warrant_witnessed_size {published}")),
+        "{metrics}"
+    );
+}
