@@ -222,6 +222,12 @@ fn keygen(scratch: &Scratch, name: &str) -> (PathBuf, String) {
     (key, run.stdout.trim().to_owned())
 }
 
+/// The verifier key of the log in `dir` (created on first use).
+fn log_key(dir: &Path) -> String {
+    let run = local(dir, &["log", "key"]).expect_code(0);
+    run.stdout.lines().last().unwrap().to_owned()
+}
+
 /// POST a witness request body; the status, content type and text.
 fn submit(url: &str, body: &str) -> (u16, String, String) {
     let answer = ureq::post(&format!("{url}/add-checkpoint")).send_string(body);
@@ -294,13 +300,7 @@ fn log_size(server: &Server) -> u64 {
 fn checkpoints_are_cosigned_witnesses_catch_up_and_a_rewritten_log_is_refused() {
     let scratch = Scratch::new();
     let dir = scratch.data();
-    let log_key = local(&dir, &["log", "key"])
-        .expect_code(0)
-        .stdout
-        .lines()
-        .last()
-        .unwrap()
-        .to_owned();
+    let log_key = log_key(&dir);
     let (key1, vkey1) = keygen(&scratch, "witness.example/w1");
     let (key2, vkey2) = keygen(&scratch, "witness.example/w2");
     let (state1, state2) = (dir.with_file_name("w1.db"), dir.with_file_name("w2.db"));
@@ -533,13 +533,7 @@ fn rewrite_event(dir: &Path, seq: u64) {
 fn failing_closed_publishes_only_witnessed_checkpoints() {
     let scratch = Scratch::new();
     let dir = scratch.data();
-    let log_key = local(&dir, &["log", "key"])
-        .expect_code(0)
-        .stdout
-        .lines()
-        .last()
-        .unwrap()
-        .to_owned();
+    let log_key = log_key(&dir);
     let (key, vkey) = keygen(&scratch, "witness.example/solo");
     let witness = Witness::start(&key, &dir.with_file_name("solo.db"), &log_key, "127.0.0.1:0");
     let server = Server::start(
