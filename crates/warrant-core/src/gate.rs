@@ -9,6 +9,7 @@
 //! switch) and group limits on combined authority. Evaluation errors fail closed.
 
 mod compile;
+pub mod provenance;
 mod session;
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use crate::registry::Registry;
 use crate::registry::manifest::{Kind, Manifest, Status, Tool};
 
 pub use crate::gate::compile::check_user_policy;
+use crate::gate::provenance::ValueOrigin;
 pub use crate::gate::session::SessionState;
 
 /// The gate's answer.
@@ -98,6 +100,8 @@ pub struct Gate {
     tool_uids: HashMap<String, EntityUid>,
     /// Per agent: the policies that can apply to it, and what each means.
     agents: HashMap<String, AgentPolicies>,
+    /// The organisation's own domains and accounts.
+    internal: provenance::Internal,
 }
 
 struct AgentPolicies {
@@ -278,16 +282,10 @@ impl Gate {
     /// request skips Cedar's per-call schema check (the policies were validated against the schema at compile).
     fn context(&self, request: &CallRequest<'_>, tool: &Tool) -> Result<Context, String> {
         let session = request.session;
-        let recipient = tool
-            .recipient_arg
-            .as_ref()
-            .and_then(|arg| request.args.get(arg))
-            .and_then(Value::as_str)
-            // Addresses compare case-insensitively, for the named-recipient rule and for user policies alike.
-            .map(|recipient| recipient.trim().to_lowercase());
-        let named = recipient
-            .as_ref()
-            .is_some_and(|recipient| session.user_named.contains(recipient));
+        let view = self.values(request, tool);
+        let set = |names: Vec<String>| {
+            RestrictedExpression::new_set(names.into_iter().map(RestrictedExpression::new_string))
+        };
         let mut pairs = vec![
             (
                 "session_sensitivity".to_owned(),
@@ -299,13 +297,56 @@ impl Gate {
             ),
             (
                 "recipient_named".to_owned(),
-                RestrictedExpression::new_bool(named),
+                RestrictedExpression::new_bool(
+                    !view.recipients.is_empty()
+                        && view.recipients.iter().all(|value| {
+                            session.user_named.contains(&value.text)
+                                || value.origin == Some(ValueOrigin::UserNamed)
+                        }),
+                ),
             ),
+            (
+                "recipients_present".to_owned(),
+                RestrictedExpression::new_bool(
+                    tool.recipients().next().is_none() || !view.recipients.is_empty(),
+                ),
+            ),
+            (
+                "recipients_vouched".to_owned(),
+                RestrictedExpression::new_bool(
+                    !view.recipients.is_empty()
+                        && view.recipients.iter().all(|value| {
+                            session.user_named.contains(&value.text)
+                                || value.origin.as_ref().is_some_and(ValueOrigin::vouched)
+                        }),
+                ),
+            ),
+            (
+                "recipient_untrusted".to_owned(),
+                RestrictedExpression::new_bool(view.recipients.iter().any(Value_::untrusted)),
+            ),
+            (
+                "targets_vouched".to_owned(),
+                RestrictedExpression::new_bool(
+                    !view.targets.is_empty()
+                        && view
+                            .targets
+                            .iter()
+                            .all(|value| value.origin.as_ref().is_some_and(ValueOrigin::vouched)),
+                ),
+            ),
+            (
+                "target_untrusted".to_owned(),
+                RestrictedExpression::new_bool(view.targets.iter().any(Value_::untrusted)),
+            ),
+            ("untrusted_args".to_owned(), set(view.untrusted_args)),
+            ("user_named_args".to_owned(), set(view.user_named_args)),
+            ("internal_args".to_owned(), set(view.internal_args)),
         ];
-        if let Some(recipient) = recipient {
+        if let Some(recipient) = view.recipients.first() {
             pairs.push((
                 "recipient".to_owned(),
-                RestrictedExpression::new_string(recipient),
+                RestrictedExpression::new_string(recipient.text.clone()),
             ));
         }
         if let Some(amount) = amount(tool, request.args) {
@@ -322,6 +363,60 @@ impl Gate {
             ));
         }
         Context::from_pairs(pairs).map_err(|error| format!("the call's context is not valid: {error}"))
+    }
+
+    /// The call's recipients and targets with where each came from, and which arguments are user-named,
+    /// internal, or first seen in untrusted content.
+    fn values(&self, request: &CallRequest<'_>, tool: &Tool) -> CallValues {
+        let provenance = &request.session.provenance;
+        let classify = |arg: &str| -> Vec<Value_> {
+            strings(request.args.get(arg))
+                .into_iter()
+                // Addresses compare case-insensitively, for the named-recipient rule and user policies alike.
+                .map(|text| text.trim().to_lowercase())
+                .filter(|text| !text.is_empty())
+                .map(|text| Value_ {
+                    arg: arg.to_owned(),
+                    origin: provenance.classify(&text, &self.internal),
+                    text,
+                })
+                .collect()
+        };
+        let recipients: Vec<Value_> = tool.recipients().flat_map(|arg| classify(arg)).collect();
+        let targets: Vec<Value_> = tool.target_args.iter().flat_map(|arg| classify(arg)).collect();
+        let mut values = CallValues {
+            recipients,
+            targets,
+            ..CallValues::default()
+        };
+        if let Some(args) = request.args.as_object() {
+            for (name, value) in args {
+                let texts = strings(Some(value));
+                if texts.is_empty() {
+                    continue;
+                }
+                let origins: Vec<Option<ValueOrigin>> = texts
+                    .iter()
+                    .map(|text| provenance.classify(text, &self.internal))
+                    .collect();
+                if texts.iter().any(|text| provenance.first_seen_untrusted(text)) {
+                    values.untrusted_args.push(name.clone());
+                }
+                if origins
+                    .iter()
+                    .all(|origin| origin == &Some(ValueOrigin::UserNamed))
+                {
+                    values.user_named_args.push(name.clone());
+                }
+                if origins
+                    .iter()
+                    .all(|origin| origin == &Some(ValueOrigin::Internal))
+                {
+                    values.internal_args.push(name.clone());
+                }
+            }
+        }
+        values
     }
 
     fn check_group_limits(
@@ -396,11 +491,17 @@ impl Gate {
                 text: format!("agent `{agent}` holds a grant for tool `{tool}`"),
             },
             PolicyMeaning::ExternalAfterSensitive => {
-                let recipient = tool
-                    .recipient_arg
-                    .as_ref()
-                    .and_then(|arg| request.args.get(arg))
-                    .and_then(Value::as_str);
+                let view = self.values(request, tool);
+                if let Some(injected) = view.recipients.iter().find(|value| value.untrusted()) {
+                    return Reason {
+                        rule: format!("taint:external:{agent}"),
+                        text: format!(
+                            "tool `{}` would send data outside the organisation to {}",
+                            tool.id,
+                            injected.describe()
+                        ),
+                    };
+                }
                 let why = match (
                     &session.untrusted_from,
                     session.max_sensitivity >= crate::registry::manifest::Sensitivity::Confidential,
@@ -412,10 +513,23 @@ impl Gate {
                     (Some(source), false) => format!("untrusted content from `{source}` entered the session"),
                     (None, false) => "the session is tainted".to_owned(),
                 };
-                let to = recipient.map_or_else(
-                    || "and names no recipient the user named".to_owned(),
-                    |recipient| format!("to `{recipient}`, a recipient the user did not name"),
-                );
+                let unvouched: Vec<String> = view
+                    .recipients
+                    .iter()
+                    .filter(|value| {
+                        !session.user_named.contains(&value.text)
+                            && !value.origin.as_ref().is_some_and(ValueOrigin::vouched)
+                    })
+                    .map(|value| format!("`{}`", value.text))
+                    .collect();
+                let to = if unvouched.is_empty() {
+                    "and names no recipient the user named".to_owned()
+                } else {
+                    format!(
+                        "to {}, which the user did not name and no trusted data showed",
+                        unvouched.join(", ")
+                    )
+                };
                 Reason {
                     rule: format!("taint:external:{agent}"),
                     text: format!(
@@ -424,14 +538,31 @@ impl Gate {
                     ),
                 }
             }
-            PolicyMeaning::IrreversibleAfterUntrusted => Reason {
-                rule: format!("taint:irreversible:{agent}"),
-                text: format!(
-                    "untrusted content from `{}` entered the session; tool `{}` cannot be undone",
-                    session.untrusted_from.as_deref().unwrap_or("an untrusted source"),
-                    tool.id
-                ),
-            },
+            PolicyMeaning::IrreversibleAfterUntrusted => {
+                let view = self.values(request, tool);
+                let text = match view.targets.iter().find(|value| value.untrusted()) {
+                    Some(injected) => format!(
+                        "tool `{}` cannot be undone, and it would act on {}",
+                        tool.id,
+                        injected.describe()
+                    ),
+                    None => format!(
+                        "untrusted content from `{}` entered the session; tool `{}` cannot be undone{}",
+                        session.untrusted_from.as_deref().unwrap_or("an untrusted source"),
+                        tool.id,
+                        if view.targets.is_empty() {
+                            String::new()
+                        } else {
+                            " and what it acts on was not named by the user or shown by trusted data"
+                                .to_owned()
+                        }
+                    ),
+                };
+                Reason {
+                    rule: format!("taint:irreversible:{agent}"),
+                    text,
+                }
+            }
             PolicyMeaning::DataSources { allowed } => Reason {
                 rule: format!("data-sources:{agent}"),
                 text: format!(
@@ -471,13 +602,18 @@ fn check_arguments(tool: &Tool, args: &Value) -> Result<(), String> {
             "argument `{arg}` must be a finite, non-negative number, not {value}"
         ));
     }
-    if let Some(arg) = &tool.recipient_arg
-        && let Some(value) = args.get(arg)
-        && !value.is_string()
-    {
-        return Err(format!(
-            "argument `{arg}` must be one recipient as a string, not {value}"
-        ));
+    for arg in tool.recipients().chain(&tool.target_args) {
+        if let Some(value) = args.get(arg)
+            && !(value.is_string()
+                || value.is_null()
+                || value
+                    .as_array()
+                    .is_some_and(|items| items.iter().all(Value::is_string)))
+        {
+            return Err(format!(
+                "argument `{arg}` must be a string or a list of strings, not {value}"
+            ));
+        }
     }
     if let Some(value) = args.get("source")
         && !value.is_string()
@@ -487,6 +623,61 @@ fn check_arguments(tool: &Tool, args: &Value) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// One recipient or target value of a call and where it came from.
+#[derive(Debug, Clone)]
+struct Value_ {
+    arg: String,
+    /// Lowercased and trimmed.
+    text: String,
+    origin: Option<ValueOrigin>,
+}
+
+impl Value_ {
+    fn untrusted(&self) -> bool {
+        matches!(self.origin, Some(ValueOrigin::Untrusted { .. }))
+    }
+
+    /// `` `value` (argument `to`), which first appeared in untrusted output of `tool` (event 12)``.
+    fn describe(&self) -> String {
+        match &self.origin {
+            Some(ValueOrigin::Untrusted { token, first }) => {
+                let at = first
+                    .seq
+                    .map_or_else(String::new, |seq| format!(" (event {seq})"));
+                let part = if *token == self.text {
+                    String::new()
+                } else {
+                    format!(" (its `{token}`)")
+                };
+                format!(
+                    "`{}` (argument `{}`), which{part} first appeared inside untrusted output of `{}`{at}, not in the user's request or trusted data",
+                    self.text, self.arg, first.tool
+                )
+            }
+            _ => format!("`{}` (argument `{}`)", self.text, self.arg),
+        }
+    }
+}
+
+/// The values of a call the rules look at.
+#[derive(Debug, Default)]
+struct CallValues {
+    recipients: Vec<Value_>,
+    targets: Vec<Value_>,
+    untrusted_args: Vec<String>,
+    user_named_args: Vec<String>,
+    internal_args: Vec<String>,
+}
+
+/// The strings of an argument: itself, or the strings of a list.
+fn strings(value: Option<&Value>) -> Vec<&str> {
+    match value {
+        Some(Value::String(text)) => vec![text.as_str()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The same policies without those annotated `@outcome("approval_required")`.

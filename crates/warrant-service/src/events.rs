@@ -196,13 +196,19 @@ pub async fn store_events(
     principal: &Principal,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<Appended>, StoreError> {
-    let session_events: Vec<Event> = events
+    let session_events: Vec<(usize, Event)> = events
         .iter()
-        .filter(|event| event.session.is_some())
-        .cloned()
+        .enumerate()
+        .filter(|(_, event)| event.session.is_some())
+        .map(|(index, event)| (index, event.clone()))
         .collect();
     let appended = store.append(events, principal, now).await?;
-    runtime.observe_events(&store.registry(), &session_events);
+    // With its seq, so a value a tool returned is traced to the result that showed it.
+    let observed: Vec<(Event, Option<u64>)> = session_events
+        .into_iter()
+        .map(|(index, event)| (event, appended.get(index).map(|appended| appended.seq.get())))
+        .collect();
+    runtime.observe_events(&store.registry(), &observed);
     Ok(appended)
 }
 

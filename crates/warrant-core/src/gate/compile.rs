@@ -110,12 +110,34 @@ pub(crate) fn compile(registry: &Registry) -> Result<Gate, CompileError> {
     for manifest in registry.list(Kind::Tool) {
         tool_uids.insert(manifest.id().to_owned(), tool_uid(manifest.id())?);
     }
+    let internal = registry
+        .organization()
+        .map(|organization| super::provenance::Internal {
+            domains: organization
+                .internal_domains
+                .iter()
+                .map(|domain| domain.trim().trim_start_matches('@').to_lowercase())
+                .collect(),
+            accounts: organization
+                .internal_accounts
+                .iter()
+                .map(|account| {
+                    account
+                        .chars()
+                        .filter(|c| !c.is_whitespace())
+                        .collect::<String>()
+                        .to_lowercase()
+                })
+                .collect(),
+        })
+        .unwrap_or_default();
     Ok(Gate {
         registry: registry.clone(),
         entities,
         action: action_uid()?,
         tool_uids,
         agents,
+        internal,
     })
 }
 
@@ -152,8 +174,8 @@ fn agent_policies(
     };
     if let Some(text) = rule(
         agent.taint.external_after_sensitive,
-        "resource.egress == \"external\" && (context.session_sensitivity >= 2 || context.session_untrusted) \
-         && !context.recipient_named",
+        "resource.egress == \"external\" && context.recipients_present && (context.recipient_untrusted || \
+         ((context.session_sensitivity >= 2 || context.session_untrusted) && !context.recipients_vouched))",
     ) {
         generated.push((
             format!("taint:external:{id}"),
@@ -163,7 +185,7 @@ fn agent_policies(
     }
     if let Some(text) = rule(
         agent.taint.irreversible_after_untrusted,
-        "resource.irreversible && context.session_untrusted",
+        "resource.irreversible && (context.target_untrusted || (context.session_untrusted && !context.targets_vouched))",
     ) {
         generated.push((
             format!("taint:irreversible:{id}"),

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::event::{Event, EventKind};
+use crate::gate::provenance::Provenance;
 use crate::registry::Registry;
 use crate::registry::manifest::{Access, Sensitivity};
 
@@ -20,6 +21,8 @@ pub struct SessionState {
     /// Calls and events seen (the invocation that starts a run aside); recipients can only be named before
     /// the first.
     pub history: u64,
+    /// Where the values the session has seen came from (the user, trusted output, untrusted output).
+    pub provenance: Provenance,
 }
 
 impl SessionState {
@@ -29,8 +32,10 @@ impl SessionState {
         if self.history > 0 {
             return false;
         }
-        self.user_named
-            .extend(recipients.into_iter().map(str::to_lowercase));
+        for recipient in recipients {
+            self.provenance.observe_user(recipient);
+            self.user_named.insert(recipient.to_lowercase());
+        }
         true
     }
 
@@ -55,6 +60,38 @@ impl SessionState {
     /// An event ingested with this session's id: data access raises the sensitivity read, results of
     /// untrusted tools taint, and a `session` event may name the user's recipients.
     pub fn observe_event(&mut self, registry: &Registry, event: &Event) {
+        self.observe_event_at(registry, event, None);
+    }
+
+    /// [`Self::observe_event`] for an event stored at `seq`: the user's request and tool results also feed
+    /// the provenance of values (what a tool returned is remembered with the seq of its result).
+    pub fn observe_event_at(&mut self, registry: &Registry, event: &Event, seq: Option<u64>) {
+        match event.kind {
+            EventKind::Invocation => {
+                for value in event.content.values() {
+                    if let Some(text) = value.as_str() {
+                        self.provenance.observe_user(text);
+                    } else {
+                        self.provenance.observe_user(&value.to_string());
+                    }
+                }
+            }
+            EventKind::ToolResult => {
+                if let Some(name) = event.attrs.get("tool").and_then(Value::as_str) {
+                    let tool = registry.tool(name);
+                    let untrusted = tool.is_none_or(|tool| tool.untrusted_output);
+                    // Only what a trusted tool reads vouches for a value: a write's confirmation echoes the
+                    // arguments it was given ("sent to ..."), which must not vouch for them afterwards.
+                    let vouches = tool.is_some_and(|tool| tool.access == Access::Read);
+                    if untrusted || vouches {
+                        for value in event.content.values() {
+                            self.provenance.observe_output_value(value, untrusted, name, seq);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
         match event.kind {
             EventKind::Session => {
                 if let Some(named) = event.attrs.get("user_named").and_then(Value::as_array) {

@@ -656,11 +656,32 @@ pub struct Tool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supplier: Option<String>,
     /// The argument that names where the tool sends things (an address), for the named-recipient rule.
+    /// Shorthand for a one-element `recipient_args`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipient_arg: Option<String>,
+    /// Every argument that names where the tool sends things (`to`, `cc`, `participants` ...): a string or a
+    /// list of strings, each element checked. A call whose recipient arguments are all absent or empty sends
+    /// nothing out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipient_args: Vec<String>,
+    /// The arguments that name what an irreversible action acts on (the account paid, the hotel booked, the
+    /// file deleted, the new password): their values are checked for where they came from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target_args: Vec<String>,
     /// The argument that holds an amount, which counts against group limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_arg: Option<String>,
+}
+
+impl Tool {
+    /// The recipient arguments, `recipient_arg` first.
+    pub fn recipients(&self) -> impl Iterator<Item = &String> {
+        self.recipient_arg.iter().chain(
+            self.recipient_args
+                .iter()
+                .filter(|arg| Some(*arg) != self.recipient_arg.as_ref()),
+        )
+    }
 }
 
 /// A place agents read data from.
@@ -802,6 +823,13 @@ pub struct Organization {
     /// Days the evidence log is kept; the EU AI Act asks for at least six months (Arts. 19, 26(6)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_retention_days: Option<u32>,
+    /// The organisation's own mail and web domains (`bluesparrowtech.com`): an address or URL there is
+    /// internal, wherever the agent read it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub internal_domains: Vec<String>,
+    /// The organisation's own accounts (IBANs, account numbers, handles), internal wherever read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub internal_accounts: Vec<String>,
     /// The most any group of agents may be allowed to move together within its window: a group limit above it
     /// is a finding of the risk analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -478,6 +478,8 @@ fn the_decision_and_estimate_follow_the_profile() {
         eu_customers: eu,
         iso27001_certified: false,
         log_retention_days: None,
+        internal_domains: Vec::new(),
+        internal_accounts: Vec::new(),
         max_group_total: None,
     };
     assert_eq!(

@@ -448,7 +448,7 @@ fn reasons_explain_the_taint_in_words() {
         },
         &|_: &str, _: &str, _: u32| 0.0,
     );
-    expect_test::expect![[r#"the session has read confidential data; tool `send-email` sends data outside the organisation to `someone@outside.example`, a recipient the user did not name"#]]
+    expect_test::expect!["the session has read confidential data; tool `send-email` sends data outside the organisation to `someone@outside.example`, which the user did not name and no trusted data showed"]
         .assert_eq(&decision.reasons[0].text);
 }
 

@@ -10,5 +10,6 @@
 mod compliance;
 mod gate;
 mod monitor;
+mod provenance;
 mod register;
 mod risk;

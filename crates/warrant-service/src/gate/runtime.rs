@@ -24,7 +24,7 @@ struct Runtime {
     /// Sessions whose history has been loaded from the log; a session absent here is loaded before use.
     sessions: HashMap<SessionKey, SessionState>,
     /// Sessions whose history is being read from the log, with the events ingested for them meanwhile.
-    loading: HashMap<SessionKey, Vec<Event>>,
+    loading: HashMap<SessionKey, Vec<(Event, Option<u64>)>>,
     ledger: Ledger,
     ledger_loaded: bool,
 }
@@ -154,24 +154,24 @@ impl GateRuntime {
 
     /// Events ingested with a session id feed that session's taint. Sessions not loaded yet are skipped: they
     /// read these events from the log when they are loaded.
-    pub fn observe_events(&self, registry: &Registry, events: &[Event]) {
-        if events.iter().all(|event| event.session.is_none()) {
+    pub fn observe_events(&self, registry: &Registry, events: &[(Event, Option<u64>)]) {
+        if events.iter().all(|(event, _)| event.session.is_none()) {
             return;
         }
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let Runtime {
             sessions, loading, ..
         } = &mut *state;
-        for event in events {
+        for (event, seq) in events {
             let (Some(agent), Some(id)) = (&event.agent, &event.session) else {
                 continue;
             };
             let key = key(agent, id);
             if let Some(session) = sessions.get_mut(&key) {
-                session.observe_event(registry, event);
+                session.observe_event_at(registry, event, *seq);
             } else if let Some(buffer) = loading.get_mut(&key) {
                 // Its history read may not include this event: keep it for when the load lands.
-                buffer.push(event.clone());
+                buffer.push((event.clone(), *seq));
             }
         }
     }
@@ -272,8 +272,8 @@ impl GateRuntime {
         // Events buffered while reading; one also in the history is observed twice, which taint tolerates
         // (it only ever raises what the session has read or taken in).
         let key = key(agent, id);
-        for event in state.loading.remove(&key).unwrap_or_default() {
-            session.observe_event(registry, &event);
+        for (event, seq) in state.loading.remove(&key).unwrap_or_default() {
+            session.observe_event_at(registry, &event, seq);
         }
         state.sessions.entry(key).or_insert(session);
     }
