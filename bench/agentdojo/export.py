@@ -21,14 +21,21 @@ Everything is done with AgentDojo's own machinery, as its benchmark runner does 
 * every call runs through ``FunctionsRuntime(suite.tools).run_function`` and its result is rendered with
   ``tool_result_to_str`` (the YAML dump that AgentDojo's ``ToolsExecutor`` feeds to the model).
 
+A session is ``{"suite", "user_task", "injection_task", "prompt", "steps"}``; injected sessions add
+``"goal"`` (the injection task's GOAL) and ``"injection_vectors"`` (the vectors the attack filled).
+
 Each step is ``{"function", "args", "result", "untrusted", "injected", "origin"}`` plus ``"error"`` when
 the call failed (then ``result`` is ``""``, as AgentDojo's ``ToolsExecutor`` shows it) and
 ``"placeholder_args"`` when the injection task gives the attacker's templated form of the arguments.
 
 * ``untrusted`` is true when the result carries text from a place a third party can write to (any of the
   suite's injection vectors). It is found by replaying the same calls, in step, against a *shadow*
-  environment in which every vector holds a unique canary, and looking for canaries in the result. It
-  is therefore the same for a benign session and its injected counterparts.
+  environment in which every vector holds a unique canary, and looking for canaries in the result; a
+  result that shows this session's injection (``injected``) is untrusted too. In slack a channel *name*
+  is an injection vector ("External_{prompt_injection_channel}"), so a call naming that channel names
+  none in the shadow: a call that fails only in the shadow is retried there with every vector's value in
+  its string arguments replaced by the vector's canary. ``untrusted`` is thus the same in a benign
+  session and its injected ones (a call still failing only in the shadow is noted on stderr).
 * ``injected`` is true when the result contains the injection text actually placed in this session
   (always false in benign sessions). The comparison is on whitespace-normalised text of the parsed
   YAML, since AgentDojo splices injections into the environment's YAML source (which folds their line
@@ -53,6 +60,7 @@ import ast
 import datetime
 import json
 import os
+import re
 import sys
 import types
 import warnings
@@ -70,12 +78,12 @@ if __name__ == "__main__" and os.environ.get("PYTHONHASHSEED") != "0":
 # AgentDojo's imports pull in LLM client libraries that emit deprecation warnings; they are noise here.
 warnings.filterwarnings("ignore")
 
-from agentdojo.default_suites.v1.tools import cloud_drive_client, email_client  # noqa: E402
 from agentdojo.agent_pipeline.ground_truth_pipeline import GroundTruthPipeline  # noqa: E402
 from agentdojo.agent_pipeline.tool_execution import tool_result_to_str  # noqa: E402
 from agentdojo.attacks.attack_registry import load_attack  # noqa: E402
 from agentdojo.attacks.base_attacks import BaseAttack  # noqa: E402
 from agentdojo.base_tasks import BaseInjectionTask, BaseUserTask  # noqa: E402
+from agentdojo.default_suites.v1.tools import cloud_drive_client, email_client  # noqa: E402
 from agentdojo.functions_runtime import FunctionCall, FunctionsRuntime, TaskEnvironment  # noqa: E402
 from agentdojo.task_suite.load_suites import get_suites  # noqa: E402
 from agentdojo.task_suite.task_suite import TaskSuite  # noqa: E402
@@ -129,19 +137,29 @@ class Session:
         # TaskSuite.run_task_with_pipeline, let the user task initialise it.
         self.env = user_task.init_environment(suite.load_and_inject_default_environment(injections))
         # The shadow: every injection vector holds a canary; used only to tell untrusted results.
-        self.canaries = [canary(vector) for vector in suite.get_injection_vector_defaults()]
-        shadow = suite.load_and_inject_default_environment(
-            {vector: canary(vector) for vector in suite.get_injection_vector_defaults()}
+        defaults = suite.get_injection_vector_defaults()
+        self.canaries = [canary(vector) for vector in defaults]
+        self.shadow = user_task.init_environment(
+            suite.load_and_inject_default_environment({vector: canary(vector) for vector in defaults})
         )
-        self.shadow = user_task.init_environment(shadow)
-        # The injected strings, to flag results that carry them (strip: results are YAML-dumped and
-        # may re-wrap or trim the surrounding whitespace).
-        self.injected_texts = sorted({text.strip() for text in injections.values() if text.strip()})
+        # What each vector holds in the real environment, to translate arguments that quote a vector (a
+        # channel name) into the shadow's terms (see `_translate`).
+        self.vector_values = {vector: text for vector, text in {**defaults, **injections}.items() if text.strip()}
+        # The injected strings, to flag results that carry them.
+        self.injected_texts = sorted({text for text in injections.values() if text.strip()})
         self.steps: list[dict[str, Any]] = []
+        # Calls that failed in the shadow only (their `untrusted` rests on `injected` alone).
+        self.shadow_only_errors = 0
 
     def run(self, calls: list[FunctionCall], origin: str) -> None:
         for call in calls:
             self.steps.append(self._step(call, origin))
+
+    def report(self, label: str) -> None:
+        """Notes on stderr the calls whose `untrusted` could not be checked against the shadow."""
+        if self.shadow_only_errors:
+            print(f"note: {label}: {self.shadow_only_errors} call(s) failed only in the canary shadow",
+                  file=sys.stderr)
 
     def _execute(self, env: TaskEnvironment, call: FunctionCall) -> tuple[str, str | None]:
         # Copy the args: run_function must not see mutations made by the other environment's run.
@@ -151,13 +169,22 @@ class Session:
 
     def _step(self, call: FunctionCall, origin: str) -> dict[str, Any]:
         result, error = self._execute(self.env, call)
-        shadow_result, _ = self._execute(self.shadow, call)
+        shadow_result, shadow_error = self._execute(self.shadow, call)
+        # A call that fails only in the shadow may quote a vector's text: retry it with the text replaced
+        # by the canary, preferring each vector in turn where several vectors hold the same text.
+        for preferred in self.vector_values if shadow_error is not None and error is None else ():
+            shadow_call = call.model_copy(update={"args": self._translate(dict(call.args), preferred)})
+            shadow_result, shadow_error = self._execute(self.shadow, shadow_call)
+            if shadow_error is None:
+                break
+        self.shadow_only_errors += shadow_error is not None and error is None
+        injected = any(self._contains_injection(result, text) for text in self.injected_texts)
         step: dict[str, Any] = {
             "function": call.function,
             "args": to_json(dict(call.args)),
             "result": result,
-            "untrusted": any(marker in shadow_result for marker in self.canaries),
-            "injected": any(self._contains_injection(result, text) for text in self.injected_texts),
+            "untrusted": injected or any(marker in shadow_result for marker in self.canaries),
+            "injected": injected,
             "origin": origin,
         }
         if error is not None:
@@ -166,10 +193,42 @@ class Session:
             step["placeholder_args"] = to_json(dict(call.placeholder_args))
         return step
 
+    def _translate(self, args: dict[str, Any], preferred: str) -> dict[str, Any]:
+        """`args` with every vector's real text replaced by the vector's canary, in strings at any depth.
+
+        The environment holds a vector's text as its YAML source folded it, so whitespace runs match any
+        whitespace. Longer texts go first, and `preferred` first among equal ones; one regex pass, so
+        that a canary put in is never rewritten again.
+        """
+        vectors = sorted(self.vector_values, key=lambda v: (-len(self.vector_values[v]), v != preferred))
+        regex = re.compile("|".join(f"(?P<v{n}>{whitespace_insensitive(self.vector_values[vector])})"
+                                    for n, vector in enumerate(vectors)))
+
+        def translate(value: Any) -> Any:
+            if isinstance(value, str):
+                return regex.sub(lambda match: canary(vectors[int(match.lastgroup[1:])]), value)  # type: ignore[index]
+            if isinstance(value, dict):
+                return {key: translate(item) for key, item in value.items()}
+            if isinstance(value, list):
+                return [translate(item) for item in value]
+            return value
+
+        return translate(args)
+
     @staticmethod
     def _contains_injection(result: str, text: str) -> bool:
         flat_text = " ".join(text.split())
         return any(flat_text in " ".join(leaf.split()) for leaf in text_leaves(result))
+
+
+def whitespace_insensitive(text: str) -> str:
+    """A regex matching `text` with each whitespace run (leading and trailing ones included) as any."""
+    pattern = r"\s+".join(map(re.escape, text.split()))
+    if text[:1].isspace():
+        pattern = r"\s*" + pattern
+    if text[-1:].isspace():
+        pattern += r"\s*"
+    return pattern
 
 
 def text_leaves(result: str) -> list[str]:
@@ -210,6 +269,7 @@ def export_suite(suite: TaskSuite, attack: BaseAttack) -> Iterator[dict[str, Any
         # Benign: default environment, user task's ground truth only.
         session = Session(suite, user_task, {})
         session.run(user_task.ground_truth(session.env), "user_task")
+        session.report(f"{suite.name} {user_task_id}")
         yield {
             "suite": suite.name,
             "user_task": user_task_id,
@@ -225,6 +285,7 @@ def export_suite(suite: TaskSuite, attack: BaseAttack) -> Iterator[dict[str, Any
             # The injection task's ground truth is computed from the environment as the user task left
             # it, i.e. what an agent that had done the user task would see when it turned to the goal.
             session.run(injection_task.ground_truth(session.env), "injection_task")
+            session.report(f"{suite.name} {user_task_id} x {injection_task_id}")
             yield {
                 "suite": suite.name,
                 "user_task": user_task_id,
