@@ -96,6 +96,11 @@ def main():
         if session.get("injection_task") is not None:
             session["user_steps"] = user_steps.get((session["suite"], session["user_task"]), 0)
     for session in sessions:
+        if session.get("injection_task") is not None and len(session["steps"]) <= session["user_steps"]:
+            # AgentDojo gives no calls for this goal (a text-only goal, or ground truth left empty): there is
+            # nothing to hold, so it is counted apart, not as a miss or a catch.
+            rows[session["suite"]]["no_calls"] += 1
+            continue
         if True:
             decisions = replay(args.server, args.token, session)
             suite = session["suite"]
@@ -121,7 +126,7 @@ def main():
     def pct(part, whole):
         return f"{100.0 * part / whole:5.1f} %" if whole else "    -"
 
-    header = ("suite", "benign", "flagged", "injected", "caught", "naming the value")
+    header = ("suite", "benign", "flagged", "injected", "caught", "naming the value", "goals with no calls")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     total = collections.Counter()
@@ -132,10 +137,10 @@ def main():
         total.update(row)
         print(f"| {suite} | {row['benign']} | {row['benign_flagged']} ({pct(row['benign_flagged'], row['benign'])}) "
               f"| {row['injected']} | {row['caught']} ({pct(row['caught'], row['injected'])}) "
-              f"| {row['caught_naming_value']} ({pct(row['caught_naming_value'], row['caught'])}) |")
+              f"| {row['caught_naming_value']} ({pct(row['caught_naming_value'], row['caught'])}) | {row['no_calls']} |")
     print(f"| all | {total['benign']} | {total['benign_flagged']} ({pct(total['benign_flagged'], total['benign'])}) "
           f"| {total['injected']} | {total['caught']} ({pct(total['caught'], total['injected'])}) "
-          f"| {total['caught_naming_value']} ({pct(total['caught_naming_value'], total['caught'])}) |")
+          f"| {total['caught_naming_value']} ({pct(total['caught_naming_value'], total['caught'])}) | {total['no_calls']} |")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,6 @@ for suite in "${suites[@]}"; do
     --json "target/agentdojo/$suite-decisions.json" | tail -n +3 | head -1 >> "$work/table"
   kill "$server"; wait "$server" 2>/dev/null || true
 done
-echo "| suite | benign | flagged | injected | caught | naming the value |"
-echo "|---|---|---|---|---|---|"
+echo "| suite | benign | flagged | injected | caught | naming the value | goals with no calls |"
+echo "|---|---|---|---|---|---|---|"
 cat "$work/table"

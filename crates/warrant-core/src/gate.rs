@@ -12,6 +12,7 @@ mod compile;
 pub mod provenance;
 mod session;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use cedar_policy::{
@@ -21,7 +22,7 @@ use cedar_policy::{
 use serde_json::Value;
 
 use crate::registry::Registry;
-use crate::registry::manifest::{Kind, Manifest, Status, Tool};
+use crate::registry::manifest::{Access, Egress, Kind, Manifest, Status, Tool};
 
 pub use crate::gate::compile::check_user_policy;
 use crate::gate::provenance::ValueOrigin;
@@ -119,6 +120,7 @@ pub(crate) enum PolicyMeaning {
     Grant { tool: String },
     ExternalAfterSensitive,
     IrreversibleAfterUntrusted,
+    RelayUntrusted,
     DataSources { allowed: Vec<String> },
     User { id: String, reason: Option<String> },
 }
@@ -307,9 +309,14 @@ impl Gate {
             ),
             (
                 "recipients_present".to_owned(),
-                RestrictedExpression::new_bool(
-                    tool.recipients().next().is_none() || !view.recipients.is_empty(),
-                ),
+                // A tool that declares where it sends things sends nothing out when all of those are absent
+                // or empty. One that declares none is taken to send out whenever it writes or acts; a read
+                // that reaches outside (a web fetch) declares its destination argument to be checked.
+                RestrictedExpression::new_bool(if tool.recipients().next().is_some() {
+                    !view.recipients.is_empty()
+                } else {
+                    tool.access != Access::Read
+                }),
             ),
             (
                 "recipients_vouched".to_owned(),
@@ -338,6 +345,18 @@ impl Gate {
             (
                 "target_untrusted".to_owned(),
                 RestrictedExpression::new_bool(view.targets.iter().any(Value_::untrusted)),
+            ),
+            (
+                "targets_present".to_owned(),
+                RestrictedExpression::new_bool(tool.target_args.is_empty() || !view.targets.is_empty()),
+            ),
+            (
+                "relays_untrusted".to_owned(),
+                RestrictedExpression::new_bool(!view.relayed.is_empty()),
+            ),
+            (
+                "injected_args".to_owned(),
+                set(view.injected.iter().map(|value| value.arg.clone()).collect()),
             ),
             ("untrusted_args".to_owned(), set(view.untrusted_args)),
             ("user_named_args".to_owned(), set(view.user_named_args)),
@@ -371,7 +390,7 @@ impl Gate {
         let provenance = &request.session.provenance;
         let classify = |arg: &str| -> Vec<Value_> {
             strings(request.args.get(arg))
-                .into_iter()
+                .iter()
                 // Addresses compare case-insensitively, for the named-recipient rule and user policies alike.
                 .map(|text| text.trim().to_lowercase())
                 .filter(|text| !text.is_empty())
@@ -399,6 +418,27 @@ impl Gate {
                     .iter()
                     .map(|text| provenance.classify(text, &self.internal))
                     .collect();
+                for (text, origin) in texts.iter().zip(&origins) {
+                    let value = |origin: ValueOrigin| Value_ {
+                        arg: name.clone(),
+                        text: text.trim().to_lowercase(),
+                        origin: Some(origin),
+                    };
+                    if let Some((token, first)) = provenance.relayed_untrusted(text, &self.internal) {
+                        let relayed = value(ValueOrigin::Untrusted { token, first });
+                        // A recipient of an outward send, or a target of an irreversible act, is already
+                        // judged by the rule for those; a relay is a value passed on anywhere else.
+                        let judged = (tool.egress == Egress::External
+                            && tool.recipients().any(|arg| arg == name))
+                            || (tool.irreversible && tool.target_args.contains(name));
+                        if !judged {
+                            values.relayed.push(relayed.clone());
+                        }
+                        values.injected.push(relayed);
+                    } else if let Some(origin @ ValueOrigin::Untrusted { .. }) = origin {
+                        values.injected.push(value(origin.clone()));
+                    }
+                }
                 if texts.iter().any(|text| provenance.first_seen_untrusted(text)) {
                     values.untrusted_args.push(name.clone());
                 }
@@ -538,9 +578,25 @@ impl Gate {
                     ),
                 }
             }
+            PolicyMeaning::RelayUntrusted => {
+                let view = self.values(request, tool);
+                let relayed = view
+                    .relayed
+                    .first()
+                    .map_or_else(|| "a value".to_owned(), Value_::describe);
+                Reason {
+                    rule: format!("taint:relay:{agent}"),
+                    text: format!("tool `{}` would pass on {relayed}", tool.id),
+                }
+            }
             PolicyMeaning::IrreversibleAfterUntrusted => {
                 let view = self.values(request, tool);
-                let text = match view.targets.iter().find(|value| value.untrusted()) {
+                let injected = view
+                    .targets
+                    .iter()
+                    .find(|value| value.untrusted())
+                    .or(view.injected.first());
+                let text = match injected {
                     Some(injected) => format!(
                         "tool `{}` cannot be undone, and it would act on {}",
                         tool.id,
@@ -603,15 +659,14 @@ fn check_arguments(tool: &Tool, args: &Value) -> Result<(), String> {
         ));
     }
     for arg in tool.recipients().chain(&tool.target_args) {
+        let scalar = |value: &Value| value.is_string() || value.is_number();
         if let Some(value) = args.get(arg)
-            && !(value.is_string()
+            && !(scalar(value)
                 || value.is_null()
-                || value
-                    .as_array()
-                    .is_some_and(|items| items.iter().all(Value::is_string)))
+                || value.as_array().is_some_and(|items| items.iter().all(scalar)))
         {
             return Err(format!(
-                "argument `{arg}` must be a string or a list of strings, not {value}"
+                "argument `{arg}` must be a string, a number or a list of them, not {value}"
             ));
         }
     }
@@ -666,17 +721,30 @@ impl Value_ {
 struct CallValues {
     recipients: Vec<Value_>,
     targets: Vec<Value_>,
+    /// Values (of any argument) seen only inside untrusted free text, or holding an identifying token that was.
+    injected: Vec<Value_>,
+    /// Of those, the ones that pass on an identifying token (an address, URL or account).
+    relayed: Vec<Value_>,
     untrusted_args: Vec<String>,
     user_named_args: Vec<String>,
     internal_args: Vec<String>,
 }
 
-/// The strings of an argument: itself, or the strings of a list.
-fn strings(value: Option<&Value>) -> Vec<&str> {
+/// The strings of an argument: itself, or the strings of a list; numbers (a record id, an account number) as
+/// their decimal text.
+fn strings(value: Option<&Value>) -> Vec<Cow<'_, str>> {
     match value {
-        Some(Value::String(text)) => vec![text.as_str()],
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
+        Some(Value::Array(items)) => items.iter().filter_map(scalar_text).collect(),
+        Some(value) => scalar_text(value).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+fn scalar_text(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
+        Value::String(text) => Some(Cow::Borrowed(text.as_str())),
+        Value::Number(number) => Some(Cow::Owned(number.to_string())),
+        _ => None,
     }
 }
 

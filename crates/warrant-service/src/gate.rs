@@ -290,8 +290,7 @@ async fn rebuild_state(
         let reader = store.clone();
         let (owned_agent, owned_id) = (agent.to_owned(), id.to_owned());
         let history = blocking(move || Ok(reader.session_events(&owned_agent, &owned_id)?)).await?;
-        let bodies: Vec<Value> = history.into_iter().map(|event| event.body).collect();
-        runtime.load_session(gate.registry(), agent, id, &bodies);
+        runtime.load_session(gate.registry(), agent, id, &history);
     }
     Ok(())
 }

@@ -90,14 +90,23 @@ impl Store {
         })
     }
 
-    /// Every event of one agent's session, oldest first (committed bodies; the gate rebuilds session taint
-    /// from them). A session belongs to its agent: another agent's events with the same session id are not
-    /// part of it.
+    /// Every event of one agent's session, oldest first, with its clear content where not erased (the gate
+    /// rebuilds session taint and where argument values came from out of them). A session belongs to its
+    /// agent: another agent's events with the same session id are not part of it.
     pub fn session_events(&self, agent: &str, session: &str) -> Result<Vec<StoredEvent>, StoreError> {
-        self.query_events(
-            "SELECT seq, body, leaf FROM events WHERE session = ?1 AND agent = ?2 ORDER BY seq",
-            &[session, agent],
-        )
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT seq, body, leaf FROM events WHERE session = ?1 AND agent = ?2 ORDER BY seq",
+            )?;
+            let rows = statement.query_map([session, agent], stored_row)?;
+            let mut events = Vec::new();
+            for row in rows {
+                let mut event = row??;
+                event.content = load_content(connection, event.seq)?;
+                events.push(event);
+            }
+            Ok(events)
+        })
     }
 
     /// Events of one kind received at or after `since` (RFC 3339), oldest first. A scan: for rebuilding

@@ -185,13 +185,20 @@ fn agent_policies(
     }
     if let Some(text) = rule(
         agent.taint.irreversible_after_untrusted,
-        "resource.irreversible && (context.target_untrusted || (context.session_untrusted && !context.targets_vouched))",
+        "resource.irreversible && (context.target_untrusted || context.injected_args != [] || \
+         (context.session_untrusted && context.targets_present && !context.targets_vouched))",
     ) {
         generated.push((
             format!("taint:irreversible:{id}"),
             text,
             PolicyMeaning::IrreversibleAfterUntrusted,
         ));
+    }
+    if let Some(text) = rule(
+        agent.taint.relay_untrusted,
+        "resource.access != \"read\" && context.relays_untrusted",
+    ) {
+        generated.push((format!("taint:relay:{id}"), text, PolicyMeaning::RelayUntrusted));
     }
     let allowed: Vec<String> = agent.data_sources.clone();
     let quoted: Vec<String> = allowed.iter().map(|source| format!("\"{source}\"")).collect();

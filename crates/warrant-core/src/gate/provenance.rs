@@ -134,13 +134,21 @@ impl Provenance {
                 });
                 self.record(token, origin, sighting);
             }
+            // A field's whole value, for values with no distinctive token (a record id, a short number).
+            if !prose && let Some(exact) = exact_key(piece) {
+                self.record(exact, origin, None);
+            }
         };
-        // Structured output (JSON) is judged field by field; other text line by line, after the key of a
-        // `key: value` or `- value` line (YAML, the usual rendering of tool results for models). A JSON string
-        // that is itself such text (an MCP text content item) is judged line by line too.
+        // Structured output (JSON) is judged field by field; other text line by line: the key and the value of
+        // a `key: value` or `- value` line (YAML, the usual rendering of tool results for models; a key can
+        // name something too, like the addresses a file is shared with). A JSON string that is itself such
+        // text (an MCP text content item) is judged line by line too.
         let mut lines = |text: &str| {
             for line in text.lines() {
-                let value = line_value(line);
+                let (key, value) = line_parts(line);
+                if let Some(key) = key {
+                    record(key, false);
+                }
                 record(value, is_prose(value));
             }
         };
@@ -167,8 +175,16 @@ impl Provenance {
         if internal.contains(value) {
             return Some(ValueOrigin::Internal);
         }
-        let tokens: Vec<String> = tokens(value).collect();
-        if tokens.is_empty() || tokens.len() > MAX_VALUE_TOKENS {
+        let mut tokens: Vec<String> = tokens(value).collect();
+        if tokens.is_empty() {
+            // No distinctive token: only a field value seen whole says where it came from.
+            let exact = exact_key(value)?;
+            if !self.tokens.contains_key(&exact) {
+                return None;
+            }
+            tokens.push(exact);
+        }
+        if tokens.len() > MAX_VALUE_TOKENS {
             return None;
         }
         let seen: Vec<Option<&Seen>> = tokens.iter().map(|token| self.tokens.get(token)).collect();
@@ -196,6 +212,23 @@ impl Provenance {
             return Some(ValueOrigin::Vouched);
         }
         Some(ValueOrigin::Unknown)
+    }
+
+    /// The first identifying token of `value` (an address, a URL or domain, an account or phone number) that
+    /// the session saw only inside untrusted free text, with where: a value passed on from an injected
+    /// instruction, even inside a longer text (the link in a message body).
+    pub fn relayed_untrusted(&self, value: &str, internal: &Internal) -> Option<(String, Sighting)> {
+        tokens(truncate(value, MAX_TEXT))
+            .filter(|token| identifying(token) && !internal.contains(token))
+            .find_map(|token| match self.tokens.get(&token) {
+                Some(Seen {
+                    vouched: false,
+                    user: false,
+                    untrusted_text: Some(first),
+                    ..
+                }) => Some((token, first.clone())),
+                _ => None,
+            })
     }
 
     /// Whether some token of `value` was first seen in untrusted output (free text or a field), before the
@@ -240,6 +273,7 @@ impl Provenance {
 /// (an `@`, a digit, or four letters or more, and not a common word).
 pub fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !(c.is_alphanumeric() || "@._+-/:%#~=?&".contains(c)))
+        .flat_map(sentences)
         .map(|raw| raw.trim_matches(|c: char| !c.is_alphanumeric()))
         .filter(|token| {
             let digits = token.chars().any(|c| c.is_ascii_digit());
@@ -257,13 +291,69 @@ const COMMON: &[&str] = &[
     "with", "would", "your", "true", "false", "none", "null",
 ];
 
-/// The value part of a `key: value` or `- value` line.
-fn line_value(line: &str) -> &str {
+/// A run split where a sentence ends with no space after its full stop (`www.example.com.They`): a dot then
+/// a capitalised word. Host names are lowercase in practice, so this does not cut a real one.
+fn sentences(raw: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(raw);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        let cut = text.as_bytes().windows(4).position(|window| {
+            matches!(window, [before, b'.', upper, lower]
+                if before.is_ascii_alphanumeric() && upper.is_ascii_uppercase() && lower.is_ascii_lowercase())
+        });
+        match cut {
+            // The dot is the window's second byte: ASCII, so both cuts fall on character boundaries.
+            Some(at) => {
+                rest = text.get(at + 2..);
+                text.get(..=at)
+            }
+            None => rest.take(),
+        }
+    })
+}
+
+/// A token that names where something goes or who it is: an address, a URL or host name, an account or phone
+/// number. Not a plain word: passing on a word from untrusted text is ordinary summarising.
+fn identifying(token: &str) -> bool {
+    let digits = token.chars().filter(char::is_ascii_digit).count();
+    let host = token.split_once('.').is_some_and(|(head, tail)| {
+        !head.is_empty() && tail.chars().next().is_some_and(char::is_alphabetic) && !tail.ends_with('.')
+    });
+    token.contains('@') || token.contains("://") || host || (digits >= 7 && !date_or_time(token))
+}
+
+/// `2024-05-21`, `21.05.2024`, `2024/05/21`, `2024-05-21t09:00`: numbers, but not identifying ones.
+fn date_or_time(token: &str) -> bool {
+    let parts: Vec<&str> = token
+        .split(['-', '/', '.', ':', 't'])
+        .filter(|part| !part.is_empty())
+        .collect();
+    parts.len() >= 3
+        && parts
+            .iter()
+            .all(|part| part.len() <= 4 && part.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The key under which a field's whole value is remembered: trimmed of quotes, lowercased, marked so it
+/// never meets a token. `None` for empty or long values.
+fn exact_key(value: &str) -> Option<String> {
+    let value = value.trim().trim_matches(|c| c == '\'' || c == '"').trim();
+    (!value.is_empty() && value.len() <= 64).then(|| format!("={}", value.to_lowercase()))
+}
+
+/// The key (if any) and the value of a `key: value` or `- value` line.
+fn line_parts(line: &str) -> (Option<&str>, &str) {
     let line = line.trim_start();
     let line = line.strip_prefix("- ").unwrap_or(line);
+    if let Some(key) = line.strip_suffix(':')
+        && key.len() <= 80
+        && !key.contains(' ')
+    {
+        return (Some(key), "");
+    }
     match line.split_once(": ") {
-        Some((key, value)) if key.len() <= 40 && !key.contains(' ') => value,
-        _ => line,
+        Some((key, value)) if key.len() <= 80 && !key.contains(' ') => (Some(key), value),
+        _ => (None, line),
     }
 }
 

@@ -252,9 +252,14 @@ pub struct TaintRules {
     /// unless the recipient is one the user named.
     #[serde(default)]
     pub external_after_sensitive: RuleOutcome,
-    /// An irreversible tool after the session took in untrusted content.
+    /// An irreversible tool after the session took in untrusted content, unless what it acts on is vouched
+    /// for; always when an argument's value was seen only inside untrusted free text.
     #[serde(default)]
     pub irreversible_after_untrusted: RuleOutcome,
+    /// A write or action that passes on an address, URL or account the session saw only inside untrusted
+    /// free text (a link from a web page put into a message to a colleague).
+    #[serde(default)]
+    pub relay_untrusted: RuleOutcome,
 }
 
 impl TaintRules {

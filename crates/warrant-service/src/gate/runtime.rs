@@ -12,6 +12,7 @@ use serde_json::Value;
 use warrant_core::event::Event;
 use warrant_core::gate::{CallRequest, CompileError, Decision, Gate, GroupCharge, Outcome, SessionState};
 use warrant_core::registry::Registry;
+use warrant_store::StoredEvent;
 
 #[derive(Default)]
 pub struct GateRuntime {
@@ -239,9 +240,10 @@ impl GateRuntime {
 
     /// Rebuild a session's taint from its events in the log (once): the gate's own allowed calls and the
     /// recipients named on the first, and every other event ingested with the session id.
-    pub fn load_session(&self, registry: &Registry, agent: &str, id: &str, history: &[Value]) {
+    pub fn load_session(&self, registry: &Registry, agent: &str, id: &str, history: &[StoredEvent]) {
         let mut session = SessionState::default();
-        for body in history {
+        for stored in history {
+            let body = &stored.body;
             let attrs = body.get("attrs");
             let text = |key: &str| attrs.and_then(|attrs| attrs.get(key)).and_then(Value::as_str);
             if body.get("kind").and_then(Value::as_str) == Some("policy_decision") {
@@ -257,15 +259,19 @@ impl GateRuntime {
                 }
                 continue;
             }
-            // The committed body is the event plus seq and receive time, content as digests (not needed here).
+            // The committed body is the event plus seq and receive time, content as digests: put back the clear
+            // content (the prompt, the tool outputs) that provenance reads; erased content stays out.
             let mut event = body.clone();
             if let Some(object) = event.as_object_mut() {
                 for key in ["seq", "received", "content", "principal"] {
                     object.remove(key);
                 }
+                if !stored.content.is_empty() {
+                    object.insert("content".into(), Value::Object(stored.content.clone()));
+                }
             }
             if let Ok(event) = Event::from_json(0, event) {
-                session.observe_event(registry, &event);
+                session.observe_event_at(registry, &event, Some(stored.seq.0));
             }
         }
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
