@@ -13,7 +13,7 @@ pub mod provenance;
 mod session;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicySet, Request,
@@ -111,6 +111,11 @@ struct AgentPolicies {
     policies: PolicySet,
     /// Per granted tool, only the policies that can apply to that tool.
     by_tool: HashMap<String, PolicySet>,
+    /// The permits among `policies`, and per granted tool among `by_tool`.
+    permits: PolicySet,
+    permits_by_tool: HashMap<String, PolicySet>,
+    /// The ids of the policies annotated `@outcome("approval_required")`.
+    approval: HashSet<String>,
     meaning: HashMap<String, PolicyMeaning>,
 }
 
@@ -178,7 +183,8 @@ impl Gate {
         if let Err(message) = check_arguments(tool, request.args) {
             return deny("bad-arguments", message);
         }
-        let context = match self.context(request, tool) {
+        let view = self.values(request, tool);
+        let context = match self.context(request, tool, &view) {
             Ok(context) => context,
             Err(message) => return deny("bad-request", message),
         };
@@ -216,7 +222,7 @@ impl Gate {
             .filter_map(|id| policies.meaning.get(AsRef::<str>::as_ref(id)))
             .collect();
         match response.decision() {
-            CedarDecision::Allow => self.check_group_limits(request, tool, deciding, totals),
+            CedarDecision::Allow => self.check_group_limits(request, tool, &view, deciding, totals),
             CedarDecision::Deny if deciding.is_empty() => deny(
                 "no-grant",
                 format!("agent `{}` has no grant for tool `{}`", agent.id, tool.id),
@@ -225,10 +231,10 @@ impl Gate {
                 let approval = response
                     .diagnostics()
                     .reason()
-                    .all(|id| set.annotation(id, "outcome") == Some("approval_required"));
+                    .all(|id| policies.approval.contains(AsRef::<str>::as_ref(id)));
                 let reasons: Vec<Reason> = deciding
                     .iter()
-                    .map(|meaning| self.reason(meaning, request, tool))
+                    .map(|meaning| self.reason(meaning, request, tool, &view))
                     .collect();
                 if !approval {
                     return Decision {
@@ -238,31 +244,23 @@ impl Gate {
                     };
                 }
                 // A human may only be asked about a call that would be allowed without the approval rules:
-                // an approval must never stand in for a missing grant.
-                let strict = without_approval_policies(set);
-                let second = Authorizer::new().is_authorized(&cedar_request, &strict, &self.entities);
+                // an approval must never stand in for a missing grant. Every forbid that held was an approval
+                // rule (Cedar names all that held), so without them the call is allowed exactly when a permit
+                // holds: asking the permits alone is enough.
+                let permits = policies
+                    .permits_by_tool
+                    .get(&tool.id)
+                    .unwrap_or(&policies.permits);
+                let second = Authorizer::new().is_authorized(&cedar_request, permits, &self.entities);
                 if second.diagnostics().errors().next().is_some() || second.decision() == CedarDecision::Deny
                 {
-                    let blocking: Vec<Reason> = second
-                        .diagnostics()
-                        .reason()
-                        .filter_map(|id| policies.meaning.get(AsRef::<str>::as_ref(id)))
-                        .map(|meaning| self.reason(meaning, request, tool))
-                        .collect();
-                    if blocking.is_empty() {
-                        return deny(
-                            "no-grant",
-                            format!("agent `{}` has no grant for tool `{}`", agent.id, tool.id),
-                        );
-                    }
-                    return Decision {
-                        outcome: Outcome::Deny,
-                        reasons: blocking,
-                        charge: None,
-                    };
+                    return deny(
+                        "no-grant",
+                        format!("agent `{}` has no grant for tool `{}`", agent.id, tool.id),
+                    );
                 }
                 // The approver sees the group limits too, and an approved call is charged like any other.
-                let limits = self.check_group_limits(request, tool, Vec::new(), totals);
+                let limits = self.check_group_limits(request, tool, &view, Vec::new(), totals);
                 let mut reasons = reasons;
                 if limits.outcome == Outcome::ApprovalRequired {
                     reasons.extend(limits.reasons);
@@ -282,11 +280,10 @@ impl Gate {
 
     /// The Cedar context of a call. Built from typed values, so it matches the schema by construction and the
     /// request skips Cedar's per-call schema check (the policies were validated against the schema at compile).
-    fn context(&self, request: &CallRequest<'_>, tool: &Tool) -> Result<Context, String> {
+    fn context(&self, request: &CallRequest<'_>, tool: &Tool, view: &CallValues) -> Result<Context, String> {
         let session = request.session;
-        let view = self.values(request, tool);
-        let set = |names: Vec<String>| {
-            RestrictedExpression::new_set(names.into_iter().map(RestrictedExpression::new_string))
+        let set = |names: &[String]| {
+            RestrictedExpression::new_set(names.iter().cloned().map(RestrictedExpression::new_string))
         };
         let mut pairs = vec![
             (
@@ -356,11 +353,15 @@ impl Gate {
             ),
             (
                 "injected_args".to_owned(),
-                set(view.injected.iter().map(|value| value.arg.clone()).collect()),
+                RestrictedExpression::new_set(
+                    view.injected
+                        .iter()
+                        .map(|value| RestrictedExpression::new_string(value.arg.clone())),
+                ),
             ),
-            ("untrusted_args".to_owned(), set(view.untrusted_args)),
-            ("user_named_args".to_owned(), set(view.user_named_args)),
-            ("internal_args".to_owned(), set(view.internal_args)),
+            ("untrusted_args".to_owned(), set(&view.untrusted_args)),
+            ("user_named_args".to_owned(), set(&view.user_named_args)),
+            ("internal_args".to_owned(), set(&view.internal_args)),
         ];
         if let Some(recipient) = view.recipients.first() {
             pairs.push((
@@ -385,77 +386,75 @@ impl Gate {
     }
 
     /// The call's recipients and targets with where each came from, and which arguments are user-named,
-    /// internal, or first seen in untrusted content.
+    /// internal, or first seen in untrusted content. Each argument string is judged once.
     fn values(&self, request: &CallRequest<'_>, tool: &Tool) -> CallValues {
         let provenance = &request.session.provenance;
-        let classify = |arg: &str| -> Vec<Value_> {
-            strings(request.args.get(arg))
-                .iter()
+        let mut values = CallValues::default();
+        let Some(args) = request.args.as_object() else {
+            return values;
+        };
+        // Per declared recipient or target argument, its values in order.
+        let mut declared: Vec<(&str, Vec<Value_>)> = Vec::new();
+        for (name, value) in args {
+            let texts = strings(Some(value));
+            if texts.is_empty() {
+                continue;
+            }
+            let recipient = tool.recipients().any(|arg| arg == name);
+            let target = tool.target_args.contains(name);
+            // A recipient of an outward send, or a target of an irreversible act, is already judged by the rule
+            // for those; a relay is a value passed on anywhere else.
+            let judged_elsewhere =
+                (recipient && tool.egress == Egress::External) || (target && tool.irreversible);
+            let (mut user_named, mut internal, mut first_untrusted) = (true, true, false);
+            let mut named = Vec::new();
+            for text in &texts {
+                let judgement = provenance.judge(text, &self.internal);
+                user_named &= judgement.origin == Some(ValueOrigin::UserNamed);
+                internal &= judgement.origin == Some(ValueOrigin::Internal);
+                first_untrusted |= judgement.first_seen_untrusted;
                 // Addresses compare case-insensitively, for the named-recipient rule and user policies alike.
-                .map(|text| text.trim().to_lowercase())
-                .filter(|text| !text.is_empty())
-                .map(|text| Value_ {
-                    arg: arg.to_owned(),
-                    origin: provenance.classify(&text, &self.internal),
-                    text,
-                })
-                .collect()
-        };
-        let recipients: Vec<Value_> = tool.recipients().flat_map(|arg| classify(arg)).collect();
-        let targets: Vec<Value_> = tool.target_args.iter().flat_map(|arg| classify(arg)).collect();
-        let mut values = CallValues {
-            recipients,
-            targets,
-            ..CallValues::default()
-        };
-        if let Some(args) = request.args.as_object() {
-            for (name, value) in args {
-                let texts = strings(Some(value));
-                if texts.is_empty() {
-                    continue;
-                }
-                let origins: Vec<Option<ValueOrigin>> = texts
-                    .iter()
-                    .map(|text| provenance.classify(text, &self.internal))
-                    .collect();
-                for (text, origin) in texts.iter().zip(&origins) {
-                    let value = |origin: ValueOrigin| Value_ {
-                        arg: name.clone(),
-                        text: text.trim().to_lowercase(),
-                        origin: Some(origin),
-                    };
-                    if let Some((token, first)) = provenance.relayed_untrusted(text, &self.internal) {
-                        let relayed = value(ValueOrigin::Untrusted { token, first });
-                        // A recipient of an outward send, or a target of an irreversible act, is already
-                        // judged by the rule for those; a relay is a value passed on anywhere else.
-                        let judged = (tool.egress == Egress::External
-                            && tool.recipients().any(|arg| arg == name))
-                            || (tool.irreversible && tool.target_args.contains(name));
-                        if !judged {
-                            values.relayed.push(relayed.clone());
-                        }
-                        values.injected.push(relayed);
-                    } else if let Some(origin @ ValueOrigin::Untrusted { .. }) = origin {
-                        values.injected.push(value(origin.clone()));
+                let lowered = text.trim().to_lowercase();
+                let value = |origin: Option<ValueOrigin>| Value_ {
+                    arg: name.clone(),
+                    text: lowered.clone(),
+                    origin,
+                };
+                if let Some((token, first)) = judgement.relayed {
+                    let relayed = value(Some(ValueOrigin::Untrusted { token, first }));
+                    if !judged_elsewhere {
+                        values.relayed.push(relayed.clone());
                     }
+                    values.injected.push(relayed);
+                } else if let Some(origin @ ValueOrigin::Untrusted { .. }) = &judgement.origin {
+                    values.injected.push(value(Some(origin.clone())));
                 }
-                if texts.iter().any(|text| provenance.first_seen_untrusted(text)) {
-                    values.untrusted_args.push(name.clone());
-                }
-                if origins
-                    .iter()
-                    .all(|origin| origin == &Some(ValueOrigin::UserNamed))
-                {
-                    values.user_named_args.push(name.clone());
-                }
-                if origins
-                    .iter()
-                    .all(|origin| origin == &Some(ValueOrigin::Internal))
-                {
-                    values.internal_args.push(name.clone());
+                if (recipient || target) && !lowered.is_empty() {
+                    named.push(value(judgement.origin));
                 }
             }
+            if first_untrusted {
+                values.untrusted_args.push(name.clone());
+            }
+            if user_named {
+                values.user_named_args.push(name.clone());
+            }
+            if internal {
+                values.internal_args.push(name.clone());
+            }
+            if recipient || target {
+                declared.push((name.as_str(), named));
+            }
         }
+        let of = |arg: &String| {
+            declared
+                .iter()
+                .find(|(name, _)| *name == arg.as_str())
+                .map(|(_, values)| values.clone())
+                .unwrap_or_default()
+        };
+        values.recipients = tool.recipients().flat_map(of).collect();
+        values.targets = tool.target_args.iter().flat_map(of).collect();
         values
     }
 
@@ -463,12 +462,13 @@ impl Gate {
         &self,
         request: &CallRequest<'_>,
         tool: &Tool,
+        view: &CallValues,
         deciding: Vec<&PolicyMeaning>,
         totals: &dyn GroupTotals,
     ) -> Decision {
         let grant_reasons: Vec<Reason> = deciding
             .iter()
-            .map(|meaning| self.reason(meaning, request, tool))
+            .map(|meaning| self.reason(meaning, request, tool, view))
             .collect();
         let allow = |charge| Decision {
             outcome: Outcome::Allow,
@@ -522,7 +522,13 @@ impl Gate {
         }
     }
 
-    fn reason(&self, meaning: &PolicyMeaning, request: &CallRequest<'_>, tool: &Tool) -> Reason {
+    fn reason(
+        &self,
+        meaning: &PolicyMeaning,
+        request: &CallRequest<'_>,
+        tool: &Tool,
+        view: &CallValues,
+    ) -> Reason {
         let agent = request.agent;
         let session = request.session;
         match meaning {
@@ -531,7 +537,6 @@ impl Gate {
                 text: format!("agent `{agent}` holds a grant for tool `{tool}`"),
             },
             PolicyMeaning::ExternalAfterSensitive => {
-                let view = self.values(request, tool);
                 if let Some(injected) = view.recipients.iter().find(|value| value.untrusted()) {
                     return Reason {
                         rule: format!("taint:external:{agent}"),
@@ -579,7 +584,6 @@ impl Gate {
                 }
             }
             PolicyMeaning::RelayUntrusted => {
-                let view = self.values(request, tool);
                 let relayed = view
                     .relayed
                     .first()
@@ -590,7 +594,6 @@ impl Gate {
                 }
             }
             PolicyMeaning::IrreversibleAfterUntrusted => {
-                let view = self.values(request, tool);
                 let injected = view
                     .targets
                     .iter()
@@ -746,16 +749,4 @@ fn scalar_text(value: &Value) -> Option<Cow<'_, str>> {
         Value::Number(number) => Some(Cow::Owned(number.to_string())),
         _ => None,
     }
-}
-
-/// The same policies without those annotated `@outcome("approval_required")`.
-fn without_approval_policies(set: &PolicySet) -> PolicySet {
-    let mut strict = PolicySet::new();
-    for policy in set.policies() {
-        if policy.annotation("outcome") != Some("approval_required") {
-            // Policies come from a valid set, so adding them to a subset cannot clash.
-            let _ = strict.add(policy.clone());
-        }
-    }
-    strict
 }

@@ -7,8 +7,8 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 use cedar_policy::{
-    Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, PrincipalConstraint,
-    ResourceConstraint, RestrictedExpression, Schema, ValidationMode, Validator,
+    Effect, Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
+    PrincipalConstraint, ResourceConstraint, RestrictedExpression, Schema, ValidationMode, Validator,
 };
 
 use crate::gate::session::level;
@@ -237,26 +237,40 @@ fn agent_policies(
     // Pre-split by tool as well: a decision evaluates only the policies that can apply to its agent and tool,
     // so its cost stays flat as the organisation's policy set grows. Tools outside the agent's grants fall
     // back to the agent's whole set (a user policy might still permit them).
-    let set_of = |keep: &dyn Fn(&Option<String>) -> bool| -> Result<PolicySet, CompileError> {
-        let mut set = PolicySet::new();
-        for (policy, tool) in &all {
-            if keep(tool) {
-                set.add(policy.clone())
-                    .map_err(|error| CompileError(error.to_string()))?;
+    // The permits alone answer the second question of a held call (would it be allowed without the approval
+    // rules?), so they are split the same way, once, rather than rebuilt per decision.
+    let set_of =
+        |keep: &dyn Fn(&Option<String>) -> bool, permits_only: bool| -> Result<PolicySet, CompileError> {
+            let mut set = PolicySet::new();
+            for (policy, tool) in &all {
+                if keep(tool) && (!permits_only || policy.effect() == Effect::Permit) {
+                    set.add(policy.clone())
+                        .map_err(|error| CompileError(error.to_string()))?;
+                }
             }
-        }
-        Ok(set)
-    };
-    let policies = set_of(&|_| true)?;
+            Ok(set)
+        };
+    let policies = set_of(&|_| true, false)?;
+    let permits = set_of(&|_| true, true)?;
     let mut by_tool = HashMap::new();
+    let mut permits_by_tool = HashMap::new();
     for grant in &agent.tools {
-        let set = set_of(&|tool| tool.as_ref().is_none_or(|tool| *tool == grant.tool))?;
-        by_tool.insert(grant.tool.clone(), set);
+        let for_tool = |tool: &Option<String>| tool.as_ref().is_none_or(|tool| *tool == grant.tool);
+        by_tool.insert(grant.tool.clone(), set_of(&for_tool, false)?);
+        permits_by_tool.insert(grant.tool.clone(), set_of(&for_tool, true)?);
     }
+    let approval = all
+        .iter()
+        .filter(|(policy, _)| policy.annotation("outcome") == Some("approval_required"))
+        .map(|(policy, _)| policy.id().to_string())
+        .collect();
     Ok(AgentPolicies {
         uid: agent_uid,
         policies,
         by_tool,
+        permits,
+        permits_by_tool,
+        approval,
         meaning,
     })
 }

@@ -74,6 +74,17 @@ impl ValueOrigin {
     }
 }
 
+/// What [`Provenance::judge`] finds about one value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judgement {
+    /// Where the value as a whole came from (see [`Provenance::classify`]).
+    pub origin: Option<ValueOrigin>,
+    /// An identifying token in it seen only inside untrusted free text (see [`Provenance::relayed_untrusted`]).
+    pub relayed: Option<(String, Sighting)>,
+    /// Some token of it was first seen in untrusted output (see [`Provenance::first_seen_untrusted`]).
+    pub first_seen_untrusted: bool,
+}
+
 /// The organisation's own domains and accounts (`kind: Organization`), lowercased.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Internal {
@@ -172,10 +183,29 @@ impl Provenance {
     /// Where `value` came from. `None` for free text (too many tokens to be one identifying value) and for
     /// values with no distinctive token.
     pub fn classify(&self, value: &str, internal: &Internal) -> Option<ValueOrigin> {
+        let tokens: Vec<String> = tokens(truncate(value, MAX_TEXT)).collect();
+        self.classify_tokens(value, tokens, internal)
+    }
+
+    /// Everything the gate asks about one argument value, from one pass over its tokens.
+    pub fn judge(&self, value: &str, internal: &Internal) -> Judgement {
+        let tokens: Vec<String> = tokens(truncate(value, MAX_TEXT)).collect();
+        Judgement {
+            relayed: self.relayed_in(&tokens, internal),
+            first_seen_untrusted: self.first_seen_untrusted_in(&tokens),
+            origin: self.classify_tokens(value, tokens, internal),
+        }
+    }
+
+    fn classify_tokens(
+        &self,
+        value: &str,
+        mut tokens: Vec<String>,
+        internal: &Internal,
+    ) -> Option<ValueOrigin> {
         if internal.contains(value) {
             return Some(ValueOrigin::Internal);
         }
-        let mut tokens: Vec<String> = tokens(value).collect();
         if tokens.is_empty() {
             // No distinctive token: only a field value seen whole says where it came from.
             let exact = exact_key(value)?;
@@ -218,29 +248,35 @@ impl Provenance {
     /// the session saw only inside untrusted free text, with where: a value passed on from an injected
     /// instruction, even inside a longer text (the link in a message body).
     pub fn relayed_untrusted(&self, value: &str, internal: &Internal) -> Option<(String, Sighting)> {
-        tokens(truncate(value, MAX_TEXT))
-            .filter(|token| identifying(token) && !internal.contains(token))
-            .find_map(|token| match self.tokens.get(&token) {
-                Some(Seen {
-                    vouched: false,
-                    user: false,
-                    untrusted_text: Some(first),
-                    ..
-                }) => Some((token, first.clone())),
-                _ => None,
-            })
+        let tokens: Vec<String> = tokens(truncate(value, MAX_TEXT)).collect();
+        self.relayed_in(&tokens, internal)
+    }
+
+    fn relayed_in(&self, tokens: &[String], internal: &Internal) -> Option<(String, Sighting)> {
+        tokens.iter().find_map(|token| match self.tokens.get(token) {
+            Some(Seen {
+                vouched: false,
+                user: false,
+                untrusted_text: Some(first),
+                ..
+            }) if identifying(token) && !internal.contains(token) => Some((token.clone(), first.clone())),
+            _ => None,
+        })
     }
 
     /// Whether some token of `value` was first seen in untrusted output (free text or a field), before the
     /// user or any trusted output showed it: what a policy means by "first seen in a document".
     pub fn first_seen_untrusted(&self, value: &str) -> bool {
-        let mut tokens = tokens(value).peekable();
-        tokens.peek().is_some()
-            && tokens.any(|token| {
-                self.tokens.get(&token).is_some_and(|seen| {
-                    matches!(seen.first, Origin::UntrustedField | Origin::UntrustedText) && !seen.user
-                })
+        let tokens: Vec<String> = tokens(truncate(value, MAX_TEXT)).collect();
+        self.first_seen_untrusted_in(&tokens)
+    }
+
+    fn first_seen_untrusted_in(&self, tokens: &[String]) -> bool {
+        tokens.iter().any(|token| {
+            self.tokens.get(token).is_some_and(|seen| {
+                matches!(seen.first, Origin::UntrustedField | Origin::UntrustedText) && !seen.user
             })
+        })
     }
 
     fn record(&mut self, token: String, origin: Origin, sighting: Option<Sighting>) {
