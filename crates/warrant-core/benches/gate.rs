@@ -194,6 +194,8 @@ fn percentiles() {
     let agents = 50;
     let rounds = 200_000usize;
     let mut times = Vec::with_capacity(rounds);
+    let mut by_outcome: std::collections::BTreeMap<&'static str, Vec<std::time::Duration>> =
+        Default::default();
     for round in 0..rounds {
         let agent = format!("agent-{}", round % agents);
         let tool = format!("tool-{}", (round % agents) % 40);
@@ -208,14 +210,27 @@ fn percentiles() {
             },
             &|_: &str, _: &str, _: u32| 0.0,
         );
-        times.push(start.elapsed());
-        std::hint::black_box(decision);
+        let elapsed = start.elapsed();
+        times.push(elapsed);
+        by_outcome
+            .entry(decision.outcome.as_str())
+            .or_default()
+            .push(elapsed);
     }
+    report(
+        &format!("decide/200 policies, 1,000 tool results in the session ({rounds} decisions)"),
+        times,
+    );
+    for (outcome, times) in by_outcome {
+        report(&format!("  of which {outcome} ({})", times.len()), times);
+    }
+}
+
+fn report(label: &str, mut times: Vec<std::time::Duration>) {
     times.sort_unstable();
     let at = |share: f64| times[((times.len() as f64 * share) as usize).min(times.len() - 1)];
     println!(
-        "decide/200 policies, 1,000 tool results in the session ({rounds} decisions): p50 {:.1} µs, p99 {:.1} µs, \
-         p99.9 {:.1} µs, max {:.1} µs",
+        "{label}: p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, max {:.1} µs",
         at(0.50).as_secs_f64() * 1e6,
         at(0.99).as_secs_f64() * 1e6,
         at(0.999).as_secs_f64() * 1e6,

@@ -124,7 +124,7 @@ pub struct Provenance {
 impl Provenance {
     /// Text the user wrote (their request).
     pub fn observe_user(&mut self, text: &str) {
-        for token in tokens(text) {
+        for token in tokens(text).chain(dates(text)) {
             self.record(token, Origin::User, None);
         }
     }
@@ -138,7 +138,7 @@ impl Provenance {
                 (true, false) => Origin::UntrustedField,
                 (true, true) => Origin::UntrustedText,
             };
-            for token in tokens(piece) {
+            for token in tokens(piece).chain(dates(piece)) {
                 let sighting = (origin == Origin::UntrustedText).then(|| Sighting {
                     tool: tool.to_owned(),
                     seq,
@@ -319,6 +319,89 @@ pub fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
         .filter(|token| !COMMON.contains(&token.as_str()))
 }
 
+/// The dates written out in words in a text, as the ISO tokens (`2024-05-13`) an argument would carry:
+/// `13 May 2024`, `the 13th of May, 2024`, `May 13th, 2024`, and the first day of a range such as `from the
+/// 13th to the 17th of May 2024`. Dates without a year are left out: which year they mean is a guess.
+pub fn dates(text: &str) -> Vec<String> {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+        .filter(|word| !word.is_empty() && word != "of" && word != "the")
+        .collect();
+    let word = |at: usize| words.get(at).map(String::as_str);
+    let mut found = Vec::new();
+    // Day-month-year and month-day-year, with the position the date ends at.
+    let mut complete: Vec<(usize, u32, u32, u32)> = Vec::new();
+    for at in 0..words.len() {
+        let (Some(first), Some(second), Some(third)) = (word(at), word(at + 1), word(at + 2)) else {
+            break;
+        };
+        let date = match (day(first), month(second), month(first), day(second), year(third)) {
+            (Some(d), Some(m), _, _, Some(y)) | (_, _, Some(m), Some(d), Some(y)) => Some((d, m, y)),
+            _ => None,
+        };
+        if let Some((d, m, y)) = date {
+            complete.push((at, d, m, y));
+            found.push(format!("{y:04}-{m:02}-{d:02}"));
+        }
+    }
+    // A range's first day takes the month and year of the full date right after it.
+    for at in 0..words.len() {
+        let Some(start) = word(at).filter(|w| ordinal(w)).and_then(day) else {
+            continue;
+        };
+        let joined = matches!(word(at + 1), Some("to" | "until" | "through" | "and" | "till"));
+        if let Some(&(_, _, m, y)) = complete.iter().find(|(begins, ..)| joined && *begins == at + 2) {
+            found.push(format!("{y:04}-{m:02}-{start:02}"));
+        }
+    }
+    found
+}
+
+fn ordinal(word: &str) -> bool {
+    ["st", "nd", "rd", "th"]
+        .iter()
+        .any(|suffix| word.ends_with(suffix))
+}
+
+fn day(word: &str) -> Option<u32> {
+    let digits = ["st", "nd", "rd", "th"]
+        .iter()
+        .find_map(|suffix| word.strip_suffix(suffix))
+        .unwrap_or(word);
+    digits
+        .parse()
+        .ok()
+        .filter(|day| (1..=31).contains(day) && digits.len() <= 2)
+}
+
+fn month(word: &str) -> Option<u32> {
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    MONTHS
+        .iter()
+        .position(|name| *name == word || (word.len() == 3 && name.starts_with(word)))
+        .and_then(|index| u32::try_from(index + 1).ok())
+}
+
+fn year(word: &str) -> Option<u32> {
+    word.parse()
+        .ok()
+        .filter(|year| (1900..=2199).contains(year) && word.len() == 4)
+}
+
 /// Words too common to identify anything.
 const COMMON: &[&str] = &[
     "about", "after", "also", "been", "before", "from", "have", "here", "into", "just", "like", "more",
@@ -488,6 +571,19 @@ mod tests {
             session.classify("US12 2000 0001 2121 2121 212", &internal),
             Some(ValueOrigin::Internal)
         );
+    }
+
+    #[test]
+    fn dates_written_out_become_iso_tokens() {
+        assert_eq!(
+            super::dates("Book it from the 13th to the 17th of May 2024, and call me on June 2nd, 2025."),
+            ["2024-05-17", "2025-06-02", "2024-05-13"]
+        );
+        assert_eq!(super::dates("14 Feb 2026 at noon"), ["2026-02-14"]);
+        assert!(super::dates("from the 1st of January to the 5th of January").is_empty());
+        assert!(super::dates("you may 3 times 2024 ways").is_empty());
+        // Escaped newlines of a rendered result do not glue words together.
+        assert_eq!(super::dates(r"the 5th of May 2024.\nAfter that"), ["2024-05-05"]);
     }
 
     #[test]
