@@ -352,16 +352,12 @@ async fn admit(
         return next.run(request).await;
     }
     let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
-        let mut response = ApiError::new(
+        return ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             warrant_api::ErrorCode::Unavailable,
             "the server is handling as many requests as it takes; retry shortly",
         )
         .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
     };
     next.run(request).await
 }

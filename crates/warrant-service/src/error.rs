@@ -108,6 +108,9 @@ impl From<StoreError> for ServiceError {
             StoreError::Incident(IncidentError::Invalid(_)) | StoreError::Record(RecordError::Invalid(_)) => {
                 (Failure::Invalid, ErrorCode::InvalidRequest)
             }
+            StoreError::Busy => {
+                return ServiceError::new(Failure::Unavailable, ErrorCode::Unavailable, message);
+            }
             StoreError::WriterStopped => {
                 return ServiceError::new(
                     Failure::Unavailable,

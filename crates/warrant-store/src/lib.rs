@@ -80,6 +80,8 @@ pub enum StoreError {
     NewerSchema { found: usize, supported: usize },
     #[error("the store's writer has stopped")]
     WriterStopped,
+    #[error("the store's writer has as many requests waiting as it takes; retry shortly")]
+    Busy,
     #[error("stored data is damaged: {0}")]
     Damaged(String),
     #[error("the write was not committed: {0}")]
@@ -182,7 +184,7 @@ pub struct Store {
 
 struct Shared {
     dir: PathBuf,
-    requests: Mutex<std::sync::mpsc::Sender<Request>>,
+    requests: Mutex<std::sync::mpsc::SyncSender<Request>>,
     registry: RwLock<Arc<Registry>>,
     tokens: RwLock<tokens::Tokens>,
     tree: Arc<RwLock<TreeCache>>,
@@ -225,7 +227,7 @@ impl Store {
             )?;
         }
         let tree = Arc::new(RwLock::new(cache));
-        let (sender, receiver) = std::sync::mpsc::channel();
+        let (sender, receiver) = std::sync::mpsc::sync_channel(WRITER_QUEUE);
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
             requests: Mutex::new(sender),
@@ -565,14 +567,28 @@ impl Store {
         })
     }
 
-    /// Run `read` on a pooled read-only connection. The pool keeps at most [`READERS`] connections: a caller
-    /// finding them all busy waits for one (up to [`READER_WAIT`]); only past that does it get a connection of
-    /// its own, closed after the read, so a burst never leaves memory behind and a read that nests another
-    /// cannot deadlock.
+    /// Run `read` on a pooled read-only connection. The pool never has more than [`READERS`] connections: a
+    /// caller finding them all busy waits for one, up to [`READER_WAIT`], and past that is refused with
+    /// [`StoreError::Busy`] (the server answers 503): a burst of readers queues, it is never given new
+    /// connections, and a read that nests another cannot wait forever.
     pub fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let path = self.shared.dir.join(DATABASE_FILE);
         let lease = self.shared.readers.take(|| open_reader(&path))?;
         read(lease.connection())
+    }
+
+    /// The reader pool: connections open now, the most ever open at once, and the most it may open.
+    pub fn reader_stats(&self) -> ReaderStats {
+        let state = match self.shared.readers.state.lock() {
+            Ok(state) => state,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        ReaderStats {
+            open: state.open,
+            peak: state.peak,
+            limit: READERS,
+            refused: state.refused,
+        }
     }
 
     fn send(&self, request: Request) -> Result<(), StoreError> {
@@ -581,7 +597,10 @@ impl Store {
             .requests
             .lock()
             .map_err(|_| StoreError::WriterStopped)?;
-        sender.send(request).map_err(|_| StoreError::WriterStopped)
+        sender.try_send(request).map_err(|error| match error {
+            std::sync::mpsc::TrySendError::Full(_) => StoreError::Busy,
+            std::sync::mpsc::TrySendError::Disconnected(_) => StoreError::WriterStopped,
+        })
     }
 
     fn tokens_read<T>(&self, f: impl FnOnce(&tokens::Tokens) -> T) -> T {
@@ -639,6 +658,11 @@ pub fn random_id(prefix: &str) -> Result<String, StoreError> {
     Ok(format!("{prefix}{}", hex::encode(keys::random_bytes::<16>()?)))
 }
 
+/// Write requests waiting for the sequencer, at most; past it a write is refused with [`StoreError::Busy`] at
+/// once (the server answers 503) instead of queueing without bound. Far above what the server's in-flight
+/// limit lets through, so it only ever bites on a sequencer that has stalled.
+const WRITER_QUEUE: usize = 4096;
+
 /// Connections the reader pool keeps open.
 const READERS: usize = 8;
 /// How long a read waits for a pooled connection before it opens one of its own.
@@ -659,14 +683,25 @@ struct PoolState {
     idle: Vec<Connection>,
     /// Pooled connections open, idle or lent.
     open: usize,
+    /// The most connections ever open at once.
+    peak: usize,
+    /// Reads refused after waiting [`READER_WAIT`].
+    refused: u64,
+}
+
+/// What [`Store::reader_stats`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReaderStats {
+    pub open: usize,
+    pub peak: usize,
+    pub limit: usize,
+    pub refused: u64,
 }
 
 /// A connection lent by the pool; it goes back when the lease is dropped (also when the read panics).
 struct Lease<'a> {
     pool: &'a ReaderPool,
     connection: Option<Connection>,
-    /// Kept by the pool after use (a transient one, opened past the wait, is closed).
-    pooled: bool,
 }
 
 impl Lease<'_> {
@@ -683,9 +718,6 @@ impl Drop for Lease<'_> {
         let Some(connection) = self.connection.take() else {
             return;
         };
-        if !self.pooled {
-            return;
-        }
         match self.pool.state.lock() {
             Ok(mut state) => state.idle.push(connection),
             Err(_) => return,
@@ -696,22 +728,22 @@ impl Drop for Lease<'_> {
 
 impl ReaderPool {
     fn take(&self, open: impl Fn() -> Result<Connection, StoreError>) -> Result<Lease<'_>, StoreError> {
-        let lease = |connection, pooled| Lease {
+        let lease = |connection| Lease {
             pool: self,
             connection: Some(connection),
-            pooled,
         };
         let deadline = std::time::Instant::now() + READER_WAIT;
         let mut state = self.state.lock().map_err(|_| StoreError::WriterStopped)?;
         loop {
             if let Some(connection) = state.idle.pop() {
-                return Ok(lease(connection, true));
+                return Ok(lease(connection));
             }
             if state.open < READERS {
                 state.open += 1;
+                state.peak = state.peak.max(state.open);
                 drop(state);
                 return match open() {
-                    Ok(connection) => Ok(lease(connection, true)),
+                    Ok(connection) => Ok(lease(connection)),
                     Err(error) => {
                         if let Ok(mut state) = self.state.lock() {
                             state.open -= 1;
@@ -722,11 +754,10 @@ impl ReaderPool {
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
+                state.refused += 1;
                 drop(state);
-                tracing::warn!(
-                    "every pooled reader was busy for {READER_WAIT:?}; reading on a connection of its own"
-                );
-                return Ok(lease(open()?, false));
+                tracing::warn!("every pooled reader was busy for {READER_WAIT:?}; refusing the read");
+                return Err(StoreError::Busy);
             }
             state = self
                 .freed
@@ -792,8 +823,36 @@ mod tests {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         assert_eq!(state.open, READERS, "the pool opened only as many as it keeps");
+        assert_eq!(state.peak, READERS, "never more at once");
         assert_eq!(state.idle.len(), READERS, "every connection came back");
         drop(state);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_read_that_waits_too_long_is_refused_not_given_a_connection_of_its_own() {
+        let dir = std::env::temp_dir().join(format!("warrant-pool-{}", random_id("").unwrap_or_default()));
+        let store = Store::open(&dir, &StoreConfig::default()).unwrap_or_else(|error| panic!("{error}"));
+        let path = dir.join(DATABASE_FILE);
+        let held: Vec<Lease<'_>> = (0..READERS)
+            .map(|_| {
+                store
+                    .shared
+                    .readers
+                    .take(|| open_reader(&path))
+                    .unwrap_or_else(|error| panic!("{error}"))
+            })
+            .collect();
+        let refused =
+            store.read(|connection| Ok(connection.query_row("SELECT 1", [], |row| row.get::<_, u64>(0))?));
+        assert!(matches!(refused, Err(StoreError::Busy)), "{refused:?}");
+        let stats = store.reader_stats();
+        assert_eq!((stats.open, stats.peak, stats.refused), (READERS, READERS, 1));
+        drop(held);
+        let answer =
+            store.read(|connection| Ok(connection.query_row("SELECT 1", [], |row| row.get::<_, u64>(0))?));
+        assert_eq!(answer.ok(), Some(1), "a freed connection serves the next read");
         drop(store);
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -57,8 +57,21 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut body = state
         .metrics
         .render(state.store.size(), state.store.registry().len());
+    body.push_str(&reader_metrics(state.store.reader_stats()));
     body.push_str(&witness_metrics(&state.witnesses.report()));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+/// The store's reader pool: how many connections it holds against its fixed limit, and reads it refused.
+fn reader_metrics(stats: warrant_store::ReaderStats) -> String {
+    format!(
+        "# HELP warrant_store_readers Read connections open now (`open`), the most at once (`peak`), and the \
+         pool's fixed size (`limit`).\n# TYPE warrant_store_readers gauge\nwarrant_store_readers{{state=\"open\"}} {}\n\
+         warrant_store_readers{{state=\"peak\"}} {}\nwarrant_store_readers{{state=\"limit\"}} {}\n\
+         # HELP warrant_store_reads_refused_total Reads refused (503) after waiting for a read connection.\n\
+         # TYPE warrant_store_reads_refused_total counter\nwarrant_store_reads_refused_total {}\n",
+        stats.open, stats.peak, stats.limit, stats.refused
+    )
 }
 
 /// A per-witness metric: name, help, type and how to read it.

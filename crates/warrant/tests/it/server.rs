@@ -190,3 +190,81 @@ fn the_openapi_document_and_system_endpoints_need_no_token() {
     assert_eq!(status, 200);
     assert!(metrics.to_string().contains("warrant_log_size"), "{metrics}");
 }
+
+/// A metric's value from the `/metrics` text.
+fn metric(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `{series}` in /metrics:\n{text}"))
+}
+
+/// 200 readers at once: each gets its answer or a 503 with `Retry-After`, and the store never holds more read
+/// connections than its pool's fixed size, during the burst or after it.
+#[test]
+fn two_hundred_concurrent_readers_get_answers_or_503s_and_the_pool_stays_bounded() {
+    let scratch = Scratch::new();
+    let registry = scratch.file("registry.yaml", BASE_REGISTRY);
+    local(&scratch.data(), &["apply", "-f", &registry]).expect_code(0);
+    let server = Server::start(&scratch.data(), &[]);
+    let admin = server.admin().to_owned();
+    let events: Vec<_> = (0..300)
+        .map(|n| crate::support::event(None, &format!("burst {n}")))
+        .collect();
+    let (status, stored) = server.post_json("/v1/events", &admin, &json!(events));
+    assert_eq!(status, 200, "{stored}");
+    let metrics = |server: &Server| match server.get("/metrics", &admin) {
+        (200, serde_json::Value::String(text)) => text,
+        other => panic!("/metrics: {other:?}"),
+    };
+    let limit = metric(&metrics(&server), "warrant_store_readers{state=\"limit\"}");
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (statuses, most_open) = std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut most = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                most = most.max(metric(&metrics(&server), "warrant_store_readers{state=\"open\"}"));
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            most
+        });
+        let readers: Vec<_> = (0..200u64)
+            .map(|reader| {
+                let (server, admin) = (&server, &admin);
+                scope.spawn(move || {
+                    (0..5u64)
+                        .map(|round| {
+                            let seq = (reader * 7 + round * 13) % 300;
+                            let (status, answer) = server.get(&format!("/v1/events/{seq}"), admin);
+                            if status == 503 {
+                                assert_error(&answer, "unavailable");
+                            }
+                            status
+                        })
+                        .collect::<Vec<u16>>()
+                })
+            })
+            .collect();
+        let statuses: Vec<u16> = readers
+            .into_iter()
+            .flat_map(|reader| reader.join().expect("a reader thread"))
+            .collect();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        (statuses, sampler.join().expect("the sampler"))
+    });
+    assert_eq!(statuses.len(), 1000);
+    assert!(
+        statuses.iter().all(|status| *status == 200 || *status == 503),
+        "only answers and 503s: {statuses:?}"
+    );
+    assert!(statuses.contains(&200), "the readers were served");
+    let after = metrics(&server);
+    assert!(
+        most_open <= limit,
+        "{most_open} read connections open, pool size {limit}"
+    );
+    let peak = metric(&after, "warrant_store_readers{state=\"peak\"}");
+    assert!(
+        (1..=limit).contains(&peak),
+        "the most read connections at once was {peak}, pool size {limit}"
+    );
+}
