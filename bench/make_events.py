@@ -1,8 +1,10 @@
-"""Write a JSON array of N realistic events (decisions, tool calls with content, LLM calls) to stdout."""
+"""Write a JSON array of N realistic events (decisions, tool calls with content, LLM calls) to stdout, or with
+--ndjson one event per line (streamed, for preloading logs of millions)."""
 import json
 import sys
 
-count = int(sys.argv[1])
+ndjson = sys.argv[1] == "--ndjson"
+count = int(sys.argv[-1])
 events = []
 for n in range(count):
     trace = f"{n // 8 + 1:032x}"
@@ -21,5 +23,9 @@ for n in range(count):
                  "trace_id": trace, "span_id": span,
                  "attrs": {"model": "gpt-4.1", "input_tokens": 812, "output_tokens": 96, "cost_usd": 0.0021,
                            "latency_ms": 930}}
-    events.append(event)
-json.dump(events if count > 1 else events[0], sys.stdout)
+    if ndjson:
+        sys.stdout.write(json.dumps(event) + "\n")
+    else:
+        events.append(event)
+if not ndjson:
+    json.dump(events if count > 1 else events[0], sys.stdout)

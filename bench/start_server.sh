@@ -1,11 +1,12 @@
 # Sourced by the wrk benchmarks: build the release binary, start a server on a fresh data directory (after
-# running the command in $prepare, if set; $serve_args are passed to `warrant serve`) and export $url, $data, $server and an agent token in
+# running the command in $prepare, then ingesting the NDJSON file $preload, if set; $serve_args are passed to `warrant serve`) and export $url, $data, $server and an agent token in
 # $WARRANT_TOKEN. The caller's EXIT trap should stop $server and remove $data.
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo build --release -p warrant -q
 bin=target/release/warrant
 data=$(mktemp -d)
 if [ -n "${prepare:-}" ]; then "$bin" --data "$data" $prepare > /dev/null; fi
+if [ -n "${preload:-}" ]; then "$bin" --data "$data" ingest "$preload" > /dev/null; fi
 "$bin" --data "$data" serve --listen 127.0.0.1:0 ${serve_args:-} > "$data/server.out" 2>&1 &
 server=$!
 for _ in $(seq 100); do grep -q "listening on" "$data/server.out" 2>/dev/null && break; sleep 0.1; done

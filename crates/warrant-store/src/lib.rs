@@ -636,6 +636,9 @@ impl Shared {
 fn spawn_wal_checkpointer(dir: &Path, shared: std::sync::Weak<Shared>) -> Result<(), StoreError> {
     let path = dir.join(DATABASE_FILE);
     let connection = open_connection(&path)?;
+    // It only copies WAL frames into the database file: it needs no page cache of its own (the default
+    // connection's 64 MiB filled up with the pages it copied and was never read from).
+    connection.pragma_update(None, "cache_size", -1024)?;
     std::thread::Builder::new()
         .name("warrant-wal".into())
         .spawn(move || {
@@ -667,8 +670,8 @@ const WRITER_QUEUE: usize = 4096;
 const READERS: usize = 8;
 /// How long a read waits for a pooled connection before it opens one of its own.
 const READER_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-/// Page cache per reader: with [`READERS`] of them and the writer's 64 MiB, the process's page caches stay
-/// under 200 MiB however many requests read at once.
+/// Page cache per reader: with [`READERS`] of them, the writer's 64 MiB and the WAL checkpointer's 1 MiB, the
+/// process's page caches stay under 200 MiB however many requests read at once.
 const READER_CACHE_KIB: i64 = 16 * 1024;
 
 /// The reader connections: at most [`READERS`] open and kept; callers wait for a free one.
