@@ -150,22 +150,24 @@ impl Provenance {
                 self.record(exact, origin, None);
             }
         };
-        // Structured output (JSON) is judged field by field; other text line by line: the key and the value of
-        // a `key: value` or `- value` line (YAML, the usual rendering of tool results for models; a key can
-        // name something too, like the addresses a file is shared with). A JSON string that is itself such
-        // text (an MCP text content item) is judged line by line too.
-        let mut lines = |text: &str| {
-            for line in text.lines() {
-                let (key, value) = line_parts(line);
-                if let Some(key) = key {
-                    record(key, false);
-                }
-                record(value, is_prose(value));
+        // Structured output (JSON, or YAML: the usual rendering of tool results for models, and Python's
+        // dict repr is YAML's flow style) is judged value by value: a string value is free text or a field as a
+        // whole, so an address on a short line of its own inside a mail body is still inside the body. Keys
+        // are fields (a key can name something: the addresses a file is shared with); numbers too (ids).
+        if let Some(value) = structured(text) {
+            walk(&value, 0, &mut |piece: &str, prose| record(piece, prose));
+            return;
+        }
+        // Other text line by line: the key and the value of a `key: value` line, and a line without a key, are
+        // each free text or a field by their own length. Plain text has no structure to hold an attacker to: one
+        // who writes an address on a short line of its own (or as `IBAN: ...`) gets a field. Counting every line
+        // of a prose text as prose closes the first door, not the second, and held an ordinary bill's lines.
+        for line in text.lines() {
+            let (key, value) = line_parts(line);
+            if let Some(key) = key {
+                record(key, false);
             }
-        };
-        match serde_json::from_str::<Value>(text) {
-            Ok(value @ (Value::Object(_) | Value::Array(_))) => walk_strings(&value, &mut lines),
-            _ => lines(text),
+            record(value, is_prose(value));
         }
     }
 
@@ -480,18 +482,43 @@ fn is_prose(text: &str) -> bool {
     text.split_whitespace().take(PROSE_WORDS).count() >= PROSE_WORDS
 }
 
-fn walk_strings(value: &Value, visit: &mut impl FnMut(&str)) {
+/// How deep strings holding structured text are opened (an MCP text item holding JSON holding YAML ...).
+const MAX_NESTING: usize = 4;
+
+/// Text that is structured: a JSON object or array, or a YAML mapping or sequence (over more than one line, or
+/// in flow style), as a JSON value. `None` for anything else, which is judged line by line.
+fn structured(text: &str) -> Option<Value> {
+    let start = text.trim_start();
+    let flow = start.starts_with('{') || start.starts_with('[');
+    if flow && let Ok(value @ (Value::Object(_) | Value::Array(_))) = serde_json::from_str::<Value>(text) {
+        return Some(value);
+    }
+    if !(flow || text.trim().contains('\n')) {
+        return None;
+    }
+    match serde_yaml_ng::from_str::<Value>(text) {
+        Ok(value @ (Value::Object(_) | Value::Array(_))) => Some(value),
+        _ => None,
+    }
+}
+
+/// Every key, string and number of a structured value, each whole, with whether it is free text. A string that
+/// is itself structured text is opened.
+fn walk(value: &Value, depth: usize, visit: &mut impl FnMut(&str, bool)) {
     match value {
-        Value::String(text) => visit(text),
-        Value::Array(items) => items.iter().for_each(|item| walk_strings(item, visit)),
+        Value::String(text) => match (depth < MAX_NESTING).then(|| structured(text)).flatten() {
+            Some(inner) => walk(&inner, depth + 1, visit),
+            None => visit(text, is_prose(text)),
+        },
+        Value::Number(number) => visit(&number.to_string(), false),
+        Value::Array(items) => items.iter().for_each(|item| walk(item, depth, visit)),
         Value::Object(fields) => {
             for (key, field) in fields {
-                // A key can name something too (results keyed by hotel or by account).
-                visit(key);
-                walk_strings(field, visit);
+                visit(key, false);
+                walk(field, depth, visit);
             }
         }
-        _ => {}
+        Value::Bool(_) | Value::Null => {}
     }
 }
 
