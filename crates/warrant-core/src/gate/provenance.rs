@@ -281,6 +281,30 @@ impl Provenance {
         })
     }
 
+    /// Take in what `other` saw after what this one saw, as if its sightings had been recorded here in turn:
+    /// a token's first sighting stays the earlier one. Lets a caller parse an event's output into a fresh
+    /// `Provenance` first and fold it into a shared session after, under a lock held only for the fold.
+    pub fn merge(&mut self, other: Provenance) {
+        for (token, seen) in other.tokens {
+            if self.tokens.len() >= MAX_TOKENS && !self.tokens.contains_key(&token) {
+                continue;
+            }
+            match self.tokens.entry(token) {
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(seen);
+                }
+                std::collections::hash_map::Entry::Occupied(mut slot) => {
+                    let mine = slot.get_mut();
+                    mine.user |= seen.user;
+                    mine.vouched |= seen.vouched;
+                    if mine.untrusted_text.is_none() {
+                        mine.untrusted_text = seen.untrusted_text;
+                    }
+                }
+            }
+        }
+    }
+
     fn record(&mut self, token: String, origin: Origin, sighting: Option<Sighting>) {
         if self.tokens.len() >= MAX_TOKENS && !self.tokens.contains_key(&token) {
             return;
@@ -598,6 +622,31 @@ mod tests {
             session.classify("US12 2000 0001 2121 2121 212", &internal),
             Some(ValueOrigin::Internal)
         );
+    }
+
+    #[test]
+    fn merging_a_parsed_event_is_the_same_as_observing_it_in_place() {
+        let internal = Internal::default();
+        let mut in_place = Provenance::default();
+        in_place.observe_user("Summarise my inbox");
+        in_place.observe_output(INBOX, true, "read_inbox", Some(7));
+        in_place.observe_output("address: mark.black-2134@gmail.com", false, "contacts", Some(9));
+        let mut merged = Provenance::default();
+        merged.observe_user("Summarise my inbox");
+        for (text, untrusted, tool, seq) in [
+            (INBOX, true, "read_inbox", 7),
+            ("address: mark.black-2134@gmail.com", false, "contacts", 9),
+        ] {
+            let mut parsed = Provenance::default();
+            parsed.observe_output(text, untrusted, tool, Some(seq));
+            merged.merge(parsed);
+        }
+        assert_eq!(merged, in_place);
+        assert_eq!(
+            merged.classify("mark.black-2134@gmail.com", &internal),
+            Some(ValueOrigin::Vouched)
+        );
+        assert!(merged.first_seen_untrusted("mark.black-2134@gmail.com"), "first seen in the inbox");
     }
 
     #[test]

@@ -66,13 +66,22 @@ impl SessionState {
     /// [`Self::observe_event`] for an event stored at `seq`: the user's request and tool results also feed
     /// the provenance of values (what a tool returned is remembered with the seq of its result).
     pub fn observe_event_at(&mut self, registry: &Registry, event: &Event, seq: Option<u64>) {
+        let seen = Self::provenance_of(registry, event, seq);
+        self.observe_prepared(registry, event, seen);
+    }
+
+    /// What `event` adds to a session's provenance (the user's request, a tool's output), worked out without
+    /// the session: parsing a large output takes a while, so a caller holding a lock over sessions does this
+    /// first and passes the result to [`Self::observe_prepared`].
+    pub fn provenance_of(registry: &Registry, event: &Event, seq: Option<u64>) -> Provenance {
+        let mut seen = Provenance::default();
         match event.kind {
             EventKind::Invocation => {
                 for value in event.content.values() {
                     if let Some(text) = value.as_str() {
-                        self.provenance.observe_user(text);
+                        seen.observe_user(text);
                     } else {
-                        self.provenance.observe_user(&value.to_string());
+                        seen.observe_user(&value.to_string());
                     }
                 }
             }
@@ -85,13 +94,19 @@ impl SessionState {
                     let vouches = tool.is_some_and(|tool| tool.access == Access::Read);
                     if untrusted || vouches {
                         for value in event.content.values() {
-                            self.provenance.observe_output_value(value, untrusted, name, seq);
+                            seen.observe_output_value(value, untrusted, name, seq);
                         }
                     }
                 }
             }
             _ => {}
         }
+        seen
+    }
+
+    /// [`Self::observe_event_at`] with the event's provenance already worked out by [`Self::provenance_of`].
+    pub fn observe_prepared(&mut self, registry: &Registry, event: &Event, seen: Provenance) {
+        self.provenance.merge(seen);
         match event.kind {
             EventKind::Session => {
                 if let Some(named) = event.attrs.get("user_named").and_then(Value::as_array) {

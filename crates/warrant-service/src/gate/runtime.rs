@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use warrant_core::event::Event;
+use warrant_core::gate::provenance::Provenance;
 use warrant_core::gate::{CallRequest, CompileError, Decision, Gate, GroupCharge, Outcome, SessionState};
 use warrant_core::registry::Registry;
 use warrant_store::StoredEvent;
@@ -155,21 +156,43 @@ impl GateRuntime {
 
     /// Events ingested with a session id feed that session's taint. Sessions not loaded yet are skipped: they
     /// read these events from the log when they are loaded.
+    ///
+    /// Parsing an event's output (JSON, YAML, up to 256 KiB) happens outside the lock decisions take: first a
+    /// short look at which events belong to a loaded session, then the parsing, then a short fold. A session
+    /// that starts loading in between reads these events from the log (they are committed before this runs).
     pub fn observe_events(&self, registry: &Registry, events: &[(Event, Option<u64>)]) {
         if events.iter().all(|(event, _)| event.session.is_none()) {
             return;
         }
+        let wanted: Vec<bool> = {
+            let state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            events
+                .iter()
+                .map(|(event, _)| match (&event.agent, &event.session) {
+                    (Some(agent), Some(id)) => {
+                        let key = key(agent, id);
+                        state.sessions.contains_key(&key) || state.loading.contains_key(&key)
+                    }
+                    _ => false,
+                })
+                .collect()
+        };
+        let prepared: Vec<Option<Provenance>> = events
+            .iter()
+            .zip(&wanted)
+            .map(|((event, seq), wanted)| wanted.then(|| SessionState::provenance_of(registry, event, *seq)))
+            .collect();
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let Runtime {
             sessions, loading, ..
         } = &mut *state;
-        for (event, seq) in events {
-            let (Some(agent), Some(id)) = (&event.agent, &event.session) else {
+        for ((event, seq), seen) in events.iter().zip(prepared) {
+            let (Some(agent), Some(id), Some(seen)) = (&event.agent, &event.session, seen) else {
                 continue;
             };
             let key = key(agent, id);
             if let Some(session) = sessions.get_mut(&key) {
-                session.observe_event_at(registry, event, *seq);
+                session.observe_prepared(registry, event, seen);
             } else if let Some(buffer) = loading.get_mut(&key) {
                 // Its history read may not include this event: keep it for when the load lands.
                 buffer.push((event.clone(), *seq));
