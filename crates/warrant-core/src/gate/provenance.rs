@@ -646,7 +646,10 @@ mod tests {
             merged.classify("mark.black-2134@gmail.com", &internal),
             Some(ValueOrigin::Vouched)
         );
-        assert!(merged.first_seen_untrusted("mark.black-2134@gmail.com"), "first seen in the inbox");
+        assert!(
+            merged.first_seen_untrusted("mark.black-2134@gmail.com"),
+            "first seen in the inbox"
+        );
     }
 
     #[test]
