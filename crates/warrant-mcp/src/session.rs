@@ -45,6 +45,8 @@ const HOST_GONE: &str =
 const MAX_HELD: usize = 1024;
 /// Tries to record an allowed call's result (100 ms, 400 ms, 1.6 s apart).
 const RECORD_ATTEMPTS: u32 = 4;
+/// How long a decision waits for the records of earlier calls to land before it asks the gate anyway.
+const RECORDS_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -118,6 +120,9 @@ pub struct Gateway {
     abandoned: Mutex<HashSet<String>>,
     /// Records of allowed calls still being written.
     recording: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Held for reading by each record in flight; a decision takes it for writing first, so the gate has seen
+    /// every earlier result (its values, their provenance) before it decides the next call.
+    records_landed: Arc<tokio::sync::RwLock<()>>,
     /// Whether the gateway knows yet what the upstream speaks (probed on the first 2026-07-28 request).
     settled: AtomicBool,
     probing: tokio::sync::Mutex<()>,
@@ -158,6 +163,7 @@ impl Gateway {
             asked: Mutex::new(HashMap::new()),
             abandoned: Mutex::new(HashSet::new()),
             recording: Mutex::new(Vec::new()),
+            records_landed: Arc::new(tokio::sync::RwLock::new(())),
             settled: AtomicBool::new(false),
             probing: tokio::sync::Mutex::new(()),
             bridged: Mutex::new(None),
@@ -707,6 +713,10 @@ impl Gateway {
         }
         let span = random_hex(8);
         // Until an `allow`: a held call whose user waits for the approver is decided again with it.
+        // The results of earlier calls are recorded off their answers' path; the gate must have them before
+        // it decides this one (an address a result showed is judged by where it came from). Bounded: a record
+        // that cannot land in time does not hold the agent up for good, and the gate then judges without it.
+        let _ = tokio::time::timeout(RECORDS_WAIT, self.records_landed.write()).await;
         loop {
             let request = AuthorizeRequest {
                 agent: self.config.agent.clone(),
@@ -790,7 +800,14 @@ impl Gateway {
     fn record_in_background(&self, tool: String, events: Vec<Value>) {
         let governor = self.governor.clone();
         let server = self.config.server.clone();
+        // Taken before the task starts, so a decision that follows this answer waits for the record.
+        let landed = self.records_landed.clone();
+        let held = landed.clone().try_read_owned().ok();
         let task = tokio::spawn(async move {
+            let _landing = match held {
+                Some(guard) => guard,
+                None => landed.read_owned().await,
+            };
             let mut pause = Duration::from_millis(100);
             for attempt in 1..=RECORD_ATTEMPTS {
                 match governor.record(events.clone()).await {
