@@ -414,10 +414,10 @@ impl Gate {
                 internal &= judgement.origin == Some(ValueOrigin::Internal);
                 first_untrusted |= judgement.first_seen_untrusted;
                 // Addresses compare case-insensitively, for the named-recipient rule and user policies alike.
-                let lowered = text.trim().to_lowercase();
+                // Lowered only for the values kept: an argument may be a long message body.
                 let value = |origin: Option<ValueOrigin>| Value_ {
                     arg: name.clone(),
-                    text: lowered.clone(),
+                    text: text.trim().to_lowercase(),
                     origin,
                 };
                 if let Some((token, first)) = judgement.relayed {
@@ -429,7 +429,7 @@ impl Gate {
                 } else if let Some(origin @ ValueOrigin::Untrusted { .. }) = &judgement.origin {
                     values.injected.push(value(Some(origin.clone())));
                 }
-                if (recipient || target) && !lowered.is_empty() {
+                if (recipient || target) && !text.trim().is_empty() {
                     named.push(value(judgement.origin));
                 }
             }

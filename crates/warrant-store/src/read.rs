@@ -94,19 +94,11 @@ impl Store {
     /// rebuilds session taint and where argument values came from out of them). A session belongs to its
     /// agent: another agent's events with the same session id are not part of it.
     pub fn session_events(&self, agent: &str, session: &str) -> Result<Vec<StoredEvent>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT seq, body, leaf FROM events WHERE session = ?1 AND agent = ?2 ORDER BY seq",
-            )?;
-            let rows = statement.query_map([session, agent], stored_row)?;
-            let mut events = Vec::new();
-            for row in rows {
-                let mut event = row??;
-                event.content = load_content(connection, event.seq)?;
-                events.push(event);
-            }
-            Ok(events)
-        })
+        self.query_events(
+            "SELECT seq, body, leaf FROM events WHERE session = ?1 AND agent = ?2 ORDER BY seq",
+            &[session, agent],
+            true,
+        )
     }
 
     /// Events of one kind received at or after `since` (RFC 3339), oldest first. A scan: for rebuilding
@@ -115,16 +107,27 @@ impl Store {
         self.query_events(
             "SELECT seq, body, leaf FROM events WHERE kind = ?1 AND time >= ?2 ORDER BY seq",
             &[kind, since],
+            false,
         )
     }
 
-    fn query_events(&self, sql: &str, parameters: &[&str]) -> Result<Vec<StoredEvent>, StoreError> {
+    /// The events `sql` selects (seq, body, leaf), with their clear content if `with_content`, in one read.
+    fn query_events(
+        &self,
+        sql: &str,
+        parameters: &[&str],
+        with_content: bool,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         self.read(|connection| {
             let mut statement = connection.prepare(sql)?;
             let rows = statement.query_map(rusqlite::params_from_iter(parameters.iter()), stored_row)?;
             let mut events = Vec::new();
             for row in rows {
-                events.push(row??);
+                let mut event = row??;
+                if with_content {
+                    event.content = load_content(connection, event.seq)?;
+                }
+                events.push(event);
             }
             Ok(events)
         })

@@ -79,7 +79,7 @@ impl ValueOrigin {
 pub struct Judgement {
     /// Where the value as a whole came from (see [`Provenance::classify`]).
     pub origin: Option<ValueOrigin>,
-    /// An identifying token in it seen only inside untrusted free text (see [`Provenance::relayed_untrusted`]).
+    /// An identifying token in it seen only inside untrusted free text, and where it was first seen.
     pub relayed: Option<(String, Sighting)>,
     /// Some token of it was first seen in untrusted output (see [`Provenance::first_seen_untrusted`]).
     pub first_seen_untrusted: bool,
@@ -185,13 +185,12 @@ impl Provenance {
     /// Where `value` came from. `None` for free text (too many tokens to be one identifying value) and for
     /// values with no distinctive token.
     pub fn classify(&self, value: &str, internal: &Internal) -> Option<ValueOrigin> {
-        let tokens: Vec<String> = tokens(truncate(value, MAX_TEXT)).collect();
-        self.classify_tokens(value, tokens, internal)
+        self.classify_tokens(value, value_tokens(value), internal)
     }
 
     /// Everything the gate asks about one argument value, from one pass over its tokens.
     pub fn judge(&self, value: &str, internal: &Internal) -> Judgement {
-        let tokens: Vec<String> = tokens(truncate(value, MAX_TEXT)).collect();
+        let tokens = value_tokens(value);
         Judgement {
             relayed: self.relayed_in(&tokens, internal),
             first_seen_untrusted: self.first_seen_untrusted_in(&tokens),
@@ -246,14 +245,9 @@ impl Provenance {
         Some(ValueOrigin::Unknown)
     }
 
-    /// The first identifying token of `value` (an address, a URL or domain, an account or phone number) that
-    /// the session saw only inside untrusted free text, with where: a value passed on from an injected
+    /// The first identifying token among `tokens` (an address, a URL or domain, an account or phone number)
+    /// that the session saw only inside untrusted free text, with where: a value passed on from an injected
     /// instruction, even inside a longer text (the link in a message body).
-    pub fn relayed_untrusted(&self, value: &str, internal: &Internal) -> Option<(String, Sighting)> {
-        let tokens: Vec<String> = tokens(truncate(value, MAX_TEXT)).collect();
-        self.relayed_in(&tokens, internal)
-    }
-
     fn relayed_in(&self, tokens: &[String], internal: &Internal) -> Option<(String, Sighting)> {
         tokens.iter().find_map(|token| match self.tokens.get(token) {
             Some(Seen {
@@ -269,8 +263,7 @@ impl Provenance {
     /// Whether some token of `value` was first seen in untrusted output (free text or a field), before the
     /// user or any trusted output showed it: what a policy means by "first seen in a document".
     pub fn first_seen_untrusted(&self, value: &str) -> bool {
-        let tokens: Vec<String> = tokens(truncate(value, MAX_TEXT)).collect();
-        self.first_seen_untrusted_in(&tokens)
+        self.first_seen_untrusted_in(&value_tokens(value))
     }
 
     fn first_seen_untrusted_in(&self, tokens: &[String]) -> bool {
@@ -345,6 +338,11 @@ pub fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
         .filter(|token| !COMMON.contains(&token.as_str()))
 }
 
+/// The tokens of an argument value (at most [`MAX_TEXT`] of it).
+fn value_tokens(value: &str) -> Vec<String> {
+    tokens(truncate(value, MAX_TEXT)).collect()
+}
+
 /// The dates written out in words in a text, as the ISO tokens (`2024-05-13`) an argument would carry:
 /// `13 May 2024`, `the 13th of May, 2024`, `May 13th, 2024`, and the first day of a range such as `from the
 /// 13th to the 17th of May 2024`. Dates without a year are left out: which year they mean is a guess.
@@ -384,14 +382,15 @@ pub fn dates(text: &str) -> Vec<String> {
     found
 }
 
+/// The endings of an ordinal day (`1st`, `2nd`, `3rd`, `13th`).
+const ORDINALS: [&str; 4] = ["st", "nd", "rd", "th"];
+
 fn ordinal(word: &str) -> bool {
-    ["st", "nd", "rd", "th"]
-        .iter()
-        .any(|suffix| word.ends_with(suffix))
+    ORDINALS.iter().any(|suffix| word.ends_with(suffix))
 }
 
 fn day(word: &str) -> Option<u32> {
-    let digits = ["st", "nd", "rd", "th"]
+    let digits = ORDINALS
         .iter()
         .find_map(|suffix| word.strip_suffix(suffix))
         .unwrap_or(word);
