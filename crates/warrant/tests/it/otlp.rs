@@ -16,7 +16,7 @@ use warrant_log::proof::verify_inclusion;
 use warrant_otlp::Message;
 use warrant_otlp::build::{int, request, span, string};
 
-use crate::support::{Scratch, Server, python, workspace};
+use crate::support::{Scratch, Server, metric, python, workspace};
 
 /// Agents and models the traces name, on top of nothing else.
 const REGISTRY: &str = "\
@@ -98,11 +98,7 @@ fn post_traces(
 fn log_size(server: &Server, token: &str) -> u64 {
     let (status, answer) = server.get("/metrics", token);
     assert_eq!(status, 200);
-    let text = answer.as_str().expect("metrics are text");
-    text.lines()
-        .find_map(|line| line.strip_prefix("warrant_log_size "))
-        .and_then(|size| size.trim().parse().ok())
-        .expect("a log size")
+    metric(answer.as_str().expect("metrics are text"), "warrant_log_size")
 }
 
 /// Every node of a trail, depth first, with its depth.

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::support::{BASE_REGISTRY, Scratch, Server, assert_error, local, warrant};
+use crate::support::{BASE_REGISTRY, Scratch, Server, assert_error, local, metric, warrant};
 
 #[test]
 fn malformed_json_is_a_400_with_the_error_shape() {
@@ -189,13 +189,6 @@ fn the_openapi_document_and_system_endpoints_need_no_token() {
     let (status, metrics) = server.call("GET", "/metrics", None, None);
     assert_eq!(status, 200);
     assert!(metrics.to_string().contains("warrant_log_size"), "{metrics}");
-}
-
-/// A metric's value from the `/metrics` text.
-fn metric(text: &str, series: &str) -> u64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no `{series}` in /metrics:\n{text}"))
 }
 
 /// 200 readers at once: each gets its answer or a 503 with `Retry-After`, and the store never holds more read

@@ -285,6 +285,13 @@ pub fn call(
     (status, value)
 }
 
+/// A series' value from the `/metrics` text (`series` with its labels, as written there).
+pub fn metric(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `{series}` in /metrics:\n{text}"))
+}
+
 /// Assert `answer` is an error of the documented shape with `code`; returns its message.
 pub fn assert_error(answer: &Value, code: &str) -> String {
     let error = answer

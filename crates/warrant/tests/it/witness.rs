@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use serde_json::{Value, json};
 
-use crate::support::{Scratch, Server, WARRANT, event, local, warrant};
+use crate::support::{Scratch, Server, WARRANT, event, local, metric, warrant};
 
 /// An independent reading of the C2SP specifications.
 mod c2sp {
@@ -289,11 +289,7 @@ fn ingest(server: &Server, token: &str, from: usize, count: usize) -> u64 {
 
 /// The log's size, from the metrics.
 fn log_size(server: &Server) -> u64 {
-    text(&format!("{}/metrics", server.url))
-        .lines()
-        .find_map(|line| line.strip_prefix("warrant_log_size "))
-        .and_then(|size| size.trim().parse().ok())
-        .expect("warrant_log_size")
+    metric(&text(&format!("{}/metrics", server.url)), "warrant_log_size")
 }
 
 #[test]
@@ -380,9 +376,7 @@ fn checkpoints_are_cosigned_witnesses_catch_up_and_a_rewritten_log_is_refused() 
     wait_health(&server, "w2 caught up", witnessed(size));
     let metrics = text(&format!("{}/metrics", server.url));
     assert!(
-        metrics.lines().any(|line| line
-            .strip_prefix("warrant_witness_catch_ups_total{witness=\"w2\"} ")
-            .is_some_and(|count| count.parse::<u64>().unwrap() >= 1)),
+        metric(&metrics, "warrant_witness_catch_ups_total{witness=\"w2\"}") >= 1,
         "{metrics}"
     );
 
