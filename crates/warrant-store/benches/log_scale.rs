@@ -44,7 +44,15 @@ fn main() {
         .build()
         .unwrap();
     let store = runtime
-        .block_on(async { Store::open(dir.path(), &StoreConfig { org: "bench".into() }) })
+        .block_on(async {
+            Store::open(
+                dir.path(),
+                &StoreConfig {
+                    org: "bench".into(),
+                    ..StoreConfig::default()
+                },
+            )
+        })
         .unwrap();
 
     // Ingest: batches prepared up front so the figure is the store's, not the generator's. Two batches in

@@ -4,11 +4,11 @@
 //! `approval` event.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use warrant_log::Seq;
 
+use crate::db::{Db, Row};
 use crate::read::{opt_time_column, time_column};
 use crate::{Store, StoreError};
 
@@ -115,7 +115,7 @@ pub fn args_hash(agent: &str, tool: &str, args: &Value) -> String {
 
 impl Store {
     pub fn approval(&self, id: &str, now: DateTime<Utc>) -> Result<Option<Approval>, StoreError> {
-        self.read(|connection| load(connection, id, now))
+        self.read(|db| load(db, id, now))
     }
 
     /// Approvals, newest first, optionally only those with `status` (as of `now`).
@@ -124,18 +124,19 @@ impl Store {
         status: Option<ApprovalStatus>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Approval>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection.prepare(&format!(
-                "SELECT {COLUMNS} FROM approvals ORDER BY requested_seq DESC"
-            ))?;
-            let rows = statement.query_map([], |row| Ok(from_row(row, now)))?;
+        self.read(|db| {
             let mut approvals = Vec::new();
-            for row in rows {
-                let approval = row??;
-                if status.is_none_or(|status| approval.status == status) {
-                    approvals.push(approval);
-                }
-            }
+            db.query_each(
+                &format!("SELECT {COLUMNS} FROM approvals ORDER BY requested_seq DESC"),
+                &[],
+                |row| {
+                    let approval = from_row(row, now)?;
+                    if status.is_none_or(|status| approval.status == status) {
+                        approvals.push(approval);
+                    }
+                    Ok(true)
+                },
+            )?;
             Ok(approvals)
         })
     }
@@ -144,19 +145,12 @@ impl Store {
 pub(crate) const COLUMNS: &str = "id, agent, tool, session, args_hash, reasons, status, requested_seq, requested_at, \
      expires_at, decided_by, decided_at, decision_reason, used_seq, requested_by, requested_person";
 
-pub(crate) fn load(
-    connection: &Connection,
-    id: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<Approval>, StoreError> {
-    connection
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM approvals WHERE id = ?1"),
-            [id],
-            |row| Ok(from_row(row, now)),
-        )
-        .optional()?
-        .transpose()
+pub(crate) fn load(db: Db<'_>, id: &str, now: DateTime<Utc>) -> Result<Option<Approval>, StoreError> {
+    db.query_opt(
+        &format!("SELECT {COLUMNS} FROM approvals WHERE id = ?1"),
+        &[&id],
+        |row| from_row(row, now),
+    )
 }
 
 pub(crate) fn from_row(row: &Row<'_>, now: DateTime<Utc>) -> Result<Approval, StoreError> {

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use warrant_log::Seq;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -15,6 +14,7 @@ use warrant_core::compliance::audit::{self, Nonconformity};
 use warrant_core::compliance::report::IndexEntry;
 use warrant_core::event::{EventKind, format_time};
 
+use crate::db::Row;
 use crate::records::{RecordError, json_records};
 use crate::{Store, StoreError};
 
@@ -70,13 +70,14 @@ impl Store {
         hours: Option<(i64, i64)>,
     ) -> Result<BTreeMap<String, IndexEntry>, StoreError> {
         let (from, to) = hours.unwrap_or((i64::MIN, i64::MAX));
+        // PostgreSQL sums integers as NUMERIC: cast back to BIGINT.
         let rows = self.rows(
-            "SELECT control, sum(count), min(first_seq), max(last_seq) FROM rollup_evidence
+            "SELECT control, CAST(sum(count) AS BIGINT), min(first_seq), max(last_seq) FROM rollup_evidence
              WHERE hour BETWEEN ?1 AND ?2 GROUP BY control",
-            [from, to],
+            &[&from, &to],
             |row| {
                 Ok((
-                    row.get::<_, String>(0)?,
+                    row.get::<String>(0)?,
                     IndexEntry {
                         count: row.get(1)?,
                         first_seq: row.get(2)?,
@@ -92,8 +93,8 @@ impl Store {
     pub fn recent_evidence(&self, per_control: usize) -> Result<BTreeMap<String, Vec<Seq>>, StoreError> {
         let rows = self.rows(
             "SELECT control, last_seq FROM rollup_evidence ORDER BY control, hour DESC",
-            [],
-            |row| Ok((row.get::<_, String>(0)?, row.get::<_, Seq>(1)?)),
+            &[],
+            |row| Ok((row.get::<String>(0)?, row.get::<Seq>(1)?)),
         )?;
         let mut out: BTreeMap<String, Vec<Seq>> = BTreeMap::new();
         for (control, seq) in rows {
@@ -107,10 +108,12 @@ impl Store {
 
     /// Events per kind per day (day number since the epoch), from `since_day` on.
     pub fn kind_days(&self, since_day: i64) -> Result<BTreeMap<String, BTreeMap<i64, u64>>, StoreError> {
+        // PostgreSQL sums integers as NUMERIC: cast back to BIGINT.
         let rows = self.rows(
-            "SELECT kind, hour / 24, sum(count) FROM rollup_kinds WHERE hour >= ?1 * 24 GROUP BY kind, hour / 24",
-            [since_day],
-            |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, u64>(2)?)),
+            "SELECT kind, hour / 24, CAST(sum(count) AS BIGINT) FROM rollup_kinds WHERE hour >= ?1 * 24
+             GROUP BY kind, hour / 24",
+            &[&since_day],
+            |row| Ok((row.get::<String>(0)?, row.get::<i64>(1)?, row.get::<u64>(2)?)),
         )?;
         let mut out: BTreeMap<String, BTreeMap<i64, u64>> = BTreeMap::new();
         for (kind, day, count) in rows {
@@ -121,17 +124,13 @@ impl Store {
 
     /// Per agent: tool calls in the log, and the gate's decisions for it.
     pub fn gate_coverage(&self) -> Result<BTreeMap<String, (u64, u64)>, StoreError> {
+        // PostgreSQL sums integers as NUMERIC: cast back to BIGINT.
         let rows = self.rows(
-            "SELECT agent, sum(CASE WHEN kind = 'tool_call' THEN count ELSE 0 END),
-                    sum(CASE WHEN kind = 'policy_decision' THEN count ELSE 0 END)
+            "SELECT agent, CAST(sum(CASE WHEN kind = 'tool_call' THEN count ELSE 0 END) AS BIGINT),
+                    CAST(sum(CASE WHEN kind = 'policy_decision' THEN count ELSE 0 END) AS BIGINT)
              FROM rollup_kinds WHERE agent != '' AND kind IN ('tool_call', 'policy_decision') GROUP BY agent",
-            [],
-            |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    (row.get::<_, u64>(1)?, row.get::<_, u64>(2)?),
-                ))
-            },
+            &[],
+            |row| Ok((row.get::<String>(0)?, (row.get::<u64>(1)?, row.get::<u64>(2)?))),
         )?;
         Ok(rows.into_iter().collect())
     }
@@ -142,21 +141,21 @@ impl Store {
         let rows = self.rows(
             "SELECT agent, max(hour) FROM rollup_kinds WHERE agent != '' AND kind IN ('invocation', 'llm_call',
                'decision', 'tool_call', 'tool_result', 'data_access', 'outcome', 'session') GROUP BY agent",
-            [],
-            |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
+            &[],
+            |row| Ok((row.get::<String>(0)?, row.get::<i64>(1)?)),
         )?;
         Ok(rows.into_iter().collect())
     }
 
     /// The hour (event time) of the agents' first logged activity.
     pub fn first_activity_hour(&self) -> Result<Option<i64>, StoreError> {
-        self.read(|connection| {
-            Ok(connection.query_row(
+        self.read(|db| {
+            db.query_one(
                 "SELECT min(hour) FROM rollup_kinds WHERE agent != '' AND kind IN ('invocation', 'llm_call',
                    'decision', 'tool_call', 'tool_result', 'data_access', 'outcome')",
-                [],
+                &[],
                 |row| row.get(0),
-            )?)
+            )
         })
     }
 
@@ -173,8 +172,8 @@ impl Store {
         let hours = self.rows(
             "SELECT hour, count, first_seq, last_seq FROM rollup_evidence WHERE control = ?1 AND first_seq < ?2
              ORDER BY hour",
-            params![control, size],
-            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, u64>(1)?, row.get::<_, u64>(2)?, row.get::<_, u64>(3)?)),
+            &[&control, &size],
+            |row| Ok((row.get::<i64>(0)?, row.get::<u64>(1)?, row.get::<u64>(2)?, row.get::<u64>(3)?)),
         )?;
         let total: u64 = hours.iter().map(|(_, count, _, _)| count).sum();
         let mut random = SplitMix64::new(seed);
@@ -214,30 +213,34 @@ impl Store {
         to: u64,
         chosen: &[Seq],
     ) -> Result<Option<Seq>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection
-                .prepare_cached("SELECT seq, body FROM events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq")?;
-            let mut rows = statement.query(params![from, to])?;
-            while let Some(row) = rows.next()? {
-                let seq: Seq = row.get(0)?;
-                if chosen.contains(&seq) {
-                    continue;
-                }
-                let body: Vec<u8> = row.get(1)?;
-                let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-                    continue;
-                };
-                let kind = body.get("kind").and_then(Value::as_str).unwrap_or_default();
-                let empty = Map::new();
-                let attrs = body.get("attrs").and_then(Value::as_object).unwrap_or(&empty);
-                if warrant_core::compliance::tags(kind, attrs)
-                    .iter()
-                    .any(|tag| tag == control)
-                {
-                    return Ok(Some(seq));
-                }
-            }
-            Ok(None)
+        self.read(|db| {
+            let mut found = None;
+            db.query_each(
+                "SELECT seq, body FROM events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
+                &[&from, &to],
+                |row| {
+                    let seq: Seq = row.get(0)?;
+                    if chosen.contains(&seq) {
+                        return Ok(true);
+                    }
+                    let body: Vec<u8> = row.get(1)?;
+                    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+                        return Ok(true);
+                    };
+                    let kind = body.get("kind").and_then(Value::as_str).unwrap_or_default();
+                    let empty = Map::new();
+                    let attrs = body.get("attrs").and_then(Value::as_object).unwrap_or(&empty);
+                    if warrant_core::compliance::tags(kind, attrs)
+                        .iter()
+                        .any(|tag| tag == control)
+                    {
+                        found = Some(seq);
+                        return Ok(false);
+                    }
+                    Ok(true)
+                },
+            )?;
+            Ok(found)
         })
     }
 
@@ -245,23 +248,19 @@ impl Store {
     pub fn documents(&self) -> Result<Vec<Document>, StoreError> {
         self.rows(
             "SELECT sha256, name, title, controls, size, added_at, added_by, seq FROM documents ORDER BY seq DESC",
-            [],
+            &[],
             document_row,
-        )?
-        .into_iter()
-        .collect()
+        )
     }
 
     /// A document's bytes.
     pub fn document_content(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(|connection| {
-            Ok(connection
-                .query_row(
-                    "SELECT content FROM documents WHERE sha256 = ?1",
-                    [sha256],
-                    |row| row.get(0),
-                )
-                .optional()?)
+        self.read(|db| {
+            db.query_opt(
+                "SELECT content FROM documents WHERE sha256 = ?1",
+                &[&sha256],
+                |row| row.get(0),
+            )
         })
     }
 
@@ -277,15 +276,11 @@ impl Store {
     ) -> Result<(Document, bool), StoreError> {
         let sha256 = hex::encode(Sha256::digest(&content));
         self.transact(move |log| {
-            let existing = log
-                .transaction
-                .query_row(
-                    "SELECT sha256, name, title, controls, size, added_at, added_by, seq FROM documents WHERE sha256 = ?1",
-                    [&sha256],
-                    document_row,
-                )
-                .optional()?
-                .transpose()?;
+            let existing = log.transaction.query_opt(
+                "SELECT sha256, name, title, controls, size, added_at, added_by, seq FROM documents WHERE sha256 = ?1",
+                &[&sha256],
+                document_row,
+            )?;
             let mut all = existing.as_ref().map(|document| document.controls.clone()).unwrap_or_default();
             let before = all.len();
             for control in controls {
@@ -325,16 +320,16 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (sha256) DO UPDATE SET controls = excluded.controls, seq = excluded.seq,
                    added_at = excluded.added_at, added_by = excluded.added_by",
-                params![
-                    document.sha256,
-                    document.name,
-                    document.title,
-                    json!(document.controls).to_string(),
-                    document.size,
-                    content,
-                    format_time(&document.added_at),
-                    document.added_by,
-                    document.seq
+                &[
+                    &document.sha256,
+                    &document.name,
+                    &document.title,
+                    &json!(document.controls).to_string(),
+                    &document.size,
+                    &content,
+                    &format_time(&document.added_at),
+                    &document.added_by,
+                    &document.seq,
                 ],
             )?;
             Ok((document, true))
@@ -378,7 +373,7 @@ impl Store {
             }
             log.transaction.execute(
                 "INSERT INTO audits (id, record, at, seq) VALUES (?1, ?2, ?3, ?4)",
-                params![id, report.to_string(), at, seq],
+                &[&id, &report.to_string(), &at, &seq],
             )?;
             Ok(AuditRecord {
                 id,
@@ -392,11 +387,11 @@ impl Store {
 
     /// Every nonconformity, open ones first.
     pub fn nonconformities(&self) -> Result<Vec<Nonconformity>, StoreError> {
-        let records: Vec<Value> = self.read(|connection| {
+        let records: Vec<Value> = self.read(|db| {
             json_records(
-                connection,
+                db,
                 "SELECT record FROM nonconformities ORDER BY status DESC, id",
-                [],
+                &[],
             )
         })?;
         records.into_iter().map(nonconformity).collect()
@@ -437,55 +432,39 @@ impl Store {
 
     /// Every internal audit, newest first.
     pub fn audits(&self) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows = self.rows(
+        self.rows(
             "SELECT id, at, seq, record FROM audits ORDER BY seq DESC",
-            [],
+            &[],
             |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, Seq>(2)?,
-                    row.get::<_, String>(3)?,
-                ))
-            },
-        )?;
-        rows.into_iter()
-            .map(|(id, at, seq, record)| {
+                let id: String = row.get(0)?;
+                let at: String = row.get(1)?;
+                let record: String = row.get(3)?;
                 Ok(AuditRecord {
                     at: crate::read::stored_time(&at)
                         .ok_or_else(|| StoreError::Damaged(format!("audit {id} has an unreadable time")))?,
                     id,
-                    seq,
+                    seq: row.get(2)?,
                     report: serde_json::from_str(&record)
                         .map_err(|error| StoreError::Damaged(error.to_string()))?,
                 })
-            })
-            .collect()
+            },
+        )
     }
 }
 
-fn document_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Document, StoreError>> {
+fn document_row(row: &Row<'_>) -> Result<Document, StoreError> {
     let controls: String = row.get(3)?;
-    Ok(Ok(Document {
+    Ok(Document {
         sha256: row.get(0)?,
         name: row.get(1)?,
         title: row.get(2)?,
-        controls: match serde_json::from_str(&controls) {
-            Ok(controls) => controls,
-            Err(error) => return Ok(Err(StoreError::Damaged(error.to_string()))),
-        },
+        controls: serde_json::from_str(&controls).map_err(|error| StoreError::Damaged(error.to_string()))?,
         size: row.get(4)?,
-        added_at: match crate::read::stored_time(&row.get::<_, String>(5)?) {
-            Some(time) => time,
-            None => {
-                return Ok(Err(StoreError::Damaged(
-                    "a document has an unreadable time".into(),
-                )));
-            }
-        },
+        added_at: crate::read::stored_time(&row.get::<String>(5)?)
+            .ok_or_else(|| StoreError::Damaged("a document has an unreadable time".into()))?,
         added_by: row.get(6)?,
         seq: row.get(7)?,
-    }))
+    })
 }
 
 fn nonconformity(record: Value) -> Result<Nonconformity, StoreError> {
@@ -493,17 +472,17 @@ fn nonconformity(record: Value) -> Result<Nonconformity, StoreError> {
         .map_err(|error| StoreError::Damaged(format!("a stored nonconformity: {error}")))
 }
 
-fn load_nonconformities(log: &crate::writer::Log<'_, '_>) -> Result<Vec<Nonconformity>, StoreError> {
+fn load_nonconformities(log: &crate::writer::Log<'_>) -> Result<Vec<Nonconformity>, StoreError> {
     let records: Vec<Value> = json_records(
         log.transaction,
         "SELECT record FROM nonconformities ORDER BY id",
-        [],
+        &[],
     )?;
     records.into_iter().map(nonconformity).collect()
 }
 
 fn save_nonconformity(
-    log: &crate::writer::Log<'_, '_>,
+    log: &crate::writer::Log<'_>,
     record: &Nonconformity,
     seq: Seq,
 ) -> Result<(), StoreError> {
@@ -511,7 +490,12 @@ fn save_nonconformity(
         "INSERT INTO nonconformities (id, record, status, updated_seq) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (id) DO UPDATE SET record = excluded.record, status = excluded.status,
            updated_seq = excluded.updated_seq",
-        params![record.id, json!(record).to_string(), record.status.as_str(), seq],
+        &[
+            &record.id,
+            &json!(record).to_string(),
+            &record.status.as_str(),
+            &seq,
+        ],
     )?;
     Ok(())
 }

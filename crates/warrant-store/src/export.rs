@@ -5,13 +5,12 @@
 use std::collections::BTreeMap;
 use warrant_log::Seq;
 
-use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
 use warrant_log::hash::Hash;
 use warrant_log::note::sign_note;
 use warrant_log::proof::{ProofError, SubtreeSource};
 
-use crate::read::Checkpoint;
+use crate::read::{Checkpoint, checkpoint_row};
 use crate::{ProofRequestError, Store, StoreError};
 
 /// One event as a bundle carries it.
@@ -43,12 +42,7 @@ impl Store {
     }
 
     fn checkpoint_where(&self, sql: &str, time: &str) -> Result<Option<Checkpoint>, StoreError> {
-        self.read(|connection| {
-            connection
-                .query_row(sql, [time], crate::read::checkpoint_row)
-                .optional()?
-                .transpose()
-        })
+        self.read(|db| db.query_opt(sql, &[&time], checkpoint_row))
     }
 
     /// The roots of the perfect subtrees that make up the first `size` leaves, largest first: the compact
@@ -81,47 +75,49 @@ impl Store {
         limit: usize,
         content: bool,
     ) -> Result<Vec<ExportedEvent>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT seq, body, leaf FROM events WHERE seq >= ?1 AND seq < ?2 ORDER BY seq LIMIT ?3",
-            )?;
-            let mut rows = statement.query(params![from, to, limit as u64])?;
+        self.read(|db| {
             let mut events = Vec::new();
-            while let Some(row) = rows.next()? {
-                let seq: Seq = row.get(0)?;
-                let body: Vec<u8> = row.get(1)?;
-                let leaf: Vec<u8> = row.get(2)?;
-                let leaf: Hash = leaf.try_into().map_err(|_| {
-                    StoreError::Damaged(format!("event {seq}: the leaf hash is not 32 bytes"))
-                })?;
-                let body: Value = serde_json::from_slice(&body)
-                    .map_err(|_| StoreError::Damaged(format!("event {seq}: the body does not parse")))?;
-                events.push(ExportedEvent {
-                    seq,
-                    leaf,
-                    body,
-                    content: Map::new(),
-                });
-            }
+            db.query_each(
+                "SELECT seq, body, leaf FROM events WHERE seq >= ?1 AND seq < ?2 ORDER BY seq LIMIT ?3",
+                &[&from, &to, &limit],
+                |row| {
+                    let seq: Seq = row.get(0)?;
+                    let body: Vec<u8> = row.get(1)?;
+                    let leaf: Vec<u8> = row.get(2)?;
+                    let leaf: Hash = leaf.try_into().map_err(|_| {
+                        StoreError::Damaged(format!("event {seq}: the leaf hash is not 32 bytes"))
+                    })?;
+                    let body: Value = serde_json::from_slice(&body)
+                        .map_err(|_| StoreError::Damaged(format!("event {seq}: the body does not parse")))?;
+                    events.push(ExportedEvent {
+                        seq,
+                        leaf,
+                        body,
+                        content: Map::new(),
+                    });
+                    Ok(true)
+                },
+            )?;
             if content
                 && let (Some(first), Some(last)) = (
                     events.first().map(|event| event.seq),
                     events.last().map(|event| event.seq),
                 )
             {
-                let mut statement = connection.prepare_cached(
-                    "SELECT seq, field, salt, text FROM content WHERE seq >= ?1 AND seq <= ?2",
-                )?;
-                let mut rows = statement.query(params![first, last])?;
                 let mut by_seq: BTreeMap<Seq, Map<String, Value>> = BTreeMap::new();
-                while let Some(row) = rows.next()? {
-                    let salt: Vec<u8> = row.get(2)?;
-                    let text: String = row.get(3)?;
-                    by_seq.entry(row.get(0)?).or_default().insert(
-                        row.get(1)?,
-                        serde_json::json!({"salt": hex::encode(salt), "text": text}),
-                    );
-                }
+                db.query_each(
+                    "SELECT seq, field, salt, text FROM content WHERE seq >= ?1 AND seq <= ?2",
+                    &[&first, &last],
+                    |row| {
+                        let salt: Vec<u8> = row.get(2)?;
+                        let text: String = row.get(3)?;
+                        by_seq.entry(row.get(0)?).or_default().insert(
+                            row.get(1)?,
+                            serde_json::json!({"salt": hex::encode(salt), "text": text}),
+                        );
+                        Ok(true)
+                    },
+                )?;
                 for event in &mut events {
                     if let Some(content) = by_seq.remove(&event.seq) {
                         event.content = content;
@@ -134,21 +130,23 @@ impl Store {
 
     /// Every registry object as it stood before event `seq`: (kind, id, version, spec), deleted ones left out.
     pub fn registry_at(&self, seq: u64) -> Result<Vec<Value>, StoreError> {
-        let rows = self.rows(
-            "SELECT v.kind, v.id, v.version, v.spec FROM registry_versions v
-             WHERE v.seq < ?1 AND v.version = (SELECT max(version) FROM registry_versions w
-               WHERE w.kind = v.kind AND w.id = v.id AND w.seq < ?1)
-             ORDER BY v.kind, v.id",
-            [seq],
-            |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, u64>(2)?,
-                    row.get::<_, Option<String>>(3)?,
-                ))
-            },
-        )?;
+        let rows = self.read(|db| {
+            db.query_all(
+                "SELECT v.kind, v.id, v.version, v.spec FROM registry_versions v
+                 WHERE v.seq < ?1 AND v.version = (SELECT max(version) FROM registry_versions w
+                   WHERE w.kind = v.kind AND w.id = v.id AND w.seq < ?1)
+                 ORDER BY v.kind, v.id",
+                &[&seq],
+                |row| {
+                    Ok((
+                        row.get::<String>(0)?,
+                        row.get::<String>(1)?,
+                        row.get::<u64>(2)?,
+                        row.get::<Option<String>>(3)?,
+                    ))
+                },
+            )
+        })?;
         Ok(rows
             .into_iter()
             .filter_map(|(kind, id, version, spec)| {

@@ -7,12 +7,12 @@
 //! witnesses are for.
 
 use hmac::{Hmac, Mac};
-use rusqlite::{Connection, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
 use warrant_log::Hash;
 use warrant_log::note::NoteSigner;
 
 use crate::StoreError;
+use crate::db::{Conn, Db};
 
 /// The key that seals the head, derived from the log's signing key.
 #[derive(Clone)]
@@ -54,31 +54,23 @@ impl std::fmt::Debug for HeadSeal {
     }
 }
 
-/// Seal the head `size`, `root` in `transaction`.
-pub(crate) fn write(
-    transaction: &Transaction<'_>,
-    seal: &HeadSeal,
-    size: u64,
-    root: &Hash,
-) -> Result<(), StoreError> {
+/// Seal the head `size`, `root` in the write transaction `db` is in.
+pub(crate) fn write(db: Db<'_>, seal: &HeadSeal, size: u64, root: &Hash) -> Result<(), StoreError> {
     let tag = seal.mac(size, root).finalize().into_bytes();
-    transaction
-        .prepare_cached(
-            "INSERT INTO head (id, size, root, seal) VALUES (1, ?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE SET size = excluded.size, root = excluded.root, seal = excluded.seal",
-        )?
-        .execute((size, root.as_slice(), tag.as_slice()))?;
+    db.execute(
+        "INSERT INTO head (id, size, root, seal) VALUES (1, ?1, ?2, ?3)
+         ON CONFLICT (id) DO UPDATE SET size = excluded.size, root = excluded.root, seal = excluded.seal",
+        &[&size, root, &tag.as_slice()],
+    )?;
     Ok(())
 }
 
 /// The stored head, its seal checked with `seal`; `None` before the first write of a log created before
 /// heads were sealed.
-pub(crate) fn read(connection: &Connection, seal: &HeadSeal) -> Result<Option<SealedHead>, StoreError> {
-    let row: Option<(u64, Vec<u8>, Vec<u8>)> = connection
-        .query_row("SELECT size, root, seal FROM head WHERE id = 1", [], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })
-        .optional()?;
+pub(crate) fn read(db: Db<'_>, seal: &HeadSeal) -> Result<Option<SealedHead>, StoreError> {
+    let row = db.query_opt("SELECT size, root, seal FROM head WHERE id = 1", &[], |row| {
+        Ok((row.get::<u64>(0)?, row.get::<Vec<u8>>(1)?, row.get::<Vec<u8>>(2)?))
+    })?;
     let Some((size, root, tag)) = row else {
         return Ok(None);
     };
@@ -92,14 +84,14 @@ pub(crate) fn read(connection: &Connection, seal: &HeadSeal) -> Result<Option<Se
 /// first n events. A log from before sealed heads (`upgraded`: this open migrated it) is sealed as it
 /// stands, once.
 pub(crate) fn check_at_open(
-    connection: &mut Connection,
+    connection: &mut Conn,
     upgraded: bool,
     seal: &HeadSeal,
     verifier: &warrant_log::note::NoteVerifier,
     size: u64,
-    root_at: impl Fn(&Connection, u64) -> Result<Hash, StoreError>,
+    root_at: impl Fn(Db<'_>, u64) -> Result<Hash, StoreError>,
 ) -> Result<(), StoreError> {
-    match read(connection, seal)? {
+    match read(connection.db(), seal)? {
         None if !upgraded => {
             return Err(StoreError::Damaged(
                 "the sealed tree head is missing: it was deleted; run `warrant verify`".into(),
@@ -107,7 +99,7 @@ pub(crate) fn check_at_open(
         }
         None => {
             let transaction = connection.transaction()?;
-            write(&transaction, seal, size, &root_at(&transaction, size)?)?;
+            write(transaction.db(), seal, size, &root_at(transaction.db(), size)?)?;
             transaction.commit()?;
         }
         Some(head) => {
@@ -131,7 +123,7 @@ pub(crate) fn check_at_open(
                     head.size
                 )));
             }
-            if root_at(connection, size)? != head.root {
+            if root_at(connection.db(), size)? != head.root {
                 return Err(StoreError::Damaged(
                     "the stored events do not match the sealed tree head: an event was changed; run `warrant verify`"
                         .into(),
@@ -139,6 +131,7 @@ pub(crate) fn check_at_open(
             }
         }
     }
+    let db = connection.db();
     // The latest checkpoint witnesses cosigned first (the key holder cannot forge it), then the latest.
     for (which, sql) in [
         (
@@ -150,10 +143,7 @@ pub(crate) fn check_at_open(
             "SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1",
         ),
     ] {
-        let Some(note) = connection
-            .query_row(sql, [], |row| row.get::<_, String>(0))
-            .optional()?
-        else {
+        let Some(note) = db.query_opt(sql, &[], |row| row.get::<String>(0))? else {
             continue;
         };
         let opened =
@@ -164,7 +154,7 @@ pub(crate) fn check_at_open(
             })?;
         let signed = warrant_log::Checkpoint::parse(&opened.body)
             .map_err(|error| StoreError::Damaged(format!("the {which} checkpoint is malformed: {error}")))?;
-        if signed.size > size || root_at(connection, signed.size)? != signed.root {
+        if signed.size > size || root_at(db, signed.size)? != signed.root {
             return Err(StoreError::Damaged(format!(
                 "the stored events do not match the {which} checkpoint (size {}): the log was changed; \
                  run `warrant verify`",

@@ -10,7 +10,6 @@
 //! can be promoted by hand.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::{Map, Value, json};
 use warrant_core::change::ChangeContext;
 use warrant_core::event::{EventKind, format_time};
@@ -22,6 +21,7 @@ use warrant_core::registry::manifest::Severity;
 use warrant_log::Seq;
 
 use crate::StoreError;
+use crate::db::{Db, Row};
 use crate::read::{label_column, opt_time_column, time_column};
 use crate::writer::Log;
 
@@ -97,7 +97,7 @@ pub enum IncidentError {
 }
 
 pub(crate) fn run(
-    log: &mut Log<'_, '_>,
+    log: &mut Log<'_>,
     op: IncidentOp,
     context: &ChangeContext,
 ) -> Result<IncidentOutcome, StoreError> {
@@ -152,11 +152,7 @@ pub(crate) fn run(
     }
 }
 
-fn record(
-    log: &mut Log<'_, '_>,
-    run: AlertRun,
-    context: &ChangeContext,
-) -> Result<IncidentOutcome, StoreError> {
+fn record(log: &mut Log<'_>, run: AlertRun, context: &ChangeContext) -> Result<IncidentOutcome, StoreError> {
     let mut outcome = IncidentOutcome::default();
     let firing = firing_alerts(log.transaction)?;
     let now = format_time(&context.time);
@@ -165,7 +161,7 @@ fn record(
             // Still firing: it starts its count of clear runs again.
             log.transaction.execute(
                 "UPDATE alerts SET clear_runs = 0 WHERE key = ?1 AND status = 'firing'",
-                [&fired.key],
+                &[&fired.key],
             )?;
             continue;
         }
@@ -187,20 +183,20 @@ fn record(
             "INSERT INTO alerts (id, key, rule, detector, severity, agent, subject, summary, value, threshold,
              related, status, fired_seq, fired_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'firing', ?12, ?13)",
-            params![
-                id,
-                fired.key,
-                fired.rule,
-                fired.detector,
-                fired.severity.as_str(),
-                fired.agent,
-                fired.subject,
-                fired.summary,
-                fired.value,
-                fired.threshold,
-                json!(fired.related).to_string(),
-                seq,
-                now
+            &[
+                &id,
+                &fired.key,
+                &fired.rule,
+                &fired.detector,
+                &fired.severity.as_str(),
+                &fired.agent,
+                &fired.subject,
+                &fired.summary,
+                &fired.value,
+                &fired.threshold,
+                &json!(fired.related).to_string(),
+                &seq,
+                &now,
             ],
         )?;
         let alert = load_alert(log.transaction, &id)?
@@ -220,7 +216,7 @@ fn record(
                     save_incident(log.transaction, &incident, None, seq)?;
                     log.transaction.execute(
                         "UPDATE alerts SET incident = ?1 WHERE id = ?2",
-                        params![incident.id, alert.id],
+                        &[&incident.id, &alert.id],
                     )?;
                 }
                 None => {
@@ -250,9 +246,9 @@ fn record(
         let rule_gone = match step {
             Clearing::Unknown => continue,
             Clearing::Count => {
-                let clear_runs: u64 = log.transaction.query_row(
+                let clear_runs: u64 = log.transaction.query_one(
                     "UPDATE alerts SET clear_runs = clear_runs + 1 WHERE id = ?1 RETURNING clear_runs",
-                    [&alert.id],
+                    &[&alert.id],
                     |row| row.get(0),
                 )?;
                 if !incident::resolved_after(clear_runs) {
@@ -274,7 +270,7 @@ fn record(
         let seq = log.append(EventKind::Alert, &alert.agent, attrs, context)?;
         log.transaction.execute(
             "UPDATE alerts SET status = 'resolved', resolved_seq = ?1, resolved_at = ?2 WHERE id = ?3",
-            params![seq, now, alert.id],
+            &[&seq, &now, &alert.id],
         )?;
         outcome.resolved.push(alert.id);
     }
@@ -283,7 +279,7 @@ fn record(
 
 /// Open an incident for `alert`, linking its evidence: the alert's seq, `related` seqs and the checkpoint.
 fn open(
-    log: &mut Log<'_, '_>,
+    log: &mut Log<'_>,
     alert: &Alert,
     related: Vec<Seq>,
     checkpoint: Option<Frozen>,
@@ -308,10 +304,8 @@ fn open(
     let attrs = incident_attrs(&incident, "opened", context.actor());
     let seq = log.append(EventKind::Incident, &alert.agent, attrs, context)?;
     save_incident(log.transaction, &incident, Some(seq), seq)?;
-    log.transaction.execute(
-        "UPDATE alerts SET incident = ?1 WHERE id = ?2",
-        params![id, alert.id],
-    )?;
+    log.transaction
+        .execute("UPDATE alerts SET incident = ?1 WHERE id = ?2", &[&id, &alert.id])?;
     Ok(incident)
 }
 
@@ -328,20 +322,20 @@ fn incident_attrs(incident: &Incident, op: &str, by: &str) -> Map<String, Value>
 }
 
 fn save_incident(
-    transaction: &Transaction<'_>,
+    db: Db<'_>,
     incident: &Incident,
     opened_seq: Option<Seq>,
     seq: Seq,
 ) -> Result<(), StoreError> {
     let record = serde_json::to_string(incident).map_err(|error| StoreError::Damaged(error.to_string()))?;
     match opened_seq {
-        Some(opened) => transaction.execute(
+        Some(opened) => db.execute(
             "INSERT INTO incidents (id, record, status, opened_seq, updated_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![incident.id, record, status_text(incident), opened, seq],
+            &[&incident.id, &record, &status_text(incident), &opened, &seq],
         )?,
-        None => transaction.execute(
+        None => db.execute(
             "UPDATE incidents SET record = ?1, status = ?2, updated_seq = ?3 WHERE id = ?4",
-            params![record, status_text(incident), seq, incident.id],
+            &[&record, &status_text(incident), &seq, &incident.id],
         )?,
     };
     Ok(())
@@ -355,7 +349,7 @@ const ALERT_COLUMNS: &str =
     "id, key, rule, detector, severity, agent, subject, summary, value, threshold, related,
     status, fired_seq, fired_at, resolved_seq, resolved_at, incident";
 
-fn alert_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
+fn alert_row(row: &Row<'_>) -> Result<Alert, StoreError> {
     Ok(Alert {
         id: row.get(0)?,
         key: row.get(1)?,
@@ -367,7 +361,7 @@ fn alert_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
         summary: row.get(7)?,
         value: row.get(8)?,
         threshold: row.get(9)?,
-        related: serde_json::from_str(&row.get::<_, String>(10)?).unwrap_or_default(),
+        related: serde_json::from_str(&row.get::<String>(10)?).unwrap_or_default(),
         status: label_column(row, 11, AlertStatus::parse)?,
         fired_seq: row.get(12)?,
         fired_at: time_column(row, 13)?,
@@ -377,57 +371,50 @@ fn alert_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
     })
 }
 
-fn firing_alerts(connection: &rusqlite::Connection) -> Result<Vec<Alert>, StoreError> {
-    let mut statement = connection.prepare_cached(&format!(
-        "SELECT {ALERT_COLUMNS} FROM alerts WHERE status = 'firing'"
-    ))?;
-    Ok(statement.query_map([], alert_row)?.collect::<Result<_, _>>()?)
+fn firing_alerts(db: Db<'_>) -> Result<Vec<Alert>, StoreError> {
+    db.query_all(
+        &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE status = 'firing'"),
+        &[],
+        alert_row,
+    )
 }
 
 /// The incident of the latest alert with `key`, if it is not closed.
-fn open_incident_for(transaction: &Transaction<'_>, key: &str) -> Result<Option<Incident>, StoreError> {
-    let incident: Option<String> = transaction
-        .query_row(
-            "SELECT incident FROM alerts WHERE key = ?1 AND incident IS NOT NULL ORDER BY fired_seq DESC LIMIT 1",
-            [key],
-            |row| row.get(0),
-        )
-        .optional()?;
+fn open_incident_for(db: Db<'_>, key: &str) -> Result<Option<Incident>, StoreError> {
+    let incident: Option<String> = db.query_opt(
+        "SELECT incident FROM alerts WHERE key = ?1 AND incident IS NOT NULL ORDER BY fired_seq DESC LIMIT 1",
+        &[&key],
+        |row| row.get(0),
+    )?;
     let Some(id) = incident else { return Ok(None) };
-    Ok(load_incident(transaction, &id)?.filter(|incident| incident.status != IncidentStatus::Closed))
+    Ok(load_incident(db, &id)?.filter(|incident| incident.status != IncidentStatus::Closed))
 }
 
-pub(crate) fn load_alert(connection: &rusqlite::Connection, id: &str) -> Result<Option<Alert>, StoreError> {
-    Ok(connection
-        .query_row(
-            &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1"),
-            [id],
-            alert_row,
-        )
-        .optional()?)
+pub(crate) fn load_alert(db: Db<'_>, id: &str) -> Result<Option<Alert>, StoreError> {
+    db.query_opt(
+        &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1"),
+        &[&id],
+        alert_row,
+    )
 }
 
-pub(crate) fn list_alerts(
-    connection: &rusqlite::Connection,
-    status: Option<AlertStatus>,
-) -> Result<Vec<Alert>, StoreError> {
-    let mut statement = connection.prepare_cached(&format!(
-        "SELECT {ALERT_COLUMNS} FROM alerts WHERE ?1 IS NULL OR status = ?1 ORDER BY fired_seq DESC LIMIT 1000"
-    ))?;
-    Ok(statement
-        .query_map([status.map(AlertStatus::as_str)], alert_row)?
-        .collect::<Result<_, _>>()?)
+pub(crate) fn list_alerts(db: Db<'_>, status: Option<AlertStatus>) -> Result<Vec<Alert>, StoreError> {
+    // The cast gives PostgreSQL the parameter's type, which `?1 IS NULL` alone does not.
+    db.query_all(
+        &format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE CAST(?1 AS TEXT) IS NULL OR status = ?1 \
+             ORDER BY fired_seq DESC LIMIT 1000"
+        ),
+        &[&status.map(AlertStatus::as_str)],
+        alert_row,
+    )
 }
 
-pub(crate) fn load_incident(
-    connection: &rusqlite::Connection,
-    id: &str,
-) -> Result<Option<Incident>, StoreError> {
-    let record: Option<String> = connection
-        .query_row("SELECT record FROM incidents WHERE id = ?1", [id], |row| {
+pub(crate) fn load_incident(db: Db<'_>, id: &str) -> Result<Option<Incident>, StoreError> {
+    let record: Option<String> =
+        db.query_opt("SELECT record FROM incidents WHERE id = ?1", &[&id], |row| {
             row.get(0)
-        })
-        .optional()?;
+        })?;
     record
         .map(|record| {
             serde_json::from_str(&record)
@@ -436,60 +423,46 @@ pub(crate) fn load_incident(
         .transpose()
 }
 
-pub(crate) fn list_incidents(connection: &rusqlite::Connection) -> Result<Vec<Incident>, StoreError> {
-    let mut statement =
-        connection.prepare_cached("SELECT id, record FROM incidents ORDER BY opened_seq DESC LIMIT 1000")?;
-    let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
-    let mut incidents = Vec::new();
-    for row in rows {
-        let (id, record) = row?;
-        incidents.push(
+pub(crate) fn list_incidents(db: Db<'_>) -> Result<Vec<Incident>, StoreError> {
+    db.query_all(
+        "SELECT id, record FROM incidents ORDER BY opened_seq DESC LIMIT 1000",
+        &[],
+        |row| {
+            let id: String = row.get(0)?;
+            let record: String = row.get(1)?;
             serde_json::from_str(&record)
-                .map_err(|_| StoreError::Damaged(format!("incident {id} does not parse")))?,
-        );
-    }
-    Ok(incidents)
+                .map_err(|_| StoreError::Damaged(format!("incident {id} does not parse")))
+        },
+    )
 }
 
 /// Alerts whose `column` (`fired_seq` or `resolved_seq`) lies in `from..to`, in log order.
-pub(crate) fn alerts_between(
-    connection: &rusqlite::Connection,
-    column: &str,
-    from: Seq,
-    to: Seq,
-) -> Result<Vec<Alert>, StoreError> {
-    let mut statement = connection.prepare_cached(&format!(
-        "SELECT {ALERT_COLUMNS} FROM alerts WHERE {column} >= ?1 AND {column} < ?2 ORDER BY {column}"
-    ))?;
-    Ok(statement
-        .query_map(params![from, to], alert_row)?
-        .collect::<Result<_, _>>()?)
+pub(crate) fn alerts_between(db: Db<'_>, column: &str, from: Seq, to: Seq) -> Result<Vec<Alert>, StoreError> {
+    db.query_all(
+        &format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE {column} >= ?1 AND {column} < ?2 ORDER BY {column}"
+        ),
+        &[&from, &to],
+        alert_row,
+    )
 }
 
 /// Incidents last updated in `from..to`, with the seqs they were opened and last updated at.
 pub(crate) fn incidents_between(
-    connection: &rusqlite::Connection,
+    db: Db<'_>,
     from: Seq,
     to: Seq,
 ) -> Result<Vec<(Incident, Seq, Seq)>, StoreError> {
-    let mut statement = connection.prepare_cached(
+    db.query_all(
         "SELECT id, record, opened_seq, updated_seq FROM incidents \
          WHERE updated_seq >= ?1 AND updated_seq < ?2 ORDER BY updated_seq",
-    )?;
-    let rows = statement.query_map(params![from, to], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, Seq>(2)?,
-            row.get::<_, Seq>(3)?,
-        ))
-    })?;
-    let mut incidents = Vec::new();
-    for row in rows {
-        let (id, record, opened, updated) = row?;
-        let incident = serde_json::from_str(&record)
-            .map_err(|_| StoreError::Damaged(format!("incident {id} does not parse")))?;
-        incidents.push((incident, opened, updated));
-    }
-    Ok(incidents)
+        &[&from, &to],
+        |row| {
+            let id: String = row.get(0)?;
+            let record: String = row.get(1)?;
+            let incident = serde_json::from_str(&record)
+                .map_err(|_| StoreError::Damaged(format!("incident {id} does not parse")))?;
+            Ok((incident, row.get::<Seq>(2)?, row.get::<Seq>(3)?))
+        },
+    )
 }

@@ -89,7 +89,7 @@ fn origin_safe(org: &str) -> String {
 }
 
 /// Write a file only its owner can read, durably.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -9,6 +9,7 @@
 
 mod approvals;
 mod compliance;
+mod db;
 mod entry;
 mod export;
 mod head;
@@ -33,7 +34,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use warrant_log::Seq;
 
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 use warrant_core::change::ChangeContext;
 use warrant_core::event::Event;
 use warrant_core::registry::manifest::Kind;
@@ -43,6 +43,7 @@ use warrant_core::role::Role;
 
 pub use crate::approvals::{Approval, ApprovalError, ApprovalStatus, NewApproval, args_hash};
 pub use crate::compliance::{AuditRecord, Document, SplitMix64};
+pub use crate::db::Backend;
 pub use crate::entry::{StoredEvent, content_digest};
 pub use crate::export::ExportedEvent;
 pub use crate::incidents::{Alert, AlertRun, IncidentError, IncidentOp, IncidentOutcome};
@@ -59,11 +60,23 @@ pub use crate::verify::verify_data_dir;
 pub use crate::witness_db::{RefusedRequest, TrustedLogs, WitnessDb};
 pub use warrant_core::identity::{Principal, PrincipalKind};
 
+use crate::db::{Conn, Db, PgConn};
 use crate::tree::TreeCache;
 use crate::writer::{Request, Writer};
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "warrant.db";
+
+/// The file in a data directory that binds it to a PostgreSQL database (the connection string, owner-only):
+/// later commands on the directory find the database without being told again. The directory's signing key
+/// and the database's sealed head must agree (head.rs), so a directory pointed at another log's database is
+/// refused at open.
+pub const DATABASE_BINDING: &str = "database";
+
+/// Whether `dir` is a data directory with a log: its SQLite file, or a binding to a PostgreSQL database.
+pub fn holds_log(dir: &Path) -> bool {
+    dir.join(DATABASE_FILE).exists() || dir.join(DATABASE_BINDING).exists()
+}
 
 /// Errors of the store itself: the disk or the database failed, or the data directory is not usable.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +85,10 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("database value error: {0}")]
     SqlValue(#[from] rusqlite::types::FromSqlError),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("the database is unreachable: {0}")]
+    Unavailable(String),
     #[error("i/o error on {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error(
@@ -166,12 +183,99 @@ pub struct Erased {
 pub struct StoreConfig {
     /// The organisation, used in the log's origin line (`warrant/<org>/<log-id>`).
     pub org: String,
+    /// Where the tables live: `None` for wherever the data directory is bound to (its own SQLite file unless
+    /// it was first opened with a PostgreSQL database, see [`DATABASE_BINDING`]).
+    pub database: Option<Database>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             org: "default".into(),
+            database: None,
+        }
+    }
+}
+
+/// Where a store's tables live. The data directory holds the signing key and the server lock either way.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Database {
+    /// `warrant.db` inside the data directory.
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database, by connection string (`postgres://user:password@host/db` or `host=… dbname=…`).
+    Postgres(String),
+}
+
+impl Database {
+    /// `postgres://…` or `postgresql://…` is PostgreSQL, `sqlite` the data directory's file; anything else is
+    /// refused; nothing is whatever the data directory is bound to.
+    pub fn parse(url: Option<&str>) -> Result<Option<Database>, String> {
+        match url.map(str::trim).filter(|url| !url.is_empty()) {
+            None => Ok(None),
+            Some("sqlite") => Ok(Some(Database::Sqlite)),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Some(Database::Postgres(url.to_owned())))
+            }
+            Some(other) => Err(format!(
+                "unsupported database `{}`: give a postgres:// URL, or nothing for the data directory's SQLite file",
+                other.split('@').next_back().unwrap_or(other)
+            )),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Database::Sqlite => Backend::Sqlite,
+            Database::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The database of data directory `dir`: `chosen` if given (binding the directory to it), else the one
+    /// the directory is bound to, else its SQLite file. A directory whose SQLite file already holds a log is
+    /// not moved to PostgreSQL by naming one: that would start a second log under the same key.
+    pub fn resolve(dir: &Path, chosen: Option<&Database>) -> Result<Database, StoreError> {
+        let binding = dir.join(DATABASE_BINDING);
+        let io = |source| StoreError::Io {
+            path: binding.clone(),
+            source,
+        };
+        let bound = match std::fs::read_to_string(&binding) {
+            Ok(text) => Some(text.trim().to_owned()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) => return Err(io(error)),
+        };
+        match (chosen, bound) {
+            (None, None) => Ok(Database::Sqlite),
+            (None, Some(url)) => match Database::parse(Some(&url)) {
+                Ok(Some(database)) => Ok(database),
+                _ => Err(StoreError::Damaged(format!(
+                    "{} does not hold a postgres:// URL",
+                    binding.display()
+                ))),
+            },
+            (Some(Database::Sqlite), None) => Ok(Database::Sqlite),
+            (Some(Database::Sqlite), Some(_)) => Err(StoreError::Damaged(format!(
+                "{} is bound to a PostgreSQL database ({}); remove that file to use the SQLite file instead",
+                dir.display(),
+                binding.display()
+            ))),
+            (Some(Database::Postgres(url)), bound) => {
+                if bound.is_none() && dir.join(DATABASE_FILE).exists() {
+                    return Err(StoreError::Damaged(format!(
+                        "{} already holds a SQLite log; give PostgreSQL a fresh data directory",
+                        dir.display()
+                    )));
+                }
+                if bound.as_deref() != Some(url.as_str()) {
+                    std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                        path: dir.to_owned(),
+                        source,
+                    })?;
+                    keys::write_private(&binding, url.as_bytes()).map_err(io)?;
+                }
+                Ok(Database::Postgres(url.clone()))
+            }
         }
     }
 }
@@ -184,6 +288,7 @@ pub struct Store {
 
 struct Shared {
     dir: PathBuf,
+    database: Database,
     requests: Mutex<std::sync::mpsc::SyncSender<Request>>,
     registry: RwLock<Arc<Registry>>,
     tokens: RwLock<tokens::Tokens>,
@@ -202,7 +307,8 @@ impl Store {
             path: dir.to_owned(),
             source,
         })?;
-        let mut connection = open_connection(&dir.join(DATABASE_FILE))?;
+        let database = Database::resolve(dir, config.database.as_ref())?;
+        let mut connection = open_connection(dir, &database)?;
         let migrated_from = schema::migrate(&mut connection)?;
         // Count what the rollups missed: the sums a crashed writer held, or a log older than the rollups. Not
         // while a server holds the directory: its writer still holds sums for those events and would write
@@ -211,9 +317,9 @@ impl Store {
             rollups::catch_up(&mut connection)?;
         }
         let log_identity = keys::load_or_create(dir, config)?;
-        let registry = read::load_registry(&connection)?;
-        let tokens = tokens::load(&connection)?;
-        let cache = TreeCache::load(&connection)?;
+        let registry = read::load_registry(connection.db())?;
+        let tokens = tokens::load(connection.db())?;
+        let cache = TreeCache::load(connection.db())?;
         // Nothing is signed over events warrant did not write (head.rs). A running server checks its own at
         // its start.
         if DataDirLock::holder(dir).is_none() {
@@ -230,6 +336,7 @@ impl Store {
         let (sender, receiver) = std::sync::mpsc::sync_channel(WRITER_QUEUE);
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
+            database,
             requests: Mutex::new(sender),
             registry: RwLock::new(Arc::new(registry.clone())),
             tokens: RwLock::new(tokens),
@@ -241,11 +348,13 @@ impl Store {
         });
         // The sequencer never checkpoints the WAL itself (that would stall commits behind copying pages into the
         // database file); a background thread does, from its own connection, without blocking the writer.
-        connection.pragma_update(None, "wal_autocheckpoint", 0)?;
-        connection.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-        spawn_wal_checkpointer(dir, Arc::downgrade(&shared))?;
-        let writer = Writer::new(connection, registry, tree, log_identity)?;
+        if let Conn::Sqlite(connection) = &connection {
+            connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+            connection.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+            spawn_wal_checkpointer(dir, Arc::downgrade(&shared))?;
+        }
         let weak = Arc::downgrade(&shared);
+        let writer = Writer::new(connection, registry, tree, log_identity, weak.clone())?;
         std::thread::Builder::new()
             .name("warrant-sequencer".into())
             .spawn(move || writer.run(receiver, weak))
@@ -258,6 +367,11 @@ impl Store {
 
     pub fn dir(&self) -> &Path {
         &self.shared.dir
+    }
+
+    /// Which database the store's tables are in.
+    pub fn backend(&self) -> Backend {
+        self.shared.database.backend()
     }
 
     /// The log's origin line, `warrant/<org>/<log-id>`.
@@ -407,7 +521,7 @@ impl Store {
     /// Run `op` in the writer, in one transaction with the events it appends; nothing is kept if it fails.
     pub(crate) async fn transact<T: Send + 'static>(
         &self,
-        op: impl FnOnce(&mut crate::writer::Log<'_, '_>) -> Result<T, StoreError> + Send + 'static,
+        op: impl FnOnce(&mut crate::writer::Log<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (reply, response) = tokio::sync::oneshot::channel();
         self.send(Request::Transact {
@@ -571,10 +685,15 @@ impl Store {
     /// caller finding them all busy waits for one, up to [`READER_WAIT`], and past that is refused with
     /// [`StoreError::Busy`] (the server answers 503): a burst of readers queues, it is never given new
     /// connections, and a read that nests another cannot wait forever.
-    pub fn read<T>(&self, read: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let path = self.shared.dir.join(DATABASE_FILE);
-        let lease = self.shared.readers.take(|| open_reader(&path))?;
-        read(lease.connection())
+    pub(crate) fn read<T>(
+        &self,
+        read: impl FnOnce(Db<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let lease = self
+            .shared
+            .readers
+            .take(|| open_reader(&self.shared.dir, &self.shared.database))?;
+        read(lease.connection().db())
     }
 
     /// The reader pool: connections open now, the most ever open at once, and the most it may open.
@@ -634,8 +753,7 @@ impl Shared {
 /// from its beginning, and `journal_size_limit` trims the file then, so the WAL stays bounded without a
 /// blocking (RESTART or TRUNCATE) pass that would stall commits.
 fn spawn_wal_checkpointer(dir: &Path, shared: std::sync::Weak<Shared>) -> Result<(), StoreError> {
-    let path = dir.join(DATABASE_FILE);
-    let connection = open_connection(&path)?;
+    let connection = open_sqlite(&dir.join(DATABASE_FILE))?;
     // It only copies WAL frames into the database file: it needs no page cache of its own (the default
     // connection's 64 MiB filled up with the pages it copied and was never read from).
     connection.pragma_update(None, "cache_size", -1024)?;
@@ -683,7 +801,7 @@ struct ReaderPool {
 
 #[derive(Default)]
 struct PoolState {
-    idle: Vec<Connection>,
+    idle: Vec<Conn>,
     /// Pooled connections open, idle or lent.
     open: usize,
     /// The most connections ever open at once.
@@ -704,11 +822,11 @@ pub struct ReaderStats {
 /// A connection lent by the pool; it goes back when the lease is dropped (also when the read panics).
 struct Lease<'a> {
     pool: &'a ReaderPool,
-    connection: Option<Connection>,
+    connection: Option<Conn>,
 }
 
 impl Lease<'_> {
-    fn connection(&self) -> &Connection {
+    fn connection(&self) -> &Conn {
         match &self.connection {
             Some(connection) => connection,
             None => unreachable!("a lease holds its connection until it is dropped"),
@@ -730,7 +848,7 @@ impl Drop for Lease<'_> {
 }
 
 impl ReaderPool {
-    fn take(&self, open: impl Fn() -> Result<Connection, StoreError>) -> Result<Lease<'_>, StoreError> {
+    fn take(&self, open: impl Fn() -> Result<Conn, StoreError>) -> Result<Lease<'_>, StoreError> {
         let lease = |connection| Lease {
             pool: self,
             connection: Some(connection),
@@ -739,7 +857,12 @@ impl ReaderPool {
         let mut state = self.state.lock().map_err(|_| StoreError::WriterStopped)?;
         loop {
             if let Some(connection) = state.idle.pop() {
-                return Ok(lease(connection));
+                if !connection.is_closed() {
+                    return Ok(lease(connection));
+                }
+                // The database went away under it (a PostgreSQL restart): open a new one in its place.
+                state.open -= 1;
+                continue;
             }
             if state.open < READERS {
                 state.open += 1;
@@ -771,23 +894,35 @@ impl ReaderPool {
     }
 }
 
-/// A reader connection: the common settings with a smaller page cache.
-fn open_reader(path: &Path) -> Result<Connection, StoreError> {
-    let connection = open_connection(path)?;
-    connection.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
+/// A reader connection: for SQLite, the common settings with a smaller page cache.
+fn open_reader(dir: &Path, database: &Database) -> Result<Conn, StoreError> {
+    let connection = open_connection(dir, database)?;
+    if let Conn::Sqlite(connection) = &connection {
+        connection.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
+    }
     Ok(connection)
 }
 
-/// Open a connection with the settings every connection needs. WAL lets readers run beside the one writer;
-/// `synchronous = FULL` makes each commit durable before it returns, which acknowledgements rely on.
-fn open_connection(path: &Path) -> Result<Connection, StoreError> {
-    let connection = Connection::open(path)?;
+/// A connection to the store's database.
+fn open_connection(dir: &Path, database: &Database) -> Result<Conn, StoreError> {
+    match database {
+        Database::Sqlite => Ok(Conn::Sqlite(open_sqlite(&dir.join(DATABASE_FILE))?)),
+        Database::Postgres(url) => Ok(Conn::Postgres(PgConn::connect(url)?)),
+    }
+}
+
+/// Open a SQLite connection with the settings every connection needs. WAL lets readers run beside the one
+/// writer; `synchronous = FULL` makes each commit durable before it returns, which acknowledgements rely on.
+fn open_sqlite(path: &Path) -> Result<rusqlite::Connection, StoreError> {
+    let connection = rusqlite::Connection::open(path)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     // 64 MiB of page cache (the default is 2 MiB): index inserts at ten million events stay in memory.
     connection.pragma_update(None, "cache_size", -65536)?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    // The store's statements are a fixed set; keep them all prepared.
+    connection.set_prepared_statement_cache_capacity(128);
     Ok(connection)
 }
 
@@ -803,9 +938,9 @@ mod tests {
             let readers: Vec<_> = (0..4 * READERS)
                 .map(|_| {
                     scope.spawn(|| {
-                        store.read(|connection| {
+                        store.read(|db| {
                             std::thread::sleep(std::time::Duration::from_millis(20));
-                            Ok(connection.query_row("SELECT 7", [], |row| row.get::<_, u64>(0))?)
+                            db.query_one("SELECT 7", &[], |row| row.get::<u64>(0))
                         })
                     })
                 })
@@ -837,24 +972,21 @@ mod tests {
     fn a_read_that_waits_too_long_is_refused_not_given_a_connection_of_its_own() {
         let dir = std::env::temp_dir().join(format!("warrant-pool-{}", random_id("").unwrap_or_default()));
         let store = Store::open(&dir, &StoreConfig::default()).unwrap_or_else(|error| panic!("{error}"));
-        let path = dir.join(DATABASE_FILE);
         let held: Vec<Lease<'_>> = (0..READERS)
             .map(|_| {
                 store
                     .shared
                     .readers
-                    .take(|| open_reader(&path))
+                    .take(|| open_reader(&dir, &Database::Sqlite))
                     .unwrap_or_else(|error| panic!("{error}"))
             })
             .collect();
-        let refused =
-            store.read(|connection| Ok(connection.query_row("SELECT 1", [], |row| row.get::<_, u64>(0))?));
+        let refused = store.read(|db| db.query_one("SELECT 1", &[], |row| row.get::<u64>(0)));
         assert!(matches!(refused, Err(StoreError::Busy)), "{refused:?}");
         let stats = store.reader_stats();
         assert_eq!((stats.open, stats.peak, stats.refused), (READERS, READERS, 1));
         drop(held);
-        let answer =
-            store.read(|connection| Ok(connection.query_row("SELECT 1", [], |row| row.get::<_, u64>(0))?));
+        let answer = store.read(|db| db.query_one("SELECT 1", &[], |row| row.get::<u64>(0)));
         assert_eq!(answer.ok(), Some(1), "a freed connection serves the next read");
         drop(store);
         let _ = std::fs::remove_dir_all(dir);

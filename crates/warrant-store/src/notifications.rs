@@ -8,7 +8,6 @@
 //! receivers use to drop the repeat.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Row, params};
 use serde_json::{Map, Value, json};
 use warrant_core::change::ChangeContext;
 use warrant_core::event::EventKind;
@@ -16,6 +15,7 @@ use warrant_core::incident::Incident;
 use warrant_log::Seq;
 
 use crate::approvals::{Approval, stamp};
+use crate::db::{Backend, Db, Row};
 use crate::incidents::Alert;
 use crate::read::{opt_time_column, time_column};
 use crate::writer::Log;
@@ -132,6 +132,13 @@ const COLUMNS: &str = "id, notifier, topic, about_kind, about_id, agent, title, 
 fn from_row(row: &Row<'_>) -> Result<Delivery, StoreError> {
     let id: String = row.get(0)?;
     let state: String = row.get(8)?;
+    let last_status = row
+        .get::<Option<i64>>(13)?
+        .map(|status| {
+            u16::try_from(status)
+                .map_err(|_| StoreError::Damaged(format!("delivery `{id}` has HTTP status {status}")))
+        })
+        .transpose()?;
     Ok(Delivery {
         state: DeliveryState::parse(&state)
             .ok_or_else(|| StoreError::Damaged(format!("delivery `{id}` has state `{state}`")))?,
@@ -147,7 +154,7 @@ fn from_row(row: &Row<'_>) -> Result<Delivery, StoreError> {
         created_at: time_column(row, 10)?,
         next_at: time_column(row, 11)?,
         deadline: time_column(row, 12)?,
-        last_status: row.get(13)?,
+        last_status,
         last_error: row.get(14)?,
         delivered_at: opt_time_column(row, 15)?,
         last_seq: row.get(16)?,
@@ -155,15 +162,12 @@ fn from_row(row: &Row<'_>) -> Result<Delivery, StoreError> {
 }
 
 /// One delivery by id.
-fn load(connection: &rusqlite::Connection, id: &str) -> Result<Option<Delivery>, StoreError> {
-    connection
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM notifications WHERE id = ?1"),
-            [id],
-            |row| Ok(from_row(row)),
-        )
-        .optional()?
-        .transpose()
+fn load(db: Db<'_>, id: &str) -> Result<Option<Delivery>, StoreError> {
+    db.query_opt(
+        &format!("SELECT {COLUMNS} FROM notifications WHERE id = ?1"),
+        &[&id],
+        from_row,
+    )
 }
 
 /// Which deliveries `Store::deliveries` lists.
@@ -180,12 +184,11 @@ pub struct DeliveryFilter {
 impl Store {
     /// Where the planner has read the log up to (the next seq it has not planned from).
     pub fn notify_cursor(&self) -> Result<Seq, StoreError> {
-        self.read(|connection| {
-            Ok(connection
-                .query_row("SELECT cursor FROM notify_state WHERE id = 1", [], |row| {
+        self.read(|db| {
+            Ok(db
+                .query_opt("SELECT cursor FROM notify_state WHERE id = 1", &[], |row| {
                     row.get(0)
-                })
-                .optional()?
+                })?
                 .unwrap_or(Seq(0)))
         })
     }
@@ -195,47 +198,44 @@ impl Store {
     pub fn notify_sources(&self, from: Seq, now: DateTime<Utc>) -> Result<NotifySources, StoreError> {
         // The size first: every row with a seq below it is committed, so the snapshot taken next sees it.
         let size = Seq(self.size());
-        self.read(|connection| {
-            let snapshot = connection.unchecked_transaction()?;
-            let approvals = |column: &str| -> Result<Vec<(Approval, Seq)>, StoreError> {
-                let mut statement = snapshot.prepare_cached(&format!(
-                    "SELECT {}, {column} FROM approvals WHERE {column} >= ?1 AND {column} < ?2 ORDER BY {column}",
-                    crate::approvals::COLUMNS
-                ))?;
-                let rows = statement.query_map(params![from, size], |row| {
-                    Ok((crate::approvals::from_row(row, now), row.get::<_, Seq>(16)?))
-                })?;
-                rows.map(|row| {
-                    let (approval, seq) = row?;
-                    Ok((approval?, seq))
+        self.read(|db| {
+            in_snapshot(db, || {
+                let approvals = |column: &str| -> Result<Vec<(Approval, Seq)>, StoreError> {
+                    db.query_all(
+                        &format!(
+                            "SELECT {}, {column} FROM approvals WHERE {column} >= ?1 AND {column} < ?2 \
+                             ORDER BY {column}",
+                            crate::approvals::COLUMNS
+                        ),
+                        &[&from, &size],
+                        |row| Ok((crate::approvals::from_row(row, now)?, row.get::<Seq>(16)?)),
+                    )
+                };
+                let requested = approvals("requested_seq")?;
+                let decided = approvals("decided_seq")?;
+                let fired = crate::incidents::alerts_between(db, "fired_seq", from, size)?;
+                let resolved = crate::incidents::alerts_between(db, "resolved_seq", from, size)?;
+                let incidents = crate::incidents::incidents_between(db, from, size)?;
+                let open_incidents = crate::incidents::list_incidents(db)?
+                    .into_iter()
+                    .filter(|incident| incident.status != warrant_core::incident::IncidentStatus::Closed)
+                    .collect();
+                let notifiers_since = db.query_all(
+                    "SELECT id, min(seq) FROM registry_versions WHERE kind = 'Notifier' GROUP BY id",
+                    &[],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )?;
+                Ok(NotifySources {
+                    from,
+                    size,
+                    requested,
+                    decided,
+                    fired,
+                    resolved,
+                    incidents,
+                    open_incidents,
+                    notifiers_since,
                 })
-                .collect()
-            };
-            let requested = approvals("requested_seq")?;
-            let decided = approvals("decided_seq")?;
-            let fired = crate::incidents::alerts_between(&snapshot, "fired_seq", from, size)?;
-            let resolved = crate::incidents::alerts_between(&snapshot, "resolved_seq", from, size)?;
-            let incidents = crate::incidents::incidents_between(&snapshot, from, size)?;
-            let open_incidents = crate::incidents::list_incidents(&snapshot)?
-                .into_iter()
-                .filter(|incident| incident.status != warrant_core::incident::IncidentStatus::Closed)
-                .collect();
-            let mut statement = snapshot.prepare_cached(
-                "SELECT id, min(seq) FROM registry_versions WHERE kind = 'Notifier' GROUP BY id",
-            )?;
-            let notifiers_since = statement
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            Ok(NotifySources {
-                from,
-                size,
-                requested,
-                decided,
-                fired,
-                resolved,
-                incidents,
-                open_incidents,
-                notifiers_since,
             })
         })
     }
@@ -248,36 +248,39 @@ impl Store {
         cursor: Option<Seq>,
     ) -> Result<Vec<String>, StoreError> {
         self.transact(move |log| {
+            let db = log.transaction;
             let mut queued = Vec::new();
-            let mut insert = log.transaction.prepare_cached(
-                "INSERT INTO notifications (id, notifier, key, topic, about_kind, about_id, agent, title, body, \
-                 state, attempts, created_at, next_at, deadline) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0, ?10, ?10, ?11) \
-                 ON CONFLICT (notifier, key) DO NOTHING",
-            )?;
             for delivery in deliveries {
-                let inserted = insert.execute(params![
-                    delivery.id,
-                    delivery.notifier,
-                    delivery.key,
-                    delivery.topic,
-                    delivery.about_kind,
-                    delivery.about_id,
-                    delivery.agent,
-                    delivery.title,
-                    delivery.body,
-                    stamp(&delivery.created_at),
-                    stamp(&delivery.deadline),
-                ])?;
+                let inserted = db.execute(
+                    "INSERT INTO notifications (id, notifier, key, topic, about_kind, about_id, agent, title, body, \
+                     state, attempts, created_at, next_at, deadline) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', 0, ?10, ?10, ?11) \
+                     ON CONFLICT (notifier, key) DO NOTHING",
+                    &[
+                        &delivery.id,
+                        &delivery.notifier,
+                        &delivery.key,
+                        &delivery.topic,
+                        &delivery.about_kind,
+                        &delivery.about_id,
+                        &delivery.agent,
+                        &delivery.title,
+                        &delivery.body,
+                        &stamp(&delivery.created_at),
+                        &stamp(&delivery.deadline),
+                    ],
+                )?;
                 if inserted > 0 {
                     queued.push(delivery.id);
                 }
             }
             if let Some(cursor) = cursor {
-                log.transaction.execute(
+                // The larger cursor by `CASE`: SQLite's two-argument `max` is not PostgreSQL's `GREATEST`.
+                db.execute(
                     "INSERT INTO notify_state (id, cursor) VALUES (1, ?1) \
-                     ON CONFLICT (id) DO UPDATE SET cursor = max(cursor, excluded.cursor)",
-                    [cursor],
+                     ON CONFLICT (id) DO UPDATE SET cursor = CASE WHEN excluded.cursor > notify_state.cursor \
+                     THEN excluded.cursor ELSE notify_state.cursor END",
+                    &[&cursor],
                 )?;
             }
             Ok(queued)
@@ -287,22 +290,24 @@ impl Store {
 
     /// Pending deliveries due at `now`, oldest first, at most `limit`.
     pub fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM notifications WHERE state = 'pending' AND next_at <= ?1 \
-                 ORDER BY next_at LIMIT ?2"
-            ))?;
-            let rows = statement.query_map(params![stamp(&now), limit as i64], |row| Ok(from_row(row)))?;
-            rows.map(|row| row?).collect()
+        self.read(|db| {
+            db.query_all(
+                &format!(
+                    "SELECT {COLUMNS} FROM notifications WHERE state = 'pending' AND next_at <= ?1 \
+                     ORDER BY next_at LIMIT ?2"
+                ),
+                &[&stamp(&now), &limit],
+                from_row,
+            )
         })
     }
 
     /// The earliest time a pending delivery is due, if any is pending.
     pub fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.read(|connection| {
-            let next: Option<String> = connection.query_row(
+        self.read(|db| {
+            let next: Option<String> = db.query_one(
                 "SELECT min(next_at) FROM notifications WHERE state = 'pending'",
-                [],
+                &[],
                 |row| row.get(0),
             )?;
             Ok(next.and_then(|text| {
@@ -314,28 +319,30 @@ impl Store {
     }
 
     pub fn delivery(&self, id: &str) -> Result<Option<Delivery>, StoreError> {
-        self.read(|connection| load(connection, id))
+        self.read(|db| load(db, id))
     }
 
     /// Deliveries, newest first.
     pub fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM notifications WHERE (?1 IS NULL OR notifier = ?1) \
-                 AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR about_kind = ?3) AND (?4 IS NULL OR about_id = ?4) \
-                 ORDER BY created_at DESC, id LIMIT ?5"
-            ))?;
-            let rows = statement.query_map(
-                params![
-                    filter.notifier,
-                    filter.state.map(DeliveryState::as_str),
-                    filter.about_kind,
-                    filter.about_id,
-                    filter.limit.max(1) as i64
+        self.read(|db| {
+            // `CAST(?n AS TEXT) IS NULL`, not `?n IS NULL`: PostgreSQL cannot type a parameter whose first use
+            // is `IS NULL`.
+            db.query_all(
+                &format!(
+                    "SELECT {COLUMNS} FROM notifications WHERE (CAST(?1 AS TEXT) IS NULL OR notifier = ?1) \
+                     AND (CAST(?2 AS TEXT) IS NULL OR state = ?2) AND (CAST(?3 AS TEXT) IS NULL OR about_kind = ?3) \
+                     AND (CAST(?4 AS TEXT) IS NULL OR about_id = ?4) \
+                     ORDER BY created_at DESC, id LIMIT ?5"
+                ),
+                &[
+                    &filter.notifier,
+                    &filter.state.map(DeliveryState::as_str),
+                    &filter.about_kind,
+                    &filter.about_id,
+                    &filter.limit.max(1),
                 ],
-                |row| Ok(from_row(row)),
-            )?;
-            rows.map(|row| row?).collect()
+                from_row,
+            )
         })
     }
 
@@ -356,8 +363,31 @@ impl Store {
     }
 }
 
+/// Run `read` in one read transaction on `db`, so that all its queries see the same snapshot; nothing is
+/// written, so it is rolled back after (also if `read` fails or panics).
+fn in_snapshot<T>(db: Db<'_>, read: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    db.execute_batch(match db.backend() {
+        Backend::Sqlite => "BEGIN",
+        // PostgreSQL's default isolation (read committed) takes a new snapshot for every statement.
+        Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    })?;
+    let _snapshot = Snapshot(db);
+    read()
+}
+
+/// An open read transaction of [`in_snapshot`], rolled back when dropped.
+struct Snapshot<'c>(Db<'c>);
+
+impl Drop for Snapshot<'_> {
+    fn drop(&mut self) {
+        if let Err(error) = self.0.execute_batch("ROLLBACK") {
+            tracing::warn!(%error, "ending a read snapshot failed");
+        }
+    }
+}
+
 /// One attempt, in the writer's transaction.
-fn record(log: &mut Log<'_, '_>, attempt: Attempt, context: &ChangeContext) -> Result<Delivery, StoreError> {
+fn record(log: &mut Log<'_>, attempt: Attempt, context: &ChangeContext) -> Result<Delivery, StoreError> {
     let delivery = load(log.transaction, &attempt.delivery)?
         .ok_or_else(|| StoreError::Damaged(format!("no delivery `{}`", attempt.delivery)))?;
     if delivery.state != DeliveryState::Pending {
@@ -414,15 +444,15 @@ fn record(log: &mut Log<'_, '_>, attempt: Attempt, context: &ChangeContext) -> R
     log.transaction.execute(
         "UPDATE notifications SET state = ?2, attempts = ?3, next_at = ?4, last_status = ?5, \
          last_error = ?6, delivered_at = ?7, last_seq = ?8 WHERE id = ?1",
-        params![
-            delivery.id,
-            attempt.state.as_str(),
-            number,
-            next_at,
-            attempt.status,
-            attempt.error,
-            delivered_at,
-            seq
+        &[
+            &delivery.id,
+            &attempt.state.as_str(),
+            &number,
+            &next_at,
+            &attempt.status.map(u32::from),
+            &attempt.error,
+            &delivered_at,
+            &seq,
         ],
     )?;
     Ok(Delivery {

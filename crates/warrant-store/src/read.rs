@@ -1,6 +1,5 @@
 //! Reads: the registry and tokens at open, the change log, events with their content, checkpoints and proofs.
 
-use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
 use warrant_core::registry::manifest::Kind;
 use warrant_core::registry::{Registry, manifest_from_spec};
@@ -8,6 +7,7 @@ use warrant_log::Seq;
 use warrant_log::hash::Hash;
 use warrant_log::proof::{ProofError, consistency_proof, inclusion_proof};
 
+use crate::db::{Backend, Db, Param, Row};
 use crate::entry::StoredEvent;
 use crate::tree::{TreeSource, blob_hash};
 use chrono::{DateTime, Utc};
@@ -56,30 +56,32 @@ pub enum ProofRequestError {
 impl Store {
     /// Registry change events, oldest first.
     pub fn changes(&self, filter: &ChangeFilter) -> Result<Vec<StoredEvent>, StoreError> {
-        self.read(|connection| {
+        self.read(|db| {
             // The partial index holds only change events. Without statistics SQLite prefers walking the whole
             // table in seq order to sorting the index's few rows: a scan of every event at every call.
-            let mut sql = String::from(
-                "SELECT seq, body, leaf FROM events INDEXED BY events_changes WHERE kind = 'change'",
-            );
-            let mut params: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+            let mut sql = String::from(match db.backend() {
+                Backend::Sqlite => {
+                    "SELECT seq, body, leaf FROM events INDEXED BY events_changes WHERE kind = 'change'"
+                }
+                Backend::Postgres => "SELECT seq, body, leaf FROM events WHERE kind = 'change'",
+            });
+            let mut params: Vec<&dyn Param> = Vec::new();
             if let Some(agent) = &filter.agent {
-                sql.push_str(" AND agent = ?");
-                params.push(Box::new(agent.clone()));
+                sql.push_str(" AND agent = ?1");
+                params.push(agent);
             }
             sql.push_str(" ORDER BY seq");
-            let mut statement = connection.prepare(&sql)?;
-            let rows = statement.query_map(rusqlite::params_from_iter(params.iter()), stored_row)?;
             let mut events = Vec::new();
-            for row in rows {
-                let event = row??;
+            db.query_each(&sql, &params, |row| {
+                let event = stored_row(row)?;
                 let matches_kind = filter.kind.is_none_or(|kind| {
                     event.body.pointer("/attrs/object_kind").and_then(Value::as_str) == Some(kind.as_str())
                 });
                 if matches_kind {
                     events.push(event);
                 }
-            }
+                Ok(true)
+            })?;
             if let Some(limit) = filter.limit {
                 let skip = events
                     .len()
@@ -118,16 +120,16 @@ impl Store {
         parameters: &[&str],
         with_content: bool,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection.prepare(sql)?;
-            let rows = statement.query_map(rusqlite::params_from_iter(parameters.iter()), stored_row)?;
-            let mut events = Vec::new();
-            for row in rows {
-                let mut event = row??;
-                if with_content {
-                    event.content = load_content(connection, event.seq)?;
+        self.read(|db| {
+            let parameters: Vec<&dyn Param> = parameters
+                .iter()
+                .map(|parameter| parameter as &dyn Param)
+                .collect();
+            let mut events = db.query_all(sql, &parameters, stored_row)?;
+            if with_content {
+                for event in &mut events {
+                    event.content = load_content(db, event.seq)?;
                 }
-                events.push(event);
             }
             Ok(events)
         })
@@ -135,19 +137,16 @@ impl Store {
 
     /// One event with its clear content (where not erased).
     pub fn event(&self, seq: Seq) -> Result<Option<StoredEvent>, StoreError> {
-        self.read(|connection| {
-            let Some(mut event) = connection
-                .query_row(
-                    "SELECT seq, body, leaf FROM events WHERE seq = ?1",
-                    [seq],
-                    stored_row,
-                )
-                .optional()?
-                .transpose()?
+        self.read(|db| {
+            let Some(mut event) = db.query_opt(
+                "SELECT seq, body, leaf FROM events WHERE seq = ?1",
+                &[&seq],
+                stored_row,
+            )?
             else {
                 return Ok(None);
             };
-            event.content = load_content(connection, seq)?;
+            event.content = load_content(db, seq)?;
             Ok(Some(event))
         })
     }
@@ -166,29 +165,23 @@ impl Store {
 
     /// The checkpoint of exactly `size`, if one was signed.
     pub fn checkpoint_at(&self, size: u64) -> Result<Option<Checkpoint>, StoreError> {
-        self.read(|connection| {
-            connection
-                .query_row(
-                    "SELECT size, root, note, time, cosignatures FROM checkpoints WHERE size = ?1",
-                    [size],
-                    checkpoint_row,
-                )
-                .optional()?
-                .transpose()
+        self.read(|db| {
+            db.query_opt(
+                "SELECT size, root, note, time, cosignatures FROM checkpoints WHERE size = ?1",
+                &[&size],
+                checkpoint_row,
+            )
         })
     }
 
     /// Every checkpoint, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection
-                .prepare("SELECT size, root, note, time, cosignatures FROM checkpoints ORDER BY size")?;
-            let rows = statement.query_map([], checkpoint_row)?;
-            let mut checkpoints = Vec::new();
-            for row in rows {
-                checkpoints.push(row??);
-            }
-            Ok(checkpoints)
+        self.read(|db| {
+            db.query_all(
+                "SELECT size, root, note, time, cosignatures FROM checkpoints ORDER BY size",
+                &[],
+                checkpoint_row,
+            )
         })
     }
 
@@ -214,14 +207,14 @@ impl Store {
             )));
         }
         let tree = self.shared.tree.clone();
-        let result = self.read(|connection| {
+        let result = self.read(|db| {
             let cache = match tree.read() {
                 Ok(cache) => cache,
                 Err(poisoned) => poisoned.into_inner(),
             };
             let mut source = TreeSource {
                 cache: &cache,
-                connection,
+                db,
                 chunk: None,
             };
             Ok(prove(&mut source))
@@ -233,22 +226,17 @@ impl Store {
     }
 }
 
-pub(crate) fn latest_checkpoint(connection: &Connection) -> Result<Option<Checkpoint>, StoreError> {
-    connection
-        .query_row(
-            "SELECT size, root, note, time, cosignatures FROM checkpoints ORDER BY size DESC LIMIT 1",
-            [],
-            checkpoint_row,
-        )
-        .optional()?
-        .transpose()
+pub(crate) fn latest_checkpoint(db: Db<'_>) -> Result<Option<Checkpoint>, StoreError> {
+    db.query_opt(
+        "SELECT size, root, note, time, cosignatures FROM checkpoints ORDER BY size DESC LIMIT 1",
+        &[],
+        checkpoint_row,
+    )
 }
 
-pub(crate) fn load_registry(connection: &Connection) -> Result<Registry, StoreError> {
-    let mut statement = connection.prepare("SELECT kind, id, spec FROM registry")?;
-    let mut rows = statement.query([])?;
+pub(crate) fn load_registry(db: Db<'_>) -> Result<Registry, StoreError> {
     let mut manifests = Vec::new();
-    while let Some(row) = rows.next()? {
+    db.query_each("SELECT kind, id, spec FROM registry", &[], |row| {
         let kind_name: String = row.get(0)?;
         let id: String = row.get(1)?;
         let spec: String = row.get(2)?;
@@ -256,69 +244,67 @@ pub(crate) fn load_registry(connection: &Connection) -> Result<Registry, StoreEr
         let kind = Kind::parse(&kind_name).ok_or_else(damaged)?;
         let spec: Value = serde_json::from_str(&spec).map_err(|_| damaged())?;
         manifests.push(manifest_from_spec(kind, &spec).ok_or_else(damaged)?);
-    }
+        Ok(true)
+    })?;
     Ok(Registry::from_manifests(manifests))
 }
 
-pub(crate) fn load_content(connection: &Connection, seq: Seq) -> Result<Map<String, Value>, StoreError> {
-    let mut statement =
-        connection.prepare_cached("SELECT field, text FROM content WHERE seq = ?1 ORDER BY field")?;
-    let mut rows = statement.query([seq])?;
+pub(crate) fn load_content(db: Db<'_>, seq: Seq) -> Result<Map<String, Value>, StoreError> {
     let mut content = Map::new();
-    while let Some(row) = rows.next()? {
-        let field: String = row.get(0)?;
-        let text: String = row.get(1)?;
-        let value = serde_json::from_str(&text)
-            .map_err(|_| StoreError::Damaged(format!("content `{field}` of event {seq} does not parse")))?;
-        content.insert(field, value);
-    }
+    db.query_each(
+        "SELECT field, text FROM content WHERE seq = ?1 ORDER BY field",
+        &[&seq],
+        |row| {
+            let field: String = row.get(0)?;
+            let text: String = row.get(1)?;
+            let value = serde_json::from_str(&text).map_err(|_| {
+                StoreError::Damaged(format!("content `{field}` of event {seq} does not parse"))
+            })?;
+            content.insert(field, value);
+            Ok(true)
+        },
+    )?;
     Ok(content)
 }
 
-pub(crate) fn stored_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredEvent, StoreError>> {
-    let seq = Seq(row.get(0)?);
-    let body = row.get_ref(1)?.as_blob()?;
-    let leaf = row.get_ref(2)?.as_blob()?;
-    Ok((|| {
-        let body = serde_json::from_slice(body)
-            .map_err(|_| StoreError::Damaged(format!("event {seq} is not valid JSON")))?;
-        Ok(StoredEvent {
-            seq,
-            body,
-            content: Map::new(),
-            leaf: blob_hash(leaf)?,
-        })
-    })())
+pub(crate) fn stored_row(row: &Row<'_>) -> Result<StoredEvent, StoreError> {
+    let seq: Seq = row.get(0)?;
+    let body: Vec<u8> = row.get(1)?;
+    let leaf: Vec<u8> = row.get(2)?;
+    let body = serde_json::from_slice(&body)
+        .map_err(|_| StoreError::Damaged(format!("event {seq} is not valid JSON")))?;
+    Ok(StoredEvent {
+        seq,
+        body,
+        content: Map::new(),
+        leaf: blob_hash(&leaf)?,
+    })
 }
 
-pub(crate) fn checkpoint_row(row: &Row<'_>) -> rusqlite::Result<Result<Checkpoint, StoreError>> {
+pub(crate) fn checkpoint_row(row: &Row<'_>) -> Result<Checkpoint, StoreError> {
     let size: u64 = row.get(0)?;
-    let root = row.get_ref(1)?.as_blob()?;
+    let root: Vec<u8> = row.get(1)?;
     let note: String = row.get(2)?;
-    let time: String = row.get(3)?;
-    let Some(time) = stored_time(&time) else {
-        return Ok(Err(StoreError::Damaged(format!(
-            "checkpoint {size} has an unreadable time"
-        ))));
-    };
+    let time = time_column(row, 3)
+        .map_err(|_| StoreError::Damaged(format!("checkpoint {size} has an unreadable time")))?;
     let cosignatures: String = row.get(4)?;
-    Ok(blob_hash(root).and_then(|root| {
-        // The columns are an index into the note, never a second truth: a row whose columns disagree with
-        // its signed note was edited.
-        let signed = warrant_log::note::unverified_body(&note).and_then(|body| warrant_log::Checkpoint::parse(body).ok());
-        match signed {
-            Some(signed) if signed.size == size && signed.root == root => Ok(Checkpoint {
-                size,
-                root,
-                note,
-                time,
-                cosignatures,
-            }),
-            _ => Err(StoreError::Damaged(format!(
-                "checkpoint {size}: the stored size and root disagree with its signed note; run `warrant verify`"
-            ))),
-        }
-    }))
+    let root = blob_hash(&root)?;
+    // The columns are an index into the note, never a second truth: a row whose columns disagree with its
+    // signed note was edited.
+    let signed =
+        warrant_log::note::unverified_body(&note).and_then(|body| warrant_log::Checkpoint::parse(body).ok());
+    match signed {
+        Some(signed) if signed.size == size && signed.root == root => Ok(Checkpoint {
+            size,
+            root,
+            note,
+            time,
+            cosignatures,
+        }),
+        _ => Err(StoreError::Damaged(format!(
+            "checkpoint {size}: the stored size and root disagree with its signed note; run `warrant verify`"
+        ))),
+    }
 }
 
 /// A time as warrant stores it (RFC 3339, UTC).
@@ -329,42 +315,28 @@ pub(crate) fn stored_time(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// A time column (RFC 3339 text); a value that does not parse is a damaged row, not a silent default.
-pub(crate) fn time_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<DateTime<Utc>> {
+pub(crate) fn time_column(row: &Row<'_>, index: usize) -> Result<DateTime<Utc>, StoreError> {
     let text: String = row.get(index)?;
     parse_column(index, &text)
 }
 
 /// A nullable time column.
-pub(crate) fn opt_time_column(
-    row: &rusqlite::Row<'_>,
-    index: usize,
-) -> rusqlite::Result<Option<DateTime<Utc>>> {
+pub(crate) fn opt_time_column(row: &Row<'_>, index: usize) -> Result<Option<DateTime<Utc>>, StoreError> {
     let text: Option<String> = row.get(index)?;
     text.map(|text| parse_column(index, &text)).transpose()
 }
 
-fn parse_column(index: usize, text: &str) -> rusqlite::Result<DateTime<Utc>> {
-    stored_time(text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            index,
-            rusqlite::types::Type::Text,
-            format!("`{text}` is not an RFC 3339 time").into(),
-        )
-    })
+fn parse_column(index: usize, text: &str) -> Result<DateTime<Utc>, StoreError> {
+    stored_time(text)
+        .ok_or_else(|| StoreError::Damaged(format!("column {index}: `{text}` is not an RFC 3339 time")))
 }
 
 /// A column holding one of a closed set of labels (a status, a severity).
 pub(crate) fn label_column<T>(
-    row: &rusqlite::Row<'_>,
+    row: &Row<'_>,
     index: usize,
     parse: impl Fn(&str) -> Option<T>,
-) -> rusqlite::Result<T> {
+) -> Result<T, StoreError> {
     let text: String = row.get(index)?;
-    parse(&text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            index,
-            rusqlite::types::Type::Text,
-            format!("`{text}` is not a known value").into(),
-        )
-    })
+    parse(&text).ok_or_else(|| StoreError::Damaged(format!("column {index}: `{text}` is not a known value")))
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use warrant_log::Seq;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use warrant_core::change::ChangeContext;
@@ -16,6 +15,7 @@ use warrant_core::risk::Finding;
 use warrant_core::risk::impact::ImpactAssessment;
 use warrant_core::risk::register::{Risk, RiskChange, TreatRequest, sync, treat};
 
+use crate::db::{Db, Params};
 use crate::writer::Log;
 use crate::{Store, StoreError};
 
@@ -49,7 +49,7 @@ pub struct ImpactVersion {
 impl Store {
     /// The whole risk register, by id.
     pub fn risks(&self) -> Result<Vec<Risk>, StoreError> {
-        self.read(|connection| json_records(connection, RISKS, []))
+        self.read(|db| json_records(db, RISKS, &[]))
     }
 
     /// Bring the register in line with one run of the analysis: open, update, reopen or close risks, each
@@ -64,7 +64,7 @@ impl Store {
             let existing = load_risks(log)?;
             let latest_change: Option<Seq> =
                 log.transaction
-                    .query_row("SELECT max(seq) FROM registry_versions", [], |row| row.get(0))?;
+                    .query_one("SELECT max(seq) FROM registry_versions", &[], |row| row.get(0))?;
             let evidence = format!(
                 "analysis at log size {}{}",
                 log.next_seq(),
@@ -102,17 +102,17 @@ impl Store {
 
     /// Every recorded version of `agent`'s impact assessment, oldest first.
     pub fn impact_versions(&self, agent: &str) -> Result<Vec<ImpactVersion>, StoreError> {
-        let stored: Vec<StoredImpact> = self.read(|connection| json_records(connection, IMPACTS, [agent]))?;
+        let stored: Vec<StoredImpact> = self.read(|db| json_records(db, IMPACTS, &[&agent]))?;
         Ok(stored.into_iter().map(ImpactVersion::from).collect())
     }
 
     /// Per agent, the latest approved version of its impact assessment, else its latest version.
     pub fn latest_impacts(&self) -> Result<Vec<ImpactVersion>, StoreError> {
-        let stored: Vec<StoredImpact> = self.read(|connection| {
+        let stored: Vec<StoredImpact> = self.read(|db| {
             json_records(
-                connection,
+                db,
                 "SELECT record FROM impact_assessments ORDER BY agent, (approved_seq IS NOT NULL), version",
-                [],
+                &[],
             )
         })?;
         let mut latest: std::collections::BTreeMap<String, ImpactVersion> = std::collections::BTreeMap::new();
@@ -257,47 +257,43 @@ const IMPACTS: &str = "SELECT record FROM impact_assessments WHERE agent = ?1 OR
 /// Every row `sql` returns, its single column a JSON record parsed as `T`: for the readers and for the
 /// writer's transactions alike.
 pub(crate) fn json_records<T: serde::de::DeserializeOwned>(
-    connection: &rusqlite::Connection,
+    db: Db<'_>,
     sql: &str,
-    parameters: impl rusqlite::Params,
+    parameters: &Params<'_>,
 ) -> Result<Vec<T>, StoreError> {
-    let mut statement = connection.prepare_cached(sql)?;
-    let rows = statement.query_map(parameters, |row| row.get::<_, String>(0))?;
-    let mut records = Vec::new();
-    for row in rows {
-        records.push(serde_json::from_str(&row?).map_err(|error| StoreError::Damaged(error.to_string()))?);
-    }
-    Ok(records)
+    db.query_all(sql, parameters, |row| {
+        serde_json::from_str(&row.get::<String>(0)?).map_err(|error| StoreError::Damaged(error.to_string()))
+    })
 }
 
-fn load_risks(log: &Log<'_, '_>) -> Result<Vec<Risk>, StoreError> {
-    json_records(log.transaction, RISKS, [])
+fn load_risks(log: &Log<'_>) -> Result<Vec<Risk>, StoreError> {
+    json_records(log.transaction, RISKS, &[])
 }
 
-fn load_impacts(log: &Log<'_, '_>, agent: &str) -> Result<Vec<StoredImpact>, StoreError> {
-    json_records(log.transaction, IMPACTS, [agent])
+fn load_impacts(log: &Log<'_>, agent: &str) -> Result<Vec<StoredImpact>, StoreError> {
+    json_records(log.transaction, IMPACTS, &[&agent])
 }
 
-fn save_impact(log: &Log<'_, '_>, stored: &StoredImpact) -> Result<(), StoreError> {
+fn save_impact(log: &Log<'_>, stored: &StoredImpact) -> Result<(), StoreError> {
     let record = serde_json::to_string(stored).map_err(|error| StoreError::Damaged(error.to_string()))?;
     log.transaction.execute(
         "INSERT INTO impact_assessments (agent, version, record, digest, recorded_seq, approved_seq)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (agent, version) DO UPDATE SET record = excluded.record, approved_seq = excluded.approved_seq",
-        params![
-            stored.agent,
-            stored.version,
-            record,
-            stored.digest,
-            stored.recorded_seq,
-            stored.approved_seq
+        &[
+            &stored.agent,
+            &stored.version,
+            &record,
+            &stored.digest,
+            &stored.recorded_seq,
+            &stored.approved_seq,
         ],
     )?;
     Ok(())
 }
 
 /// Write one register change: the `risk` event (with the whole record as it now stands) and the row.
-fn write_risk(log: &mut Log<'_, '_>, change: &RiskChange, context: &ChangeContext) -> Result<(), StoreError> {
+fn write_risk(log: &mut Log<'_>, change: &RiskChange, context: &ChangeContext) -> Result<(), StoreError> {
     let risk = &change.risk;
     let mut attrs = Map::new();
     attrs.insert("risk_id".into(), risk.id.clone().into());
@@ -319,17 +315,22 @@ fn write_risk(log: &mut Log<'_, '_>, change: &RiskChange, context: &ChangeContex
     };
     let seq = log.append(EventKind::Risk, agent, attrs, context)?;
     let record = serde_json::to_string(risk).map_err(|error| StoreError::Damaged(error.to_string()))?;
-    let opened: Option<Seq> = log
-        .transaction
-        .query_row("SELECT opened_seq FROM risks WHERE id = ?1", [&risk.id], |row| {
-            row.get(0)
-        })
-        .optional()?;
+    let opened: Option<Seq> =
+        log.transaction
+            .query_opt("SELECT opened_seq FROM risks WHERE id = ?1", &[&risk.id], |row| {
+                row.get(0)
+            })?;
     log.transaction.execute(
         "INSERT INTO risks (id, record, status, opened_seq, updated_seq) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (id) DO UPDATE SET record = excluded.record, status = excluded.status,
            updated_seq = excluded.updated_seq",
-        params![risk.id, record, risk.status.as_str(), opened.unwrap_or(seq), seq],
+        &[
+            &risk.id,
+            &record,
+            &risk.status.as_str(),
+            &opened.unwrap_or(seq),
+            &seq,
+        ],
     )?;
     Ok(())
 }

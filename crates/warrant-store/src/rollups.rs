@@ -13,12 +13,12 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use warrant_core::monitor::detect::{BigramRow, BigramSpan, DecisionRow, ToolRow, ToolSpan, UsageRow};
 use warrant_core::monitor::facts::{Facts, of_body};
 use warrant_core::monitor::histogram::Histogram;
 
+use crate::db::{Conn, Db, Params, Row};
 use crate::{Store, StoreError};
 
 /// The tool a transition starts from when it is a sequence's first call.
@@ -245,83 +245,86 @@ impl RollupBatch {
 
     /// Write the sums into the rollup tables, inside the caller's transaction; the batch stays as it is, so a
     /// transaction that fails loses nothing.
-    pub fn flush(&self, connection: &Connection, cache: &mut SequenceCache) -> Result<(), StoreError> {
-        let mut upsert = connection.prepare_cached(
-            "INSERT INTO rollup_kinds (hour, agent, kind, count) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (hour, agent, kind) DO UPDATE SET count = count + excluded.count",
-        )?;
+    ///
+    /// The upserts keep the larger or smaller of two values with `CASE`, not SQLite's two-argument
+    /// `max`/`min` (PostgreSQL has only `GREATEST`/`LEAST`, which SQLite lacks), and name the stored row's
+    /// column by its table: a bare column in `DO UPDATE SET` is ambiguous in PostgreSQL.
+    pub fn flush(&self, db: Db<'_>, cache: &mut SequenceCache) -> Result<(), StoreError> {
         for ((hour, agent, kind), count) in &self.kinds {
-            upsert.execute(params![hour, agent, kind, count])?;
+            db.execute(
+                "INSERT INTO rollup_kinds (hour, agent, kind, count) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (hour, agent, kind) DO UPDATE SET count = rollup_kinds.count + excluded.count",
+                &[hour, agent, kind, count],
+            )?;
         }
-        let mut upsert = connection.prepare_cached(
-            "INSERT INTO rollup_decisions (hour, agent, name, segment, outcome, count, sample_seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (hour, agent, name, segment, outcome) DO UPDATE SET
-               count = count + excluded.count, sample_seq = max(sample_seq, excluded.sample_seq)",
-        )?;
         for ((hour, agent, name, segment, outcome), (count, seq)) in &self.decisions {
-            upsert.execute(params![hour, agent, name, segment, outcome, count, seq])?;
+            db.execute(
+                "INSERT INTO rollup_decisions (hour, agent, name, segment, outcome, count, sample_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (hour, agent, name, segment, outcome) DO UPDATE SET
+                   count = rollup_decisions.count + excluded.count,
+                   sample_seq = CASE WHEN excluded.sample_seq > rollup_decisions.sample_seq
+                     THEN excluded.sample_seq ELSE rollup_decisions.sample_seq END",
+                &[hour, agent, name, segment, outcome, count, seq],
+            )?;
         }
-        let mut read = connection.prepare_cached(
-            "SELECT latency FROM rollup_tools WHERE hour = ?1 AND agent = ?2 AND tool = ?3",
-        )?;
-        let mut upsert = connection.prepare_cached(
-            "INSERT INTO rollup_tools (hour, agent, tool, calls, errors, latency) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (hour, agent, tool) DO UPDATE SET
-               calls = calls + excluded.calls, errors = errors + excluded.errors, latency = excluded.latency",
-        )?;
-        let mut span = connection.prepare_cached(
-            "INSERT INTO rollup_tool_span (agent, tool, first_hour, last_hour) VALUES (?1, ?2, ?3, ?3)
-             ON CONFLICT (agent, tool) DO UPDATE SET
-               first_hour = min(first_hour, excluded.first_hour), last_hour = max(last_hour, excluded.last_hour)",
-        )?;
         for ((hour, agent, tool), aggregate) in &self.tools {
             if aggregate.calls > 0 {
-                span.execute(params![agent, tool, hour])?;
+                db.execute(
+                    "INSERT INTO rollup_tool_span (agent, tool, first_hour, last_hour) VALUES (?1, ?2, ?3, ?3)
+                     ON CONFLICT (agent, tool) DO UPDATE SET
+                       first_hour = CASE WHEN excluded.first_hour < rollup_tool_span.first_hour
+                         THEN excluded.first_hour ELSE rollup_tool_span.first_hour END,
+                       last_hour = CASE WHEN excluded.last_hour > rollup_tool_span.last_hour
+                         THEN excluded.last_hour ELSE rollup_tool_span.last_hour END",
+                    &[agent, tool, hour],
+                )?;
             }
-            let stored: Option<String> = read
-                .query_row(params![hour, agent, tool], |row| row.get(0))
-                .optional()?;
+            let stored: Option<String> = db.query_opt(
+                "SELECT latency FROM rollup_tools WHERE hour = ?1 AND agent = ?2 AND tool = ?3",
+                &[hour, agent, tool],
+                |row| row.get(0),
+            )?;
             let mut latency = aggregate.latency.clone();
             merge_stored(&mut latency, stored.as_deref());
-            upsert.execute(params![
-                hour,
-                agent,
-                tool,
-                aggregate.calls,
-                aggregate.errors,
-                histogram_text(&latency)
-            ])?;
+            db.execute(
+                "INSERT INTO rollup_tools (hour, agent, tool, calls, errors, latency) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (hour, agent, tool) DO UPDATE SET
+                   calls = rollup_tools.calls + excluded.calls, errors = rollup_tools.errors + excluded.errors,
+                   latency = excluded.latency",
+                &[hour, agent, tool, &aggregate.calls, &aggregate.errors, &histogram_text(&latency)],
+            )?;
         }
-        let mut read = connection.prepare_cached(
-            "SELECT latency FROM rollup_usage WHERE hour = ?1 AND agent = ?2 AND scope = ?3 AND name = ?4",
-        )?;
-        let mut upsert = connection.prepare_cached(
-            "INSERT INTO rollup_usage (hour, agent, scope, name, calls, input_tokens, output_tokens, cost_micro_usd,
-               latency)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT (hour, agent, scope, name) DO UPDATE SET
-               calls = calls + excluded.calls, input_tokens = input_tokens + excluded.input_tokens,
-               output_tokens = output_tokens + excluded.output_tokens,
-               cost_micro_usd = cost_micro_usd + excluded.cost_micro_usd, latency = excluded.latency",
-        )?;
         for ((hour, agent, scope, name), aggregate) in &self.usage {
-            let stored: Option<String> = read
-                .query_row(params![hour, agent, scope, name], |row| row.get(0))
-                .optional()?;
+            let stored: Option<String> = db.query_opt(
+                "SELECT latency FROM rollup_usage WHERE hour = ?1 AND agent = ?2 AND scope = ?3 AND name = ?4",
+                &[hour, agent, scope, name],
+                |row| row.get(0),
+            )?;
             let mut latency = aggregate.latency.clone();
             merge_stored(&mut latency, stored.as_deref());
-            upsert.execute(params![
-                hour,
-                agent,
-                scope,
-                name,
-                aggregate.calls,
-                aggregate.input_tokens,
-                aggregate.output_tokens,
-                aggregate.cost_micro_usd,
-                histogram_text(&latency)
-            ])?;
+            db.execute(
+                "INSERT INTO rollup_usage (hour, agent, scope, name, calls, input_tokens, output_tokens,
+                   cost_micro_usd, latency)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (hour, agent, scope, name) DO UPDATE SET
+                   calls = rollup_usage.calls + excluded.calls,
+                   input_tokens = rollup_usage.input_tokens + excluded.input_tokens,
+                   output_tokens = rollup_usage.output_tokens + excluded.output_tokens,
+                   cost_micro_usd = rollup_usage.cost_micro_usd + excluded.cost_micro_usd,
+                   latency = excluded.latency",
+                &[
+                    hour,
+                    agent,
+                    scope,
+                    name,
+                    &aggregate.calls,
+                    &aggregate.input_tokens,
+                    &aggregate.output_tokens,
+                    &aggregate.cost_micro_usd,
+                    &histogram_text(&latency),
+                ],
+            )?;
         }
         let mut transitions: HashMap<(i64, String, String, String), u64> = HashMap::new();
         let mut calls: Vec<&PendingCall> = self.calls.iter().collect();
@@ -330,7 +333,7 @@ impl RollupBatch {
             let key = (call.agent.clone(), call.sequence.clone());
             let prev = match cache.last.get(&key) {
                 Some(prev) => prev.clone(),
-                None => previous_tool(connection, call)?.unwrap_or_else(|| SEQUENCE_START.to_owned()),
+                None => previous_tool(db, call)?.unwrap_or_else(|| SEQUENCE_START.to_owned()),
             };
             *transitions
                 .entry((call.hour, call.agent.clone(), prev, call.tool.clone()))
@@ -340,35 +343,43 @@ impl RollupBatch {
             }
             cache.last.insert(key, call.tool.clone());
         }
-        let mut upsert = connection.prepare_cached(
-            "INSERT INTO rollup_bigrams (hour, agent, prev, tool, count) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (hour, agent, prev, tool) DO UPDATE SET count = count + excluded.count",
-        )?;
-        let mut span = connection.prepare_cached(
-            "INSERT INTO rollup_bigram_span (agent, prev, tool, first_hour) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (agent, prev, tool) DO UPDATE SET first_hour = min(first_hour, excluded.first_hour)",
-        )?;
-        for ((hour, agent, prev, tool), count) in transitions {
-            upsert.execute(params![hour, agent, prev, tool, count])?;
-            span.execute(params![agent, prev, tool, hour])?;
+        for ((hour, agent, prev, tool), count) in &transitions {
+            db.execute(
+                "INSERT INTO rollup_bigrams (hour, agent, prev, tool, count) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (hour, agent, prev, tool) DO UPDATE SET count = rollup_bigrams.count + excluded.count",
+                &[hour, agent, prev, tool, count],
+            )?;
+            db.execute(
+                "INSERT INTO rollup_bigram_span (agent, prev, tool, first_hour) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (agent, prev, tool) DO UPDATE SET
+                   first_hour = CASE WHEN excluded.first_hour < rollup_bigram_span.first_hour
+                     THEN excluded.first_hour ELSE rollup_bigram_span.first_hour END",
+                &[agent, prev, tool, hour],
+            )?;
         }
-        let mut upsert = connection.prepare_cached(
-            "INSERT INTO rollup_access (agent, target, mode, first_hour, last_hour, count)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (agent, target, mode) DO UPDATE SET
-               first_hour = min(first_hour, excluded.first_hour), last_hour = max(last_hour, excluded.last_hour),
-               count = count + excluded.count",
-        )?;
         for ((agent, target, mode), (first, last, count)) in &self.accesses {
-            upsert.execute(params![agent, target, mode, first, last, count])?;
+            db.execute(
+                "INSERT INTO rollup_access (agent, target, mode, first_hour, last_hour, count)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (agent, target, mode) DO UPDATE SET
+                   first_hour = CASE WHEN excluded.first_hour < rollup_access.first_hour
+                     THEN excluded.first_hour ELSE rollup_access.first_hour END,
+                   last_hour = CASE WHEN excluded.last_hour > rollup_access.last_hour
+                     THEN excluded.last_hour ELSE rollup_access.last_hour END,
+                   count = rollup_access.count + excluded.count",
+                &[agent, target, mode, first, last, count],
+            )?;
         }
-        let mut upsert = connection.prepare_cached(
-            "INSERT INTO rollup_evidence (hour, control, count, first_seq, last_seq) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (control, hour) DO UPDATE SET count = count + excluded.count,
-               first_seq = min(first_seq, excluded.first_seq), last_seq = max(last_seq, excluded.last_seq)",
-        )?;
         for ((hour, control), (count, first, last)) in &self.evidence {
-            upsert.execute(params![hour, control, count, first, last])?;
+            db.execute(
+                "INSERT INTO rollup_evidence (hour, control, count, first_seq, last_seq) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (control, hour) DO UPDATE SET count = rollup_evidence.count + excluded.count,
+                   first_seq = CASE WHEN excluded.first_seq < rollup_evidence.first_seq
+                     THEN excluded.first_seq ELSE rollup_evidence.first_seq END,
+                   last_seq = CASE WHEN excluded.last_seq > rollup_evidence.last_seq
+                     THEN excluded.last_seq ELSE rollup_evidence.last_seq END",
+                &[hour, control, count, first, last],
+            )?;
         }
         Ok(())
     }
@@ -381,7 +392,7 @@ fn merge_access(entry: &mut (i64, i64, u64), first: i64, last: i64, count: u64) 
 }
 
 /// The tool of the agent's last `tool_call` in the same trace (or session) before `call`, from the log.
-fn previous_tool(connection: &Connection, call: &PendingCall) -> Result<Option<String>, StoreError> {
+fn previous_tool(db: Db<'_>, call: &PendingCall) -> Result<Option<String>, StoreError> {
     // The same sequence as `facts` gives: a trace, or a session for calls outside any trace.
     let sql = match call.sequence.split_once(':') {
         Some(("t", _)) => {
@@ -395,19 +406,16 @@ fn previous_tool(connection: &Connection, call: &PendingCall) -> Result<Option<S
         _ => return Ok(None),
     };
     let id = call.sequence.get(2..).unwrap_or_default();
-    let mut statement = connection.prepare_cached(sql)?;
-    let mut rows = statement.query(params![id, call.agent, call.seq])?;
-    while let Some(row) = rows.next()? {
-        let body: Value = serde_json::from_slice(row.get_ref(0)?.as_blob()?).unwrap_or(Value::Null);
+    let mut previous = None;
+    db.query_each(sql, &[&id, &call.agent, &call.seq], |row| {
+        let body: Value = serde_json::from_slice(&row.get::<Vec<u8>>(0)?).unwrap_or(Value::Null);
         // Only a call `facts` counts (one that names its tool) can be the previous step.
-        if let Some(tool) = of_body(&body)
+        previous = of_body(&body)
             .and_then(|facts| facts.tool_call)
-            .map(|call| call.tool)
-        {
-            return Ok(Some(tool));
-        }
-    }
-    Ok(None)
+            .map(|call| call.tool);
+        Ok(previous.is_none())
+    })?;
+    Ok(previous)
 }
 
 fn merge_stored(histogram: &mut Histogram, stored: Option<&str>) {
@@ -426,12 +434,12 @@ fn histogram_from(text: &str) -> Histogram {
 
 /// The rollup tables, emptied and recomputed from every event in the log, in one transaction. Returns the
 /// number of events counted.
-pub(crate) fn rebuild(connection: &mut Connection) -> Result<u64, StoreError> {
+pub(crate) fn rebuild(connection: &mut Conn) -> Result<u64, StoreError> {
     let transaction = connection.transaction()?;
     for table in ROLLUP_TABLES {
-        transaction.execute(&format!("DELETE FROM {table}"), [])?;
+        transaction.db().execute(&format!("DELETE FROM {table}"), &[])?;
     }
-    let counted = count_from(&transaction, 0)?;
+    let counted = count_from(transaction.db(), 0)?;
     transaction.commit()?;
     Ok(counted)
 }
@@ -439,37 +447,45 @@ pub(crate) fn rebuild(connection: &mut Connection) -> Result<u64, StoreError> {
 /// Count the events the rollups do not yet include (from `rollup_state.next_seq` on), in one transaction:
 /// after a crash, the sums the writer held in memory; after the migration that added the rollups, the whole
 /// log. Returns the number of events counted.
-pub(crate) fn catch_up(connection: &mut Connection) -> Result<u64, StoreError> {
-    let next: u64 = connection.query_row("SELECT next_seq FROM rollup_state WHERE id = 0", [], |row| {
+pub(crate) fn catch_up(connection: &mut Conn) -> Result<u64, StoreError> {
+    let db = connection.db();
+    let next: u64 = db.query_one("SELECT next_seq FROM rollup_state WHERE id = 0", &[], |row| {
         row.get(0)
     })?;
     // Usually nothing is missing: no write transaction for every open.
-    let behind = connection
-        .query_row("SELECT 1 FROM events WHERE seq >= ?1 LIMIT 1", [next], |_| Ok(()))
-        .optional()?
+    let behind = db
+        .query_opt("SELECT 1 FROM events WHERE seq >= ?1 LIMIT 1", &[&next], |_| {
+            Ok(())
+        })?
         .is_some();
     if !behind {
         return Ok(0);
     }
     let transaction = connection.transaction()?;
-    let counted = count_from(&transaction, next)?;
+    let counted = count_from(transaction.db(), next)?;
     transaction.commit()?;
     Ok(counted)
 }
 
+/// Events read from the log at a time while counting. The rollups are written between pages, never while a
+/// page is being read: PostgreSQL cannot run a statement on a connection still streaming another's rows.
+const COUNT_PAGE: usize = 10_000;
+
 /// Count events `from` on into the rollups and move `next_seq` past the last.
-fn count_from(transaction: &rusqlite::Transaction<'_>, from: u64) -> Result<u64, StoreError> {
+fn count_from(db: Db<'_>, from: u64) -> Result<u64, StoreError> {
     let mut cache = SequenceCache::default();
     let mut counted = 0;
     let mut next = from;
-    {
-        let mut statement =
-            transaction.prepare("SELECT seq, body FROM events WHERE seq >= ?1 ORDER BY seq")?;
-        let mut rows = statement.query([from])?;
-        let mut batch = RollupBatch::default();
-        while let Some(row) = rows.next()? {
-            let seq: u64 = row.get(0)?;
-            let body: Value = serde_json::from_slice(row.get_ref(1)?.as_blob()?)
+    let mut batch = RollupBatch::default();
+    loop {
+        let page = db.query_all(
+            "SELECT seq, body FROM events WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+            &[&next, &COUNT_PAGE],
+            |row| Ok((row.get::<u64>(0)?, row.get::<Vec<u8>>(1)?)),
+        )?;
+        let full = page.len() == COUNT_PAGE;
+        for (seq, body) in page {
+            let body: Value = serde_json::from_slice(&body)
                 .map_err(|_| StoreError::Damaged(format!("event {seq} is not valid JSON")))?;
             if let Some(facts) = of_body(&body) {
                 batch.add(seq, &facts);
@@ -477,19 +493,22 @@ fn count_from(transaction: &rusqlite::Transaction<'_>, from: u64) -> Result<u64,
             }
             next = seq + 1;
             if batch.events >= 50_000 {
-                batch.flush(transaction, &mut cache)?;
+                batch.flush(db, &mut cache)?;
                 batch = RollupBatch::default();
             }
         }
-        batch.flush(transaction, &mut cache)?;
+        if !full {
+            break;
+        }
     }
-    set_next_seq(transaction, next)?;
+    batch.flush(db, &mut cache)?;
+    set_next_seq(db, next)?;
     Ok(counted)
 }
 
 /// Record that the rollups now count every event below `next`.
-pub(crate) fn set_next_seq(connection: &Connection, next: u64) -> Result<(), StoreError> {
-    connection.execute("UPDATE rollup_state SET next_seq = ?1 WHERE id = 0", [next])?;
+pub(crate) fn set_next_seq(db: Db<'_>, next: u64) -> Result<(), StoreError> {
+    db.execute("UPDATE rollup_state SET next_seq = ?1 WHERE id = 0", &[&next])?;
     Ok(())
 }
 
@@ -505,6 +524,61 @@ pub(crate) const ROLLUP_TABLES: [&str; 9] = [
     "rollup_evidence",
 ];
 
+/// Every column of each rollup table, in the order the schema declares them.
+const ROLLUP_COLUMNS: [(&str, &[&str]); 9] = [
+    ("rollup_kinds", &["hour", "agent", "kind", "count"]),
+    (
+        "rollup_decisions",
+        &[
+            "hour",
+            "agent",
+            "name",
+            "segment",
+            "outcome",
+            "count",
+            "sample_seq",
+        ],
+    ),
+    (
+        "rollup_tools",
+        &["hour", "agent", "tool", "calls", "errors", "latency"],
+    ),
+    ("rollup_bigrams", &["hour", "agent", "prev", "tool", "count"]),
+    (
+        "rollup_usage",
+        &[
+            "hour",
+            "agent",
+            "scope",
+            "name",
+            "calls",
+            "input_tokens",
+            "output_tokens",
+            "cost_micro_usd",
+            "latency",
+        ],
+    ),
+    ("rollup_tool_span", &["agent", "tool", "first_hour", "last_hour"]),
+    ("rollup_bigram_span", &["agent", "prev", "tool", "first_hour"]),
+    (
+        "rollup_access",
+        &["agent", "target", "mode", "first_hour", "last_hour", "count"],
+    ),
+    (
+        "rollup_evidence",
+        &["hour", "control", "count", "first_seq", "last_seq"],
+    ),
+];
+
+/// A rollup column for [`Store::rollup_snapshot`], written as SQLite's values print (`Integer(3)`,
+/// `Text("…")`): every rollup column is an integer or text.
+fn snapshot_value(row: &Row<'_>, column: usize) -> Result<String, StoreError> {
+    match row.get::<i64>(column) {
+        Ok(value) => Ok(format!("Integer({value})")),
+        Err(_) => Ok(format!("Text({:?})", row.get::<String>(column)?)),
+    }
+}
+
 /// Counts of events per kind: (hour, agent, kind) → count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KindRow {
@@ -519,31 +593,26 @@ impl Store {
     pub(crate) fn rows<T>(
         &self,
         sql: &str,
-        parameters: impl rusqlite::Params,
-        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+        parameters: &Params<'_>,
+        row: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection.prepare_cached(sql)?;
-            let rows = statement.query_map(parameters, row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+        self.read(|db| db.query_all(sql, parameters, row))
     }
 
     /// When each agent first and last called each tool.
     pub fn tool_spans(&self) -> Result<Vec<ToolSpan>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection
-                .prepare_cached("SELECT agent, tool, first_hour, last_hour FROM rollup_tool_span")?;
-            let rows = statement.query_map([], |row| {
+        self.rows(
+            "SELECT agent, tool, first_hour, last_hour FROM rollup_tool_span",
+            &[],
+            |row| {
                 Ok(ToolSpan {
                     agent: row.get(0)?,
                     tool: row.get(1)?,
                     first_hour: row.get(2)?,
                     last_hour: row.get(3)?,
                 })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+            },
+        )
     }
 
     /// What each agent touched (data sources, and tool calls that said how), in which mode, and when last.
@@ -552,13 +621,13 @@ impl Store {
         use warrant_core::risk::{AccessTarget, ObservedAccess};
         let rows = self.rows(
             "SELECT agent, target, mode, last_hour FROM rollup_access",
-            [],
+            &[],
             |row| {
                 Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, i64>(3)?,
+                    row.get::<String>(0)?,
+                    row.get::<String>(1)?,
+                    row.get::<String>(2)?,
+                    row.get::<i64>(3)?,
                 ))
             },
         )?;
@@ -589,7 +658,7 @@ impl Store {
     pub fn new_bigrams(&self, from_hour: i64) -> Result<Vec<BigramSpan>, StoreError> {
         self.rows(
             "SELECT agent, prev, tool, first_hour FROM rollup_bigram_span WHERE first_hour >= ?1",
-            [from_hour],
+            &[&from_hour],
             |row| {
                 Ok(BigramSpan {
                     agent: row.get(0)?,
@@ -603,21 +672,19 @@ impl Store {
 
     /// Every rollup row as text, table by table, in key order: for comparing live rollups with rebuilt ones.
     pub fn rollup_snapshot(&self) -> Result<Vec<String>, StoreError> {
-        self.read(|connection| {
+        self.read(|db| {
             let mut out = Vec::new();
-            for table in ROLLUP_TABLES {
-                let mut statement =
-                    connection.prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2, 3, 4"))?;
-                let columns = statement.column_count();
-                let mut rows = statement.query([])?;
-                while let Some(row) = rows.next()? {
+            for (table, columns) in ROLLUP_COLUMNS {
+                let sql = format!("SELECT {} FROM {table} ORDER BY 1, 2, 3, 4", columns.join(", "));
+                db.query_each(&sql, &[], |row| {
                     let mut line = table.to_owned();
-                    for column in 0..columns {
-                        let value: rusqlite::types::Value = row.get(column)?;
-                        line.push_str(&format!(" {value:?}"));
+                    for column in 0..columns.len() {
+                        line.push(' ');
+                        line.push_str(&snapshot_value(row, column)?);
                     }
                     out.push(line);
-                }
+                    Ok(true)
+                })?;
             }
             Ok(out)
         })
@@ -627,7 +694,7 @@ impl Store {
         self.rows(
             "SELECT hour, agent, name, segment, outcome, count, sample_seq FROM rollup_decisions
                  WHERE hour >= ?1 AND hour < ?2",
-            params![from_hour, to_hour],
+            &[&from_hour, &to_hour],
             |row| {
                 Ok(DecisionRow {
                     hour: row.get(0)?,
@@ -646,7 +713,7 @@ impl Store {
         self.rows(
             "SELECT hour, agent, tool, calls, errors, latency FROM rollup_tools
              WHERE hour >= ?1 AND hour < ?2",
-            params![from_hour, to_hour],
+            &[&from_hour, &to_hour],
             |row| {
                 Ok(ToolRow {
                     hour: row.get(0)?,
@@ -654,7 +721,7 @@ impl Store {
                     tool: row.get(2)?,
                     calls: row.get(3)?,
                     errors: row.get(4)?,
-                    latency: histogram_from(&row.get::<_, String>(5)?),
+                    latency: histogram_from(&row.get::<String>(5)?),
                 })
             },
         )
@@ -663,7 +730,7 @@ impl Store {
     pub fn bigram_rows(&self, from_hour: i64, to_hour: i64) -> Result<Vec<BigramRow>, StoreError> {
         self.rows(
             "SELECT hour, agent, prev, tool, count FROM rollup_bigrams WHERE hour >= ?1 AND hour < ?2",
-            params![from_hour, to_hour],
+            &[&from_hour, &to_hour],
             |row| {
                 Ok(BigramRow {
                     hour: row.get(0)?,
@@ -680,7 +747,7 @@ impl Store {
         self.rows(
             "SELECT hour, agent, scope, name, calls, input_tokens, output_tokens, cost_micro_usd, latency
                  FROM rollup_usage WHERE hour >= ?1 AND hour < ?2",
-            params![from_hour, to_hour],
+            &[&from_hour, &to_hour],
             |row| {
                 Ok(UsageRow {
                     hour: row.get(0)?,
@@ -690,8 +757,8 @@ impl Store {
                     calls: row.get(4)?,
                     input_tokens: row.get(5)?,
                     output_tokens: row.get(6)?,
-                    cost_usd: row.get::<_, i64>(7)? as f64 / 1_000_000.0,
-                    latency: histogram_from(&row.get::<_, String>(8)?),
+                    cost_usd: row.get::<i64>(7)? as f64 / 1_000_000.0,
+                    latency: histogram_from(&row.get::<String>(8)?),
                 })
             },
         )
@@ -700,7 +767,7 @@ impl Store {
     pub fn kind_rows(&self, from_hour: i64, to_hour: i64) -> Result<Vec<KindRow>, StoreError> {
         self.rows(
             "SELECT hour, agent, kind, count FROM rollup_kinds WHERE hour >= ?1 AND hour < ?2",
-            params![from_hour, to_hour],
+            &[&from_hour, &to_hour],
             |row| {
                 Ok(KindRow {
                     hour: row.get(0)?,
@@ -716,11 +783,10 @@ impl Store {
 impl Store {
     /// Every agent that wrote an event (from the rollups), for finding shadow agents.
     pub fn observed_agents(&self) -> Result<Vec<String>, StoreError> {
-        self.read(|connection| {
-            let mut statement =
-                connection.prepare_cached("SELECT DISTINCT agent FROM rollup_kinds WHERE agent != ''")?;
-            let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+        self.rows(
+            "SELECT DISTINCT agent FROM rollup_kinds WHERE agent != ''",
+            &[],
+            |row| row.get(0),
+        )
     }
 }

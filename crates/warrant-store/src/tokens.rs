@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value, json};
 use warrant_core::change::ChangeContext;
 use warrant_core::event::{EventKind, format_time};
@@ -19,6 +18,7 @@ use warrant_core::identity::{Principal, PrincipalKind};
 use warrant_core::role::Role;
 
 use crate::StoreError;
+use crate::db::{Db, Row};
 use crate::keys::{new_token_secret, token_hash};
 use crate::tree::blob_hash;
 use crate::writer::Log;
@@ -112,29 +112,26 @@ pub(crate) fn token_id(hash: &[u8; 32]) -> String {
 
 const COLUMNS: &str = "hash, id, name, role, agents, person, expires, revoked, last_used, created";
 
-pub(crate) fn load(connection: &Connection) -> Result<Tokens, StoreError> {
-    let mut statement = connection.prepare(&format!("SELECT {COLUMNS} FROM tokens"))?;
-    let mut rows = statement.query([])?;
+pub(crate) fn load(db: Db<'_>) -> Result<Tokens, StoreError> {
     let mut tokens = HashMap::new();
-    while let Some(row) = rows.next()? {
-        let hash = blob_hash(row.get_ref(0)?.as_blob()?)?;
+    db.query_each(&format!("SELECT {COLUMNS} FROM tokens"), &[], |row| {
+        let hash = blob_hash(&row.get::<Vec<u8>>(0)?)?;
         let info = info_from_row(row)?;
         tokens.insert(hash, Arc::new(entry(&info)));
-    }
+        Ok(true)
+    })?;
     Ok(tokens)
 }
 
-pub(crate) fn list(connection: &Connection) -> Result<Vec<TokenInfo>, StoreError> {
-    let mut statement = connection.prepare(&format!("SELECT {COLUMNS} FROM tokens ORDER BY created, id"))?;
-    let mut rows = statement.query([])?;
-    let mut tokens = Vec::new();
-    while let Some(row) = rows.next()? {
-        tokens.push(info_from_row(row)?);
-    }
-    Ok(tokens)
+pub(crate) fn list(db: Db<'_>) -> Result<Vec<TokenInfo>, StoreError> {
+    db.query_all(
+        &format!("SELECT {COLUMNS} FROM tokens ORDER BY created, id"),
+        &[],
+        info_from_row,
+    )
 }
 
-fn info_from_row(row: &rusqlite::Row<'_>) -> Result<TokenInfo, StoreError> {
+fn info_from_row(row: &Row<'_>) -> Result<TokenInfo, StoreError> {
     let id: String = row.get(1)?;
     let name: String = row.get(2)?;
     let role: String = row.get(3)?;
@@ -196,7 +193,7 @@ pub(crate) fn entry(info: &TokenInfo) -> Entry {
 
 /// Insert a token and its `token` event in the writer's transaction.
 pub(crate) fn create(
-    log: &mut Log<'_, '_>,
+    log: &mut Log<'_>,
     spec: &TokenSpec,
     context: &ChangeContext,
 ) -> Result<(NewToken, [u8; 32]), StoreError> {
@@ -215,16 +212,16 @@ pub(crate) fn create(
     let inserted = log.transaction.execute(
         "INSERT INTO tokens (hash, id, name, role, agents, person, expires, created)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (name) DO NOTHING",
-        (
-            hash.as_slice(),
+        &[
+            &hash,
             &id,
             &spec.name,
-            spec.role.as_str(),
+            &spec.role.as_str(),
             &agents_json,
             &person,
-            spec.expires.as_ref().map(format_time),
+            &spec.expires.as_ref().map(format_time),
             &created,
-        ),
+        ],
     )?;
     if inserted == 0 {
         return Err(StoreError::TokenNameTaken(spec.name.clone()));
@@ -247,31 +244,24 @@ pub(crate) fn create(
 
 /// Mark a token revoked and record it. Revoking a revoked token is refused (nothing to do, nothing recorded).
 pub(crate) fn revoke(
-    log: &mut Log<'_, '_>,
+    log: &mut Log<'_>,
     id: &str,
     context: &ChangeContext,
 ) -> Result<(TokenInfo, [u8; 32]), StoreError> {
-    let found = log
-        .transaction
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM tokens WHERE id = ?1"),
-            [id],
-            |row| {
-                let hash: Vec<u8> = row.get(0)?;
-                Ok((hash, info_from_row(row)))
-            },
-        )
-        .optional()?;
-    let Some((hash, info)) = found else {
+    let found = log.transaction.query_opt(
+        &format!("SELECT {COLUMNS} FROM tokens WHERE id = ?1"),
+        &[&id],
+        |row| Ok((row.get::<Vec<u8>>(0)?, info_from_row(row)?)),
+    )?;
+    let Some((hash, mut info)) = found else {
         return Err(StoreError::TokenNotFound(id.to_owned()));
     };
-    let mut info = info?;
     if info.revoked.is_some() {
         return Err(StoreError::TokenRevoked(id.to_owned()));
     }
     log.transaction.execute(
         "UPDATE tokens SET revoked = ?1 WHERE id = ?2",
-        (format_time(&context.time), id),
+        &[&format_time(&context.time), &id],
     )?;
     info.revoked = Some(context.time);
     let mut attrs = event_attrs(&info, "revoked");
@@ -300,13 +290,12 @@ fn event_attrs(info: &TokenInfo, op: &str) -> Map<String, Value> {
 }
 
 /// Write the last-use times that changed since the last flush.
-pub(crate) fn flush_use(connection: &Connection, uses: &[(String, DateTime<Utc>)]) -> Result<(), StoreError> {
-    if uses.is_empty() {
-        return Ok(());
-    }
-    let mut statement = connection.prepare("UPDATE tokens SET last_used = ?1 WHERE id = ?2")?;
+pub(crate) fn flush_use(db: Db<'_>, uses: &[(String, DateTime<Utc>)]) -> Result<(), StoreError> {
     for (id, time) in uses {
-        statement.execute((format_time(time), id))?;
+        db.execute(
+            "UPDATE tokens SET last_used = ?1 WHERE id = ?2",
+            &[&format_time(time), id],
+        )?;
     }
     Ok(())
 }

@@ -5,10 +5,10 @@
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use warrant_log::Seq;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use warrant_core::trail::TrailEvent;
 
+use crate::db::Db;
 use crate::read::{load_content, stored_row};
 use crate::{Store, StoreError};
 
@@ -16,6 +16,11 @@ use crate::{Store, StoreError};
 pub const MAX_TRACES: usize = 256;
 /// At most this many events are gathered into one trail.
 pub const MAX_EVENTS: usize = 20_000;
+
+/// Rows read per trace link query: one more than [`MAX_TRACES`], so a cut is seen.
+const TRACE_ROWS: usize = MAX_TRACES + 1;
+/// Rows read per trace or session query: one more than [`MAX_EVENTS`], so a cut is seen.
+const EVENT_ROWS: usize = MAX_EVENTS + 1;
 
 /// What a trail id turned out to name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,11 +45,11 @@ impl Store {
     /// prefixed `trace:`, `session:` or `seq:` to say which (a session may be named `12345`). Unprefixed, a
     /// number is a seq if that event exists, else a session. `None` when the id names nothing in the log.
     pub fn trail_events(&self, id: &str) -> Result<Option<TrailEvents>, StoreError> {
-        self.read(|connection| gather(connection, id))
+        self.read(|db| gather(db, id))
     }
 }
 
-fn gather(connection: &Connection, id: &str) -> Result<Option<TrailEvents>, StoreError> {
+fn gather(db: Db<'_>, id: &str) -> Result<Option<TrailEvents>, StoreError> {
     let (named, id) = match id.split_once(':') {
         Some((prefix @ ("trace" | "session" | "seq"), rest)) => (Some(prefix), rest),
         _ => (None, id),
@@ -52,14 +57,11 @@ fn gather(connection: &Connection, id: &str) -> Result<Option<TrailEvents>, Stor
     let mut seqs: BTreeSet<Seq> = BTreeSet::new();
     let mut seeds: Vec<String> = Vec::new();
     let event = match (named, id.parse::<u64>()) {
-        (None | Some("seq"), Ok(seq)) => connection
-            .query_row(
-                "SELECT seq, body, leaf FROM events WHERE seq = ?1",
-                [seq],
-                stored_row,
-            )
-            .optional()?
-            .transpose()?,
+        (None | Some("seq"), Ok(seq)) => db.query_opt(
+            "SELECT seq, body, leaf FROM events WHERE seq = ?1",
+            &[&seq],
+            stored_row,
+        )?,
         _ => None,
     };
     let root = if let Some(event) = event {
@@ -67,38 +69,41 @@ fn gather(connection: &Connection, id: &str) -> Result<Option<TrailEvents>, Stor
         if let Some(trace) = field("trace_id") {
             seeds.push(trace);
         } else if let Some(session) = field("session") {
-            session_seeds(connection, &session, &mut seeds, &mut seqs)?;
+            session_seeds(db, &session, &mut seeds, &mut seqs)?;
         }
         seqs.insert(event.seq);
         TrailRoot::Event(event.seq)
     } else if named == Some("seq") {
         return Ok(None);
-    } else if named != Some("session") && is_trace_id(id) && trace_exists(connection, id)? {
+    } else if named != Some("session") && is_trace_id(id) && trace_exists(db, id)? {
         seeds.push(id.to_owned());
         TrailRoot::Trace(id.to_owned())
     } else if named == Some("trace") {
         return Ok(None);
     } else {
-        session_seeds(connection, id, &mut seeds, &mut seqs)?;
+        session_seeds(db, id, &mut seeds, &mut seqs)?;
         if seeds.is_empty() && seqs.is_empty() {
             return Ok(None);
         }
         TrailRoot::Session(id.to_owned())
     };
-    let (traces, mut truncated) = expand(connection, seeds)?;
+    let (traces, mut truncated) = expand(db, seeds)?;
     let root_seq = match &root {
         TrailRoot::Event(seq) => Some(*seq),
         _ => None,
     };
-    let mut by_trace =
-        connection.prepare_cached("SELECT seq FROM events WHERE trace_id = ?1 ORDER BY seq LIMIT ?2")?;
     for trace in &traces {
         if seqs.len() > MAX_EVENTS {
             break;
         }
-        for seq in by_trace.query_map(params![trace, MAX_EVENTS + 1], |row| row.get::<_, Seq>(0))? {
-            seqs.insert(seq?);
-        }
+        db.query_each(
+            "SELECT seq FROM events WHERE trace_id = ?1 ORDER BY seq LIMIT ?2",
+            &[trace, &EVENT_ROWS],
+            |row| {
+                seqs.insert(row.get(0)?);
+                Ok(true)
+            },
+        )?;
     }
     if seqs.len() > MAX_EVENTS {
         truncated = true;
@@ -107,16 +112,20 @@ fn gather(connection: &Connection, id: &str) -> Result<Option<TrailEvents>, Stor
         kept.extend(root_seq);
         seqs = kept;
     }
-    let mut load = connection.prepare_cached("SELECT seq, body, leaf FROM events WHERE seq = ?1")?;
     let mut events = Vec::with_capacity(seqs.len());
     for seq in seqs {
-        let Some(stored) = load.query_row([seq], stored_row).optional()?.transpose()? else {
+        let Some(stored) = db.query_opt(
+            "SELECT seq, body, leaf FROM events WHERE seq = ?1",
+            &[&seq],
+            stored_row,
+        )?
+        else {
             continue;
         };
         events.push(TrailEvent {
             seq,
             body: stored.body,
-            content: load_content(connection, seq)?,
+            content: load_content(db, seq)?,
         });
     }
     Ok(Some(TrailEvents {
@@ -129,40 +138,35 @@ fn gather(connection: &Connection, id: &str) -> Result<Option<TrailEvents>, Stor
 
 /// The traces a session touched, and its events outside any trace (at most [`MAX_EVENTS`] rows read).
 fn session_seeds(
-    connection: &Connection,
+    db: Db<'_>,
     session: &str,
     seeds: &mut Vec<String>,
     seqs: &mut BTreeSet<Seq>,
 ) -> Result<(), StoreError> {
-    let mut statement = connection
-        .prepare_cached("SELECT seq, trace_id FROM events WHERE session = ?1 ORDER BY seq LIMIT ?2")?;
-    let rows = statement.query_map(params![session, MAX_EVENTS + 1], |row| {
-        Ok((row.get::<_, Seq>(0)?, row.get::<_, Option<String>>(1)?))
-    })?;
     let mut known: HashSet<String> = seeds.iter().cloned().collect();
-    for row in rows {
-        match row? {
-            (_, Some(trace)) => {
-                if known.insert(trace.clone()) {
-                    seeds.push(trace);
+    db.query_each(
+        "SELECT seq, trace_id FROM events WHERE session = ?1 ORDER BY seq LIMIT ?2",
+        &[&session, &EVENT_ROWS],
+        |row| {
+            let seq: Seq = row.get(0)?;
+            match row.get::<Option<String>>(1)? {
+                Some(trace) => {
+                    if known.insert(trace.clone()) {
+                        seeds.push(trace);
+                    }
+                }
+                None => {
+                    seqs.insert(seq);
                 }
             }
-            (seq, None) => {
-                seqs.insert(seq);
-            }
-        }
-    }
-    Ok(())
+            Ok(true)
+        },
+    )
 }
 
 /// Follow links both ways from `seeds`: up to the traces they were started from, down to the traces they
 /// started. Returns the traces in the order found and whether [`MAX_TRACES`] cut the walk short.
-fn expand(connection: &Connection, seeds: Vec<String>) -> Result<(Vec<String>, bool), StoreError> {
-    let mut up = connection.prepare_cached(
-        "SELECT DISTINCT link_trace FROM events WHERE trace_id = ?1 AND link_trace IS NOT NULL LIMIT ?2",
-    )?;
-    let mut down =
-        connection.prepare_cached("SELECT DISTINCT trace_id FROM events WHERE link_trace = ?1 LIMIT ?2")?;
+fn expand(db: Db<'_>, seeds: Vec<String>) -> Result<(Vec<String>, bool), StoreError> {
     let mut found: Vec<String> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     let mut queue: VecDeque<String> = seeds.into();
@@ -173,30 +177,33 @@ fn expand(connection: &Connection, seeds: Vec<String>) -> Result<(Vec<String>, b
         if found.len() == MAX_TRACES {
             return Ok((found, true));
         }
-        for statement in [&mut up, &mut down] {
-            for linked in statement.query_map(params![&trace, MAX_TRACES + 1], |row| {
-                row.get::<_, Option<String>>(0)
-            })? {
-                if let Some(linked) = linked?
+        for sql in [
+            // Up: the traces this one was started from.
+            "SELECT DISTINCT link_trace FROM events WHERE trace_id = ?1 AND link_trace IS NOT NULL LIMIT ?2",
+            // Down: the traces started from this one.
+            "SELECT DISTINCT trace_id FROM events WHERE link_trace = ?1 LIMIT ?2",
+        ] {
+            db.query_each(sql, &[&trace, &TRACE_ROWS], |row| {
+                if let Some(linked) = row.get::<Option<String>>(0)?
                     && !seen.contains(&linked)
                 {
                     queue.push_back(linked);
                 }
-            }
+                Ok(true)
+            })?;
         }
         found.push(trace);
     }
     Ok((found, false))
 }
 
-fn trace_exists(connection: &Connection, trace: &str) -> Result<bool, StoreError> {
-    Ok(connection
-        .query_row(
+fn trace_exists(db: Db<'_>, trace: &str) -> Result<bool, StoreError> {
+    Ok(db
+        .query_opt(
             "SELECT 1 FROM events WHERE trace_id = ?1 LIMIT 1",
-            [trace],
+            &[&trace],
             |_| Ok(()),
-        )
-        .optional()?
+        )?
         .is_some())
 }
 

@@ -4,12 +4,12 @@
 //! (about 2.5 MB at ten million events). A subtree below level 8 is recomputed from at most 256 leaf hashes,
 //! read in one range query. Together that bounds a proof to one small read and a few hundred hashes.
 
-use rusqlite::Connection;
 use warrant_log::frontier::{Frontier, Subtree};
 use warrant_log::hash::{Hash, root_from_leaf_hashes};
 use warrant_log::proof::SubtreeSource;
 
 use crate::StoreError;
+use crate::db::Db;
 
 /// The lowest level whose perfect subtrees are stored.
 pub(crate) const TILE_LEVEL: u32 = 8;
@@ -24,29 +24,57 @@ pub(crate) struct TreeCache {
 
 impl TreeCache {
     /// Rebuild from the database: the tiles, and the leaves below the lowest tile for the right edge.
-    pub fn load(connection: &Connection) -> Result<TreeCache, StoreError> {
-        let size: u64 = connection.query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM events", [], |row| {
+    pub fn load(db: Db<'_>) -> Result<TreeCache, StoreError> {
+        let size: u64 = db.query_one("SELECT COALESCE(MAX(seq) + 1, 0) FROM events", &[], |row| {
             row.get(0)
         })?;
         let mut cache = TreeCache::default();
-        let mut statement = connection.prepare("SELECT level, idx, hash FROM tiles ORDER BY level, idx")?;
-        let mut rows = statement.query([])?;
-        while let Some(row) = rows.next()? {
-            let level: u32 = row.get(0)?;
-            let index: u64 = row.get(1)?;
-            let hash = blob_hash(row.get_ref(2)?.as_blob()?)?;
-            cache.record(Subtree { level, index, hash })?;
-        }
-        cache.frontier = cache.frontier_at(connection, size)?;
+        db.query_each(
+            "SELECT level, idx, hash FROM tiles ORDER BY level, idx",
+            &[],
+            |row| {
+                cache.record(Subtree {
+                    level: row.get(0)?,
+                    index: row.get(1)?,
+                    hash: row.get(2)?,
+                })?;
+                Ok(true)
+            },
+        )?;
+        cache.frontier = cache.frontier_at(db, size)?;
         Ok(cache)
+    }
+
+    /// Catch up with a log another server extended to `size` events: the tiles completed since (a tile at level
+    /// `l`, index `i` is new when its last leaf lies past the events this cache covered, i.e. when
+    /// `i >= covered >> l`; one index range per level), and the new right edge.
+    pub fn follow(&mut self, db: Db<'_>, size: u64) -> Result<(), StoreError> {
+        let covered = self.frontier.size();
+        let top = u64::BITS - size.leading_zeros();
+        for level in TILE_LEVEL..top {
+            db.query_each(
+                "SELECT idx, hash FROM tiles WHERE level = ?1 AND idx >= ?2 ORDER BY idx",
+                &[&level, &(covered >> level)],
+                |row| {
+                    self.record(Subtree {
+                        level,
+                        index: row.get(0)?,
+                        hash: row.get(1)?,
+                    })?;
+                    Ok(true)
+                },
+            )?;
+        }
+        self.frontier = self.frontier_at(db, size)?;
+        Ok(())
     }
 
     /// The right edge of the tree of the first `size` events: one perfect subtree per set bit of `size`,
     /// largest first. Its root is the root of that tree.
-    pub fn frontier_at(&self, connection: &Connection, size: u64) -> Result<Frontier, StoreError> {
+    pub fn frontier_at(&self, db: Db<'_>, size: u64) -> Result<Frontier, StoreError> {
         let mut source = TreeSource {
             cache: self,
-            connection,
+            db,
             chunk: None,
         };
         let mut hashes = Vec::new();
@@ -98,7 +126,7 @@ impl TreeCache {
 /// Serves subtree roots for proofs from the cache and, below the tile level, from leaf hashes.
 pub(crate) struct TreeSource<'a> {
     pub cache: &'a TreeCache,
-    pub connection: &'a Connection,
+    pub db: Db<'a>,
     /// The last 256-leaf chunk read: proofs touch one chunk many times.
     pub chunk: Option<(u64, Vec<Hash>)>,
 }
@@ -120,14 +148,16 @@ impl TreeSource<'_> {
         let chunk_start = start >> TILE_LEVEL << TILE_LEVEL;
         let cached = matches!(&self.chunk, Some((cached_start, _)) if *cached_start == chunk_start);
         if !cached {
-            let mut statement = self
-                .connection
-                .prepare_cached("SELECT leaf FROM events WHERE seq >= ?1 AND seq < ?2 ORDER BY seq")?;
-            let mut rows = statement.query((chunk_start, chunk_start + (1 << TILE_LEVEL)))?;
+            let chunk_end = chunk_start + (1 << TILE_LEVEL);
             let mut leaves = Vec::with_capacity(1 << TILE_LEVEL);
-            while let Some(row) = rows.next()? {
-                leaves.push(blob_hash(row.get_ref(0)?.as_blob()?)?);
-            }
+            self.db.query_each(
+                "SELECT leaf FROM events WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
+                &[&chunk_start, &chunk_end],
+                |row| {
+                    leaves.push(row.get::<Hash>(0)?);
+                    Ok(true)
+                },
+            )?;
             self.chunk = Some((chunk_start, leaves));
         }
         let (_, leaves) = self

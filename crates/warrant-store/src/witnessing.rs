@@ -1,23 +1,19 @@
 //! The log's side of witnessing: the cosignatures collected for each checkpoint, and the size each witness
 //! last cosigned (the `old` of the next `add-checkpoint`).
 
-use rusqlite::OptionalExtension;
-
-use crate::read::Checkpoint;
+use crate::db::Db;
+use crate::read::{Checkpoint, checkpoint_row};
 use crate::{Store, StoreError};
 
 impl Store {
     /// The size `witness` last cosigned, as this log knows it (none: never, or forgotten).
     pub fn witness_size(&self, witness: &str) -> Result<Option<u64>, StoreError> {
-        let witness = witness.to_owned();
-        self.read(move |connection| {
-            Ok(connection
-                .query_row(
-                    "SELECT size FROM witness_state WHERE witness = ?1",
-                    [&witness],
-                    |row| row.get(0),
-                )
-                .optional()?)
+        self.read(|db| {
+            db.query_opt(
+                "SELECT size FROM witness_state WHERE witness = ?1",
+                &[&witness],
+                |row| row.get(0),
+            )
         })
     }
 
@@ -37,14 +33,11 @@ impl Store {
             return Ok(());
         }
         self.transact(move |log| {
-            let current: Option<String> = log
-                .transaction
-                .query_row(
-                    "SELECT cosignatures FROM checkpoints WHERE size = ?1",
-                    [size],
-                    |row| row.get(0),
-                )
-                .optional()?;
+            let current: Option<String> = log.transaction.query_opt(
+                "SELECT cosignatures FROM checkpoints WHERE size = ?1",
+                &[&size],
+                |row| row.get(0),
+            )?;
             let Some(mut current) = current else {
                 return Err(StoreError::Damaged(format!(
                     "no checkpoint of size {size} to cosign"
@@ -61,7 +54,7 @@ impl Store {
             }
             log.transaction.execute(
                 "UPDATE checkpoints SET cosignatures = ?1 WHERE size = ?2",
-                (current, size),
+                &[&current, &size],
             )?;
             Ok(())
         })
@@ -70,30 +63,23 @@ impl Store {
 
     /// The latest checkpoints that carry any cosignature, newest first (at most `limit`).
     pub fn cosigned_checkpoints(&self, limit: u64) -> Result<Vec<Checkpoint>, StoreError> {
-        self.read(move |connection| {
-            let mut statement = connection.prepare(
+        self.read(|db| {
+            db.query_all(
                 "SELECT size, root, note, time, cosignatures FROM checkpoints WHERE cosignatures <> ''
                  ORDER BY size DESC LIMIT ?1",
-            )?;
-            let rows = statement.query_map([limit], crate::read::checkpoint_row)?;
-            let mut checkpoints = Vec::new();
-            for row in rows {
-                checkpoints.push(row??);
-            }
-            Ok(checkpoints)
+                &[&limit],
+                checkpoint_row,
+            )
         })
     }
 }
 
-fn set_size(transaction: &rusqlite::Transaction<'_>, witness: &str, size: u64) -> Result<(), StoreError> {
-    transaction.execute(
+fn set_size(db: Db<'_>, witness: &str, size: u64) -> Result<(), StoreError> {
+    let updated = warrant_core::event::format_time(&chrono::Utc::now());
+    db.execute(
         "INSERT INTO witness_state (witness, size, updated) VALUES (?1, ?2, ?3)
          ON CONFLICT (witness) DO UPDATE SET size = excluded.size, updated = excluded.updated",
-        (
-            witness,
-            size,
-            warrant_core::event::format_time(&chrono::Utc::now()),
-        ),
+        &[&witness, &size, &updated],
     )?;
     Ok(())
 }

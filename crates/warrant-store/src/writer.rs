@@ -12,7 +12,6 @@ use std::sync::{Arc, RwLock, Weak};
 use warrant_log::Seq;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 use warrant_core::change::{ChangeContext, change_event};
 use warrant_core::event::{Event, format_time};
@@ -22,6 +21,7 @@ use warrant_log::frontier::{Frontier, Subtree};
 use warrant_log::note::sign_note;
 
 use crate::approvals::{Approval, ApprovalError, ApprovalStatus, NewApproval, stamp};
+use crate::db::{Backend, Conn, Db};
 use crate::entry::{Prepared, prepare_single};
 use crate::keys::LogIdentity;
 use crate::read::{Checkpoint, latest_checkpoint};
@@ -30,6 +30,84 @@ use crate::tree::{TILE_LEVEL, TreeCache};
 use crate::{
     Appended, AppliedChange, ApplyError, ApplyOutcome, Erased, ErasureTarget, RemoveError, Shared, StoreError,
 };
+
+/// Begin a write transaction in the sequencer. On PostgreSQL several servers may append to one log, so the
+/// transaction first takes the log's lock and follows what other servers committed since this one last
+/// wrote ([`follow`]), before it assigns a seq. A macro, not a method: the transaction borrows the
+/// connection while `follow` updates the writer's other fields.
+macro_rules! begin {
+    ($writer:ident) => {{
+        let transaction = $writer.connection.transaction()?;
+        if transaction.db().backend() == Backend::Postgres {
+            follow(
+                transaction.db(),
+                &mut Following {
+                    frontier: &mut $writer.frontier,
+                    registry: &mut $writer.registry,
+                    registry_seq: &mut $writer.registry_seq,
+                    last_checkpoint_size: &mut $writer.last_checkpoint_size,
+                    sequences: &mut $writer.sequences,
+                    tree: &$writer.tree,
+                    shared: &$writer.shared,
+                },
+            )?;
+        }
+        transaction
+    }};
+}
+
+/// The key of the transaction-scoped advisory lock that serialises PostgreSQL write transactions on the log.
+/// Transaction-scoped, not session-scoped: COMMIT or ROLLBACK releases it, so it holds behind a connection
+/// pooler in transaction mode and never outlives a server that died mid-transaction.
+const LOG_LOCK: i64 = 0x7761_7272_616e_7401;
+
+/// What a writer must see again when another server wrote to the log.
+struct Following<'a> {
+    frontier: &'a mut Frontier,
+    registry: &'a mut Registry,
+    registry_seq: &'a mut Option<Seq>,
+    last_checkpoint_size: &'a mut u64,
+    sequences: &'a mut SequenceCache,
+    tree: &'a Arc<RwLock<TreeCache>>,
+    shared: &'a Weak<Shared>,
+}
+
+/// Inside a PostgreSQL write transaction: take the log's lock, then catch up with what other servers
+/// committed since this writer last wrote. The sealed head says how far the log reaches; the tree's new
+/// tiles, its right edge, the registry (when a change landed) and the latest checkpoint are read again, and
+/// published to this server's readers.
+fn follow(db: Db<'_>, state: &mut Following<'_>) -> Result<(), StoreError> {
+    db.execute("SELECT pg_advisory_xact_lock(?1)", &[&LOG_LOCK])?;
+    let size: u64 = db
+        .query_opt("SELECT size FROM head WHERE id = 1", &[], |row| row.get(0))?
+        .unwrap_or(0);
+    if size == state.frontier.size() {
+        return Ok(());
+    }
+    let registry_seq = latest_registry_seq(db)?;
+    if registry_seq != *state.registry_seq {
+        *state.registry = crate::read::load_registry(db)?;
+        *state.registry_seq = registry_seq;
+        if let Some(shared) = state.shared.upgrade() {
+            shared.publish_registry(state.registry.clone());
+        }
+    }
+    *state.last_checkpoint_size = latest_checkpoint(db)?.map_or(0, |checkpoint| checkpoint.size);
+    // The transition rollup's memory of each trace's last tool may be stale: the log answers instead.
+    *state.sequences = SequenceCache::default();
+    let mut cache = match state.tree.write() {
+        Ok(cache) => cache,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    cache.follow(db, size)?;
+    *state.frontier = cache.frontier.clone();
+    Ok(())
+}
+
+/// The seq of the latest registry change: a writer that has seen it has the registry as it stands.
+fn latest_registry_seq(db: Db<'_>) -> Result<Option<Seq>, StoreError> {
+    db.query_one("SELECT MAX(seq) FROM registry_versions", &[], |row| row.get(0))
+}
 
 /// Appends waiting beyond this many events go to the next transaction, so one commit stays bounded.
 const MAX_EVENTS_PER_COMMIT: usize = 50_000;
@@ -94,18 +172,18 @@ pub(crate) enum Request {
 
 /// An operation for [`Request::Transact`]; its answer is downcast by `Store::transact`.
 pub(crate) type Operation =
-    Box<dyn FnOnce(&mut Log<'_, '_>) -> Result<Box<dyn std::any::Any + Send>, StoreError> + Send>;
+    Box<dyn FnOnce(&mut Log<'_>) -> Result<Box<dyn std::any::Any + Send>, StoreError> + Send>;
 
 /// The writer's state for one transaction of warrant's own records (alerts, incidents, risks, impact
 /// assessments): rows and the events that describe them commit together.
-pub(crate) struct Log<'a, 't> {
-    pub transaction: &'a rusqlite::Transaction<'t>,
+pub(crate) struct Log<'a> {
+    pub transaction: Db<'a>,
     pub frontier: &'a mut warrant_log::frontier::Frontier,
     pub tiles: &'a mut Vec<warrant_log::frontier::Subtree>,
     pub rollups: &'a mut crate::rollups::RollupBatch,
 }
 
-impl Log<'_, '_> {
+impl Log<'_> {
     /// Append one event of warrant's own; returns its seq.
     pub fn append(
         &mut self,
@@ -142,8 +220,12 @@ impl Log<'_, '_> {
 }
 
 pub(crate) struct Writer {
-    connection: Connection,
+    connection: Conn,
     registry: Registry,
+    /// The seq of the latest registry change this writer has seen (another server may make one).
+    registry_seq: Option<Seq>,
+    /// The store's shared state, to publish what another server changed.
+    shared: Weak<Shared>,
     tree: Arc<RwLock<TreeCache>>,
     frontier: Frontier,
     identity: LogIdentity,
@@ -166,19 +248,24 @@ type PendingAppend = (Vec<Prepared>, RollupBatch, AppendReply);
 
 impl Writer {
     pub fn new(
-        connection: Connection,
+        connection: Conn,
         registry: Registry,
         tree: Arc<RwLock<TreeCache>>,
         identity: LogIdentity,
+        shared: Weak<Shared>,
     ) -> Result<Writer, StoreError> {
         let frontier = match tree.read() {
             Ok(cache) => cache.frontier.clone(),
             Err(poisoned) => poisoned.into_inner().frontier.clone(),
         };
-        let last_checkpoint_size = latest_checkpoint(&connection)?.map_or(0, |checkpoint| checkpoint.size);
+        let last_checkpoint_size =
+            latest_checkpoint(connection.db())?.map_or(0, |checkpoint| checkpoint.size);
+        let registry_seq = latest_registry_seq(connection.db())?;
         Ok(Writer {
             connection,
             registry,
+            registry_seq,
+            shared,
             tree,
             frontier,
             identity,
@@ -317,25 +404,23 @@ impl Writer {
         if appends.is_empty() {
             return;
         }
-        let mut frontier = self.frontier.clone();
         let seal = self.identity.seal.clone();
         let mut tiles = Vec::new();
         let result = (|| {
-            let transaction = self
-                .connection
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let transaction = begin!(self);
+            let mut frontier = self.frontier.clone();
             // Sums held long enough are written first, with the seq they reach (every event committed so far).
             let flushing = !self.pending.is_empty()
                 && (self.pending_since.elapsed() >= FLUSH_INTERVAL || self.pending.events >= FLUSH_EVENTS);
             if flushing {
-                self.pending.flush(&transaction, &mut self.sequences)?;
-                set_next_seq(&transaction, self.frontier.size())?;
+                self.pending.flush(transaction.db(), &mut self.sequences)?;
+                set_next_seq(transaction.db(), self.frontier.size())?;
             }
             let mut seen = HashMap::new();
             let mut outcomes = Vec::with_capacity(appends.len());
             let mut rollups = RollupBatch::default();
             for (events, sums, _) in &mut appends {
-                let appended = append_events(&transaction, &mut frontier, &mut tiles, &mut seen, events)?;
+                let appended = append_events(transaction.db(), &mut frontier, &mut tiles, &mut seen, events)?;
                 if appended.iter().any(|appended| appended.duplicate) {
                     // Resent events are not counted again: count the stored ones one by one.
                     for (event, appended) in events.iter().zip(&appended) {
@@ -356,12 +441,12 @@ impl Writer {
                 }
                 outcomes.push(appended);
             }
-            store_tree(&transaction, &frontier, &tiles, &seal)?;
+            store_tree(transaction.db(), &frontier, &tiles, &seal)?;
             transaction.commit()?;
-            Ok::<_, StoreError>((outcomes, rollups, flushing))
+            Ok::<_, StoreError>((outcomes, rollups, flushing, frontier))
         })();
         match result {
-            Ok((outcomes, rollups, flushed)) => {
+            Ok((outcomes, rollups, flushed, frontier)) => {
                 if flushed {
                     self.pending = RollupBatch::default();
                 }
@@ -398,13 +483,11 @@ impl Writer {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let transaction = begin!(self);
         let result = self
             .pending
-            .flush(&transaction, &mut self.sequences)
-            .and_then(|()| set_next_seq(&transaction, self.frontier.size()));
+            .flush(transaction.db(), &mut self.sequences)
+            .and_then(|()| set_next_seq(transaction.db(), self.frontier.size()));
         if let Err(error) = result {
             self.sequences = SequenceCache::default();
             return Err(error);
@@ -478,55 +561,68 @@ impl Writer {
         if changes.is_empty() {
             return Ok(Vec::new());
         }
-        let mut frontier = self.frontier.clone();
         let seal = self.identity.seal.clone();
         let mut tiles = Vec::new();
         let mut rollups = RollupBatch::default();
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let transaction = begin!(self);
+        let mut frontier = self.frontier.clone();
         let mut applied = Vec::with_capacity(changes.len());
         for change in changes {
             let kind = change.kind.as_str();
-            let previous: Option<u64> = transaction
-                .query_row(
-                    "SELECT MAX(version) FROM registry_versions WHERE kind = ?1 AND id = ?2",
-                    (kind, &change.id),
-                    |row| row.get(0),
-                )
-                .optional()?
-                .flatten();
+            let previous: Option<u64> = transaction.db().query_one(
+                "SELECT MAX(version) FROM registry_versions WHERE kind = ?1 AND id = ?2",
+                &[&kind, &change.id],
+                |row| row.get(0),
+            )?;
             let version = previous.unwrap_or(0) + 1;
             let event = prepare_single(change_event(&change, version, context), context)?;
-            let seq = append_one(&transaction, &mut frontier, &mut tiles, event, &mut rollups)?;
+            let seq = append_one(transaction.db(), &mut frontier, &mut tiles, event, &mut rollups)?;
             let spec_text = change.spec.as_ref().map(|spec| spec.to_string());
             match &spec_text {
-                Some(spec) => transaction.execute(
+                Some(spec) => transaction.db().execute(
                     "INSERT INTO registry (kind, id, version, spec, seq) VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version, spec = excluded.spec, seq = excluded.seq",
-                    (kind, &change.id, version, spec, seq),
+                    &[&kind, &change.id, &version, spec, &seq],
                 )?,
-                None => transaction.execute("DELETE FROM registry WHERE kind = ?1 AND id = ?2", (kind, &change.id))?,
+                None => transaction
+                    .db()
+                    .execute("DELETE FROM registry WHERE kind = ?1 AND id = ?2", &[&kind, &change.id])?,
             };
-            transaction.execute(
+            transaction.db().execute(
                 "INSERT INTO registry_versions (kind, id, version, spec, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-                (kind, &change.id, version, &spec_text, seq),
+                &[&kind, &change.id, &version, &spec_text, &seq],
             )?;
             applied.push(AppliedChange { change, version, seq });
         }
-        store_tree(&transaction, &frontier, &tiles, &seal)?;
+        store_tree(transaction.db(), &frontier, &tiles, &seal)?;
         transaction.commit()?;
         let planned: Vec<PlannedChange> = applied.iter().map(|applied| applied.change.clone()).collect();
         self.registry.apply(&planned);
+        self.registry_seq = applied
+            .iter()
+            .map(|applied| applied.seq)
+            .max()
+            .or(self.registry_seq);
         self.hold(rollups);
         self.publish_tree(frontier, tiles);
         Ok(applied)
     }
 
+    /// Sign a checkpoint of the tree as it stands, unless one of this size exists. On PostgreSQL the log's lock
+    /// makes it a compare-and-swap across servers: exactly one signed checkpoint per size.
     fn checkpoint(&mut self) -> Result<Option<Checkpoint>, StoreError> {
+        let transaction = begin!(self);
         let size = self.frontier.size();
         if size == 0 || size == self.last_checkpoint_size {
-            return latest_checkpoint(&self.connection);
+            return latest_checkpoint(transaction.db());
+        }
+        if transaction.db().backend() == Backend::Postgres {
+            // Another server may have signed this size already (the log did not grow, so `follow` did not look).
+            let latest = latest_checkpoint(transaction.db())?;
+            if let Some(latest) = latest.filter(|latest| latest.size >= size) {
+                self.last_checkpoint_size = latest.size;
+                return Ok(Some(latest));
+            }
         }
         let root = self.frontier.root();
         let body = warrant_log::checkpoint::Checkpoint {
@@ -538,10 +634,11 @@ impl Writer {
         let note = sign_note(&body, &self.identity.signer)
             .map_err(|error| StoreError::Damaged(format!("cannot sign checkpoint: {error}")))?;
         let time = Utc::now();
-        self.connection.execute(
+        transaction.db().execute(
             "INSERT INTO checkpoints (size, root, note, time) VALUES (?1, ?2, ?3, ?4)",
-            (size, root.as_slice(), &note, &format_time(&time)),
+            &[&size, &root, &note, &format_time(&time)],
         )?;
+        transaction.commit()?;
         self.last_checkpoint_size = size;
         Ok(Some(Checkpoint {
             size,
@@ -555,35 +652,32 @@ impl Writer {
     /// Delete the clear content (text and salt) of the targeted events and record an `erasure` event. The
     /// committed digests stay, so every leaf, root and proof still verifies.
     fn erase(&mut self, target: ErasureTarget, context: &ChangeContext) -> Result<Erased, StoreError> {
-        let mut frontier = self.frontier.clone();
         let seal = self.identity.seal.clone();
         let mut tiles = Vec::new();
         let mut rollups = RollupBatch::default();
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let transaction = begin!(self);
+        let mut frontier = self.frontier.clone();
         let (seqs, subject) = match &target {
             ErasureTarget::Seqs(seqs) => (seqs.clone(), None),
             ErasureTarget::Subject(subject) => {
-                let mut statement =
-                    transaction.prepare("SELECT seq FROM events WHERE subject = ?1 ORDER BY seq")?;
-                let seqs = statement
-                    .query_map([subject], |row| row.get(0))?
-                    .collect::<Result<Vec<Seq>, _>>()?;
+                let seqs = transaction.db().query_all(
+                    "SELECT seq FROM events WHERE subject = ?1 ORDER BY seq",
+                    &[subject],
+                    |row| row.get(0),
+                )?;
                 (seqs, Some(subject.clone()))
             }
-            ErasureTarget::Expired { now } => (expired_content(&transaction, &self.registry, now)?, None),
+            ErasureTarget::Expired { now } => (expired_content(transaction.db(), &self.registry, now)?, None),
         };
         let mut fields = 0u64;
         let mut erased_seqs = Vec::new();
-        {
-            let mut delete = transaction.prepare_cached("DELETE FROM content WHERE seq = ?1")?;
-            for seq in &seqs {
-                let deleted = delete.execute([seq])? as u64;
-                if deleted > 0 {
-                    erased_seqs.push(*seq);
-                    fields += deleted;
-                }
+        for seq in &seqs {
+            let deleted = transaction
+                .db()
+                .execute("DELETE FROM content WHERE seq = ?1", &[seq])?;
+            if deleted > 0 {
+                erased_seqs.push(*seq);
+                fields += deleted;
             }
         }
         // A retention sweep that found nothing leaves no trace; an explicit request is always recorded.
@@ -598,8 +692,8 @@ impl Writer {
             erasure_event(&target, subject, &erased_seqs, fields, context),
             context,
         )?;
-        let seq = append_one(&transaction, &mut frontier, &mut tiles, event, &mut rollups)?;
-        store_tree(&transaction, &frontier, &tiles, &seal)?;
+        let seq = append_one(transaction.db(), &mut frontier, &mut tiles, event, &mut rollups)?;
+        store_tree(transaction.db(), &frontier, &tiles, &seal)?;
         transaction.commit()?;
         self.hold(rollups);
         self.publish_tree(frontier, tiles);
@@ -617,45 +711,43 @@ impl Writer {
         consume: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<Seq, StoreError> {
-        let mut frontier = self.frontier.clone();
         let seal = self.identity.seal.clone();
         let mut tiles = Vec::new();
         let mut rollups = RollupBatch::default();
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seq = append_one(&transaction, &mut frontier, &mut tiles, event, &mut rollups)?;
+        let transaction = begin!(self);
+        let mut frontier = self.frontier.clone();
+        let seq = append_one(transaction.db(), &mut frontier, &mut tiles, event, &mut rollups)?;
         if let Some(id) = consume {
-            let used = transaction.execute(
+            let used = transaction.db().execute(
                 "UPDATE approvals SET status = 'used', used_seq = ?1
                  WHERE id = ?2 AND status = 'approved' AND used_seq IS NULL AND expires_at > ?3",
-                (seq, &id, stamp(&now)),
+                &[&seq, &id, &stamp(&now)],
             )?;
             if used == 0 {
                 return Err(ApprovalError::Raced(id).into());
             }
         }
         if let Some(approval) = approval {
-            transaction.execute(
+            transaction.db().execute(
                 "INSERT INTO approvals (id, agent, tool, session, args_hash, reasons, status, requested_seq,
                  requested_at, expires_at, requested_by, requested_person)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9, ?10, ?11)",
-                (
+                &[
                     &approval.id,
                     &approval.agent,
                     &approval.tool,
                     &approval.session,
                     &approval.args_hash,
-                    approval.reasons.to_string(),
-                    seq,
-                    stamp(&approval.requested_at),
-                    stamp(&approval.expires_at),
+                    &approval.reasons.to_string(),
+                    &seq,
+                    &stamp(&approval.requested_at),
+                    &stamp(&approval.expires_at),
                     &approval.requested_by,
                     &approval.requested_person,
-                ),
+                ],
             )?;
         }
-        store_tree(&transaction, &frontier, &tiles, &seal)?;
+        store_tree(transaction.db(), &frontier, &tiles, &seal)?;
         transaction.commit()?;
         self.hold(rollups);
         self.publish_tree(frontier, tiles);
@@ -664,20 +756,18 @@ impl Writer {
 
     /// Record alerts, promote one, or update an incident: the rows and their events in one transaction.
     fn transact(&mut self, run: Operation) -> Result<Box<dyn std::any::Any + Send>, StoreError> {
-        let mut frontier = self.frontier.clone();
         let seal = self.identity.seal.clone();
         let mut tiles = Vec::new();
         let mut rollups = RollupBatch::default();
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let transaction = begin!(self);
+        let mut frontier = self.frontier.clone();
         let outcome = run(&mut Log {
-            transaction: &transaction,
+            transaction: transaction.db(),
             frontier: &mut frontier,
             tiles: &mut tiles,
             rollups: &mut rollups,
         })?;
-        store_tree(&transaction, &frontier, &tiles, &seal)?;
+        store_tree(transaction.db(), &frontier, &tiles, &seal)?;
         transaction.commit()?;
         self.hold(rollups);
         self.publish_tree(frontier, tiles);
@@ -690,7 +780,7 @@ impl Writer {
         approve: bool,
         context: &ChangeContext,
     ) -> Result<Approval, StoreError> {
-        let current = crate::approvals::load(&self.connection, id, context.time)?
+        let current = crate::approvals::load(self.connection.db(), id, context.time)?
             .ok_or_else(|| ApprovalError::NotFound(id.to_owned()))?;
         if current.status != ApprovalStatus::Pending {
             return Err(ApprovalError::NotPending {
@@ -720,12 +810,12 @@ impl Writer {
         // The approval joins the trace of the call that asked for it, so the call's trail shows it.
         let trace_id: Option<String> = self
             .connection
-            .query_row(
+            .db()
+            .query_opt(
                 "SELECT trace_id FROM events WHERE seq = ?1",
-                [current.requested_seq],
+                &[&current.requested_seq],
                 |row| row.get(0),
-            )
-            .optional()?
+            )?
             .flatten();
         let event = Event {
             id: None,
@@ -740,27 +830,25 @@ impl Writer {
             content: serde_json::Map::new(),
         };
         let event = prepare_single(event, context)?;
-        let mut frontier = self.frontier.clone();
         let seal = self.identity.seal.clone();
         let mut tiles = Vec::new();
         let mut rollups = RollupBatch::default();
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seq = append_one(&transaction, &mut frontier, &mut tiles, event, &mut rollups)?;
-        let updated = transaction.execute(
+        let transaction = begin!(self);
+        let mut frontier = self.frontier.clone();
+        let seq = append_one(transaction.db(), &mut frontier, &mut tiles, event, &mut rollups)?;
+        let updated = transaction.db().execute(
             "UPDATE approvals SET status = ?1, decided_by = ?2, decided_at = ?3, decision_reason = ?4, decided_seq = ?5
              WHERE id = ?6 AND status = 'pending'",
-            (decision, context.actor(), stamp(&context.time), &context.reason, seq, id),
+            &[&decision, &context.actor(), &stamp(&context.time), &context.reason, &seq, &id],
         )?;
         if updated == 0 {
             return Err(ApprovalError::Raced(id.to_owned()).into());
         }
-        store_tree(&transaction, &frontier, &tiles, &seal)?;
+        store_tree(transaction.db(), &frontier, &tiles, &seal)?;
         transaction.commit()?;
         self.hold(rollups);
         self.publish_tree(frontier, tiles);
-        crate::approvals::load(&self.connection, id, context.time)?
+        crate::approvals::load(self.connection.db(), id, context.time)?
             .ok_or_else(|| ApprovalError::NotFound(id.to_owned()).into())
     }
 
@@ -783,20 +871,21 @@ impl Writer {
 /// Append one request's events inside `transaction`. Events whose `id` is already in the log (or earlier in
 /// this transaction) are answered with the original seq and not stored again.
 fn append_events(
-    transaction: &Transaction<'_>,
+    db: Db<'_>,
     frontier: &mut Frontier,
     tiles: &mut Vec<Subtree>,
     seen: &mut HashMap<String, Seq>,
     events: &[Prepared],
 ) -> Result<Vec<Appended>, StoreError> {
-    let mut find = transaction.prepare_cached("SELECT seq FROM events WHERE client_id = ?1")?;
     let mut appended = Vec::with_capacity(events.len());
     let mut rows = Vec::with_capacity(events.len());
     for event in events {
         if let Some(id) = &event.columns.client_id {
             let existing = match seen.get(id) {
                 Some(seq) => Some(*seq),
-                None => find.query_row([id], |row| row.get::<_, Seq>(0)).optional()?,
+                None => db.query_opt("SELECT seq FROM events WHERE client_id = ?1", &[id], |row| {
+                    row.get(0)
+                })?,
             };
             if let Some(seq) = existing {
                 appended.push(Appended { seq, duplicate: true });
@@ -824,20 +913,20 @@ fn append_events(
             event,
         });
     }
-    insert_rows(transaction, &rows)?;
+    insert_rows(db, &rows)?;
     Ok(appended)
 }
 
 /// Append one event of warrant's own (a change, an erasure, a decision) and return its seq.
 pub(crate) fn append_one(
-    transaction: &Transaction<'_>,
+    db: Db<'_>,
     frontier: &mut Frontier,
     tiles: &mut Vec<Subtree>,
     event: Prepared,
     rollups: &mut RollupBatch,
 ) -> Result<Seq, StoreError> {
     let seq = append_events(
-        transaction,
+        db,
         frontier,
         tiles,
         &mut HashMap::new(),
@@ -858,30 +947,31 @@ struct SealedRow<'a> {
     event: &'a Prepared,
 }
 
-fn insert_rows(transaction: &Transaction<'_>, rows: &[SealedRow<'_>]) -> Result<(), StoreError> {
-    let mut insert = transaction.prepare_cached(
-        "INSERT INTO events (seq, body, leaf, kind, agent, time, trace_id, session, subject, client_id, link_trace)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?;
-    let mut insert_content =
-        transaction.prepare_cached("INSERT INTO content (seq, field, salt, text) VALUES (?1, ?2, ?3, ?4)")?;
+fn insert_rows(db: Db<'_>, rows: &[SealedRow<'_>]) -> Result<(), StoreError> {
     for row in rows {
         let columns = &row.event.columns;
-        insert.execute((
-            row.seq,
-            &row.body,
-            row.leaf.as_slice(),
-            columns.kind,
-            &columns.agent,
-            &columns.time,
-            &columns.trace_id,
-            &columns.session,
-            &columns.subject,
-            &columns.client_id,
-            &columns.link_trace,
-        ))?;
+        db.execute(
+            "INSERT INTO events (seq, body, leaf, kind, agent, time, trace_id, session, subject, client_id, link_trace)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            &[
+                &row.seq,
+                &row.body,
+                &row.leaf,
+                &columns.kind,
+                &columns.agent,
+                &columns.time,
+                &columns.trace_id,
+                &columns.session,
+                &columns.subject,
+                &columns.client_id,
+                &columns.link_trace,
+            ],
+        )?;
         for content in &row.event.content {
-            insert_content.execute((row.seq, &content.field, content.salt.as_slice(), &content.text))?;
+            db.execute(
+                "INSERT INTO content (seq, field, salt, text) VALUES (?1, ?2, ?3, ?4)",
+                &[&row.seq, &content.field, &content.salt, &content.text],
+            )?;
         }
     }
     Ok(())
@@ -890,51 +980,51 @@ fn insert_rows(transaction: &Transaction<'_>, rows: &[SealedRow<'_>]) -> Result<
 /// Store the transaction's completed tiles and seal the tree head it leaves, so an event that reaches the
 /// database any other way is seen as unaccounted for.
 fn store_tree(
-    transaction: &Transaction<'_>,
+    db: Db<'_>,
     frontier: &Frontier,
     tiles: &[Subtree],
     seal: &crate::head::HeadSeal,
 ) -> Result<(), StoreError> {
-    let mut insert =
-        transaction.prepare_cached("INSERT INTO tiles (level, idx, hash) VALUES (?1, ?2, ?3)")?;
     for tile in tiles {
-        insert.execute((tile.level, tile.index, tile.hash.as_slice()))?;
+        db.execute(
+            "INSERT INTO tiles (level, idx, hash) VALUES (?1, ?2, ?3)",
+            &[&tile.level, &tile.index, &tile.hash],
+        )?;
     }
-    crate::head::write(transaction, seal, frontier.size(), &frontier.root())
+    crate::head::write(db, seal, frontier.size(), &frontier.root())
 }
 
 /// Seqs of events whose content has outlived its retention: the agent's `retention_days`, or for
 /// `data_access` events the data source's. Events without a retention setting keep their content.
-fn expired_content(
-    transaction: &Transaction<'_>,
-    registry: &Registry,
-    now: &DateTime<Utc>,
-) -> Result<Vec<Seq>, StoreError> {
+fn expired_content(db: Db<'_>, registry: &Registry, now: &DateTime<Utc>) -> Result<Vec<Seq>, StoreError> {
     let cutoff = |days: u32| format_time(&(*now - chrono::Duration::days(i64::from(days))));
     let mut seqs = Vec::new();
-    let mut by_agent = transaction.prepare_cached(
-        "SELECT DISTINCT e.seq FROM events e JOIN content c ON c.seq = e.seq WHERE e.agent = ?1 AND e.time < ?2",
-    )?;
     for agent in registry.agents() {
         if let Some(days) = agent.retention_days {
-            let rows = by_agent.query_map((&agent.id, cutoff(days)), |row| row.get::<_, Seq>(0))?;
-            for row in rows {
-                seqs.push(row?);
-            }
+            seqs.extend(db.query_all(
+                "SELECT DISTINCT e.seq FROM events e JOIN content c ON c.seq = e.seq WHERE e.agent = ?1 AND e.time < ?2",
+                &[&agent.id, &cutoff(days)],
+                |row| row.get::<Seq>(0),
+            )?);
         }
     }
-    let mut by_source = transaction.prepare_cached(
-        "SELECT DISTINCT e.seq FROM events e JOIN content c ON c.seq = e.seq
-         WHERE e.kind = 'data_access' AND json_extract(CAST(e.body AS TEXT), '$.attrs.source') = ?1 AND e.time < ?2",
-    )?;
+    // The data source is inside the event's body (JSON bytes): each backend has its own way in.
+    let by_source = match db.backend() {
+        Backend::Sqlite => {
+            "SELECT DISTINCT e.seq FROM events e JOIN content c ON c.seq = e.seq
+             WHERE e.kind = 'data_access' AND json_extract(CAST(e.body AS TEXT), '$.attrs.source') = ?1 AND e.time < ?2"
+        }
+        Backend::Postgres => {
+            "SELECT DISTINCT e.seq FROM events e JOIN content c ON c.seq = e.seq
+             WHERE e.kind = 'data_access' AND convert_from(e.body, 'UTF8')::jsonb #>> '{attrs,source}' = ?1
+             AND e.time < ?2"
+        }
+    };
     for source in registry.list(Kind::DataSource) {
         if let warrant_core::registry::manifest::Manifest::DataSource(source) = source
             && let Some(days) = source.retention_days
         {
-            let rows = by_source.query_map((&source.id, cutoff(days)), |row| row.get::<_, Seq>(0))?;
-            for row in rows {
-                seqs.push(row?);
-            }
+            seqs.extend(db.query_all(by_source, &[&source.id, &cutoff(days)], |row| row.get::<Seq>(0))?);
         }
     }
     seqs.sort_unstable();

@@ -16,6 +16,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "WARRANT_DATA", default_value = "./warrant-data")]
     pub data: PathBuf,
 
+    /// Keep the store's tables in PostgreSQL (`postgres://user:password@host/db`) instead of the data
+    /// directory's SQLite file. The data directory still holds the log's signing key.
+    #[arg(long, global = true, env = "WARRANT_DATABASE", hide_env_values = true)]
+    pub database: Option<String>,
+
     /// Act on a running server instead of the data directory (token in $WARRANT_TOKEN).
     #[arg(long, global = true, env = "WARRANT_SERVER")]
     pub server: Option<String>,
@@ -26,6 +31,16 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The store settings for this data directory: the organisation and the database `--database` names.
+    pub fn store_config(&self, org: &str) -> anyhow::Result<warrant_store::StoreConfig> {
+        Ok(warrant_store::StoreConfig {
+            org: org.to_owned(),
+            database: warrant_store::Database::parse(self.database.as_deref()).map_err(anyhow::Error::msg)?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -37,7 +37,7 @@ use crate::output::print_as;
 
 /// Commands that act through the API, on a server or the local data directory.
 pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
-    let client = connect(cli, &StoreConfig::default())?;
+    let client = connect(cli, &cli.store_config("default")?)?;
     match &cli.command {
         Command::Apply { file, reason } => apply(cli, &client, file, reason.as_deref()),
         Command::Delete { kind, id, reason } => delete(cli, &client, kind, id, reason.as_deref()),

@@ -22,7 +22,7 @@ use warrant_api::{compliance, gate, risk, tokens};
 use warrant_core::registry::manifest::Kind;
 use warrant_core::role::Role;
 use warrant_server::{AppState, ServerConfig};
-use warrant_store::{DataDirLock, Principal, Store, StoreConfig};
+use warrant_store::{DataDirLock, Principal, Store};
 
 use crate::Failure;
 use crate::cli::{Cli, ServeArgs};
@@ -59,7 +59,7 @@ pub fn run(cli: &Cli, no_serve: bool, serve: &ServeArgs) -> Result<ExitCode, Fai
         } else {
             serve.org.clone()
         };
-        let store = Store::open(&cli.data, &StoreConfig { org })
+        let store = Store::open(&cli.data, &cli.store_config(&org)?)
             .with_context(|| format!("cannot open {}", cli.data.display()))?;
         let inbox = inbox::Inbox::start(&cli.data)?;
         let featured = build(&store, &inbox).await?;

@@ -91,13 +91,13 @@ pub(crate) fn verify(
         )));
     }
     let dir = path.unwrap_or(&cli.data);
-    if path.is_some() && !dir.join(warrant_store::DATABASE_FILE).exists() {
+    if path.is_some() && !warrant_store::holds_log(dir) {
         return Err(Failure::Usage(anyhow!(
             "{} is neither an evidence bundle (no manifest.json) nor a warrant data directory",
             dir.display()
         )));
     }
-    if !dir.join(warrant_store::DATABASE_FILE).exists() {
+    if !warrant_store::holds_log(dir) {
         return Err(Failure::Usage(anyhow!("{} holds no warrant log", dir.display())));
     }
     let report = warrant_store::verify_data_dir(dir, key).map_err(|error| Failure::Check(error.into()))?;

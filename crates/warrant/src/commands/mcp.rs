@@ -14,7 +14,6 @@ use warrant_log::Seq;
 use warrant_mcp::UpstreamSpec;
 use warrant_mcp::governor::Answer;
 use warrant_mcp::{GatewayConfig, Governor, GovernorError};
-use warrant_store::StoreConfig;
 
 use super::connect;
 use crate::Failure;
@@ -22,7 +21,7 @@ use crate::cli::Cli;
 use crate::client::{Client, encode};
 
 pub fn mcp(cli: &Cli, agent: &str, upstream: &str) -> Result<ExitCode, Failure> {
-    let client = Arc::new(connect(cli, &StoreConfig::default())?);
+    let client = Arc::new(connect(cli, &cli.store_config("default")?)?);
     let base = format!("/v1/mcp/{}/agents/{}", encode(upstream), encode(agent));
     let view: McpView = client.get_as(&base)?;
     let spec = UpstreamSpec::from_view(&view).map_err(|why| Failure::Usage(anyhow!(why)))?;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow};
 use warrant_core::role::Role;
 use warrant_server::{AppState, ServerConfig};
-use warrant_store::{DataDirLock, Store, StoreConfig};
+use warrant_store::{DataDirLock, Store};
 
 use crate::Failure;
 use crate::cli::{Cli, ServeArgs};
@@ -22,13 +22,8 @@ pub(crate) fn serve(cli: &Cli, args: &ServeArgs) -> Result<ExitCode, Failure> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
-        let store = Store::open(
-            &cli.data,
-            &StoreConfig {
-                org: args.org.clone(),
-            },
-        )
-        .with_context(|| format!("cannot open {}", cli.data.display()))?;
+        let store = Store::open(&cli.data, &cli.store_config(&args.org)?)
+            .with_context(|| format!("cannot open {}", cli.data.display()))?;
         serve_store(cli, args, store).await
     })?;
     Ok(ExitCode::SUCCESS)

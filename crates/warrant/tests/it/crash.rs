@@ -146,15 +146,38 @@ fn acknowledged_events_survive_sigkill_and_the_log_verifies() {
 
 /// Every rollup row, table by table, in key order.
 fn rollups(data: &std::path::Path) -> Vec<String> {
-    let db = rusqlite::Connection::open(data.join("warrant.db")).expect("opening the database");
-    let mut rows = Vec::new();
-    for table in [
+    const TABLES: [&str; 5] = [
         "rollup_kinds",
         "rollup_decisions",
         "rollup_tools",
         "rollup_bigrams",
         "rollup_usage",
-    ] {
+    ];
+    if !crate::support::on_sqlite() {
+        let url = std::fs::read_to_string(data.join("database")).expect("the data directory's database");
+        let mut rows = Vec::new();
+        for table in TABLES {
+            let output = std::process::Command::new("psql")
+                .args([
+                    url.trim(),
+                    "-At",
+                    "-c",
+                    &format!("SELECT * FROM {table} ORDER BY 1, 2, 3, 4"),
+                ])
+                .output()
+                .expect("psql runs");
+            assert!(output.status.success(), "psql failed on {table}");
+            rows.extend(
+                String::from_utf8_lossy(&output.stdout)
+                    .lines()
+                    .map(|line| format!("{table} {line}")),
+            );
+        }
+        return rows;
+    }
+    let db = rusqlite::Connection::open(data.join("warrant.db")).expect("opening the database");
+    let mut rows = Vec::new();
+    for table in TABLES {
         let mut statement = db
             .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2, 3, 4"))
             .expect("a query");

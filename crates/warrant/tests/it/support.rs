@@ -356,18 +356,29 @@ pub fn local(dir: &Path, args: &[&str]) -> Run {
 }
 
 /// A fresh temporary directory; the data directory is a child of it so a test can create files beside it.
+/// With `WARRANT_TEST_POSTGRES` set (a PostgreSQL server the tests may create databases on), the data
+/// directory is bound to a fresh PostgreSQL database of its own, so every command on it runs on PostgreSQL.
 pub struct Scratch {
     root: tempfile::TempDir,
+    _database: Option<TestDatabase>,
 }
 
 impl Scratch {
     pub fn new() -> Scratch {
+        let root = tempfile::tempdir().expect("a temporary directory");
+        let database = TestDatabase::create();
+        if let Some(database) = &database {
+            let data = root.path().join("data");
+            std::fs::create_dir_all(&data).expect("the data directory");
+            std::fs::write(data.join("database"), &database.url).expect("binding the data directory");
+        }
         Scratch {
-            root: tempfile::tempdir().expect("a temporary directory"),
+            root,
+            _database: database,
         }
     }
 
-    /// The data directory (not created until warrant creates it).
+    /// The data directory (on SQLite, not created until warrant creates it).
     pub fn data(&self) -> PathBuf {
         self.root.path().join("data")
     }
@@ -378,6 +389,53 @@ impl Scratch {
         std::fs::write(&path, text).expect("writing a test file");
         path.to_str().expect("a UTF-8 path").to_owned()
     }
+}
+
+/// Whether the tests run on SQLite (no `WARRANT_TEST_POSTGRES`). Tests that tamper with the SQLite file
+/// itself (the tamper, proof, witness-rewrite and legacy-token tests) run only there.
+pub fn on_sqlite() -> bool {
+    std::env::var_os("WARRANT_TEST_POSTGRES").is_none()
+}
+
+/// A fresh database on the `WARRANT_TEST_POSTGRES` server, dropped (with any connections left) at the end.
+pub struct TestDatabase {
+    admin: String,
+    name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub fn create() -> Option<TestDatabase> {
+        let admin = std::env::var("WARRANT_TEST_POSTGRES").ok()?;
+        let name = format!("warrant_it_{}", warrant_store::random_id("").expect("randomness"));
+        psql(&admin, &format!("CREATE DATABASE {name}"));
+        let base = admin
+            .rsplit_once('/')
+            .expect("WARRANT_TEST_POSTGRES ends in /database")
+            .0;
+        Some(TestDatabase {
+            url: format!("{base}/{name}"),
+            admin,
+            name,
+        })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        psql(
+            &self.admin,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let status = Command::new("psql")
+        .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .status()
+        .expect("psql runs");
+    assert!(status.success(), "psql failed: {sql}");
 }
 
 /// A valid event of `kind` with an optional client id.

@@ -108,6 +108,9 @@ fn flip_one_byte(body: &[u8]) -> Vec<u8> {
 
 #[test]
 fn an_untouched_log_verifies() {
+    if !crate::support::on_sqlite() {
+        return; // it edits the SQLite file directly
+    }
     let fixture = Fixture::new();
     let run = local(&fixture.dir, &["verify", "-o", "json"]).expect_code(0);
     let report = run.json();
@@ -119,6 +122,9 @@ fn an_untouched_log_verifies() {
 
 #[test]
 fn an_edited_event_body_is_reported_by_seq() {
+    if !crate::support::on_sqlite() {
+        return; // it edits the SQLite file directly
+    }
     let fixture = Fixture::new();
     let seq = fixture.target();
     let changed = flip_one_byte(&fixture.body(seq));
@@ -136,6 +142,9 @@ fn an_edited_event_body_is_reported_by_seq() {
 
 #[test]
 fn an_edited_body_with_a_matching_leaf_fails_the_root_check() {
+    if !crate::support::on_sqlite() {
+        return; // it edits the SQLite file directly
+    }
     let fixture = Fixture::new();
     let seq = fixture.target();
     let changed = flip_one_byte(&fixture.body(seq));
@@ -164,6 +173,9 @@ fn an_edited_body_with_a_matching_leaf_fails_the_root_check() {
 
 #[test]
 fn a_deleted_event_is_reported_missing() {
+    if !crate::support::on_sqlite() {
+        return; // it edits the SQLite file directly
+    }
     let fixture = Fixture::new();
     let seq = fixture.target();
     let deleted = fixture
@@ -177,6 +189,9 @@ fn a_deleted_event_is_reported_missing() {
 
 #[test]
 fn events_removed_from_the_end_are_reported() {
+    if !crate::support::on_sqlite() {
+        return; // it edits the SQLite file directly
+    }
     let fixture = Fixture::new();
     let from = fixture.size - 2;
     fixture
@@ -198,6 +213,9 @@ fn events_removed_from_the_end_are_reported() {
 
 #[test]
 fn swapped_events_are_reported_by_seq() {
+    if !crate::support::on_sqlite() {
+        return; // it edits the SQLite file directly
+    }
     let fixture = Fixture::new();
     let (first, second) = (fixture.target(), fixture.target() + 1);
     let database = fixture.database();
@@ -219,6 +237,9 @@ fn swapped_events_are_reported_by_seq() {
 
 #[test]
 fn an_inserted_event_is_reported_by_seq() {
+    if !crate::support::on_sqlite() {
+        return; // it edits the SQLite file directly
+    }
     let fixture = Fixture::new();
     let seq = fixture.target();
     // A plausible forgery: the original event at `seq`, with one attribute changed and the right seq.
@@ -274,6 +295,9 @@ fn edit_checkpoint_note(fixture: &Fixture, size: u64, line: usize, edit: impl Fn
 
 #[test]
 fn an_altered_checkpoint_root_is_reported_by_size() {
+    if !crate::support::on_sqlite() {
+        return; // it edits the SQLite file directly
+    }
     let fixture = Fixture::new();
     edit_checkpoint_note(&fixture, fixture.size, 2, |root| {
         let first = if root.starts_with('A') { "B" } else { "A" };
@@ -292,6 +316,9 @@ fn an_altered_checkpoint_root_is_reported_by_size() {
 
 #[test]
 fn an_altered_checkpoint_size_is_reported() {
+    if !crate::support::on_sqlite() {
+        return; // it edits the SQLite file directly
+    }
     let fixture = Fixture::new();
     edit_checkpoint_note(&fixture, fixture.size, 1, |_| (fixture.size - 1).to_string());
     let run = fixture.verify_fails();
@@ -310,6 +337,9 @@ fn an_altered_checkpoint_size_is_reported() {
 
 #[test]
 fn a_forged_row_appended_with_a_correct_leaf_is_named_and_never_signed() {
+    if !crate::support::on_sqlite() {
+        return; // it edits the SQLite file directly
+    }
     let fixture = Fixture::new();
     let seq = fixture.size;
     let mut forged: Value = serde_json::from_slice(&fixture.body(seq - 1)).expect("a JSON body");
@@ -351,6 +381,9 @@ fn a_forged_row_appended_with_a_correct_leaf_is_named_and_never_signed() {
 
 #[test]
 fn clear_content_edited_in_place_is_named_by_seq_and_field() {
+    if !crate::support::on_sqlite() {
+        return; // it edits the SQLite file directly
+    }
     let fixture = Fixture::new();
     let seq = fixture.target();
     let changed = fixture
@@ -372,6 +405,9 @@ fn clear_content_edited_in_place_is_named_by_seq_and_field() {
 
 #[test]
 fn an_overwritten_checkpoint_root_column_is_named_and_never_served() {
+    if !crate::support::on_sqlite() {
+        return; // it edits the SQLite file directly
+    }
     let fixture = Fixture::new();
     fixture
         .database()
@@ -396,6 +432,9 @@ fn an_overwritten_checkpoint_root_column_is_named_and_never_served() {
 
 #[test]
 fn events_past_the_last_checkpoint_fail_only_a_strict_verification() {
+    if !crate::support::on_sqlite() {
+        return; // it edits the SQLite file directly
+    }
     let fixture = Fixture::new();
     // Written by warrant, but the checkpoint over them is gone (as after a crash before the next one).
     fixture

@@ -1,0 +1,241 @@
+//! The store on PostgreSQL: one log written by several stores (servers) at once. Runs when
+//! `WARRANT_TEST_POSTGRES` names a PostgreSQL server a test may create databases on (`.ci/run` starts one),
+//! e.g. `postgres://warrant:warrant@localhost/postgres`; without it each test says so and passes.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use chrono::Utc;
+use warrant_core::event::Event;
+use warrant_store::{Database, Principal, Store, StoreConfig, verify_data_dir};
+
+/// A fresh database on the test server, dropped when the test ends.
+struct TestDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    fn create() -> Option<TestDatabase> {
+        let Ok(admin) = std::env::var("WARRANT_TEST_POSTGRES") else {
+            eprintln!("WARRANT_TEST_POSTGRES is not set: skipping the PostgreSQL test");
+            return None;
+        };
+        let name = format!("warrant_store_{}", warrant_store::random_id("").unwrap());
+        psql(&admin, &format!("CREATE DATABASE {name}"));
+        let url = match admin.rfind('/') {
+            Some(slash) => format!("{}/{name}", &admin[..slash]),
+            None => panic!("WARRANT_TEST_POSTGRES has no database part: {admin}"),
+        };
+        Some(TestDatabase { admin, name, url })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        psql(
+            &self.admin,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let status = std::process::Command::new("psql")
+        .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .status()
+        .expect("psql runs");
+    assert!(status.success(), "psql failed: {sql}");
+}
+
+fn event(index: usize) -> Event {
+    Event::from_json(
+        0,
+        serde_json::json!({
+            "time": "2026-12-07T10:00:00Z",
+            "agent": format!("agent-{}", index % 3),
+            "kind": "tool_call",
+            "attrs": {"tool": "lookup"},
+            "content": {"note": format!("event {index}")},
+        }),
+    )
+    .unwrap()
+}
+
+fn open(dir: &Path, database: &TestDatabase) -> Store {
+    Store::open(
+        dir,
+        &StoreConfig {
+            org: "bank".into(),
+            database: Some(Database::Postgres(database.url.clone())),
+        },
+    )
+    .unwrap()
+}
+
+/// A second server's data directory: the same signing key, bound to the same database.
+fn second_server(first: &Path, second: &Path) {
+    std::fs::create_dir_all(second).unwrap();
+    std::fs::copy(first.join("log.key"), second.join("log.key")).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_on_one_database_share_one_log_without_gaps_or_forks() {
+    let Some(database) = TestDatabase::create() else {
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (scratch.path().join("a"), scratch.path().join("b"));
+    let a = open(&dir_a, &database);
+    second_server(&dir_a, &dir_b);
+    let b = open(&dir_b, &database);
+    assert_eq!(a.origin(), b.origin(), "one log, one origin");
+
+    // Both stores append at once, in many small requests, and sign checkpoints as they go.
+    let principal = Principal::warrant("test");
+    let mut writers = Vec::new();
+    for (which, store) in [a.clone(), b.clone()].into_iter().enumerate() {
+        for task in 0..4 {
+            let store = store.clone();
+            let principal = principal.clone();
+            writers.push(tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for round in 0..25 {
+                    let batch = (0..4)
+                        .map(|index| event(which * 10_000 + task * 100 + round * 4 + index))
+                        .collect();
+                    for appended in store.append(batch, &principal, Utc::now()).await.unwrap() {
+                        assert!(!appended.duplicate);
+                        seqs.push(appended.seq.get());
+                    }
+                    if round % 5 == 4 {
+                        store.checkpoint().await.unwrap();
+                    }
+                }
+                seqs
+            }));
+        }
+    }
+    let mut seqs = Vec::new();
+    for writer in writers {
+        seqs.extend(writer.await.unwrap());
+    }
+    let total = 2 * 4 * 25 * 4;
+    let distinct: BTreeSet<u64> = seqs.iter().copied().collect();
+    assert_eq!(distinct.len(), total, "no seq was given twice");
+    assert_eq!(distinct, (0..total as u64).collect(), "no gaps");
+
+    // Whichever server signs, one checkpoint per size, and each is consistent with the next.
+    let final_a = a.checkpoint().await.unwrap().unwrap();
+    let final_b = b.checkpoint().await.unwrap().unwrap();
+    assert_eq!(
+        final_a, final_b,
+        "both servers publish the same latest checkpoint"
+    );
+    assert_eq!(final_a.size, total as u64);
+    let checkpoints = a.checkpoints().unwrap();
+    let sizes: Vec<u64> = checkpoints.iter().map(|checkpoint| checkpoint.size).collect();
+    let mut sorted = sizes.clone();
+    sorted.dedup();
+    assert_eq!(sizes, sorted, "exactly one checkpoint per size");
+    for pair in checkpoints.windows(2) {
+        let proof = b.consistency_proof(pair[0].size, pair[1].size).unwrap();
+        warrant_log::proof::verify_consistency(
+            pair[0].size,
+            pair[1].size,
+            &pair[0].root,
+            &pair[1].root,
+            &proof,
+        )
+        .unwrap_or_else(|error| panic!("checkpoints {} → {}: {error}", pair[0].size, pair[1].size));
+    }
+    // An event one server wrote is proven by the other, against the shared checkpoint.
+    for seq in [0, total as u64 / 2, total as u64 - 1] {
+        let stored = b.event(warrant_log::Seq(seq)).unwrap().unwrap();
+        let proof = b.inclusion_proof(warrant_log::Seq(seq), final_b.size).unwrap();
+        warrant_log::proof::verify_inclusion(&stored.leaf, seq, final_b.size, &proof, &final_b.root).unwrap();
+    }
+    drop((a, b));
+    let report = verify_data_dir(&dir_a, None).unwrap();
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    assert_eq!(report.events, total as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_change_on_one_store_reaches_the_other() {
+    let Some(database) = TestDatabase::create() else {
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (scratch.path().join("a"), scratch.path().join("b"));
+    let a = open(&dir_a, &database);
+    second_server(&dir_a, &dir_b);
+    let b = open(&dir_b, &database);
+    let context = || warrant_core::change::ChangeContext::new(Principal::warrant("test"), None, Utc::now());
+    a.apply(
+        "kind: Agent\nid: support\nowner: ops\npurpose: answers customers\nrisk_class: limited\ndecision_scope: execute\noversight: human-on-the-loop\n".into(),
+        context(),
+    )
+    .await
+    .unwrap();
+    // B learns of the change when it next writes (its write transaction follows the log).
+    b.append(vec![event(1)], &Principal::warrant("test"), Utc::now())
+        .await
+        .unwrap();
+    assert!(
+        b.registry().agent("support").is_some(),
+        "B sees the agent A registered"
+    );
+    assert_eq!(b.size(), 2);
+    // A change on B versions on top of A's.
+    let outcome = b
+        .apply(
+            "kind: Agent\nid: support\nowner: ops\npurpose: answers customers and partners\nrisk_class: limited\ndecision_scope: execute\noversight: human-on-the-loop\n".into(),
+            context(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.changes[0].version, 2);
+}
+
+#[tokio::test]
+async fn a_data_directory_remembers_its_database_and_a_sqlite_log_is_not_moved() {
+    let Some(database) = TestDatabase::create() else {
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("data");
+    let store = open(&dir, &database);
+    store
+        .append(vec![event(0)], &Principal::warrant("test"), Utc::now())
+        .await
+        .unwrap();
+    drop(store);
+    // Opened again without naming a database: the binding finds it.
+    let again = Store::open(&dir, &StoreConfig::default()).unwrap();
+    assert_eq!(again.backend(), warrant_store::Backend::Postgres);
+    assert_eq!(again.size(), 1);
+    drop(again);
+    // A directory with a SQLite log is not silently pointed at PostgreSQL.
+    let sqlite_dir = scratch.path().join("sqlite");
+    drop(Store::open(&sqlite_dir, &StoreConfig::default()).unwrap());
+    let refused = Store::open(
+        &sqlite_dir,
+        &StoreConfig {
+            org: "bank".into(),
+            database: Some(Database::Postgres(database.url.clone())),
+        },
+    );
+    assert!(
+        refused.is_err(),
+        "a SQLite data directory was bound to PostgreSQL"
+    );
+}
