@@ -108,7 +108,7 @@ impl From<StoreError> for ServiceError {
             StoreError::Incident(IncidentError::Invalid(_)) | StoreError::Record(RecordError::Invalid(_)) => {
                 (Failure::Invalid, ErrorCode::InvalidRequest)
             }
-            StoreError::Busy => {
+            StoreError::Busy | StoreError::Unavailable(_) => {
                 return ServiceError::new(Failure::Unavailable, ErrorCode::Unavailable, message);
             }
             StoreError::WriterStopped => {

@@ -354,7 +354,14 @@ impl Store {
             spawn_wal_checkpointer(dir, Arc::downgrade(&shared))?;
         }
         let weak = Arc::downgrade(&shared);
-        let writer = Writer::new(connection, registry, tree, log_identity, weak.clone())?;
+        let writer = Writer::new(
+            connection,
+            shared.database.clone(),
+            registry,
+            tree,
+            log_identity,
+            weak.clone(),
+        )?;
         std::thread::Builder::new()
             .name("warrant-sequencer".into())
             .spawn(move || writer.run(receiver, weak))
@@ -694,6 +701,11 @@ impl Store {
             .readers
             .take(|| open_reader(&self.shared.dir, &self.shared.database))?;
         read(lease.connection().db())
+    }
+
+    /// Whether the database answers (for `/healthz`): a trivial query on a pooled connection.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.read(|db| db.query_one("SELECT 1", &[], |row| row.get::<i64>(0)).map(|_| ()))
     }
 
     /// The reader pool: connections open now, the most ever open at once, and the most it may open.

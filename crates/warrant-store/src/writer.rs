@@ -37,6 +37,7 @@ use crate::{
 /// connection while `follow` updates the writer's other fields.
 macro_rules! begin {
     ($writer:ident) => {{
+        $writer.reconnect()?;
         let transaction = $writer.connection.transaction()?;
         if transaction.db().backend() == Backend::Postgres {
             follow(
@@ -221,6 +222,8 @@ impl Log<'_> {
 
 pub(crate) struct Writer {
     connection: Conn,
+    /// Where to connect again when the database drops the connection (a PostgreSQL restart or failover).
+    database: crate::Database,
     registry: Registry,
     /// The seq of the latest registry change this writer has seen (another server may make one).
     registry_seq: Option<Seq>,
@@ -249,6 +252,7 @@ type PendingAppend = (Vec<Prepared>, RollupBatch, AppendReply);
 impl Writer {
     pub fn new(
         connection: Conn,
+        database: crate::Database,
         registry: Registry,
         tree: Arc<RwLock<TreeCache>>,
         identity: LogIdentity,
@@ -263,6 +267,7 @@ impl Writer {
         let registry_seq = latest_registry_seq(connection.db())?;
         Ok(Writer {
             connection,
+            database,
             registry,
             registry_seq,
             shared,
@@ -274,6 +279,22 @@ impl Writer {
             pending: RollupBatch::default(),
             pending_since: std::time::Instant::now(),
         })
+    }
+
+    /// Replace a connection the database closed. Until the database answers again every write fails with
+    /// [`StoreError::Unavailable`] (the server answers 503) and nothing is half-written; the first write after
+    /// it is back reconnects, and `follow` catches up with whatever other servers wrote meanwhile. A commit
+    /// whose answer was lost with the connection is found the same way: the sealed head says how far the log
+    /// reaches.
+    fn reconnect(&mut self) -> Result<(), StoreError> {
+        if !self.connection.is_closed() {
+            return Ok(());
+        }
+        if let crate::Database::Postgres(url) = &self.database {
+            self.connection = Conn::Postgres(crate::db::PgConn::connect(url)?);
+            tracing::info!("reconnected the sequencer to PostgreSQL");
+        }
+        Ok(())
     }
 
     /// Serve requests until every store handle is gone.
@@ -308,6 +329,11 @@ impl Writer {
     }
 
     fn handle(&mut self, request: Request, shared: &Weak<Shared>) {
+        // Requests that read before they write, or write outside `begin!`, need a live connection too; if the
+        // database is still away, their own statements report it.
+        if let Err(error) = self.reconnect() {
+            tracing::warn!(%error, "the database is still unreachable");
+        }
         match request {
             Request::Append {
                 events,
@@ -461,10 +487,13 @@ impl Writer {
                 self.sequences = SequenceCache::default();
                 let message = error.to_string();
                 tracing::error!(%message, "append transaction failed");
+                let unavailable = matches!(error, StoreError::Unavailable(_));
                 for (_, _, reply) in appends {
-                    let _ = reply.send(Err(StoreError::Damaged(format!(
-                        "the append was not committed: {message}"
-                    ))));
+                    let _ = reply.send(Err(if unavailable {
+                        StoreError::Unavailable(format!("the append was not committed: {message}"))
+                    } else {
+                        StoreError::Damaged(format!("the append was not committed: {message}"))
+                    }));
                 }
             }
         }

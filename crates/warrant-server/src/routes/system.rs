@@ -9,9 +9,26 @@ use crate::AppState;
 /// The OpenAPI 3.1 description of this API, written by hand and checked against the router by a test.
 const OPENAPI: &str = include_str!("../openapi.json");
 
-/// Liveness: `ok`, and with witnesses configured, how witnessing stands (always 200: the server is alive;
-/// `degraded` or `refused` on the first line says the log is not witnessed as its policy asks).
-pub async fn healthz(State(state): State<AppState>) -> String {
+/// Health: `ok`, and with witnesses configured, how witnessing stands (200: the server is alive; `degraded`
+/// or `refused` on the first line says the log is not witnessed as its policy asks). When the database does
+/// not answer, 503 and `database unreachable`: nothing can be written or read until it is back, and the
+/// server reconnects by itself.
+pub async fn healthz(State(state): State<AppState>) -> axum::response::Response {
+    let store = state.store.clone();
+    let reachable = tokio::task::spawn_blocking(move || store.ping()).await;
+    if let Ok(Err(error)) | Err(error) =
+        reachable.map_err(|error| warrant_store::StoreError::Unavailable(error.to_string()))
+    {
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("database unreachable\n{error}\n"),
+        )
+            .into_response();
+    }
+    witness_health(&state).into_response()
+}
+
+fn witness_health(state: &AppState) -> String {
     let report = state.witnesses.report();
     if report.witnesses.is_empty() {
         return "ok\n".into();

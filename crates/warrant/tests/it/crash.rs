@@ -24,7 +24,7 @@ fn rounds() -> usize {
 const TOOLS: [&str; 3] = ["crm-read", "crm-update", "kyc-lookup"];
 
 /// Send single events with unique ids until `stop`; return the (id, seq) of every acknowledged one.
-fn write_until(
+pub(crate) fn write_until(
     url: String,
     token: String,
     round: usize,

@@ -22,6 +22,7 @@ mod mcp;
 mod monitor;
 mod notify;
 mod otlp;
+mod postgres;
 mod proof;
 mod registry;
 mod risk;

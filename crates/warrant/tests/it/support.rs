@@ -378,6 +378,25 @@ impl Scratch {
         }
     }
 
+    /// The PostgreSQL database the data directory is bound to (with `WARRANT_TEST_POSTGRES`).
+    pub fn database(&self) -> Option<&TestDatabase> {
+        self._database.as_ref()
+    }
+
+    /// A second server's data directory beside the first, on the same log: the same signing key and, on
+    /// PostgreSQL, the same database. (Call after the first server created its key.)
+    pub fn second_data(&self) -> PathBuf {
+        let second = self.root.path().join("data-b");
+        std::fs::create_dir_all(&second).expect("the second data directory");
+        for file in ["log.key", "database"] {
+            let from = self.data().join(file);
+            if from.exists() {
+                std::fs::copy(&from, second.join(file)).expect("copying into the second data directory");
+            }
+        }
+        second
+    }
+
     /// The data directory (on SQLite, not created until warrant creates it).
     pub fn data(&self) -> PathBuf {
         self.root.path().join("data")
@@ -400,7 +419,7 @@ pub fn on_sqlite() -> bool {
 /// A fresh database on the `WARRANT_TEST_POSTGRES` server, dropped (with any connections left) at the end.
 pub struct TestDatabase {
     admin: String,
-    name: String,
+    pub name: String,
     pub url: String,
 }
 
@@ -418,6 +437,13 @@ impl TestDatabase {
             admin,
             name,
         })
+    }
+}
+
+impl TestDatabase {
+    /// Run `sql` as the test server's administrator (to stage an outage, say).
+    pub fn admin_sql(&self, sql: &str) {
+        psql(&self.admin, sql);
     }
 }
 

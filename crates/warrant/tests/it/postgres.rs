@@ -1,0 +1,143 @@
+//! PostgreSQL with several servers: one log written through two `warrant serve` processes, one of them killed
+//! mid-load; and a database outage that the server rides out without a restart. These need PostgreSQL
+//! (`WARRANT_TEST_POSTGRES`); on SQLite each says so and passes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::crash::write_until;
+use crate::support::{Scratch, Server, call, event, local, on_sqlite};
+
+#[test]
+fn two_servers_on_one_database_keep_every_acknowledged_event_when_one_is_killed() {
+    if on_sqlite() {
+        eprintln!("needs PostgreSQL (WARRANT_TEST_POSTGRES)");
+        return;
+    }
+    let scratch = Scratch::new();
+    let first = Server::start(&scratch.data(), &["--checkpoint-interval-ms", "100"]);
+    let admin = first.admin().to_owned();
+    let writer = first.agent_token("writer", &["helper-agent"]);
+    let second = Server::start(&scratch.second_data(), &["--checkpoint-interval-ms", "100"]);
+    assert!(
+        second.admin.is_none(),
+        "the second server found the first one's admin token"
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = [&first, &second]
+        .iter()
+        .enumerate()
+        .flat_map(|(server_index, server)| {
+            (0..4).map({
+                let (url, writer, stop) = (server.url.clone(), writer.clone(), stop.clone());
+                move |client| {
+                    let (url, token, stop) = (url.clone(), writer.clone(), stop.clone());
+                    std::thread::spawn(move || write_until(url, token, server_index, client, stop))
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SIGKILL the first server mid-load; the second keeps writing.
+    first.kill();
+    std::thread::sleep(Duration::from_millis(700));
+    stop.store(true, Ordering::Relaxed);
+    let acknowledged: Vec<(String, u64)> = clients
+        .into_iter()
+        .flat_map(|client| client.join().expect("a client thread"))
+        .collect();
+    let from_second = acknowledged
+        .iter()
+        .filter(|(id, _)| id.starts_with("crash-1-"))
+        .count();
+    assert!(from_second > 0, "the second server acknowledged nothing");
+    let mut seqs: Vec<u64> = acknowledged.iter().map(|(_, seq)| *seq).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(
+        seqs.len(),
+        acknowledged.len(),
+        "two events were acknowledged at one seq"
+    );
+
+    // Every acknowledged event is there, once, under its seq, read through the surviving server.
+    let agent = ureq::AgentBuilder::new().build();
+    for (id, seq) in &acknowledged {
+        let (status, answer) = call(
+            &agent,
+            &second.url,
+            "GET",
+            &format!("/v1/events/{seq}"),
+            Some(&admin),
+            None,
+        );
+        assert_eq!(
+            status, 200,
+            "acknowledged event {id} at seq {seq} is gone: {answer}"
+        );
+        assert_eq!(answer["event"]["id"], json!(id), "seq {seq}: {answer}");
+    }
+    // The whole log verifies: dense seqs, every leaf and every checkpoint, whichever server signed it.
+    let run = local(&scratch.data(), &["verify", "-o", "json"]);
+    assert_eq!(run.code, 0, "the log must verify: {run:?}");
+    let report = run.json();
+    assert!(report["events"].as_u64().expect("events") >= acknowledged.len() as u64);
+}
+
+#[test]
+fn a_database_outage_answers_503_and_the_server_recovers_without_a_restart() {
+    if on_sqlite() {
+        eprintln!("needs PostgreSQL (WARRANT_TEST_POSTGRES)");
+        return;
+    }
+    let scratch = Scratch::new();
+    let database = scratch.database().expect("a PostgreSQL database");
+    let server = Server::start(&scratch.data(), &[]);
+    let admin = server.admin().to_owned();
+    let (status, answer) =
+        server.post_json("/v1/events", &admin, &event(Some("before"), "before the outage"));
+    assert_eq!(status, 200, "{answer}");
+    let before = answer["seqs"][0].as_u64().expect("a seq");
+
+    // The outage: the database refuses new connections and drops the server's.
+    database.admin_sql(&format!(
+        "ALTER DATABASE {} ALLOW_CONNECTIONS false",
+        database.name
+    ));
+    database.admin_sql(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+        database.name
+    ));
+    let (status, answer) =
+        server.post_json("/v1/events", &admin, &event(Some("during"), "during the outage"));
+    assert_eq!(status, 503, "a write during the outage: {answer}");
+    let health = ureq::get(&format!("{}/healthz", server.url)).call();
+    assert!(
+        matches!(&health, Err(ureq::Error::Status(503, _))),
+        "healthz during the outage: {health:?}"
+    );
+
+    // Back: the next write reconnects; nothing was half-written.
+    database.admin_sql(&format!(
+        "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+        database.name
+    ));
+    let (status, answer) = server.post_json("/v1/events", &admin, &event(Some("after"), "after the outage"));
+    assert_eq!(status, 200, "the first write after the outage: {answer}");
+    assert_eq!(
+        answer["seqs"],
+        json!([before + 1]),
+        "the refused write left no trace: {answer}"
+    );
+    let health = ureq::get(&format!("{}/healthz", server.url))
+        .call()
+        .expect("healthz answers");
+    assert_eq!(health.status(), 200);
+    drop(server);
+    let run = local(&scratch.data(), &["verify"]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
