@@ -161,7 +161,7 @@ async fn hold(store: &Store, raiser: &Principal, agent: &str) {
         requested_person: raiser.person.clone(),
     };
     store
-        .record_decision(decision, raiser, Some(approval), None)
+        .record_decision(decision, raiser, Some(approval), None, None)
         .await
         .unwrap();
 }

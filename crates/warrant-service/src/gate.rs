@@ -176,28 +176,73 @@ pub async fn authorize(
         }
     }
 
-    let approval_id = new_approval.as_ref().map(|approval| approval.id.clone());
     let recorded = Named {
         taken: if naming == Naming::Take { named } else { &[] },
         refused: if naming == Naming::Refuse { named } else { &[] },
     };
+    // An allowed call's group charge is checked again where every server's charges meet: the store's write.
+    let charge = (decision.outcome == Outcome::Allow)
+        .then(|| decision.charge.clone())
+        .flatten();
     let event = decision_event(request, principal, &decision, args.clone(), now, &recorded);
     let seq = match store
-        .record_decision(event, principal, new_approval, consume.clone())
+        .record_decision(
+            event,
+            principal,
+            new_approval.clone(),
+            consume.clone(),
+            charge.clone(),
+        )
         .await
     {
         Ok(seq) => seq,
         Err(StoreError::Approval(ApprovalError::Raced(id))) => {
             // Someone used or expired it between our read and the write; the call does not go ahead.
+            if let Some(charge) = &charge {
+                runtime.refund(charge, now);
+            }
             decision = deny(
                 "approval",
                 format!("approval `{id}` was used or expired meanwhile"),
             );
             let event = decision_event(request, principal, &decision, args.clone(), now, &recorded);
-            store.record_decision(event, principal, None, None).await?
+            store.record_decision(event, principal, None, None, None).await?
+        }
+        Err(StoreError::LimitReached(text)) => {
+            // Another server spent the group's limit meanwhile: held for a person, like any call past it.
+            let Some(charge) = charge else {
+                return Err(StoreError::LimitReached(text).into());
+            };
+            runtime.refund(&charge, now);
+            decision = Decision {
+                outcome: Outcome::ApprovalRequired,
+                reasons: vec![Reason {
+                    rule: format!("group-limit:{}", charge.group),
+                    text,
+                }],
+                charge: Some(charge),
+            };
+            let approval = NewApproval {
+                id: random_id("apr_")?,
+                agent: request.agent.clone(),
+                tool: request.tool.clone(),
+                session: request.session.clone(),
+                args_hash: args_hash(&request.agent, &request.tool, &args),
+                reasons: reasons_json(&decision),
+                requested_at: now,
+                expires_at: now + settings.approval_ttl,
+                requested_by: principal.id.clone(),
+                requested_person: principal.person.clone(),
+            };
+            new_approval = Some(approval.clone());
+            let event = decision_event(request, principal, &decision, args.clone(), now, &recorded);
+            store
+                .record_decision(event, principal, Some(approval), None, None)
+                .await?
         }
         Err(error) => return Err(error.into()),
     };
+    let approval_id = new_approval.as_ref().map(|approval| approval.id.clone());
     if consume.is_some() && decision.outcome == Outcome::Allow {
         runtime.observe_approved(&gate, &call, decision.charge.as_ref(), now);
     }

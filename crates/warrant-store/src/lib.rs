@@ -36,6 +36,7 @@ use warrant_log::Seq;
 use chrono::{DateTime, Utc};
 use warrant_core::change::ChangeContext;
 use warrant_core::event::Event;
+use warrant_core::gate::GroupCharge;
 use warrant_core::registry::manifest::Kind;
 use warrant_core::registry::parse::ManifestError;
 use warrant_core::registry::{DeleteError, PlannedChange, Registry};
@@ -109,6 +110,8 @@ pub enum StoreError {
     Incident(#[from] IncidentError),
     #[error(transparent)]
     Record(#[from] RecordError),
+    #[error("{0}")]
+    LimitReached(String),
     #[error("a token named `{0}` already exists")]
     TokenNameTaken(String),
     #[error("no token `{0}`")]
@@ -465,18 +468,23 @@ impl Store {
         response.await.map_err(|_| StoreError::WriterStopped)?
     }
 
-    /// Record a gate decision: its `policy_decision` event, the approval it asks for (if any) and the approval it
-    /// uses up (if any), in one transaction. Returns the event's seq. Using an approval fails with
-    /// [`ApprovalError::Raced`] if it is no longer approved and unused, and then nothing is written.
+    /// Record a gate decision: its `policy_decision` event, the approval it asks for (if any), the approval it
+    /// uses up (if any) and the group charge of an allowed call (if any), in one transaction. Returns the
+    /// event's seq. Using an approval fails with [`ApprovalError::Raced`] if it is no longer approved and
+    /// unused; a charge (unless an approval is used: a person allowed it past the limit) fails with
+    /// [`StoreError::LimitReached`] when the group's recorded total in a window, with this amount, would pass
+    /// its limit: the check every server's decision passes through, so two servers cannot both spend the
+    /// last of a limit. Either way nothing is written.
     pub async fn record_decision(
         &self,
         event: Event,
         principal: &Principal,
         approval: Option<NewApproval>,
         consume: Option<String>,
+        charge: Option<GroupCharge>,
     ) -> Result<Seq, StoreError> {
         let time = event.time;
-        if approval.is_none() && consume.is_none() {
+        if approval.is_none() && consume.is_none() && charge.is_none() {
             // Most decisions touch no approval: they share group commits with every other append.
             let appended = self.append(vec![event], principal, time).await?;
             return appended
@@ -492,6 +500,7 @@ impl Store {
             event: Box::new(event),
             approval: approval.map(Box::new),
             consume,
+            charge: charge.map(Box::new),
             now: time,
             reply,
         })?;

@@ -362,10 +362,35 @@ const MIGRATIONS: &[&str] = &[
         seal BLOB NOT NULL
     );
     ",
+    // 11: group charges, one row per limit an allowed call counted against: the writer checks a group's total
+    // in the same transaction that records the decision, so several servers never together pass a limit.
+    "
+    CREATE TABLE group_charges (
+        grp TEXT NOT NULL,
+        lim TEXT NOT NULL,
+        at TEXT NOT NULL,
+        amount DOUBLE PRECISION NOT NULL,
+        seq BIGINT NOT NULL
+    );
+    CREATE INDEX group_charges_window ON group_charges (grp, lim, at);
+    ",
 ];
 
 /// The PostgreSQL migrations, oldest first. Never edit one that has shipped: add another (and its SQLite twin).
-const PG_MIGRATIONS: &[&str] = &[PG_SCHEMA_1];
+const PG_MIGRATIONS: &[&str] = &[
+    PG_SCHEMA_1,
+    // 2: group charges (SQLite's 11).
+    "
+    CREATE TABLE group_charges (
+        grp TEXT COLLATE \"C\" NOT NULL,
+        lim TEXT COLLATE \"C\" NOT NULL,
+        at TEXT COLLATE \"C\" NOT NULL,
+        amount DOUBLE PRECISION NOT NULL,
+        seq BIGINT NOT NULL
+    );
+    CREATE INDEX group_charges_window ON group_charges (grp, lim, at);
+    ",
+];
 
 /// PostgreSQL's first version: the SQLite schema as of its version 10. Text sorts and compares by bytes
 /// (`COLLATE "C"`), as in SQLite, whatever the database's default collation: listings come out in the same

@@ -144,6 +144,7 @@ pub(crate) enum Request {
         event: Box<Prepared>,
         approval: Option<Box<NewApproval>>,
         consume: Option<String>,
+        charge: Option<Box<warrant_core::gate::GroupCharge>>,
         now: DateTime<Utc>,
         reply: oneshot::Sender<Result<Seq, StoreError>>,
     },
@@ -385,6 +386,7 @@ impl Writer {
                 event,
                 approval,
                 consume,
+                charge,
                 now,
                 reply,
             } => {
@@ -392,6 +394,7 @@ impl Writer {
                     *event,
                     approval.map(|approval| *approval),
                     consume,
+                    charge.as_deref(),
                     now,
                 ));
             }
@@ -738,6 +741,7 @@ impl Writer {
         event: Prepared,
         approval: Option<NewApproval>,
         consume: Option<String>,
+        charge: Option<&warrant_core::gate::GroupCharge>,
         now: DateTime<Utc>,
     ) -> Result<Seq, StoreError> {
         let seal = self.identity.seal.clone();
@@ -746,6 +750,16 @@ impl Writer {
         let transaction = begin!(self);
         let mut frontier = self.frontier.clone();
         let seq = append_one(transaction.db(), &mut frontier, &mut tiles, event, &mut rollups)?;
+        if let Some(charge) = charge {
+            charge_group(
+                transaction.db(),
+                &self.registry,
+                charge,
+                consume.is_none(),
+                seq,
+                &now,
+            )?;
+        }
         if let Some(id) = consume {
             let used = transaction.db().execute(
                 "UPDATE approvals SET status = 'used', used_seq = ?1
@@ -895,6 +909,48 @@ impl Writer {
         cache.frontier = frontier.clone();
         self.frontier = frontier;
     }
+}
+
+/// Record an allowed call's group charge, one row per limit it counts against. With `enforce`, first check
+/// each limit's recorded total in its window: past the group's `max_total` the call is refused with
+/// [`StoreError::LimitReached`] and the transaction (its decision event too) is rolled back. The writer's
+/// transaction is the one place every server's charges meet (on PostgreSQL under the log's lock), so the
+/// check cannot race another server's.
+fn charge_group(
+    db: Db<'_>,
+    registry: &Registry,
+    charge: &warrant_core::gate::GroupCharge,
+    enforce: bool,
+    seq: Seq,
+    now: &DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let group = match registry.get(Kind::Group, &charge.group) {
+        Some(warrant_core::registry::manifest::Manifest::Group(group)) => Some(group),
+        _ => None,
+    };
+    let at = format_time(now);
+    for (limit_id, window_hours) in &charge.limits {
+        let limit = group.and_then(|group| group.limits.iter().find(|limit| &limit.id == limit_id));
+        if enforce && let Some(limit) = limit {
+            let since = format_time(&(*now - chrono::Duration::hours(i64::from(*window_hours))));
+            let used: f64 = db.query_one(
+                "SELECT COALESCE(SUM(amount), 0) FROM group_charges WHERE grp = ?1 AND lim = ?2 AND at > ?3",
+                &[&charge.group, limit_id, &since],
+                |row| row.get(0),
+            )?;
+            if used + charge.amount > limit.max_total {
+                return Err(StoreError::LimitReached(format!(
+                    "group `{}` limit `{}` allows {} per {} h; {} already used across servers, this call adds {}",
+                    charge.group, limit_id, limit.max_total, window_hours, used, charge.amount
+                )));
+            }
+        }
+        db.execute(
+            "INSERT INTO group_charges (grp, lim, at, amount, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+            &[&charge.group, limit_id, &at, &charge.amount, &seq],
+        )?;
+    }
+    Ok(())
 }
 
 /// Append one request's events inside `transaction`. Events whose `id` is already in the log (or earlier in

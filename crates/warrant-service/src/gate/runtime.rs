@@ -154,6 +154,20 @@ impl GateRuntime {
         }
     }
 
+    /// Take back a charge `decide` recorded for a call that did not go ahead after all (the store refused it).
+    pub fn refund(&self, charge: &GroupCharge, now: DateTime<Utc>) {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (limit, _) in &charge.limits {
+            if let Some(entries) = state.ledger.get_mut(&(charge.group.clone(), limit.clone()))
+                && let Some(index) = entries
+                    .iter()
+                    .rposition(|(time, amount)| *time == now && *amount == charge.amount)
+            {
+                entries.remove(index);
+            }
+        }
+    }
+
     /// Events ingested with a session id feed that session's taint. Sessions not loaded yet are skipped: they
     /// read these events from the log when they are loaded.
     ///

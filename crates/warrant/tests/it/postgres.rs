@@ -141,3 +141,112 @@ fn a_database_outage_answers_503_and_the_server_recovers_without_a_restart() {
     let run = local(&scratch.data(), &["verify"]);
     assert_eq!(run.code, 0, "{run:?}");
 }
+
+const TREASURY: &str = "
+kind: Tool
+id: pay
+access: execute
+egress: external
+irreversible: true
+amount_arg: amount
+---
+kind: Group
+id: treasury
+limits:
+  - {id: daily, max_total: 50000, window_hours: 24}
+---
+kind: Agent
+id: clerk
+purpose: Pays suppliers
+owner: cfo
+risk_class: high
+decision_scope: execute
+oversight: human-in-the-loop
+group: treasury
+taint: {irreversible_after_untrusted: off}
+tools:
+  - {tool: pay, access: execute, approved_by: cfo}
+";
+
+#[test]
+fn two_servers_never_both_spend_the_last_of_a_group_limit() {
+    if on_sqlite() {
+        eprintln!("needs PostgreSQL (WARRANT_TEST_POSTGRES)");
+        return;
+    }
+    let scratch = Scratch::new();
+    let registry = scratch.file("treasury.yaml", TREASURY);
+    local(&scratch.data(), &["apply", "-f", &registry]).expect_code(0);
+    let first = Server::start(&scratch.data(), &[]);
+    let admin = first.admin().to_owned();
+    let second = Server::start(&scratch.second_data(), &[]);
+
+    // Each server reads the group's ledger from the log at its first decision: a payment of nothing on each
+    // makes both hold their own ledger before the race, as long-running servers do.
+    for server in [&first, &second] {
+        let request = json!({"agent": "clerk", "tool": "pay", "session": "warm-up", "args": {"amount": 0}});
+        let (status, answer) = server.post_json("/v1/authorize", &admin, &request);
+        assert_eq!(
+            (status, answer["decision"].as_str()),
+            (200, Some("allow")),
+            "{answer}"
+        );
+    }
+    // 24 payments of 9,500 against a 50,000 daily limit, raced through both servers at once: each server's
+    // own ledger would let five through on each.
+    let start = Arc::new(std::sync::Barrier::new(6));
+    let askers: Vec<_> = [&first, &second]
+        .iter()
+        .enumerate()
+        .flat_map(|(server_index, server)| {
+            let url = server.url.clone();
+            let admin = admin.clone();
+            let start = start.clone();
+            (0..3).map(move |client| {
+                let (url, admin, start) = (url.clone(), admin.clone(), start.clone());
+                std::thread::spawn(move || {
+                    let agent = ureq::AgentBuilder::new().build();
+                    start.wait();
+                    (0..4)
+                        .map(|number| {
+                            let request = json!({
+                                "agent": "clerk",
+                                "tool": "pay",
+                                "session": format!("pay-{server_index}-{client}-{number}"),
+                                "args": {"amount": 9500},
+                            });
+                            let (status, answer) = call(
+                                &agent,
+                                &url,
+                                "POST",
+                                "/v1/authorize",
+                                Some(&admin),
+                                Some(("application/json", request.to_string().as_bytes())),
+                            );
+                            assert_eq!(status, 200, "{answer}");
+                            answer["decision"].as_str().expect("a decision").to_owned()
+                        })
+                        .collect::<Vec<String>>()
+                })
+            })
+        })
+        .collect();
+    let decisions: Vec<String> = askers
+        .into_iter()
+        .flat_map(|asker| asker.join().expect("an asking thread"))
+        .collect();
+    let allowed = decisions.iter().filter(|decision| *decision == "allow").count();
+    let held = decisions
+        .iter()
+        .filter(|decision| *decision == "approval_required")
+        .count();
+    assert_eq!(
+        allowed, 5,
+        "5 × 9,500 fit in 50,000 and a sixth does not, across both servers: {decisions:?}"
+    );
+    assert_eq!(
+        held,
+        decisions.len() - 5,
+        "every other payment is held for a person: {decisions:?}"
+    );
+}
