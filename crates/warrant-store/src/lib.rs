@@ -760,6 +760,16 @@ impl Shared {
         *slot = Arc::new(registry);
     }
 
+    /// Every token as the database has them (another server issued or revoked one). Last-use times this server
+    /// had not flushed yet are dropped: they are a convenience, not evidence.
+    fn replace_tokens(&self, fresh: tokens::Tokens) {
+        let mut tokens = match self.tokens.write() {
+            Ok(tokens) => tokens,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *tokens = fresh;
+    }
+
     fn publish_token(&self, hash: [u8; 32], entry: tokens::Entry) {
         let mut tokens = match self.tokens.write() {
             Ok(tokens) => tokens,

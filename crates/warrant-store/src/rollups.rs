@@ -462,7 +462,17 @@ pub(crate) fn catch_up(connection: &mut Conn) -> Result<u64, StoreError> {
         return Ok(0);
     }
     let transaction = connection.transaction()?;
-    let counted = count_from(transaction.db(), next)?;
+    let db = transaction.db();
+    let next = if db.backend() == crate::db::Backend::Postgres {
+        // Another server may be writing: count under the log's lock, from where the rollups reach now.
+        db.execute("SELECT pg_advisory_xact_lock(?1)", &[&crate::writer::LOG_LOCK])?;
+        db.query_one("SELECT next_seq FROM rollup_state WHERE id = 0", &[], |row| {
+            row.get(0)
+        })?
+    } else {
+        next
+    };
+    let counted = count_from(db, next)?;
     transaction.commit()?;
     Ok(counted)
 }

@@ -60,7 +60,7 @@ macro_rules! begin {
 /// The key of the transaction-scoped advisory lock that serialises PostgreSQL write transactions on the log.
 /// Transaction-scoped, not session-scoped: COMMIT or ROLLBACK releases it, so it holds behind a connection
 /// pooler in transaction mode and never outlives a server that died mid-transaction.
-const LOG_LOCK: i64 = 0x7761_7272_616e_7401;
+pub(crate) const LOG_LOCK: i64 = 0x7761_7272_616e_7401;
 
 /// What a writer must see again when another server wrote to the log.
 struct Following<'a> {
@@ -75,8 +75,9 @@ struct Following<'a> {
 
 /// Inside a PostgreSQL write transaction: take the log's lock, then catch up with what other servers
 /// committed since this writer last wrote. The sealed head says how far the log reaches; the tree's new
-/// tiles, its right edge, the registry (when a change landed) and the latest checkpoint are read again, and
-/// published to this server's readers.
+/// tiles, its right edge, the registry (when a change landed), the tokens (when one was issued or revoked)
+/// and the latest checkpoint are read again, and published to this server's readers. An idle server follows
+/// at least as often as it checkpoints (every second by default): signing a checkpoint is a write.
 fn follow(db: Db<'_>, state: &mut Following<'_>) -> Result<(), StoreError> {
     db.execute("SELECT pg_advisory_xact_lock(?1)", &[&LOG_LOCK])?;
     let size: u64 = db
@@ -92,6 +93,17 @@ fn follow(db: Db<'_>, state: &mut Following<'_>) -> Result<(), StoreError> {
         if let Some(shared) = state.shared.upgrade() {
             shared.publish_registry(state.registry.clone());
         }
+    }
+    // A token issued or revoked on another server works, or stops working, here too.
+    let tokens_changed = db
+        .query_opt(
+            "SELECT 1 FROM events WHERE seq >= ?1 AND kind = 'token' LIMIT 1",
+            &[&state.frontier.size()],
+            |_| Ok(()),
+        )?
+        .is_some();
+    if tokens_changed && let Some(shared) = state.shared.upgrade() {
+        shared.replace_tokens(crate::tokens::load(db)?);
     }
     *state.last_checkpoint_size = latest_checkpoint(db)?.map_or(0, |checkpoint| checkpoint.size);
     // The transition rollup's memory of each trace's last tool may be stale: the log answers instead.
@@ -470,6 +482,18 @@ impl Writer {
                 }
                 outcomes.push(appended);
             }
+            settle_rollups(
+                transaction.db(),
+                &mut rollups,
+                &mut self.sequences,
+                frontier.size(),
+            )?;
+            settle_rollups(
+                transaction.db(),
+                &mut rollups,
+                &mut self.sequences,
+                frontier.size(),
+            )?;
             store_tree(transaction.db(), &frontier, &tiles, &seal)?;
             transaction.commit()?;
             Ok::<_, StoreError>((outcomes, rollups, flushing, frontier))
@@ -626,6 +650,12 @@ impl Writer {
             )?;
             applied.push(AppliedChange { change, version, seq });
         }
+        settle_rollups(
+            transaction.db(),
+            &mut rollups,
+            &mut self.sequences,
+            frontier.size(),
+        )?;
         store_tree(transaction.db(), &frontier, &tiles, &seal)?;
         transaction.commit()?;
         let planned: Vec<PlannedChange> = applied.iter().map(|applied| applied.change.clone()).collect();
@@ -725,6 +755,12 @@ impl Writer {
             context,
         )?;
         let seq = append_one(transaction.db(), &mut frontier, &mut tiles, event, &mut rollups)?;
+        settle_rollups(
+            transaction.db(),
+            &mut rollups,
+            &mut self.sequences,
+            frontier.size(),
+        )?;
         store_tree(transaction.db(), &frontier, &tiles, &seal)?;
         transaction.commit()?;
         self.hold(rollups);
@@ -790,6 +826,12 @@ impl Writer {
                 ],
             )?;
         }
+        settle_rollups(
+            transaction.db(),
+            &mut rollups,
+            &mut self.sequences,
+            frontier.size(),
+        )?;
         store_tree(transaction.db(), &frontier, &tiles, &seal)?;
         transaction.commit()?;
         self.hold(rollups);
@@ -810,6 +852,12 @@ impl Writer {
             tiles: &mut tiles,
             rollups: &mut rollups,
         })?;
+        settle_rollups(
+            transaction.db(),
+            &mut rollups,
+            &mut self.sequences,
+            frontier.size(),
+        )?;
         store_tree(transaction.db(), &frontier, &tiles, &seal)?;
         transaction.commit()?;
         self.hold(rollups);
@@ -887,6 +935,12 @@ impl Writer {
         if updated == 0 {
             return Err(ApprovalError::Raced(id.to_owned()).into());
         }
+        settle_rollups(
+            transaction.db(),
+            &mut rollups,
+            &mut self.sequences,
+            frontier.size(),
+        )?;
         store_tree(transaction.db(), &frontier, &tiles, &seal)?;
         transaction.commit()?;
         self.hold(rollups);
@@ -909,6 +963,25 @@ impl Writer {
         cache.frontier = frontier.clone();
         self.frontier = frontier;
     }
+}
+
+/// On PostgreSQL the rollups are written in the transaction of the events they count, and `next_seq` moves
+/// with every commit. SQLite's writer holds sums and writes them at most every second (rollups.rs), which is
+/// exact only with one writer: with several servers on one log, held sums and a shared `next_seq` would
+/// disagree, and a server opening would count again what another still holds.
+fn settle_rollups(
+    db: Db<'_>,
+    rollups: &mut RollupBatch,
+    sequences: &mut SequenceCache,
+    size: u64,
+) -> Result<(), StoreError> {
+    if db.backend() != Backend::Postgres {
+        return Ok(());
+    }
+    rollups.flush(db, sequences)?;
+    set_next_seq(db, size)?;
+    *rollups = RollupBatch::default();
+    Ok(())
 }
 
 /// Record an allowed call's group charge, one row per limit it counts against. With `enforce`, first check

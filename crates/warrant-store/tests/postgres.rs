@@ -239,3 +239,45 @@ async fn a_data_directory_remembers_its_database_and_a_sqlite_log_is_not_moved()
         "a SQLite data directory was bound to PostgreSQL"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_issued_or_revoked_on_one_store_counts_on_the_other_after_it_follows_the_log() {
+    let Some(database) = TestDatabase::create() else {
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (scratch.path().join("a"), scratch.path().join("b"));
+    let a = open(&dir_a, &database);
+    second_server(&dir_a, &dir_b);
+    let b = open(&dir_b, &database);
+    let context = || warrant_core::change::ChangeContext::new(Principal::warrant("test"), None, Utc::now());
+    let token = a
+        .create_token(
+            warrant_store::TokenSpec {
+                name: "auditor".into(),
+                role: warrant_core::role::Role::Auditor,
+                agents: Default::default(),
+                person: None,
+                expires: None,
+            },
+            context(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        b.authenticate(&token.secret, Utc::now()).is_err(),
+        "B has not followed the log yet"
+    );
+    // Signing a checkpoint is a write: B follows the log, as an idle server does every checkpoint interval.
+    b.checkpoint().await.unwrap();
+    assert!(
+        b.authenticate(&token.secret, Utc::now()).is_ok(),
+        "B accepts the token A issued"
+    );
+    a.revoke_token(token.info.id.clone(), context()).await.unwrap();
+    b.checkpoint().await.unwrap();
+    assert!(
+        b.authenticate(&token.secret, Utc::now()).is_err(),
+        "B refuses the token A revoked"
+    );
+}
