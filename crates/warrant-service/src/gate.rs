@@ -14,7 +14,10 @@ use warrant_core::event::{Event, EventKind, check_hex_id};
 use warrant_core::gate::{Decision, Gate, Outcome, Reason};
 use warrant_core::identity::Principal;
 use warrant_core::registry::manifest::{Kind, Manifest};
-use warrant_store::{ApprovalError, ApprovalStatus, NewApproval, Store, StoreError, args_hash, random_id};
+use warrant_log::Seq;
+use warrant_store::{
+    ApprovalError, ApprovalStatus, Backend, NewApproval, Store, StoreError, args_hash, random_id,
+};
 
 pub use self::runtime::{GateCall, GateRuntime, Naming, charge_json};
 use crate::error::{Result, ServiceError};
@@ -336,6 +339,17 @@ async fn rebuild_state(
         let (owned_agent, owned_id) = (agent.to_owned(), id.to_owned());
         let history = blocking(move || Ok(reader.session_events(&owned_agent, &owned_id)?)).await?;
         runtime.load_session(gate.registry(), agent, id, &history);
+    } else if let Some(id) = session
+        && store.backend() == Backend::Postgres
+        && let Some(from) = runtime.session_synced(agent, id)
+    {
+        // Other servers on the same log may have decided or ingested for this session since: one indexed
+        // read per decision keeps its taint whole wherever the session's requests land.
+        let reader = store.clone();
+        let (owned_agent, owned_id) = (agent.to_owned(), id.to_owned());
+        let since =
+            blocking(move || Ok(reader.session_events_since(&owned_agent, &owned_id, Seq(from))?)).await?;
+        runtime.catch_up_session(gate.registry(), agent, id, &since);
     }
     Ok(())
 }

@@ -308,6 +308,20 @@ fn pg_value(row: &tokio_postgres::Row, index: usize) -> Result<Value<'_>, StoreE
     Ok(value.unwrap_or(Value::Null))
 }
 
+/// The key of the transaction-scoped advisory lock that serialises PostgreSQL write transactions on the log.
+/// Transaction-scoped, not session-scoped: COMMIT or ROLLBACK releases it, so it holds behind a connection
+/// pooler in transaction mode and never outlives a server that died mid-transaction.
+const LOG_LOCK: i64 = 0x7761_7272_616e_7401;
+
+/// Inside a PostgreSQL transaction, wait for and take the log's lock (see [`LOG_LOCK`]). SQLite needs none:
+/// its write transactions already exclude each other (`BEGIN IMMEDIATE`).
+pub(crate) fn lock_log(db: Db<'_>) -> Result<(), StoreError> {
+    if db.backend() == Backend::Postgres {
+        db.execute("SELECT pg_advisory_xact_lock(?1)", &[&LOG_LOCK])?;
+    }
+    Ok(())
+}
+
 // ---- parameters ----
 
 impl<T: Param + ?Sized> Param for &T {

@@ -762,12 +762,14 @@ impl Shared {
 
     /// Every token as the database has them (another server issued or revoked one). Last-use times this server
     /// had not flushed yet are dropped: they are a convenience, not evidence.
-    fn replace_tokens(&self, fresh: tokens::Tokens) {
+    fn reload_tokens(&self, db: Db<'_>) -> Result<(), StoreError> {
+        let fresh = tokens::load(db)?;
         let mut tokens = match self.tokens.write() {
             Ok(tokens) => tokens,
             Err(poisoned) => poisoned.into_inner(),
         };
         *tokens = fresh;
+        Ok(())
     }
 
     fn publish_token(&self, hash: [u8; 32], entry: tokens::Entry) {

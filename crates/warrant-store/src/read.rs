@@ -103,6 +103,27 @@ impl Store {
         )
     }
 
+    /// The events of one agent's session from seq `from` on, with clear content: what other servers on the
+    /// same log added to a session this server already holds.
+    pub fn session_events_since(
+        &self,
+        agent: &str,
+        session: &str,
+        from: Seq,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read(|db| {
+            let mut events = db.query_all(
+                "SELECT seq, body, leaf FROM events WHERE session = ?1 AND agent = ?2 AND seq >= ?3 ORDER BY seq",
+                &[&session, &agent, &from],
+                stored_row,
+            )?;
+            for event in &mut events {
+                event.content = load_content(db, event.seq)?;
+            }
+            Ok(events)
+        })
+    }
+
     /// Events of one kind received at or after `since` (RFC 3339), oldest first. A scan: for rebuilding
     /// in-memory state at start, not for requests.
     pub fn events_of_kind_since(&self, kind: &str, since: &str) -> Result<Vec<StoredEvent>, StoreError> {

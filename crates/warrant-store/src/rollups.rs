@@ -465,7 +465,7 @@ pub(crate) fn catch_up(connection: &mut Conn) -> Result<u64, StoreError> {
     let db = transaction.db();
     let next = if db.backend() == crate::db::Backend::Postgres {
         // Another server may be writing: count under the log's lock, from where the rollups reach now.
-        db.execute("SELECT pg_advisory_xact_lock(?1)", &[&crate::writer::LOG_LOCK])?;
+        crate::db::lock_log(db)?;
         db.query_one("SELECT next_seq FROM rollup_state WHERE id = 0", &[], |row| {
             row.get(0)
         })?

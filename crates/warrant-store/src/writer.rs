@@ -57,11 +57,6 @@ macro_rules! begin {
     }};
 }
 
-/// The key of the transaction-scoped advisory lock that serialises PostgreSQL write transactions on the log.
-/// Transaction-scoped, not session-scoped: COMMIT or ROLLBACK releases it, so it holds behind a connection
-/// pooler in transaction mode and never outlives a server that died mid-transaction.
-pub(crate) const LOG_LOCK: i64 = 0x7761_7272_616e_7401;
-
 /// What a writer must see again when another server wrote to the log.
 struct Following<'a> {
     frontier: &'a mut Frontier,
@@ -79,7 +74,7 @@ struct Following<'a> {
 /// and the latest checkpoint are read again, and published to this server's readers. An idle server follows
 /// at least as often as it checkpoints (every second by default): signing a checkpoint is a write.
 fn follow(db: Db<'_>, state: &mut Following<'_>) -> Result<(), StoreError> {
-    db.execute("SELECT pg_advisory_xact_lock(?1)", &[&LOG_LOCK])?;
+    crate::db::lock_log(db)?;
     let size: u64 = db
         .query_opt("SELECT size FROM head WHERE id = 1", &[], |row| row.get(0))?
         .unwrap_or(0);
@@ -103,7 +98,7 @@ fn follow(db: Db<'_>, state: &mut Following<'_>) -> Result<(), StoreError> {
         )?
         .is_some();
     if tokens_changed && let Some(shared) = state.shared.upgrade() {
-        shared.replace_tokens(crate::tokens::load(db)?);
+        shared.reload_tokens(db)?;
     }
     *state.last_checkpoint_size = latest_checkpoint(db)?.map_or(0, |checkpoint| checkpoint.size);
     // The transition rollup's memory of each trace's last tool may be stale: the log answers instead.

@@ -29,6 +29,9 @@ struct Runtime {
     loading: HashMap<SessionKey, Vec<(Event, Option<u64>)>>,
     ledger: Ledger,
     ledger_loaded: bool,
+    /// Per loaded session, the seq its next catch-up reads from (several servers on one log, see
+    /// [`GateRuntime::catch_up_session`]).
+    synced: HashMap<SessionKey, u64>,
 }
 
 /// A session is its agent's: (agent, session id).
@@ -280,36 +283,7 @@ impl GateRuntime {
     pub fn load_session(&self, registry: &Registry, agent: &str, id: &str, history: &[StoredEvent]) {
         let mut session = SessionState::default();
         for stored in history {
-            let body = &stored.body;
-            let attrs = body.get("attrs");
-            let text = |key: &str| attrs.and_then(|attrs| attrs.get(key)).and_then(Value::as_str);
-            if body.get("kind").and_then(Value::as_str) == Some("policy_decision") {
-                if let Some(named) = attrs
-                    .and_then(|attrs| attrs.get("user_named"))
-                    .and_then(Value::as_array)
-                {
-                    session.name_recipients(named.iter().filter_map(Value::as_str));
-                }
-                match (text("decision"), text("tool")) {
-                    (Some("allow"), Some(tool)) => session.observe_call(registry, tool),
-                    _ => session.history += 1,
-                }
-                continue;
-            }
-            // The committed body is the event plus seq and receive time, content as digests: put back the clear
-            // content (the prompt, the tool outputs) that provenance reads; erased content stays out.
-            let mut event = body.clone();
-            if let Some(object) = event.as_object_mut() {
-                for key in ["seq", "received", "content", "principal"] {
-                    object.remove(key);
-                }
-                if !stored.content.is_empty() {
-                    object.insert("content".into(), Value::Object(stored.content.clone()));
-                }
-            }
-            if let Ok(event) = Event::from_json(0, event) {
-                session.observe_event_at(registry, &event, Some(stored.seq.0));
-            }
+            replay(&mut session, registry, stored);
         }
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // Events buffered while reading; one also in the history is observed twice, which taint tolerates
@@ -318,7 +292,74 @@ impl GateRuntime {
         for (event, seq) in state.loading.remove(&key).unwrap_or_default() {
             session.observe_event_at(registry, &event, seq);
         }
+        let next = history.last().map_or(0, |stored| stored.seq.0 + 1);
+        state.synced.insert(key.clone(), next);
         state.sessions.entry(key).or_insert(session);
+    }
+
+    /// Where the next catch-up of a loaded session reads from.
+    pub fn session_synced(&self, agent: &str, id: &str) -> Option<u64> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .synced
+            .get(&key(agent, id))
+            .copied()
+    }
+
+    /// Fold into a loaded session what the log holds for it since it was last read: with several servers on
+    /// one log (PostgreSQL), another server's decisions and ingested results for the same session. This
+    /// server's own events come back too and are observed twice, which taint tolerates.
+    pub fn catch_up_session(&self, registry: &Registry, agent: &str, id: &str, events: &[StoredEvent]) {
+        let Some(last) = events.last() else {
+            return;
+        };
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let key = key(agent, id);
+        let Some(session) = state.sessions.get_mut(&key) else {
+            return;
+        };
+        for stored in events {
+            replay(session, registry, stored);
+        }
+        let next = last.seq.0 + 1;
+        let synced = state.synced.entry(key).or_default();
+        *synced = (*synced).max(next);
+    }
+}
+
+/// Apply one stored event of a session: the gate's own decisions (allowed calls, the recipients named on the
+/// first), and every other event with its clear content put back.
+fn replay(session: &mut SessionState, registry: &Registry, stored: &StoredEvent) {
+    let body = &stored.body;
+    let attrs = body.get("attrs");
+    let text = |key: &str| attrs.and_then(|attrs| attrs.get(key)).and_then(Value::as_str);
+    if body.get("kind").and_then(Value::as_str) == Some("policy_decision") {
+        if let Some(named) = attrs
+            .and_then(|attrs| attrs.get("user_named"))
+            .and_then(Value::as_array)
+        {
+            session.name_recipients(named.iter().filter_map(Value::as_str));
+        }
+        match (text("decision"), text("tool")) {
+            (Some("allow"), Some(tool)) => session.observe_call(registry, tool),
+            _ => session.history += 1,
+        }
+        return;
+    }
+    // The committed body is the event plus seq and receive time, content as digests: put back the clear
+    // content (the prompt, the tool outputs) that provenance reads; erased content stays out.
+    let mut event = body.clone();
+    if let Some(object) = event.as_object_mut() {
+        for key in ["seq", "received", "content", "principal"] {
+            object.remove(key);
+        }
+        if !stored.content.is_empty() {
+            object.insert("content".into(), Value::Object(stored.content.clone()));
+        }
+    }
+    if let Ok(event) = Event::from_json(0, event) {
+        session.observe_event_at(registry, &event, Some(stored.seq.0));
     }
 }
 

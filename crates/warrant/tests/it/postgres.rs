@@ -250,3 +250,67 @@ fn two_servers_never_both_spend_the_last_of_a_group_limit() {
         "every other payment is held for a person: {decisions:?}"
     );
 }
+
+const MAILER: &str = "
+kind: Tool
+id: crm-read
+access: read
+egress: internal
+sensitivity: confidential
+---
+kind: Tool
+id: lookup-docs
+access: read
+egress: internal
+---
+kind: Tool
+id: send-email
+access: write
+egress: external
+recipient_arg: to
+---
+kind: Agent
+id: mailer
+purpose: Answers customers
+owner: support-lead
+risk_class: limited
+decision_scope: execute
+oversight: human-on-the-loop
+tools:
+  - {tool: crm-read, access: read, approved_by: cso}
+  - {tool: lookup-docs, access: read, approved_by: cso}
+  - {tool: send-email, access: write, approved_by: cso}
+";
+
+#[test]
+fn a_session_read_on_one_server_taints_it_on_the_other() {
+    if on_sqlite() {
+        eprintln!("needs PostgreSQL (WARRANT_TEST_POSTGRES)");
+        return;
+    }
+    let scratch = Scratch::new();
+    let registry = scratch.file("mailer.yaml", MAILER);
+    local(&scratch.data(), &["apply", "-f", &registry]).expect_code(0);
+    let first = Server::start(&scratch.data(), &[]);
+    let admin = first.admin().to_owned();
+    let second = Server::start(&scratch.second_data(), &[]);
+    let ask = |server: &Server, tool: &str, args: serde_json::Value| {
+        let request = json!({"agent": "mailer", "tool": tool, "session": "s-shared", "args": args});
+        let (status, answer) = server.post_json("/v1/authorize", &admin, &request);
+        assert_eq!(status, 200, "{answer}");
+        answer["decision"].as_str().expect("a decision").to_owned()
+    };
+    // The second server holds the session first (an untainted call), then the first server reads
+    // confidential data in it: the second must see that before it lets mail go out.
+    assert_eq!(ask(&second, "lookup-docs", json!({})), "allow");
+    assert_eq!(
+        ask(&second, "send-email", json!({"to": "a@outside.example"})),
+        "allow"
+    );
+    assert_eq!(ask(&first, "crm-read", json!({})), "allow");
+    assert_eq!(
+        ask(&second, "send-email", json!({"to": "b@outside.example"})),
+        "approval_required",
+        "the session read confidential data on the other server"
+    );
+}
