@@ -249,6 +249,50 @@ impl<'c> Db<'c> {
     }
 }
 
+impl<'c> Db<'c> {
+    /// Insert `rows` into `into` (`table (column, …)`), each row's values in the columns' order with their
+    /// PostgreSQL `types`. PostgreSQL gets one binary `COPY` for the lot (one round trip, not one per row);
+    /// SQLite, in process, one cached `INSERT` per row.
+    pub fn insert_many(self, into: &str, types: &[Type], rows: &[Vec<Value<'_>>]) -> Result<u64, StoreError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        match self {
+            Db::Sqlite(_) => {
+                let placeholders: Vec<String> = (1..=types.len()).map(|index| format!("?{index}")).collect();
+                let sql = format!("INSERT INTO {into} VALUES ({})", placeholders.join(", "));
+                let mut inserted = 0;
+                for row in rows {
+                    let params: Vec<&dyn Param> = row.iter().map(|value| value as &dyn Param).collect();
+                    inserted += self.execute(&sql, &params)?;
+                }
+                Ok(inserted)
+            }
+            Db::Postgres(connection) => {
+                let statement = connection.statement(&format!("COPY {into} FROM STDIN (FORMAT binary)"))?;
+                let sink = connection.wait(connection.client.copy_in(&statement))?;
+                futures_executor::block_on(async {
+                    let writer = tokio_postgres::binary_copy::BinaryCopyInWriter::new(sink, types);
+                    let mut writer = std::pin::pin!(writer);
+                    for row in rows {
+                        let values: Vec<&(dyn PgToSql + Sync)> =
+                            row.iter().map(|value| value as &(dyn PgToSql + Sync)).collect();
+                        writer.as_mut().write(&values).await?;
+                    }
+                    writer.as_mut().finish().await
+                })
+                .map_err(StoreError::from)
+            }
+        }
+    }
+}
+
+impl Param for Value<'_> {
+    fn value(&self) -> Value<'_> {
+        *self
+    }
+}
+
 impl Row<'_> {
     /// Column `index` (from 0) as `T`.
     pub fn get<T: FromColumn>(&self, index: usize) -> Result<T, StoreError> {

@@ -104,7 +104,8 @@ impl Store {
     }
 
     /// The events of one agent's session from seq `from` on, with clear content: what other servers on the
-    /// same log added to a session this server already holds.
+    /// same log added to a session this server already holds. Two indexed reads whatever the count: the
+    /// events, then the content of those that carry any (the gate's own decisions carry none it reads).
     pub fn session_events_since(
         &self,
         agent: &str,
@@ -117,9 +118,29 @@ impl Store {
                 &[&session, &agent, &from],
                 stored_row,
             )?;
-            for event in &mut events {
-                event.content = load_content(db, event.seq)?;
+            if events.iter().all(|event| event.body.get("kind").and_then(Value::as_str) == Some("policy_decision")) {
+                return Ok(events);
             }
+            let mut by_seq: std::collections::HashMap<Seq, &mut StoredEvent> =
+                events.iter_mut().map(|event| (event.seq, event)).collect();
+            db.query_each(
+                "SELECT c.seq, c.field, c.text FROM content c JOIN events e ON e.seq = c.seq
+                 WHERE e.session = ?1 AND e.agent = ?2 AND e.seq >= ?3 AND e.kind <> 'policy_decision'
+                 ORDER BY c.seq, c.field",
+                &[&session, &agent, &from],
+                |row| {
+                    let seq: Seq = row.get(0)?;
+                    let field: String = row.get(1)?;
+                    let text: String = row.get(2)?;
+                    if let Some(event) = by_seq.get_mut(&seq) {
+                        let value = serde_json::from_str(&text).map_err(|_| {
+                            StoreError::Damaged(format!("content `{field}` of event {seq} does not parse"))
+                        })?;
+                        event.content.insert(field, value);
+                    }
+                    Ok(true)
+                },
+            )?;
             Ok(events)
         })
     }

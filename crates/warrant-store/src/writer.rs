@@ -21,7 +21,7 @@ use warrant_log::frontier::{Frontier, Subtree};
 use warrant_log::note::sign_note;
 
 use crate::approvals::{Approval, ApprovalError, ApprovalStatus, NewApproval, stamp};
-use crate::db::{Backend, Conn, Db};
+use crate::db::{Backend, Conn, Db, Param, Value};
 use crate::entry::{Prepared, prepare_single};
 use crate::keys::LogIdentity;
 use crate::read::{Checkpoint, latest_checkpoint};
@@ -1101,6 +1101,9 @@ struct SealedRow<'a> {
 }
 
 fn insert_rows(db: Db<'_>, rows: &[SealedRow<'_>]) -> Result<(), StoreError> {
+    if db.backend() == Backend::Postgres {
+        return copy_rows(db, rows);
+    }
     for row in rows {
         let columns = &row.event.columns;
         db.execute(
@@ -1127,6 +1130,71 @@ fn insert_rows(db: Db<'_>, rows: &[SealedRow<'_>]) -> Result<(), StoreError> {
             )?;
         }
     }
+    Ok(())
+}
+
+/// A nullable text column's value.
+fn text(value: &Option<String>) -> Value<'_> {
+    value.as_deref().map_or(Value::Null, Value::Text)
+}
+
+/// PostgreSQL: the events and their content in two binary `COPY`s, whatever their number.
+fn copy_rows(db: Db<'_>, rows: &[SealedRow<'_>]) -> Result<(), StoreError> {
+    use postgres_types::Type;
+    let events: Vec<Vec<Value<'_>>> = rows
+        .iter()
+        .map(|row| {
+            let columns = &row.event.columns;
+            vec![
+                row.seq.value(),
+                Value::Blob(&row.body),
+                Value::Blob(&row.leaf),
+                Value::Text(columns.kind),
+                text(&columns.agent),
+                Value::Text(&columns.time),
+                text(&columns.trace_id),
+                text(&columns.session),
+                text(&columns.subject),
+                text(&columns.client_id),
+                text(&columns.link_trace),
+            ]
+        })
+        .collect();
+    db.insert_many(
+        "events (seq, body, leaf, kind, agent, time, trace_id, session, subject, client_id, link_trace)",
+        &[
+            Type::INT8,
+            Type::BYTEA,
+            Type::BYTEA,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+        ],
+        &events,
+    )?;
+    let content: Vec<Vec<Value<'_>>> = rows
+        .iter()
+        .flat_map(|row| {
+            row.event.content.iter().map(move |content| {
+                vec![
+                    row.seq.value(),
+                    Value::Text(&content.field),
+                    Value::Blob(&content.salt),
+                    Value::Text(&content.text),
+                ]
+            })
+        })
+        .collect();
+    db.insert_many(
+        "content (seq, field, salt, text)",
+        &[Type::INT8, Type::TEXT, Type::BYTEA, Type::TEXT],
+        &content,
+    )?;
     Ok(())
 }
 

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# SQLite and PostgreSQL side by side, in one run, on this machine: batched ingest (1,000 events per request),
+# single-event ingest at 64 connections, gate decisions over HTTP at 32 connections, then single-event ingest
+# through two servers on one PostgreSQL database against one; and a raw binary COPY of the same event and
+# content rows, for the ratio. Every answer is sent after the durable commit on both backends.
+# Usage: bench/postgres.sh [seconds per run, default 10]
+# Needs a PostgreSQL server the benchmark may create databases on: WARRANT_BENCH_POSTGRES (an admin URL,
+# default postgres://warrant:warrant@localhost/postgres, the role .ci/run creates).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-10}"
+admin="${WARRANT_BENCH_POSTGRES:-postgres://warrant:warrant@localhost/postgres}"
+base="${admin%/*}"
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+cargo build --release -p warrant -q
+bin=target/release/warrant
+work=$(mktemp -d)
+servers=()
+cleanup() {
+    for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    for db in $(psql "$admin" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'warrant_bench_%'"); do
+        psql "$admin" -qc "DROP DATABASE $db WITH (FORCE)"
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+python3 bench/make_events.py 1000 > "$work/batch.json"
+python3 bench/make_events.py 1 > "$work/single.json"
+echo '{"agent": "support-agent", "tool": "crm-read", "session": "bench", "args": {"customer_id": "c-1"}}' \
+    > "$work/call.json"
+
+# A fresh database on the server: its URL.
+fresh_database() {
+    local name="warrant_bench_$(date +%s%N)"
+    psql "$admin" -qc "CREATE DATABASE $name"
+    echo "$base/$name"
+}
+
+# start DIR [--database URL]: a release server on data directory DIR; sets $url and $admin_token.
+start() {
+    local dir=$1
+    shift
+    mkdir -p "$dir"
+    "$bin" --data "$dir" "$@" serve --listen 127.0.0.1:0 > "$dir/server.out" 2>&1 &
+    servers+=($!)
+    for _ in $(seq 200); do grep -q "listening on" "$dir/server.out" 2>/dev/null && break; sleep 0.1; done
+    url=$(sed -n 's/^warrant listening on \([^ ]*\).*/\1/p' "$dir/server.out")
+    local token
+    token=$(sed -n 's/^created admin token.*: //p' "$dir/server.out")
+    if [ -n "$token" ]; then admin_token=$token; fi
+}
+
+agent_token() {
+    curl -sf -H "Authorization: Bearer $admin_token" \
+        -d "{\"name\":\"bench-$RANDOM\",\"role\":\"agent\",\"agents\":[\"support-agent\",\"onboarding-agent\",\"bench-agent\"]}" \
+        "$1/v1/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+}
+
+# run NAME BODY CONNECTIONS PATH URL: one wrk run, its line in the table.
+run() {
+    local name=$1 body=$2 connections=$3 path=$4 target=$5 threads=2
+    [ "$connections" -lt 4 ] && threads=1
+    WRK_BODY="$body" wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s bench/body.lua \
+        "$target$path" > "$work/wrk.out"
+    local rps percentiles
+    if grep -q "Non-2xx" "$work/wrk.out"; then
+        echo "$name: some answers were not 200:" >&2
+        grep "Non-2xx" "$work/wrk.out" >&2
+    fi
+    rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
+    percentiles=$(sed -n 's/^percentiles: //p' "$work/wrk.out")
+    printf '%-44s %12s req/s   %s\n' "$name" "$rps" "$percentiles"
+}
+
+for backend in sqlite postgres; do
+    echo "=== $backend"
+    database=()
+    [ "$backend" = postgres ] && database=(--database "$(fresh_database)")
+    dir="$work/$backend"
+    mkdir -p "$dir"
+    "$bin" --data "$dir" "${database[@]}" demo --no-serve > /dev/null
+    start "$dir" "${database[@]}"
+    WARRANT_TOKEN=$(agent_token "$url")
+    export WARRANT_TOKEN
+    run "batched ingest (1,000 events/request, 4 conn)" "$work/batch.json" 4 /v1/events "$url"
+    run "single-event ingest (64 conn)" "$work/single.json" 64 /v1/events "$url"
+    run "POST /v1/authorize (32 conn)" "$work/call.json" 32 /v1/authorize "$url"
+    echo "log size: $(curl -sf "$url/metrics" | awk '/^warrant_log_size/ {print $2}') events"
+done
+
+echo "=== PostgreSQL: two servers on one database against one"
+pg_url=$(fresh_database)
+one="$work/pg-one"
+start "$one" --database "$pg_url"
+WARRANT_TOKEN=$(agent_token "$url")
+export WARRANT_TOKEN
+run "one server, single events (64 conn)" "$work/single.json" 64 /v1/events "$url"
+two="$work/pg-two"
+mkdir -p "$two"
+cp "$one/log.key" "$one/database" "$two/"
+first_url=$url
+start "$two"
+second_url=$url
+WRK_BODY="$work/single.json" wrk -t1 -c32 -d"${seconds}s" --latency -s bench/body.lua "$first_url/v1/events" \
+    > "$work/a.out" &
+first_wrk=$!
+WRK_BODY="$work/single.json" wrk -t1 -c32 -d"${seconds}s" --latency -s bench/body.lua "$second_url/v1/events" \
+    > "$work/b.out"
+wait "$first_wrk"
+a=$(awk '/Requests\/sec/ {print $2}' "$work/a.out")
+b=$(awk '/Requests\/sec/ {print $2}' "$work/b.out")
+printf '%-44s %12.0f req/s   first: %s | second: %s\n' "two servers, single events (32 + 32 conn)" \
+    "$(python3 -c "print($a + $b)")" "$(sed -n 's/^percentiles: //p' "$work/a.out")" \
+    "$(sed -n 's/^percentiles: //p' "$work/b.out")"
+"$bin" --data "$one" verify > /dev/null && echo "the two servers' log verifies"
+
+echo "=== raw binary COPY of the same event and content rows (PostgreSQL alone)"
+psql "$pg_url" -qc "\\copy (SELECT * FROM content ORDER BY seq, field) TO '$work/content.bin' (FORMAT binary)"
+psql "$pg_url" -qc "\\copy (SELECT * FROM events ORDER BY seq) TO '$work/events.bin' (FORMAT binary)"
+rows=$(psql "$pg_url" -Atc "SELECT count(*) FROM events")
+psql "$pg_url" -q <<'SQL'
+CREATE TABLE raw_events (LIKE events INCLUDING ALL);
+CREATE TABLE raw_content (LIKE content INCLUDING ALL);
+SQL
+start_ns=$(date +%s%N)
+psql "$pg_url" -q -c "BEGIN" -c "\\copy raw_events FROM '$work/events.bin' (FORMAT binary)" \
+    -c "\\copy raw_content FROM '$work/content.bin' (FORMAT binary)" -c "COMMIT"
+end_ns=$(date +%s%N)
+python3 -c "rows=$rows; s=($end_ns-$start_ns)/1e9; print(f'raw COPY: {rows:,} events with their content in {s:.2f} s = {rows/s:,.0f} events/s (one transaction, synchronous_commit on)')"
