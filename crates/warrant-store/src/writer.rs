@@ -455,8 +455,17 @@ impl Writer {
             let mut seen = HashMap::new();
             let mut outcomes = Vec::with_capacity(appends.len());
             let mut rollups = RollupBatch::default();
+            let mut rows = Vec::new();
             for (events, sums, _) in &mut appends {
-                let appended = append_events(transaction.db(), &mut frontier, &mut tiles, &mut seen, events)?;
+                let events: &[Prepared] = events;
+                let appended = append_events(
+                    transaction.db(),
+                    &mut frontier,
+                    &mut tiles,
+                    &mut seen,
+                    events,
+                    &mut rows,
+                )?;
                 if appended.iter().any(|appended| appended.duplicate) {
                     // Resent events are not counted again: count the stored ones one by one.
                     for (event, appended) in events.iter().zip(&appended) {
@@ -477,6 +486,7 @@ impl Writer {
                 }
                 outcomes.push(appended);
             }
+            insert_rows(transaction.db(), &rows)?;
             settle_rollups(
                 transaction.db(),
                 &mut rollups,
@@ -1021,17 +1031,19 @@ fn charge_group(
     Ok(())
 }
 
-/// Append one request's events inside `transaction`. Events whose `id` is already in the log (or earlier in
-/// this transaction) are answered with the original seq and not stored again.
-fn append_events(
+/// Seal one request's events inside `transaction`: assign seqs, extend the tree, and add the rows to insert
+/// to `rows` (the caller inserts every request's rows of a commit at once: on PostgreSQL one `COPY`, not one
+/// per request). Events whose `id` is already in the log (or earlier in this transaction) are answered with
+/// the original seq and not stored again.
+fn append_events<'a>(
     db: Db<'_>,
     frontier: &mut Frontier,
     tiles: &mut Vec<Subtree>,
     seen: &mut HashMap<String, Seq>,
-    events: &[Prepared],
+    events: &'a [Prepared],
+    rows: &mut Vec<SealedRow<'a>>,
 ) -> Result<Vec<Appended>, StoreError> {
     let mut appended = Vec::with_capacity(events.len());
-    let mut rows = Vec::with_capacity(events.len());
     for event in events {
         if let Some(id) = &event.columns.client_id {
             let existing = match seen.get(id) {
@@ -1066,7 +1078,6 @@ fn append_events(
             event,
         });
     }
-    insert_rows(db, &rows)?;
     Ok(appended)
 }
 
@@ -1078,16 +1089,19 @@ pub(crate) fn append_one(
     event: Prepared,
     rollups: &mut RollupBatch,
 ) -> Result<Seq, StoreError> {
+    let mut rows = Vec::with_capacity(1);
     let seq = append_events(
         db,
         frontier,
         tiles,
         &mut HashMap::new(),
         std::slice::from_ref(&event),
+        &mut rows,
     )?
     .first()
     .map(|appended| appended.seq)
     .ok_or_else(|| StoreError::Damaged("an event was not appended".into()))?;
+    insert_rows(db, &rows)?;
     rollups.add(seq.get(), &event.facts);
     Ok(seq)
 }
