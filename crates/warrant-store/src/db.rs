@@ -618,7 +618,7 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, StoreError> {
     RUNTIME
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
+                .worker_threads(2)
                 .thread_name("warrant-postgres")
                 .enable_all()
                 .build()

@@ -52,6 +52,10 @@ impl TreeCache {
         let covered = self.frontier.size();
         let top = u64::BITS - size.leading_zeros();
         for level in TILE_LEVEL..top {
+            // A tile at this level completed only if the log crossed a multiple of its width.
+            if size >> level == covered >> level {
+                continue;
+            }
             db.query_each(
                 "SELECT idx, hash FROM tiles WHERE level = ?1 AND idx >= ?2 ORDER BY idx",
                 &[&level, &(covered >> level)],

@@ -81,7 +81,15 @@ fn follow(db: Db<'_>, state: &mut Following<'_>) -> Result<(), StoreError> {
     if size == state.frontier.size() {
         return Ok(());
     }
-    let registry_seq = latest_registry_seq(db)?;
+    // What else another server may have changed, in one round trip: the registry, the tokens, the latest
+    // checkpoint.
+    let (registry_seq, tokens_changed, last_checkpoint): (Option<Seq>, bool, Option<u64>) = db.query_one(
+        "SELECT (SELECT MAX(seq) FROM registry_versions),
+                EXISTS (SELECT 1 FROM events WHERE seq >= ?1 AND kind = 'token'),
+                (SELECT MAX(size) FROM checkpoints)",
+        &[&state.frontier.size()],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+    )?;
     if registry_seq != *state.registry_seq {
         *state.registry = crate::read::load_registry(db)?;
         *state.registry_seq = registry_seq;
@@ -90,17 +98,10 @@ fn follow(db: Db<'_>, state: &mut Following<'_>) -> Result<(), StoreError> {
         }
     }
     // A token issued or revoked on another server works, or stops working, here too.
-    let tokens_changed = db
-        .query_opt(
-            "SELECT 1 FROM events WHERE seq >= ?1 AND kind = 'token' LIMIT 1",
-            &[&state.frontier.size()],
-            |_| Ok(()),
-        )?
-        .is_some();
     if tokens_changed && let Some(shared) = state.shared.upgrade() {
         shared.reload_tokens(db)?;
     }
-    *state.last_checkpoint_size = latest_checkpoint(db)?.map_or(0, |checkpoint| checkpoint.size);
+    *state.last_checkpoint_size = last_checkpoint.unwrap_or(0);
     // The transition rollup's memory of each trace's last tool may be stale: the log answers instead.
     *state.sequences = SequenceCache::default();
     let mut cache = match state.tree.write() {
