@@ -81,10 +81,16 @@ fn open(dir: &Path, database: &TestDatabase) -> Store {
     .unwrap()
 }
 
-/// A second server's data directory: the same signing key, bound to the same database.
-fn second_server(first: &Path, second: &Path) {
-    std::fs::create_dir_all(second).unwrap();
-    std::fs::copy(first.join("log.key"), second.join("log.key")).unwrap();
+/// Two stores on one database, as two servers: data directories `a` and `b` under the returned directory,
+/// `b` with a copy of `a`'s signing key.
+fn two_stores(database: &TestDatabase) -> (tempfile::TempDir, Store, Store) {
+    let scratch = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (scratch.path().join("a"), scratch.path().join("b"));
+    let a = open(&dir_a, database);
+    std::fs::create_dir_all(&dir_b).unwrap();
+    std::fs::copy(dir_a.join("log.key"), dir_b.join("log.key")).unwrap();
+    let b = open(&dir_b, database);
+    (scratch, a, b)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -92,11 +98,8 @@ async fn two_stores_on_one_database_share_one_log_without_gaps_or_forks() {
     let Some(database) = TestDatabase::create() else {
         return;
     };
-    let scratch = tempfile::tempdir().unwrap();
-    let (dir_a, dir_b) = (scratch.path().join("a"), scratch.path().join("b"));
-    let a = open(&dir_a, &database);
-    second_server(&dir_a, &dir_b);
-    let b = open(&dir_b, &database);
+    let (scratch, a, b) = two_stores(&database);
+    let dir_a = scratch.path().join("a");
     assert_eq!(a.origin(), b.origin(), "one log, one origin");
 
     // Both stores append at once, in many small requests, and sign checkpoints as they go.
@@ -174,11 +177,7 @@ async fn a_registry_change_on_one_store_reaches_the_other() {
     let Some(database) = TestDatabase::create() else {
         return;
     };
-    let scratch = tempfile::tempdir().unwrap();
-    let (dir_a, dir_b) = (scratch.path().join("a"), scratch.path().join("b"));
-    let a = open(&dir_a, &database);
-    second_server(&dir_a, &dir_b);
-    let b = open(&dir_b, &database);
+    let (_scratch, a, b) = two_stores(&database);
     let context = || warrant_core::change::ChangeContext::new(Principal::warrant("test"), None, Utc::now());
     a.apply(
         "kind: Agent\nid: support\nowner: ops\npurpose: answers customers\nrisk_class: limited\ndecision_scope: execute\noversight: human-on-the-loop\n".into(),
@@ -245,11 +244,7 @@ async fn a_token_issued_or_revoked_on_one_store_counts_on_the_other_after_it_fol
     let Some(database) = TestDatabase::create() else {
         return;
     };
-    let scratch = tempfile::tempdir().unwrap();
-    let (dir_a, dir_b) = (scratch.path().join("a"), scratch.path().join("b"));
-    let a = open(&dir_a, &database);
-    second_server(&dir_a, &dir_b);
-    let b = open(&dir_b, &database);
+    let (_scratch, a, b) = two_stores(&database);
     let context = || warrant_core::change::ChangeContext::new(Principal::warrant("test"), None, Utc::now());
     let token = a
         .create_token(
