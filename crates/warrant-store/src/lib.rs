@@ -57,7 +57,7 @@ pub use crate::records::{ImpactVersion, RecordError};
 pub use crate::rollups::{KindRow, SEQUENCE_START};
 pub use crate::tokens::{AuthError, NewToken, TokenInfo, TokenSpec};
 pub use crate::trail::{MAX_EVENTS, MAX_TRACES, TrailEvents, TrailRoot};
-pub use crate::verify::verify_data_dir;
+pub use crate::verify::{verify_data_dir, verify_data_dir_on};
 pub use crate::witness_db::{RefusedRequest, TrustedLogs, WitnessDb};
 pub use warrant_core::identity::{Principal, PrincipalKind};
 
@@ -77,6 +77,64 @@ pub const DATABASE_BINDING: &str = "database";
 /// Whether `dir` is a data directory with a log: its SQLite file, or a binding to a PostgreSQL database.
 pub fn holds_log(dir: &Path) -> bool {
     dir.join(DATABASE_FILE).exists() || dir.join(DATABASE_BINDING).exists()
+}
+
+/// Bring the database of data directory `dir` (or `database`) to this warrant's schema without opening the
+/// store (no writer starts, no server lock is taken). Returns the schema versions before and after, each in
+/// its backend's own numbering. `Store::open` does the same at every start; this is for running it apart,
+/// before rolling out a new version to several servers.
+pub fn migrate(dir: &Path, database: Option<&Database>) -> Result<(usize, usize), StoreError> {
+    let database = Database::resolve(dir, database)?;
+    if database == Database::Sqlite && !dir.join(DATABASE_FILE).exists() {
+        return Err(StoreError::Io {
+            path: dir.join(DATABASE_FILE),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
+    }
+    let mut connection = open_connection(dir, &database)?;
+    let before = schema::version(connection.db())?;
+    schema::migrate(&mut connection)?;
+    Ok((before, schema::version(connection.db())?))
+}
+
+/// Back up the SQLite log of data directory `dir` into `dest`, a new data directory: a consistent snapshot
+/// of the database (`VACUUM INTO`, safe while a server writes) and the signing key. The copy is a complete
+/// data directory: `warrant verify` checks it and `warrant serve` runs on it. Returns the events it holds.
+/// A PostgreSQL log is backed up with PostgreSQL's own tools (`pg_dump`; README).
+pub fn backup(dir: &Path, dest: &Path) -> Result<u64, StoreError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StoreError::Io { path, source }
+    };
+    if Database::resolve(dir, None)? != Database::Sqlite {
+        return Err(StoreError::Damaged(format!(
+            "{} keeps its log in PostgreSQL: back it up with pg_dump (see the README), and keep log.key",
+            dir.display()
+        )));
+    }
+    let source = dir.join(DATABASE_FILE);
+    if !source.exists() {
+        return Err(io(&source)(std::io::Error::from(std::io::ErrorKind::NotFound)));
+    }
+    if dest.exists() && std::fs::read_dir(dest).map_err(io(dest))?.next().is_some() {
+        return Err(StoreError::Damaged(format!(
+            "{} exists and is not empty: back up into a new directory",
+            dest.display()
+        )));
+    }
+    std::fs::create_dir_all(dest).map_err(io(dest))?;
+    let connection =
+        rusqlite::Connection::open_with_flags(&source, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let target = dest.join(DATABASE_FILE);
+    let target_text = target
+        .to_str()
+        .ok_or_else(|| StoreError::Damaged(format!("{} is not a UTF-8 path", target.display())))?;
+    connection.execute("VACUUM INTO ?1", [target_text])?;
+    let key = dir.join(keys::SIGNING_KEY_FILE);
+    let copy = dest.join(keys::SIGNING_KEY_FILE);
+    std::fs::copy(&key, &copy).map_err(io(&key))?;
+    let copied = rusqlite::Connection::open_with_flags(&target, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    Ok(copied.query_row("SELECT COUNT(*) FROM events", [], |row| row.get(0))?)
 }
 
 /// Errors of the store itself: the disk or the database failed, or the data directory is not usable.

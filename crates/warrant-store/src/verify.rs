@@ -25,6 +25,17 @@ const CHUNK: usize = 1024;
 /// Verify the log in `dir`. With `verifier_key`, checkpoints must be signed by that key (an auditor's
 /// independent copy); without it, by the data directory's own signing key.
 pub fn verify_data_dir(dir: &Path, verifier_key: Option<&str>) -> Result<VerifyReport, StoreError> {
+    verify_data_dir_on(dir, None, verifier_key)
+}
+
+/// [`verify_data_dir`] with the database named (as `--database` does) rather than found through the data
+/// directory's binding: a log restored into another database is verified with the key of the directory.
+/// Nothing is written, not even the binding.
+pub fn verify_data_dir_on(
+    dir: &Path,
+    database: Option<&crate::Database>,
+    verifier_key: Option<&str>,
+) -> Result<VerifyReport, StoreError> {
     // With the data directory's own key, the sealed head can be checked too; an auditor's public key cannot.
     let (verifier, seal) = match verifier_key {
         Some(vkey) => (
@@ -43,7 +54,11 @@ pub fn verify_data_dir(dir: &Path, verifier_key: Option<&str>) -> Result<VerifyR
             (signer.verifier(), Some(HeadSeal::new(&signer)))
         }
     };
-    if let crate::Database::Postgres(url) = crate::Database::resolve(dir, None)? {
+    let database = match database {
+        Some(database) => database.clone(),
+        None => crate::Database::resolve(dir, None)?,
+    };
+    if let crate::Database::Postgres(url) = database {
         let connection = crate::db::PgConn::connect(&url)?;
         let db = Db::Postgres(&connection);
         // One snapshot for every statement: servers writing meanwhile cannot make the tables disagree.

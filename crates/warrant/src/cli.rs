@@ -114,6 +114,12 @@ pub enum Command {
         #[command(subcommand)]
         command: LogCommand,
     },
+    /// Bring the data directory's database to this warrant's schema (every start does this too).
+    Migrate,
+    /// Back up a SQLite data directory into DEST, a new data directory (database snapshot and signing key).
+    Backup { dest: PathBuf },
+    /// Restore a backup into --data (which must hold no log), then verify it.
+    Restore { from: PathBuf },
     /// Recompute the whole log from the stored events and check every checkpoint.
     Verify {
         /// A data directory (default: --data), or an evidence bundle (directory or `.tar.gz`).

@@ -23,7 +23,7 @@ use warrant_store::StoreConfig;
 use self::events::{erase, ingest};
 use self::gate::{AuthorizeCall, approvals, authorize};
 use self::get::get;
-pub(crate) use self::log::{VerifyOptions, verify};
+pub(crate) use self::log::{VerifyOptions, backup, migrate, restore, verify};
 pub(crate) use self::mcp::mcp;
 use self::oversight::{oversight, reviews, set_agent_status};
 use self::registry::{apply, changes, delete};
@@ -151,6 +151,9 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         | Command::Demo { .. }
         | Command::DemoUpstream
         | Command::Verify { .. }
+        | Command::Migrate
+        | Command::Backup { .. }
+        | Command::Restore { .. }
         | Command::Mcp { .. }
         | Command::Witness(_) => Err(Failure::Usage(anyhow!(
             "this command does not run through the API"

@@ -47,6 +47,9 @@ fn main() -> ExitCode {
         Command::Witness(command) => commands::witness(command),
         Command::Demo { no_serve, serve } => demo::run(&cli, *no_serve, serve),
         Command::DemoUpstream => Ok(demo::upstream::run()),
+        Command::Migrate => commands::migrate(&cli),
+        Command::Backup { dest } => commands::backup(&cli, dest),
+        Command::Restore { from } => commands::restore(&cli, from),
         Command::Verify {
             path,
             key,

@@ -59,7 +59,6 @@ fn proof_lines(hashes: &[String]) -> String {
     hashes.iter().map(|hash| format!("  {hash}\n")).collect()
 }
 
-/// `warrant verify`: recompute the log of a data directory. Exit 1 if anything does not verify.
 /// What `warrant verify` is given beside the path.
 pub(crate) struct VerifyOptions<'a> {
     pub key: Option<&'a str>,
@@ -69,6 +68,7 @@ pub(crate) struct VerifyOptions<'a> {
     pub strict: bool,
 }
 
+/// `warrant verify`: recompute the log of a data directory. Exit 1 if anything does not verify.
 pub(crate) fn verify(
     cli: &Cli,
     path: Option<&Path>,
@@ -97,10 +97,12 @@ pub(crate) fn verify(
             dir.display()
         )));
     }
-    if !warrant_store::holds_log(dir) {
+    let database = cli.store_config("default")?.database;
+    if database.is_none() && !warrant_store::holds_log(dir) {
         return Err(Failure::Usage(anyhow!("{} holds no warrant log", dir.display())));
     }
-    let report = warrant_store::verify_data_dir(dir, key).map_err(|error| Failure::Check(error.into()))?;
+    let report = warrant_store::verify_data_dir_on(dir, database.as_ref(), key)
+        .map_err(|error| Failure::Check(error.into()))?;
     let findings: Vec<String> = report.findings.iter().map(ToString::to_string).collect();
     let answer = json!({
         "ok": report.is_ok(),
@@ -150,4 +152,85 @@ pub(crate) fn verify(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `warrant migrate`: the data directory's database brought to this warrant's schema, apart from a start.
+pub(crate) fn migrate(cli: &Cli) -> Result<ExitCode, Failure> {
+    if cli.server.is_some() {
+        return Err(Failure::Usage(anyhow!(
+            "migrate works on --data; it cannot act on --server"
+        )));
+    }
+    let database = cli.store_config("default")?.database;
+    let (before, after) = warrant_store::migrate(&cli.data, database.as_ref())
+        .map_err(|error| Failure::Check(anyhow!("cannot migrate {}: {error}", cli.data.display())))?;
+    let answer = json!({"from": before, "to": after});
+    print(cli.output, &answer, |_| {
+        if before == after {
+            format!("schema version {after}: nothing to do\n")
+        } else {
+            format!("migrated from schema version {before} to {after}\n")
+        }
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `warrant backup DEST`: a SQLite data directory copied into a new one, consistent while a server writes.
+pub(crate) fn backup(cli: &Cli, dest: &Path) -> Result<ExitCode, Failure> {
+    if cli.server.is_some() {
+        return Err(Failure::Usage(anyhow!(
+            "backup works on --data; it cannot act on --server"
+        )));
+    }
+    if !warrant_store::holds_log(&cli.data) {
+        return Err(Failure::Usage(anyhow!(
+            "{} holds no warrant log",
+            cli.data.display()
+        )));
+    }
+    let events = warrant_store::backup(&cli.data, dest).map_err(|error| Failure::Check(error.into()))?;
+    let answer = json!({"backup": dest.display().to_string(), "events": events});
+    print(cli.output, &answer, |_| {
+        format!(
+            "backed up {events} events into {} (a data directory: `warrant --data {} verify` checks it)\n",
+            dest.display(),
+            dest.display()
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `warrant restore FROM`: a backup copied into --data (which holds no log yet), then verified whole.
+pub(crate) fn restore(cli: &Cli, from: &Path) -> Result<ExitCode, Failure> {
+    if cli.server.is_some() {
+        return Err(Failure::Usage(anyhow!(
+            "restore works on --data; it cannot act on --server"
+        )));
+    }
+    if warrant_store::holds_log(&cli.data) {
+        return Err(Failure::Usage(anyhow!(
+            "{} already holds a log; restore into a new data directory",
+            cli.data.display()
+        )));
+    }
+    if !from.join(warrant_store::DATABASE_FILE).exists() {
+        return Err(Failure::Usage(anyhow!(
+            "{} is not a backup (no {})",
+            from.display(),
+            warrant_store::DATABASE_FILE
+        )));
+    }
+    // The backup is itself a data directory: restoring is a consistent copy of it, checked before use.
+    warrant_store::backup(from, &cli.data).map_err(|error| Failure::Check(error.into()))?;
+    verify(
+        cli,
+        None,
+        &VerifyOptions {
+            key: None,
+            checkpoint: None,
+            witnesses: &[],
+            policy: None,
+            strict: false,
+        },
+    )
 }

@@ -11,6 +11,7 @@
 mod approvals;
 mod auth;
 mod authorize;
+mod backup;
 mod bundle;
 mod compliance;
 mod console;
