@@ -100,7 +100,12 @@ fn time(text: &str) -> DateTime<Utc> {
 }
 
 /// A fresh directory under the system's temporary directory, removed when dropped.
-struct Scratch(PathBuf);
+/// With `WARRANT_TEST_POSTGRES`, its `data` directory is bound to a fresh PostgreSQL database of its own.
+struct Scratch(
+    PathBuf,
+    // Held, not read: dropping it drops the test database.
+    #[allow(dead_code)] Option<warrant_store::testing::TestDatabase>,
+);
 
 impl Scratch {
     fn new(test: &str) -> Scratch {
@@ -108,7 +113,8 @@ impl Scratch {
             std::env::temp_dir().join(format!("warrant-service-snapshots-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
+        let database = warrant_store::testing::TestDatabase::bind(&dir.join("data"));
+        Scratch(dir, database)
     }
 }
 

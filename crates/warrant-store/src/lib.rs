@@ -21,6 +21,8 @@ mod read;
 mod records;
 mod rollups;
 mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tokens;
 mod trail;
 mod tree;

@@ -12,14 +12,20 @@ pub const OWN: &str = "own-agent";
 pub const OTHER: &str = "other-agent";
 
 /// A fresh directory under the system's temporary directory, removed when dropped.
-pub struct Scratch(pub std::path::PathBuf);
+/// With `WARRANT_TEST_POSTGRES`, its `data` directory is bound to a fresh PostgreSQL database of its own.
+pub struct Scratch(
+    pub std::path::PathBuf,
+    // Held, not read: dropping it drops the test database.
+    #[allow(dead_code)] Option<warrant_store::testing::TestDatabase>,
+);
 
 impl Scratch {
     pub fn new(test: &str) -> Scratch {
         let dir = std::env::temp_dir().join(format!("warrant-server-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
+        let database = warrant_store::testing::TestDatabase::bind(&dir.join("data"));
+        Scratch(dir, database)
     }
 }
 

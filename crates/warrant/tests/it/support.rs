@@ -366,12 +366,7 @@ pub struct Scratch {
 impl Scratch {
     pub fn new() -> Scratch {
         let root = tempfile::tempdir().expect("a temporary directory");
-        let database = TestDatabase::create();
-        if let Some(database) = &database {
-            let data = root.path().join("data");
-            std::fs::create_dir_all(&data).expect("the data directory");
-            std::fs::write(data.join("database"), &database.url).expect("binding the data directory");
-        }
+        let database = TestDatabase::bind(&root.path().join("data"));
         Scratch {
             root,
             _database: database,
@@ -413,56 +408,10 @@ impl Scratch {
 /// Whether the tests run on SQLite (no `WARRANT_TEST_POSTGRES`). Tests that tamper with the SQLite file
 /// itself (the tamper, proof, witness-rewrite and legacy-token tests) run only there.
 pub fn on_sqlite() -> bool {
-    std::env::var_os("WARRANT_TEST_POSTGRES").is_none()
+    !warrant_store::testing::on_postgres()
 }
 
-/// A fresh database on the `WARRANT_TEST_POSTGRES` server, dropped (with any connections left) at the end.
-pub struct TestDatabase {
-    admin: String,
-    pub name: String,
-    pub url: String,
-}
-
-impl TestDatabase {
-    pub fn create() -> Option<TestDatabase> {
-        let admin = std::env::var("WARRANT_TEST_POSTGRES").ok()?;
-        let name = format!("warrant_it_{}", warrant_store::random_id("").expect("randomness"));
-        psql(&admin, &format!("CREATE DATABASE {name}"));
-        let base = admin
-            .rsplit_once('/')
-            .expect("WARRANT_TEST_POSTGRES ends in /database")
-            .0;
-        Some(TestDatabase {
-            url: format!("{base}/{name}"),
-            admin,
-            name,
-        })
-    }
-}
-
-impl TestDatabase {
-    /// Run `sql` as the test server's administrator (to stage an outage, say).
-    pub fn admin_sql(&self, sql: &str) {
-        psql(&self.admin, sql);
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        psql(
-            &self.admin,
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
-    }
-}
-
-fn psql(url: &str, sql: &str) {
-    let status = Command::new("psql")
-        .args([url, "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .status()
-        .expect("psql runs");
-    assert!(status.success(), "psql failed: {sql}");
-}
+pub use warrant_store::testing::TestDatabase;
 
 /// A valid event of `kind` with an optional client id.
 pub fn event(id: Option<&str>, note: &str) -> Value {
