@@ -335,6 +335,11 @@ impl Database {
                         path: dir.to_owned(),
                         source,
                     })?;
+                    if bound.is_some() {
+                        // A new address for the database (a moved server, a rotated password): the seal check
+                        // at open still refuses another log's database.
+                        std::fs::remove_file(&binding).map_err(io)?;
+                    }
                     keys::write_private(&binding, url.as_bytes()).map_err(io)?;
                 }
                 Ok(Database::Postgres(url.clone()))
@@ -380,6 +385,18 @@ impl Store {
             rollups::catch_up(&mut connection)?;
         }
         let log_identity = keys::load_or_create(dir, config)?;
+        // On PostgreSQL other servers may be writing this log: a connection of its own holds the log's lock
+        // while the registry, the tokens and the tree are read and checked against the sealed head, so they
+        // are one state (a commit landing between the reads would look like events added or removed).
+        let hold = match &database {
+            Database::Postgres(url) => {
+                let held = PgConn::connect(url)?;
+                Db::Postgres(&held).execute_batch("BEGIN")?;
+                db::lock_log(Db::Postgres(&held))?;
+                Some(held)
+            }
+            Database::Sqlite => None,
+        };
         let registry = read::load_registry(connection.db())?;
         let tokens = tokens::load(connection.db())?;
         let cache = TreeCache::load(connection.db())?;
@@ -394,6 +411,9 @@ impl Store {
                 cache.frontier.size(),
                 |connection, size| Ok(cache.frontier_at(connection, size)?.root()),
             )?;
+        }
+        if let Some(held) = hold {
+            Db::Postgres(&held).execute_batch("ROLLBACK")?;
         }
         let tree = Arc::new(RwLock::new(cache));
         let (sender, receiver) = std::sync::mpsc::sync_channel(WRITER_QUEUE);

@@ -276,3 +276,54 @@ async fn a_token_issued_or_revoked_on_one_store_counts_on_the_other_after_it_fol
         "B refuses the token A revoked"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_server_starts_while_another_writes() {
+    let Some(database) = TestDatabase::create() else {
+        return;
+    };
+    let (scratch, a, _b) = two_stores(&database);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..8)
+        .map(|_| {
+            let (a, stop) = (a.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut index = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    a.append(vec![event(index)], &Principal::warrant("test"), Utc::now())
+                        .await
+                        .unwrap();
+                    index += 1;
+                }
+                index
+            })
+        })
+        .collect();
+    // Each open reads the tree, registry and tokens and checks them against the sealed head while commits
+    // land: under the log's lock they are one state, never "events added" or "removed".
+    for round in 0..30 {
+        let dir = scratch.path().join(format!("late-{round}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(scratch.path().join("a/log.key"), dir.join("log.key")).unwrap();
+        let late = tokio::task::spawn_blocking({
+            let (dir, url) = (dir.clone(), database.url.clone());
+            move || {
+                Store::open(
+                    &dir,
+                    &StoreConfig {
+                        org: "bank".into(),
+                        database: Some(Database::Postgres(url)),
+                    },
+                )
+            }
+        })
+        .await
+        .unwrap()
+        .unwrap_or_else(|error| panic!("round {round}: a store opened beside a writer: {error}"));
+        drop(late);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for writer in writers {
+        assert!(writer.await.unwrap() > 0);
+    }
+}
