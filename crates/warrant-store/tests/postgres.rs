@@ -40,10 +40,22 @@ impl TestDatabase {
 }
 
 impl Drop for TestDatabase {
+    /// As `warrant_store::testing` does: an autovacuum worker may hold the fresh database a moment.
     fn drop(&mut self) {
-        psql(
-            &self.admin,
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        for _ in 0..10 {
+            let dropped = std::process::Command::new("psql")
+                .args([self.admin.as_str(), "-q", "-v", "ON_ERROR_STOP=1", "-c", &sql])
+                .status()
+                .is_ok_and(|status| status.success());
+            if dropped {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        eprintln!(
+            "could not drop the test database {}; it is left behind",
+            self.name
         );
     }
 }
