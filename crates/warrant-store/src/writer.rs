@@ -488,19 +488,14 @@ impl Writer {
                 outcomes.push(appended);
             }
             insert_rows(transaction.db(), &rows)?;
-            settle_rollups(
+            store_tree(
                 transaction.db(),
+                &frontier,
+                &tiles,
+                &seal,
                 &mut rollups,
                 &mut self.sequences,
-                frontier.size(),
             )?;
-            settle_rollups(
-                transaction.db(),
-                &mut rollups,
-                &mut self.sequences,
-                frontier.size(),
-            )?;
-            store_tree(transaction.db(), &frontier, &tiles, &seal)?;
             transaction.commit()?;
             Ok::<_, StoreError>((outcomes, rollups, flushing, frontier))
         })();
@@ -656,13 +651,14 @@ impl Writer {
             )?;
             applied.push(AppliedChange { change, version, seq });
         }
-        settle_rollups(
+        store_tree(
             transaction.db(),
+            &frontier,
+            &tiles,
+            &seal,
             &mut rollups,
             &mut self.sequences,
-            frontier.size(),
         )?;
-        store_tree(transaction.db(), &frontier, &tiles, &seal)?;
         transaction.commit()?;
         let planned: Vec<PlannedChange> = applied.iter().map(|applied| applied.change.clone()).collect();
         self.registry.apply(&planned);
@@ -761,13 +757,14 @@ impl Writer {
             context,
         )?;
         let seq = append_one(transaction.db(), &mut frontier, &mut tiles, event, &mut rollups)?;
-        settle_rollups(
+        store_tree(
             transaction.db(),
+            &frontier,
+            &tiles,
+            &seal,
             &mut rollups,
             &mut self.sequences,
-            frontier.size(),
         )?;
-        store_tree(transaction.db(), &frontier, &tiles, &seal)?;
         transaction.commit()?;
         self.hold(rollups);
         self.publish_tree(frontier, tiles);
@@ -832,13 +829,14 @@ impl Writer {
                 ],
             )?;
         }
-        settle_rollups(
+        store_tree(
             transaction.db(),
+            &frontier,
+            &tiles,
+            &seal,
             &mut rollups,
             &mut self.sequences,
-            frontier.size(),
         )?;
-        store_tree(transaction.db(), &frontier, &tiles, &seal)?;
         transaction.commit()?;
         self.hold(rollups);
         self.publish_tree(frontier, tiles);
@@ -858,13 +856,14 @@ impl Writer {
             tiles: &mut tiles,
             rollups: &mut rollups,
         })?;
-        settle_rollups(
+        store_tree(
             transaction.db(),
+            &frontier,
+            &tiles,
+            &seal,
             &mut rollups,
             &mut self.sequences,
-            frontier.size(),
         )?;
-        store_tree(transaction.db(), &frontier, &tiles, &seal)?;
         transaction.commit()?;
         self.hold(rollups);
         self.publish_tree(frontier, tiles);
@@ -941,13 +940,14 @@ impl Writer {
         if updated == 0 {
             return Err(ApprovalError::Raced(id.to_owned()).into());
         }
-        settle_rollups(
+        store_tree(
             transaction.db(),
+            &frontier,
+            &tiles,
+            &seal,
             &mut rollups,
             &mut self.sequences,
-            frontier.size(),
         )?;
-        store_tree(transaction.db(), &frontier, &tiles, &seal)?;
         transaction.commit()?;
         self.hold(rollups);
         self.publish_tree(frontier, tiles);
@@ -1213,14 +1213,18 @@ fn copy_rows(db: Db<'_>, rows: &[SealedRow<'_>]) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Store the transaction's completed tiles and seal the tree head it leaves, so an event that reaches the
-/// database any other way is seen as unaccounted for.
+/// The end of every write transaction: the rollups of its events (on PostgreSQL, see [`settle_rollups`]),
+/// its completed tiles, and the sealed tree head it leaves, so an event that reaches the database any other
+/// way is seen as unaccounted for.
 fn store_tree(
     db: Db<'_>,
     frontier: &Frontier,
     tiles: &[Subtree],
     seal: &crate::head::HeadSeal,
+    rollups: &mut RollupBatch,
+    sequences: &mut SequenceCache,
 ) -> Result<(), StoreError> {
+    settle_rollups(db, rollups, sequences, frontier.size())?;
     for tile in tiles {
         db.execute(
             "INSERT INTO tiles (level, idx, hash) VALUES (?1, ?2, ?3)",
