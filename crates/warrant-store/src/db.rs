@@ -154,10 +154,7 @@ impl<'c> Db<'c> {
             Db::Postgres(connection) => {
                 let statement = connection.statement(sql)?;
                 let values: Vec<Value<'_>> = params.iter().map(|param| param.value()).collect();
-                let bound: Vec<&(dyn PgToSql + Sync)> = values
-                    .iter()
-                    .map(|value| value as &(dyn PgToSql + Sync))
-                    .collect();
+                let bound = pg_params(&values);
                 connection.wait(connection.client.execute(&statement, &bound))
             }
         }
@@ -233,10 +230,7 @@ impl<'c> Db<'c> {
                 // half-read first one would wait forever. Callers page through large scans (`LIMIT`).
                 let statement = connection.statement(sql)?;
                 let values: Vec<Value<'_>> = params.iter().map(|param| param.value()).collect();
-                let bound: Vec<&(dyn PgToSql + Sync)> = values
-                    .iter()
-                    .map(|value| value as &(dyn PgToSql + Sync))
-                    .collect();
+                let bound = pg_params(&values);
                 let rows = connection.wait(connection.client.query(&statement, &bound))?;
                 for row in &rows {
                     if !each(&Row::Postgres(row))? {
@@ -275,9 +269,7 @@ impl<'c> Db<'c> {
                     let writer = tokio_postgres::binary_copy::BinaryCopyInWriter::new(sink, types);
                     let mut writer = std::pin::pin!(writer);
                     for row in rows {
-                        let values: Vec<&(dyn PgToSql + Sync)> =
-                            row.iter().map(|value| value as &(dyn PgToSql + Sync)).collect();
-                        writer.as_mut().write(&values).await?;
+                        writer.as_mut().write(&pg_params(row)).await?;
                     }
                     writer.as_mut().finish().await
                 })
@@ -511,6 +503,14 @@ impl PgToSql for Value<'_> {
     }
 
     postgres_types::to_sql_checked!();
+}
+
+/// Values as the driver's parameter list.
+fn pg_params<'v>(values: &'v [Value<'_>]) -> Vec<&'v (dyn PgToSql + Sync)> {
+    values
+        .iter()
+        .map(|value| value as &(dyn PgToSql + Sync))
+        .collect()
 }
 
 fn is_text(ty: &Type) -> bool {
