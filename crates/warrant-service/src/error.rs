@@ -92,7 +92,7 @@ impl From<StoreError> for ServiceError {
     fn from(error: StoreError) -> ServiceError {
         let message = error.to_string();
         let (failure, code) = match &error {
-            StoreError::TokenNameTaken(_) | StoreError::TokenRevoked(_) => {
+            StoreError::TokenNameTaken(_) | StoreError::TokenRevoked(_) | StoreError::LogExists(_) => {
                 (Failure::Conflict, ErrorCode::Conflict)
             }
             StoreError::TokenNotFound(_)

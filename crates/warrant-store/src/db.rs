@@ -344,16 +344,19 @@ fn pg_value(row: &tokio_postgres::Row, index: usize) -> Result<Value<'_>, StoreE
     Ok(value.unwrap_or(Value::Null))
 }
 
-/// The key of the transaction-scoped advisory lock that serialises PostgreSQL write transactions on the log.
-/// Transaction-scoped, not session-scoped: COMMIT or ROLLBACK releases it, so it holds behind a connection
-/// pooler in transaction mode and never outlives a server that died mid-transaction.
-const LOG_LOCK: i64 = 0x7761_7272_616e_7401;
+/// The transaction-scoped advisory lock that serialises PostgreSQL write transactions on a log. Its first key
+/// is warrant's (`warr` in ASCII); its second key is the log's schema (`hashtext(current_schema())`), so each of a deployment's logs
+/// (logs.rs) is sequenced on its own and they do not wait for each other. Transaction-scoped, not
+/// session-scoped: COMMIT or ROLLBACK releases it, so it holds behind a connection pooler in transaction mode
+/// and never outlives a server that died mid-transaction. (Two schemas whose names hash alike would only share
+/// a lock: slower, never wrong.)
+const LOG_LOCK: &str = "SELECT pg_advisory_xact_lock(2002874994, hashtext(current_schema()))";
 
-/// Inside a PostgreSQL transaction, wait for and take the log's lock (see [`LOG_LOCK`]). SQLite needs none:
-/// its write transactions already exclude each other (`BEGIN IMMEDIATE`).
+/// Inside a PostgreSQL transaction, wait for and take the log's lock (see [`LOG_LOCK`]). SQLite needs
+/// none: its write transactions already exclude each other (`BEGIN IMMEDIATE`).
 pub(crate) fn lock_log(db: Db<'_>) -> Result<(), StoreError> {
     if db.backend() == Backend::Postgres {
-        db.execute("SELECT pg_advisory_xact_lock(?1)", &[&LOG_LOCK])?;
+        db.execute(LOG_LOCK, &[])?;
     }
     Ok(())
 }

@@ -32,11 +32,13 @@ pub(crate) fn load_or_create(dir: &Path, config: &StoreConfig) -> Result<LogIden
         Ok(text) => NoteSigner::parse_skey(text.trim())
             .map_err(|error| StoreError::Damaged(format!("{}: {error}", path.display())))?,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            let origin = format!(
-                "warrant/{}/{}",
-                origin_safe(&config.org),
-                hex::encode(random_bytes::<4>()?)
-            );
+            // The random part keeps two deployments' logs apart even under one organisation's name.
+            let suffix = hex::encode(random_bytes::<4>()?);
+            let log_id = match &config.log {
+                Some(log) => format!("{log}-{suffix}"),
+                None => suffix,
+            };
+            let origin = format!("warrant/{}/{log_id}", origin_safe(&config.org));
             let signer = NoteSigner::from_secret_bytes(origin, &random_bytes::<32>()?)
                 .map_err(|error| StoreError::Damaged(format!("cannot create signing key: {error}")))?;
             write_private(&path, signer.skey().as_bytes()).map_err(io_error)?;

@@ -16,6 +16,7 @@ mod head;
 mod incidents;
 mod keys;
 mod lock;
+pub mod logs;
 mod notifications;
 mod read;
 mod records;
@@ -178,6 +179,8 @@ pub enum StoreError {
     TokenNotFound(String),
     #[error("token `{0}` is already revoked")]
     TokenRevoked(String),
+    #[error("a log `{0}` already exists in this deployment")]
+    LogExists(String),
 }
 
 /// Why an apply did nothing.
@@ -249,6 +252,8 @@ pub struct StoreConfig {
     /// Where the tables live: `None` for wherever the data directory is bound to (its own SQLite file unless
     /// it was first opened with a PostgreSQL database, see [`DATABASE_BINDING`]).
     pub database: Option<Database>,
+    /// For one of a deployment's further logs (logs.rs), its id, which names the log in its origin.
+    pub log: Option<String>,
 }
 
 impl Default for StoreConfig {
@@ -256,6 +261,7 @@ impl Default for StoreConfig {
         StoreConfig {
             org: "default".into(),
             database: None,
+            log: None,
         }
     }
 }

@@ -716,12 +716,19 @@ fn migrate_sqlite(connection: &mut rusqlite::Connection) -> Result<usize, StoreE
 }
 
 /// PostgreSQL: every migration in one transaction that first takes a transaction-scoped advisory lock, so two
-/// servers starting at once do not both migrate (the second waits, then finds nothing to do).
+/// servers starting at once do not both migrate (the second waits, then finds nothing to do). One of a
+/// deployment's further logs (logs.rs) connects with its own schema as the `search_path`; the first migration
+/// creates that schema.
 fn migrate_postgres(connection: &mut Conn) -> Result<usize, StoreError> {
     let transaction = connection.transaction()?;
     let db = transaction.db();
     db.execute_batch(
         "SELECT pg_advisory_xact_lock(7310895242081829729);
+         DO $$ BEGIN
+           IF current_schema() IS NULL AND current_setting('search_path') ~ '^warrant_log_[a-z0-9_]+$' THEN
+             EXECUTE format('CREATE SCHEMA %I', current_setting('search_path'));
+           END IF;
+         END $$;
          CREATE TABLE IF NOT EXISTS schema_version (id BIGINT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL);",
     )?;
     let current: usize = db

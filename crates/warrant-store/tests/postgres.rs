@@ -88,6 +88,7 @@ fn open(dir: &Path, database: &TestDatabase) -> Store {
         &StoreConfig {
             org: "bank".into(),
             database: Some(Database::Postgres(database.url.clone())),
+            log: None,
         },
     )
     .unwrap()
@@ -243,6 +244,7 @@ async fn a_data_directory_remembers_its_database_and_a_sqlite_log_is_not_moved()
         &StoreConfig {
             org: "bank".into(),
             database: Some(Database::Postgres(database.url.clone())),
+            log: None,
         },
     );
     assert!(
@@ -325,6 +327,7 @@ async fn a_server_starts_while_another_writes() {
                     &StoreConfig {
                         org: "bank".into(),
                         database: Some(Database::Postgres(url)),
+                        log: None,
                     },
                 )
             }
@@ -337,5 +340,109 @@ async fn a_server_starts_while_another_writes() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for writer in writers {
         assert!(writer.await.unwrap() > 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deployments_logs_share_one_database_and_nothing_else() {
+    use warrant_store::logs::{LogId, create_log, list_logs, log_dir};
+    let Some(database) = TestDatabase::create() else {
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let root_dir = scratch.path().join("deployment");
+    let root = open(&root_dir, &database);
+    let (retail_id, wealth_id) = (
+        LogId::parse("retail").unwrap(),
+        LogId::parse("eu-wealth").unwrap(),
+    );
+    let retail = create_log(&root_dir, &retail_id, "bank").unwrap();
+    let wealth = create_log(&root_dir, &wealth_id, "bank").unwrap();
+    assert!(matches!(
+        create_log(&root_dir, &retail_id, "bank"),
+        Err(warrant_store::StoreError::LogExists(_))
+    ));
+    assert_eq!(
+        list_logs(&root_dir)
+            .unwrap()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect::<Vec<_>>(),
+        vec![wealth_id.clone(), retail_id.clone()]
+    );
+    let origins: BTreeSet<&str> = [root.origin(), retail.origin(), wealth.origin()].into();
+    assert_eq!(origins.len(), 3, "each log has its own origin: {origins:?}");
+    assert!(
+        retail.origin().starts_with("warrant/bank/retail-"),
+        "{}",
+        retail.origin()
+    );
+
+    // A second server on the retail log: its data directory is a copy of the log's key and binding.
+    let second_dir = scratch.path().join("second-retail");
+    std::fs::create_dir_all(&second_dir).unwrap();
+    for file in ["log.key", "database"] {
+        std::fs::copy(log_dir(&root_dir, &retail_id).join(file), second_dir.join(file)).unwrap();
+    }
+    let retail_b = Store::open(&second_dir, &StoreConfig::default()).unwrap();
+    assert_eq!(retail_b.origin(), retail.origin());
+
+    // All four stores write at once; each log numbers its own events from 0.
+    let principal = Principal::warrant("test");
+    let stores = [root.clone(), retail.clone(), retail_b.clone(), wealth.clone()];
+    let mut writers = Vec::new();
+    for (which, store) in stores.iter().cloned().enumerate() {
+        let principal = principal.clone();
+        writers.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for round in 0..20 {
+                let batch = (0..5)
+                    .map(|index| event(which * 1000 + round * 5 + index))
+                    .collect();
+                for appended in store.append(batch, &principal, Utc::now()).await.unwrap() {
+                    seqs.push(appended.seq.get());
+                }
+            }
+            seqs
+        }));
+    }
+    let mut written = Vec::new();
+    for writer in writers {
+        written.push(writer.await.unwrap());
+    }
+    let numbered = |seqs: &[Vec<u64>]| seqs.iter().flatten().copied().collect::<BTreeSet<u64>>();
+    assert_eq!(numbered(&written[0..1]), (0..100).collect(), "the first log");
+    assert_eq!(
+        numbered(&written[1..3]),
+        (0..200).collect(),
+        "retail, from two servers"
+    );
+    assert_eq!(numbered(&written[3..4]), (0..100).collect(), "eu-wealth");
+
+    // A registry change in one log is not in the others.
+    let manifest = "kind: Agent\nid: retail-assistant\nowner: retail-ops\npurpose: answers retail customers\nrisk_class: limited\ndecision_scope: execute\noversight: human-on-the-loop\n";
+    let context = warrant_core::change::ChangeContext::new(principal.clone(), None, Utc::now());
+    retail.apply(manifest.into(), context).await.unwrap();
+    assert!(retail.registry().agent("retail-assistant").is_some());
+    assert!(wealth.registry().agent("retail-assistant").is_none());
+    assert!(root.registry().agent("retail-assistant").is_none());
+
+    for store in &stores {
+        store.checkpoint().await.unwrap();
+    }
+    drop((root, retail, retail_b, wealth, stores));
+    for (dir, events) in [
+        (root_dir.clone(), 100),
+        (log_dir(&root_dir, &retail_id), 201),
+        (log_dir(&root_dir, &wealth_id), 100),
+    ] {
+        let report = verify_data_dir(&dir, None).unwrap();
+        assert!(
+            report.findings.is_empty(),
+            "{}: {:?}",
+            dir.display(),
+            report.findings
+        );
+        assert_eq!(report.events, events, "{}", dir.display());
     }
 }

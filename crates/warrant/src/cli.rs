@@ -39,6 +39,7 @@ impl Cli {
         Ok(warrant_store::StoreConfig {
             org: org.to_owned(),
             database: warrant_store::Database::parse(self.database.as_deref()).map_err(anyhow::Error::msg)?,
+            log: None,
         })
     }
 }
