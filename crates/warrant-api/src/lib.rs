@@ -8,6 +8,7 @@ pub mod events;
 pub mod export;
 pub mod gate;
 pub mod log;
+pub mod logs;
 pub mod mcp;
 pub mod monitor;
 pub mod notify;

@@ -94,6 +94,15 @@ impl Sessions {
         Some((session.secret.clone(), session.csrf.clone()))
     }
 
+    /// The token behind the request's console session, if it has a live one (which log it is for: logs.rs).
+    pub(crate) fn secret_of(&self, headers: &HeaderMap) -> Option<String> {
+        let id = session_cookie(headers)?;
+        let map = self.map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.get(&id)
+            .filter(|session| session.alive())
+            .map(|session| session.secret.clone())
+    }
+
     fn end(&self, id: &str) {
         let mut map = self.map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         map.remove(id);

@@ -9,6 +9,7 @@ mod console;
 mod error;
 mod extract;
 mod identity;
+pub mod logs;
 mod mcp;
 mod metrics;
 mod routes;
@@ -90,6 +91,8 @@ pub struct AppState {
     pub in_flight: Arc<tokio::sync::Semaphore>,
     /// What the witnesses last said (for `/healthz`, `/metrics` and the published checkpoint).
     pub witnesses: Arc<warrant_service::witness::WitnessBoard>,
+    /// On the deployment's first log only: its further logs (`/v1/logs`, `/logs/{id}/…`).
+    pub logs: Option<Arc<logs::Logs>>,
 }
 
 impl AppState {
@@ -118,12 +121,28 @@ impl AppState {
             local_principal: None,
             mcp: Arc::default(),
             console: Arc::default(),
+            logs: None,
         }
+    }
+
+    /// This state as the deployment's first log, serving its further logs beside it.
+    pub fn with_logs(mut self) -> AppState {
+        self.logs = Some(logs::Logs::new(&self));
+        self
     }
 }
 
-/// The whole API.
+/// The whole API of one log; on a deployment's first log (`AppState::with_logs`), every log's (logs.rs).
 pub fn router(state: AppState) -> Router {
+    let logs = state.logs.clone();
+    let router = log_router(state);
+    match logs {
+        Some(logs) => logs::deployment_router(logs, router),
+        None => router,
+    }
+}
+
+fn log_router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
     let (routes, _) = routes::routes(&state);
     console::routes()
@@ -159,65 +178,94 @@ pub async fn serve(
     if let Err(error) = state.store.flush_rollups().await {
         tracing::warn!(%error, "writing the held rollup sums failed");
     }
+    let background = start_background(&state);
+    if let Some(logs) = &state.logs {
+        let url = listener.local_addr().map(|address| format!("http://{address}"))?;
+        logs.serve(url)
+            .await
+            .map_err(|error| std::io::Error::other(error.message))?;
+    }
+    let result = axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    if let Some(logs) = &state.logs {
+        logs.stop().await;
+    }
+    background.stop().await;
+    result
+}
+
+/// A log's background work while it is served: checkpoints, witnessing, retention, the evaluator and
+/// notifications.
+pub struct Background {
+    store: Store,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Start the background work of one log.
+pub(crate) fn start_background(state: &AppState) -> Background {
     let store = state.store.clone();
     let interval = state.config.checkpoint_interval;
-    let checkpointer = tokio::spawn(async move {
+    let mut tasks = Vec::new();
+    let checkpoints = store.clone();
+    tasks.push(tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut ticks: u64 = 0;
         loop {
             ticker.tick().await;
-            if let Err(error) = store.checkpoint().await {
+            if let Err(error) = checkpoints.checkpoint().await {
                 tracing::error!(%error, "checkpoint failed");
             }
             // When tokens were last used is a convenience for `warrant token list`, not evidence: written
             // every 30 ticks, off the request path.
             ticks += 1;
             if ticks.is_multiple_of(30)
-                && let Err(error) = store.flush_token_use().await
+                && let Err(error) = checkpoints.flush_token_use().await
             {
                 tracing::warn!(%error, "recording token use failed");
             }
         }
-    });
+    }));
     // Witnessing runs beside checkpointing, not in it: a witness that does not answer delays only itself.
-    let witnessing = tokio::spawn(witness_rounds(
-        state.store.clone(),
+    tasks.push(tokio::spawn(witness_rounds(
+        store.clone(),
         state.witnesses.clone(),
         interval,
-    ));
-    let retention = tokio::spawn(retention_sweeps(
-        state.store.clone(),
+    )));
+    tasks.push(tokio::spawn(retention_sweeps(
+        store.clone(),
         state.config.retention_interval,
-    ));
-    let evaluator = (!state.config.monitor_interval.is_zero())
-        .then(|| tokio::spawn(evaluations(state.store.clone(), state.config.monitor_interval)));
-    let notifier = (!state.config.notify_interval.is_zero()).then(|| {
-        tokio::spawn(notifications(
-            state.store.clone(),
+    )));
+    if !state.config.monitor_interval.is_zero() {
+        tasks.push(tokio::spawn(evaluations(
+            store.clone(),
+            state.config.monitor_interval,
+        )));
+    }
+    if !state.config.notify_interval.is_zero() {
+        tasks.push(tokio::spawn(notifications(
+            store.clone(),
             state.config.notify_interval,
             state.config.public_url.clone(),
-        ))
-    });
-    let result = axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await;
-    checkpointer.abort();
-    witnessing.abort();
-    retention.abort();
-    if let Some(notifier) = notifier {
-        notifier.abort();
+        )));
     }
-    if let Some(evaluator) = evaluator {
-        evaluator.abort();
+    Background { store, tasks }
+}
+
+impl Background {
+    /// Stop the work, then sign the last checkpoint and record token use.
+    pub async fn stop(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Err(error) = self.store.checkpoint().await {
+            tracing::error!(%error, "final checkpoint failed");
+        }
+        if let Err(error) = self.store.flush_token_use().await {
+            tracing::warn!(%error, "recording token use failed");
+        }
     }
-    if let Err(error) = state.store.checkpoint().await {
-        tracing::error!(%error, "final checkpoint failed");
-    }
-    if let Err(error) = state.store.flush_token_use().await {
-        tracing::warn!(%error, "recording token use failed");
-    }
-    result
 }
 
 /// Submit the latest checkpoint to the witnesses on the checkpoint cadence, forever.

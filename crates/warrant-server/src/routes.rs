@@ -6,6 +6,7 @@ pub(crate) mod compliance;
 mod erase;
 mod events;
 pub(crate) mod log;
+mod logs;
 mod mcp;
 mod monitor;
 mod notify;
@@ -115,6 +116,8 @@ pub fn routes(state: &AppState) -> (Router<AppState>, Vec<RouteSpec>) {
     .post("/v1/escalations", ActForAgent, oversight::escalate)
     .post("/v1/overrides", Oversee, oversight::override_outcome)
     .get("/v1/changes", Read, registry::changes)
+    .get("/v1/logs", Read, logs::list)
+    .post("/v1/logs", Administer, logs::create)
     .get("/v1/tokens", Administer, tokens::list)
     .post("/v1/tokens", Administer, tokens::create)
     .post("/v1/tokens/{id}/revoke", Administer, tokens::revoke)

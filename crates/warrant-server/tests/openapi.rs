@@ -15,7 +15,7 @@ use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 use warrant_api::Items;
 use warrant_api::{
-    compliance, events, gate, log, monitor, oversight, registry, reviews, risk, tokens, trails,
+    compliance, events, gate, log, logs, monitor, oversight, registry, reviews, risk, tokens, trails,
 };
 
 const DOCUMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/openapi.json");
@@ -130,6 +130,8 @@ fn spec() -> Spec {
     spec.get::<trails::Trail>("/v1/trails/{id}");
     spec.post::<tokens::CreateToken, tokens::NewToken>("/v1/tokens", "201", false);
     spec.get::<Items<tokens::Token>>("/v1/tokens");
+    spec.post::<logs::CreateLog, logs::NewLog>("/v1/logs", "201", false);
+    spec.get::<Items<logs::LogInfo>>("/v1/logs");
     spec.get::<Items<warrant_api::notify::Delivery>>("/v1/notifications");
     spec.op::<warrant_api::notify::Delivery>("post", "/v1/notifiers/{id}/test", "200");
     spec.post::<tokens::RevokeToken, tokens::Token>("/v1/tokens/{id}/revoke", "200", true);

@@ -145,6 +145,8 @@ const TOKENS: &[Route] = &[
     both("POST", "/v1/tokens/{id}/revoke"),
 ];
 
+const LOGS: &[Route] = &[both("POST", "/v1/logs"), both("GET", "/v1/logs")];
+
 const EVENTS: &[Route] = &[
     both("POST", "/v1/events"),
     both("GET", "/v1/events/{seq}"),
@@ -232,6 +234,7 @@ const AREAS: &[&[Route]] = &[
     NOTIFY,
     REGISTRY_ROUTES,
     TOKENS,
+    LOGS,
     EVENTS,
     GATE,
     LOG,
@@ -318,7 +321,8 @@ impl Api {
         let approver = issue(&store, "approver", Role::Approver, &[]).await;
         let auditor = issue(&store, "auditor", Role::Auditor, &[]).await;
         let agent = issue(&store, "agent", Role::Agent, &["mailer"]).await;
-        let state = AppState::new(store, ServerConfig::default());
+        // As `warrant serve` runs it: the deployment's first log, with its further logs beside it.
+        let state = AppState::new(store, ServerConfig::default()).with_logs();
         let api = Api {
             table: warrant_server::route_table(&state),
             router: warrant_server::router(state),
@@ -882,6 +886,57 @@ async fn registry_routes() {
     .await
     .refused(400, ErrorCode::MalformedJson);
     api.covered(REGISTRY_ROUTES);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployment_log_routes() {
+    let api = Api::new("logs").await;
+    let created: warrant_api::logs::NewLog = api
+        .post("/v1/logs", &json!({"id": "retail", "org": "Acme Bank"}))
+        .await
+        .ok(201);
+    assert_eq!(created.log.id.as_deref(), Some("retail"));
+    assert_eq!(created.log.path, "/logs/retail/");
+    assert!(
+        created.log.origin.starts_with("warrant/acme-bank/retail-"),
+        "{}",
+        created.log.origin
+    );
+    assert_eq!(created.admin.info.role, "admin");
+    // The new log's admin token reaches the new log, by the path or by itself.
+    let agents: Items<Value> = api
+        .get_as(&created.admin.token, at("/v1/{collection}", &["agents"]))
+        .await
+        .ok(200);
+    assert!(
+        agents.items.is_empty(),
+        "the new log's registry is its own: {:?}",
+        agents.items
+    );
+    api.post("/v1/logs", &json!({"id": "retail"}))
+        .await
+        .refused(409, ErrorCode::Conflict);
+    api.post("/v1/logs", &json!({"id": "Retail EU"}))
+        .await
+        .refused(400, ErrorCode::InvalidName);
+    api.post("/v1/logs", &json!({"id": "wealth", "org": ""}))
+        .await
+        .refused(400, ErrorCode::InvalidName);
+    api.post("/v1/logs", &json!({"name": "retail"}))
+        .await
+        .refused(400, ErrorCode::MalformedJson);
+    let listed: Items<warrant_api::logs::LogInfo> = api.get("/v1/logs").await.ok(200);
+    let ids: Vec<Option<&str>> = listed.items.iter().map(|log| log.id.as_deref()).collect();
+    assert_eq!(ids, [None, Some("retail")]);
+    assert_eq!(listed.items[0].path, "/");
+    assert!(
+        listed.items[0].size > 0 && listed.items[1].size == 1,
+        "{listed:?}"
+    );
+    api.get_as(&api.agent, "/v1/logs")
+        .await
+        .refused(403, ErrorCode::Forbidden);
+    api.covered(LOGS);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

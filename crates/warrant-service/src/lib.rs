@@ -16,6 +16,7 @@ pub mod gate;
 pub mod identity;
 pub mod limits;
 pub mod log;
+pub mod logs;
 pub mod mcp;
 pub mod monitor;
 pub mod notify;

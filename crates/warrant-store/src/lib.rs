@@ -783,6 +783,13 @@ impl Store {
         })
     }
 
+    /// Whether `secret` is one of this log's tokens (valid or not): which of a deployment's logs a request is
+    /// for (logs.rs). In memory, like [`Store::authenticate`].
+    pub fn knows_token(&self, secret: &str) -> bool {
+        let hash = keys::token_hash(secret);
+        self.tokens_read(|tokens| tokens.get(&hash).is_some())
+    }
+
     /// Run `read` on a pooled read-only connection. The pool never has more than [`READERS`] connections: a
     /// caller finding them all busy waits for one, up to [`READER_WAIT`], and past that is refused with
     /// [`StoreError::Busy`] (the server answers 503): a burst of readers queues, it is never given new

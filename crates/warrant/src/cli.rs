@@ -21,6 +21,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "WARRANT_DATABASE", hide_env_values = true)]
     pub database: Option<String>,
 
+    /// Act on one of the deployment's further logs (`warrant logs create ID`) instead of its first: the data
+    /// directory's `logs/ID`, or `/logs/ID/` on `--server`.
+    #[arg(long = "log-id", global = true, env = "WARRANT_LOG_ID", value_name = "ID")]
+    pub log: Option<String>,
+
     /// Act on a running server instead of the data directory (token in $WARRANT_TOKEN).
     #[arg(long, global = true, env = "WARRANT_SERVER")]
     pub server: Option<String>,
@@ -34,6 +39,51 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// With `--log-id ID`, point the command at that log of the deployment: its data directory (`logs/ID` in
+    /// `--data`, on the database the first log's follows), or its path on `--server`.
+    pub fn select_log(&mut self) -> Result<(), String> {
+        let Some(id) = self.log.as_deref() else {
+            return Ok(());
+        };
+        let id = warrant_store::logs::LogId::parse(id)?;
+        match &self.command {
+            Command::Serve(_) | Command::Demo { .. } => {
+                return Err("a server serves every log of its data directory; leave out --log-id".into());
+            }
+            Command::Logs { .. } => {
+                return Err(
+                    "logs are listed and created on the deployment's first log; leave out --log-id".into(),
+                );
+            }
+            Command::Witness(_) | Command::DemoUpstream => {
+                return Err("--log-id names a log of a deployment; this command has none".into());
+            }
+            _ => {}
+        }
+        if let Some(server) = &mut self.server {
+            *server = format!("{}/logs/{id}", server.trim_end_matches('/'));
+            return Ok(());
+        }
+        let dir = warrant_store::logs::log_dir(&self.data, &id);
+        if !warrant_store::holds_log(&dir) && !matches!(self.command, Command::Restore { .. }) {
+            return Err(format!(
+                "{} holds no log `{id}`; create it with `warrant logs create {id}`",
+                self.data.display()
+            ));
+        }
+        // A further log's tables follow the first log's database (a schema of their own on PostgreSQL).
+        if let Some(database) = warrant_store::Database::parse(self.database.as_deref())? {
+            let database =
+                warrant_store::logs::log_database(&database, &id).map_err(|error| error.to_string())?;
+            self.database = match database {
+                warrant_store::Database::Postgres(url) => Some(url),
+                warrant_store::Database::Sqlite => Some("sqlite".into()),
+            };
+        }
+        self.data = dir;
+        Ok(())
+    }
+
     /// The store settings for this data directory: the organisation and the database `--database` names.
     pub fn store_config(&self, org: &str) -> anyhow::Result<warrant_store::StoreConfig> {
         Ok(warrant_store::StoreConfig {
@@ -305,6 +355,12 @@ pub enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// The deployment's logs: one Merkle log per organisation or business unit, each with its own key,
+    /// origin, registry and tokens.
+    Logs {
+        #[command(subcommand)]
+        command: LogsCommand,
     },
     /// Notifiers (`kind: Notifier` webhooks): send a test message.
     Notifiers {
@@ -622,6 +678,20 @@ pub enum AgentCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum LogsCommand {
+    /// Every log: id, origin, size and where its API is.
+    List,
+    /// Create a further log and print its first admin token (shown once).
+    Create {
+        /// 1 to 32 lowercase letters, digits and inner hyphens (`retail`, `eu-wealth`).
+        id: String,
+        /// The organisation named in its origin; default: the first log's.
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Create a token; it is printed once and stored only as a hash.
     Create {
@@ -728,4 +798,14 @@ pub enum EvidenceCommand {
         #[arg(long)]
         to: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap checks a command line's definition only when it is built: names used twice (a global flag and a
+    /// subcommand's) fail here rather than at a user's first run.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

@@ -45,8 +45,9 @@ impl Client {
         }
     }
 
-    /// Work on the data directory in-process, as the local user with the admin role.
-    pub fn local(dir: &Path, config: &StoreConfig) -> anyhow::Result<Client> {
+    /// Work on the data directory in-process, as the local user with the admin role; `deployment` when it is a
+    /// deployment's first log (which lists and creates the further logs), not one of those.
+    pub fn local(dir: &Path, config: &StoreConfig, deployment: bool) -> anyhow::Result<Client> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -58,6 +59,9 @@ impl Client {
         let mut state = AppState::new(store.clone(), ServerConfig::default());
         let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
         state.local_principal = Some(Principal::local(&user));
+        if deployment {
+            state = state.with_logs();
+        }
         Ok(Client::Local {
             router: warrant_server::router(state),
             store,

@@ -5,6 +5,7 @@ mod events;
 mod gate;
 mod get;
 mod log;
+mod logs;
 mod mcp;
 mod oversight;
 mod registry;
@@ -24,6 +25,7 @@ use self::events::{erase, ingest};
 use self::gate::{AuthorizeCall, approvals, authorize};
 use self::get::get;
 pub(crate) use self::log::{VerifyOptions, backup, migrate, restore, verify};
+use self::logs::logs;
 pub(crate) use self::mcp::mcp;
 use self::oversight::{oversight, reviews, set_agent_status};
 use self::registry::{apply, changes, delete};
@@ -48,6 +50,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         Command::Ingest { file, batch } => ingest(cli, &client, file, *batch),
         Command::Log { command } => self::log::log(cli, &client, command),
         Command::Token { command } => token(cli, &client, command),
+        Command::Logs { command } => logs(cli, &client, command),
         Command::Authorize {
             agent,
             tool,
@@ -165,7 +168,8 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
 pub fn connect(cli: &Cli, config: &StoreConfig) -> Result<Client, Failure> {
     match &cli.server {
         Some(server) => Ok(Client::remote(server)),
-        None => Ok(Client::local(&cli.data, config)?),
+        // The first log of a deployment also creates and lists the others.
+        None => Ok(Client::local(&cli.data, config, cli.log.is_none())?),
     }
 }
 

@@ -33,7 +33,7 @@ impl From<anyhow::Error> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WARRANT_LOG")
@@ -41,6 +41,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Err(message) = cli.select_log() {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
     let result = match &cli.command {
         Command::Serve(args) => commands::serve(&cli, args),
         Command::Mcp { agent, upstream } => commands::mcp(&cli, agent, upstream),

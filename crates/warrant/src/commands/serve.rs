@@ -93,8 +93,13 @@ pub(crate) async fn serve_store(cli: &Cli, args: &ServeArgs, store: Store) -> Re
         },
     };
     println!("warrant listening on {url} (data {})", cli.data.display());
+    let further = warrant_store::logs::list_logs(&cli.data).context("listing the deployment's logs")?;
+    if !further.is_empty() {
+        let ids: Vec<String> = further.iter().map(|(id, _)| id.to_string()).collect();
+        println!("further logs, each at {url}/logs/ID/: {}", ids.join(", "));
+    }
     println!("console: {url}/ (sign in with a token: `warrant token create --role approver --name NAME`)");
-    let state = AppState::new(store, config);
+    let state = AppState::new(store, config).with_logs();
     warrant_server::serve(state, listener, shutdown_signal())
         .await
         .context("serving")?;

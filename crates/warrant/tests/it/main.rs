@@ -19,6 +19,7 @@ mod crash;
 mod erase;
 mod events;
 mod identity;
+mod logs;
 mod mcp;
 mod monitor;
 mod notify;
