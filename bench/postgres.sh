@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SQLite and PostgreSQL side by side, in one run, on this machine: batched ingest (1,000 events per request),
 # single-event ingest at 64 connections, gate decisions over HTTP at 32 connections, then single-event ingest
-# through two servers on one PostgreSQL database against one; and a raw binary COPY of the same event and
+# through two servers on one PostgreSQL database against one, and through two logs of one deployment (one
+# server, each log its own schema and lock); and a raw binary COPY of the same event and
 # content rows, for the ratio. Every answer is sent after the durable commit on both backends.
 # Usage: bench/postgres.sh [seconds per run, default 10]
 # Needs a PostgreSQL server the benchmark may create databases on: WARRANT_BENCH_POSTGRES (an admin URL,
@@ -114,6 +115,25 @@ printf '%-44s %12.0f req/s   first: %s | second: %s\n' "two servers, single even
     "$(python3 -c "print($a + $b)")" "$(sed -n 's/^percentiles: //p' "$work/a.out")" \
     "$(sed -n 's/^percentiles: //p' "$work/b.out")"
 "$bin" --data "$one" verify > /dev/null && echo "the two servers' log verifies"
+
+echo "=== PostgreSQL: two logs of one deployment on the first server (each log sequenced by its own lock)"
+url=$first_url
+first_token=$WARRANT_TOKEN
+admin_token=$(curl -sf -H "Authorization: Bearer $admin_token" -d '{"id":"second"}' "$url/v1/logs" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["admin"]["token"])')
+second_token=$(agent_token "$url")  # the second log's admin token makes it there: a token finds its log
+WARRANT_TOKEN=$first_token WRK_BODY="$work/single.json" wrk -t1 -c32 -d"${seconds}s" --latency \
+    -s bench/body.lua "$url/v1/events" > "$work/a.out" &
+first_wrk=$!
+WARRANT_TOKEN=$second_token WRK_BODY="$work/single.json" wrk -t1 -c32 -d"${seconds}s" --latency \
+    -s bench/body.lua "$url/v1/events" > "$work/b.out"
+wait "$first_wrk"
+a=$(awk '/Requests\/sec/ {print $2}' "$work/a.out")
+b=$(awk '/Requests\/sec/ {print $2}' "$work/b.out")
+printf '%-44s %12.0f req/s   first log: %s | second log: %s\n' "two logs, single events (32 + 32 conn)" \
+    "$(python3 -c "print($a + $b)")" "$(sed -n 's/^percentiles: //p' "$work/a.out")" \
+    "$(sed -n 's/^percentiles: //p' "$work/b.out")"
+"$bin" --data "$one" --log-id second verify > /dev/null && echo "the second log verifies on its own"
 
 echo "=== raw binary COPY of the same event and content rows (PostgreSQL alone)"
 psql "$pg_url" -qc "\\copy (SELECT * FROM content ORDER BY seq, field) TO '$work/content.bin' (FORMAT binary)"

@@ -1094,6 +1094,68 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn group_charges_are_checked_in_their_window_and_pruned_after_a_month() {
+        let dir = std::env::temp_dir().join(format!("warrant-charges-{}", random_id("").unwrap_or_default()));
+        let store = Store::open(&dir, &StoreConfig::default()).unwrap_or_else(|error| panic!("{error}"));
+        let registry =
+            "kind: Group\nid: treasury\nlimits:\n  - {id: daily, max_total: 50000, window_hours: 24}\n";
+        let context = || ChangeContext::new(Principal::warrant("test"), None, Utc::now());
+        store
+            .apply(registry.into(), context())
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        let decide = |days_ago: i64, amount: f64| {
+            let time = Utc::now() - chrono::Duration::days(days_ago);
+            let event = Event::from_json(
+                0,
+                serde_json::json!({"time": time, "agent": "clerk", "kind": "policy_decision", "attrs": {}}),
+            )
+            .unwrap_or_else(|error| panic!("{error}"));
+            let charge = GroupCharge {
+                group: "treasury".into(),
+                limits: vec![("daily".into(), 24)],
+                amount,
+            };
+            let store = store.clone();
+            async move {
+                store
+                    .record_decision(event, &Principal::warrant("test"), None, None, Some(charge))
+                    .await
+            }
+        };
+        let charges = |store: &Store| {
+            store
+                .read(|db| db.query_one("SELECT COUNT(*) FROM group_charges", &[], |row| row.get::<u64>(0)))
+                .unwrap_or_else(|error| panic!("{error}"))
+        };
+        decide(40, 45_000.0)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        decide(20, 45_000.0)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            charges(&store),
+            2,
+            "charges younger than a month (as of the latest) stay"
+        );
+        decide(2, 45_000.0)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(charges(&store), 2, "the 40-day-old charge was pruned");
+        // Today's window holds none of them: 45,000 fits, and 5,001 more would pass 50,000.
+        decide(0, 45_000.0)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(charges(&store), 3);
+        let refused = decide(0, 5_001.0).await;
+        assert!(matches!(refused, Err(StoreError::LimitReached(_))), "{refused:?}");
+        assert_eq!(charges(&store), 3, "a refused charge leaves nothing behind");
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     #[test]
     fn a_read_that_waits_too_long_is_refused_not_given_a_connection_of_its_own() {
         let dir = std::env::temp_dir().join(format!("warrant-pool-{}", random_id("").unwrap_or_default()));

@@ -1028,9 +1028,21 @@ fn charge_group(
             "INSERT INTO group_charges (grp, lim, at, amount, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
             &[&charge.group, limit_id, &at, &charge.amount, &seq],
         )?;
+        // Charges older than any window the limit could be given soon are only the log's history now (every
+        // charge is also in its decision event): pruned here, a small indexed range that is usually empty,
+        // so the table holds about a month, not everything ever charged.
+        let kept = chrono::Duration::hours(i64::from((*window_hours).max(CHARGES_KEPT_HOURS)));
+        db.execute(
+            "DELETE FROM group_charges WHERE grp = ?1 AND lim = ?2 AND at <= ?3",
+            &[&charge.group, limit_id, &format_time(&(*now - kept))],
+        )?;
     }
     Ok(())
 }
+
+/// How long group charges stay in `group_charges` at least (31 days): a limit's window may grow up to this
+/// and still count every charge in it.
+const CHARGES_KEPT_HOURS: u32 = 31 * 24;
 
 /// Seal one request's events inside `transaction`: assign seqs, extend the tree, and add the rows to insert
 /// to `rows` (the caller inserts every request's rows of a commit at once: on PostgreSQL one `COPY`, not one

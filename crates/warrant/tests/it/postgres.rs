@@ -103,13 +103,14 @@ fn a_database_outage_answers_503_and_the_server_recovers_without_a_restart() {
     assert_eq!(status, 200, "{answer}");
     let before = answer["seqs"][0].as_u64().expect("a seq");
 
-    // The outage: the database refuses new connections and drops the server's.
+    // The outage: the database refuses new connections and drops the server's (waiting until each of
+    // them has ended: a backend told to end may otherwise still take the next write).
     database.admin_sql(&format!(
         "ALTER DATABASE {} ALLOW_CONNECTIONS false",
         database.name
     ));
     database.admin_sql(&format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '{}'",
         database.name
     ));
     let (status, answer) =
