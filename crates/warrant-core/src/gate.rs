@@ -22,7 +22,7 @@ use cedar_policy::{
 use serde_json::Value;
 
 use crate::registry::Registry;
-use crate::registry::manifest::{Access, Egress, Kind, Manifest, Status, Tool};
+use crate::registry::manifest::{Access, Agent, Egress, Kind, Manifest, RuleOutcome, Status, Tool};
 
 pub use crate::gate::compile::check_user_policy;
 use crate::gate::provenance::ValueOrigin;
@@ -117,6 +117,9 @@ struct AgentPolicies {
     /// The ids of the policies annotated `@outcome("approval_required")`.
     approval: HashSet<String>,
     meaning: HashMap<String, PolicyMeaning>,
+    /// The granted tools no user policy can apply to: their calls face only warrant's own policies (the grant
+    /// and the built-in rules), which [`Gate::decide`] evaluates natively, to the same answer as in Cedar.
+    native: HashSet<String>,
 }
 
 /// What a policy stands for, for reasons.
@@ -141,15 +144,24 @@ impl Gate {
     }
 
     /// Decide one call. Pure: the caller records the decision and, on `allow`, updates session and totals.
+    ///
+    /// A call that only warrant's own policies can apply to (the agent's grant and the built-in rules; no user
+    /// policy names its agent and tool) is decided without building a Cedar request: those policies are
+    /// simple conditions over the same facts the Cedar context carries, and evaluating them directly is most
+    /// of the decision's cost saved. Every other call is decided in Cedar with every policy, built-in ones
+    /// included. The two give the same decision (`tests/it/provenance.rs` holds them equal case by case).
     pub fn decide(&self, request: &CallRequest<'_>, totals: &dyn GroupTotals) -> Decision {
-        let deny = |rule: &str, text: String| Decision {
-            outcome: Outcome::Deny,
-            reasons: vec![Reason {
-                rule: rule.to_owned(),
-                text,
-            }],
-            charge: None,
-        };
+        self.decide_with(request, totals, true)
+    }
+
+    /// [`Gate::decide`] with every policy evaluated in Cedar: for the tests that hold the two paths equal.
+    #[doc(hidden)]
+    pub fn decide_in_cedar(&self, request: &CallRequest<'_>, totals: &dyn GroupTotals) -> Decision {
+        self.decide_with(request, totals, false)
+    }
+
+    fn decide_with(&self, request: &CallRequest<'_>, totals: &dyn GroupTotals, native: bool) -> Decision {
+        let deny = refusal;
         let Some(agent) = self.registry.agent(request.agent) else {
             return deny(
                 "unknown-agent",
@@ -184,7 +196,11 @@ impl Gate {
             return deny("bad-arguments", message);
         }
         let view = self.values(request, tool);
-        let context = match self.context(request, tool, &view) {
+        let facts = Facts::of(request, tool, &view);
+        if native && policies.native.contains(&tool.id) {
+            return self.decide_natively(agent, request, tool, &view, &facts, totals);
+        }
+        let context = match self.context(request, tool, &view, &facts) {
             Ok(context) => context,
             Err(message) => return deny("bad-request", message),
         };
@@ -280,7 +296,13 @@ impl Gate {
 
     /// The Cedar context of a call. Built from typed values, so it matches the schema by construction and the
     /// request skips Cedar's per-call schema check (the policies were validated against the schema at compile).
-    fn context(&self, request: &CallRequest<'_>, tool: &Tool, view: &CallValues) -> Result<Context, String> {
+    fn context(
+        &self,
+        request: &CallRequest<'_>,
+        tool: &Tool,
+        view: &CallValues,
+        facts: &Facts,
+    ) -> Result<Context, String> {
         let session = request.session;
         let set = |names: &[String]| {
             RestrictedExpression::new_set(names.iter().cloned().map(RestrictedExpression::new_string))
@@ -292,7 +314,7 @@ impl Gate {
             ),
             (
                 "session_untrusted".to_owned(),
-                RestrictedExpression::new_bool(session.untrusted_from.is_some()),
+                RestrictedExpression::new_bool(facts.session_untrusted),
             ),
             (
                 "recipient_named".to_owned(),
@@ -306,46 +328,27 @@ impl Gate {
             ),
             (
                 "recipients_present".to_owned(),
-                // A tool that declares where it sends things sends nothing out when all of those are absent
-                // or empty. One that declares none is taken to send out whenever it writes or acts; a read
-                // that reaches outside (a web fetch) declares its destination argument to be checked.
-                RestrictedExpression::new_bool(if tool.recipients().next().is_some() {
-                    !view.recipients.is_empty()
-                } else {
-                    tool.access != Access::Read
-                }),
+                RestrictedExpression::new_bool(facts.recipients_present),
             ),
             (
                 "recipients_vouched".to_owned(),
-                RestrictedExpression::new_bool(
-                    !view.recipients.is_empty()
-                        && view.recipients.iter().all(|value| {
-                            session.user_named.contains(&value.text)
-                                || value.origin.as_ref().is_some_and(ValueOrigin::vouched)
-                        }),
-                ),
+                RestrictedExpression::new_bool(facts.recipients_vouched),
             ),
             (
                 "recipient_untrusted".to_owned(),
-                RestrictedExpression::new_bool(view.recipients.iter().any(Value_::untrusted)),
+                RestrictedExpression::new_bool(facts.recipient_untrusted),
             ),
             (
                 "targets_vouched".to_owned(),
-                RestrictedExpression::new_bool(
-                    !view.targets.is_empty()
-                        && view
-                            .targets
-                            .iter()
-                            .all(|value| value.origin.as_ref().is_some_and(ValueOrigin::vouched)),
-                ),
+                RestrictedExpression::new_bool(facts.targets_vouched),
             ),
             (
                 "target_untrusted".to_owned(),
-                RestrictedExpression::new_bool(view.targets.iter().any(Value_::untrusted)),
+                RestrictedExpression::new_bool(facts.target_untrusted),
             ),
             (
                 "targets_present".to_owned(),
-                RestrictedExpression::new_bool(tool.target_args.is_empty() || !view.targets.is_empty()),
+                RestrictedExpression::new_bool(facts.targets_present),
             ),
             (
                 "relays_untrusted".to_owned(),
@@ -456,6 +459,97 @@ impl Gate {
         values.recipients = tool.recipients().flat_map(of).collect();
         values.targets = tool.target_args.iter().flat_map(of).collect();
         values
+    }
+
+    /// [`Gate::decide`] for a call only warrant's own policies apply to: the built-in rules of compile.rs and
+    /// the agent's grant, as the same conditions over the same facts, and the same answer as Cedar gives.
+    fn decide_natively(
+        &self,
+        agent: &Agent,
+        request: &CallRequest<'_>,
+        tool: &Tool,
+        view: &CallValues,
+        facts: &Facts,
+        totals: &dyn GroupTotals,
+    ) -> Decision {
+        let taint = &agent.taint;
+        let mut held: Vec<(RuleOutcome, PolicyMeaning)> = Vec::new();
+        for (outcome, holds, meaning) in [
+            (
+                taint.external_after_sensitive,
+                facts.external_after_sensitive(tool),
+                PolicyMeaning::ExternalAfterSensitive,
+            ),
+            (
+                taint.irreversible_after_untrusted,
+                facts.irreversible_after_untrusted(tool, view),
+                PolicyMeaning::IrreversibleAfterUntrusted,
+            ),
+            (
+                taint.relay_untrusted,
+                Facts::relay_untrusted(tool, view),
+                PolicyMeaning::RelayUntrusted,
+            ),
+        ] {
+            if holds && outcome != RuleOutcome::Off {
+                held.push((outcome, meaning));
+            }
+        }
+        if let Some(source) = request.args.get("source").and_then(Value::as_str)
+            && !agent.data_sources.iter().any(|allowed| allowed == source)
+        {
+            held.push((
+                RuleOutcome::Deny,
+                PolicyMeaning::DataSources {
+                    allowed: agent.data_sources.clone(),
+                },
+            ));
+        }
+        // The grant covers the tool at the access it was approved for (compile.rs).
+        let granted = agent
+            .tools
+            .iter()
+            .any(|grant| grant.tool == tool.id && grant.access == tool.access);
+        let no_grant = || {
+            refusal(
+                "no-grant",
+                format!("agent `{}` has no grant for tool `{}`", agent.id, tool.id),
+            )
+        };
+        if held.is_empty() {
+            if !granted {
+                return no_grant();
+            }
+            let grant = PolicyMeaning::Grant {
+                tool: tool.id.clone(),
+            };
+            return self.check_group_limits(request, tool, view, vec![&grant], totals);
+        }
+        let reasons: Vec<Reason> = held
+            .iter()
+            .map(|(_, meaning)| self.reason(meaning, request, tool, view))
+            .collect();
+        if held.iter().any(|(outcome, _)| *outcome == RuleOutcome::Deny) {
+            return Decision {
+                outcome: Outcome::Deny,
+                reasons,
+                charge: None,
+            };
+        }
+        // Only approval rules held: a person may be asked only about a call the grant would allow.
+        if !granted {
+            return no_grant();
+        }
+        let limits = self.check_group_limits(request, tool, view, Vec::new(), totals);
+        let mut reasons = reasons;
+        if limits.outcome == Outcome::ApprovalRequired {
+            reasons.extend(limits.reasons);
+        }
+        Decision {
+            outcome: Outcome::ApprovalRequired,
+            reasons,
+            charge: limits.charge,
+        }
     }
 
     fn check_group_limits(
@@ -644,6 +738,83 @@ impl Gate {
 
 /// The amount a call moves, if its tool names an amount argument and the call gives a finite, non-negative
 /// number (or a string of one). Anything else is refused by [`check_arguments`] before this is asked.
+fn refusal(rule: &str, text: String) -> Decision {
+    Decision {
+        outcome: Outcome::Deny,
+        reasons: vec![Reason {
+            rule: rule.to_owned(),
+            text,
+        }],
+        charge: None,
+    }
+}
+
+/// What the built-in rules ask of a call, worked out once: the Cedar context carries these, and the native
+/// path evaluates the rules over them. Each rule below is its Cedar text in compile.rs, in Rust.
+struct Facts {
+    session_untrusted: bool,
+    /// The session read `confidential` data or more.
+    session_sensitive: bool,
+    /// A tool that declares where it sends things sends nothing out when all of those are absent or empty.
+    /// One that declares none is taken to send out whenever it writes or acts; a read that reaches outside
+    /// (a web fetch) declares its destination argument to be checked.
+    recipients_present: bool,
+    recipients_vouched: bool,
+    recipient_untrusted: bool,
+    targets_vouched: bool,
+    target_untrusted: bool,
+    targets_present: bool,
+}
+
+impl Facts {
+    fn of(request: &CallRequest<'_>, tool: &Tool, view: &CallValues) -> Facts {
+        let session = request.session;
+        Facts {
+            session_untrusted: session.untrusted_from.is_some(),
+            session_sensitive: session::level(session.max_sensitivity) >= 2,
+            recipients_present: if tool.recipients().next().is_some() {
+                !view.recipients.is_empty()
+            } else {
+                tool.access != Access::Read
+            },
+            recipients_vouched: !view.recipients.is_empty()
+                && view.recipients.iter().all(|value| {
+                    session.user_named.contains(&value.text)
+                        || value.origin.as_ref().is_some_and(ValueOrigin::vouched)
+                }),
+            recipient_untrusted: view.recipients.iter().any(Value_::untrusted),
+            targets_vouched: !view.targets.is_empty()
+                && view
+                    .targets
+                    .iter()
+                    .all(|value| value.origin.as_ref().is_some_and(ValueOrigin::vouched)),
+            target_untrusted: view.targets.iter().any(Value_::untrusted),
+            targets_present: tool.target_args.is_empty() || !view.targets.is_empty(),
+        }
+    }
+
+    /// `taint:external`.
+    fn external_after_sensitive(&self, tool: &Tool) -> bool {
+        tool.egress == Egress::External
+            && self.recipients_present
+            && (self.recipient_untrusted
+                || ((self.session_sensitive || self.session_untrusted) && !self.recipients_vouched))
+    }
+
+    /// `taint:irreversible`.
+    fn irreversible_after_untrusted(&self, tool: &Tool, view: &CallValues) -> bool {
+        tool.irreversible
+            && (self.target_untrusted
+                || !view.injected.is_empty()
+                || (self.session_untrusted && self.targets_present && !self.targets_vouched))
+    }
+
+    /// `taint:relay`.
+    fn relay_untrusted(tool: &Tool, view: &CallValues) -> bool {
+        tool.access != Access::Read && !view.relayed.is_empty()
+    }
+}
+
 fn amount(tool: &Tool, args: &Value) -> Option<f64> {
     let value = args.get(tool.amount_arg.as_ref()?)?;
     let amount = value.as_f64().or_else(|| value.as_str()?.trim().parse().ok())?;

@@ -224,6 +224,7 @@ fn agent_policies(
         all.push((policy, tool));
         meaning.insert(policy_id, what);
     }
+    let mut user_tools: Vec<Option<String>> = Vec::new();
     for (policy, scope, what) in user_policies {
         if scope.as_ref().is_none_or(|scope| *scope == agent_uid) {
             meaning.insert(policy.id().to_string(), what.clone());
@@ -231,9 +232,21 @@ fn agent_policies(
                 ResourceConstraint::Eq(uid) => Some(uid.id().unescaped().to_owned()),
                 _ => None,
             };
+            user_tools.push(tool.clone());
             all.push((policy.clone(), tool));
         }
     }
+    // The granted tools no user policy can reach: decided natively (Gate::decide).
+    let native = agent
+        .tools
+        .iter()
+        .filter(|grant| {
+            !user_tools
+                .iter()
+                .any(|tool| tool.as_ref().is_none_or(|tool| *tool == grant.tool))
+        })
+        .map(|grant| grant.tool.clone())
+        .collect();
     // Pre-split by tool as well: a decision evaluates only the policies that can apply to its agent and tool,
     // so its cost stays flat as the organisation's policy set grows. Tools outside the agent's grants fall
     // back to the agent's whole set (a user policy might still permit them).
@@ -272,6 +285,7 @@ fn agent_policies(
         permits_by_tool,
         approval,
         meaning,
+        native,
     })
 }
 

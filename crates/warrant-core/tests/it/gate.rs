@@ -405,6 +405,14 @@ fn the_gate_decides_each_rule_as_the_table_says() {
         };
         let total = case.group_total;
         let decision = gate.decide(&request, &move |_: &str, _: &str, _: u32| total);
+        // Calls no user policy reaches are decided natively; Cedar, given every policy, must agree.
+        let in_cedar = gate.decide_in_cedar(&request, &move |_: &str, _: &str, _: u32| total);
+        if crate::provenance::comparable(&decision) != crate::provenance::comparable(&in_cedar) {
+            failures.push(format!(
+                "{}: decided {decision:?}, but in Cedar {in_cedar:?}",
+                case.name
+            ));
+        }
         let rules: Vec<&str> = decision
             .reasons
             .iter()

@@ -502,15 +502,21 @@ fn recipients_targets_and_provenance() {
                 Called(tool) => session.observe_call(gate.registry(), tool),
             }
         }
-        let decision = gate.decide(
-            &CallRequest {
-                agent: "assistant",
-                tool: case.tool,
-                args: &case.args,
-                session: &session,
-            },
-            &|_: &str, _: &str, _: u32| 0.0,
-        );
+        let request = CallRequest {
+            agent: "assistant",
+            tool: case.tool,
+            args: &case.args,
+            session: &session,
+        };
+        let decision = gate.decide(&request, &|_: &str, _: &str, _: u32| 0.0);
+        // Calls no user policy reaches are decided natively; Cedar, given every policy, must agree.
+        let in_cedar = gate.decide_in_cedar(&request, &|_: &str, _: &str, _: u32| 0.0);
+        if comparable(&decision) != comparable(&in_cedar) {
+            failures.push(format!(
+                "{}: decided {decision:?}, but in Cedar {in_cedar:?}",
+                case.name
+            ));
+        }
         let mut rules: Vec<&str> = decision
             .reasons
             .iter()
@@ -538,6 +544,23 @@ fn recipients_targets_and_provenance() {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// A decision with its reasons in a fixed order (Cedar names the policies that held as a set).
+pub(crate) fn comparable(
+    decision: &warrant_core::gate::Decision,
+) -> (
+    Outcome,
+    Vec<(String, String)>,
+    Option<warrant_core::gate::GroupCharge>,
+) {
+    let mut reasons: Vec<(String, String)> = decision
+        .reasons
+        .iter()
+        .map(|reason| (reason.rule.clone(), reason.text.clone()))
+        .collect();
+    reasons.sort();
+    (decision.outcome, reasons, decision.charge.clone())
 }
 
 fn event(kind: &str, tool: Option<&str>, content: Value) -> Event {
