@@ -72,6 +72,20 @@ pub struct Decision {
     pub charge: Option<GroupCharge>,
 }
 
+impl Decision {
+    /// A refusal by one rule.
+    pub fn deny(rule: &str, text: String) -> Decision {
+        Decision {
+            outcome: Outcome::Deny,
+            reasons: vec![Reason {
+                rule: rule.to_owned(),
+                text,
+            }],
+            charge: None,
+        }
+    }
+}
+
 /// One tool call to decide.
 #[derive(Debug, Clone, Copy)]
 pub struct CallRequest<'a> {
@@ -161,7 +175,7 @@ impl Gate {
     }
 
     fn decide_with(&self, request: &CallRequest<'_>, totals: &dyn GroupTotals, native: bool) -> Decision {
-        let deny = refusal;
+        let deny = Decision::deny;
         let Some(agent) = self.registry.agent(request.agent) else {
             return deny(
                 "unknown-agent",
@@ -275,17 +289,7 @@ impl Gate {
                         format!("agent `{}` has no grant for tool `{}`", agent.id, tool.id),
                     );
                 }
-                // The approver sees the group limits too, and an approved call is charged like any other.
-                let limits = self.check_group_limits(request, tool, &view, Vec::new(), totals);
-                let mut reasons = reasons;
-                if limits.outcome == Outcome::ApprovalRequired {
-                    reasons.extend(limits.reasons);
-                }
-                Decision {
-                    outcome: Outcome::ApprovalRequired,
-                    reasons,
-                    charge: limits.charge,
-                }
+                self.held_for_approval(request, tool, &view, reasons, totals)
             }
         }
     }
@@ -511,7 +515,7 @@ impl Gate {
             .iter()
             .any(|grant| grant.tool == tool.id && grant.access == tool.access);
         let no_grant = || {
-            refusal(
+            Decision::deny(
                 "no-grant",
                 format!("agent `{}` has no grant for tool `{}`", agent.id, tool.id),
             )
@@ -540,8 +544,20 @@ impl Gate {
         if !granted {
             return no_grant();
         }
+        self.held_for_approval(request, tool, view, reasons, totals)
+    }
+
+    /// A call held by approval rules alone: the approver sees the group limits too, and an approved call is
+    /// charged like any other.
+    fn held_for_approval(
+        &self,
+        request: &CallRequest<'_>,
+        tool: &Tool,
+        view: &CallValues,
+        mut reasons: Vec<Reason>,
+        totals: &dyn GroupTotals,
+    ) -> Decision {
         let limits = self.check_group_limits(request, tool, view, Vec::new(), totals);
-        let mut reasons = reasons;
         if limits.outcome == Outcome::ApprovalRequired {
             reasons.extend(limits.reasons);
         }
@@ -736,19 +752,6 @@ impl Gate {
     }
 }
 
-/// The amount a call moves, if its tool names an amount argument and the call gives a finite, non-negative
-/// number (or a string of one). Anything else is refused by [`check_arguments`] before this is asked.
-fn refusal(rule: &str, text: String) -> Decision {
-    Decision {
-        outcome: Outcome::Deny,
-        reasons: vec![Reason {
-            rule: rule.to_owned(),
-            text,
-        }],
-        charge: None,
-    }
-}
-
 /// What the built-in rules ask of a call, worked out once: the Cedar context carries these, and the native
 /// path evaluates the rules over them. Each rule below is its Cedar text in compile.rs, in Rust.
 struct Facts {
@@ -815,6 +818,8 @@ impl Facts {
     }
 }
 
+/// The amount a call moves, if its tool names an amount argument and the call gives a finite, non-negative
+/// number (or a string of one). Anything else is refused by [`check_arguments`] before this is asked.
 fn amount(tool: &Tool, args: &Value) -> Option<f64> {
     let value = args.get(tool.amount_arg.as_ref()?)?;
     let amount = value.as_f64().or_else(|| value.as_str()?.trim().parse().ok())?;

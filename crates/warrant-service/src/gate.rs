@@ -111,7 +111,7 @@ pub async fn authorize(
         },
     };
     let mut decision = if naming == Naming::Refuse {
-        deny(
+        Decision::deny(
             "user_named",
             "recipients can be named only on a session's first call; these were not taken".into(),
         )
@@ -131,14 +131,14 @@ pub async fn authorize(
                     blocking(move || Ok(store.approval(&id, now)?)).await?
                 };
                 match approval {
-                    None => decision = deny("approval", format!("no approval `{id}`")),
+                    None => decision = Decision::deny("approval", format!("no approval `{id}`")),
                     Some(approval)
                         if approval.agent != request.agent
                             || approval.tool != request.tool
                             || approval.args_hash != hash
                             || approval.session != request.session =>
                     {
-                        decision = deny(
+                        decision = Decision::deny(
                             "approval",
                             format!(
                                 "approval `{id}` was granted for a different call; these arguments need their own approval"
@@ -155,7 +155,7 @@ pub async fn authorize(
                         consume = Some(id.clone());
                     }
                     Some(approval) => {
-                        decision = deny(
+                        decision = Decision::deny(
                             "approval",
                             format!("approval `{id}` is {}", approval.status.as_str()),
                         )
@@ -204,7 +204,7 @@ pub async fn authorize(
             if let Some(charge) = &charge {
                 runtime.refund(charge, now);
             }
-            decision = deny(
+            decision = Decision::deny(
                 "approval",
                 format!("approval `{id}` was used or expired meanwhile"),
             );
@@ -269,17 +269,6 @@ fn wire_outcome(outcome: Outcome) -> warrant_api::gate::Decision {
         Outcome::Allow => warrant_api::gate::Decision::Allow,
         Outcome::Deny => warrant_api::gate::Decision::Deny,
         Outcome::ApprovalRequired => warrant_api::gate::Decision::ApprovalRequired,
-    }
-}
-
-fn deny(rule: &str, text: String) -> Decision {
-    Decision {
-        outcome: Outcome::Deny,
-        reasons: vec![Reason {
-            rule: rule.to_owned(),
-            text,
-        }],
-        charge: None,
     }
 }
 
