@@ -80,6 +80,12 @@ pub fn looks_like_jwt(token: &str) -> bool {
     token.starts_with("eyJ") && token.split('.').count() == 3
 }
 
+/// The `iss` a JWT claims, unverified: only which log's providers should verify it (logs.rs).
+pub fn claimed_issuer(token: &str) -> Option<String> {
+    let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
+    claims.get("iss")?.as_str().map(str::to_owned)
+}
+
 impl Providers {
     /// Verify `token` against the registry's identity providers. Reads key files and fetches key URLs when
     /// the registry changed: call it off the async workers.

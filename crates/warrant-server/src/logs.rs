@@ -3,8 +3,8 @@
 //!
 //! The first log answers at `/`; log `id` answers at `/logs/{id}/…` with the whole API, OTLP, the MCP gateway
 //! and the console. A request without that prefix goes to the log that issued its bearer token, or the token of
-//! its console session, so an agent or a person needs only the server's address and their own token; anything
-//! else goes to the first log. A token of one log is unknown to every other: nothing crosses between logs. Each
+//! its console session, or (for a workload JWT) the one log whose registry trusts its issuer, so an agent or a
+//! person needs only the server's address and their own credential; anything else goes to the first log. A token of one log is unknown to every other: nothing crosses between logs. Each
 //! log has its own state (gate, identity providers, MCP sessions, witnesses, background work); the process
 //! shares only the request permits, the metrics and the console's session table.
 
@@ -171,6 +171,29 @@ impl Logs {
         }
     }
 
+    /// The open further log whose registry has an identity provider for `issuer`, when no other log's has
+    /// one (the first log's included): a provider two logs share cannot say which log a JWT is for, and its
+    /// agents name their log by its path. The JWT itself is verified by that log, as any other.
+    fn trusting(&self, issuer: &str) -> Option<Mounted> {
+        let trusts = |registry: &warrant_core::registry::Registry| {
+            registry
+                .list(warrant_core::registry::manifest::Kind::IdentityProvider)
+                .any(|manifest| {
+                    matches!(manifest, warrant_core::registry::manifest::Manifest::IdentityProvider(provider)
+                        if provider.issuer == issuer)
+                })
+        };
+        if trusts(&self.template.store.registry()) {
+            return None;
+        }
+        let mounted = self.mounted();
+        let mut trusting = mounted.values().filter(|log| trusts(&log.state.store.registry()));
+        match (trusting.next(), trusting.next()) {
+            (Some(only), None) => Some(only.clone()),
+            _ => None,
+        }
+    }
+
     /// The open log whose tokens include `secret`.
     fn issuer_of(&self, secret: &str) -> Option<Mounted> {
         self.mounted()
@@ -203,8 +226,16 @@ async fn dispatch(logs: &Logs, first: Router, request: Request) -> Response {
             Err(error) => ApiError::from(error).into_response(),
         };
     }
-    let secret = bearer(&request).or_else(|| logs.template.console.secret_of(request.headers()));
-    if let Some(mounted) = secret.and_then(|secret| logs.issuer_of(&secret)) {
+    let mounted = match bearer(&request) {
+        Some(Bearer::Jwt(issuer)) => logs.trusting(&issuer),
+        Some(Bearer::Token(secret)) => logs.issuer_of(&secret),
+        None => logs
+            .template
+            .console
+            .secret_of(request.headers())
+            .and_then(|secret| logs.issuer_of(&secret)),
+    };
+    if let Some(mounted) = mounted {
         return forward(&mounted, request).await;
     }
     // Signing in to the console: the token is in the form, and says which log the session is for.
@@ -253,8 +284,14 @@ fn strip(mut request: Request, tail: &str) -> Request {
     request
 }
 
-/// A bearer token that is not a JWT (a workload JWT is verified by the log whose path it is sent to).
-fn bearer(request: &Request) -> Option<String> {
+enum Bearer {
+    /// A warrant token: the log that issued it.
+    Token(String),
+    /// A workload JWT, by the issuer it claims: the log whose registry alone trusts that issuer.
+    Jwt(String),
+}
+
+fn bearer(request: &Request) -> Option<Bearer> {
     let token = request
         .headers()
         .get(axum::http::header::AUTHORIZATION)?
@@ -262,5 +299,9 @@ fn bearer(request: &Request) -> Option<String> {
         .ok()?
         .strip_prefix("Bearer ")?
         .trim();
-    (!crate::identity::looks_like_jwt(token)).then(|| token.to_owned())
+    if crate::identity::looks_like_jwt(token) {
+        crate::identity::claimed_issuer(token).map(Bearer::Jwt)
+    } else {
+        Some(Bearer::Token(token.to_owned()))
+    }
 }

@@ -19,7 +19,7 @@ use warrant_store::{Principal, Store, StoreConfig};
 
 mod support;
 
-use support::{Scratch, two_agents};
+use support::{OWN as OWN_AGENT, Scratch, two_agents};
 
 const ISSUER: &str = "https://kubernetes.default.svc";
 const AUDIENCE: &str = "warrant";
@@ -140,6 +140,75 @@ async fn a_workload_jwt_acts_for_the_agent_it_names_and_no_other() {
         answer.pointer("/error/code"),
         Some(&json!("agent_mismatch")),
         "{answer}"
+    );
+}
+
+/// In a deployment of several logs, a JWT goes to the one log whose registry trusts its issuer, with no path
+/// prefix; when two logs trust the issuer, it goes to the first log and its agents name their log by path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jwt_reaches_the_one_log_that_trusts_its_issuer() {
+    let scratch = Scratch::new("jwt-logs");
+    let dir = scratch.0.clone();
+    let key = mint_key();
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.public);
+    let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "k1", "alg": "EdDSA", "use": "sig"}]});
+    let jwks_path = dir.join("jwks.json");
+    std::fs::write(&jwks_path, jwks.to_string()).unwrap();
+    let provider = format!(
+        "kind: IdentityProvider\nid: cluster\nissuer: {ISSUER}\naudience: {AUDIENCE}\njwks_file: {}\n\
+         agent_prefix: \"{PREFIX}\"\n",
+        jwks_path.display()
+    );
+    let context = || ChangeContext::new(Principal::warrant("test"), None, Utc::now());
+    let root = dir.join("data");
+    let first = Store::open(&root, &StoreConfig::default()).unwrap();
+    let retail_id = warrant_store::logs::LogId::parse("retail").unwrap();
+    {
+        let retail = warrant_store::logs::create_log(&root, &retail_id, "bank").unwrap();
+        retail
+            .apply(format!("{}\n---\n{provider}", two_agents()), context())
+            .await
+            .unwrap();
+    }
+    let mut state = AppState::new(first.clone(), ServerConfig::default()).with_logs();
+    state.local_principal = Some(Principal::warrant("test"));
+    let router = warrant_server::router(state);
+    // A server opens every log at its start; the in-process router opens them when they are first listed.
+    let (status, listed) = support::call(&router, None, Method::GET, "/v1/logs", None).await;
+    assert_eq!(status, 200, "{listed}");
+    let token = jwt(&key, Algorithm::EdDSA, &claims(OWN_AGENT, AUDIENCE, 600));
+    let authorize = |path: &'static str| {
+        let (router, token) = (router.clone(), token.clone());
+        async move {
+            let body = serde_json::to_vec(&json!({"agent": OWN_AGENT, "tool": "lookup"})).unwrap();
+            support::call(
+                &router,
+                Some(&token),
+                Method::POST,
+                path,
+                Some(("application/json", body)),
+            )
+            .await
+        }
+    };
+    let (status, answer) = authorize("/v1/authorize").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["decision"], json!("allow"), "{answer}");
+    let (status, answer) = authorize("/logs/retail/v1/authorize").await;
+    assert_eq!(status, 200, "{answer}");
+
+    // The first log trusts the same issuer too: the JWT no longer says which log it is for.
+    first.apply(provider.clone(), context()).await.unwrap();
+    let (status, answer) = authorize("/v1/authorize").await;
+    // The first log, which has no such agent, answers.
+    assert!(
+        status != 200 || answer["decision"] == json!("deny"),
+        "a shared issuer must not pick a further log by itself: {answer}"
+    );
+    let (status, answer) = authorize("/logs/retail/v1/authorize").await;
+    assert_eq!(
+        status, 200,
+        "by its path, the agent still reaches its log: {answer}"
     );
 }
 

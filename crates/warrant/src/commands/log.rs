@@ -103,18 +103,48 @@ pub(crate) fn verify(
     }
     let report = warrant_store::verify_data_dir_on(dir, database.as_ref(), key)
         .map_err(|error| Failure::Check(error.into()))?;
+    // The data directory of a deployment holds its further logs too: each is verified under its own key.
+    let further = if path.is_none() && cli.log.is_none() {
+        verify_further_logs(dir, database.as_ref())?
+    } else {
+        Vec::new()
+    };
+    let further_ok = further.iter().all(|(_, report)| report.is_ok());
     let findings: Vec<String> = report.findings.iter().map(ToString::to_string).collect();
     let answer = json!({
-        "ok": report.is_ok(),
+        "ok": report.is_ok() && further_ok,
         "events": report.events,
         "checkpoints": report.checkpoints,
         "latest_verified_size": report.latest_verified.as_ref().map(|checkpoint| checkpoint.size),
         "unsigned_tail": report.unsigned_tail,
         "findings": findings,
         "findings_omitted": report.findings_omitted,
+        "logs": further.iter().map(|(id, report)| json!({
+            "id": id.as_str(),
+            "ok": report.is_ok(),
+            "events": report.events,
+            "checkpoints": report.checkpoints,
+            "unsigned_tail": report.unsigned_tail,
+            "findings": report.findings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
     });
     print(cli.output, &answer, |_| {
         let mut out = String::new();
+        for (id, report) in &further {
+            for finding in &report.findings {
+                out.push_str(&format!("FAIL log {id}: {finding}\n"));
+            }
+            out.push_str(&format!(
+                "log {id}: {}, {} events, {} signed checkpoints\n",
+                if report.is_ok() {
+                    "verified"
+                } else {
+                    "NOT verified"
+                },
+                report.events,
+                report.checkpoints
+            ));
+        }
         for finding in &findings {
             out.push_str(&format!("FAIL {finding}\n"));
         }
@@ -146,12 +176,32 @@ pub(crate) fn verify(
         out.push('\n');
         out
     });
-    let strict_fail = options.strict && report.unsigned_tail > 0;
-    Ok(if report.is_ok() && !strict_fail {
+    let strict_fail = options.strict
+        && (report.unsigned_tail > 0 || further.iter().any(|(_, report)| report.unsigned_tail > 0));
+    Ok(if report.is_ok() && further_ok && !strict_fail {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Verify every further log of the deployment at `root`; on `--database`, each in its own schema of it.
+fn verify_further_logs(
+    root: &Path,
+    database: Option<&warrant_store::Database>,
+) -> Result<Vec<(warrant_store::logs::LogId, warrant_log::verify::VerifyReport)>, Failure> {
+    let logs = warrant_store::logs::list_logs(root).map_err(|error| Failure::Check(error.into()))?;
+    let mut reports = Vec::with_capacity(logs.len());
+    for (id, dir) in logs {
+        let database = database
+            .map(|database| warrant_store::logs::log_database(database, &id))
+            .transpose()
+            .map_err(|error| Failure::Check(error.into()))?;
+        let report = warrant_store::verify_data_dir_on(&dir, database.as_ref(), None)
+            .map_err(|error| Failure::Check(anyhow!("log {id}: {error}")))?;
+        reports.push((id, report));
+    }
+    Ok(reports)
 }
 
 /// `warrant migrate`: the data directory's database brought to this warrant's schema, apart from a start.

@@ -130,7 +130,10 @@ fn a_deployment_serves_each_organisation_its_own_log() {
         "{}",
         retail_verify.stdout
     );
-    local(&data, &["verify"]).expect_code(0);
+    // On the deployment's data directory, verify checks every log, each under its own key.
+    let all = local(&data, &["-o", "json", "verify"]).expect_code(0).json();
+    assert_eq!(all["logs"][0]["id"], "retail", "{all}");
+    assert_eq!(all["logs"][0]["events"], json!(seq + 1), "{all}");
     let listed = local(&data, &["-o", "json", "logs", "list"])
         .expect_code(0)
         .json();
