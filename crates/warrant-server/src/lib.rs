@@ -170,14 +170,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // What the first requests after a start would otherwise pay for while holding the others: the gate's
-    // compilation and ledger, and the rollup sums the store holds from its start (written now).
-    if let Err(error) = warrant_service::gate::warm_up(&state.store, &state.gate, chrono::Utc::now()).await {
-        tracing::warn!(error = %error.message, "warming the gate up failed; the first decision will");
-    }
-    if let Err(error) = state.store.flush_rollups().await {
-        tracing::warn!(%error, "writing the held rollup sums failed");
-    }
+    warm_up(&state).await;
     let background = start_background(&state);
     if let Some(logs) = &state.logs {
         let url = listener.local_addr().map(|address| format!("http://{address}"))?;
@@ -193,6 +186,17 @@ pub async fn serve(
     }
     background.stop().await;
     result
+}
+
+/// What the first requests after a start would otherwise pay for while holding the others: the gate's
+/// compilation and ledger, and the rollup sums the store holds from its start (written now).
+pub(crate) async fn warm_up(state: &AppState) {
+    if let Err(error) = warrant_service::gate::warm_up(&state.store, &state.gate, chrono::Utc::now()).await {
+        tracing::warn!(error = %error.message, "warming the gate up failed; the first decision will");
+    }
+    if let Err(error) = state.store.flush_rollups().await {
+        tracing::warn!(%error, "writing the held rollup sums failed");
+    }
 }
 
 /// A log's background work while it is served: checkpoints, witnessing, retention, the evaluator and

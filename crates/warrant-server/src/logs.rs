@@ -129,6 +129,8 @@ impl Logs {
                         error.to_string(),
                     )
                 })?;
+                let warming = state.clone();
+                tokio::spawn(async move { crate::warm_up(&warming).await });
                 background.push(crate::start_background(&state));
                 Some(Arc::new(lock))
             }
