@@ -128,6 +128,9 @@ struct AgentPolicies {
     /// The permits among `policies`, and per granted tool among `by_tool`.
     permits: PolicySet,
     permits_by_tool: HashMap<String, PolicySet>,
+    /// `policies` and `by_tool` without the built-in rules, which [`Gate::decide`] evaluates natively.
+    reduced: PolicySet,
+    reduced_by_tool: HashMap<String, PolicySet>,
     /// The ids of the policies annotated `@outcome("approval_required")`.
     approval: HashSet<String>,
     meaning: HashMap<String, PolicyMeaning>,
@@ -236,7 +239,22 @@ impl Gate {
             Ok(cedar_request) => cedar_request,
             Err(error) => return deny("bad-request", error.to_string()),
         };
-        let set = policies.by_tool.get(&tool.id).unwrap_or(&policies.policies);
+        // Natively (the default) the built-in rules are evaluated here and Cedar sees the grants and the
+        // user policies; in Cedar alone (for the tests) it sees every policy. The answers compose the same.
+        let (set, held) = if native {
+            (
+                policies
+                    .reduced_by_tool
+                    .get(&tool.id)
+                    .unwrap_or(&policies.reduced),
+                self.builtin_rules(agent, request, tool, &view, &facts),
+            )
+        } else {
+            (
+                policies.by_tool.get(&tool.id).unwrap_or(&policies.policies),
+                Vec::new(),
+            )
+        };
         let response = Authorizer::new().is_authorized(&cedar_request, set, &self.entities);
         let errors: Vec<String> = response.diagnostics().errors().map(ToString::to_string).collect();
         if !errors.is_empty() {
@@ -251,47 +269,56 @@ impl Gate {
             .reason()
             .filter_map(|id| policies.meaning.get(AsRef::<str>::as_ref(id)))
             .collect();
-        match response.decision() {
-            CedarDecision::Allow => self.check_group_limits(request, tool, &view, deciding, totals),
-            CedarDecision::Deny if deciding.is_empty() => deny(
+        let allowed = response.decision() == CedarDecision::Allow;
+        if allowed && held.is_empty() {
+            return self.check_group_limits(request, tool, &view, deciding, totals);
+        }
+        // The forbids that held: Cedar's (on a deny, it names them) and the built-in rules'.
+        let cedar_forbids = if allowed { Vec::new() } else { deciding };
+        if cedar_forbids.is_empty() && held.is_empty() {
+            return deny(
                 "no-grant",
                 format!("agent `{}` has no grant for tool `{}`", agent.id, tool.id),
-            ),
-            CedarDecision::Deny => {
-                let approval = response
-                    .diagnostics()
-                    .reason()
-                    .all(|id| policies.approval.contains(AsRef::<str>::as_ref(id)));
-                let reasons: Vec<Reason> = deciding
-                    .iter()
-                    .map(|meaning| self.reason(meaning, request, tool, &view))
-                    .collect();
-                if !approval {
-                    return Decision {
-                        outcome: Outcome::Deny,
-                        reasons,
-                        charge: None,
-                    };
-                }
-                // A human may only be asked about a call that would be allowed without the approval rules:
-                // an approval must never stand in for a missing grant. Every forbid that held was an approval
-                // rule (Cedar names all that held), so without them the call is allowed exactly when a permit
-                // holds: asking the permits alone is enough.
-                let permits = policies
-                    .permits_by_tool
-                    .get(&tool.id)
-                    .unwrap_or(&policies.permits);
-                let second = Authorizer::new().is_authorized(&cedar_request, permits, &self.entities);
-                if second.diagnostics().errors().next().is_some() || second.decision() == CedarDecision::Deny
-                {
-                    return deny(
-                        "no-grant",
-                        format!("agent `{}` has no grant for tool `{}`", agent.id, tool.id),
-                    );
-                }
-                self.held_for_approval(request, tool, &view, reasons, totals)
+            );
+        }
+        let approval = (allowed
+            || response
+                .diagnostics()
+                .reason()
+                .all(|id| policies.approval.contains(AsRef::<str>::as_ref(id))))
+            && held
+                .iter()
+                .all(|(outcome, _)| *outcome == RuleOutcome::ApprovalRequired);
+        let reasons: Vec<Reason> = cedar_forbids
+            .into_iter()
+            .chain(held.iter().map(|(_, meaning)| meaning))
+            .map(|meaning| self.reason(meaning, request, tool, &view))
+            .collect();
+        if !approval {
+            return Decision {
+                outcome: Outcome::Deny,
+                reasons,
+                charge: None,
+            };
+        }
+        // A human may only be asked about a call that would be allowed without the approval rules: an
+        // approval must never stand in for a missing grant. Every forbid that held was an approval rule (Cedar
+        // names all that held), so without them the call is allowed exactly when a permit holds: Cedar's
+        // allow says so, else the permits alone are asked.
+        if !allowed {
+            let permits = policies
+                .permits_by_tool
+                .get(&tool.id)
+                .unwrap_or(&policies.permits);
+            let second = Authorizer::new().is_authorized(&cedar_request, permits, &self.entities);
+            if second.diagnostics().errors().next().is_some() || second.decision() == CedarDecision::Deny {
+                return deny(
+                    "no-grant",
+                    format!("agent `{}` has no grant for tool `{}`", agent.id, tool.id),
+                );
             }
         }
+        self.held_for_approval(request, tool, &view, reasons, totals)
     }
 
     pub fn registry(&self) -> &Registry {
@@ -465,17 +492,15 @@ impl Gate {
         values
     }
 
-    /// [`Gate::decide`] for a call only warrant's own policies apply to: the built-in rules of compile.rs and
-    /// the agent's grant, as the same conditions over the same facts, and the same answer as Cedar gives.
-    fn decide_natively(
+    /// The built-in rules of compile.rs that hold for a call, each with its outcome (none that is off).
+    fn builtin_rules(
         &self,
         agent: &Agent,
         request: &CallRequest<'_>,
         tool: &Tool,
         view: &CallValues,
         facts: &Facts,
-        totals: &dyn GroupTotals,
-    ) -> Decision {
+    ) -> Vec<(RuleOutcome, PolicyMeaning)> {
         let taint = &agent.taint;
         let mut held: Vec<(RuleOutcome, PolicyMeaning)> = Vec::new();
         for (outcome, holds, meaning) in [
@@ -509,6 +534,21 @@ impl Gate {
                 },
             ));
         }
+        held
+    }
+
+    /// [`Gate::decide`] for a call only warrant's own policies apply to: the built-in rules of compile.rs and
+    /// the agent's grant, as the same conditions over the same facts, and the same answer as Cedar gives.
+    fn decide_natively(
+        &self,
+        agent: &Agent,
+        request: &CallRequest<'_>,
+        tool: &Tool,
+        view: &CallValues,
+        facts: &Facts,
+        totals: &dyn GroupTotals,
+    ) -> Decision {
+        let held = self.builtin_rules(agent, request, tool, view, facts);
         // The grant covers the tool at the access it was approved for (compile.rs).
         let granted = agent
             .tools

@@ -224,6 +224,7 @@ fn agent_policies(
         all.push((policy, tool));
         meaning.insert(policy_id, what);
     }
+    let generated_count = all.len();
     let mut user_tools: Vec<Option<String>> = Vec::new();
     for (policy, scope, what) in user_policies {
         if scope.as_ref().is_none_or(|scope| *scope == agent_uid) {
@@ -252,25 +253,36 @@ fn agent_policies(
     // back to the agent's whole set (a user policy might still permit them).
     // The permits alone answer the second question of a held call (would it be allowed without the approval
     // rules?), so they are split the same way, once, rather than rebuilt per decision.
-    let set_of =
-        |keep: &dyn Fn(&Option<String>) -> bool, permits_only: bool| -> Result<PolicySet, CompileError> {
-            let mut set = PolicySet::new();
-            for (policy, tool) in &all {
-                if keep(tool) && (!permits_only || policy.effect() == Effect::Permit) {
-                    set.add(policy.clone())
-                        .map_err(|error| CompileError(error.to_string()))?;
-                }
+    // The built-in rules (the generated forbids) are also evaluated natively (Gate::decide): the reduced
+    // sets leave them out, for the calls a user policy can reach.
+    let is_builtin =
+        |index: usize, policy: &Policy| index < generated_count && policy.effect() == Effect::Forbid;
+    let set_of = |keep: &dyn Fn(&Option<String>) -> bool, which: Which| -> Result<PolicySet, CompileError> {
+        let mut set = PolicySet::new();
+        for (index, (policy, tool)) in all.iter().enumerate() {
+            let wanted = match which {
+                Which::All => true,
+                Which::Permits => policy.effect() == Effect::Permit,
+                Which::WithoutBuiltin => !is_builtin(index, policy),
+            };
+            if keep(tool) && wanted {
+                set.add(policy.clone())
+                    .map_err(|error| CompileError(error.to_string()))?;
             }
-            Ok(set)
-        };
-    let policies = set_of(&|_| true, false)?;
-    let permits = set_of(&|_| true, true)?;
+        }
+        Ok(set)
+    };
+    let policies = set_of(&|_| true, Which::All)?;
+    let permits = set_of(&|_| true, Which::Permits)?;
+    let reduced = set_of(&|_| true, Which::WithoutBuiltin)?;
     let mut by_tool = HashMap::new();
     let mut permits_by_tool = HashMap::new();
+    let mut reduced_by_tool = HashMap::new();
     for grant in &agent.tools {
         let for_tool = |tool: &Option<String>| tool.as_ref().is_none_or(|tool| *tool == grant.tool);
-        by_tool.insert(grant.tool.clone(), set_of(&for_tool, false)?);
-        permits_by_tool.insert(grant.tool.clone(), set_of(&for_tool, true)?);
+        by_tool.insert(grant.tool.clone(), set_of(&for_tool, Which::All)?);
+        permits_by_tool.insert(grant.tool.clone(), set_of(&for_tool, Which::Permits)?);
+        reduced_by_tool.insert(grant.tool.clone(), set_of(&for_tool, Which::WithoutBuiltin)?);
     }
     let approval = all
         .iter()
@@ -283,10 +295,21 @@ fn agent_policies(
         by_tool,
         permits,
         permits_by_tool,
+        reduced,
+        reduced_by_tool,
         approval,
         meaning,
         native,
     })
+}
+
+/// Which of an agent's policies a set holds.
+#[derive(Clone, Copy)]
+enum Which {
+    All,
+    Permits,
+    /// All but the built-in rules.
+    WithoutBuiltin,
 }
 
 /// The users' policies, each with the one agent it names as principal (if it names exactly one).
