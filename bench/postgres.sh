@@ -74,6 +74,23 @@ run() {
     printf '%-44s %12s req/s   %s\n' "$name" "$rps" "$percentiles"
 }
 
+# pair NAME LABEL_A URL_A TOKEN_A LABEL_B URL_B TOKEN_B: single events through two streams of 32 connections at
+# once; the sum of their rates and each one's percentiles.
+pair() {
+    local name=$1
+    WARRANT_TOKEN=$4 WRK_BODY="$work/single.json" wrk -t1 -c32 -d"${seconds}s" --latency -s bench/body.lua \
+        "$3/v1/events" > "$work/a.out" &
+    local first_wrk=$!
+    WARRANT_TOKEN=$7 WRK_BODY="$work/single.json" wrk -t1 -c32 -d"${seconds}s" --latency -s bench/body.lua \
+        "$6/v1/events" > "$work/b.out"
+    wait "$first_wrk"
+    local a b
+    a=$(awk '/Requests\/sec/ {print $2}' "$work/a.out")
+    b=$(awk '/Requests\/sec/ {print $2}' "$work/b.out")
+    printf '%-44s %12.0f req/s   %s: %s | %s: %s\n' "$name" "$(python3 -c "print($a + $b)")" \
+        "$2" "$(sed -n 's/^percentiles: //p' "$work/a.out")" "$5" "$(sed -n 's/^percentiles: //p' "$work/b.out")"
+}
+
 for backend in sqlite postgres; do
     echo "=== $backend"
     database=()
@@ -103,17 +120,8 @@ cp "$one/log.key" "$one/database" "$two/"
 first_url=$url
 start "$two"
 second_url=$url
-WRK_BODY="$work/single.json" wrk -t1 -c32 -d"${seconds}s" --latency -s bench/body.lua "$first_url/v1/events" \
-    > "$work/a.out" &
-first_wrk=$!
-WRK_BODY="$work/single.json" wrk -t1 -c32 -d"${seconds}s" --latency -s bench/body.lua "$second_url/v1/events" \
-    > "$work/b.out"
-wait "$first_wrk"
-a=$(awk '/Requests\/sec/ {print $2}' "$work/a.out")
-b=$(awk '/Requests\/sec/ {print $2}' "$work/b.out")
-printf '%-44s %12.0f req/s   first: %s | second: %s\n' "two servers, single events (32 + 32 conn)" \
-    "$(python3 -c "print($a + $b)")" "$(sed -n 's/^percentiles: //p' "$work/a.out")" \
-    "$(sed -n 's/^percentiles: //p' "$work/b.out")"
+pair "two servers, single events (32 + 32 conn)" first "$first_url" "$WARRANT_TOKEN" second "$second_url" \
+    "$WARRANT_TOKEN"
 "$bin" --data "$one" verify > /dev/null && echo "the two servers' log verifies"
 
 echo "=== PostgreSQL: two logs of one deployment on the first server (each log sequenced by its own lock)"
@@ -122,17 +130,8 @@ first_token=$WARRANT_TOKEN
 admin_token=$(curl -sf -H "Authorization: Bearer $admin_token" -d '{"id":"second"}' "$url/v1/logs" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["admin"]["token"])')
 second_token=$(agent_token "$url")  # the second log's admin token makes it there: a token finds its log
-WARRANT_TOKEN=$first_token WRK_BODY="$work/single.json" wrk -t1 -c32 -d"${seconds}s" --latency \
-    -s bench/body.lua "$url/v1/events" > "$work/a.out" &
-first_wrk=$!
-WARRANT_TOKEN=$second_token WRK_BODY="$work/single.json" wrk -t1 -c32 -d"${seconds}s" --latency \
-    -s bench/body.lua "$url/v1/events" > "$work/b.out"
-wait "$first_wrk"
-a=$(awk '/Requests\/sec/ {print $2}' "$work/a.out")
-b=$(awk '/Requests\/sec/ {print $2}' "$work/b.out")
-printf '%-44s %12.0f req/s   first log: %s | second log: %s\n' "two logs, single events (32 + 32 conn)" \
-    "$(python3 -c "print($a + $b)")" "$(sed -n 's/^percentiles: //p' "$work/a.out")" \
-    "$(sed -n 's/^percentiles: //p' "$work/b.out")"
+pair "two logs, single events (32 + 32 conn)" "first log" "$url" "$first_token" "second log" "$url" \
+    "$second_token"
 "$bin" --data "$one" --log-id second verify > /dev/null && echo "the second log verifies on its own"
 
 echo "=== raw binary COPY of the same event and content rows (PostgreSQL alone)"

@@ -43,6 +43,15 @@ fn mint_key() -> Key {
     }
 }
 
+/// Publish `key` as a JWKS file in `dir`; returns its path.
+fn publish(key: &Key, dir: &std::path::Path) -> std::path::PathBuf {
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.public);
+    let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "k1", "alg": "EdDSA", "use": "sig"}]});
+    let path = dir.join("jwks.json");
+    std::fs::write(&path, jwks.to_string()).unwrap();
+    path
+}
+
 fn hex_bytes(text: &str) -> Vec<u8> {
     (0..text.len())
         .step_by(2)
@@ -71,10 +80,7 @@ async fn fixture(name: &str) -> Fixture {
     let scratch = Scratch::new(&format!("jwt-{name}"));
     let dir = scratch.0.clone();
     let key = mint_key();
-    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.public);
-    let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "k1", "alg": "EdDSA", "use": "sig"}]});
-    let jwks_path = dir.join("jwks.json");
-    std::fs::write(&jwks_path, jwks.to_string()).unwrap();
+    let jwks_path = publish(&key, &dir);
     let store = Store::open(&dir.join("data"), &StoreConfig::default()).unwrap();
     let manifests = format!(
         "{}\n---\nkind: IdentityProvider\nid: cluster\nissuer: {ISSUER}\naudience: {AUDIENCE}\n\
@@ -150,10 +156,7 @@ async fn a_jwt_reaches_the_one_log_that_trusts_its_issuer() {
     let scratch = Scratch::new("jwt-logs");
     let dir = scratch.0.clone();
     let key = mint_key();
-    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.public);
-    let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "k1", "alg": "EdDSA", "use": "sig"}]});
-    let jwks_path = dir.join("jwks.json");
-    std::fs::write(&jwks_path, jwks.to_string()).unwrap();
+    let jwks_path = publish(&key, &dir);
     let provider = format!(
         "kind: IdentityProvider\nid: cluster\nissuer: {ISSUER}\naudience: {AUDIENCE}\njwks_file: {}\n\
          agent_prefix: \"{PREFIX}\"\n",

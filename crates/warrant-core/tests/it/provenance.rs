@@ -316,7 +316,9 @@ fn recipients_targets_and_provenance() {
             // send_money meets a user policy, so Cedar is asked; the built-in data-source rule, evaluated
             // natively beside it, still denies (not merely holds for approval).
             name: "a payment from a data source the agent is not granted",
-            before: &[User("Move 100 to the company account DE89 3704 0044 0532 0130 00")],
+            before: &[User(
+                "Move 100 to the company account DE89 3704 0044 0532 0130 00",
+            )],
             tool: "send_money",
             args: json!({"recipient": "DE89370400440532013000", "amount": 100, "source": "payroll-db"}),
             outcome: Outcome::Deny,
