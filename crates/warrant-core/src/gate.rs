@@ -165,8 +165,10 @@ impl Gate {
     /// A call that only warrant's own policies can apply to (the agent's grant and the built-in rules; no user
     /// policy names its agent and tool) is decided without building a Cedar request: those policies are
     /// simple conditions over the same facts the Cedar context carries, and evaluating them directly is most
-    /// of the decision's cost saved. Every other call is decided in Cedar with every policy, built-in ones
-    /// included. The two give the same decision (`tests/it/provenance.rs` holds them equal case by case).
+    /// of the decision's cost saved. Every other call asks Cedar about the grants and the user policies, and
+    /// its answer is composed with the built-in rules, evaluated natively all the same. Either way the
+    /// decision is the one Cedar gives with every policy in its set ([`Gate::decide_in_cedar`]); the gate
+    /// tests (`tests/it/gate.rs`, `tests/it/provenance.rs`) hold them equal case by case.
     pub fn decide(&self, request: &CallRequest<'_>, totals: &dyn GroupTotals) -> Decision {
         self.decide_with(request, totals, true)
     }
