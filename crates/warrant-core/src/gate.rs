@@ -266,61 +266,28 @@ impl Gate {
                 format!("a policy could not be evaluated: {}", errors.join("; ")),
             );
         }
-        let deciding: Vec<&PolicyMeaning> = response
-            .diagnostics()
-            .reason()
-            .filter_map(|id| policies.meaning.get(AsRef::<str>::as_ref(id)))
-            .collect();
-        let allowed = response.decision() == CedarDecision::Allow;
-        if allowed && held.is_empty() {
-            return self.check_group_limits(request, tool, &view, deciding, totals);
-        }
-        // The forbids that held: Cedar's (on a deny, it names them) and the built-in rules'.
-        let cedar_forbids = if allowed { Vec::new() } else { deciding };
-        if cedar_forbids.is_empty() && held.is_empty() {
-            return deny(
-                "no-grant",
-                format!("agent `{}` has no grant for tool `{}`", agent.id, tool.id),
-            );
-        }
-        let approval = (allowed
-            || response
+        let answer = Answer {
+            allowed: response.decision() == CedarDecision::Allow,
+            deciding: response
                 .diagnostics()
                 .reason()
-                .all(|id| policies.approval.contains(AsRef::<str>::as_ref(id))))
-            && held
-                .iter()
-                .all(|(outcome, _)| *outcome == RuleOutcome::ApprovalRequired);
-        let reasons: Vec<Reason> = cedar_forbids
-            .into_iter()
-            .chain(held.iter().map(|(_, meaning)| meaning))
-            .map(|meaning| self.reason(meaning, request, tool, &view))
-            .collect();
-        if !approval {
-            return Decision {
-                outcome: Outcome::Deny,
-                reasons,
-                charge: None,
-            };
-        }
-        // A human may only be asked about a call that would be allowed without the approval rules: an
-        // approval must never stand in for a missing grant. Every forbid that held was an approval rule (Cedar
-        // names all that held), so without them the call is allowed exactly when a permit holds: Cedar's
-        // allow says so, else the permits alone are asked.
-        if !allowed {
+                .filter_map(|id| policies.meaning.get(AsRef::<str>::as_ref(id)))
+                .collect(),
+            approval: response
+                .diagnostics()
+                .reason()
+                .all(|id| policies.approval.contains(AsRef::<str>::as_ref(id))),
+        };
+        // Without the approval rules, would a permit hold? The permits alone, asked of Cedar.
+        let permitted = || {
             let permits = policies
                 .permits_by_tool
                 .get(&tool.id)
                 .unwrap_or(&policies.permits);
             let second = Authorizer::new().is_authorized(&cedar_request, permits, &self.entities);
-            if second.diagnostics().errors().next().is_some() || second.decision() == CedarDecision::Deny {
-                return deny(
-                    "no-grant",
-                    format!("agent `{}` has no grant for tool `{}`", agent.id, tool.id),
-                );
-            }
-        }
-        self.held_for_approval(request, tool, &view, reasons, totals)
+            second.diagnostics().errors().next().is_none() && second.decision() == CedarDecision::Allow
+        };
+        self.compose(agent, request, tool, &view, answer, held, permitted, totals)
     }
 
     pub fn registry(&self) -> &Registry {
@@ -551,54 +518,79 @@ impl Gate {
         totals: &dyn GroupTotals,
     ) -> Decision {
         let held = self.builtin_rules(agent, request, tool, view, facts);
-        // The grant covers the tool at the access it was approved for (compile.rs).
+        // The grant covers the tool at the access it was approved for (compile.rs): the one permit.
         let granted = agent
             .tools
             .iter()
             .any(|grant| grant.tool == tool.id && grant.access == tool.access);
+        let grant = PolicyMeaning::Grant {
+            tool: tool.id.clone(),
+        };
+        let answer = Answer {
+            allowed: granted,
+            deciding: if granted { vec![&grant] } else { Vec::new() },
+            approval: true,
+        };
+        self.compose(agent, request, tool, view, answer, held, || granted, totals)
+    }
+
+    /// The decision from what the permits and any user forbids said (`answer`) and the built-in rules that
+    /// held: a forbid on either side denies, or holds for approval when every one that held is an approval
+    /// rule and a permit would hold without them; no forbid and a permit allows (within the group limits);
+    /// neither is no grant.
+    #[allow(clippy::too_many_arguments)]
+    fn compose(
+        &self,
+        agent: &Agent,
+        request: &CallRequest<'_>,
+        tool: &Tool,
+        view: &CallValues,
+        answer: Answer<'_>,
+        held: Vec<(RuleOutcome, PolicyMeaning)>,
+        permitted: impl FnOnce() -> bool,
+        totals: &dyn GroupTotals,
+    ) -> Decision {
         let no_grant = || {
             Decision::deny(
                 "no-grant",
                 format!("agent `{}` has no grant for tool `{}`", agent.id, tool.id),
             )
         };
-        if held.is_empty() {
-            if !granted {
-                return no_grant();
-            }
-            let grant = PolicyMeaning::Grant {
-                tool: tool.id.clone(),
-            };
-            return self.check_group_limits(request, tool, view, vec![&grant], totals);
+        if answer.allowed && held.is_empty() {
+            return self.check_group_limits(request, tool, view, answer.deciding, totals);
         }
-        let reasons: Vec<Reason> = held
-            .iter()
-            .map(|(_, meaning)| self.reason(meaning, request, tool, view))
+        // The forbids that held: the answer's (on a deny, Cedar names them) and the built-in rules'.
+        let forbids = if answer.allowed {
+            Vec::new()
+        } else {
+            answer.deciding
+        };
+        if forbids.is_empty() && held.is_empty() {
+            return no_grant();
+        }
+        let approval = (answer.allowed || answer.approval)
+            && held
+                .iter()
+                .all(|(outcome, _)| *outcome == RuleOutcome::ApprovalRequired);
+        let mut reasons: Vec<Reason> = forbids
+            .into_iter()
+            .chain(held.iter().map(|(_, meaning)| meaning))
+            .map(|meaning| self.reason(meaning, request, tool, view))
             .collect();
-        if held.iter().any(|(outcome, _)| *outcome == RuleOutcome::Deny) {
+        if !approval {
             return Decision {
                 outcome: Outcome::Deny,
                 reasons,
                 charge: None,
             };
         }
-        // Only approval rules held: a person may be asked only about a call the grant would allow.
-        if !granted {
+        // A human may only be asked about a call that would be allowed without the approval rules: an
+        // approval must never stand in for a missing grant. Every forbid that held was an approval rule, so
+        // without them the call is allowed exactly when a permit holds.
+        if !answer.allowed && !permitted() {
             return no_grant();
         }
-        self.held_for_approval(request, tool, view, reasons, totals)
-    }
-
-    /// A call held by approval rules alone: the approver sees the group limits too, and an approved call is
-    /// charged like any other.
-    fn held_for_approval(
-        &self,
-        request: &CallRequest<'_>,
-        tool: &Tool,
-        view: &CallValues,
-        mut reasons: Vec<Reason>,
-        totals: &dyn GroupTotals,
-    ) -> Decision {
+        // The approver sees the group limits too, and an approved call is charged like any other.
         let limits = self.check_group_limits(request, tool, view, Vec::new(), totals);
         if limits.outcome == Outcome::ApprovalRequired {
             reasons.extend(limits.reasons);
@@ -792,6 +784,16 @@ impl Gate {
             },
         }
     }
+}
+
+/// What the permits and user forbids said of a call, before the built-in rules are added ([`Gate::compose`]).
+struct Answer<'m> {
+    /// A permit held and no forbid did.
+    allowed: bool,
+    /// On an allow, the permits that held; otherwise the forbids that held (none: no permit held).
+    deciding: Vec<&'m PolicyMeaning>,
+    /// Every forbid that held is an approval rule.
+    approval: bool,
 }
 
 /// What the built-in rules ask of a call, worked out once: the Cedar context carries these, and the native
