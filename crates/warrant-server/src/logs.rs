@@ -9,7 +9,6 @@
 //! shares only the request permits, the metrics and the console's session table.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::Router;
@@ -29,7 +28,6 @@ use crate::{AppState, Background};
 /// The further logs of the deployment whose first log is `template.store`, opened as they are first asked for
 /// (all of them at once when serving).
 pub struct Logs {
-    root: PathBuf,
     /// The first log's state, without `logs`: what each further log's state is made from.
     template: AppState,
     mounted: RwLock<BTreeMap<LogId, Mounted>>,
@@ -53,7 +51,6 @@ impl Logs {
         let mut template = template.clone();
         template.logs = None;
         Arc::new(Logs {
-            root: template.store.dir().to_owned(),
             template,
             mounted: RwLock::default(),
             opening: tokio::sync::Mutex::new(()),
@@ -76,7 +73,7 @@ impl Logs {
         if let Some(mounted) = self.mounted().get(id) {
             return Ok(Some(mounted.clone()));
         }
-        let dir = log_dir(&self.root, id);
+        let dir = log_dir(self.template.store.dir(), id);
         if !warrant_store::holds_log(&dir) {
             return Ok(None);
         }
@@ -89,7 +86,7 @@ impl Logs {
 
     /// Every log of the deployment but the first, opened.
     pub async fn all(&self) -> Result<Vec<(LogId, Mounted)>, ServiceError> {
-        let root = self.root.clone();
+        let root = self.template.store.dir().to_owned();
         let ids = warrant_service::blocking(move || list_logs(&root).map_err(ServiceError::from)).await?;
         let mut logs = Vec::with_capacity(ids.len());
         for (id, _) in ids {

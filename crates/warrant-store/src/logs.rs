@@ -9,7 +9,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::{DataDirLock, Database, Store, StoreConfig, StoreError};
+use crate::{Database, Store, StoreConfig, StoreError};
 
 /// The folder of a deployment's data directory that holds its further logs.
 pub const LOGS_DIR: &str = "logs";
@@ -125,11 +125,6 @@ pub fn create_log(root: &Path, id: &LogId, org: &str) -> Result<Store, StoreErro
             log: Some(id.to_string()),
         },
     )
-}
-
-/// Whether a server holds the deployment at `root` (and with it every log in it), and at which address.
-pub fn server_of(root: &Path) -> Option<String> {
-    DataDirLock::holder(root)
 }
 
 #[cfg(test)]
