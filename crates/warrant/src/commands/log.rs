@@ -111,23 +111,15 @@ pub(crate) fn verify(
     };
     let further_ok = further.iter().all(|(_, report)| report.is_ok());
     let findings: Vec<String> = report.findings.iter().map(ToString::to_string).collect();
-    let answer = json!({
-        "ok": report.is_ok() && further_ok,
-        "events": report.events,
-        "checkpoints": report.checkpoints,
-        "latest_verified_size": report.latest_verified.as_ref().map(|checkpoint| checkpoint.size),
-        "unsigned_tail": report.unsigned_tail,
-        "findings": findings,
-        "findings_omitted": report.findings_omitted,
-        "logs": further.iter().map(|(id, report)| json!({
-            "id": id.as_str(),
-            "ok": report.is_ok(),
-            "events": report.events,
-            "checkpoints": report.checkpoints,
-            "unsigned_tail": report.unsigned_tail,
-            "findings": report.findings.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
+    let mut answer = report_json(&report);
+    answer.insert("ok".into(), json!(report.is_ok() && further_ok));
+    let logs = further.iter().map(|(id, report)| {
+        let mut log = report_json(report);
+        log.insert("id".into(), json!(id.as_str()));
+        serde_json::Value::Object(log)
     });
+    answer.insert("logs".into(), logs.collect());
+    let answer = serde_json::Value::Object(answer);
     print(cli.output, &answer, |_| {
         let mut out = String::new();
         for (id, report) in &further {
@@ -183,6 +175,35 @@ pub(crate) fn verify(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// One log's verification, as `-o json` gives it.
+fn report_json(report: &warrant_log::verify::VerifyReport) -> serde_json::Map<String, serde_json::Value> {
+    let fields = [
+        ("ok", json!(report.is_ok())),
+        ("events", json!(report.events)),
+        ("checkpoints", json!(report.checkpoints)),
+        (
+            "latest_verified_size",
+            json!(report.latest_verified.as_ref().map(|checkpoint| checkpoint.size)),
+        ),
+        ("unsigned_tail", json!(report.unsigned_tail)),
+        (
+            "findings",
+            json!(
+                report
+                    .findings
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+            ),
+        ),
+        ("findings_omitted", json!(report.findings_omitted)),
+    ];
+    fields
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
 }
 
 /// Verify every further log of the deployment at `root`; on `--database`, each in its own schema of it.
