@@ -131,12 +131,65 @@ struct AgentPolicies {
     /// `policies` and `by_tool` without the built-in rules, which [`Gate::decide`] evaluates natively.
     reduced: PolicySet,
     reduced_by_tool: HashMap<String, PolicySet>,
+    /// What `reduced` and each of `reduced_by_tool` read of the context.
+    reads: ContextReads,
+    reads_by_tool: HashMap<String, ContextReads>,
     /// The ids of the policies annotated `@outcome("approval_required")`.
     approval: HashSet<String>,
     meaning: HashMap<String, PolicyMeaning>,
     /// The granted tools no user policy can apply to: their calls face only warrant's own policies (the grant
     /// and the built-in rules), which [`Gate::decide`] evaluates natively, to the same answer as in Cedar.
     native: HashSet<String>,
+}
+
+/// Which attributes of the Cedar context a policy set reads: a call builds only those. Cedar evaluates each
+/// attribute given to `Context::from_pairs`, a third of a decision's cost when all were built; an attribute
+/// no policy in the set reads changes nothing in its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ContextReads(u32);
+
+impl ContextReads {
+    /// The context's attributes, as the schema declares them.
+    pub(crate) const NAMES: [&'static str; 17] = [
+        "session_sensitivity",
+        "session_untrusted",
+        "recipient_named",
+        "recipients_present",
+        "recipients_vouched",
+        "recipient_untrusted",
+        "targets_vouched",
+        "target_untrusted",
+        "targets_present",
+        "relays_untrusted",
+        "injected_args",
+        "untrusted_args",
+        "user_named_args",
+        "internal_args",
+        "recipient",
+        "amount",
+        "source",
+    ];
+    pub(crate) const NONE: ContextReads = ContextReads(0);
+    pub(crate) const ALL: ContextReads = ContextReads(u32::MAX);
+
+    /// One attribute; every one for a name the schema does not declare.
+    pub(crate) fn attribute(name: &str) -> ContextReads {
+        Self::NAMES
+            .iter()
+            .position(|known| *known == name)
+            .map_or(Self::ALL, |bit| ContextReads(1 << bit))
+    }
+
+    pub(crate) fn union(self, other: ContextReads) -> ContextReads {
+        ContextReads(self.0 | other.0)
+    }
+
+    fn reads(self, name: &str) -> bool {
+        Self::NAMES
+            .iter()
+            .position(|known| *known == name)
+            .is_none_or(|bit| self.0 & (1 << bit) != 0)
+    }
 }
 
 /// What a policy stands for, for reasons.
@@ -219,7 +272,25 @@ impl Gate {
         if native && policies.native.contains(&tool.id) {
             return self.decide_natively(agent, request, tool, &view, &facts, totals);
         }
-        let context = match self.context(request, tool, &view, &facts) {
+        // Natively (the default) the built-in rules are evaluated here and Cedar sees the grants and the
+        // user policies; in Cedar alone (for the tests) it sees every policy. The answers compose the same.
+        let (set, reads, held) = if native {
+            (
+                policies
+                    .reduced_by_tool
+                    .get(&tool.id)
+                    .unwrap_or(&policies.reduced),
+                *policies.reads_by_tool.get(&tool.id).unwrap_or(&policies.reads),
+                self.builtin_rules(agent, request, tool, &view, &facts),
+            )
+        } else {
+            (
+                policies.by_tool.get(&tool.id).unwrap_or(&policies.policies),
+                ContextReads::ALL,
+                Vec::new(),
+            )
+        };
+        let context = match self.context(request, tool, &view, &facts, reads) {
             Ok(context) => context,
             Err(message) => return deny("bad-request", message),
         };
@@ -240,22 +311,6 @@ impl Gate {
         let cedar_request = match answer {
             Ok(cedar_request) => cedar_request,
             Err(error) => return deny("bad-request", error.to_string()),
-        };
-        // Natively (the default) the built-in rules are evaluated here and Cedar sees the grants and the
-        // user policies; in Cedar alone (for the tests) it sees every policy. The answers compose the same.
-        let (set, held) = if native {
-            (
-                policies
-                    .reduced_by_tool
-                    .get(&tool.id)
-                    .unwrap_or(&policies.reduced),
-                self.builtin_rules(agent, request, tool, &view, &facts),
-            )
-        } else {
-            (
-                policies.by_tool.get(&tool.id).unwrap_or(&policies.policies),
-                Vec::new(),
-            )
         };
         let response = Authorizer::new().is_authorized(&cedar_request, set, &self.entities);
         let errors: Vec<String> = response.diagnostics().errors().map(ToString::to_string).collect();
@@ -294,97 +349,78 @@ impl Gate {
         &self.registry
     }
 
-    /// The Cedar context of a call. Built from typed values, so it matches the schema by construction and the
-    /// request skips Cedar's per-call schema check (the policies were validated against the schema at compile).
+    /// The Cedar context of a call: the attributes in `reads` (what the policy set it is for reads). Built
+    /// from typed values, so it matches the schema by construction and the request skips Cedar's per-call
+    /// schema check (the policies were validated against the schema at compile).
     fn context(
         &self,
         request: &CallRequest<'_>,
         tool: &Tool,
         view: &CallValues,
         facts: &Facts,
+        reads: ContextReads,
     ) -> Result<Context, String> {
         let session = request.session;
         let set = |names: &[String]| {
             RestrictedExpression::new_set(names.iter().cloned().map(RestrictedExpression::new_string))
         };
-        let mut pairs = vec![
-            (
-                "session_sensitivity".to_owned(),
-                RestrictedExpression::new_long(session::level(session.max_sensitivity)),
-            ),
-            (
-                "session_untrusted".to_owned(),
-                RestrictedExpression::new_bool(facts.session_untrusted),
-            ),
-            (
-                "recipient_named".to_owned(),
-                RestrictedExpression::new_bool(
-                    !view.recipients.is_empty()
-                        && view.recipients.iter().all(|value| {
-                            session.user_named.contains(&value.text)
-                                || value.origin == Some(ValueOrigin::UserNamed)
-                        }),
-                ),
-            ),
-            (
-                "recipients_present".to_owned(),
-                RestrictedExpression::new_bool(facts.recipients_present),
-            ),
-            (
-                "recipients_vouched".to_owned(),
-                RestrictedExpression::new_bool(facts.recipients_vouched),
-            ),
-            (
-                "recipient_untrusted".to_owned(),
-                RestrictedExpression::new_bool(facts.recipient_untrusted),
-            ),
-            (
-                "targets_vouched".to_owned(),
-                RestrictedExpression::new_bool(facts.targets_vouched),
-            ),
-            (
-                "target_untrusted".to_owned(),
-                RestrictedExpression::new_bool(facts.target_untrusted),
-            ),
-            (
-                "targets_present".to_owned(),
-                RestrictedExpression::new_bool(facts.targets_present),
-            ),
-            (
-                "relays_untrusted".to_owned(),
-                RestrictedExpression::new_bool(!view.relayed.is_empty()),
-            ),
-            (
-                "injected_args".to_owned(),
-                RestrictedExpression::new_set(
-                    view.injected
-                        .iter()
-                        .map(|value| RestrictedExpression::new_string(value.arg.clone())),
-                ),
-            ),
-            ("untrusted_args".to_owned(), set(&view.untrusted_args)),
-            ("user_named_args".to_owned(), set(&view.user_named_args)),
-            ("internal_args".to_owned(), set(&view.internal_args)),
-        ];
-        if let Some(recipient) = view.recipients.first() {
-            pairs.push((
-                "recipient".to_owned(),
-                RestrictedExpression::new_string(recipient.text.clone()),
-            ));
-        }
-        if let Some(amount) = amount(tool, request.args) {
-            // Cedar has integers only; amounts are compared in whole units.
-            pairs.push((
-                "amount".to_owned(),
-                RestrictedExpression::new_long(amount.round() as i64),
-            ));
-        }
-        if let Some(source) = request.args.get("source").and_then(Value::as_str) {
-            pairs.push((
-                "source".to_owned(),
-                RestrictedExpression::new_string(source.to_owned()),
-            ));
-        }
+        let bool = RestrictedExpression::new_bool;
+        let mut pairs: Vec<(String, RestrictedExpression)> = Vec::new();
+        let mut add = |name: &str, value: &dyn Fn() -> Option<RestrictedExpression>| {
+            if reads.reads(name)
+                && let Some(value) = value()
+            {
+                pairs.push((name.to_owned(), value));
+            }
+        };
+        add("session_sensitivity", &|| {
+            Some(RestrictedExpression::new_long(session::level(
+                session.max_sensitivity,
+            )))
+        });
+        add("session_untrusted", &|| Some(bool(facts.session_untrusted)));
+        add("recipient_named", &|| {
+            Some(bool(
+                !view.recipients.is_empty()
+                    && view.recipients.iter().all(|value| {
+                        session.user_named.contains(&value.text)
+                            || value.origin == Some(ValueOrigin::UserNamed)
+                    }),
+            ))
+        });
+        add("recipients_present", &|| Some(bool(facts.recipients_present)));
+        add("recipients_vouched", &|| Some(bool(facts.recipients_vouched)));
+        add("recipient_untrusted", &|| Some(bool(facts.recipient_untrusted)));
+        add("targets_vouched", &|| Some(bool(facts.targets_vouched)));
+        add("target_untrusted", &|| Some(bool(facts.target_untrusted)));
+        add("targets_present", &|| Some(bool(facts.targets_present)));
+        add("relays_untrusted", &|| Some(bool(!view.relayed.is_empty())));
+        add("injected_args", &|| {
+            Some(RestrictedExpression::new_set(
+                view.injected
+                    .iter()
+                    .map(|value| RestrictedExpression::new_string(value.arg.clone())),
+            ))
+        });
+        add("untrusted_args", &|| Some(set(&view.untrusted_args)));
+        add("user_named_args", &|| Some(set(&view.user_named_args)));
+        add("internal_args", &|| Some(set(&view.internal_args)));
+        add("recipient", &|| {
+            view.recipients
+                .first()
+                .map(|recipient| RestrictedExpression::new_string(recipient.text.clone()))
+        });
+        // Cedar has integers only; amounts are compared in whole units.
+        add("amount", &|| {
+            amount(tool, request.args).map(|amount| RestrictedExpression::new_long(amount.round() as i64))
+        });
+        add("source", &|| {
+            request
+                .args
+                .get("source")
+                .and_then(Value::as_str)
+                .map(|source| RestrictedExpression::new_string(source.to_owned()))
+        });
         Context::from_pairs(pairs).map_err(|error| format!("the call's context is not valid: {error}"))
     }
 

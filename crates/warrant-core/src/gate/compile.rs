@@ -12,7 +12,7 @@ use cedar_policy::{
 };
 
 use crate::gate::session::level;
-use crate::gate::{AgentPolicies, CompileError, Gate, PolicyMeaning};
+use crate::gate::{AgentPolicies, CompileError, ContextReads, Gate, PolicyMeaning};
 use crate::registry::manifest::{Access, Agent, Egress, Kind, Manifest, RuleOutcome};
 use crate::registry::{Registry, sensitivity_ceiling};
 
@@ -145,7 +145,7 @@ pub(crate) fn compile(registry: &Registry) -> Result<Gate, CompileError> {
 fn agent_policies(
     agent: &Agent,
     agent_uid: EntityUid,
-    user_policies: &[(Policy, Option<EntityUid>, PolicyMeaning)],
+    user_policies: &[UserPolicy],
 ) -> Result<AgentPolicies, CompileError> {
     let id = &agent.id;
     let principal = format!("principal == Agent::\"{id}\", action == Action::\"call\"");
@@ -213,6 +213,8 @@ fn agent_policies(
 
     // Every policy of the agent, each with the one tool it is limited to (if it names exactly one).
     let mut all: Vec<(Policy, Option<String>)> = Vec::new();
+    // What each of `all` reads of the context: the generated permits (grants) read none.
+    let mut all_reads: Vec<ContextReads> = Vec::new();
     let mut meaning = HashMap::new();
     for (policy_id, text, what) in generated {
         let policy = Policy::parse(Some(PolicyId::new(&policy_id)), &text)
@@ -222,11 +224,18 @@ fn agent_policies(
             _ => None,
         };
         all.push((policy, tool));
+        all_reads.push(ContextReads::NONE);
         meaning.insert(policy_id, what);
     }
     let generated_count = all.len();
     let mut user_tools: Vec<Option<String>> = Vec::new();
-    for (policy, scope, what) in user_policies {
+    for UserPolicy {
+        policy,
+        scope,
+        meaning: what,
+        reads,
+    } in user_policies
+    {
         if scope.as_ref().is_none_or(|scope| *scope == agent_uid) {
             meaning.insert(policy.id().to_string(), what.clone());
             let tool = match policy.resource_constraint() {
@@ -235,6 +244,7 @@ fn agent_policies(
             };
             user_tools.push(tool.clone());
             all.push((policy.clone(), tool));
+            all_reads.push(*reads);
         }
     }
     // The granted tools no user policy can reach: decided natively (Gate::decide).
@@ -284,6 +294,23 @@ fn agent_policies(
         permits_by_tool.insert(grant.tool.clone(), set_of(&for_tool, Which::Permits)?);
         reduced_by_tool.insert(grant.tool.clone(), set_of(&for_tool, Which::WithoutBuiltin)?);
     }
+    // What the reduced sets read of the context, so a call builds only that (Gate::context).
+    let reads_of = |keep: &dyn Fn(&Option<String>) -> bool| {
+        all.iter()
+            .zip(&all_reads)
+            .enumerate()
+            .filter(|(index, ((policy, tool), _))| !is_builtin(*index, policy) && keep(tool))
+            .fold(ContextReads::NONE, |all, (_, (_, reads))| all.union(*reads))
+    };
+    let reads = reads_of(&|_| true);
+    let reads_by_tool = agent
+        .tools
+        .iter()
+        .map(|grant| {
+            let for_tool = |tool: &Option<String>| tool.as_ref().is_none_or(|tool| *tool == grant.tool);
+            (grant.tool.clone(), reads_of(&for_tool))
+        })
+        .collect();
     let approval = all
         .iter()
         .filter(|(policy, _)| policy.annotation("outcome") == Some("approval_required"))
@@ -297,10 +324,47 @@ fn agent_policies(
         permits_by_tool,
         reduced,
         reduced_by_tool,
+        reads,
+        reads_by_tool,
         approval,
         meaning,
         native,
     })
+}
+
+/// The context attributes `policy` reads (`context.x`, `context has x`); every one when it uses the context
+/// in any other way (as a whole), or reads one this gate does not know (the schema would have refused it).
+fn context_reads(policy: &Policy) -> ContextReads {
+    fn is_context(value: &serde_json::Value) -> bool {
+        value.get("Var").and_then(serde_json::Value::as_str) == Some("context")
+    }
+    fn walk(value: &serde_json::Value, reads: &mut ContextReads) {
+        match value {
+            serde_json::Value::Object(fields) => {
+                for (key, field) in fields {
+                    let access = (key == "." || key == "has")
+                        .then(|| field.get("left").filter(|left| is_context(left)))
+                        .flatten()
+                        .and(field.get("attr").and_then(serde_json::Value::as_str));
+                    match access {
+                        Some(attr) => *reads = reads.union(ContextReads::attribute(attr)),
+                        None if key == "Var" && field.as_str() == Some("context") => {
+                            *reads = ContextReads::ALL
+                        }
+                        None => walk(field, reads),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| walk(item, reads)),
+            _ => {}
+        }
+    }
+    let Ok(json) = policy.to_json() else {
+        return ContextReads::ALL;
+    };
+    let mut reads = ContextReads::NONE;
+    walk(&json, &mut reads);
+    reads
 }
 
 /// Which of an agent's policies a set holds.
@@ -312,10 +376,18 @@ enum Which {
     WithoutBuiltin,
 }
 
-/// The users' policies, each with the one agent it names as principal (if it names exactly one).
-fn user_policies(
-    registry: &Registry,
-) -> Result<Vec<(Policy, Option<EntityUid>, PolicyMeaning)>, CompileError> {
+/// A user's policy, compiled once for every agent it may apply to.
+struct UserPolicy {
+    policy: Policy,
+    /// The one agent it names as principal, if it names exactly one.
+    scope: Option<EntityUid>,
+    meaning: PolicyMeaning,
+    /// What it reads of the context.
+    reads: ContextReads,
+}
+
+/// The users' policies.
+fn user_policies(registry: &Registry) -> Result<Vec<UserPolicy>, CompileError> {
     let mut policies = Vec::new();
     for manifest in registry.list(Kind::Policy) {
         if let Manifest::Policy(user) = manifest {
@@ -329,14 +401,15 @@ fn user_policies(
                 .annotation("reason")
                 .map(str::to_owned)
                 .or_else(|| (!user.description.is_empty()).then(|| user.description.clone()));
-            policies.push((
+            policies.push(UserPolicy {
+                reads: context_reads(&policy),
                 policy,
                 scope,
-                PolicyMeaning::User {
+                meaning: PolicyMeaning::User {
                     id: format!("policy:{}", user.id),
                     reason,
                 },
-            ));
+            });
         }
     }
     Ok(policies)
@@ -396,4 +469,65 @@ fn enum_name<T: serde::Serialize>(value: &T) -> String {
         .ok()
         .and_then(|value| value.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use cedar_policy::{Policy, PolicyId};
+
+    use super::context_reads;
+    use crate::gate::ContextReads;
+
+    fn reads(text: &str) -> ContextReads {
+        context_reads(&Policy::parse(Some(PolicyId::new("p")), text).unwrap())
+    }
+
+    #[test]
+    fn a_policy_reads_the_context_attributes_it_names() {
+        let of = |names: &[&str]| {
+            names.iter().fold(ContextReads::NONE, |reads, name| {
+                reads.union(ContextReads::attribute(name))
+            })
+        };
+        assert_eq!(reads("permit(principal, action, resource);"), ContextReads::NONE);
+        assert_eq!(
+            reads("forbid(principal, action, resource) when { context has amount && context.amount > 10 };"),
+            of(&["amount"])
+        );
+        assert_eq!(
+            reads(
+                r#"forbid(principal, action, resource) when { context["untrusted_args"].contains("iban") }
+                unless { context.recipient_named || resource.irreversible };"#
+            ),
+            of(&["untrusted_args", "recipient_named"])
+        );
+        // The context as a whole, or an attribute this gate does not know: everything.
+        assert_eq!(
+            reads("forbid(principal, action, resource) when { context == {} };"),
+            ContextReads::ALL
+        );
+        assert_eq!(
+            reads("forbid(principal, action, resource) when { context has novel };"),
+            ContextReads::ALL
+        );
+    }
+
+    #[test]
+    fn the_context_attributes_are_the_schemas() {
+        let block = super::SCHEMA
+            .split_once("context: {")
+            .and_then(|(_, rest)| rest.split_once('}'))
+            .map(|(block, _)| block)
+            .unwrap();
+        let mut declared: Vec<&str> = block
+            .lines()
+            .filter_map(|line| line.trim().split_once(':'))
+            .map(|(name, _)| name.trim_end_matches('?'))
+            .filter(|name| !name.is_empty() && !name.starts_with("//"))
+            .collect();
+        declared.sort_unstable();
+        let mut known = ContextReads::NAMES.to_vec();
+        known.sort_unstable();
+        assert_eq!(declared, known);
+    }
 }

@@ -111,10 +111,15 @@ pub struct Internal {
 
 impl Internal {
     fn contains(&self, value: &str) -> bool {
+        if self.domains.is_empty() && self.accounts.is_empty() {
+            return false;
+        }
         let value = value.trim().to_lowercase();
-        let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
-        if self.accounts.contains(&compact) {
-            return true;
+        if !self.accounts.is_empty() {
+            let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+            if self.accounts.contains(&compact) {
+                return true;
+            }
         }
         let host = match value.rsplit_once('@') {
             Some((_, domain)) => domain,
@@ -126,9 +131,10 @@ impl Internal {
                 rest.split(['/', '?', '#', ':']).next().unwrap_or(rest)
             }
         };
-        self.domains
-            .iter()
-            .any(|domain| host == domain || host.ends_with(&format!(".{domain}")))
+        self.domains.iter().any(|domain| {
+            host.strip_suffix(domain.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+        })
     }
 }
 
