@@ -876,8 +876,9 @@ impl Shared {
 
 /// Copy the WAL into the database file every 200 ms while the store is open. PASSIVE mode never blocks the
 /// writer or readers. Once a pass has copied every frame, the writer's next transaction starts the WAL over
-/// from its beginning, and `journal_size_limit` trims the file then, so the WAL stays bounded without a
-/// blocking (RESTART or TRUNCATE) pass that would stall commits.
+/// from its beginning, and `journal_size_limit` trims the file then. Under sustained writes a pass never
+/// catches up, so the sequencer also starts the WAL over itself every so many events (a short RESTART pass,
+/// `Writer::restart_wal_if_large`): the WAL stays bounded either way.
 fn spawn_wal_checkpointer(dir: &Path, shared: std::sync::Weak<Shared>) -> Result<(), StoreError> {
     let connection = open_sqlite(&dir.join(DATABASE_FILE))?;
     // It only copies WAL frames into the database file: it needs no page cache of its own (the default
@@ -1039,6 +1040,9 @@ fn open_connection(dir: &Path, database: &Database) -> Result<Conn, StoreError> 
 
 /// Open a SQLite connection with the settings every connection needs. WAL lets readers run beside the one
 /// writer; `synchronous = FULL` makes each commit durable before it returns, which acknowledgements rely on.
+/// How long a SQLite connection waits for a lock another connection holds.
+pub(crate) const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn open_sqlite(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     let connection = rusqlite::Connection::open(path)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
@@ -1046,7 +1050,7 @@ fn open_sqlite(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     connection.pragma_update(None, "foreign_keys", "ON")?;
     // 64 MiB of page cache (the default is 2 MiB): index inserts at ten million events stay in memory.
     connection.pragma_update(None, "cache_size", -65536)?;
-    connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    connection.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
     // The store's statements are a fixed set; keep them all prepared.
     connection.set_prepared_statement_cache_capacity(128);
     Ok(connection)
