@@ -12,17 +12,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 extra="${2:-0}"
-events_file=$(mktemp)
-trap 'kill ${server:-} ${sampler:-} 2>/dev/null || true; rm -rf "${data:-}" "$events_file"' EXIT
-preload=""
-if [ "$extra" -gt 0 ]; then
-  python3 bench/make_events.py --ndjson "$extra" > "$events_file"
-  preload="$events_file"
-fi
+trap 'kill ${server:-} ${sampler:-} 2>/dev/null || true; rm -rf "${data:-}"' EXIT
+preload_events="$extra"
 prepare="demo --no-serve"
 source bench/start_server.sh
-admin=$(sed -n 's/^created admin token.*: //p' "$data/server.out")
-size=$(curl -sf "$url/metrics" | awk '/^warrant_log_size/ {print $2}')
 echo "== mixed load for ${seconds}s on a log of $size events"
 echo '{"agent": "support-agent", "tool": "crm-read", "session": "bench", "args": {"customer_id": "c-1"}}' > "$data/call.json"
 python3 bench/make_events.py 1 > "$data/single.json"

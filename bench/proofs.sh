@@ -7,14 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 extra="${2:-1000000}"
-events_file=$(mktemp)
-trap 'kill ${server:-} ${sampler:-} 2>/dev/null || true; rm -rf "${data:-}" "$events_file"' EXIT
-python3 bench/make_events.py --ndjson "$extra" > "$events_file"
-preload="$events_file"
+trap 'kill ${server:-} ${sampler:-} 2>/dev/null || true; rm -rf "${data:-}"' EXIT
+preload_events="$extra"
 prepare="demo --no-serve"
 source bench/start_server.sh
-admin=$(sed -n 's/^created admin token.*: //p' "$data/server.out")
-size=$(curl -sf "$url/metrics" | awk '/^warrant_log_size/ {print $2}')
 echo "== 64 proof readers for ${seconds}s on a log of $size events"
 ( while kill -0 "$server" 2>/dev/null; do ps -o rss= -p "$server" 2>/dev/null || echo 0; sleep 1; done ) > "$data/rss.txt" &
 sampler=$!
