@@ -364,7 +364,7 @@ impl Gate {
         let set = |names: &[String]| {
             RestrictedExpression::new_set(names.iter().cloned().map(RestrictedExpression::new_string))
         };
-        let bool = RestrictedExpression::new_bool;
+        let flag = RestrictedExpression::new_bool;
         let mut pairs: Vec<(String, RestrictedExpression)> = Vec::new();
         let mut add = |name: &str, value: &dyn Fn() -> Option<RestrictedExpression>| {
             if reads.reads(name)
@@ -378,9 +378,9 @@ impl Gate {
                 session.max_sensitivity,
             )))
         });
-        add("session_untrusted", &|| Some(bool(facts.session_untrusted)));
+        add("session_untrusted", &|| Some(flag(facts.session_untrusted)));
         add("recipient_named", &|| {
-            Some(bool(
+            Some(flag(
                 !view.recipients.is_empty()
                     && view.recipients.iter().all(|value| {
                         session.user_named.contains(&value.text)
@@ -388,13 +388,13 @@ impl Gate {
                     }),
             ))
         });
-        add("recipients_present", &|| Some(bool(facts.recipients_present)));
-        add("recipients_vouched", &|| Some(bool(facts.recipients_vouched)));
-        add("recipient_untrusted", &|| Some(bool(facts.recipient_untrusted)));
-        add("targets_vouched", &|| Some(bool(facts.targets_vouched)));
-        add("target_untrusted", &|| Some(bool(facts.target_untrusted)));
-        add("targets_present", &|| Some(bool(facts.targets_present)));
-        add("relays_untrusted", &|| Some(bool(!view.relayed.is_empty())));
+        add("recipients_present", &|| Some(flag(facts.recipients_present)));
+        add("recipients_vouched", &|| Some(flag(facts.recipients_vouched)));
+        add("recipient_untrusted", &|| Some(flag(facts.recipient_untrusted)));
+        add("targets_vouched", &|| Some(flag(facts.targets_vouched)));
+        add("target_untrusted", &|| Some(flag(facts.target_untrusted)));
+        add("targets_present", &|| Some(flag(facts.targets_present)));
+        add("relays_untrusted", &|| Some(flag(!view.relayed.is_empty())));
         add("injected_args", &|| {
             Some(RestrictedExpression::new_set(
                 view.injected

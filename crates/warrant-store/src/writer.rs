@@ -122,6 +122,9 @@ fn latest_registry_seq(db: Db<'_>) -> Result<Option<Seq>, StoreError> {
 const WAL_RESTART_EVENTS: u64 = 16_384;
 /// How long a WAL restart waits for the checkpointer and readers before it gives up for now.
 const WAL_RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+/// After a restart that gave up, events committed before it is tried again: a long reader (an export) holds
+/// the old WAL for seconds, and each try may wait [`WAL_RESTART_WAIT`].
+const WAL_RESTART_RETRY_EVENTS: u64 = 1_024;
 
 /// Appends waiting beyond this many events go to the next transaction, so one commit stays bounded.
 const MAX_EVENTS_PER_COMMIT: usize = 50_000;
@@ -252,8 +255,8 @@ pub(crate) struct Writer {
     /// Rollup sums of committed events not yet written (see `rollups`), and since when.
     pending: RollupBatch,
     pending_since: std::time::Instant,
-    /// The log's size when the SQLite WAL last started over (see `restart_wal_if_large`).
-    wal_started_at: u64,
+    /// The log's size at which the sequencer next tries to start the SQLite WAL over (`restart_wal_if_large`).
+    wal_restart_at: u64,
 }
 
 /// A change to one agent, made on the sequencer's current copy. An error message refuses the edit.
@@ -295,7 +298,7 @@ impl Writer {
             sequences: SequenceCache::default(),
             pending: RollupBatch::default(),
             pending_since: std::time::Instant::now(),
-            wal_started_at: frontier_size,
+            wal_restart_at: frontier_size + WAL_RESTART_EVENTS,
         })
     }
 
@@ -353,12 +356,13 @@ impl Writer {
     /// about a page per event (360 MB in ten seconds of 32 clients deciding). A RESTART pass here finds little
     /// left to copy (the passive passes did the rest), waits briefly for readers, and the next commit writes
     /// the WAL from its beginning (`journal_size_limit` trims it). If it cannot finish within
-    /// [`WAL_RESTART_WAIT`] it gives up and is tried again after the next commit.
+    /// [`WAL_RESTART_WAIT`] it gives up and is tried again [`WAL_RESTART_RETRY_EVENTS`] later.
     fn restart_wal_if_large(&mut self) {
         let Conn::Sqlite(connection) = &self.connection else {
             return;
         };
-        if self.frontier.size() < self.wal_started_at + WAL_RESTART_EVENTS {
+        let size = self.frontier.size();
+        if size < self.wal_restart_at {
             return;
         }
         let _ = connection.busy_timeout(WAL_RESTART_WAIT);
@@ -370,12 +374,15 @@ impl Writer {
             ))
         });
         let _ = connection.busy_timeout(crate::SQLITE_BUSY_TIMEOUT);
-        match outcome {
+        self.wal_restart_at = match outcome {
             // Not busy: every frame was copied and no reader is left on the old WAL.
-            Ok((0, _, _)) => self.wal_started_at = self.frontier.size(),
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "WAL restart failed; will retry"),
-        }
+            Ok((0, _, _)) => size + WAL_RESTART_EVENTS,
+            Ok(_) => size + WAL_RESTART_RETRY_EVENTS,
+            Err(error) => {
+                tracing::warn!(%error, "WAL restart failed; will retry");
+                size + WAL_RESTART_RETRY_EVENTS
+            }
+        };
     }
 
     fn handle(&mut self, request: Request, shared: &Weak<Shared>) {

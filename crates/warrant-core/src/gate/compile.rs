@@ -300,7 +300,7 @@ fn agent_policies(
             .zip(&all_reads)
             .enumerate()
             .filter(|(index, ((policy, tool), _))| !is_builtin(*index, policy) && keep(tool))
-            .fold(ContextReads::NONE, |all, (_, (_, reads))| all.union(*reads))
+            .fold(ContextReads::NONE, |union, (_, (_, reads))| union.union(*reads))
     };
     let reads = reads_of(&|_| true);
     let reads_by_tool = agent

@@ -181,6 +181,9 @@ impl Provenance {
             }
             if origin == Origin::UntrustedText {
                 for quotation in quotations(piece) {
+                    if self.quoted.len() >= MAX_PHRASES && !self.quoted.contains_key(&quotation) {
+                        continue;
+                    }
                     let at = *sighting_index.get_or_insert_with(|| {
                         self.sightings.push(Sighting {
                             tool: tool.to_owned(),
@@ -253,7 +256,9 @@ impl Provenance {
     /// case aside), unless the user's request or trusted data holds every run of its words: the value,
     /// lowercased, and where the quotation was first seen.
     pub fn transcribed(&self, value: &str) -> Option<(String, Sighting)> {
-        let value = truncate(value, MAX_QUOTE);
+        if value.len() > MAX_QUOTE {
+            return None;
+        }
         let at = self.quoted.get(&words_hash(value)?)?;
         if runs(value).iter().all(|run| self.vouched_runs.contains(run)) {
             return None;
