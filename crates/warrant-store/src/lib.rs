@@ -1102,6 +1102,52 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_starts_over_under_sustained_writes_and_reads() {
+        let dir = std::env::temp_dir().join(format!("warrant-wal-{}", random_id("").unwrap_or_default()));
+        let store = Store::open(&dir, &StoreConfig::default()).unwrap_or_else(|error| panic!("{error}"));
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // A reader that never pauses, as under load: some snapshot always holds the WAL, so the background
+        // checkpointer's passes alone never let it start over.
+        let reader = {
+            let (store, done) = (store.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    store
+                        .read(|db| db.query_one("SELECT COUNT(*) FROM events", &[], |row| row.get::<u64>(0)))
+                        .unwrap_or_else(|error| panic!("{error}"));
+                }
+            })
+        };
+        // One event per commit: without restarts the WAL would hold at least one frame per event.
+        let events = 3_000;
+        for index in 0..events {
+            let event = Event::from_json(
+                0,
+                serde_json::json!({"time": Utc::now(), "agent": "a", "kind": "tool_call", "attrs": {"n": index}}),
+            )
+            .unwrap_or_else(|error| panic!("{error}"));
+            store
+                .append(vec![event], &Principal::warrant("test"), Utc::now())
+                .await
+                .unwrap_or_else(|error| panic!("{error}"));
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        reader.join().unwrap_or_else(|_| panic!("the reader panicked"));
+        let connection =
+            rusqlite::Connection::open(dir.join(DATABASE_FILE)).unwrap_or_else(|error| panic!("{error}"));
+        let frames: i64 = connection
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert!(
+            frames < events / 2,
+            "the WAL holds {frames} frames after {events} commits: it never started over"
+        );
+        drop(connection);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn group_charges_are_checked_in_their_window_and_pruned_after_a_month() {
         let dir = std::env::temp_dir().join(format!("warrant-charges-{}", random_id("").unwrap_or_default()));
         let store = Store::open(&dir, &StoreConfig::default()).unwrap_or_else(|error| panic!("{error}"));

@@ -118,13 +118,14 @@ fn latest_registry_seq(db: Db<'_>) -> Result<Option<Seq>, StoreError> {
     db.query_one("SELECT MAX(seq) FROM registry_versions", &[], |row| row.get(0))
 }
 
-/// Events committed after which the sequencer starts the WAL over ([`Writer::restart_wal_if_large`]).
-const WAL_RESTART_EVENTS: u64 = 16_384;
+/// Events committed after which the sequencer starts the WAL over ([`Writer::restart_wal_if_large`]); fewer in
+/// the store's own tests, so one can see it happen.
+const WAL_RESTART_EVENTS: u64 = if cfg!(test) { 256 } else { 16_384 };
 /// How long a WAL restart waits for the checkpointer and readers before it gives up for now.
 const WAL_RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 /// After a restart that gave up, events committed before it is tried again: a long reader (an export) holds
 /// the old WAL for seconds, and each try may wait [`WAL_RESTART_WAIT`].
-const WAL_RESTART_RETRY_EVENTS: u64 = 1_024;
+const WAL_RESTART_RETRY_EVENTS: u64 = if cfg!(test) { 64 } else { 1_024 };
 
 /// Appends waiting beyond this many events go to the next transaction, so one commit stays bounded.
 const MAX_EVENTS_PER_COMMIT: usize = 50_000;
