@@ -182,6 +182,23 @@ fn event(kind: EventKind, tool: Option<&str>, text: &str) -> Event {
 /// The budget's case, each decision timed alone: 200 policies, 1,000 tool results in the session, and calls
 /// whose recipients were seen in a field, named by the user, or seen only in untrusted free text.
 fn percentiles() {
+    // Compiling is on the path of the first decision after a registry change (the runtime compiles lazily).
+    for policies in [200, 2000] {
+        let registry = registry(policies);
+        let mut times: Vec<std::time::Duration> = (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                Gate::compile(&registry).unwrap();
+                start.elapsed()
+            })
+            .collect();
+        times.sort_unstable();
+        println!(
+            "compile/{policies} policies: median of 5 {:.1} ms, max {:.1} ms",
+            times[2].as_secs_f64() * 1e3,
+            times[4].as_secs_f64() * 1e3
+        );
+    }
     let registry = registry(200);
     let gate = Gate::compile(&registry).unwrap();
     let session = long_session(&gate);

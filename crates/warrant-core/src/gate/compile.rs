@@ -18,6 +18,9 @@ use crate::registry::{Registry, sensitivity_ceiling};
 
 const SCHEMA: &str = include_str!("schema.cedarschema");
 
+/// What marks a forbid that asks a human instead of refusing.
+const APPROVAL_ANNOTATION: &str = "@outcome(\"approval_required\")";
+
 /// Check one user policy on its own: it parses as a single Cedar policy and validates against the schema.
 /// The error is Cedar's diagnostic, for the manifest error that names the document.
 pub fn check_user_policy(id: &str, text: &str) -> Result<(), String> {
@@ -169,7 +172,7 @@ fn agent_policies(
         RuleOutcome::Off => None,
         RuleOutcome::Deny => Some(format!("forbid({principal}, resource) when {{ {condition} }};")),
         RuleOutcome::ApprovalRequired => Some(format!(
-            "@outcome(\"approval_required\")\nforbid({principal}, resource) when {{ {condition} }};"
+            "{APPROVAL_ANNOTATION}\nforbid({principal}, resource) when {{ {condition} }};"
         )),
     };
     if let Some(text) = rule(
@@ -216,7 +219,13 @@ fn agent_policies(
     // What each of `all` reads of the context: the generated permits (grants) read none.
     let mut all_reads: Vec<ContextReads> = Vec::new();
     let mut meaning = HashMap::new();
+    // The ids of the policies annotated `@outcome("approval_required")`: the generated ones by the text this
+    // function wrote, the users' as read once (`Policy::annotation` parses its key on every call).
+    let mut approval = HashSet::new();
     for (policy_id, text, what) in generated {
+        if text.starts_with(APPROVAL_ANNOTATION) {
+            approval.insert(policy_id.clone());
+        }
         let policy = Policy::parse(Some(PolicyId::new(&policy_id)), &text)
             .map_err(|error| CompileError(format!("generated policy `{policy_id}`: {error}")))?;
         let tool = match &what {
@@ -234,10 +243,14 @@ fn agent_policies(
         scope,
         meaning: what,
         reads,
+        approval: asks,
     } in user_policies
     {
         if scope.as_ref().is_none_or(|scope| *scope == agent_uid) {
             meaning.insert(policy.id().to_string(), what.clone());
+            if *asks {
+                approval.insert(policy.id().to_string());
+            }
             let tool = match policy.resource_constraint() {
                 ResourceConstraint::Eq(uid) => Some(uid.id().unescaped().to_owned()),
                 _ => None,
@@ -311,11 +324,6 @@ fn agent_policies(
             (grant.tool.clone(), reads_of(&for_tool))
         })
         .collect();
-    let approval = all
-        .iter()
-        .filter(|(policy, _)| policy.annotation("outcome") == Some("approval_required"))
-        .map(|(policy, _)| policy.id().to_string())
-        .collect();
     Ok(AgentPolicies {
         uid: agent_uid,
         policies,
@@ -384,6 +392,8 @@ struct UserPolicy {
     meaning: PolicyMeaning,
     /// What it reads of the context.
     reads: ContextReads,
+    /// It is annotated `@outcome("approval_required")`.
+    approval: bool,
 }
 
 /// The users' policies.
@@ -403,6 +413,7 @@ fn user_policies(registry: &Registry) -> Result<Vec<UserPolicy>, CompileError> {
                 .or_else(|| (!user.description.is_empty()).then(|| user.description.clone()));
             policies.push(UserPolicy {
                 reads: context_reads(&policy),
+                approval: policy.annotation("outcome") == Some("approval_required"),
                 policy,
                 scope,
                 meaning: PolicyMeaning::User {
