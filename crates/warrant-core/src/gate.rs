@@ -121,14 +121,15 @@ pub struct Gate {
 
 struct AgentPolicies {
     uid: EntityUid,
-    /// Every policy that can apply to the agent.
-    policies: PolicySet,
-    /// Per granted tool, only the policies that can apply to that tool.
-    by_tool: HashMap<String, PolicySet>,
-    /// The permits among `policies`, and per granted tool among `by_tool`.
+    /// The built-in rules' ids and Cedar text, which [`Gate::decide`] evaluates natively.
+    builtin: Vec<(String, String)>,
+    /// Every policy that can apply to the agent and per granted tool (see `AgentPolicies::full`).
+    full: std::sync::OnceLock<Result<FullSets, CompileError>>,
+    /// The permits among `reduced`, and per granted tool among `reduced_by_tool`.
     permits: PolicySet,
     permits_by_tool: HashMap<String, PolicySet>,
-    /// `policies` and `by_tool` without the built-in rules, which [`Gate::decide`] evaluates natively.
+    /// The grants and user policies that can apply to the agent, and per granted tool those that can apply
+    /// to that tool: every policy but the built-in rules.
     reduced: PolicySet,
     reduced_by_tool: HashMap<String, PolicySet>,
     /// What `reduced` and each of `reduced_by_tool` read of the context.
@@ -141,6 +142,9 @@ struct AgentPolicies {
     /// and the built-in rules), which [`Gate::decide`] evaluates natively, to the same answer as in Cedar.
     native: HashSet<String>,
 }
+
+/// Every policy of an agent, and per granted tool every one that can apply to it.
+pub(crate) type FullSets = (PolicySet, HashMap<String, PolicySet>);
 
 /// Which attributes of the Cedar context a policy set reads: a call builds only those. Cedar evaluates each
 /// attribute given to `Context::from_pairs`, a third of a decision's cost when all were built; an attribute
@@ -284,8 +288,12 @@ impl Gate {
                 self.builtin_rules(agent, request, tool, &view, &facts),
             )
         } else {
+            let (all, by_tool) = match policies.full() {
+                Ok(full) => full,
+                Err(error) => return deny("evaluation-error", error.to_string()),
+            };
             (
-                policies.by_tool.get(&tool.id).unwrap_or(&policies.policies),
+                by_tool.get(&tool.id).unwrap_or(all),
                 ContextReads::ALL,
                 Vec::new(),
             )

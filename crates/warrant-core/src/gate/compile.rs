@@ -12,7 +12,7 @@ use cedar_policy::{
 };
 
 use crate::gate::session::level;
-use crate::gate::{AgentPolicies, CompileError, ContextReads, Gate, PolicyMeaning};
+use crate::gate::{AgentPolicies, CompileError, ContextReads, FullSets, Gate, PolicyMeaning};
 use crate::registry::manifest::{Access, Agent, Egress, Kind, Manifest, RuleOutcome};
 use crate::registry::{Registry, sensitivity_ceiling};
 
@@ -222,9 +222,18 @@ fn agent_policies(
     // The ids of the policies annotated `@outcome("approval_required")`: the generated ones by the text this
     // function wrote, the users' as read once (`Policy::annotation` parses its key on every call).
     let mut approval = HashSet::new();
+    // The built-in rules (every generated forbid) are evaluated natively (Gate::decide); Cedar needs their
+    // text only in Gate::decide_in_cedar, so it is parsed then (AgentPolicies::full), not here: parsing them
+    // was most of compiling, and compiling is on the path of the first decision after a registry change.
+    let mut builtin = Vec::new();
     for (policy_id, text, what) in generated {
         if text.starts_with(APPROVAL_ANNOTATION) {
             approval.insert(policy_id.clone());
+        }
+        if !matches!(what, PolicyMeaning::Grant { .. }) {
+            meaning.insert(policy_id.clone(), what);
+            builtin.push((policy_id, text));
+            continue;
         }
         let policy = Policy::parse(Some(PolicyId::new(&policy_id)), &text)
             .map_err(|error| CompileError(format!("generated policy `{policy_id}`: {error}")))?;
@@ -236,7 +245,6 @@ fn agent_policies(
         all_reads.push(ContextReads::NONE);
         meaning.insert(policy_id, what);
     }
-    let generated_count = all.len();
     let mut user_tools: Vec<Option<String>> = Vec::new();
     for UserPolicy {
         policy,
@@ -276,44 +284,32 @@ fn agent_policies(
     // back to the agent's whole set (a user policy might still permit them).
     // The permits alone answer the second question of a held call (would it be allowed without the approval
     // rules?), so they are split the same way, once, rather than rebuilt per decision.
-    // The built-in rules (the generated forbids) are also evaluated natively (Gate::decide): the reduced
-    // sets leave them out, for the calls a user policy can reach.
-    let is_builtin =
-        |index: usize, policy: &Policy| index < generated_count && policy.effect() == Effect::Forbid;
-    let set_of = |keep: &dyn Fn(&Option<String>) -> bool, which: Which| -> Result<PolicySet, CompileError> {
-        let mut set = PolicySet::new();
-        for (index, (policy, tool)) in all.iter().enumerate() {
-            let wanted = match which {
-                Which::All => true,
-                Which::Permits => policy.effect() == Effect::Permit,
-                Which::WithoutBuiltin => !is_builtin(index, policy),
-            };
-            if keep(tool) && wanted {
-                set.add(policy.clone())
-                    .map_err(|error| CompileError(error.to_string()))?;
+    let set_of =
+        |keep: &dyn Fn(&Option<String>) -> bool, permits_only: bool| -> Result<PolicySet, CompileError> {
+            let mut set = PolicySet::new();
+            for (policy, tool) in &all {
+                if keep(tool) && (!permits_only || policy.effect() == Effect::Permit) {
+                    set.add(policy.clone())
+                        .map_err(|error| CompileError(error.to_string()))?;
+                }
             }
-        }
-        Ok(set)
-    };
-    let policies = set_of(&|_| true, Which::All)?;
-    let permits = set_of(&|_| true, Which::Permits)?;
-    let reduced = set_of(&|_| true, Which::WithoutBuiltin)?;
-    let mut by_tool = HashMap::new();
+            Ok(set)
+        };
+    let permits = set_of(&|_| true, true)?;
+    let reduced = set_of(&|_| true, false)?;
     let mut permits_by_tool = HashMap::new();
     let mut reduced_by_tool = HashMap::new();
     for grant in &agent.tools {
         let for_tool = |tool: &Option<String>| tool.as_ref().is_none_or(|tool| *tool == grant.tool);
-        by_tool.insert(grant.tool.clone(), set_of(&for_tool, Which::All)?);
-        permits_by_tool.insert(grant.tool.clone(), set_of(&for_tool, Which::Permits)?);
-        reduced_by_tool.insert(grant.tool.clone(), set_of(&for_tool, Which::WithoutBuiltin)?);
+        permits_by_tool.insert(grant.tool.clone(), set_of(&for_tool, true)?);
+        reduced_by_tool.insert(grant.tool.clone(), set_of(&for_tool, false)?);
     }
     // What the reduced sets read of the context, so a call builds only that (Gate::context).
     let reads_of = |keep: &dyn Fn(&Option<String>) -> bool| {
         all.iter()
             .zip(&all_reads)
-            .enumerate()
-            .filter(|(index, ((policy, tool), _))| !is_builtin(*index, policy) && keep(tool))
-            .fold(ContextReads::NONE, |union, (_, (_, reads))| union.union(*reads))
+            .filter(|((_, tool), _)| keep(tool))
+            .fold(ContextReads::NONE, |union, (_, reads)| union.union(*reads))
     };
     let reads = reads_of(&|_| true);
     let reads_by_tool = agent
@@ -326,8 +322,8 @@ fn agent_policies(
         .collect();
     Ok(AgentPolicies {
         uid: agent_uid,
-        policies,
-        by_tool,
+        builtin,
+        full: OnceLock::new(),
         permits,
         permits_by_tool,
         reduced,
@@ -375,13 +371,37 @@ fn context_reads(policy: &Policy) -> ContextReads {
     reads
 }
 
-/// Which of an agent's policies a set holds.
-#[derive(Clone, Copy)]
-enum Which {
-    All,
-    Permits,
-    /// All but the built-in rules.
-    WithoutBuiltin,
+impl AgentPolicies {
+    /// Every policy that can apply to the agent, and per granted tool every one that can apply to that tool:
+    /// the reduced sets with the built-in rules parsed and added, on first use (only
+    /// [`Gate::decide_in_cedar`] asks).
+    pub(crate) fn full(&self) -> Result<&FullSets, CompileError> {
+        self.full
+            .get_or_init(|| {
+                let mut rules = Vec::new();
+                for (id, text) in &self.builtin {
+                    rules.push(
+                        Policy::parse(Some(PolicyId::new(id)), text)
+                            .map_err(|error| CompileError(format!("generated policy `{id}`: {error}")))?,
+                    );
+                }
+                let with_rules = |set: &PolicySet| -> Result<PolicySet, CompileError> {
+                    let mut set = set.clone();
+                    for rule in &rules {
+                        set.add(rule.clone())
+                            .map_err(|error| CompileError(error.to_string()))?;
+                    }
+                    Ok(set)
+                };
+                let mut by_tool = HashMap::new();
+                for (tool, set) in &self.reduced_by_tool {
+                    by_tool.insert(tool.clone(), with_rules(set)?);
+                }
+                Ok((with_rules(&self.reduced)?, by_tool))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
 }
 
 /// A user's policy, compiled once for every agent it may apply to.
