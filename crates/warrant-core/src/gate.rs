@@ -176,23 +176,26 @@ impl ContextReads {
     pub(crate) const NONE: ContextReads = ContextReads(0);
     pub(crate) const ALL: ContextReads = ContextReads(u32::MAX);
 
-    /// One attribute; every one for a name the schema does not declare.
-    pub(crate) fn attribute(name: &str) -> ContextReads {
+    /// The bit of a declared attribute.
+    fn bit(name: &str) -> Option<u32> {
         Self::NAMES
             .iter()
             .position(|known| *known == name)
-            .map_or(Self::ALL, |bit| ContextReads(1 << bit))
+            .map(|index| 1 << index)
+    }
+
+    /// One attribute; every one for a name the schema does not declare.
+    pub(crate) fn attribute(name: &str) -> ContextReads {
+        Self::bit(name).map_or(Self::ALL, ContextReads)
     }
 
     pub(crate) fn union(self, other: ContextReads) -> ContextReads {
         ContextReads(self.0 | other.0)
     }
 
+    /// Whether the set reads `name` (always, for a name the schema does not declare: never left out).
     fn reads(self, name: &str) -> bool {
-        Self::NAMES
-            .iter()
-            .position(|known| *known == name)
-            .is_none_or(|bit| self.0 & (1 << bit) != 0)
+        Self::bit(name).is_none_or(|bit| self.0 & bit != 0)
     }
 }
 

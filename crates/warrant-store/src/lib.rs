@@ -878,7 +878,7 @@ impl Shared {
 /// writer or readers. Once a pass has copied every frame, the writer's next transaction starts the WAL over
 /// from its beginning, and `journal_size_limit` trims the file then. Under sustained writes a pass never
 /// catches up, so the sequencer also starts the WAL over itself every so many events (a short RESTART pass,
-/// `Writer::restart_wal_if_large`): the WAL stays bounded either way.
+/// `Writer::restart_wal_when_due`): the WAL stays bounded either way.
 fn spawn_wal_checkpointer(dir: &Path, shared: std::sync::Weak<Shared>) -> Result<(), StoreError> {
     let connection = open_sqlite(&dir.join(DATABASE_FILE))?;
     // It only copies WAL frames into the database file: it needs no page cache of its own (the default

@@ -118,7 +118,7 @@ fn latest_registry_seq(db: Db<'_>) -> Result<Option<Seq>, StoreError> {
     db.query_one("SELECT MAX(seq) FROM registry_versions", &[], |row| row.get(0))
 }
 
-/// Events committed after which the sequencer starts the WAL over ([`Writer::restart_wal_if_large`]); fewer in
+/// Events committed after which the sequencer starts the WAL over ([`Writer::restart_wal_when_due`]); fewer in
 /// the store's own tests, so one can see it happen.
 const WAL_RESTART_EVENTS: u64 = if cfg!(test) { 256 } else { 16_384 };
 /// How long a WAL restart waits for the checkpointer and readers before it gives up for now.
@@ -256,7 +256,7 @@ pub(crate) struct Writer {
     /// Rollup sums of committed events not yet written (see `rollups`), and since when.
     pending: RollupBatch,
     pending_since: std::time::Instant,
-    /// The log's size at which the sequencer next tries to start the SQLite WAL over (`restart_wal_if_large`).
+    /// The log's size at which the sequencer next tries to start the SQLite WAL over (`restart_wal_when_due`).
     wal_restart_at: u64,
 }
 
@@ -347,7 +347,7 @@ impl Writer {
                 }
             }
             self.commit_appends(appends);
-            self.restart_wal_if_large();
+            self.restart_wal_when_due();
         }
     }
 
@@ -358,7 +358,7 @@ impl Writer {
     /// left to copy (the passive passes did the rest), waits briefly for readers, and the next commit writes
     /// the WAL from its beginning (`journal_size_limit` trims it). If it cannot finish within
     /// [`WAL_RESTART_WAIT`] it gives up and is tried again [`WAL_RESTART_RETRY_EVENTS`] later.
-    fn restart_wal_if_large(&mut self) {
+    fn restart_wal_when_due(&mut self) {
         let Conn::Sqlite(connection) = &self.connection else {
             return;
         };
