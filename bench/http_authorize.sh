@@ -11,5 +11,6 @@ source bench/start_server.sh
 echo '{"agent": "support-agent", "tool": "crm-read", "session": "bench", "args": {"customer_id": "c-1"}}' > "$data/call.json"
 echo "== POST /v1/authorize: 32 connections, ${seconds}s"
 WRK_BODY="$data/call.json" wrk -t2 -c32 -d"${seconds}s" --latency -s bench/body.lua "$url/v1/authorize"
+python3 bench/write_times.py "$url"
 kill -TERM $server; wait $server || true
 "$bin" --data "$data" verify

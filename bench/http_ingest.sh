@@ -18,5 +18,6 @@ python3 -c "print(f'batched ingest: {float(\"$rps\") * 1000:,.0f} events/s')"
 echo "== single events: 64 connections, ${seconds}s"
 WRK_BODY="$data/single.json" wrk -t2 -c64 -d"${seconds}s" --latency -s bench/body.lua "$url/v1/events" | tee "$data/single.out"
 echo "log size: $(curl -sf "$url/metrics" | awk '/^warrant_log_size/ {print $2}') events"
+python3 bench/write_times.py "$url"
 kill -TERM $server; wait $server || true
 "$bin" --data "$data" verify

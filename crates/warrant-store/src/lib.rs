@@ -24,6 +24,7 @@ mod rollups;
 mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod timing;
 mod tokens;
 mod trail;
 mod tree;
@@ -58,6 +59,7 @@ pub use crate::notifications::{
 pub use crate::read::{ChangeFilter, Checkpoint, ProofRequestError};
 pub use crate::records::{ImpactVersion, RecordError};
 pub use crate::rollups::{KindRow, SEQUENCE_START};
+pub use crate::timing::{WRITE_BUCKETS, WriteHistogram, WriteKind, WriteTimes};
 pub use crate::tokens::{AuthError, NewToken, TokenInfo, TokenSpec};
 pub use crate::trail::{MAX_EVENTS, MAX_TRACES, TrailEvents, TrailRoot};
 pub use crate::verify::{verify_data_dir, verify_data_dir_on};
@@ -372,6 +374,8 @@ struct Shared {
     verifier_key: String,
     /// The log's signing key, for what the store signs outside the sequencer (a bundle's manifest).
     signer: warrant_log::note::NoteSigner,
+    /// How long the sequencer's writes take (`/metrics`).
+    write_times: Arc<WriteTimes>,
 }
 
 impl Store {
@@ -434,9 +438,10 @@ impl Store {
             origin: log_identity.origin.clone(),
             verifier_key: log_identity.verifier_key.clone(),
             signer: log_identity.signer.clone(),
+            write_times: Arc::new(WriteTimes::default()),
         });
-        // The sequencer never checkpoints the WAL itself (that would stall commits behind copying pages into the
-        // database file); a background thread does, from its own connection, without blocking the writer.
+        // A background thread copies the WAL into the database file, from its own connection, without blocking
+        // the writer; the sequencer only starts the WAL over now and then (`Writer::restart_wal_when_due`).
         if let Conn::Sqlite(connection) = &connection {
             connection.pragma_update(None, "wal_autocheckpoint", 0)?;
             connection.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
@@ -450,6 +455,7 @@ impl Store {
             tree,
             log_identity,
             weak.clone(),
+            shared.write_times.clone(),
         )?;
         std::thread::Builder::new()
             .name("warrant-sequencer".into())
@@ -463,6 +469,11 @@ impl Store {
 
     pub fn dir(&self) -> &Path {
         &self.shared.dir
+    }
+
+    /// How long the sequencer's writes have taken in this process.
+    pub fn write_times(&self) -> &WriteTimes {
+        &self.shared.write_times
     }
 
     /// Which database the store's tables are in.

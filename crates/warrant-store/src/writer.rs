@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, RwLock, Weak};
+use std::time::Instant;
 use warrant_log::Seq;
 
 use chrono::{DateTime, Utc};
@@ -26,6 +27,7 @@ use crate::entry::{Prepared, prepare_single};
 use crate::keys::LogIdentity;
 use crate::read::{Checkpoint, latest_checkpoint};
 use crate::rollups::{FLUSH_EVENTS, FLUSH_INTERVAL, RollupBatch, SequenceCache, set_next_seq};
+use crate::timing::{WriteKind, WriteTimes};
 use crate::tree::{TILE_LEVEL, TreeCache};
 use crate::{
     Appended, AppliedChange, ApplyError, ApplyOutcome, Erased, ErasureTarget, RemoveError, Shared, StoreError,
@@ -258,6 +260,8 @@ pub(crate) struct Writer {
     pending_since: std::time::Instant,
     /// The log's size at which the sequencer next tries to start the SQLite WAL over (`restart_wal_when_due`).
     wal_restart_at: u64,
+    /// How long each write took, for `/metrics`.
+    times: Arc<WriteTimes>,
 }
 
 /// A change to one agent, made on the sequencer's current copy. An error message refuses the edit.
@@ -277,6 +281,7 @@ impl Writer {
         tree: Arc<RwLock<TreeCache>>,
         identity: LogIdentity,
         shared: Weak<Shared>,
+        times: Arc<WriteTimes>,
     ) -> Result<Writer, StoreError> {
         let frontier = match tree.read() {
             Ok(cache) => cache.frontier.clone(),
@@ -300,6 +305,7 @@ impl Writer {
             pending: RollupBatch::default(),
             pending_since: std::time::Instant::now(),
             wal_restart_at: frontier_size + WAL_RESTART_EVENTS,
+            times,
         })
     }
 
@@ -337,18 +343,29 @@ impl Writer {
                     }
                     other => {
                         // Keep order: appends queued before this request commit before it runs.
-                        self.commit_appends(std::mem::take(&mut appends));
+                        self.commit_timed(std::mem::take(&mut appends), pending_events);
                         pending_events = 0;
+                        let started = Instant::now();
                         self.handle(other, &shared);
+                        self.times.record(WriteKind::Other, started.elapsed(), 0);
                     }
                 }
                 if pending_events < MAX_EVENTS_PER_COMMIT {
                     next = requests.try_recv().ok();
                 }
             }
-            self.commit_appends(appends);
+            self.commit_timed(appends, pending_events);
             self.restart_wal_when_due();
         }
+    }
+
+    fn commit_timed(&mut self, appends: Vec<PendingAppend>, events: usize) {
+        if appends.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        self.commit_appends(appends);
+        self.times.record(WriteKind::Append, started.elapsed(), events);
     }
 
     /// Start the SQLite WAL over once [`WAL_RESTART_EVENTS`] events were committed since it last started over.
@@ -367,6 +384,7 @@ impl Writer {
             return;
         }
         let _ = connection.busy_timeout(WAL_RESTART_WAIT);
+        let started = Instant::now();
         let outcome = connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| {
             Ok((
                 row.get::<_, i64>(0)?,
@@ -374,6 +392,7 @@ impl Writer {
                 row.get::<_, i64>(2)?,
             ))
         });
+        self.times.record(WriteKind::WalRestart, started.elapsed(), 0);
         let _ = connection.busy_timeout(crate::SQLITE_BUSY_TIMEOUT);
         self.wal_restart_at = match outcome {
             // Not busy: every frame was copied and no reader is left on the old WAL.

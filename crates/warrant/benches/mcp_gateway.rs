@@ -47,6 +47,7 @@ fn main() {
     let direct = measure("direct to the upstream", sessions, run, || {
         Stdio2::spawn(Command::new(&me).env(UPSTREAM_MODE, "1"))
     });
+    let before = WriteTimes::scrape(&server.url);
     let stdio = measure("through `warrant mcp` (stdio)", sessions, run, || {
         Stdio2::spawn(
             Command::new(WARRANT)
@@ -63,9 +64,12 @@ fn main() {
                 .env(UPSTREAM_MODE, "1"),
         )
     });
+    let middle = WriteTimes::scrape(&server.url);
+    middle.since(&before).print();
     let http = measure("through /mcp/echo (Streamable HTTP)", sessions, run, || {
         Box::new(Http::open(&server.url, &server.token)) as Box<dyn Session>
     });
+    WriteTimes::scrape(&server.url).since(&middle).print();
     println!();
     for (name, figures) in [("stdio", &stdio), ("HTTP", &http)] {
         println!(
@@ -192,6 +196,98 @@ impl Session for Http {
             self.session = Some(session.to_owned());
         }
         response.into_json().unwrap()
+    }
+}
+
+/// The server's sequencer write times (`warrant_store_write_seconds` in `/metrics`): how long each group
+/// commit held the write path while the proxied calls ran.
+/// One kind's histogram: cumulative counts per bucket bound (seconds), the count and the sum of seconds.
+type Histogram = (Vec<(f64, u64)>, u64, f64);
+
+#[derive(Default)]
+struct WriteTimes {
+    /// Per kind: `append`, `other`, `wal_restart`.
+    kinds: std::collections::BTreeMap<String, Histogram>,
+    events: u64,
+}
+
+impl WriteTimes {
+    fn scrape(url: &str) -> WriteTimes {
+        let text = ureq::get(&format!("{url}/metrics"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        let mut times = WriteTimes::default();
+        for line in text.lines() {
+            let Some((name, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let value: f64 = value.parse().unwrap_or(0.0);
+            if name == "warrant_store_group_committed_events_total" {
+                times.events = value as u64;
+                continue;
+            }
+            let Some(rest) = name.strip_prefix("warrant_store_write_seconds") else {
+                continue;
+            };
+            let kind = rest.split('"').nth(1).unwrap_or("").to_owned();
+            let entry = times.kinds.entry(kind).or_default();
+            if rest.starts_with("_bucket") {
+                let bound = rest.split('"').nth(3).unwrap_or("");
+                if let Ok(bound) = bound.parse::<f64>() {
+                    entry.0.push((bound, value as u64));
+                }
+            } else if rest.starts_with("_count") {
+                entry.1 = value as u64;
+            } else if rest.starts_with("_sum") {
+                entry.2 = value;
+            }
+        }
+        times
+    }
+
+    fn since(&self, earlier: &WriteTimes) -> WriteTimes {
+        let mut kinds = self.kinds.clone();
+        for (kind, (buckets, count, sum)) in &mut kinds {
+            if let Some((before, before_count, before_sum)) = earlier.kinds.get(kind) {
+                for ((_, now), (_, then)) in buckets.iter_mut().zip(before) {
+                    *now -= then;
+                }
+                *count -= before_count;
+                *sum -= before_sum;
+            }
+        }
+        WriteTimes {
+            kinds,
+            events: self.events - earlier.events,
+        }
+    }
+
+    fn print(&self) {
+        // The smallest bucket bound holding a share `p` of the writes.
+        let within = |buckets: &[(f64, u64)], count: u64, p: f64| {
+            buckets
+                .iter()
+                .find(|(_, below)| *below as f64 >= p * count as f64)
+                .map_or_else(|| "more".to_owned(), |(bound, _)| format!("{}", bound * 1000.0))
+        };
+        for (kind, (buckets, count, sum)) in &self.kinds {
+            if *count == 0 {
+                continue;
+            }
+            let per = if kind == "append" {
+                format!(", {:.1} events each", self.events as f64 / *count as f64)
+            } else {
+                String::new()
+            };
+            println!(
+                "    sequencer `{kind}` writes: {count}{per}, mean {:.2} ms, p50 <= {} ms, p99 <= {} ms",
+                sum * 1000.0 / *count as f64,
+                within(buckets, *count, 0.50),
+                within(buckets, *count, 0.99),
+            );
+        }
     }
 }
 

@@ -75,8 +75,52 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         .metrics
         .render(state.store.size(), state.store.registry().len());
     body.push_str(&reader_metrics(state.store.reader_stats()));
+    body.push_str(&write_metrics(state.store.write_times()));
     body.push_str(&witness_metrics(&state.witnesses.report()));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+/// How long the sequencer held the write path, per kind of write: what every decision and acknowledged
+/// event in flight waited behind.
+fn write_metrics(times: &warrant_store::WriteTimes) -> String {
+    use std::fmt::Write;
+    let mut out = String::from(
+        "# HELP warrant_store_write_seconds Time the sequencer spent on each write transaction (`append`: one \
+         group commit; `other`: any other write; `wal_restart`: starting the SQLite WAL over).\n\
+         # TYPE warrant_store_write_seconds histogram\n",
+    );
+    for histogram in times.snapshot() {
+        let kind = histogram.kind.as_str();
+        for (bound, count) in &histogram.buckets {
+            let _ = writeln!(
+                out,
+                "warrant_store_write_seconds_bucket{{kind=\"{kind}\",le=\"{bound}\"}} {count}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "warrant_store_write_seconds_bucket{{kind=\"{kind}\",le=\"+Inf\"}} {}",
+            histogram.count
+        );
+        let _ = writeln!(
+            out,
+            "warrant_store_write_seconds_sum{{kind=\"{kind}\"}} {}",
+            histogram.sum_seconds
+        );
+        let _ = writeln!(
+            out,
+            "warrant_store_write_seconds_count{{kind=\"{kind}\"}} {}",
+            histogram.count
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP warrant_store_group_committed_events_total Events written by append group commits.\n\
+         # TYPE warrant_store_group_committed_events_total counter\n\
+         warrant_store_group_committed_events_total {}",
+        times.events()
+    );
+    out
 }
 
 /// The store's reader pool: how many connections it holds against its fixed limit, and reads it refused.

@@ -209,7 +209,23 @@ fn two_hundred_concurrent_readers_get_answers_or_503s_and_the_pool_stays_bounded
         (200, serde_json::Value::String(text)) => text,
         other => panic!("/metrics: {other:?}"),
     };
-    let limit = metric(&metrics(&server), "warrant_store_readers{state=\"limit\"}");
+    let before = metrics(&server);
+    let limit = metric(&before, "warrant_store_readers{state=\"limit\"}");
+    // The sequencer's write times: the 300 events went through at least one timed group commit, and every
+    // write is in the `+Inf` bucket.
+    let commits = metric(&before, "warrant_store_write_seconds_count{kind=\"append\"}");
+    assert!(commits >= 1, "{before}");
+    assert_eq!(
+        metric(
+            &before,
+            "warrant_store_write_seconds_bucket{kind=\"append\",le=\"+Inf\"}"
+        ),
+        commits
+    );
+    assert!(
+        metric(&before, "warrant_store_group_committed_events_total") >= 300,
+        "{before}"
+    );
     let done = std::sync::atomic::AtomicBool::new(false);
     let (statuses, most_open) = std::thread::scope(|scope| {
         let sampler = scope.spawn(|| {
