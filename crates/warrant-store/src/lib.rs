@@ -440,8 +440,8 @@ impl Store {
             signer: log_identity.signer.clone(),
             write_times: Arc::new(WriteTimes::default()),
         });
-        // A background thread copies the WAL into the database file, from its own connection, without blocking
-        // the writer; the sequencer only starts the WAL over now and then (`Writer::restart_wal_when_due`).
+        // A background thread copies the WAL into the database file, from its own connection, and starts it
+        // over now and then (`spawn_wal_checkpointer`); the sequencer only commits.
         if let Conn::Sqlite(connection) = &connection {
             connection.pragma_update(None, "wal_autocheckpoint", 0)?;
             connection.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
@@ -885,11 +885,24 @@ impl Shared {
     }
 }
 
-/// Copy the WAL into the database file every 200 ms while the store is open. PASSIVE mode never blocks the
-/// writer or readers. Once a pass has copied every frame, the writer's next transaction starts the WAL over
-/// from its beginning, and `journal_size_limit` trims the file then. Under sustained writes a pass never
-/// catches up, so the sequencer also starts the WAL over itself every so many events (a short RESTART pass,
-/// `Writer::restart_wal_when_due`): the WAL stays bounded either way.
+/// How often the background checkpointer copies the WAL into the database file; more often in the store's own
+/// tests, so one can see the WAL start over.
+const CHECKPOINT_INTERVAL: std::time::Duration =
+    std::time::Duration::from_millis(if cfg!(test) { 20 } else { 200 });
+/// WAL frames (pages) past which the checkpointer starts the WAL over: 64 MiB at SQLite's default page size,
+/// the `journal_size_limit` the file is trimmed to then.
+const WAL_RESTART_FRAMES: i64 = if cfg!(test) { 256 } else { 16_384 };
+/// Frames a restart may still have to copy: the checkpointer catches up to this before it holds writers off.
+const WAL_RESTART_BACKLOG: i64 = 256;
+
+/// Copy the WAL into the database file every [`CHECKPOINT_INTERVAL`] while the store is open, from a
+/// connection of its own. PASSIVE passes never block the writer or readers, but under sustained writes they
+/// never catch up either, so the WAL would never start over (it grew by about a page per event: 360 MB in ten
+/// seconds of 32 clients deciding). Once it holds [`WAL_RESTART_FRAMES`], the checkpointer catches up with
+/// further passive passes and then starts it over with a RESTART pass, which holds new writes off while it
+/// copies the few frames left and syncs the database file (its time is `wal_restart` in
+/// `warrant_store_write_seconds`). The sequencer did this itself before, copying up to a whole interval's
+/// frames with every decision in flight waiting: 30-50 ms each time.
 fn spawn_wal_checkpointer(dir: &Path, shared: std::sync::Weak<Shared>) -> Result<(), StoreError> {
     let connection = open_sqlite(&dir.join(DATABASE_FILE))?;
     // It only copies WAL frames into the database file: it needs no page cache of its own (the default
@@ -898,9 +911,28 @@ fn spawn_wal_checkpointer(dir: &Path, shared: std::sync::Weak<Shared>) -> Result
     std::thread::Builder::new()
         .name("warrant-wal".into())
         .spawn(move || {
-            while shared.upgrade().is_some() {
-                std::thread::sleep(std::time::Duration::from_millis(200));
-                if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            while let Some(times) = shared.upgrade().map(|shared| shared.write_times.clone()) {
+                std::thread::sleep(CHECKPOINT_INTERVAL);
+                let mut pass = wal_checkpoint(&connection, "PASSIVE");
+                let mut tries = 0;
+                while let Ok((_, frames, copied)) = pass {
+                    if frames < WAL_RESTART_FRAMES {
+                        break;
+                    }
+                    if frames - copied > WAL_RESTART_BACKLOG && tries < 3 {
+                        tries += 1;
+                        pass = wal_checkpoint(&connection, "PASSIVE");
+                        continue;
+                    }
+                    // A restart that gave up (a long reader, an export, holds the old WAL) is tried next pass.
+                    let _ = connection.busy_handler(Some(restart_waits));
+                    let started = std::time::Instant::now();
+                    pass = wal_checkpoint(&connection, "RESTART");
+                    times.record(WriteKind::WalRestart, started.elapsed(), 0);
+                    let _ = connection.busy_handler(Some(waits));
+                    break;
+                }
+                if let Err(error) = pass {
                     tracing::warn!(%error, "WAL checkpoint failed; will retry");
                 }
             }
@@ -910,6 +942,13 @@ fn spawn_wal_checkpointer(dir: &Path, shared: std::sync::Weak<Shared>) -> Result
             source,
         })?;
     Ok(())
+}
+
+/// A `PRAGMA wal_checkpoint` pass: `(busy, frames in the WAL, frames copied into the database file)`.
+fn wal_checkpoint(connection: &rusqlite::Connection, mode: &str) -> rusqlite::Result<(i64, i64, i64)> {
+    connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+    })
 }
 
 /// A fresh random identifier: `prefix` and 128 random bits in hex.
@@ -1054,8 +1093,28 @@ fn open_connection(dir: &Path, database: &Database) -> Result<Conn, StoreError> 
 
 /// Open a SQLite connection with the settings every connection needs. WAL lets readers run beside the one
 /// writer; `synchronous = FULL` makes each commit durable before it returns, which acknowledgements rely on.
-/// How long a SQLite connection waits for a lock another connection holds.
-pub(crate) const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How a SQLite connection waits for a lock another connection holds: 100 µs at a time for its first 10 ms,
+/// then 1 ms at a time, for 10 s in all. SQLite's own handler (`busy_timeout`) sleeps 1, 2, 5, 10, 15, 20, 25
+/// ... ms between tries, so a writer held off for 2 ms by a WAL restart slept 8 and more: every decision in
+/// flight waited for the sleep, not for the lock.
+fn waits(tries: i32) -> bool {
+    match tries {
+        0..100 => std::thread::sleep(std::time::Duration::from_micros(100)),
+        100..10_100 => std::thread::sleep(std::time::Duration::from_millis(1)),
+        _ => return false,
+    }
+    true
+}
+
+/// How a WAL restart waits for the sequencer's transaction and for readers: 100 µs at a time, for at most 20
+/// ms, with new writes held off meanwhile; one that gives up is tried again at the next pass.
+fn restart_waits(tries: i32) -> bool {
+    if tries >= 200 {
+        return false;
+    }
+    std::thread::sleep(std::time::Duration::from_micros(100));
+    true
+}
 
 fn open_sqlite(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     let connection = rusqlite::Connection::open(path)?;
@@ -1064,7 +1123,7 @@ fn open_sqlite(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     connection.pragma_update(None, "foreign_keys", "ON")?;
     // 64 MiB of page cache (the default is 2 MiB): index inserts at ten million events stay in memory.
     connection.pragma_update(None, "cache_size", -65536)?;
-    connection.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
+    connection.busy_handler(Some(waits))?;
     // The store's statements are a fixed set; keep them all prepared.
     connection.set_prepared_statement_cache_capacity(128);
     Ok(connection)

@@ -1,5 +1,5 @@
-//! How long the sequencer holds the write path: every append group commit, every other write, and every
-//! WAL restart, in a fixed-bucket histogram kept in atomics. A stall here is what every decision and every
+//! How long the write path is held: every append group commit and every other write of the sequencer, and
+//! every WAL restart (which holds new writes off), in a fixed-bucket histogram kept in atomics. A stall here is what every decision and every
 //! acknowledged event in flight waits for, so `/metrics` shows it (`warrant_store_write_seconds`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +17,7 @@ pub enum WriteKind {
     Append,
     /// Any other write: a decision with an approval or group charge, a registry change, a checkpoint.
     Other,
-    /// Starting the SQLite WAL over (`Writer::restart_wal_when_due`).
+    /// Starting the SQLite WAL over (`spawn_wal_checkpointer`): new writes wait while it runs.
     WalRestart,
 }
 

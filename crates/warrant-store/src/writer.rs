@@ -120,15 +120,6 @@ fn latest_registry_seq(db: Db<'_>) -> Result<Option<Seq>, StoreError> {
     db.query_one("SELECT MAX(seq) FROM registry_versions", &[], |row| row.get(0))
 }
 
-/// Events committed after which the sequencer starts the WAL over ([`Writer::restart_wal_when_due`]); fewer in
-/// the store's own tests, so one can see it happen.
-const WAL_RESTART_EVENTS: u64 = if cfg!(test) { 256 } else { 16_384 };
-/// How long a WAL restart waits for the checkpointer and readers before it gives up for now.
-const WAL_RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
-/// After a restart that gave up, events committed before it is tried again: a long reader (an export) holds
-/// the old WAL for seconds, and each try may wait [`WAL_RESTART_WAIT`].
-const WAL_RESTART_RETRY_EVENTS: u64 = if cfg!(test) { 64 } else { 1_024 };
-
 /// Appends waiting beyond this many events go to the next transaction, so one commit stays bounded.
 const MAX_EVENTS_PER_COMMIT: usize = 50_000;
 
@@ -258,8 +249,6 @@ pub(crate) struct Writer {
     /// Rollup sums of committed events not yet written (see `rollups`), and since when.
     pending: RollupBatch,
     pending_since: std::time::Instant,
-    /// The log's size at which the sequencer next tries to start the SQLite WAL over (`restart_wal_when_due`).
-    wal_restart_at: u64,
     /// How long each write took, for `/metrics`.
     times: Arc<WriteTimes>,
 }
@@ -290,7 +279,6 @@ impl Writer {
         let last_checkpoint_size =
             latest_checkpoint(connection.db())?.map_or(0, |checkpoint| checkpoint.size);
         let registry_seq = latest_registry_seq(connection.db())?;
-        let frontier_size = frontier.size();
         Ok(Writer {
             connection,
             database,
@@ -304,7 +292,6 @@ impl Writer {
             sequences: SequenceCache::default(),
             pending: RollupBatch::default(),
             pending_since: std::time::Instant::now(),
-            wal_restart_at: frontier_size + WAL_RESTART_EVENTS,
             times,
         })
     }
@@ -355,7 +342,6 @@ impl Writer {
                 }
             }
             self.commit_timed(appends, pending_events);
-            self.restart_wal_when_due();
         }
     }
 
@@ -366,43 +352,6 @@ impl Writer {
         let started = Instant::now();
         self.commit_appends(appends);
         self.times.record(WriteKind::Append, started.elapsed(), events);
-    }
-
-    /// Start the SQLite WAL over once [`WAL_RESTART_EVENTS`] events were committed since it last started over.
-    /// The background checkpointer's PASSIVE passes copy frames into the database file but never catch up with
-    /// a writer that commits without pause, so under sustained load the WAL would never start over: it grew by
-    /// about a page per event (360 MB in ten seconds of 32 clients deciding). A RESTART pass here finds little
-    /// left to copy (the passive passes did the rest), waits briefly for readers, and the next commit writes
-    /// the WAL from its beginning (`journal_size_limit` trims it). If it cannot finish within
-    /// [`WAL_RESTART_WAIT`] it gives up and is tried again [`WAL_RESTART_RETRY_EVENTS`] later.
-    fn restart_wal_when_due(&mut self) {
-        let Conn::Sqlite(connection) = &self.connection else {
-            return;
-        };
-        let size = self.frontier.size();
-        if size < self.wal_restart_at {
-            return;
-        }
-        let _ = connection.busy_timeout(WAL_RESTART_WAIT);
-        let started = Instant::now();
-        let outcome = connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, i64>(2)?,
-            ))
-        });
-        self.times.record(WriteKind::WalRestart, started.elapsed(), 0);
-        let _ = connection.busy_timeout(crate::SQLITE_BUSY_TIMEOUT);
-        self.wal_restart_at = match outcome {
-            // Not busy: every frame was copied and no reader is left on the old WAL.
-            Ok((0, _, _)) => size + WAL_RESTART_EVENTS,
-            Ok(_) => size + WAL_RESTART_RETRY_EVENTS,
-            Err(error) => {
-                tracing::warn!(%error, "WAL restart failed; will retry");
-                size + WAL_RESTART_RETRY_EVENTS
-            }
-        };
     }
 
     fn handle(&mut self, request: Request, shared: &Weak<Shared>) {
