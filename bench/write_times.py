@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Print how long a running server's sequencer held the write path, from its /metrics
 (`warrant_store_write_seconds`): per kind of write, the count, the mean, and the bucket bound under which
-half and 99 % of the writes finished. Usage: bench/write_times.py URL"""
+half, 99 %, 99.9 % and all of the writes finished. Usage: bench/write_times.py URL"""
 import re
 import sys
 import urllib.request
@@ -36,4 +36,5 @@ for kind, entry in kinds.items():
         continue
     each = f", {events / entry['count']:.1f} events each" if kind == "append" else ""
     print(f"sequencer `{kind}` writes: {entry['count']}{each}, mean {entry['sum'] * 1000 / entry['count']:.2f} ms, "
-          f"p50 {within(entry, 0.5)}, p99 {within(entry, 0.99)}")
+          f"p50 {within(entry, 0.5)}, p99 {within(entry, 0.99)}, p99.9 {within(entry, 0.999)}, "
+          f"max {within(entry, 1.0)}")

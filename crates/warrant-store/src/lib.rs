@@ -375,7 +375,10 @@ struct Shared {
     /// The log's signing key, for what the store signs outside the sequencer (a bundle's manifest).
     signer: warrant_log::note::NoteSigner,
     /// How long the sequencer's writes take (`/metrics`).
-    write_times: Arc<WriteTimes>,
+    pub(crate) write_times: Arc<WriteTimes>,
+    /// Set by the WAL checkpointer once it has caught up with a WAL due to start over; the sequencer starts it
+    /// over between two transactions and clears it.
+    pub(crate) restart_wanted: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Store {
@@ -439,9 +442,10 @@ impl Store {
             verifier_key: log_identity.verifier_key.clone(),
             signer: log_identity.signer.clone(),
             write_times: Arc::new(WriteTimes::default()),
+            restart_wanted: Arc::default(),
         });
-        // A background thread copies the WAL into the database file, from its own connection, and starts it
-        // over now and then (`spawn_wal_checkpointer`); the sequencer only commits.
+        // A background thread copies the WAL into the database file, from its own connection; when the WAL is
+        // due to start over it catches up and asks the sequencer to (`spawn_wal_checkpointer`).
         if let Conn::Sqlite(connection) = &connection {
             connection.pragma_update(None, "wal_autocheckpoint", 0)?;
             connection.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
@@ -455,7 +459,6 @@ impl Store {
             tree,
             log_identity,
             weak.clone(),
-            shared.write_times.clone(),
         )?;
         std::thread::Builder::new()
             .name("warrant-sequencer".into())
@@ -889,20 +892,22 @@ impl Shared {
 /// tests, so one can see the WAL start over.
 const CHECKPOINT_INTERVAL: std::time::Duration =
     std::time::Duration::from_millis(if cfg!(test) { 20 } else { 200 });
-/// WAL frames (pages) past which the checkpointer starts the WAL over: 64 MiB at SQLite's default page size,
-/// the `journal_size_limit` the file is trimmed to then.
+/// WAL frames (pages) past which the WAL is started over: 64 MiB at SQLite's default page size, the
+/// `journal_size_limit` the file is trimmed to then.
 const WAL_RESTART_FRAMES: i64 = if cfg!(test) { 256 } else { 16_384 };
-/// Frames a restart may still have to copy: the checkpointer catches up to this before it holds writers off.
+/// Frames a restart may still have to copy: the checkpointer catches up to this before it asks for one.
 const WAL_RESTART_BACKLOG: i64 = 256;
 
 /// Copy the WAL into the database file every [`CHECKPOINT_INTERVAL`] while the store is open, from a
 /// connection of its own. PASSIVE passes never block the writer or readers, but under sustained writes they
 /// never catch up either, so the WAL would never start over (it grew by about a page per event: 360 MB in ten
-/// seconds of 32 clients deciding). Once it holds [`WAL_RESTART_FRAMES`], the checkpointer catches up with
-/// further passive passes and then starts it over with a RESTART pass, which holds new writes off while it
-/// copies the few frames left and syncs the database file (its time is `wal_restart` in
-/// `warrant_store_write_seconds`). The sequencer did this itself before, copying up to a whole interval's
-/// frames with every decision in flight waiting: 30-50 ms each time.
+/// seconds of 32 clients deciding). Starting it over (a RESTART pass) holds new writes off while it copies
+/// what is left and syncs the database file, so the checkpointer first catches up, with further passive
+/// passes until at most [`WAL_RESTART_BACKLOG`] frames are left, and then asks the sequencer
+/// (`restart_wanted`), which runs the RESTART between two of its transactions (`Writer::restart_wal`). Run
+/// from here instead, the RESTART waited for a gap between the sequencer's back-to-back transactions and
+/// mostly gave up; run by the sequencer whenever it chose, it copied up to a whole interval's frames with
+/// every decision in flight waiting (30-50 ms each time).
 fn spawn_wal_checkpointer(dir: &Path, shared: std::sync::Weak<Shared>) -> Result<(), StoreError> {
     let connection = open_sqlite(&dir.join(DATABASE_FILE))?;
     // It only copies WAL frames into the database file: it needs no page cache of its own (the default
@@ -911,26 +916,20 @@ fn spawn_wal_checkpointer(dir: &Path, shared: std::sync::Weak<Shared>) -> Result
     std::thread::Builder::new()
         .name("warrant-wal".into())
         .spawn(move || {
-            while let Some(times) = shared.upgrade().map(|shared| shared.write_times.clone()) {
+            while let Some(wanted) = shared.upgrade().map(|shared| shared.restart_wanted.clone()) {
                 std::thread::sleep(CHECKPOINT_INTERVAL);
                 let mut pass = wal_checkpoint(&connection, "PASSIVE");
-                let mut tries = 0;
-                while let Ok((_, frames, copied)) = pass {
-                    if frames < WAL_RESTART_FRAMES {
-                        break;
+                for _ in 0..3 {
+                    match pass {
+                        Ok((_, frames, copied)) if frames >= WAL_RESTART_FRAMES => {
+                            if frames - copied <= WAL_RESTART_BACKLOG {
+                                wanted.store(true, std::sync::atomic::Ordering::Release);
+                                break;
+                            }
+                            pass = wal_checkpoint(&connection, "PASSIVE");
+                        }
+                        _ => break,
                     }
-                    if frames - copied > WAL_RESTART_BACKLOG && tries < 3 {
-                        tries += 1;
-                        pass = wal_checkpoint(&connection, "PASSIVE");
-                        continue;
-                    }
-                    // A restart that gave up (a long reader, an export, holds the old WAL) is tried next pass.
-                    let _ = connection.busy_handler(Some(restart_waits));
-                    let started = std::time::Instant::now();
-                    pass = wal_checkpoint(&connection, "RESTART");
-                    times.record(WriteKind::WalRestart, started.elapsed(), 0);
-                    let _ = connection.busy_handler(Some(waits));
-                    break;
                 }
                 if let Err(error) = pass {
                     tracing::warn!(%error, "WAL checkpoint failed; will retry");
@@ -945,7 +944,10 @@ fn spawn_wal_checkpointer(dir: &Path, shared: std::sync::Weak<Shared>) -> Result
 }
 
 /// A `PRAGMA wal_checkpoint` pass: `(busy, frames in the WAL, frames copied into the database file)`.
-fn wal_checkpoint(connection: &rusqlite::Connection, mode: &str) -> rusqlite::Result<(i64, i64, i64)> {
+pub(crate) fn wal_checkpoint(
+    connection: &rusqlite::Connection,
+    mode: &str,
+) -> rusqlite::Result<(i64, i64, i64)> {
     connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
         Ok((row.get(0)?, row.get(1)?, row.get(2)?))
     })
@@ -1097,7 +1099,7 @@ fn open_connection(dir: &Path, database: &Database) -> Result<Conn, StoreError> 
 /// then 1 ms at a time, for 10 s in all. SQLite's own handler (`busy_timeout`) sleeps 1, 2, 5, 10, 15, 20, 25
 /// ... ms between tries, so a writer held off for 2 ms by a WAL restart slept 8 and more: every decision in
 /// flight waited for the sleep, not for the lock.
-fn waits(tries: i32) -> bool {
+pub(crate) fn waits(tries: i32) -> bool {
     match tries {
         0..100 => std::thread::sleep(std::time::Duration::from_micros(100)),
         100..10_100 => std::thread::sleep(std::time::Duration::from_millis(1)),
@@ -1108,7 +1110,7 @@ fn waits(tries: i32) -> bool {
 
 /// How a WAL restart waits for the sequencer's transaction and for readers: 100 µs at a time, for at most 20
 /// ms, with new writes held off meanwhile; one that gives up is tried again at the next pass.
-fn restart_waits(tries: i32) -> bool {
+pub(crate) fn restart_waits(tries: i32) -> bool {
     if tries >= 200 {
         return false;
     }

@@ -17,7 +17,7 @@ pub enum WriteKind {
     Append,
     /// Any other write: a decision with an approval or group charge, a registry change, a checkpoint.
     Other,
-    /// Starting the SQLite WAL over (`spawn_wal_checkpointer`): new writes wait while it runs.
+    /// Starting the SQLite WAL over (`Writer::restart_wal`): new writes wait while it runs.
     WalRestart,
 }
 

@@ -7,6 +7,7 @@
 //! error, and the in-memory tree is left as it was before the transaction.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Instant;
@@ -251,6 +252,8 @@ pub(crate) struct Writer {
     pending_since: std::time::Instant,
     /// How long each write took, for `/metrics`.
     times: Arc<WriteTimes>,
+    /// Set when the WAL checkpointer has caught up with a WAL due to start over ([`Writer::restart_wal`]).
+    restart_wanted: Arc<AtomicBool>,
 }
 
 /// A change to one agent, made on the sequencer's current copy. An error message refuses the edit.
@@ -270,8 +273,11 @@ impl Writer {
         tree: Arc<RwLock<TreeCache>>,
         identity: LogIdentity,
         shared: Weak<Shared>,
-        times: Arc<WriteTimes>,
     ) -> Result<Writer, StoreError> {
+        let (times, restart_wanted) = shared
+            .upgrade()
+            .map(|shared| (shared.write_times.clone(), shared.restart_wanted.clone()))
+            .ok_or(StoreError::WriterStopped)?;
         let frontier = match tree.read() {
             Ok(cache) => cache.frontier.clone(),
             Err(poisoned) => poisoned.into_inner().frontier.clone(),
@@ -293,6 +299,7 @@ impl Writer {
             pending: RollupBatch::default(),
             pending_since: std::time::Instant::now(),
             times,
+            restart_wanted,
         })
     }
 
@@ -342,6 +349,28 @@ impl Writer {
                 }
             }
             self.commit_timed(appends, pending_events);
+            if self.restart_wanted.swap(false, Ordering::AcqRel) {
+                self.restart_wal();
+            }
+        }
+    }
+
+    /// Start the SQLite WAL over, between two transactions, once the checkpointer has copied all but a few
+    /// frames (`spawn_wal_checkpointer`): a RESTART pass copies those, syncs the database file and waits for
+    /// readers still on the old WAL, in 100 µs steps for at most 20 ms (`restart_waits`; one that gives up is
+    /// asked for again after the next pass). Every write waits meanwhile; `wal_restart` in `/metrics` says
+    /// how long.
+    fn restart_wal(&mut self) {
+        let Conn::Sqlite(connection) = &self.connection else {
+            return;
+        };
+        let _ = connection.busy_handler(Some(crate::restart_waits));
+        let started = Instant::now();
+        let outcome = crate::wal_checkpoint(connection, "RESTART");
+        self.times.record(WriteKind::WalRestart, started.elapsed(), 0);
+        let _ = connection.busy_handler(Some(crate::waits));
+        if let Err(error) = outcome {
+            tracing::warn!(%error, "WAL restart failed; the checkpointer will ask again");
         }
     }
 

@@ -282,10 +282,13 @@ impl WriteTimes {
                 String::new()
             };
             println!(
-                "    sequencer `{kind}` writes: {count}{per}, mean {:.2} ms, p50 <= {} ms, p99 <= {} ms",
+                "    sequencer `{kind}` writes: {count}{per}, mean {:.2} ms, p50 <= {} ms, p99 <= {} ms, \
+                 p99.9 <= {} ms, max <= {} ms",
                 sum * 1000.0 / *count as f64,
                 within(buckets, *count, 0.50),
                 within(buckets, *count, 0.99),
+                within(buckets, *count, 0.999),
+                within(buckets, *count, 1.0),
             );
         }
     }
