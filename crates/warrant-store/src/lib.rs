@@ -375,10 +375,10 @@ struct Shared {
     /// The log's signing key, for what the store signs outside the sequencer (a bundle's manifest).
     signer: warrant_log::note::NoteSigner,
     /// How long the sequencer's writes take (`/metrics`).
-    pub(crate) write_times: Arc<WriteTimes>,
+    write_times: Arc<WriteTimes>,
     /// Set by the WAL checkpointer once it has caught up with a WAL due to start over; the sequencer starts it
     /// over between two transactions and clears it.
-    pub(crate) restart_wanted: Arc<std::sync::atomic::AtomicBool>,
+    restart_wanted: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Store {
@@ -905,9 +905,9 @@ const WAL_RESTART_BACKLOG: i64 = 256;
 /// what is left and syncs the database file, so the checkpointer first catches up, with further passive
 /// passes until at most [`WAL_RESTART_BACKLOG`] frames are left, and then asks the sequencer
 /// (`restart_wanted`), which runs the RESTART between two of its transactions (`Writer::restart_wal`). Run
-/// from here instead, the RESTART waited for a gap between the sequencer's back-to-back transactions and
-/// mostly gave up; run by the sequencer whenever it chose, it copied up to a whole interval's frames with
-/// every decision in flight waiting (30-50 ms each time).
+/// from here instead, the RESTART had to win the write lock in the gaps between the sequencer's
+/// back-to-back transactions; run by the sequencer whenever it chose, it copied up to a whole interval's
+/// frames with every decision in flight waiting.
 fn spawn_wal_checkpointer(dir: &Path, shared: std::sync::Weak<Shared>) -> Result<(), StoreError> {
     let connection = open_sqlite(&dir.join(DATABASE_FILE))?;
     // It only copies WAL frames into the database file: it needs no page cache of its own (the default
@@ -1093,8 +1093,6 @@ fn open_connection(dir: &Path, database: &Database) -> Result<Conn, StoreError> 
     }
 }
 
-/// Open a SQLite connection with the settings every connection needs. WAL lets readers run beside the one
-/// writer; `synchronous = FULL` makes each commit durable before it returns, which acknowledgements rely on.
 /// How a SQLite connection waits for a lock another connection holds: 100 µs at a time for its first 10 ms,
 /// then 1 ms at a time, for 10 s in all. SQLite's own handler (`busy_timeout`) sleeps 1, 2, 5, 10, 15, 20, 25
 /// ... ms between tries, so a writer held off for 2 ms by a WAL restart slept 8 and more: every decision in
@@ -1108,8 +1106,8 @@ pub(crate) fn waits(tries: i32) -> bool {
     true
 }
 
-/// How a WAL restart waits for the sequencer's transaction and for readers: 100 µs at a time, for at most 20
-/// ms, with new writes held off meanwhile; one that gives up is tried again at the next pass.
+/// How a WAL restart waits for readers still on the old WAL: 100 µs at a time, for at most 20 ms, with new
+/// writes held off meanwhile; one that gives up is asked for again after the checkpointer's next pass.
 pub(crate) fn restart_waits(tries: i32) -> bool {
     if tries >= 200 {
         return false;
@@ -1118,6 +1116,8 @@ pub(crate) fn restart_waits(tries: i32) -> bool {
     true
 }
 
+/// Open a SQLite connection with the settings every connection needs. WAL lets readers run beside the one
+/// writer; `synchronous = FULL` makes each commit durable before it returns, which acknowledgements rely on.
 fn open_sqlite(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     let connection = rusqlite::Connection::open(path)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
