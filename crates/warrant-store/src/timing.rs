@@ -15,29 +15,49 @@ pub const WRITE_BUCKETS: [f64; 12] = [
 pub enum WriteKind {
     /// One group commit of appended events (ingest, most decisions, MCP records).
     Append,
-    /// Any other write: a decision with an approval or group charge, a registry change, a checkpoint.
+    /// A decision that creates or uses an approval or counts against a group limit.
+    Decision,
+    /// Deciding an approval.
+    Approval,
+    /// A registry change (apply, an agent's edit, a removal).
+    Registry,
+    /// Signing a checkpoint.
+    Checkpoint,
+    /// Writing or rebuilding the rollup sums.
+    Rollups,
+    /// Alerts, incidents, records and erasures.
     Other,
     /// Starting the SQLite WAL over (`Writer::restart_wal`): new writes wait while it runs.
     WalRestart,
 }
 
 impl WriteKind {
-    pub const ALL: [WriteKind; 3] = [WriteKind::Append, WriteKind::Other, WriteKind::WalRestart];
+    pub const ALL: [WriteKind; 8] = [
+        WriteKind::Append,
+        WriteKind::Decision,
+        WriteKind::Approval,
+        WriteKind::Registry,
+        WriteKind::Checkpoint,
+        WriteKind::Rollups,
+        WriteKind::Other,
+        WriteKind::WalRestart,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             WriteKind::Append => "append",
+            WriteKind::Decision => "decision",
+            WriteKind::Approval => "approval",
+            WriteKind::Registry => "registry",
+            WriteKind::Checkpoint => "checkpoint",
+            WriteKind::Rollups => "rollups",
             WriteKind::Other => "other",
             WriteKind::WalRestart => "wal_restart",
         }
     }
 
     fn index(self) -> usize {
-        match self {
-            WriteKind::Append => 0,
-            WriteKind::Other => 1,
-            WriteKind::WalRestart => 2,
-        }
+        self as usize
     }
 }
 
@@ -51,7 +71,7 @@ struct Histogram {
 /// The sequencer's write times, shared with whoever renders them.
 #[derive(Debug, Default)]
 pub struct WriteTimes {
-    kinds: [Histogram; 3],
+    kinds: [Histogram; WriteKind::ALL.len()],
     /// Events committed by append group commits.
     events: AtomicU64,
 }
@@ -140,7 +160,7 @@ mod tests {
         assert_eq!(append.count, 3);
         assert!((append.sum_seconds - 0.0313).abs() < 1e-9);
         assert_eq!(times.events(), 7);
-        let restart = &snapshot[2];
+        let restart = &snapshot[7];
         assert_eq!(
             restart.buckets.last(),
             Some(&(2.5, 0)),
@@ -148,5 +168,12 @@ mod tests {
         );
         assert_eq!(restart.count, 1);
         assert_eq!(snapshot[1].count, 0);
+        assert!(
+            WriteKind::ALL
+                .iter()
+                .enumerate()
+                .all(|(index, kind)| snapshot[index].kind == *kind),
+            "snapshots come in the order of ALL"
+        );
     }
 }

@@ -183,6 +183,21 @@ pub(crate) enum Request {
     },
 }
 
+impl Request {
+    /// What the request's write is counted as in `warrant_store_write_seconds`.
+    fn kind(&self) -> WriteKind {
+        match self {
+            Request::Append { .. } => WriteKind::Append,
+            Request::RecordDecision { .. } => WriteKind::Decision,
+            Request::DecideApproval { .. } => WriteKind::Approval,
+            Request::Apply { .. } | Request::EditAgent { .. } | Request::Remove { .. } => WriteKind::Registry,
+            Request::Checkpoint { .. } => WriteKind::Checkpoint,
+            Request::RebuildRollups { .. } | Request::FlushRollups { .. } => WriteKind::Rollups,
+            Request::Erase { .. } | Request::Transact { .. } => WriteKind::Other,
+        }
+    }
+}
+
 /// An operation for [`Request::Transact`]; its answer is downcast by `Store::transact`.
 pub(crate) type Operation =
     Box<dyn FnOnce(&mut Log<'_>) -> Result<Box<dyn std::any::Any + Send>, StoreError> + Send>;
@@ -339,9 +354,9 @@ impl Writer {
                         // Keep order: appends queued before this request commit before it runs.
                         self.commit_timed(std::mem::take(&mut appends), pending_events);
                         pending_events = 0;
-                        let started = Instant::now();
+                        let (kind, started) = (other.kind(), Instant::now());
                         self.handle(other, &shared);
-                        self.times.record(WriteKind::Other, started.elapsed(), 0);
+                        self.times.record(kind, started.elapsed(), 0);
                     }
                 }
                 if pending_events < MAX_EVENTS_PER_COMMIT {

@@ -85,8 +85,9 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 fn write_metrics(times: &warrant_store::WriteTimes) -> String {
     use std::fmt::Write;
     let mut out = String::from(
-        "# HELP warrant_store_write_seconds Time the sequencer spent on each write transaction (`append`: one \
-         group commit; `other`: any other write; `wal_restart`: starting the SQLite WAL over).\n\
+        "# HELP warrant_store_write_seconds Time the sequencer spent on each write, by kind (`append`: one group \
+         commit; `decision`: one with an approval or group charge; `approval`, `registry`, `checkpoint`, \
+         `rollups`, `other`; `wal_restart`: starting the SQLite WAL over).\n\
          # TYPE warrant_store_write_seconds histogram\n",
     );
     for histogram in times.snapshot() {
