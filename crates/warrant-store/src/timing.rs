@@ -1,6 +1,7 @@
 //! How long the write path is held: every append group commit and every other write of the sequencer, and
-//! every WAL restart (which holds new writes off), in a fixed-bucket histogram kept in atomics. A stall here is what every decision and every
-//! acknowledged event in flight waits for, so `/metrics` shows it (`warrant_store_write_seconds`).
+//! every WAL restart (which holds new writes off), in a fixed-bucket histogram kept in atomics. A stall here
+//! is what every decision and every acknowledged event in flight waits for, so `/metrics` shows it
+//! (`warrant_store_write_seconds`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
