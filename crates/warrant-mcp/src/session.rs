@@ -962,13 +962,14 @@ impl Gateway {
         let Some(contents) = answer.pointer("/result/contents").and_then(Value::as_array) else {
             return answer; // an error: nothing was read
         };
+        let span = random_hex(8);
         let event = json!({
-            "id": format!("mcp-read:{}:{}", trace_id, random_hex(8)),
+            "id": record_key(Utc::now(), &span, "read"),
             "time": now(),
             "agent": self.config.agent,
             "kind": "data_access",
             "trace_id": trace_id,
-            "span_id": random_hex(8),
+            "span_id": span,
             "parent_span_id": parent_span,
             "session": session,
             "attrs": {
@@ -1048,7 +1049,7 @@ impl Gateway {
             .unwrap_or(Value::Null);
         vec![
             json!({
-                "id": format!("mcp-call:{}:{}", call.trace_id, call.span),
+                "id": record_key(started, call.span, "call"),
                 "time": started.to_rfc3339_opts(SecondsFormat::Micros, true),
                 "agent": self.config.agent,
                 "kind": "tool_call",
@@ -1066,7 +1067,7 @@ impl Gateway {
                 "content": {"args": args},
             }),
             json!({
-                "id": format!("mcp-result:{}:{}", call.trace_id, call.span),
+                "id": record_key(started, call.span, "result"),
                 "time": now(),
                 "agent": self.config.agent,
                 "kind": "tool_result",
@@ -1082,6 +1083,13 @@ impl Gateway {
             }),
         ]
     }
+}
+
+/// The idempotency key of a record the gateway writes (a retry of the record lands once). Time first: the
+/// keys of every session's records then arrive in order at one end of the log's client-id index, one page
+/// per commit, where keys led by the session's trace id touched one page per session.
+fn record_key(at: chrono::DateTime<Utc>, span: &str, what: &str) -> String {
+    format!("mcp:{:014x}:{span}:{what}", at.timestamp_micros().max(0))
 }
 
 struct Call<'a> {

@@ -756,6 +756,8 @@ mod tests {
 
     #[test]
     fn sqlite_binds_and_reads_every_kind_of_value() {
+        // As every connection the store opens: SQLite's page cache is set before SQLite first starts.
+        crate::pcache::install();
         let connection = rusqlite::Connection::open_in_memory().unwrap_or_else(|error| panic!("{error}"));
         let db = Db::Sqlite(&connection);
         db.execute_batch("CREATE TABLE t (i BIGINT, r DOUBLE PRECISION, s TEXT, b BLOB, n TEXT)")

@@ -18,6 +18,7 @@ mod keys;
 mod lock;
 pub mod logs;
 mod notifications;
+mod pcache;
 mod read;
 mod records;
 mod rollups;
@@ -128,6 +129,7 @@ pub fn backup(dir: &Path, dest: &Path) -> Result<u64, StoreError> {
         )));
     }
     std::fs::create_dir_all(dest).map_err(io(dest))?;
+    pcache::install();
     let connection =
         rusqlite::Connection::open_with_flags(&source, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let target = dest.join(DATABASE_FILE);
@@ -1119,6 +1121,7 @@ pub(crate) fn restart_waits(tries: i32) -> bool {
 /// Open a SQLite connection with the settings every connection needs. WAL lets readers run beside the one
 /// writer; `synchronous = FULL` makes each commit durable before it returns, which acknowledgements rely on.
 fn open_sqlite(path: &Path) -> Result<rusqlite::Connection, StoreError> {
+    pcache::install();
     let connection = rusqlite::Connection::open(path)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;

@@ -73,6 +73,7 @@ pub fn verify_data_dir_on(
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
         });
     }
+    crate::pcache::install();
     let connection =
         rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let db = Db::Sqlite(&connection);

@@ -52,6 +52,7 @@ pub struct RefusedRequest {
 
 impl WitnessDb {
     pub fn open(path: &Path) -> Result<WitnessDb, StoreError> {
+        crate::pcache::install();
         let connection = Connection::open(path)?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
