@@ -897,15 +897,18 @@ const CHECKPOINT_INTERVAL: std::time::Duration =
 /// WAL frames (pages) past which the WAL is started over: 64 MiB at SQLite's default page size, the
 /// `journal_size_limit` the file is trimmed to then.
 const WAL_RESTART_FRAMES: i64 = if cfg!(test) { 256 } else { 16_384 };
-/// Frames a restart may still have to copy: the checkpointer catches up to this before it asks for one.
-const WAL_RESTART_BACKLOG: i64 = 256;
+/// A restart is asked for once a catch-up pass had at most this many frames to copy: it was short, so
+/// little arrived during it, and the restart, which copies that much with every write held, is short too.
+const WAL_RESTART_BACKLOG: i64 = 64;
+/// Catch-up passes before a restart is asked for whatever is left (under writes faster than a pass copies).
+const WAL_CATCH_UP_PASSES: usize = 8;
 
 /// Copy the WAL into the database file every [`CHECKPOINT_INTERVAL`] while the store is open, from a
 /// connection of its own. PASSIVE passes never block the writer or readers, but under sustained writes they
 /// never catch up either, so the WAL would never start over (it grew by about a page per event: 360 MB in ten
 /// seconds of 32 clients deciding). Starting it over (a RESTART pass) holds new writes off while it copies
 /// what is left and syncs the database file, so the checkpointer first catches up, with further passive
-/// passes until at most [`WAL_RESTART_BACKLOG`] frames are left, and then asks the sequencer
+/// passes until one had at most [`WAL_RESTART_BACKLOG`] frames to copy, and then asks the sequencer
 /// (`restart_wanted`), which runs the RESTART between two of its transactions (`Writer::restart_wal`). Run
 /// from here instead, the RESTART had to win the write lock in the gaps between the sequencer's
 /// back-to-back transactions; run by the sequencer whenever it chose, it copied up to a whole interval's
@@ -921,13 +924,17 @@ fn spawn_wal_checkpointer(dir: &Path, shared: std::sync::Weak<Shared>) -> Result
             while let Some(wanted) = shared.upgrade().map(|shared| shared.restart_wanted.clone()) {
                 std::thread::sleep(CHECKPOINT_INTERVAL);
                 let mut pass = wal_checkpoint(&connection, "PASSIVE");
-                for _ in 0..3 {
+                // Frames copied into the database file as of the previous pass (None: this interval's first).
+                let mut before: Option<i64> = None;
+                for tries in 1..=WAL_CATCH_UP_PASSES {
                     match pass {
                         Ok((_, frames, copied)) if frames >= WAL_RESTART_FRAMES => {
-                            if frames - copied <= WAL_RESTART_BACKLOG {
+                            let short = before.is_some_and(|before| copied - before <= WAL_RESTART_BACKLOG);
+                            if short || tries == WAL_CATCH_UP_PASSES {
                                 wanted.store(true, std::sync::atomic::Ordering::Release);
                                 break;
                             }
+                            before = Some(copied);
                             pass = wal_checkpoint(&connection, "PASSIVE");
                         }
                         _ => break,
